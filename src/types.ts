@@ -1,0 +1,161 @@
+/**
+ * Public configuration of tokenfuse: what a user writes in `tokenfuse.config.yaml`
+ * or passes to `start()` / `new TokenfuseInstrumentation()`. Every field is optional;
+ * the JSDoc of each gives its default and the environment variable that sets it.
+ *
+ * Environment variables win over the config file, which wins over the defaults.
+ */
+
+/** The tags a call is attributed to. */
+export type TagName = 'department' | 'project' | 'environment' | 'user' | 'feature';
+
+/** Tag values; any subset. */
+export type Tags = Partial<Record<TagName, string>>;
+
+/** Labels that may appear on tokenfuse metrics. `user` and `feature` are allowed but off by default (cardinality). */
+export type MetricLabel = 'department' | 'project' | 'environment' | 'provider' | 'model' | 'user' | 'feature';
+
+export interface AttributionOptions {
+  /**
+   * Tags applied to every call unless the context or the call's headers say otherwise.
+   * Env: `TOKENFUSE_DEPARTMENT`, `TOKENFUSE_PROJECT`, `TOKENFUSE_ENVIRONMENT`,
+   * `TOKENFUSE_USER`, `TOKENFUSE_FEATURE`; `environment` also falls back to
+   * `deployment.environment.name` in `OTEL_RESOURCE_ATTRIBUTES`.
+   * @default {}
+   */
+  defaults?: Tags;
+  /**
+   * Read `X-Department`, `X-Project`, `X-Environment`, `X-User`, `X-Feature` from the
+   * request options' `headers` of each SDK call.
+   * @default true
+   */
+  headers?: boolean;
+  /**
+   * Remove those attribution headers from the request before it leaves the process,
+   * so internal team names are not sent to the LLM provider.
+   * @default true
+   */
+  stripHeaders?: boolean;
+  /**
+   * Read tags from W3C baggage entries `tokenfuse.department`, `tokenfuse.project`, …
+   * (set by `withAttribution()` here or by an upstream service).
+   * @default true
+   */
+  baggage?: boolean;
+}
+
+export interface MetricsOptions {
+  /**
+   * How `tokenfuse/register` exposes metrics. `prometheus` serves them over HTTP;
+   * `none` starts no server (use `registerTokenfuseMetrics()` on your own prom-client
+   * registry, or an OTLP reader configured with `OTEL_METRICS_EXPORTER`).
+   * Env: `TOKENFUSE_METRICS_EXPORTER`.
+   * @default 'prometheus'
+   */
+  exporter?: 'prometheus' | 'none';
+  /**
+   * Interface the Prometheus endpoint binds to.
+   * Env: `OTEL_EXPORTER_PROMETHEUS_HOST`.
+   * @default '0.0.0.0'
+   */
+  host?: string;
+  /**
+   * Port of the Prometheus endpoint.
+   * Env: `OTEL_EXPORTER_PROMETHEUS_PORT`.
+   * @default 9464
+   */
+  port?: number;
+  /**
+   * Path of the Prometheus endpoint.
+   * @default '/metrics'
+   */
+  endpoint?: string;
+  /**
+   * Allowlist of labels on tokenfuse metrics. Labels not listed are dropped from
+   * metrics (they stay on spans).
+   * @default ['department', 'project', 'environment', 'provider', 'model']
+   */
+  labels?: MetricLabel[];
+  /**
+   * Distinct values kept per label; values seen after the cap is reached are
+   * reported as `other`, so a runaway tag cannot explode the series count.
+   * @default 100
+   */
+  maxValuesPerLabel?: number;
+}
+
+/**
+ * A price that wins over the catalog. Prices are USD per million tokens, named as
+ * in `@pydantic/genai-prices`. A field left out falls back to `input_mtok` for
+ * the cache fields and to 0 otherwise.
+ */
+export interface PriceOverride {
+  /** Model name the call asked for; `*` is a wildcard (`gpt-4.1*`). */
+  model: string;
+  /** Restrict the override to one provider id (built in, or declared under `providers`). */
+  provider?: string;
+  /** USD per million uncached input tokens. */
+  input_mtok?: number;
+  /** USD per million output tokens (reasoning tokens included). */
+  output_mtok?: number;
+  /** USD per million cached input tokens read. @default input_mtok */
+  cache_read_mtok?: number;
+  /** USD per million input tokens written to the cache. @default input_mtok */
+  cache_write_mtok?: number;
+}
+
+export interface PricingOptions {
+  /** Price overrides, matched first to last; the first that matches wins. @default [] */
+  overrides?: PriceOverride[];
+}
+
+/**
+ * An OpenAI-compatible endpoint the built-in host table does not know: a relay,
+ * a gateway, a self-hosted model server. Calls to a client whose base URL has
+ * one of these hosts are labelled `provider=<id>` and priced with overrides for
+ * that provider first.
+ */
+export interface ProviderDeclaration {
+  /** Provider id used in the `provider` label and in price overrides. Lowercase, `[a-z0-9_.-]`. */
+  id: string;
+  /** Hostnames (optionally `host:port`) of the client's base URL that mean this provider. */
+  hosts: string[];
+  /**
+   * Catalog provider whose prices apply when no override matches
+   * (e.g. `openai` for a relay that passes OpenAI prices through).
+   * Omit to price by model name alone.
+   */
+  pricesFrom?: string;
+}
+
+export interface ContentOptions {
+  /**
+   * Record prompts and completions on spans (`gen_ai.input.messages`,
+   * `gen_ai.output.messages`). Off by default: content can hold personal data.
+   * Env: `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`.
+   * @default false
+   */
+  capture?: boolean;
+}
+
+/** The whole configuration. */
+export interface TokenfuseOptions {
+  /**
+   * Master switch. When false, `register` installs nothing and SDK calls run untouched.
+   * Env: `TOKENFUSE_DISABLED=true` turns it off.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * `service.name` of the OpenTelemetry resource when `register` starts the SDK.
+   * Env: `OTEL_SERVICE_NAME`.
+   * @default the package name of the app, or 'unknown_service'
+   */
+  serviceName?: string;
+  attribution?: AttributionOptions;
+  metrics?: MetricsOptions;
+  pricing?: PricingOptions;
+  /** Extra OpenAI-compatible endpoints. @default [] */
+  providers?: ProviderDeclaration[];
+  content?: ContentOptions;
+}
