@@ -1,0 +1,258 @@
+/**
+ * Turns a call's usage into USD: configured overrides first, then the
+ * `@pydantic/genai-prices` catalog.
+ *
+ * Finding a model in the catalog means scanning providers and hundreds of match
+ * rules, so it is done once per (provider, model) pair and the result kept.
+ * The per-call work is then `calcPrice` against a one-model provider, which
+ * still lets the library apply historic, tiered and time-of-day prices for the
+ * call's own timestamp.
+ */
+import { calcPrice, type ModelInfo, type Provider, type Usage } from '@pydantic/genai-prices';
+import type { PriceOverride, ProviderDeclaration } from '../types.js';
+import { BUILTIN_PROVIDERS } from './providers.js';
+import type { NormalizedUsage } from './usage.js';
+
+/** The price of one call. */
+export interface PriceResult {
+  /** Cost in USD; 0 when unpriced. */
+  usd: number;
+  /** Whether a price was found (an override or a catalog entry). */
+  priced: boolean;
+  /** Where the price came from. */
+  source: 'override' | 'catalog' | 'none';
+  /** Catalog provider id, when priced from the catalog. */
+  catalogProvider?: string;
+  /** Catalog model id, when priced from the catalog. */
+  catalogModel?: string;
+  /** Why pricing failed, when it threw; the result is then unpriced. */
+  error?: unknown;
+}
+
+/** A catalog model resolved for one requested model name. */
+export interface CatalogPrice {
+  /** Catalog provider id (the one asked for, even when the model came from its fallback). */
+  providerId: string;
+  /** The model's catalog entry, prices included. */
+  model: ModelInfo;
+  /**
+   * A provider holding only this model, matched by the requested name, for
+   * `calcPrice(usage, name, { provider })`: keeps the library's own price math
+   * without a catalog scan per call.
+   */
+  provider: Provider;
+}
+
+/**
+ * Looks a model up in the catalog. `catalogProviderId` undefined means "match by
+ * model name alone" (genai-prices' model-based provider matching).
+ */
+export type CatalogResolver = (
+  catalogProviderId: string | undefined,
+  model: string,
+) => CatalogPrice | undefined;
+
+// Zero usage: the lookup below only wants the provider and model calcPrice finds.
+const NO_USAGE: Usage = {};
+
+/**
+ * The default {@link CatalogResolver}: asks `calcPrice` itself which provider and
+ * model it would use, so provider aliases, fallback providers (Azure → OpenAI)
+ * and date-suffixed model names resolve exactly as the library resolves them.
+ */
+export function resolveCatalogPrice(
+  catalogProviderId: string | undefined,
+  model: string,
+): CatalogPrice | undefined {
+  const found = calcPrice(
+    NO_USAGE,
+    model,
+    catalogProviderId === undefined ? undefined : { providerId: catalogProviderId },
+  );
+  if (found === null) return undefined;
+  const { provider, model: info } = found;
+  return {
+    providerId: provider.id,
+    model: info,
+    provider: {
+      // The id is kept because calcPrice special-cases some providers (Groq's Whisper minimum).
+      id: provider.id,
+      name: provider.name,
+      api_pattern: provider.api_pattern,
+      // calcPrice lowercases and trims the model name before matching.
+      models: [{ ...info, match: { equals: model.toLowerCase().trim() } }],
+    },
+  };
+}
+
+/** How a (provider, model) pair is priced; decided once, then cached. */
+type Resolution =
+  | { kind: 'override'; override: PriceOverride }
+  | { kind: 'catalog'; catalog: CatalogPrice }
+  | { kind: 'none'; error?: unknown };
+
+interface CompiledOverride {
+  override: PriceOverride;
+  model: RegExp;
+}
+
+// Pairs come from the models callers ask for, which is a small set in practice;
+// the cap bounds memory if model names ever come from unbounded input.
+const MAX_CACHED_PAIRS = 10_000;
+
+const UNPRICED: PriceResult = Object.freeze({ usd: 0, priced: false, source: 'none' });
+
+const CATALOG_IDS: ReadonlyMap<string, string> = new Map(
+  BUILTIN_PROVIDERS.map((p) => [p.id, p.catalogId]),
+);
+
+/** `*` matches any run of characters; everything else is literal, case-insensitively. */
+function globToRegExp(glob: string): RegExp {
+  const source = glob
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${source}$`, 'i');
+}
+
+function priceWithOverride(o: PriceOverride, usage: NormalizedUsage): number {
+  const input = o.input_mtok ?? 0;
+  const usd =
+    usage.input * input +
+    usage.cacheRead * (o.cache_read_mtok ?? input) +
+    usage.cacheWrite * (o.cache_write_mtok ?? input) +
+    usage.output * (o.output_mtok ?? 0);
+  return usd / 1e6;
+}
+
+/**
+ * genai-prices wants `input_tokens` as the TOTAL input with the cache parts
+ * reported beside it; ours is uncached only. Reasoning is inside output.
+ */
+function toCatalogUsage(usage: NormalizedUsage): Usage {
+  return {
+    input_tokens: usage.input + usage.cacheRead + usage.cacheWrite,
+    cache_read_tokens: usage.cacheRead,
+    cache_write_tokens: usage.cacheWrite,
+    output_tokens: usage.output,
+  };
+}
+
+/** Options of {@link PriceBook}. */
+export interface PriceBookOptions {
+  /** Overrides, matched first to last before the catalog. */
+  overrides?: PriceOverride[];
+  /** Declared providers; their `pricesFrom` selects the catalog provider. */
+  providers?: ProviderDeclaration[];
+  /** Catalog lookup; replaceable so tests can observe it. @default resolveCatalogPrice */
+  resolveCatalog?: CatalogResolver;
+}
+
+/**
+ * Prices calls. Overrides win (first match; `model` is a `*` glob, `provider`
+ * when set must equal); otherwise the catalog provider is the declared
+ * provider's `pricesFrom`, else the built-in provider's catalog id, else none,
+ * which prices by model name alone (e.g. `openai_compatible`).
+ *
+ * The decision for each (provider, model) pair is cached, unpriced pairs
+ * included. Prices loaded later with genai-prices' `updatePrices` therefore
+ * apply to pairs first seen after the update.
+ */
+export class PriceBook {
+  private readonly overrides: CompiledOverride[];
+  private readonly pricesFrom: ReadonlyMap<string, string>;
+  private readonly resolveCatalog: CatalogResolver;
+  private readonly resolved = new Map<string, Resolution>();
+
+  constructor(opts: PriceBookOptions = {}) {
+    this.overrides = (opts.overrides ?? []).map((override) => ({
+      override,
+      model: globToRegExp(override.model),
+    }));
+    const pricesFrom = new Map<string, string>();
+    for (const p of opts.providers ?? []) if (p.pricesFrom) pricesFrom.set(p.id, p.pricesFrom);
+    this.pricesFrom = pricesFrom;
+    this.resolveCatalog = opts.resolveCatalog ?? resolveCatalogPrice;
+  }
+
+  /**
+   * Prices one call. Never throws: a failure is returned as an unpriced result
+   * carrying `error`.
+   *
+   * @param provider our provider id (see `providers.ts`) or a declared one
+   * @param model the model name the call used
+   * @param at when the call happened, for dated and time-of-day prices @default now
+   */
+  price(provider: string, model: string, usage: NormalizedUsage, at?: Date): PriceResult {
+    const resolution = this.resolve(provider, model);
+    switch (resolution.kind) {
+      case 'override':
+        return {
+          usd: priceWithOverride(resolution.override, usage),
+          priced: true,
+          source: 'override',
+        };
+      case 'catalog':
+        return this.priceFromCatalog(resolution.catalog, model, usage, at);
+      default:
+        return resolution.error === undefined
+          ? { ...UNPRICED }
+          : { ...UNPRICED, error: resolution.error };
+    }
+  }
+
+  private priceFromCatalog(
+    catalog: CatalogPrice,
+    model: string,
+    usage: NormalizedUsage,
+    at: Date | undefined,
+  ): PriceResult {
+    try {
+      const result = calcPrice(toCatalogUsage(usage), model, {
+        provider: catalog.provider,
+        timestamp: at,
+      });
+      if (result === null) return { ...UNPRICED };
+      return {
+        usd: result.total_price,
+        priced: true,
+        source: 'catalog',
+        catalogProvider: catalog.providerId,
+        catalogModel: catalog.model.id,
+      };
+    } catch (error) {
+      return { ...UNPRICED, error };
+    }
+  }
+
+  private resolve(provider: string, model: string): Resolution {
+    const key = `${provider}\u0000${model}`;
+    let resolution = this.resolved.get(key);
+    if (resolution === undefined) {
+      resolution = this.lookUp(provider, model);
+      if (this.resolved.size >= MAX_CACHED_PAIRS) {
+        this.resolved.delete(this.resolved.keys().next().value as string);
+      }
+      this.resolved.set(key, resolution);
+    }
+    return resolution;
+  }
+
+  private lookUp(provider: string, model: string): Resolution {
+    for (const { override, model: pattern } of this.overrides) {
+      if (
+        (override.provider === undefined || override.provider === provider) &&
+        pattern.test(model)
+      ) {
+        return { kind: 'override', override };
+      }
+    }
+    const catalogProviderId = this.pricesFrom.get(provider) ?? CATALOG_IDS.get(provider);
+    try {
+      const catalog = this.resolveCatalog(catalogProviderId, model);
+      return catalog ? { kind: 'catalog', catalog } : { kind: 'none' };
+    } catch (error) {
+      return { kind: 'none', error };
+    }
+  }
+}

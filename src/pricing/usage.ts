@@ -1,0 +1,190 @@
+/**
+ * Token usage normalised across the APIs tokenfuse sees. Every API counts cached
+ * input differently (inside the prompt total for OpenAI and OTel semconv, beside
+ * it for Anthropic), so each reader below converts to one shape that cannot
+ * double-count: `input + cacheRead + cacheWrite` is the whole prompt.
+ *
+ * The readers never throw: a field that is missing, null, negative, not a number
+ * or not finite counts as 0, and a cached or reasoning part is clamped to the
+ * total it is part of, so a misbehaving server cannot produce negative tokens.
+ */
+
+/**
+ * Usage normalised across APIs. `input` is UNCACHED input tokens only;
+ * `cacheRead`/`cacheWrite` are the cached parts; `output` includes reasoning;
+ * `reasoning` is a subset of `output` (recorded, never added again).
+ */
+export interface NormalizedUsage {
+  /** Input tokens neither read from nor written to the prompt cache. */
+  input: number;
+  /** Input tokens read from the prompt cache. */
+  cacheRead: number;
+  /** Input tokens written to the prompt cache. */
+  cacheWrite: number;
+  /** All output tokens, reasoning included. */
+  output: number;
+  /** Reasoning tokens: already counted in `output`. */
+  reasoning: number;
+}
+
+// Minimal structural copies of the wire shapes: `openai` is a dev dependency only.
+
+/** `usage` of an OpenAI Chat Completion (and of the OpenAI-compatible APIs that copy it). */
+export interface ChatCompletionUsageLike {
+  /** Whole prompt, cached tokens included. */
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+  /** DeepSeek's name for the cached part of `prompt_tokens`. */
+  prompt_cache_hit_tokens?: number | null;
+}
+
+/** `usage` of an OpenAI Responses API response. */
+export interface ResponsesUsageLike {
+  /** Whole input, cached tokens included. */
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  input_tokens_details?: { cached_tokens?: number | null } | null;
+  output_tokens_details?: { reasoning_tokens?: number | null } | null;
+}
+
+/** `usage` of an OpenAI embeddings response. */
+export interface EmbeddingsUsageLike {
+  prompt_tokens?: number | null;
+  total_tokens?: number | null;
+}
+
+/** `usage` of an Anthropic Messages response. */
+export interface AnthropicUsageLike {
+  /** Uncached input only: the cache counts below are NOT part of it. */
+  input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  output_tokens?: number | null;
+}
+
+/** A token count as reported, or 0 when it is not a usable count. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/** The current attribute's count, or the legacy one's when the current is not a number. */
+function countEither(current: unknown, legacy: unknown): number {
+  return count(typeof current === 'number' ? current : legacy);
+}
+
+/**
+ * Builds the normalised usage from an input total that INCLUDES its cached parts.
+ * Cache reads are clamped to the total first, then cache writes to what is left,
+ * so `input` never goes negative.
+ */
+function fromInclusiveTotal(
+  totalInput: number,
+  cacheRead: number,
+  cacheWrite: number,
+  output: number,
+  reasoning: number,
+): NormalizedUsage {
+  const read = Math.min(cacheRead, totalInput);
+  const write = Math.min(cacheWrite, totalInput - read);
+  return {
+    input: totalInput - read - write,
+    cacheRead: read,
+    cacheWrite: write,
+    output,
+    reasoning: Math.min(reasoning, output),
+  };
+}
+
+/**
+ * Reads OpenAI Chat Completions usage. `prompt_tokens` includes
+ * `prompt_tokens_details.cached_tokens`, so `input = prompt_tokens - cached`.
+ * DeepSeek's `prompt_cache_hit_tokens` is read when the OpenAI field is absent.
+ */
+export function fromChatCompletionUsage(
+  u: ChatCompletionUsageLike | null | undefined,
+): NormalizedUsage {
+  const cached = u?.prompt_tokens_details?.cached_tokens ?? u?.prompt_cache_hit_tokens;
+  return fromInclusiveTotal(
+    count(u?.prompt_tokens),
+    count(cached),
+    0,
+    count(u?.completion_tokens),
+    count(u?.completion_tokens_details?.reasoning_tokens),
+  );
+}
+
+/**
+ * Reads OpenAI Responses API usage. `input_tokens` includes
+ * `input_tokens_details.cached_tokens`; `output_tokens` includes
+ * `output_tokens_details.reasoning_tokens`.
+ */
+export function fromResponsesUsage(u: ResponsesUsageLike | null | undefined): NormalizedUsage {
+  return fromInclusiveTotal(
+    count(u?.input_tokens),
+    count(u?.input_tokens_details?.cached_tokens),
+    0,
+    count(u?.output_tokens),
+    count(u?.output_tokens_details?.reasoning_tokens),
+  );
+}
+
+/**
+ * Reads OpenAI embeddings usage: all input, no output. `total_tokens` stands in
+ * when a compatible server omits `prompt_tokens` (the two are equal for embeddings).
+ */
+export function fromEmbeddingsUsage(u: EmbeddingsUsageLike | null | undefined): NormalizedUsage {
+  const input = count(u?.prompt_tokens ?? u?.total_tokens);
+  return { input, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 };
+}
+
+/**
+ * Reads Anthropic Messages usage. Unlike OpenAI, `input_tokens` EXCLUDES
+ * `cache_read_input_tokens` and `cache_creation_input_tokens`, so the three are
+ * taken as they are. Anthropic does not report thinking tokens apart from
+ * `output_tokens`, so `reasoning` is 0.
+ */
+export function fromAnthropicUsage(u: AnthropicUsageLike | null | undefined): NormalizedUsage {
+  return {
+    input: count(u?.input_tokens),
+    cacheRead: count(u?.cache_read_input_tokens),
+    cacheWrite: count(u?.cache_creation_input_tokens),
+    output: count(u?.output_tokens),
+    reasoning: 0,
+  };
+}
+
+/** OTel GenAI semantic-convention usage attributes (incubating, so spelled out here). */
+const GEN_AI_USAGE = {
+  input: 'gen_ai.usage.input_tokens',
+  cacheRead: 'gen_ai.usage.cache_read.input_tokens',
+  cacheWrite: 'gen_ai.usage.cache_creation.input_tokens',
+  output: 'gen_ai.usage.output_tokens',
+  reasoning: 'gen_ai.usage.reasoning.output_tokens',
+  legacyInput: 'gen_ai.usage.prompt_tokens',
+  legacyOutput: 'gen_ai.usage.completion_tokens',
+} as const;
+
+const GEN_AI_USAGE_KEYS = Object.values(GEN_AI_USAGE);
+
+/**
+ * Reads usage from the attributes of a span that follows the OTel GenAI semantic
+ * conventions (e.g. one written by another instrumentation). Per semconv,
+ * `gen_ai.usage.input_tokens` includes the cache-read and cache-creation tokens.
+ * The legacy `gen_ai.usage.prompt_tokens` / `completion_tokens` are read when the
+ * current names are absent.
+ *
+ * @returns undefined when the span carries no numeric usage attribute at all,
+ *   so "no usage reported" stays distinct from "zero tokens".
+ */
+export function fromGenAiAttributes(attrs: Record<string, unknown>): NormalizedUsage | undefined {
+  if (!GEN_AI_USAGE_KEYS.some((key) => typeof attrs[key] === 'number')) return undefined;
+  return fromInclusiveTotal(
+    countEither(attrs[GEN_AI_USAGE.input], attrs[GEN_AI_USAGE.legacyInput]),
+    count(attrs[GEN_AI_USAGE.cacheRead]),
+    count(attrs[GEN_AI_USAGE.cacheWrite]),
+    countEither(attrs[GEN_AI_USAGE.output], attrs[GEN_AI_USAGE.legacyOutput]),
+    count(attrs[GEN_AI_USAGE.reasoning]),
+  );
+}
