@@ -13,7 +13,14 @@ export type TagName = 'department' | 'project' | 'environment' | 'user' | 'featu
 export type Tags = Partial<Record<TagName, string>>;
 
 /** Labels that may appear on tokenfuse metrics. `user` and `feature` are allowed but off by default (cardinality). */
-export type MetricLabel = 'department' | 'project' | 'environment' | 'provider' | 'model' | 'user' | 'feature';
+export type MetricLabel =
+  | 'department'
+  | 'project'
+  | 'environment'
+  | 'provider'
+  | 'model'
+  | 'user'
+  | 'feature';
 
 export interface AttributionOptions {
   /**

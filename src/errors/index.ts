@@ -1,2 +1,2 @@
-export { type ConfigIssue, ConfigError } from './config-error.js';
+export { ConfigError, type ConfigIssue } from './config-error.js';
 export { TokenfuseError } from './tokenfuse-error.js';

@@ -1,0 +1,204 @@
+/**
+ * Finds and reads the configuration file, reporting problems with the file's
+ * absolute path and the line of each bad field.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { ConfigError } from '../errors/config-error.js';
+import { type ResolvedConfig, resolveValidatedOptions } from './resolved-config.js';
+import { describeValue, formatPath, type OptionsIssue, validateOptions } from './schema.js';
+
+/** File names looked up in the working directory, first found wins. */
+export const CONFIG_FILE_NAMES = [
+  'tokenfuse.config.yaml',
+  'tokenfuse.config.yml',
+  'tokenfuse.config.json',
+] as const;
+
+/** Environment variable naming the config file. */
+export const CONFIG_PATH_ENV = 'TOKENFUSE_CONFIG';
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Environment to read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Directory searched for a config file and against which relative paths resolve; defaults to `process.cwd()`. */
+  cwd?: string;
+  /** Config file to read; wins over `TOKENFUSE_CONFIG` and the lookup in `cwd`. */
+  path?: string;
+}
+
+/**
+ * Reads the configuration file, if any, and resolves it against the environment
+ * and the defaults.
+ *
+ * The file is `opts.path`, else the file named by `TOKENFUSE_CONFIG`, else the
+ * first of {@link CONFIG_FILE_NAMES} present in `opts.cwd`; with none, the result
+ * is the defaults plus the environment (`source: 'defaults'`). YAML and JSON are
+ * both read with the YAML parser (JSON is YAML), so both get line numbers.
+ *
+ * @throws {ConfigError} when a named file is missing or unreadable, is not valid
+ *   YAML/JSON, is not a mapping, or has invalid fields (all of them listed, each
+ *   with its line); or when an environment variable has an invalid value.
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): ResolvedConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+
+  const file = findConfigFile(opts.path, env, cwd);
+  if (file === undefined) return resolveValidatedOptions({}, { env, source: 'defaults' });
+
+  const { doc, lineCounter } = parseConfigFile(file.path, file.text);
+  const data = toOptionsObject(file.path, doc, lineCounter);
+  const result = validateOptions(data);
+  if (!result.success) {
+    throw new ConfigError(
+      file.path,
+      // In file order, which is how the reader will fix them (zod lists an
+      // object's unknown keys after its fields).
+      result.issues
+        .map((issue) => locateIssue(issue, doc, lineCounter))
+        .sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+    );
+  }
+  return resolveValidatedOptions(result.data, { env, source: file.path });
+}
+
+/** The file to read with its text, or undefined when none is configured or present. */
+function findConfigFile(
+  explicitPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { path: string; text: string } | undefined {
+  if (explicitPath !== undefined) {
+    const path = resolve(cwd, explicitPath);
+    const text = readConfigFile(path);
+    if (text === undefined) throw new ConfigError(path, [{ path: '', message: 'file not found' }]);
+    return { path, text };
+  }
+
+  const fromEnv = env[CONFIG_PATH_ENV]?.trim();
+  if (fromEnv) {
+    const path = resolve(cwd, fromEnv);
+    const text = readConfigFile(path);
+    if (text === undefined) {
+      throw new ConfigError(`environment variable ${CONFIG_PATH_ENV}`, [
+        { path: '', message: `file not found: ${path}` },
+      ]);
+    }
+    return { path, text };
+  }
+
+  for (const name of CONFIG_FILE_NAMES) {
+    const path = resolve(cwd, name);
+    const text = readConfigFile(path);
+    if (text !== undefined) return { path, text };
+  }
+  return undefined;
+}
+
+/**
+ * The file's text, or undefined when it does not exist. Reading directly (rather
+ * than checking existence first) leaves no window for the file to change between.
+ */
+function readConfigFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(
+      path,
+      [{ path: '', message: `cannot read file: ${(err as Error).message}` }],
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+function parseConfigFile(path: string, text: string): { doc: Document; lineCounter: LineCounter } {
+  const lineCounter = new LineCounter();
+  // prettyErrors off: its messages embed "at line L, column C" and a source excerpt;
+  // the position is reported through the issue's own line instead.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      path,
+      doc.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return { path: '', line, message: `syntax error at column ${col}: ${error.message}` };
+      }),
+    );
+  }
+  return { doc, lineCounter };
+}
+
+/** The document as a plain object: `{}` for an empty file, an error for a top level that is not a mapping. */
+function toOptionsObject(path: string, doc: Document, lineCounter: LineCounter): unknown {
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (err) {
+    // e.g. an alias whose anchor is not defined
+    throw new ConfigError(path, [{ path: '', message: (err as Error).message }], { cause: err });
+  }
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(path, [
+      {
+        path: '',
+        line: lineAt(doc, lineCounter, []),
+        message: `expected a mapping of tokenfuse options at the top level, got ${describeValue(data)}`,
+      },
+    ]);
+  }
+  return data;
+}
+
+function locateIssue(issue: OptionsIssue, doc: Document, lineCounter: LineCounter) {
+  return {
+    path: formatPath(issue.path),
+    message: issue.message,
+    line: lineAt(doc, lineCounter, issue.locate ?? issue.path),
+  };
+}
+
+/**
+ * 1-based line of the node at `path`: of the key for a mapping entry (a block
+ * value starts on the line after its key), of the item for a sequence entry.
+ * When the path leads to a field that is absent (a missing required field), the
+ * line of the deepest node that exists.
+ */
+function lineAt(
+  doc: Document,
+  lineCounter: LineCounter,
+  path: readonly (string | number)[],
+): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = nodeStart(node);
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find(
+        (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+      );
+      if (!pair) break;
+      offset = nodeStart(pair.key) ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (item === undefined) break;
+      offset = nodeStart(item) ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return offset === undefined ? undefined : lineCounter.linePos(offset).line;
+}
+
+function nodeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] | null } | null)?.range;
+  return range ? range[0] : undefined;
+}

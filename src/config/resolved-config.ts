@@ -1,0 +1,270 @@
+/**
+ * Turns user options (from a file or from code) plus the environment into the
+ * complete configuration the rest of tokenfuse reads: every default filled in,
+ * so no other module needs to know one.
+ */
+import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
+import type {
+  MetricLabel,
+  PriceOverride,
+  ProviderDeclaration,
+  Tags,
+  TokenfuseOptions,
+} from '../types.js';
+import { EXPECTED, expectedMessage, formatPath, TAG_NAMES, validateOptions } from './schema.js';
+
+/** The configuration with every default applied and the environment merged in. */
+export interface ResolvedConfig {
+  enabled: boolean;
+  /** `undefined` leaves `service.name` to the OpenTelemetry SDK's own detection. */
+  serviceName: string | undefined;
+  attribution: { defaults: Tags; headers: boolean; stripHeaders: boolean; baggage: boolean };
+  metrics: {
+    exporter: 'prometheus' | 'none';
+    host: string;
+    port: number;
+    endpoint: string;
+    labels: MetricLabel[];
+    maxValuesPerLabel: number;
+  };
+  pricing: { overrides: PriceOverride[] };
+  providers: ProviderDeclaration[];
+  content: { capture: boolean };
+  /**
+   * Where the options came from: a file path, or 'code'; `loadConfig()` says
+   * 'defaults' when it found no file.
+   */
+  source: string;
+}
+
+/** Options of {@link resolveConfig}. */
+export interface ResolveOptions {
+  /** Environment to read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Where the options came from, named in errors and kept as `source`; defaults to 'code'. */
+  source?: string;
+}
+
+/** The defaults documented in `types.ts`. */
+export const CONFIG_DEFAULTS = Object.freeze({
+  enabled: true,
+  attribution: Object.freeze({ headers: true, stripHeaders: true, baggage: true }),
+  metrics: Object.freeze({
+    exporter: 'prometheus' as const,
+    host: '0.0.0.0',
+    port: 9464,
+    endpoint: '/metrics',
+    labels: Object.freeze(['department', 'project', 'environment', 'provider', 'model'] as const),
+    maxValuesPerLabel: 100,
+  }),
+  content: Object.freeze({ capture: false }),
+});
+
+/**
+ * Validates `options` and resolves them against the environment and the defaults.
+ * Environment variables win over `options`, which win over the defaults.
+ *
+ * @throws {ConfigError} listing every invalid field of `options` (source: `opts.source`,
+ *   default 'code'), or naming the invalid environment variable.
+ */
+export function resolveConfig(
+  options: TokenfuseOptions = {},
+  opts: ResolveOptions = {},
+): ResolvedConfig {
+  const source = opts.source ?? 'code';
+  const result = validateOptions(options);
+  if (!result.success) {
+    throw new ConfigError(
+      source,
+      result.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    );
+  }
+  return resolveValidatedOptions(result.data, { ...opts, source });
+}
+
+/**
+ * {@link resolveConfig} for options already validated (by `loadConfig()`, which
+ * reports issues with file lines itself).
+ * @internal
+ */
+export function resolveValidatedOptions(
+  options: TokenfuseOptions,
+  opts: { env?: NodeJS.ProcessEnv | undefined; source: string },
+): ResolvedConfig {
+  const env = new EnvReader(opts.env ?? process.env);
+  const { attribution = {}, metrics = {}, content = {} } = options;
+
+  // TOKENFUSE_DISABLED is a kill switch: it can turn tokenfuse off, but a false
+  // value does not turn on what the options disabled.
+  const disabled = env.boolean('TOKENFUSE_DISABLED', 'enabled');
+
+  return {
+    enabled: disabled === true ? false : (options.enabled ?? CONFIG_DEFAULTS.enabled),
+    serviceName: env.text('OTEL_SERVICE_NAME') ?? options.serviceName,
+    attribution: {
+      defaults: resolveTagDefaults(attribution.defaults ?? {}, env),
+      headers: attribution.headers ?? CONFIG_DEFAULTS.attribution.headers,
+      stripHeaders: attribution.stripHeaders ?? CONFIG_DEFAULTS.attribution.stripHeaders,
+      baggage: attribution.baggage ?? CONFIG_DEFAULTS.attribution.baggage,
+    },
+    metrics: {
+      exporter:
+        env.exporter('TOKENFUSE_METRICS_EXPORTER') ??
+        metrics.exporter ??
+        CONFIG_DEFAULTS.metrics.exporter,
+      host:
+        env.text('OTEL_EXPORTER_PROMETHEUS_HOST') ?? metrics.host ?? CONFIG_DEFAULTS.metrics.host,
+      port:
+        env.port('OTEL_EXPORTER_PROMETHEUS_PORT') ?? metrics.port ?? CONFIG_DEFAULTS.metrics.port,
+      endpoint: metrics.endpoint ?? CONFIG_DEFAULTS.metrics.endpoint,
+      // A label listed twice would only mean the same thing twice.
+      labels: [...new Set(metrics.labels ?? CONFIG_DEFAULTS.metrics.labels)],
+      maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
+    },
+    pricing: { overrides: options.pricing?.overrides ?? [] },
+    providers: options.providers ?? [],
+    content: {
+      capture:
+        env.contentCapture('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT') ??
+        content.capture ??
+        CONFIG_DEFAULTS.content.capture,
+    },
+    source: opts.source,
+  };
+}
+
+/** `TOKENFUSE_DEPARTMENT` … `TOKENFUSE_FEATURE`. */
+const TAG_ENV_VARS = Object.fromEntries(
+  TAG_NAMES.map((tag) => [tag, `TOKENFUSE_${tag.toUpperCase()}`]),
+) as Record<(typeof TAG_NAMES)[number], string>;
+
+/**
+ * Tag defaults: each `TOKENFUSE_<TAG>` variable wins over the options.
+ *
+ * `environment` has one more, lowest, source: the OpenTelemetry resource, since
+ * a deployment that already declares its environment there should not have to
+ * say it twice. Order, first wins:
+ *   1. `TOKENFUSE_ENVIRONMENT`
+ *   2. `attribution.defaults.environment` (config file or code)
+ *   3. `deployment.environment.name` in `OTEL_RESOURCE_ATTRIBUTES`
+ *   4. `deployment.environment` in `OTEL_RESOURCE_ATTRIBUTES` (the pre-1.27 semconv name)
+ * The resource comes last because it describes the whole process for every
+ * OpenTelemetry signal, while tokenfuse's own settings were written for tokenfuse.
+ */
+function resolveTagDefaults(fromOptions: Tags, env: EnvReader): Tags {
+  const tags: Tags = { ...fromOptions };
+  for (const tag of TAG_NAMES) {
+    const value = env.text(TAG_ENV_VARS[tag]);
+    if (value !== undefined) tags[tag] = value;
+  }
+  if (tags.environment === undefined) {
+    const resource = env.resourceAttributes();
+    const environment =
+      resource.get('deployment.environment.name') ?? resource.get('deployment.environment');
+    if (environment !== undefined) tags.environment = environment;
+  }
+  return tags;
+}
+
+const TRUE_WORDS = ['true', '1', 'yes'];
+const FALSE_WORDS = ['false', '0', 'no'];
+
+/**
+ * Values of OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT besides booleans:
+ * OpenTelemetry's GenAI utilities (under `gen_ai_latest_experimental`) give it these,
+ * and the same variable may be set for them in this process. tokenfuse records
+ * content on spans, so the modes that include spans turn capture on.
+ */
+const CAPTURE_MODES: ReadonlyMap<string, boolean> = new Map([
+  ['no_content', false],
+  ['span_only', true],
+  ['event_only', false],
+  ['span_and_event', true],
+]);
+
+/**
+ * Reads and parses environment variables. As OpenTelemetry specifies, an empty
+ * value is the same as an unset one. A value that cannot be parsed throws a
+ * ConfigError whose source is the variable, rather than being ignored: a setting
+ * the operator believes is in effect but is not is worse than a failed start.
+ */
+class EnvReader {
+  private resource: Map<string, string> | undefined;
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /** The trimmed value, or undefined when unset or blank. */
+  text(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  /** `true`/`1`/`yes` or `false`/`0`/`no`, any case. */
+  boolean(name: string, field: string): boolean | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const word = value.toLowerCase();
+    if (TRUE_WORDS.includes(word)) return true;
+    if (FALSE_WORDS.includes(word)) return false;
+    throw invalidEnv(name, field, expectedMessage('true, false, 1, 0, yes or no', value));
+  }
+
+  exporter(name: string): 'prometheus' | 'none' | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const word = value.toLowerCase();
+    if (word === 'prometheus' || word === 'none') return word;
+    throw invalidEnv(name, 'metrics.exporter', expectedMessage(EXPECTED.exporter, value));
+  }
+
+  port(name: string): number | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const port = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (port >= 1 && port <= 65535) return port;
+    throw invalidEnv(name, 'metrics.port', expectedMessage(EXPECTED.port, value));
+  }
+
+  /** A boolean as {@link boolean} reads it, or one of {@link CAPTURE_MODES}. */
+  contentCapture(name: string): boolean | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    const word = value.toLowerCase();
+    if (TRUE_WORDS.includes(word)) return true;
+    if (FALSE_WORDS.includes(word)) return false;
+    const mode = CAPTURE_MODES.get(word);
+    if (mode !== undefined) return mode;
+    const modes = [...CAPTURE_MODES.keys()].join(', ').toUpperCase();
+    throw invalidEnv(
+      name,
+      'content.capture',
+      expectedMessage(`true or false, or one of ${modes}`, value),
+    );
+  }
+
+  /**
+   * `OTEL_RESOURCE_ATTRIBUTES` (`key=value,key=value`, values percent-encoded).
+   * Never throws: the variable belongs to the OpenTelemetry SDK, which reports its
+   * own parse errors; an entry that cannot be read is skipped.
+   */
+  resourceAttributes(): Map<string, string> {
+    if (this.resource) return this.resource;
+    this.resource = new Map();
+    for (const entry of (this.text('OTEL_RESOURCE_ATTRIBUTES') ?? '').split(',')) {
+      const eq = entry.indexOf('=');
+      if (eq <= 0) continue;
+      try {
+        const value = decodeURIComponent(entry.slice(eq + 1).trim());
+        if (value) this.resource.set(entry.slice(0, eq).trim(), value);
+      } catch {
+        // malformed percent-encoding: skip the entry
+      }
+    }
+    return this.resource;
+  }
+}
+
+function invalidEnv(name: string, field: string, message: string): ConfigError {
+  const issue: ConfigIssue = { path: field, message };
+  return new ConfigError(`environment variable ${name}`, [issue]);
+}

@@ -1,0 +1,336 @@
+/**
+ * Validation of {@link TokenfuseOptions}: a zod schema whose messages name the
+ * expected and the actual value, so a config error can be fixed from the message
+ * alone, and the conversion of zod's issues into tokenfuse's.
+ */
+import { z } from 'zod';
+import type { MetricLabel, TagName, TokenfuseOptions } from '../types.js';
+
+/** Every tag name, in the order of {@link TagName}. */
+export const TAG_NAMES = [
+  'department',
+  'project',
+  'environment',
+  'user',
+  'feature',
+] as const satisfies readonly TagName[];
+
+/** Every metric label, in the order of {@link MetricLabel}. */
+export const METRIC_LABELS = [
+  'department',
+  'project',
+  'environment',
+  'provider',
+  'model',
+  'user',
+  'feature',
+] as const satisfies readonly MetricLabel[];
+
+/** Price fields of a price override; at least one must be given. */
+export const PRICE_FIELDS = [
+  'input_mtok',
+  'output_mtok',
+  'cache_read_mtok',
+  'cache_write_mtok',
+] as const;
+
+/** Provider ids are used verbatim as a metric label value, hence the narrow alphabet. */
+export const PROVIDER_ID_PATTERN = /^[a-z0-9_.-]+$/;
+
+/**
+ * What each field expects, in words. Shared with the environment-variable parser
+ * so that a bad value reads the same whether it came from a file or from the env.
+ */
+export const EXPECTED = {
+  object: 'an object',
+  boolean: 'true or false',
+  text: 'a non-empty string',
+  exporter: "'prometheus' or 'none'",
+  port: 'an integer 1..65535',
+  endpoint: "a path starting with '/'",
+  label: `one of ${METRIC_LABELS.map((l) => `'${l}'`).join(', ')}`,
+  labels: 'an array of labels',
+  positiveInteger: 'a positive integer',
+  overrides: 'an array of price overrides',
+  price: 'a number >= 0 (USD per million tokens)',
+  providers: 'an array of provider declarations',
+  providerId: "a lowercase id of a-z, 0-9, '_', '.', '-'",
+  hosts: 'a non-empty array of hostnames',
+} as const;
+
+/**
+ * Describes a value for an error message: strings quoted, with the type, so that
+ * `"8080" (string)` and `8080 (number)` are told apart.
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
+  switch (typeof value) {
+    case 'string': {
+      const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+      return `${JSON.stringify(shown)} (string)`;
+    }
+    case 'number':
+    case 'boolean':
+      return `${String(value)} (${typeof value})`;
+    case 'bigint':
+      return `${value}n (bigint)`;
+    case 'object':
+      return Object.keys(value).length === 0 ? 'an empty object' : 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/** `expected <what>, got <value>`, or `missing` when a required field is absent. */
+export function expectedMessage(what: string, input: unknown): string {
+  return input === undefined
+    ? `missing (expected ${what})`
+    : `expected ${what}, got ${describeValue(input)}`;
+}
+
+/**
+ * zod params giving every issue of a schema (type and checks alike) one message.
+ * A field has a single expectation; which of zod's checks failed does not matter
+ * to the reader.
+ */
+function expecting(what: string) {
+  return { error: (issue: { input?: unknown }) => expectedMessage(what, issue.input) };
+}
+
+const text = () => z.string(expecting(EXPECTED.text)).min(1, expecting(EXPECTED.text));
+const boolean = () => z.boolean(expecting(EXPECTED.boolean));
+const price = () => z.number(expecting(EXPECTED.price)).min(0, expecting(EXPECTED.price));
+
+/**
+ * Optimal-string-alignment distance (Levenshtein plus adjacent transpositions),
+ * so `prot` is one edit from `port`.
+ */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      }
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** Lowercase without `_`/`-`, so `max_values_per_label` and `stripheaders` match their camelCase keys. */
+function normaliseKey(key: string): string {
+  return key.toLowerCase().replace(/[_-]/g, '');
+}
+
+/**
+ * The known key `unknown` most likely meant, if any: same key in another case or
+ * spelling convention, else the closest key within 1 edit (2 for keys of 5+ chars).
+ */
+export function suggestKey(unknown: string, known: readonly string[]): string | undefined {
+  const wanted = normaliseKey(unknown);
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const key of known) {
+    const distance = editDistance(wanted, normaliseKey(key));
+    const allowed = key.length >= 5 ? 2 : 1;
+    if (distance <= allowed && distance < bestDistance) {
+      best = key;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** `unknown field 'prot'; did you mean 'port'?` for each key, joined when there are several. */
+export function unknownKeysMessage(keys: readonly string[], known: readonly string[]): string {
+  if (keys.length === 1) {
+    const suggestion = suggestKey(keys[0]!, known);
+    return `unknown field '${keys[0]}'${suggestion ? `; did you mean '${suggestion}'?` : ''}`;
+  }
+  const parts = keys.map((key) => {
+    const suggestion = suggestKey(key, known);
+    return suggestion ? `'${key}' (did you mean '${suggestion}'?)` : `'${key}'`;
+  });
+  return `unknown fields ${parts.join(', ')}`;
+}
+
+/**
+ * A strict object (unknown keys rejected) whose unknown-key message names each key
+ * and suggests the known key it is a near miss of. Every object of the config is
+ * built with this; use it for new sections too so they reject typos the same way.
+ */
+export function configObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? unknownKeysMessage(issue.keys, known)
+        : expectedMessage(EXPECTED.object, issue.input),
+  });
+}
+
+const tagsSchema = configObject(
+  Object.fromEntries(TAG_NAMES.map((tag) => [tag, text().optional()])) as Record<
+    TagName,
+    z.ZodOptional<ReturnType<typeof text>>
+  >,
+);
+
+const attributionSchema = configObject({
+  defaults: tagsSchema.optional(),
+  headers: boolean().optional(),
+  stripHeaders: boolean().optional(),
+  baggage: boolean().optional(),
+});
+
+const metricsSchema = configObject({
+  exporter: z.enum(['prometheus', 'none'], expecting(EXPECTED.exporter)).optional(),
+  host: text().optional(),
+  port: z
+    .number(expecting(EXPECTED.port))
+    .int(expecting(EXPECTED.port))
+    .min(1, expecting(EXPECTED.port))
+    .max(65535, expecting(EXPECTED.port))
+    .optional(),
+  endpoint: z
+    .string(expecting(EXPECTED.endpoint))
+    .startsWith('/', expecting(EXPECTED.endpoint))
+    .optional(),
+  labels: z
+    .array(z.enum(METRIC_LABELS, expecting(EXPECTED.label)), expecting(EXPECTED.labels))
+    .optional(),
+  maxValuesPerLabel: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+});
+
+const priceOverrideSchema = configObject({
+  model: text(),
+  provider: text().optional(),
+  input_mtok: price().optional(),
+  output_mtok: price().optional(),
+  cache_read_mtok: price().optional(),
+  cache_write_mtok: price().optional(),
+}).refine((override) => PRICE_FIELDS.some((field) => override[field] !== undefined), {
+  error: `no price given; set at least one of ${PRICE_FIELDS.join(', ')}`,
+  // Run even when another field of the override is invalid, so all problems are
+  // listed at once; but not when an unknown key is present, which is most likely
+  // a misspelt price field already reported with a suggestion.
+  when: (payload) =>
+    typeof payload.value === 'object' &&
+    payload.value !== null &&
+    !payload.issues.some(
+      // this object's own issues have no path yet (nested ones are prefixed)
+      (issue) => issue.code === 'unrecognized_keys' && !issue.path?.length,
+    ),
+});
+
+const pricingSchema = configObject({
+  overrides: z.array(priceOverrideSchema, expecting(EXPECTED.overrides)).optional(),
+});
+
+const providerSchema = configObject({
+  id: z
+    .string(expecting(EXPECTED.providerId))
+    .regex(PROVIDER_ID_PATTERN, expecting(EXPECTED.providerId)),
+  hosts: z.array(text(), expecting(EXPECTED.hosts)).min(1, expecting(EXPECTED.hosts)),
+  pricesFrom: text().optional(),
+});
+
+const contentSchema = configObject({
+  capture: boolean().optional(),
+});
+
+/**
+ * Shape of the top-level object. Exported so that later sections can be added
+ * without restating the existing ones:
+ * `configObject({ ...tokenfuseOptionsShape, budgets: budgetsSchema.optional() })`.
+ */
+export const tokenfuseOptionsShape = {
+  enabled: boolean().optional(),
+  serviceName: text().optional(),
+  attribution: attributionSchema.optional(),
+  metrics: metricsSchema.optional(),
+  pricing: pricingSchema.optional(),
+  providers: z.array(providerSchema, expecting(EXPECTED.providers)).optional(),
+  content: contentSchema.optional(),
+};
+
+/** Schema of {@link TokenfuseOptions}: strict at every level, every default left to the resolver. */
+export const tokenfuseOptionsSchema = configObject(
+  tokenfuseOptionsShape,
+) satisfies z.ZodType<TokenfuseOptions>;
+
+// `satisfies` above only checks that what the schema accepts is valid options; this
+// also fails when TokenfuseOptions gains a field the schema does not know (or the
+// reverse), so the two cannot drift apart.
+type Equal<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Expand<T> = T extends readonly (infer E)[]
+  ? Expand<E>[]
+  : T extends object
+    ? { [K in keyof T]: Expand<T[K]> }
+    : T;
+const schemaMatchesOptions: Equal<
+  Expand<z.output<typeof tokenfuseOptionsSchema>>,
+  Expand<TokenfuseOptions>
+> = true;
+void schemaMatchesOptions;
+
+/** One validation problem, with the path as segments (for locating it in a file). */
+export interface OptionsIssue {
+  /** Path of the field, e.g. `['pricing', 'overrides', 1, 'input_mtok']`; `[]` for the top level. */
+  path: (string | number)[];
+  message: string;
+  /**
+   * Path of the node that best locates the problem in a file, when it differs from
+   * `path`: the first unknown key of an object, rather than the object.
+   */
+  locate?: (string | number)[];
+}
+
+/** Result of {@link validateOptions}. */
+export type OptionsValidation =
+  | { success: true; data: TokenfuseOptions }
+  | { success: false; issues: OptionsIssue[] };
+
+/**
+ * Validates options against {@link tokenfuseOptionsSchema}, returning every
+ * problem rather than the first.
+ */
+export function validateOptions(input: unknown): OptionsValidation {
+  const result = tokenfuseOptionsSchema.safeParse(input);
+  if (result.success) return { success: true, data: result.data };
+  return {
+    success: false,
+    issues: result.error.issues.map((issue) => {
+      const path = issue.path.map((segment) =>
+        typeof segment === 'number' ? segment : String(segment),
+      );
+      const converted: OptionsIssue = { path, message: issue.message };
+      if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+        converted.locate = [...path, issue.keys[0]];
+      }
+      return converted;
+    }),
+  };
+}
+
+/** `['pricing', 'overrides', 1, 'input_mtok']` → `pricing.overrides[1].input_mtok`. */
+export function formatPath(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out ? `.${segment}` : segment;
+  }
+  return out;
+}
