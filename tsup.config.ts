@@ -7,7 +7,6 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     register: 'src/register.ts',
-    'cli/main': 'src/cli/main.ts',
   },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts', register: 'src/register.ts' } },

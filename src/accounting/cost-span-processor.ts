@@ -1,0 +1,164 @@
+import { type Context, diag, SpanStatusCode, trace } from '@opentelemetry/api';
+import { tagsFromContext } from '../attribution/context.js';
+import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import { ATTR } from '../instrumentation/attributes.js';
+import { isCovered, isOurs, markCovered } from '../instrumentation/span-registry.js';
+import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
+import { fromGenAiAttributes } from '../pricing/usage.js';
+import type { Tags } from '../types.js';
+import { PACKAGE_NAME } from '../version.js';
+import type { Accountant } from './accountant.js';
+import type { UsageRecord } from './usage-record.js';
+
+/** The parts of an SDK span the processor reads (structural, so any SDK 2.x/3.x span fits). */
+interface SpanLike {
+  attributes: Record<string, unknown>;
+  instrumentationScope?: { name: string };
+  status?: { code: number };
+  duration?: [number, number];
+  startTime?: [number, number];
+  setAttribute?(key: string, value: unknown): unknown;
+}
+
+// Semconv provider names of other instrumentations → our provider ids.
+const PROVIDER_IDS: Record<string, string> = {
+  openai: 'openai',
+  'azure.ai.openai': 'azure',
+  'az.ai.openai': 'azure',
+  'azure.ai.inference': 'azure',
+  deepseek: 'deepseek',
+  'gcp.gemini': 'google',
+  'gcp.vertex_ai': 'google',
+  'gcp.gen_ai': 'google',
+  anthropic: 'anthropic',
+  groq: 'groq',
+  mistral_ai: 'mistral',
+  x_ai: 'xai',
+  perplexity: 'perplexity',
+  'aws.bedrock': 'aws-bedrock',
+};
+
+/**
+ * Prices and counts GenAI spans made by other instrumentations (anything following
+ * the OpenTelemetry GenAI semantic conventions, e.g. `@opentelemetry/instrumentation-openai`),
+ * and writes `tokenfuse.cost.usd` on them. tokenfuse's own spans are accounted by
+ * the instrumentation itself (sampled or not), so this processor skips them, and
+ * also skips a foreign span that wraps or is wrapped by one of ours: same call.
+ *
+ * Only sampled spans reach a span processor; calls made through tokenfuse's own
+ * instrumentation are exact regardless.
+ */
+export class CostSpanProcessor {
+  private readonly tagsAtStart = new WeakMap<object, Tags>();
+  private readonly accounted = new WeakSet<object>();
+  private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
+
+  constructor(
+    private readonly accountant: Accountant,
+    private readonly config: ResolvedConfig,
+  ) {
+    this.providerOf = createProviderResolver(config.providers);
+  }
+
+  onStart(span: SpanLike, parentContext: Context): void {
+    try {
+      if (isOurs(span) || !isGenAi(span)) return;
+      const parent = trace.getSpan(parentContext);
+      if (parent && isOurs(parent)) {
+        markCovered(span as never);
+        return;
+      }
+      const tags = this.config.attribution.baggage ? tagsFromContext(parentContext) : undefined;
+      if (tags) this.tagsAtStart.set(span, tags);
+    } catch (err) {
+      diag.error('tokenfuse: CostSpanProcessor.onStart failed', err);
+    }
+  }
+
+  /** Runs while the span can still take attributes: the cost goes on the span itself. */
+  onEnding(span: SpanLike): void {
+    this.process(span, true);
+  }
+
+  onEnd(span: SpanLike): void {
+    // SDKs without onEnding land here; with it, the span was handled already.
+    this.process(span, false);
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private process(span: SpanLike, writable: boolean): void {
+    try {
+      if (this.accounted.has(span) || isOurs(span) || isCovered(span) || !isGenAi(span)) return;
+      if (span.instrumentationScope?.name === PACKAGE_NAME) return;
+      const record = this.toRecord(span);
+      if (record === undefined) return;
+      this.accounted.add(span);
+      const { costUsd, priced } = this.accountant.account(record);
+      if (writable && span.setAttribute) {
+        span.setAttribute(ATTR.costUsd, costUsd);
+        span.setAttribute(ATTR.priced, priced);
+      }
+    } catch (err) {
+      diag.error('tokenfuse: CostSpanProcessor failed on a span', err);
+    }
+  }
+
+  private toRecord(span: SpanLike): UsageRecord | undefined {
+    const a = span.attributes;
+    const usage = fromGenAiAttributes(a);
+    const failed = span.status?.code === SpanStatusCode.ERROR;
+    if (usage === undefined && !failed) return undefined;
+
+    const providerAttr = str(a[ATTR.providerName]) ?? str(a['gen_ai.system']);
+    const host = str(a[ATTR.serverAddress]);
+    const byHost = host
+      ? this.providerOf(`https://${host}${a[ATTR.serverPort] ? `:${a[ATTR.serverPort]}` : ''}`)
+      : undefined;
+    const provider =
+      byHost && byHost.id !== 'openai_compatible'
+        ? byHost.id
+        : ((providerAttr && PROVIDER_IDS[providerAttr]) ?? providerAttr ?? 'unknown');
+
+    const tags: Tags = { ...this.config.attribution.defaults, ...this.tagsAtStart.get(span) };
+    for (const name of TAG_NAMES) {
+      const value = str(a[TAG_ATTRIBUTES[name]]);
+      if (value) tags[name] = value;
+    }
+    const duration = span.duration ? span.duration[0] + span.duration[1] / 1e9 : 0;
+    return {
+      operation: str(a[ATTR.operationName]) ?? 'chat',
+      provider,
+      providerName: providerAttr ?? provider,
+      model: str(a[ATTR.requestModel]) ?? str(a[ATTR.responseModel]) ?? 'unknown',
+      responseModel: str(a[ATTR.responseModel]),
+      tags,
+      usage,
+      estimated: false,
+      outcome: failed ? 'error' : 'ok',
+      errorType: failed ? (str(a[ATTR.errorType]) ?? '_OTHER') : undefined,
+      durationS: duration,
+      startedAt: span.startTime
+        ? new Date(span.startTime[0] * 1000 + span.startTime[1] / 1e6)
+        : undefined,
+    };
+  }
+}
+
+function isGenAi(span: SpanLike): boolean {
+  const a = span.attributes;
+  return (
+    a !== undefined && (a[ATTR.operationName] !== undefined || a['gen_ai.system'] !== undefined)
+  );
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

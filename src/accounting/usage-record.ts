@@ -1,0 +1,42 @@
+import type { NormalizedUsage } from '../pricing/usage.js';
+import type { Tags } from '../types.js';
+
+/** How a call ended. */
+export type Outcome = 'ok' | 'error' | 'blocked';
+
+/**
+ * One LLM call, as accounted: what the instrumentation (or the span processor, for
+ * other instrumentations' GenAI spans) hands to the accountant exactly once per call.
+ */
+export interface UsageRecord {
+  /** GenAI operation: `chat`, `embeddings`, `responses`, … */
+  operation: string;
+  /** Our provider id (`openai`, `azure`, a declared relay, `openai_compatible`). */
+  provider: string;
+  /** `gen_ai.provider.name` value. */
+  providerName: string;
+  /** Model the call asked for. */
+  model: string;
+  /** Model the provider says answered (a dated snapshot, often). */
+  responseModel?: string | undefined;
+  tags: Tags;
+  /** Token usage; undefined when the call failed before any usage was known. */
+  usage: NormalizedUsage | undefined;
+  /** True when usage was counted by tokenfuse's tokenizer, not reported by the provider. */
+  estimated: boolean;
+  outcome: Outcome;
+  /** `error.type` of a failed call. */
+  errorType?: string | undefined;
+  /** Seconds from call to completion (end of stream for streams). */
+  durationS: number;
+  /** Seconds to the first streamed chunk, for streams. */
+  timeToFirstChunkS?: number | undefined;
+  /** When the call started (prices can depend on it). */
+  startedAt?: Date | undefined;
+}
+
+/** What accounting a record produced. */
+export interface AccountingResult {
+  costUsd: number;
+  priced: boolean;
+}

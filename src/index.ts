@@ -1,0 +1,40 @@
+/**
+ * tokenfuse: LLM cost observability and budget fuses for Node.js, built on OpenTelemetry.
+ *
+ * Most apps need none of this: `node --import tokenfuse/register app.mjs` does it all.
+ * The exports are for tagging calls, for apps with their own OpenTelemetry setup,
+ * and for serving metrics through prom-client.
+ */
+
+export { Accountant, UNATTRIBUTED } from './accounting/accountant.js';
+export { CostSpanProcessor } from './accounting/cost-span-processor.js';
+export type { AccountingResult, Outcome, UsageRecord } from './accounting/usage-record.js';
+export {
+  contextWithAttribution,
+  currentAttribution,
+  withAttribution,
+} from './attribution/context.js';
+export { loadConfig } from './config/load-config.js';
+export { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
+export { ConfigError, type ConfigIssue, TokenfuseError } from './errors/index.js';
+export {
+  SUPPORTED_OPENAI_VERSIONS,
+  TokenfuseInstrumentation,
+  type TokenfuseInstrumentationConfig,
+} from './instrumentation/instrumentation.js';
+export { METRIC } from './metrics/instruments.js';
+export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
+export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+export { PriceBook, type PriceResult } from './pricing/price-book.js';
+export type { NormalizedUsage } from './pricing/usage.js';
+export {
+  createTokenfuse,
+  getRuntime,
+  METRIC_NAMES,
+  registerTokenfuseMetrics,
+  type StartOptions,
+  start,
+  type Tokenfuse,
+  type TokenfuseRuntime,
+} from './tokenfuse.js';
+export type * from './types.js';

@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { type Attributes, context, diag, SpanKind, trace } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  type InstrumentationConfig,
+  InstrumentationNodeModuleDefinition,
+} from '@opentelemetry/instrumentation';
+import { Accountant } from '../accounting/accountant.js';
+import { readAttributionHeaders } from '../attribution/headers.js';
+import { resolveTags } from '../attribution/resolve.js';
+import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
+import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
+import { PriceBook } from '../pricing/price-book.js';
+import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
+import type { TokenfuseOptions } from '../types.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
+import {
+  type ApiAdapter,
+  chatAdapter,
+  embeddingsAdapter,
+  responsesAdapter,
+} from './api-adapters.js';
+import { ATTR } from './attributes.js';
+import { LlmCall } from './llm-call.js';
+import { markCovered, markOurs } from './span-registry.js';
+
+/** Versions of `openai` whose shapes tokenfuse knows. */
+export const SUPPORTED_OPENAI_VERSIONS = ['>=7.0.0 <8'];
+
+/** Options of {@link TokenfuseInstrumentation}: OpenTelemetry's, plus tokenfuse's own. */
+export interface TokenfuseInstrumentationConfig extends InstrumentationConfig {
+  /** tokenfuse configuration (what `tokenfuse.config.yaml` holds). */
+  tokenfuse?: TokenfuseOptions;
+}
+
+/** @internal what `createTokenfuse()` shares between the instrumentation and the span processor. */
+export interface SharedParts {
+  config: ResolvedConfig;
+  accountant: Accountant;
+}
+
+type AnyFunction = (this: any, ...args: any[]) => any;
+
+/**
+ * OpenTelemetry instrumentation of the `openai` SDK: a span per call with GenAI
+ * semantic-convention attributes and tokenfuse's tags, and every call priced and
+ * counted exactly once, sampled or not.
+ *
+ * Add it to your own `NodeSDK` (with {@link CostSpanProcessor} if other GenAI
+ * instrumentations should be priced too), or let `tokenfuse/register` do it.
+ */
+export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstrumentationConfig> {
+  private readonly parts: SharedParts;
+  private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
+  private readonly fingerprints = new WeakMap<object, string>();
+
+  constructor(config: TokenfuseInstrumentationConfig = {}, shared?: SharedParts) {
+    super(PACKAGE_NAME, PACKAGE_VERSION, config);
+    this.parts = shared ?? createSharedParts(resolveConfig(config.tokenfuse));
+    this.providerOf = createProviderResolver(this.parts.config.providers);
+    // The base constructor ran _updateMetricInstruments before `parts` existed.
+    this.parts.accountant.setMeter(this.meter);
+  }
+
+  /** The accountant that prices and counts this instrumentation's calls. */
+  get accountant(): Accountant {
+    return this.parts.accountant;
+  }
+
+  protected override _updateMetricInstruments(): void {
+    // Called by the base class whenever the meter provider changes.
+    this.parts?.accountant.setMeter(this.meter);
+  }
+
+  protected init() {
+    return [
+      new InstrumentationNodeModuleDefinition(
+        'openai',
+        SUPPORTED_OPENAI_VERSIONS,
+        (moduleExports) => {
+          const OpenAI = openAIClass(moduleExports);
+          if (!OpenAI) {
+            diag.warn(
+              'tokenfuse: the openai module has no OpenAI class; calls are not instrumented',
+            );
+            return moduleExports;
+          }
+          this.wrapMethod(OpenAI.Chat?.Completions?.prototype, chatAdapter);
+          this.wrapMethod(OpenAI.Responses?.prototype, responsesAdapter);
+          this.wrapMethod(OpenAI.Embeddings?.prototype, embeddingsAdapter);
+          return moduleExports;
+        },
+        (moduleExports) => {
+          const OpenAI = openAIClass(moduleExports);
+          if (!OpenAI) return;
+          for (const proto of [
+            OpenAI.Chat?.Completions?.prototype,
+            OpenAI.Responses?.prototype,
+            OpenAI.Embeddings?.prototype,
+          ]) {
+            if (proto) this._unwrap(proto, 'create');
+          }
+        },
+      ),
+    ];
+  }
+
+  private wrapMethod(proto: object | undefined, adapter: ApiAdapter): void {
+    if (!proto) {
+      diag.warn(`tokenfuse: openai has no ${adapter.api}.create to instrument`);
+      return;
+    }
+    this._wrap(proto as Record<string, AnyFunction>, 'create', (original: AnyFunction) =>
+      this.patchedCreate(original, adapter),
+    );
+  }
+
+  /** The wrapper of one SDK method. Our failures never reach the caller. */
+  private patchedCreate(original: AnyFunction, adapter: ApiAdapter): AnyFunction {
+    const self = this;
+    return function tokenfuseCreate(this: SdkResource, ...args: any[]) {
+      if (!self.isEnabled()) return original.apply(this, args);
+      let call: LlmCall;
+      let callArgs: any[];
+      let ctx: ReturnType<typeof context.active>;
+      try {
+        ({ call, callArgs, ctx } = self.startCall(this, adapter, args));
+      } catch (err) {
+        diag.error(
+          `tokenfuse: instrumenting ${adapter.api}.create failed; calling it untouched`,
+          err,
+        );
+        return original.apply(this, args);
+      }
+      let result: unknown;
+      try {
+        result = context.with(ctx, () => original.apply(this, callArgs));
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      try {
+        if (isApiPromise(result)) call.attach(result);
+        else call.fail(new Error(`${adapter.api}.create returned no APIPromise`));
+      } catch (err) {
+        diag.error('tokenfuse: hooking the SDK promise failed; the call itself is unaffected', err);
+      }
+      return result;
+    };
+  }
+
+  private startCall(resource: SdkResource, adapter: ApiAdapter, args: any[]) {
+    const { config, accountant } = this.parts;
+    const startedAt = performance.now();
+    const [body, options, ...rest] = args;
+
+    let requestOptions = options;
+    let headerTags: ReturnType<typeof readAttributionHeaders>['tags'];
+    if (config.attribution.headers && isPlainOptions(options) && options.headers != null) {
+      const read = readAttributionHeaders(options.headers, config.attribution.stripHeaders);
+      headerTags = read.tags;
+      if (read.stripped !== undefined) requestOptions = { ...options, headers: read.stripped };
+    }
+
+    const active = context.active();
+    const tags = resolveTags(
+      config.attribution.defaults,
+      config.attribution.baggage ? active : undefined,
+      headerTags,
+    );
+    const client = resource?._client;
+    const provider = this.providerOf(client?.baseURL);
+    const model = typeof body?.model === 'string' ? body.model : 'unknown';
+    const prepared = adapter.prepareBody(body);
+
+    const attributes: Attributes = {
+      [ATTR.operationName]: adapter.operation,
+      [ATTR.providerName]: provider.semconvName,
+      [ATTR.requestModel]: model,
+      [ATTR.api]: adapter.api,
+      [ATTR.provider]: provider.id,
+    };
+    if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
+    if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
+    const maxTokens = adapter.maxOutputTokens(body);
+    if (maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
+    if (typeof body?.temperature === 'number')
+      attributes[ATTR.requestTemperature] = body.temperature;
+    for (const name of TAG_NAMES) {
+      const value = tags[name];
+      if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
+    }
+    const fingerprint = client ? this.fingerprint(client) : undefined;
+    if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
+    if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
+
+    // Another GenAI instrumentation's span around ours describes the same call:
+    // the span processor must not price it a second time.
+    const parent = trace.getSpan(active);
+    if (parent) markCovered(parent);
+
+    const span = this.tracer.startSpan(
+      `${adapter.operation} ${model}`,
+      { kind: SpanKind.CLIENT, attributes },
+      active,
+    );
+    markOurs(span);
+    const ctx = trace.setSpan(active, span);
+    const call = new LlmCall({
+      adapter,
+      body: prepared.body,
+      injectedUsage: prepared.injectedUsage,
+      span,
+      ctx,
+      tags,
+      provider: provider.id,
+      providerName: provider.semconvName,
+      model,
+      accountant,
+      captureContent: config.content.capture,
+      startedAt,
+    });
+    const callArgs =
+      prepared.body === body && requestOptions === options
+        ? args
+        : [prepared.body, requestOptions, ...rest];
+    return { call, callArgs, ctx };
+  }
+
+  /** A short, non-reversible id of the client's API key, cached per client. */
+  private fingerprint(client: object): string | undefined {
+    let fp = this.fingerprints.get(client);
+    if (fp === undefined) {
+      const key = (client as { apiKey?: unknown }).apiKey;
+      if (typeof key !== 'string' || key === '') return undefined;
+      fp = createHash('sha256').update(key).digest('hex').slice(0, 8);
+      this.fingerprints.set(client, fp);
+    }
+    return fp;
+  }
+}
+
+/** @internal */
+export function createSharedParts(config: ResolvedConfig): SharedParts {
+  const prices = new PriceBook({
+    overrides: config.pricing.overrides,
+    providers: config.providers,
+  });
+  const accountant = new Accountant({
+    prices,
+    labels: config.metrics.labels,
+    maxValuesPerLabel: config.metrics.maxValuesPerLabel,
+  });
+  return { config, accountant };
+}
+
+function openAIClass(moduleExports: any): any {
+  const mod =
+    moduleExports?.[Symbol.toStringTag] === 'Module'
+      ? (moduleExports.default ?? moduleExports)
+      : moduleExports;
+  return mod?.OpenAI ?? (typeof mod === 'function' ? mod : undefined);
+}
+
+function isPlainOptions(options: unknown): options is { headers?: unknown } {
+  return (
+    options !== null &&
+    typeof options === 'object' &&
+    typeof (options as { then?: unknown }).then !== 'function'
+  );
+}
+
+function isApiPromise(value: unknown): value is ApiPromiseLike {
+  return (
+    value instanceof Promise &&
+    typeof (value as ApiPromiseLike).parseResponse === 'function' &&
+    (value as ApiPromiseLike).responsePromise instanceof Promise
+  );
+}

@@ -1,0 +1,332 @@
+import { performance } from 'node:perf_hooks';
+import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Accountant } from '../accounting/accountant.js';
+import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
+import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
+import { countTokens } from '../pricing/estimate-tokens.js';
+import type { NormalizedUsage } from '../pricing/usage.js';
+import type { Tags } from '../types.js';
+import type { ApiAdapter, StreamState } from './api-adapters.js';
+import { ATTR } from './attributes.js';
+
+export interface LlmCallInit {
+  adapter: ApiAdapter;
+  body: any;
+  injectedUsage: boolean;
+  span: Span;
+  ctx: Context;
+  tags: Tags;
+  provider: string;
+  providerName: string;
+  model: string;
+  accountant: Accountant;
+  captureContent: boolean;
+  /** performance.now() at the call. */
+  startedAt: number;
+}
+
+/**
+ * One instrumented SDK call, from `create()` to its end: the response parsed,
+ * the stream finished or abandoned, or an error. Ends its span and accounts the
+ * call exactly once, whichever of those happens first.
+ */
+export class LlmCall {
+  private ended = false;
+  private firstChunkAt: number | undefined;
+  private stream: StreamState | undefined;
+
+  constructor(private readonly init: LlmCallInit) {}
+
+  /**
+   * Hooks the SDK's own APIPromise without replacing it, so `.withResponse()`,
+   * `.asResponse()`, `_thenUnwrap()` helpers such as `parse()`, and streams keep
+   * working, and the body is read once, by the SDK, only when the caller asks.
+   */
+  attach(promise: ApiPromiseLike): void {
+    const call = this;
+    const originalParse = promise.parseResponse;
+    promise.parseResponse = function tokenfuseParseResponse(client, props) {
+      let parsed: unknown;
+      try {
+        parsed = originalParse.call(this, client, props);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      return Promise.resolve(parsed).then(
+        (result) => call.onResult(result),
+        (err) => {
+          call.fail(err);
+          throw err;
+        },
+      );
+    };
+    // Transport errors, HTTP errors and timeouts reject the response promise before
+    // anything is parsed. Observe it without replacing it: openai v7 derives promises
+    // (`_thenUnwrap`, `withResponse`) from its own closure over the original.
+    promise.responsePromise.then(undefined, (err: unknown) => call.fail(err));
+    // SDK helpers such as `chat.completions.parse()` derive a new promise that parses
+    // through the client's closure, not through `parseResponse` above: see its result
+    // on the way to the helper's transform.
+    const originalThenUnwrap = promise._thenUnwrap;
+    if (typeof originalThenUnwrap === 'function') {
+      promise._thenUnwrap = function tokenfuseThenUnwrap(transform) {
+        return originalThenUnwrap.call(this, (result: unknown, props: unknown) =>
+          transform(call.onResult(result), props),
+        );
+      };
+    }
+    // `.asResponse()` hands the raw body to the caller and never parses. Read usage
+    // from a clone, but only when nothing else will parse (`withResponse()` does).
+    const originalAsResponse = promise.asResponse;
+    promise.asResponse = function tokenfuseAsResponse() {
+      return originalAsResponse.call(this).then((response) => {
+        if (promise.parsedPromise === undefined) call.onRawResponse(response);
+        return response;
+      });
+    };
+  }
+
+  private onResult(result: unknown): unknown {
+    if (this.ended || this.stream !== undefined) return result;
+    try {
+      if (isSdkStream(result)) {
+        this.observeStream(result);
+        return result;
+      }
+      const info = this.init.adapter.fromResult(result);
+      const span = this.init.span;
+      if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
+      if (info.finishReasons) span.setAttribute(ATTR.finishReasons, info.finishReasons);
+      if (this.init.captureContent && info.outputText) {
+        span.setAttribute(
+          ATTR.outputMessages,
+          JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
+        );
+      }
+      this.finish('ok', info.usage, info.responseModel, false);
+    } catch (err) {
+      diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
+    }
+    return result;
+  }
+
+  private onRawResponse(response: unknown): void {
+    const r = response as Response;
+    if (this.init.body?.stream === true || typeof r?.clone !== 'function') {
+      // A raw SSE body belongs to the caller; count what we can know without it.
+      this.finishEstimated('ok', false);
+      return;
+    }
+    r.clone()
+      .json()
+      .then(
+        (json) => this.onResult(json),
+        () => this.finishEstimated('ok', false),
+      );
+  }
+
+  /** Wraps the stream's iterator in place: `tee()` and `toReadableStream()` go through it too. */
+  private observeStream(stream: SdkStreamLike): void {
+    this.stream = {
+      usage: undefined,
+      responseModel: undefined,
+      responseId: undefined,
+      finishReasons: [],
+      pieces: [],
+      firstChunk: false,
+    };
+    const original = stream.iterator;
+    const call = this;
+    stream.iterator = function tokenfuseStreamIterator(this: unknown) {
+      return new ObservedIterator(original.call(this), call);
+    };
+  }
+
+  /** @internal called by ObservedIterator for each item. Returns true to hide it. */
+  onStreamItem(item: unknown): boolean {
+    const state = this.stream!;
+    const hide = this.init.adapter.onStreamItem(item, state, this.init.injectedUsage);
+    if (state.firstChunk && this.firstChunkAt === undefined) this.firstChunkAt = performance.now();
+    return hide;
+  }
+
+  /** @internal the stream ended (`done`) or was abandoned (`return()`). */
+  onStreamEnd(abandoned: boolean): void {
+    if (this.ended) return;
+    const state = this.stream!;
+    const span = this.init.span;
+    if (abandoned) span.setAttribute(ATTR.streamAbandoned, true);
+    if (state.responseId) span.setAttribute(ATTR.responseId, state.responseId);
+    const reasons = state.finishReasons.filter((r) => r !== undefined);
+    if (reasons.length > 0) span.setAttribute(ATTR.finishReasons, reasons);
+    if (this.init.captureContent) {
+      span.setAttribute(
+        ATTR.outputMessages,
+        JSON.stringify([{ role: 'assistant', content: state.pieces.join('') }]),
+      );
+    }
+    if (state.usage !== undefined) this.finish('ok', state.usage, state.responseModel, false);
+    else this.finishEstimated('ok', true);
+  }
+
+  /** Ends the call as failed. Safe to call more than once. */
+  fail(err: unknown): void {
+    if (this.ended) return;
+    const errorType = errorTypeOf(err);
+    const span = this.init.span;
+    span.setAttribute(ATTR.errorType, errorType);
+    span.setStatus({
+      code: SpanStatusCode.ERROR,
+      message: err instanceof Error ? err.message : String(err),
+    });
+    // A stream that fails midway was still billed for what it streamed.
+    const state = this.stream;
+    if (state !== undefined && (state.usage !== undefined || state.pieces.length > 0)) {
+      this.finish(
+        'error',
+        state.usage ?? this.estimate(true),
+        state.responseModel,
+        state.usage === undefined,
+        errorType,
+      );
+      return;
+    }
+    this.finish('error', undefined, undefined, false, errorType);
+  }
+
+  private finishEstimated(outcome: Outcome, fromStream: boolean): void {
+    let usage: NormalizedUsage | undefined;
+    try {
+      usage = this.estimate(fromStream);
+    } catch (err) {
+      diag.error('tokenfuse: estimating tokens failed', err);
+    }
+    this.finish(outcome, usage, this.stream?.responseModel, usage !== undefined);
+  }
+
+  private estimate(fromStream: boolean): NormalizedUsage {
+    const input = this.init.adapter.estimateInputTokens(this.init.body);
+    const output = fromStream && this.stream ? countTokens(this.stream.pieces.join('')) : 0;
+    return { input, cacheRead: 0, cacheWrite: 0, output, reasoning: 0 };
+  }
+
+  private finish(
+    outcome: Outcome,
+    usage: NormalizedUsage | undefined,
+    responseModel: string | undefined,
+    estimated: boolean,
+    errorType?: string,
+  ): void {
+    if (this.ended) return;
+    this.ended = true;
+    const init = this.init;
+    const span = init.span;
+    try {
+      const end = performance.now();
+      const record: UsageRecord = {
+        operation: init.adapter.operation,
+        provider: init.provider,
+        providerName: init.providerName,
+        model: init.model,
+        responseModel,
+        tags: init.tags,
+        usage,
+        estimated,
+        outcome,
+        errorType,
+        durationS: (end - init.startedAt) / 1000,
+        timeToFirstChunkS:
+          this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
+      };
+      const { costUsd, priced } = init.accountant.account(record);
+      if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
+      if (usage !== undefined) {
+        span.setAttribute(ATTR.inputTokens, usage.input + usage.cacheRead + usage.cacheWrite);
+        span.setAttribute(ATTR.outputTokens, usage.output);
+        if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
+        if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
+        if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
+        span.setAttribute(ATTR.usageEstimated, estimated);
+        span.setAttribute(ATTR.costUsd, costUsd);
+        span.setAttribute(ATTR.priced, priced);
+      }
+    } catch (err) {
+      diag.error('tokenfuse: ending an LLM call span failed', err);
+    } finally {
+      span.end();
+    }
+  }
+}
+
+/**
+ * The stream iterator wrapper: a plain object, not an async generator, so each
+ * chunk costs one `.then` and no extra generator machinery.
+ */
+class ObservedIterator implements AsyncIterator<unknown>, AsyncIterable<unknown> {
+  constructor(
+    private readonly inner: AsyncIterator<unknown>,
+    private readonly call: LlmCall,
+  ) {}
+
+  next(): Promise<IteratorResult<unknown>> {
+    return this.inner.next().then(this.onNext, this.onError);
+  }
+
+  private readonly onNext = (
+    result: IteratorResult<unknown>,
+  ): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+    if (result.done) {
+      this.call.onStreamEnd(false);
+      return result;
+    }
+    let hide = false;
+    try {
+      hide = this.call.onStreamItem(result.value);
+    } catch (err) {
+      diag.error('tokenfuse: reading a stream chunk failed; the stream is unaffected', err);
+    }
+    return hide ? this.next() : result;
+  };
+
+  private readonly onError = (err: unknown): never => {
+    this.call.fail(err);
+    throw err;
+  };
+
+  return(value?: unknown): Promise<IteratorResult<unknown>> {
+    this.call.onStreamEnd(true);
+    return this.inner.return ? this.inner.return(value) : Promise.resolve({ done: true, value });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<unknown>> {
+    this.call.fail(err);
+    return this.inner.throw ? this.inner.throw(err) : Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+function isSdkStream(value: unknown): value is SdkStreamLike {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as SdkStreamLike).iterator === 'function' &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+/** `error.type`: the SDK's error class (RateLimitError, APIConnectionTimeoutError, …) or the HTTP status. */
+export function errorTypeOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const name = (err as { constructor?: { name?: string } }).constructor?.name;
+    if (name && name !== 'Error' && name !== 'Object') return name;
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number') return String(status);
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return '_OTHER';
+}

@@ -1,0 +1,106 @@
+/**
+ * Our own copies of the `openai` SDK shapes tokenfuse reads. `openai` is only a
+ * dev/peer dependency: nothing here imports it at run time, and only the fields
+ * we use are declared (all optional where the wire format allows absence).
+ */
+
+export interface ChatCompletionUsage {
+  prompt_tokens?: number | null;
+  completion_tokens?: number | null;
+  total_tokens?: number | null;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
+}
+
+export interface ResponsesUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  input_tokens_details?: { cached_tokens?: number | null } | null;
+  output_tokens_details?: { reasoning_tokens?: number | null } | null;
+}
+
+export interface ChatMessageParam {
+  role?: string;
+  content?: unknown;
+}
+
+export interface ChatCompletionCreateBody {
+  model?: string;
+  messages?: ChatMessageParam[];
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean | null } | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  [key: string]: unknown;
+}
+
+export interface ResponsesCreateBody {
+  model?: string;
+  input?: unknown;
+  instructions?: string | null;
+  stream?: boolean | null;
+  max_output_tokens?: number | null;
+  [key: string]: unknown;
+}
+
+export interface EmbeddingsCreateBody {
+  model?: string;
+  input?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ChatCompletion {
+  id?: string;
+  model?: string;
+  choices?: Array<{ finish_reason?: string | null; message?: { content?: string | null } }>;
+  usage?: ChatCompletionUsage | null;
+}
+
+export interface ChatCompletionChunk {
+  id?: string;
+  model?: string;
+  choices?: Array<{ finish_reason?: string | null; delta?: { content?: string | null } }>;
+  usage?: ChatCompletionUsage | null;
+}
+
+export interface ResponseObject {
+  id?: string;
+  model?: string;
+  status?: string;
+  usage?: ResponsesUsage | null;
+  output_text?: string;
+  output?: Array<{ type?: string; content?: Array<{ type?: string; text?: string }> }>;
+}
+
+export interface ResponseStreamEvent {
+  type?: string;
+  delta?: string;
+  response?: ResponseObject;
+}
+
+export interface CreateEmbeddingResponse {
+  model?: string;
+  usage?: { prompt_tokens?: number | null; total_tokens?: number | null } | null;
+}
+
+/** The parts of an SDK resource (`client.chat.completions`, …) a patched method sees as `this`. */
+export interface SdkResource {
+  _client?: { baseURL?: string; apiKey?: unknown };
+}
+
+/** The SDK's `APIPromise`: a Promise subclass whose parsing is lazy. */
+export interface ApiPromiseLike<T = unknown> extends Promise<T> {
+  responsePromise: Promise<unknown>;
+  parseResponse: (client: unknown, props: unknown) => unknown;
+  parsedPromise?: Promise<T>;
+  asResponse(): Promise<unknown>;
+  /** Derives a promise that transforms the parsed result (v7 defines it per instance). */
+  _thenUnwrap?: (transform: (result: any, props: any) => unknown) => unknown;
+}
+
+/** The SDK's `Stream`: iterates through `this.iterator()`, which `tee()` and `toReadableStream()` use too. */
+export interface SdkStreamLike {
+  iterator: () => AsyncIterator<unknown>;
+  controller?: AbortController;
+}
