@@ -543,3 +543,35 @@ describe('createProviderResolver', () => {
     expect(resolve('https://api.groq.com/openai/v1/')).not.toBe(first);
   });
 });
+
+describe('flat-rate fast path', () => {
+  it('gives exactly what calcPrice gives, for flat and tiered catalog prices', async () => {
+    const { calcPrice } = await import('@pydantic/genai-prices');
+    const book = new PriceBook({});
+    const usage = { input: 123_457, cacheRead: 54_321, cacheWrite: 0, output: 9_876, reasoning: 100 };
+    const cases: Array<[string, string, string]> = [
+      ['openai', 'gpt-4.1', 'openai'],
+      ['openai', 'gpt-4.1-mini', 'openai'],
+      ['openai', 'gpt-4o', 'openai'],
+      ['openai', 'text-embedding-3-small', 'openai'],
+      ['google', 'gemini-2.5-pro', 'google'],
+      ['anthropic', 'claude-sonnet-4-20250514', 'anthropic'],
+    ];
+    for (const [provider, model, catalogProvider] of cases) {
+      const expected = calcPrice(
+        {
+          input_tokens: usage.input + usage.cacheRead + usage.cacheWrite,
+          cache_read_tokens: usage.cacheRead,
+          cache_write_tokens: usage.cacheWrite,
+          output_tokens: usage.output,
+        },
+        model,
+        { providerId: catalogProvider },
+      );
+      expect(expected, `${provider}/${model} in the catalog`).not.toBeNull();
+      // Twice: the first call resolves, the second takes whichever path was cached.
+      book.price(provider, model, usage);
+      expect(book.price(provider, model, usage).usd).toBeCloseTo(expected!.total_price, 12);
+    }
+  });
+});

@@ -1,6 +1,13 @@
-import { type Attributes, diag, type Meter, metrics } from '@opentelemetry/api';
-import { createInstruments, type Instruments } from '../metrics/instruments.js';
+import {
+  type Attributes,
+  diag,
+  type Meter,
+  metrics,
+  type ObservableResult,
+} from '@opentelemetry/api';
+import { createCounters, createHistograms, type Histograms } from '../metrics/instruments.js';
 import { LabelLimiter } from '../metrics/label-limiter.js';
+import { Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
@@ -10,6 +17,15 @@ const PACKAGE = 'tokenfuse';
 export const UNATTRIBUTED = 'unknown';
 
 const TAG_LABELS: readonly TagName[] = ['department', 'project', 'environment', 'user', 'feature'];
+const LABEL_ORDER: readonly MetricLabel[] = [
+  'department',
+  'project',
+  'environment',
+  'user',
+  'feature',
+  'provider',
+  'model',
+];
 
 export interface AccountantOptions {
   prices: PriceBook;
@@ -25,25 +41,38 @@ export interface AccountantOptions {
  * not of how many places know how to count.
  */
 export class Accountant {
-  private instruments: Instruments | undefined;
+  private histograms: Histograms | undefined;
+  private readonly series = new Map<string, Series>();
   private readonly limiter: LabelLimiter;
-  private readonly labelSet: ReadonlySet<MetricLabel>;
+  /** Allowlisted labels, in a fixed order. */
+  private readonly activeLabels: readonly MetricLabel[];
   private readonly warnedUnpriced = new Set<string>();
 
   constructor(private readonly options: AccountantOptions) {
-    this.labelSet = new Set(options.labels);
+    const allow = new Set(options.labels);
+    this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
     this.limiter = new LabelLimiter(options.maxValuesPerLabel, (label, value) =>
       diag.warn(
         `tokenfuse: label '${label}' reached ${options.maxValuesPerLabel} distinct values; ` +
           `'${value}' and later new values are reported as 'other' (metrics.maxValuesPerLabel)`,
       ),
     );
-    if (options.meter) this.instruments = createInstruments(options.meter);
+    if (options.meter) this.setMeter(options.meter);
   }
 
   /** Points the accountant at another meter (when the SDK's meter provider is set or replaced). */
   setMeter(meter: Meter): void {
-    this.instruments = createInstruments(meter);
+    this.histograms = createHistograms(meter);
+    const each =
+      (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
+        for (const s of this.series.values()) observe(s, result);
+      };
+    createCounters(meter, {
+      tokens: each((s, r) => s.observeTokens(r)),
+      cost: each((s, r) => s.observeCost(r)),
+      requests: each((s, r) => s.observeRequests(r)),
+      unpriced: each((s, r) => s.observeUnpriced(r)),
+    });
   }
 
   get prices(): PriceBook {
@@ -79,62 +108,84 @@ export class Accountant {
   }
 
   private record(record: UsageRecord, result: AccountingResult): void {
-    this.instruments ??= createInstruments(metrics.getMeter(PACKAGE));
-    const inst = this.instruments;
-    const labels = this.labels(record);
-    inst.requests.add(1, { ...labels, outcome: record.outcome });
+    if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
+    const histograms = this.histograms!;
+    const series = this.seriesOf(record);
+    series.requests[record.outcome] = (series.requests[record.outcome] ?? 0) + 1;
 
-    const semconv = this.semconvAttributes(record, labels);
     if (record.outcome !== 'blocked') {
-      inst.operationDuration.record(
+      histograms.operationDuration.record(
         record.durationS,
-        record.errorType === undefined ? semconv : { ...semconv, 'error.type': record.errorType },
+        record.errorType === undefined
+          ? series.semconv
+          : { ...series.semconv, 'error.type': record.errorType },
       );
       if (record.timeToFirstChunkS !== undefined) {
-        inst.timeToFirstChunk.record(record.timeToFirstChunkS, semconv);
+        histograms.timeToFirstChunk.record(record.timeToFirstChunkS, series.semconv);
       }
     }
 
     const usage = record.usage;
     if (usage === undefined) return;
-    if (usage.input > 0) inst.tokens.add(usage.input, { ...labels, type: 'input' });
-    if (usage.cacheRead > 0) inst.tokens.add(usage.cacheRead, { ...labels, type: 'cache_read' });
-    if (usage.cacheWrite > 0) inst.tokens.add(usage.cacheWrite, { ...labels, type: 'cache_write' });
-    if (usage.output > 0) inst.tokens.add(usage.output, { ...labels, type: 'output' });
-    if (result.costUsd > 0) inst.cost.add(result.costUsd, labels);
-    if (!result.priced) inst.unpriced.add(1, labels);
+    series.tokens.input += usage.input;
+    series.tokens.cache_read += usage.cacheRead;
+    series.tokens.cache_write += usage.cacheWrite;
+    series.tokens.output += usage.output;
+    if (result.costUsd > 0) {
+      series.cost += result.costUsd;
+      series.costSeen = true;
+    }
+    if (!result.priced) series.unpriced += 1;
 
     // Semconv: input tokens include cached ones.
-    const totalInput = usage.input + usage.cacheRead + usage.cacheWrite;
-    inst.tokenUsage.record(totalInput, { ...semconv, 'gen_ai.token.type': 'input' });
+    histograms.tokenUsage.record(
+      usage.input + usage.cacheRead + usage.cacheWrite,
+      series.semconvInput,
+    );
     if (record.operation !== 'embeddings') {
-      inst.tokenUsage.record(usage.output, { ...semconv, 'gen_ai.token.type': 'output' });
+      histograms.tokenUsage.record(usage.output, series.semconvOutput);
     }
+  }
+
+  /** The running totals of the record's label set (labels allowlisted, values capped). */
+  private seriesOf(record: UsageRecord): Series {
+    const values = this.labelValues(record);
+    const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      const labels: Attributes = {};
+      const semconv: Attributes = {
+        'gen_ai.operation.name': record.operation,
+        'gen_ai.provider.name': record.providerName,
+        'gen_ai.request.model': this.limiter.fold('model', record.model),
+      };
+      this.activeLabels.forEach((label, i) => {
+        labels[label] = values[i];
+        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
+      });
+      series = new Series(labels, semconv);
+      this.series.set(key, series);
+    }
+    return series;
+  }
+
+  private labelValues(record: UsageRecord): string[] {
+    const values: string[] = [];
+    for (const label of this.activeLabels) {
+      const raw =
+        label === 'provider'
+          ? record.provider
+          : label === 'model'
+            ? record.model
+            : (record.tags[label] ?? UNATTRIBUTED);
+      values.push(this.limiter.fold(label, raw));
+    }
+    return values;
   }
 
   /** The allowlisted labels of a record, each value capped. */
   labels(record: UsageRecord): Attributes {
-    const out: Attributes = {};
-    for (const tag of TAG_LABELS) {
-      if (this.labelSet.has(tag))
-        out[tag] = this.limiter.fold(tag, record.tags[tag] ?? UNATTRIBUTED);
-    }
-    if (this.labelSet.has('provider'))
-      out.provider = this.limiter.fold('provider', record.provider);
-    if (this.labelSet.has('model')) out.model = this.limiter.fold('model', record.model);
-    return out;
-  }
-
-  private semconvAttributes(record: UsageRecord, labels: Attributes): Attributes {
-    const attrs: Attributes = {
-      'gen_ai.operation.name': record.operation,
-      'gen_ai.provider.name': record.providerName,
-      'gen_ai.request.model': labels.model ?? this.limiter.fold('model', record.model),
-    };
-    for (const tag of TAG_LABELS) {
-      if (labels[tag] !== undefined) attrs[tag] = labels[tag];
-    }
-    return attrs;
+    return this.seriesOf(record).labels;
   }
 
   private warnUnpriced(record: UsageRecord): void {

@@ -1,4 +1,4 @@
-import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Histogram, Meter, ObservableCounter, ObservableResult } from '@opentelemetry/api';
 
 /** Instrument names: the metrics contract (see README "Metrics reference"). */
 export const METRIC = {
@@ -19,18 +19,14 @@ const DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
 
-/** The instruments tokenfuse records into, created from one meter. */
-export interface Instruments {
+/** The histograms tokenfuse records into per call. */
+export interface Histograms {
   tokenUsage: Histogram;
   operationDuration: Histogram;
   timeToFirstChunk: Histogram;
-  tokens: Counter;
-  cost: Counter;
-  requests: Counter;
-  unpriced: Counter;
 }
 
-export function createInstruments(meter: Meter): Instruments {
+export function createHistograms(meter: Meter): Histograms {
   return {
     tokenUsage: meter.createHistogram(METRIC.tokenUsage, {
       description: 'Number of input and output tokens used per GenAI operation',
@@ -47,22 +43,44 @@ export function createInstruments(meter: Meter): Instruments {
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
-    tokens: meter.createCounter(METRIC.tokens, {
-      description:
-        'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
-      unit: '{token}',
-    }),
-    cost: meter.createCounter(METRIC.cost, {
-      description: 'Cost of LLM calls in US dollars',
-      unit: 'USD',
-    }),
-    requests: meter.createCounter(METRIC.requests, {
-      description: 'LLM calls by outcome: ok, error, blocked',
-      unit: '{request}',
-    }),
-    unpriced: meter.createCounter(METRIC.unpriced, {
-      description: 'LLM calls whose model and provider have no known price (counted at $0)',
-      unit: '{request}',
-    }),
   };
+}
+
+/** The counters, as observable instruments fed from tokenfuse's own running totals. */
+export interface CounterCallbacks {
+  tokens(result: ObservableResult): void;
+  cost(result: ObservableResult): void;
+  requests(result: ObservableResult): void;
+  unpriced(result: ObservableResult): void;
+}
+
+/**
+ * Creates the counters as asynchronous (observable) counters. tokenfuse keeps the
+ * running totals itself, keyed by label set, so a call costs a few additions
+ * instead of one attribute-hashing `add()` per counter and token type; the SDK
+ * reads the totals when it collects. Prometheus sees ordinary `_total` counters.
+ */
+export function createCounters(meter: Meter, callbacks: CounterCallbacks): ObservableCounter[] {
+  const tokens = meter.createObservableCounter(METRIC.tokens, {
+    description:
+      'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
+    unit: '{token}',
+  });
+  const cost = meter.createObservableCounter(METRIC.cost, {
+    description: 'Cost of LLM calls in US dollars',
+    unit: 'USD',
+  });
+  const requests = meter.createObservableCounter(METRIC.requests, {
+    description: 'LLM calls by outcome: ok, error, blocked',
+    unit: '{request}',
+  });
+  const unpriced = meter.createObservableCounter(METRIC.unpriced, {
+    description: 'LLM calls whose model and provider have no known price (counted at $0)',
+    unit: '{request}',
+  });
+  tokens.addCallback(callbacks.tokens);
+  cost.addCallback(callbacks.cost);
+  requests.addCallback(callbacks.requests);
+  unpriced.addCallback(callbacks.unpriced);
+  return [tokens, cost, requests, unpriced];
 }

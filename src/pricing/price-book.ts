@@ -88,8 +88,66 @@ export function resolveCatalogPrice(
 /** How a (provider, model) pair is priced; decided once, then cached. */
 type Resolution =
   | { kind: 'override'; override: PriceOverride }
-  | { kind: 'catalog'; catalog: CatalogPrice }
+  | { kind: 'catalog'; catalog: CatalogPrice; flat: FlatRates | undefined }
   | { kind: 'none'; error?: unknown };
+
+/** USD per million tokens, when a catalog price is one flat rate per token type. */
+interface FlatRates {
+  input: number;
+  cacheRead: number;
+  cacheWrite: number;
+  output: number;
+}
+
+const FLAT_KEYS = new Set(['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok']);
+
+/**
+ * Most catalog prices are one number per token type. For those, pricing a call is
+ * four multiplications, which matters on the hot path (`calcPrice` walks its unit
+ * tables on every call). Tiered, dated and time-of-day prices keep going through
+ * `calcPrice`. The flat rates are accepted only if they reproduce `calcPrice` on a
+ * probe usage, so the two paths cannot drift apart silently.
+ */
+function flatRates(catalog: CatalogPrice, model: string): FlatRates | undefined {
+  const prices = catalog.model.prices;
+  if (Array.isArray(prices)) return undefined;
+  // Keys for units tokenfuse never reports (web searches, audio) contribute nothing;
+  // a tiered token price sends the model to calcPrice.
+  for (const [key, value] of Object.entries(prices)) {
+    if (value !== undefined && FLAT_KEYS.has(key) && typeof value !== 'number') return undefined;
+  }
+  const p = prices as Record<string, number | undefined>;
+  const input = p.input_mtok ?? 0;
+  const rates: FlatRates = {
+    input,
+    cacheRead: p.cache_read_mtok ?? input,
+    cacheWrite: p.cache_write_mtok ?? input,
+    output: p.output_mtok ?? 0,
+  };
+  const probe: NormalizedUsage = {
+    input: 1_000_003,
+    cacheRead: 200_017,
+    cacheWrite: 30_011,
+    output: 4_007,
+    reasoning: 0,
+  };
+  const expected = calcPrice(toCatalogUsage(probe), model, { provider: catalog.provider });
+  if (expected === null) return undefined;
+  const got = linearPrice(rates, probe);
+  return Math.abs(got - expected.total_price) <= 1e-9 * Math.max(1, expected.total_price)
+    ? rates
+    : undefined;
+}
+
+function linearPrice(r: FlatRates, usage: NormalizedUsage): number {
+  return (
+    (usage.input * r.input +
+      usage.cacheRead * r.cacheRead +
+      usage.cacheWrite * r.cacheWrite +
+      usage.output * r.output) /
+    1e6
+  );
+}
 
 interface CompiledOverride {
   override: PriceOverride;
@@ -193,6 +251,15 @@ export class PriceBook {
           source: 'override',
         };
       case 'catalog':
+        if (resolution.flat !== undefined) {
+          return {
+            usd: linearPrice(resolution.flat, usage),
+            priced: true,
+            source: 'catalog',
+            catalogProvider: resolution.catalog.providerId,
+            catalogModel: resolution.catalog.model.id,
+          };
+        }
         return this.priceFromCatalog(resolution.catalog, model, usage, at);
       default:
         return resolution.error === undefined
@@ -250,7 +317,9 @@ export class PriceBook {
     const catalogProviderId = this.pricesFrom.get(provider) ?? CATALOG_IDS.get(provider);
     try {
       const catalog = this.resolveCatalog(catalogProviderId, model);
-      return catalog ? { kind: 'catalog', catalog } : { kind: 'none' };
+      return catalog
+        ? { kind: 'catalog', catalog, flat: flatRates(catalog, model) }
+        : { kind: 'none' };
     } catch (error) {
       return { kind: 'none', error };
     }

@@ -1,0 +1,70 @@
+import type { Attributes, ObservableResult } from '@opentelemetry/api';
+
+/** Token types of `tokenfuse_tokens_total{type}`. */
+export const TOKEN_TYPES = ['input', 'cache_read', 'cache_write', 'output'] as const;
+export type TokenType = (typeof TOKEN_TYPES)[number];
+export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
+
+/**
+ * Running totals of one label set, with the attribute objects of its data points
+ * built once. The hot path only adds numbers to these fields.
+ */
+export class Series {
+  readonly tokens: Record<TokenType, number> = {
+    input: 0,
+    cache_read: 0,
+    cache_write: 0,
+    output: 0,
+  };
+  readonly requests: Record<string, number> = { ok: 0, error: 0, blocked: 0 };
+  cost = 0;
+  unpriced = 0;
+  /** Whether cost was ever added (a $0 model shows no cost series). */
+  costSeen = false;
+
+  private readonly tokenAttrs: Record<TokenType, Attributes>;
+  private readonly outcomeAttrs: Record<string, Attributes>;
+  /** Semconv histogram attributes for input / output token usage and for duration. */
+  readonly semconvInput: Attributes;
+  readonly semconvOutput: Attributes;
+  readonly semconv: Attributes;
+
+  constructor(
+    readonly labels: Attributes,
+    semconv: Attributes,
+  ) {
+    this.tokenAttrs = {
+      input: { ...labels, type: 'input' },
+      cache_read: { ...labels, type: 'cache_read' },
+      cache_write: { ...labels, type: 'cache_write' },
+      output: { ...labels, type: 'output' },
+    };
+    this.outcomeAttrs = {};
+    for (const outcome of OUTCOMES) this.outcomeAttrs[outcome] = { ...labels, outcome };
+    this.semconv = semconv;
+    this.semconvInput = { ...semconv, 'gen_ai.token.type': 'input' };
+    this.semconvOutput = { ...semconv, 'gen_ai.token.type': 'output' };
+  }
+
+  observeTokens(result: ObservableResult): void {
+    for (const type of TOKEN_TYPES) {
+      const value = this.tokens[type];
+      if (value > 0) result.observe(value, this.tokenAttrs[type]);
+    }
+  }
+
+  observeRequests(result: ObservableResult): void {
+    for (const outcome of OUTCOMES) {
+      const value = this.requests[outcome] ?? 0;
+      if (value > 0) result.observe(value, this.outcomeAttrs[outcome]);
+    }
+  }
+
+  observeCost(result: ObservableResult): void {
+    if (this.costSeen) result.observe(this.cost, this.labels);
+  }
+
+  observeUnpriced(result: ObservableResult): void {
+    if (this.unpriced > 0) result.observe(this.unpriced, this.labels);
+  }
+}

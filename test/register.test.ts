@@ -1,0 +1,402 @@
+// Zero-code startup, run the way a user runs it: an app with no tokenfuse code, started as
+// `node --import tokenfuse/register app.mjs` (ESM) or `node --require tokenfuse/register app.cjs`
+// (CJS), calling the local fake OpenAI server over HTTP and scraped on its Prometheus endpoint.
+// Needs `npm run build` first: `tokenfuse/register` resolves to dist/ through the package's
+// self-reference (the children run with the repo root as their working directory).
+//
+// Expected numbers follow the fake server's rules (prompt = words + 3 per message; a reply has
+// max_tokens words) and gpt-4.1's OpenAI price ($2 per million input tokens, $8 per million
+// output tokens):
+//   "one two three four five", max_tokens 4  -> 8 input, 4 output  (department platform)
+//   "six seven", max_tokens 2, X-Department  -> 5 input, 2 output  (department research)
+//   "stream please", max_tokens 3, streamed  -> 5 input, 3 output  (department platform)
+// platform: 13 input, 7 output, (13*2 + 7*8)/1e6 = $0.000082
+// research:  5 input, 2 output,  (5*2 + 2*8)/1e6 = $0.000026
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { PACKAGE_VERSION } from '../src/version.js';
+import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ESM_APP = 'test/fixtures/apps/chat-app.mjs';
+const CJS_APP = 'test/fixtures/apps/chat-app.cjs';
+const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
+
+const RELAY_CONFIG =
+  'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n';
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------------------------
+
+/** The parent's environment without anything that would configure tokenfuse, OTel or Node. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A Node 24 child process running from the repo root, its output collected. */
+class App {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<Exit>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => resolve({ code, signal }));
+      this.child.on('error', () => resolve({ code: null, signal: null }));
+    });
+  }
+
+  /** The first line the app prints; rejects if it exits (or `timeoutMs` passes) before. */
+  firstLine(timeoutMs = 20_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const nl = this.stdout.indexOf('\n');
+        if (nl < 0) return false;
+        done();
+        resolve(this.stdout.slice(0, nl));
+        return true;
+      };
+      const onExit = () =>
+        setImmediate(() => {
+          if (check()) return;
+          done();
+          reject(new Error(`app exited before printing a line; stderr:\n${this.stderr}`));
+        });
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no line from the app in ${timeoutMs} ms; stderr:\n${this.stderr}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.child.stdout!.off('data', check);
+        this.child.off('exit', onExit);
+      };
+      if (check()) return;
+      this.child.stdout!.on('data', check);
+      this.child.on('exit', onExit);
+    });
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+}
+
+async function scrape(port: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(res.status).toBe(200);
+  return parsePrometheusText(await res.text());
+}
+
+/** Samples ordered by their labels, so exporter order does not matter. */
+function byLabels(samples: Sample[]): Sample[] {
+  return [...samples].sort((a, b) =>
+    JSON.stringify(Object.entries(a.labels).sort()).localeCompare(
+      JSON.stringify(Object.entries(b.labels).sort()),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expected samples, as the OpenTelemetry Prometheus exporter writes them
+// ---------------------------------------------------------------------------------------------
+
+const SCOPE = { otel_scope_name: 'tokenfuse', otel_scope_version: PACKAGE_VERSION };
+
+/** Labels of tokenfuse_* samples. */
+function tf(department: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    department,
+    project: 'unknown',
+    environment: 'unknown',
+    provider: 'local-relay',
+    model: 'gpt-4.1',
+    ...extra,
+    ...SCOPE,
+  };
+}
+
+/** Labels of gen_ai_client_* samples. */
+function genAi(department: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'local-relay',
+    gen_ai_request_model: 'gpt-4.1',
+    department,
+    project: 'unknown',
+    environment: 'unknown',
+    ...extra,
+    ...SCOPE,
+  };
+}
+
+function sample(name: string, labels: Record<string, string>, value: unknown): Sample {
+  return { name, labels, value: value as number };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let tmp: string;
+let configPath: string;
+const apps: App[] = [];
+const servers: FakeOpenAI[] = [];
+
+function startApp(args: string[], env: Record<string, string>): App {
+  const app = new App(args, childEnv(env));
+  apps.push(app);
+  return app;
+}
+
+async function fakeServer(): Promise<FakeOpenAI> {
+  const server = await startFakeOpenAI();
+  servers.push(server);
+  return server;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(apps.splice(0).map((app) => app.kill()));
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+}
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-register-'));
+  configPath = join(tmp, 'tokenfuse.config.yaml');
+  writeFileSync(configPath, RELAY_CONFIG);
+});
+
+afterAll(async () => {
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe.each([
+  {
+    variant: 'ESM, node --import tokenfuse/register',
+    args: ['--import', 'tokenfuse/register'],
+    app: ESM_APP,
+  },
+  {
+    variant: 'CJS, node --require tokenfuse/register',
+    args: ['--require', 'tokenfuse/register'],
+    app: CJS_APP,
+  },
+])('$variant', ({ args, app: appFile }) => {
+  let server: FakeOpenAI;
+  let app: App;
+  let port: number;
+  let readyLine: string;
+  let samples: Sample[];
+
+  beforeAll(async () => {
+    server = await fakeServer();
+    port = await freePort();
+    app = startApp([...args, appFile], {
+      LLM_BASE_URL: `${server.url}/v1`,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      TOKENFUSE_DEPARTMENT: 'platform',
+      TOKENFUSE_CONFIG: configPath,
+    });
+    readyLine = await app.firstLine();
+    samples = await scrape(port);
+  });
+
+  afterAll(async () => {
+    await stopAll();
+  });
+
+  it('runs the app unchanged, the usage chunk tokenfuse asked for hidden from it', () => {
+    expect(readyLine).toBe(READY_LINE);
+  });
+
+  it('counts requests by department, provider, model and outcome', () => {
+    expect(byLabels(select(samples, 'tokenfuse_requests_total'))).toEqual(
+      byLabels([
+        sample('tokenfuse_requests_total', tf('platform', { outcome: 'ok' }), 2),
+        sample('tokenfuse_requests_total', tf('research', { outcome: 'ok' }), 1),
+      ]),
+    );
+  });
+
+  it('counts tokens by type', () => {
+    expect(byLabels(select(samples, 'tokenfuse_tokens_total'))).toEqual(
+      byLabels([
+        sample('tokenfuse_tokens_total', tf('platform', { type: 'input' }), 13),
+        sample('tokenfuse_tokens_total', tf('platform', { type: 'output' }), 7),
+        sample('tokenfuse_tokens_total', tf('research', { type: 'input' }), 5),
+        sample('tokenfuse_tokens_total', tf('research', { type: 'output' }), 2),
+      ]),
+    );
+  });
+
+  it('prices the declared provider like OpenAI', () => {
+    expect(byLabels(select(samples, 'tokenfuse_cost_usd_total'))).toEqual(
+      byLabels([
+        sample('tokenfuse_cost_usd_total', tf('platform'), expect.closeTo(82e-6, 12)),
+        sample('tokenfuse_cost_usd_total', tf('research'), expect.closeTo(26e-6, 12)),
+      ]),
+    );
+  });
+
+  it('records the GenAI semantic-convention token usage histogram', () => {
+    const usage = (dept: string, type: string) => genAi(dept, { gen_ai_token_type: type });
+    expect(byLabels(select(samples, 'gen_ai_client_token_usage_sum'))).toEqual(
+      byLabels([
+        sample('gen_ai_client_token_usage_sum', usage('platform', 'input'), 13),
+        sample('gen_ai_client_token_usage_sum', usage('platform', 'output'), 7),
+        sample('gen_ai_client_token_usage_sum', usage('research', 'input'), 5),
+        sample('gen_ai_client_token_usage_sum', usage('research', 'output'), 2),
+      ]),
+    );
+    expect(byLabels(select(samples, 'gen_ai_client_token_usage_count'))).toEqual(
+      byLabels([
+        sample('gen_ai_client_token_usage_count', usage('platform', 'input'), 2),
+        sample('gen_ai_client_token_usage_count', usage('platform', 'output'), 2),
+        sample('gen_ai_client_token_usage_count', usage('research', 'input'), 1),
+        sample('gen_ai_client_token_usage_count', usage('research', 'output'), 1),
+      ]),
+    );
+    // platform input was 8 and 5 tokens, output 4 and 3: all above le=4 / within le=4.
+    const bucket = (labels: Record<string, string>, le: string) =>
+      select(samples, 'gen_ai_client_token_usage_bucket', { ...labels, le }).map((s) => s.value);
+    expect(bucket(usage('platform', 'input'), '4')).toEqual([0]);
+    expect(bucket(usage('platform', 'input'), '16')).toEqual([2]);
+    expect(bucket(usage('platform', 'output'), '1')).toEqual([0]);
+    expect(bucket(usage('platform', 'output'), '4')).toEqual([2]);
+  });
+
+  it('records operation durations, and time to first chunk for the stream', () => {
+    expect(byLabels(select(samples, 'gen_ai_client_operation_duration_count'))).toEqual(
+      byLabels([
+        sample('gen_ai_client_operation_duration_count', genAi('platform'), 2),
+        sample('gen_ai_client_operation_duration_count', genAi('research'), 1),
+      ]),
+    );
+    expect(select(samples, 'gen_ai_client_operation_time_to_first_chunk_count')).toEqual([
+      sample('gen_ai_client_operation_time_to_first_chunk_count', genAi('platform'), 1),
+    ]);
+  });
+
+  it('asks the server for stream usage and strips the attribution header', () => {
+    expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/chat/completions',
+      'POST /v1/chat/completions',
+      'POST /v1/chat/completions',
+    ]);
+    const [first, second, streamed] = server.requests;
+    expect(first!.body.stream_options).toBeUndefined();
+    expect(second!.body.stream_options).toBeUndefined();
+    expect(streamed!.body.stream).toBe(true);
+    expect(streamed!.body.stream_options).toEqual({ include_usage: true });
+    for (const request of server.requests)
+      expect(request.headers).not.toHaveProperty('x-department');
+  });
+
+  it('writes nothing to stderr while running and being scraped', async () => {
+    await scrape(port);
+    expect(app.stderr).toBe('');
+  });
+});
+
+describe('startup errors and the kill switch', () => {
+  afterEach(async () => {
+    await stopAll();
+  });
+
+  it.each([
+    { flag: '--import', appFile: ESM_APP },
+    { flag: '--require', appFile: CJS_APP },
+  ])(
+    'a config file with an unknown field stops `node $flag tokenfuse/register` before the app runs',
+    async ({ flag, appFile }) => {
+      const server = await fakeServer();
+      const badConfig = join(tmp, `typo${flag}.yaml`);
+      writeFileSync(badConfig, 'metrics:\n  prot: 9464\n');
+      const port = await freePort();
+      const app = startApp([flag, 'tokenfuse/register', appFile], {
+        LLM_BASE_URL: `${server.url}/v1`,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_CONFIG: badConfig,
+      });
+      const exit = await app.exited;
+
+      expect(exit).toEqual({ code: 1, signal: null });
+      expect(app.stderr).toContain(`invalid tokenfuse configuration in ${badConfig}:\n`);
+      expect(app.stderr).toContain(
+        "  - metrics (line 2): unknown field 'prot'; did you mean 'port'?\n",
+      );
+      expect(app.stdout).toBe('');
+      expect(server.requests).toEqual([]);
+    },
+  );
+
+  it('TOKENFUSE_DISABLED=true runs the app untouched and serves no metrics', async () => {
+    const server = await fakeServer();
+    const port = await freePort();
+    const app = startApp(['--import', 'tokenfuse/register', ESM_APP], {
+      LLM_BASE_URL: `${server.url}/v1`,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      TOKENFUSE_DEPARTMENT: 'platform',
+      TOKENFUSE_CONFIG: configPath,
+      TOKENFUSE_DISABLED: 'true',
+    });
+
+    expect(await app.firstLine()).toBe(READY_LINE);
+    expect(await tryConnect(port)).toBe('ECONNREFUSED');
+    // Untouched: the header reaches the server and the stream request is sent as written.
+    expect(server.requests).toHaveLength(3);
+    expect(server.requests[1]!.headers['x-department']).toBe('research');
+    expect(server.requests[2]!.body.stream).toBe(true);
+    expect(server.requests[2]!.body).not.toHaveProperty('stream_options');
+    expect(app.stderr).toBe('');
+  });
+});
