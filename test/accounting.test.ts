@@ -1,0 +1,241 @@
+import { type DiagLogger, DiagLogLevel, diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { createHarness, type Harness } from './helpers/harness.js';
+import { select, sum } from './helpers/prom-text.js';
+
+let llm: FakeOpenAI;
+let h: Harness | undefined;
+beforeAll(async () => {
+  llm = await startFakeOpenAI();
+});
+afterAll(async () => {
+  await llm.close();
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  llm.reset();
+  diag.disable();
+});
+
+const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
+
+function captureDiag(): string[] {
+  const messages: string[] = [];
+  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
+  const logger: DiagLogger = {
+    error: log,
+    warn: log,
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  };
+  diag.setLogger(logger, DiagLogLevel.WARN);
+  return messages;
+}
+
+describe('exactly once', () => {
+  it('counts every call exactly when the sampler drops every span', async () => {
+    h = await createHarness({ providers: [relay] }, { sampler: new AlwaysOffSampler() });
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    for (let i = 0; i < 3; i++) {
+      await openai.chat.completions.create({
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'a b c' }],
+        max_tokens: 2,
+      });
+    }
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'a b c' }],
+      max_tokens: 4,
+      stream: true,
+    });
+    for await (const _ of stream);
+    expect(h.spans()).toHaveLength(0);
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(4);
+    expect(sum(m, 'tokenfuse_tokens_total', { type: 'input' })).toBe(24); // 4 × (3 + 3)
+    expect(sum(m, 'tokenfuse_tokens_total', { type: 'output' })).toBe(10);
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo((24 * 2 + 10 * 8) / 1e6, 12);
+  });
+
+  it("prices another instrumentation's GenAI span, writes its cost on it, and counts it once", async () => {
+    h = await createHarness({ attribution: { defaults: { department: 'data' } } });
+    const tracer = h.tracerProvider.getTracer('@opentelemetry/instrumentation-openai');
+    const span = tracer.startSpan('chat gpt-4.1', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4.1',
+        'gen_ai.usage.input_tokens': 1000,
+        'gen_ai.usage.cache_read.input_tokens': 400,
+        'gen_ai.usage.output_tokens': 100,
+        'server.address': 'api.openai.com',
+      },
+    });
+    span.end();
+    const [ended] = h.spans();
+    const expected = (600 * 2 + 400 * 0.5 + 100 * 8) / 1e6;
+    expect(ended!.attributes['tokenfuse.cost.usd']).toBeCloseTo(expected, 15);
+    const m = await h.scrape();
+    const labels = { department: 'data', provider: 'openai', model: 'gpt-4.1' };
+    expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' })).toBe(1);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(600);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'cache_read' })).toBe(400);
+    expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(expected, 12);
+  });
+
+  it("does not count a foreign GenAI span that wraps one of tokenfuse's own calls", async () => {
+    h = await createHarness({ providers: [relay] });
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const tracer = h.tracerProvider.getTracer('some-other-genai-instrumentation');
+    await tracer.startActiveSpan(
+      'chat gpt-4.1',
+      { attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4.1' } },
+      async (outer) => {
+        await openai.chat.completions.create({
+          model: 'gpt-4.1',
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 1,
+        });
+        outer.setAttribute('gen_ai.usage.input_tokens', 4);
+        outer.setAttribute('gen_ai.usage.output_tokens', 1);
+        outer.end();
+      },
+    );
+    expect(h.spans()).toHaveLength(2);
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(1);
+    expect(sum(m, 'tokenfuse_tokens_total', { type: 'input' })).toBe(4);
+  });
+
+  it('ignores spans that are not GenAI spans', async () => {
+    h = await createHarness({});
+    h.tracerProvider
+      .getTracer('http')
+      .startSpan('GET /', { attributes: { 'http.request.method': 'GET' } })
+      .end();
+    expect(select(await h.scrape(), 'tokenfuse_requests_total')).toEqual([]);
+  });
+
+  it('counts a failed foreign GenAI span as an error', async () => {
+    h = await createHarness({});
+    const span = h.tracerProvider.getTracer('other').startSpan('chat gpt-4.1', {
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4.1',
+        'error.type': '429',
+      },
+    });
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'error', model: 'gpt-4.1' })).toBe(1);
+    expect(sum(m, 'gen_ai_client_operation_duration_count', { error_type: '429' })).toBe(1);
+  });
+});
+
+describe('pricing in the pipeline', () => {
+  it('counts an unknown model in tokens and tokenfuse_unpriced_total at $0, and warns once', async () => {
+    const messages = captureDiag();
+    h = await createHarness({});
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    for (let i = 0; i < 3; i++) {
+      await openai.chat.completions.create({
+        model: 'house-llm-7b',
+        messages: [{ role: 'user', content: 'x y' }],
+        max_tokens: 3,
+      });
+    }
+    const m = await h.scrape();
+    const labels = { provider: 'openai_compatible', model: 'house-llm-7b' };
+    expect(sum(m, 'tokenfuse_unpriced_total', labels)).toBe(3);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(15);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(9);
+    expect(select(m, 'tokenfuse_cost_usd_total', labels)).toEqual([]);
+    expect(h.spans()[0]!.attributes['tokenfuse.priced']).toBe(false);
+    expect(h.spans()[0]!.attributes['tokenfuse.cost.usd']).toBe(0);
+    const warnings = messages.filter((msg) =>
+      msg.includes("no price known for model 'house-llm-7b'"),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('pricing.overrides');
+  });
+
+  it("prices a relay's override ($8/MTok both ways for gpt-4.1) over the catalog", async () => {
+    h = await createHarness({
+      providers: [{ id: 'paid-relay', hosts: ['127.0.0.1'] }],
+      pricing: {
+        overrides: [{ model: 'gpt-4.1', provider: 'paid-relay', input_mtok: 8, output_mtok: 8 }],
+      },
+    });
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'one two three' }],
+      max_tokens: 10,
+    });
+    const m = await h.scrape();
+    expect(
+      sum(m, 'tokenfuse_cost_usd_total', { provider: 'paid-relay', model: 'gpt-4.1' }),
+    ).toBeCloseTo(((6 + 10) * 8) / 1e6, 12);
+  });
+});
+
+describe('our failures never break the call', () => {
+  it('a metrics backend that throws: the call returns its result and the error goes to diag', async () => {
+    const messages = captureDiag();
+    h = await createHarness({ providers: [relay] });
+    const throwing = () => {
+      throw new Error('meter exploded');
+    };
+    const badMeter = {
+      createHistogram: () => ({ record: throwing }),
+      createObservableCounter: () => ({ addCallback() {}, removeCallback() {} }),
+    };
+    h.tokenfuse.accountant.setMeter(badMeter as never);
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const completion = await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 2,
+    });
+    expect(completion.choices[0]!.message.content).toBe('Hello from');
+    expect(
+      messages.some((m) => m.includes('accounting failed') && m.includes('meter exploded')),
+    ).toBe(true);
+    expect(h.spans()).toHaveLength(1);
+  });
+
+  it('a tracer that throws: the SDK call runs untouched', async () => {
+    const messages = captureDiag();
+    h = await createHarness({});
+    h.tokenfuse.instrumentation.setTracerProvider({
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('tracer exploded');
+        },
+      }),
+    } as never);
+    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 2,
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('Hello from');
+    // Untouched means untouched: no usage chunk was requested.
+    expect(llm.requests[0]!.body.stream_options).toBeUndefined();
+    expect(
+      messages.some((m) => m.includes('calling it untouched') && m.includes('tracer exploded')),
+    ).toBe(true);
+  });
+});
