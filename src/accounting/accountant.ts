@@ -131,10 +131,10 @@ export class Accountant {
     series.tokens.cache_read += usage.cacheRead;
     series.tokens.cache_write += usage.cacheWrite;
     series.tokens.output += usage.output;
-    if (result.costUsd > 0) {
-      series.cost += result.costUsd;
-      series.costSeen = true;
-    }
+    // An unpriced call still reports its (zero) cost series, so `sum by (department)`
+    // over cost lists every department that used tokens.
+    series.cost += result.costUsd;
+    series.costSeen = true;
     if (!result.priced) series.unpriced += 1;
 
     // Semconv: input tokens include cached ones.

@@ -19,7 +19,7 @@ export class Series {
   readonly requests: Record<string, number> = { ok: 0, error: 0, blocked: 0 };
   cost = 0;
   unpriced = 0;
-  /** Whether cost was ever added (a $0 model shows no cost series). */
+  /** Whether any call with usage was recorded (blocked-only series report no cost). */
   costSeen = false;
 
   private readonly tokenAttrs: Record<TokenType, Attributes>;

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { METRIC_NAMES } from '../src/index.js';
+import { createHarness, type Harness } from './helpers/harness.js';
+
+// The metrics contract dashboards and alert rules rely on (DESIGN.md, README
+// "Metrics reference"). Changing a name here means changing them too.
+const CONTRACT = {
+  gen_ai_client_token_usage: 'histogram',
+  gen_ai_client_operation_duration: 'histogram',
+  gen_ai_client_operation_time_to_first_chunk: 'histogram',
+  tokenfuse_tokens_total: 'counter',
+  tokenfuse_cost_usd_total: 'counter',
+  tokenfuse_requests_total: 'counter',
+  tokenfuse_unpriced_total: 'counter',
+} as const;
+
+let llm: FakeOpenAI;
+let h: Harness;
+beforeAll(async () => {
+  llm = await startFakeOpenAI();
+  h = await createHarness({});
+});
+afterAll(async () => {
+  await h.close();
+  await llm.close();
+});
+
+it('exports exactly the contracted metric names and types on /metrics', async () => {
+  const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  const stream = await openai.chat.completions.create({
+    model: 'unpriced-model',
+    messages: [{ role: 'user', content: 'x' }],
+    max_tokens: 1,
+    stream: true,
+  });
+  for await (const _ of stream);
+  const text = await h.metricsText();
+  const types = Object.fromEntries(
+    [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)]
+      .map((m) => [m[1], m[2]])
+      .filter(([name]) => name !== 'target_info'),
+  );
+  expect(types).toEqual(CONTRACT);
+  expect([...METRIC_NAMES].sort()).toEqual(Object.keys(CONTRACT).sort());
+});
+
+it('labels tokenfuse counters with the common labels', async () => {
+  const text = await h.metricsText();
+  const line = text.split('\n').find((l) => l.startsWith('tokenfuse_requests_total{'))!;
+  const names = [...line.matchAll(/(\w+)="/g)].map((m) => m[1]);
+  expect(names).toEqual([
+    'department',
+    'project',
+    'environment',
+    'provider',
+    'model',
+    'outcome',
+    'otel_scope_name',
+    'otel_scope_version',
+  ]);
+});
