@@ -1,6 +1,15 @@
 import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import {
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+} from '@opentelemetry/resources';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
@@ -14,8 +23,9 @@ import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
-import { METRIC } from './metrics/instruments.js';
+import { METRIC, METRIC_HELP } from './metrics/instruments.js';
 import {
+  type KnownMetric,
   PromClientBridge,
   type PromClientRegistryLike,
   prometheusName,
@@ -124,8 +134,19 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     metricReaders.push(prometheus);
   }
 
+  // Detect the resource ourselves so we can wait for its async attributes (host.id
+  // is read from a file): pull exporters never wait for them, and the Prometheus
+  // serializer logs an error on every scrape until they settle.
+  let resource = detectResources({
+    detectors: [envDetector, processDetector, hostDetector, osDetector, serviceInstanceIdDetector],
+  });
+  if (config.serviceName)
+    resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
+  void resource.waitForAsyncAttributes?.().catch(() => undefined);
+
   const sdk = new NodeSDK({
-    ...(config.serviceName ? { serviceName: config.serviceName } : {}),
+    resource,
+    autoDetectResources: false,
     instrumentations: [tokenfuse.instrumentation],
     spanProcessors: [
       tokenfuse.spanProcessor,
@@ -171,15 +192,22 @@ function traceExportersFromEnv(): SpanProcessor[] {
   return processors;
 }
 
-/** Every Prometheus metric name of the metrics contract. */
-export const METRIC_NAMES: readonly string[] = [
-  ...[METRIC.tokenUsage, METRIC.operationDuration, METRIC.timeToFirstChunk].map((n) =>
-    prometheusName(n, false),
-  ),
-  ...[METRIC.tokens, METRIC.cost, METRIC.requests, METRIC.unpriced].map((n) =>
-    prometheusName(n, true),
-  ),
+/** Every Prometheus metric of the metrics contract, with its type and help. */
+export const CONTRACT_METRICS: readonly KnownMetric[] = [
+  ...[METRIC.tokenUsage, METRIC.operationDuration, METRIC.timeToFirstChunk].map((n) => ({
+    name: prometheusName(n, false),
+    help: METRIC_HELP[n],
+    type: 'histogram' as const,
+  })),
+  ...[METRIC.tokens, METRIC.cost, METRIC.requests, METRIC.unpriced].map((n) => ({
+    name: prometheusName(n, true),
+    help: METRIC_HELP[n],
+    type: 'counter' as const,
+  })),
 ];
+
+/** Every Prometheus metric name of the metrics contract. */
+export const METRIC_NAMES: readonly string[] = CONTRACT_METRICS.map((m) => m.name);
 
 /**
  * Serves tokenfuse's metrics on an app's existing prom-client registry, next to
@@ -199,5 +227,5 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
         '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
     );
   }
-  runtime.promClientBridge.registerWith(registry, METRIC_NAMES);
+  runtime.promClientBridge.registerWith(registry, CONTRACT_METRICS);
 }

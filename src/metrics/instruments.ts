@@ -11,6 +11,19 @@ export const METRIC = {
   unpriced: 'tokenfuse.unpriced',
 } as const;
 
+/** Descriptions of the instruments (Prometheus `# HELP`). */
+export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> = {
+  [METRIC.tokenUsage]: 'Number of input and output tokens used per GenAI operation',
+  [METRIC.operationDuration]: 'Duration of GenAI client operations',
+  [METRIC.timeToFirstChunk]:
+    'Time from the start of a streaming GenAI operation to its first chunk',
+  [METRIC.tokens]:
+    'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
+  [METRIC.cost]: 'Cost of LLM calls in US dollars',
+  [METRIC.requests]: 'LLM calls by outcome: ok, error, blocked',
+  [METRIC.unpriced]: 'LLM calls whose model and provider have no known price (counted at $0)',
+};
+
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
 const TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
@@ -29,17 +42,17 @@ export interface Histograms {
 export function createHistograms(meter: Meter): Histograms {
   return {
     tokenUsage: meter.createHistogram(METRIC.tokenUsage, {
-      description: 'Number of input and output tokens used per GenAI operation',
+      description: METRIC_HELP[METRIC.tokenUsage],
       unit: '{token}',
       advice: { explicitBucketBoundaries: TOKEN_BUCKETS },
     }),
     operationDuration: meter.createHistogram(METRIC.operationDuration, {
-      description: 'Duration of GenAI client operations',
+      description: METRIC_HELP[METRIC.operationDuration],
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
     timeToFirstChunk: meter.createHistogram(METRIC.timeToFirstChunk, {
-      description: 'Time from the start of a streaming GenAI operation to its first chunk',
+      description: METRIC_HELP[METRIC.timeToFirstChunk],
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
     }),
@@ -62,20 +75,19 @@ export interface CounterCallbacks {
  */
 export function createCounters(meter: Meter, callbacks: CounterCallbacks): ObservableCounter[] {
   const tokens = meter.createObservableCounter(METRIC.tokens, {
-    description:
-      'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
+    description: METRIC_HELP[METRIC.tokens],
     unit: '{token}',
   });
   const cost = meter.createObservableCounter(METRIC.cost, {
-    description: 'Cost of LLM calls in US dollars',
+    description: METRIC_HELP[METRIC.cost],
     unit: 'USD',
   });
   const requests = meter.createObservableCounter(METRIC.requests, {
-    description: 'LLM calls by outcome: ok, error, blocked',
+    description: METRIC_HELP[METRIC.requests],
     unit: '{request}',
   });
   const unpriced = meter.createObservableCounter(METRIC.unpriced, {
-    description: 'LLM calls whose model and provider have no known price (counted at $0)',
+    description: METRIC_HELP[METRIC.unpriced],
     unit: '{request}',
   });
   tokens.addCallback(callbacks.tokens);

@@ -13,6 +13,13 @@ export interface PromClientRegistryLike {
   getSingleMetric?(name: string): unknown;
 }
 
+/** A metric known before it has data, so prom-client can declare its real type. */
+export interface KnownMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+}
+
 interface PromValue {
   value: number;
   labels: Record<string, string | number>;
@@ -41,6 +48,8 @@ export class PromClientBridge extends MetricReader {
   private pending: Promise<Map<string, PromMetric>> | undefined;
   private readonly registries = new Set<PromClientRegistryLike>();
   private readonly registered = new Map<PromClientRegistryLike, Set<string>>();
+  /** Type and help of metrics registered before their first data point. */
+  private readonly known = new Map<string, KnownMetric>();
 
   constructor() {
     super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
@@ -50,9 +59,12 @@ export class PromClientBridge extends MetricReader {
    * Serves this reader's metrics on `registry`. Names already known are registered
    * now; instruments created later appear from the scrape after their first use.
    */
-  registerWith(registry: PromClientRegistryLike, knownNames: readonly string[] = []): void {
+  registerWith(registry: PromClientRegistryLike, known: readonly KnownMetric[] = []): void {
     this.registries.add(registry);
-    for (const name of knownNames) this.ensureRegistered(registry, name);
+    for (const metric of known) {
+      this.known.set(metric.name, metric);
+      this.ensureRegistered(registry, metric.name);
+    }
   }
 
   protected override onForceFlush(): Promise<void> {
@@ -78,9 +90,8 @@ export class PromClientBridge extends MetricReader {
         help: name,
         async get(): Promise<PromMetric> {
           const all = await bridge.snapshot();
-          return (
-            all.get(name) ?? { name, help: name, type: 'gauge', values: [], aggregator: 'sum' }
-          );
+          const empty = bridge.known.get(name) ?? { name, help: name, type: 'gauge' as const };
+          return all.get(name) ?? { ...empty, values: [], aggregator: 'sum' };
         },
         reset() {},
       });

@@ -1,0 +1,254 @@
+// The package as published: `npm pack` of the built repo, installed into a fresh project the
+// way a user installs it (dependencies from the npm registry), then loaded with `import` and
+// with `require`, and run as `node --import/--require tokenfuse/register` against the local
+// fake OpenAI server. Needs `npm run build` first (the `npm test` script does it).
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { PACKAGE_VERSION } from '../src/version.js';
+import { parsePrometheusText, select } from './helpers/prom-text.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const OPENAI_VERSION: string = JSON.parse(
+  readFileSync(join(ROOT, 'node_modules/openai/package.json'), 'utf8'),
+).version;
+
+/** The parent's environment without npm's script variables (npm_config_local_prefix would
+ * send a nested `npm install` to the repo) or anything configuring tokenfuse, OTel or Node. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function npm(args: string[], cwd: string, timeout = 120_000) {
+  return run('npm', args, { cwd, env: childEnv(), timeout, maxBuffer: 64 * 1024 * 1024 });
+}
+
+function node(args: string[], cwd: string, env: Record<string, string> = {}) {
+  return run(process.execPath, args, { cwd, env: childEnv(env), timeout: 30_000 });
+}
+
+let tmp: string;
+let project: string;
+let tarball: string;
+let tarballFiles: string[];
+
+beforeAll(async () => {
+  tmp = realpathSync(mkdtempSync(join(tmpdir(), 'tokenfuse-package-')));
+  const { stdout } = await npm(['pack', '--json', '--pack-destination', tmp], ROOT);
+  const [packed] = JSON.parse(stdout) as { filename: string; version: string }[];
+  tarball = join(tmp, packed!.filename);
+  tarballFiles = (await run('tar', ['-tzf', tarball])).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.replace(/^package\//, ''));
+
+  project = join(tmp, 'consumer');
+  mkdirSync(project);
+  writeFileSync(
+    join(project, 'package.json'),
+    `${JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2)}\n`,
+  );
+  await npm(
+    ['install', '--no-audit', '--no-fund', tarball, `openai@${OPENAI_VERSION}`],
+    project,
+    240_000,
+  );
+}, 300_000);
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the tarball', () => {
+  it('holds both builds, both entry points and the type declarations', () => {
+    for (const file of [
+      'package.json',
+      'dist/index.js',
+      'dist/index.cjs',
+      'dist/register.js',
+      'dist/register.cjs',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+    ])
+      expect(tarballFiles).toContain(file);
+  });
+
+  it('holds nothing but the build, package.json, README and LICENSE', () => {
+    expect(
+      tarballFiles.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(f)),
+    ).toEqual([]);
+  });
+
+  it('lists the same files in `npm pack --dry-run`', async () => {
+    const { stdout } = await npm(['pack', '--dry-run', '--json'], ROOT);
+    const [listed] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    expect(listed!.files.map((f) => f.path).sort()).toEqual([...tarballFiles].sort());
+  });
+
+  it('is versioned as PACKAGE_VERSION says', () => {
+    expect(pkg.version).toBe(PACKAGE_VERSION);
+    expect(tarball.endsWith(`tokenfuse-${PACKAGE_VERSION}.tgz`)).toBe(true);
+  });
+});
+
+const EXPORTS_PROBE = `
+console.log(JSON.stringify({
+  withAttribution: typeof withAttribution,
+  createTokenfuse: typeof createTokenfuse,
+  TokenfuseInstrumentation: typeof TokenfuseInstrumentation,
+  CostSpanProcessor: typeof CostSpanProcessor,
+  registerTokenfuseMetrics: typeof registerTokenfuseMetrics,
+  ConfigError: typeof ConfigError,
+}));
+const tokenfuse = createTokenfuse({ attribution: { defaults: { department: 'search' } } });
+console.log(JSON.stringify({
+  department: tokenfuse.config.attribution.defaults.department,
+  instrumentation: tokenfuse.instrumentation instanceof TokenfuseInstrumentation,
+  spanProcessor: tokenfuse.spanProcessor instanceof CostSpanProcessor,
+  tagged: withAttribution({ project: 'atlas' }, () => 'ran'),
+  error: new ConfigError('here', [{ path: 'metrics.port', message: 'bad' }]).message,
+}));
+`;
+const NAMES =
+  'withAttribution, createTokenfuse, TokenfuseInstrumentation, CostSpanProcessor, registerTokenfuseMetrics, ConfigError';
+const EXPECTED_OUTPUT =
+  '{"withAttribution":"function","createTokenfuse":"function","TokenfuseInstrumentation":"function",' +
+  '"CostSpanProcessor":"function","registerTokenfuseMetrics":"function","ConfigError":"function"}\n' +
+  '{"department":"search","instrumentation":true,"spanProcessor":true,"tagged":"ran",' +
+  '"error":"invalid tokenfuse configuration in here:\\n  - metrics.port: bad"}\n';
+
+describe('installed from the tarball', () => {
+  it('loads with import (ESM)', async () => {
+    writeFileSync(
+      join(project, 'probe.mjs'),
+      `import { ${NAMES} } from 'tokenfuse';\n${EXPORTS_PROBE}`,
+    );
+    const { stdout, stderr } = await node(['probe.mjs'], project);
+    expect(stdout).toBe(EXPECTED_OUTPUT);
+    expect(stderr).toBe('');
+  });
+
+  it('loads with require (CJS)', async () => {
+    writeFileSync(
+      join(project, 'probe.cjs'),
+      `const { ${NAMES} } = require('tokenfuse');\n${EXPORTS_PROBE}`,
+    );
+    const { stdout, stderr } = await node(['probe.cjs'], project);
+    expect(stdout).toBe(EXPECTED_OUTPUT);
+    expect(stderr).toBe('');
+  });
+
+  it('resolves to the installed copy, not the repo', async () => {
+    const { stdout } = await node(
+      [
+        '--input-type=module',
+        '-e',
+        "import { createRequire } from 'node:module';" +
+          "console.log(import.meta.resolve('tokenfuse/register'));" +
+          "console.log(createRequire(process.cwd() + '/').resolve('tokenfuse/register'));",
+      ],
+      project,
+    );
+    expect(stdout).toBe(
+      `file://${project}/node_modules/tokenfuse/dist/register.js\n` +
+        `${project}/node_modules/tokenfuse/dist/register.cjs\n`,
+    );
+  });
+
+  describe.each([
+    { flag: '--import', fixture: 'chat-app.mjs' },
+    { flag: '--require', fixture: 'chat-app.cjs' },
+  ])('node $flag tokenfuse/register', ({ flag, fixture }) => {
+    let server: FakeOpenAI;
+    let child: ChildProcess | undefined;
+
+    beforeAll(async () => {
+      server = await startFakeOpenAI();
+    });
+
+    afterAll(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child!.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await server.close();
+    });
+
+    it('meters and prices an unchanged app', async () => {
+      copyFileSync(join(ROOT, 'test/fixtures/apps', fixture), join(project, fixture));
+      writeFileSync(
+        join(project, 'tokenfuse.config.yaml'),
+        'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n',
+      );
+      const port = await freePort();
+      const app = spawn(process.execPath, [flag, 'tokenfuse/register', fixture], {
+        cwd: project,
+        env: childEnv({
+          LLM_BASE_URL: `${server.url}/v1`,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          TOKENFUSE_DEPARTMENT: 'platform',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child = app;
+      let stderr = '';
+      app.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+      });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        app.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+        });
+        app.on('exit', (code) => reject(new Error(`app exited (${code}); stderr:\n${stderr}`)));
+      });
+      expect(line).toBe('{"ready":true,"sawEmptyChoices":false}');
+
+      const samples = parsePrometheusText(
+        await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+      );
+      const values = (name: string, department: string) =>
+        select(samples, name, { department, provider: 'local-relay', model: 'gpt-4.1' }).map(
+          (s) => s.value,
+        );
+      expect(values('tokenfuse_requests_total', 'platform')).toEqual([2]);
+      expect(values('tokenfuse_requests_total', 'research')).toEqual([1]);
+      // platform: 13 input, 7 output tokens; research: 5 input, 2 output ($2 / $8 per MTok).
+      const [platformCost] = values('tokenfuse_cost_usd_total', 'platform');
+      const [researchCost] = values('tokenfuse_cost_usd_total', 'research');
+      expect(platformCost).toBeCloseTo(82e-6, 12);
+      expect(researchCost).toBeCloseTo(26e-6, 12);
+    });
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,363 @@
+// tokenfuse's metrics on an app's existing prom-client /metrics endpoint: the app
+// (test/fixtures/apps/prom-client-app.mjs) runs under `node --import tokenfuse/register` with
+// TOKENFUSE_METRICS_EXPORTER=none and calls `registerTokenfuseMetrics(client.register)`.
+// Its /metrics must show the same samples, under the same names and labels, as the
+// OpenTelemetry Prometheus exporter shows for the same calls (checked against a reference run of
+// test/fixtures/apps/chat-app.mjs with the exporter on), minus the exporter's otel_scope_* labels.
+// Needs `npm run build` first.
+//
+// Calls (fake server rules: prompt = words + 3 per message, a reply has max_tokens words):
+//   "one two three four five", max_tokens 4  -> 8 input, 4 output  (department platform)
+//   "six seven", max_tokens 2, X-Department  -> 5 input, 2 output  (department research)
+//   "stream please", max_tokens 3, streamed  -> 5 input, 3 output  (department platform)
+// gpt-4.1 at $2 / $8 per million input / output tokens: platform $0.000082, research $0.000026.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
+
+/** The parent's environment without anything that would configure tokenfuse, OTel or Node. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
+function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+}
+
+const children: ChildProcess[] = [];
+const servers: FakeOpenAI[] = [];
+
+/** Starts `node <args>` from the repo root; resolves with its first stdout line. */
+async function startApp(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ line: string; stderr: () => string }> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line; stderr:\n${stderr}`)), 20_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out.slice(0, out.indexOf('\n')));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`app exited (${code}) before its ready line; stderr:\n${stderr}`));
+    });
+  });
+  return { line, stderr: () => stderr };
+}
+
+async function getMetrics(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** `# TYPE` lines as name → type. */
+function typesOf(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) out[m[1]!] = m[2]!;
+  return out;
+}
+
+/** Samples without the exporter's otel_scope_* labels, in a stable order. */
+function normalised(samples: Sample[]): Sample[] {
+  return samples
+    .map((s) => {
+      const labels = Object.fromEntries(
+        Object.entries(s.labels).filter(([k]) => !k.startsWith('otel_scope_')),
+      );
+      return { name: s.name, labels, value: s.value };
+    })
+    .sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+function key(s: Sample): string {
+  return `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
+}
+
+/** Labels of tokenfuse_* samples on the app's registry. */
+function tf(department: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    department,
+    project: 'unknown',
+    environment: 'unknown',
+    provider: 'local-relay',
+    model: 'gpt-4.1',
+    ...extra,
+  };
+}
+
+/** Labels of gen_ai_client_token_usage samples on the app's registry. */
+function usage(department: string, type: string, extra: Record<string, string> = {}) {
+  return {
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'local-relay',
+    gen_ai_request_model: 'gpt-4.1',
+    department,
+    project: 'unknown',
+    environment: 'unknown',
+    gen_ai_token_type: type,
+    ...extra,
+  };
+}
+
+function sample(name: string, labels: Record<string, string>, value: unknown): Sample {
+  return { name, labels, value: value as number };
+}
+
+let tmp: string;
+let appPort: number;
+let exporterPort: number;
+let ready: string;
+let appStderr: () => string;
+let appText: string;
+let appSamples: Sample[];
+let referenceText: string;
+let referenceSamples: Sample[];
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-prom-client-'));
+  const configPath = join(tmp, 'tokenfuse.config.yaml');
+  writeFileSync(
+    configPath,
+    'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n',
+  );
+  const appServer = await startFakeOpenAI();
+  const referenceServer = await startFakeOpenAI();
+  servers.push(appServer, referenceServer);
+  appPort = await freePort();
+  exporterPort = await freePort();
+  const referencePort = await freePort();
+
+  const [app, reference] = await Promise.all([
+    startApp(['--import', 'tokenfuse/register', 'test/fixtures/apps/prom-client-app.mjs'], {
+      LLM_BASE_URL: `${appServer.url}/v1`,
+      APP_PORT: String(appPort),
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(exporterPort),
+      TOKENFUSE_METRICS_EXPORTER: 'none',
+      TOKENFUSE_DEPARTMENT: 'platform',
+      TOKENFUSE_CONFIG: configPath,
+    }),
+    startApp(['--import', 'tokenfuse/register', 'test/fixtures/apps/chat-app.mjs'], {
+      LLM_BASE_URL: `${referenceServer.url}/v1`,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(referencePort),
+      TOKENFUSE_DEPARTMENT: 'platform',
+      TOKENFUSE_CONFIG: configPath,
+    }),
+  ]);
+  ready = app.line;
+  appStderr = app.stderr;
+  expect(reference.line).toBe(READY_LINE);
+  appText = await getMetrics(appPort);
+  appSamples = parsePrometheusText(appText);
+  referenceText = await getMetrics(referencePort);
+  referenceSamples = parsePrometheusText(referenceText);
+});
+
+afterAll(async () => {
+  await Promise.all(
+    children.splice(0).map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }),
+  );
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("an app's own prom-client /metrics", () => {
+  it('runs the app, the usage chunk tokenfuse asked for hidden from it', () => {
+    expect(ready).toBe(READY_LINE);
+  });
+
+  it("still has the app's own metric", () => {
+    expect(select(appSamples, 'app_http_requests_total')).toEqual([
+      sample('app_http_requests_total', { route: '/checkout' }, 3),
+    ]);
+    expect(typesOf(appText).app_http_requests_total).toBe('counter');
+  });
+
+  it('has tokenfuse_requests_total', () => {
+    expect(normalised(select(appSamples, 'tokenfuse_requests_total'))).toEqual(
+      normalised([
+        sample('tokenfuse_requests_total', tf('platform', { outcome: 'ok' }), 2),
+        sample('tokenfuse_requests_total', tf('research', { outcome: 'ok' }), 1),
+      ]),
+    );
+  });
+
+  it('has tokenfuse_tokens_total', () => {
+    expect(normalised(select(appSamples, 'tokenfuse_tokens_total'))).toEqual(
+      normalised([
+        sample('tokenfuse_tokens_total', tf('platform', { type: 'input' }), 13),
+        sample('tokenfuse_tokens_total', tf('platform', { type: 'output' }), 7),
+        sample('tokenfuse_tokens_total', tf('research', { type: 'input' }), 5),
+        sample('tokenfuse_tokens_total', tf('research', { type: 'output' }), 2),
+      ]),
+    );
+  });
+
+  it('has tokenfuse_cost_usd_total', () => {
+    expect(normalised(select(appSamples, 'tokenfuse_cost_usd_total'))).toEqual(
+      normalised([
+        sample('tokenfuse_cost_usd_total', tf('platform'), expect.closeTo(82e-6, 12)),
+        sample('tokenfuse_cost_usd_total', tf('research'), expect.closeTo(26e-6, 12)),
+      ]),
+    );
+  });
+
+  it('has the gen_ai_client_token_usage histogram', () => {
+    const bucket = (dept: string, type: string, le: string) =>
+      select(appSamples, 'gen_ai_client_token_usage_bucket', usage(dept, type, { le })).map(
+        (s) => s.value,
+      );
+    // platform input 8 and 5 tokens: none <= 4, both <= 16; output 4 and 3: both <= 4.
+    expect(bucket('platform', 'input', '4')).toEqual([0]);
+    expect(bucket('platform', 'input', '16')).toEqual([2]);
+    expect(bucket('platform', 'input', '+Inf')).toEqual([2]);
+    expect(bucket('platform', 'output', '1')).toEqual([0]);
+    expect(bucket('platform', 'output', '4')).toEqual([2]);
+    // research input 5 tokens, output 2.
+    expect(bucket('research', 'input', '4')).toEqual([0]);
+    expect(bucket('research', 'input', '16')).toEqual([1]);
+    expect(bucket('research', 'output', '1')).toEqual([0]);
+    expect(bucket('research', 'output', '4')).toEqual([1]);
+    expect(normalised(select(appSamples, 'gen_ai_client_token_usage_sum'))).toEqual(
+      normalised([
+        sample('gen_ai_client_token_usage_sum', usage('platform', 'input'), 13),
+        sample('gen_ai_client_token_usage_sum', usage('platform', 'output'), 7),
+        sample('gen_ai_client_token_usage_sum', usage('research', 'input'), 5),
+        sample('gen_ai_client_token_usage_sum', usage('research', 'output'), 2),
+      ]),
+    );
+    expect(normalised(select(appSamples, 'gen_ai_client_token_usage_count'))).toEqual(
+      normalised([
+        sample('gen_ai_client_token_usage_count', usage('platform', 'input'), 2),
+        sample('gen_ai_client_token_usage_count', usage('platform', 'output'), 2),
+        sample('gen_ai_client_token_usage_count', usage('research', 'input'), 1),
+        sample('gen_ai_client_token_usage_count', usage('research', 'output'), 1),
+      ]),
+    );
+  });
+
+  it('has the same samples as the OpenTelemetry Prometheus exporter (bar otel_scope_*)', () => {
+    // Everything but timings, whose values differ between runs; their counts do not.
+    const deterministic = (samples: Sample[]) =>
+      normalised(
+        samples.filter(
+          (s) =>
+            /^(tokenfuse_|gen_ai_client_token_usage_)/.test(s.name) ||
+            /^gen_ai_client_operation_(duration|time_to_first_chunk)_count$/.test(s.name),
+        ),
+      );
+    const fromApp = deterministic(appSamples);
+    expect(fromApp.length).toBeGreaterThan(0);
+    expect(fromApp).toEqual(deterministic(referenceSamples));
+    // Timing histograms: same series (names and labels, buckets included).
+    const timingSeries = (samples: Sample[]) =>
+      normalised(samples.filter((s) => /^gen_ai_client_operation_/.test(s.name))).map(key);
+    expect(timingSeries(appSamples)).toEqual(timingSeries(referenceSamples));
+  });
+
+  it("declares each tokenfuse metric with the exporter's type", () => {
+    const tokenfuseTypes = (text: string) =>
+      Object.fromEntries(
+        Object.entries(typesOf(text)).filter(([name]) => /^(tokenfuse_|gen_ai_)/.test(name)),
+      );
+    const expected = {
+      gen_ai_client_token_usage: 'histogram',
+      gen_ai_client_operation_duration: 'histogram',
+      gen_ai_client_operation_time_to_first_chunk: 'histogram',
+      tokenfuse_tokens_total: 'counter',
+      tokenfuse_cost_usd_total: 'counter',
+      tokenfuse_requests_total: 'counter',
+    };
+    expect(tokenfuseTypes(referenceText)).toEqual(expected);
+    // The bridge may list a metric before its first sample; it must still have its real type.
+    expect(tokenfuseTypes(appText)).toEqual({
+      ...expected,
+      ...('tokenfuse_unpriced_total' in typesOf(appText)
+        ? { tokenfuse_unpriced_total: 'counter' }
+        : {}),
+    });
+  });
+
+  it('serves nothing on the Prometheus exporter port', async () => {
+    expect(await tryConnect(exporterPort)).toBe('ECONNREFUSED');
+  });
+
+  it('writes nothing to stderr while running and being scraped', async () => {
+    await getMetrics(appPort);
+    expect(appStderr()).toBe('');
+  });
+});
+
+describe('registerTokenfuseMetrics without tokenfuse running', () => {
+  it('throws an Error telling how to start tokenfuse', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import client from 'prom-client';" +
+          "import { registerTokenfuseMetrics } from 'tokenfuse';" +
+          'try { registerTokenfuseMetrics(client.register); console.log("no error"); }' +
+          'catch (err) { console.log(JSON.stringify({ isError: err instanceof Error, message: err.message })); }',
+      ],
+      { cwd: ROOT, env: childEnv({}), timeout: 30_000 },
+    );
+    expect(JSON.parse(stdout)).toEqual({
+      isError: true,
+      message:
+        'registerTokenfuseMetrics(): tokenfuse is not running in this process; start the app with ' +
+        '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
+    });
+  });
+});
