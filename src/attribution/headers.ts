@@ -30,7 +30,8 @@ export function readAttributionHeaders(headers: unknown, strip: boolean): Header
         if (pair[1] != null && pair[1] !== '') tags = { ...tags, [tag]: String(pair[1]) };
       } else kept.push(pair);
     }
-    return { tags, stripped: strip && tags ? kept : undefined };
+    // An empty attribution header sets no tag but is still ours to remove.
+    return { tags, stripped: strip && kept.length < headers.length ? kept : undefined };
   }
 
   if (
