@@ -16,12 +16,36 @@ export {
 } from './attribution/context.js';
 export { loadConfig } from './config/load-config.js';
 export { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
-export { ConfigError, type ConfigIssue, TokenfuseError } from './errors/index.js';
+export {
+  BlockedCallError,
+  type BlockReason,
+  type BudgetExceededDetails,
+  BudgetExceededError,
+  ConfigError,
+  type ConfigIssue,
+  isBlockedCallError,
+  isBudgetExceededError,
+  isModelNotAllowedError,
+  ModelNotAllowedError,
+  TokenfuseError,
+} from './errors/index.js';
+export type { Disposable, Subscribe } from './fuses/events.js';
+export type { FuseState } from './fuses/fuse.js';
+export type {
+  BlockedEvent,
+  FuseBoard,
+  FuseSnapshot,
+  ResetEvent,
+  StateChangeEvent,
+  ThresholdEvent,
+  TripEvent,
+} from './fuses/fuse-board.js';
 export {
   SUPPORTED_OPENAI_VERSIONS,
   TokenfuseInstrumentation,
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
+export type { Ledger } from './ledger/ledger.js';
 export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';

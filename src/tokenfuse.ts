@@ -22,7 +22,9 @@ import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
+import type { FuseBoard } from './fuses/fuse-board.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
+import { FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
 import { METRIC, METRIC_HELP } from './metrics/instruments.js';
 import {
   type KnownMetric,
@@ -40,6 +42,8 @@ export interface Tokenfuse {
   /** Add to `NodeSDK({ spanProcessors })` to price other instrumentations' GenAI spans too. */
   readonly spanProcessor: CostSpanProcessor;
   readonly accountant: Accountant;
+  /** Budgets' fuses: inspect, `isolate()`, `reset()`, and subscribe to `onTrip`, `onThreshold`, … */
+  readonly fuses: FuseBoard;
 }
 
 /**
@@ -50,7 +54,7 @@ export interface Tokenfuse {
  * const tokenfuse = createTokenfuse({ attribution: { defaults: { department: 'search' } } });
  * new NodeSDK({
  *   instrumentations: [tokenfuse.instrumentation],
- *   spanProcessors: [tokenfuse.spanProcessor, new BatchSpanProcessor(exporter)],
+ *   spanProcessors: [tokenfuse.spanProcessor, new BatchSpanProcessor({ exporter })],
  *   metricReaders: [new PrometheusExporter()],
  * }).start();
  */
@@ -59,7 +63,13 @@ export function createTokenfuse(options: TokenfuseOptions | ResolvedConfig = {})
   const shared = createSharedParts(config);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
   const spanProcessor = new CostSpanProcessor(shared.accountant, config);
-  return { config, instrumentation, spanProcessor, accountant: shared.accountant };
+  return {
+    config,
+    instrumentation,
+    spanProcessor,
+    accountant: shared.accountant,
+    fuses: shared.board,
+  };
 }
 
 function isResolved(options: TokenfuseOptions | ResolvedConfig): options is ResolvedConfig {
@@ -202,6 +212,18 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
   ...[METRIC.tokens, METRIC.cost, METRIC.requests, METRIC.unpriced].map((n) => ({
     name: prometheusName(n, true),
     help: METRIC_HELP[n],
+    type: 'counter' as const,
+  })),
+  ...[FUSE_METRIC.limit, FUSE_METRIC.spent, FUSE_METRIC.utilization, FUSE_METRIC.state].map(
+    (n) => ({
+      name: prometheusName(n, false),
+      help: FUSE_METRIC_HELP[n],
+      type: 'gauge' as const,
+    }),
+  ),
+  ...[FUSE_METRIC.trips, FUSE_METRIC.wouldBlock].map((n) => ({
+    name: prometheusName(n, true),
+    help: FUSE_METRIC_HELP[n],
     type: 'counter' as const,
   })),
 ];

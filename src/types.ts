@@ -55,7 +55,7 @@ export interface MetricsOptions {
   /**
    * How `tokenfuse/register` exposes metrics. `prometheus` serves them over HTTP;
    * `none` starts no server (use `registerTokenfuseMetrics()` on your own prom-client
-   * registry, or an OTLP reader configured with `OTEL_METRICS_EXPORTER`).
+   * registry, or pass your own readers to `start({ metricReaders })`).
    * Env: `TOKENFUSE_METRICS_EXPORTER`.
    * @default 'prometheus'
    */
@@ -145,6 +145,81 @@ export interface ContentOptions {
   capture?: boolean;
 }
 
+/** Which calls a budget or policy applies to. Every field given must match; omitted fields match anything. */
+export interface BudgetMatch {
+  department?: string;
+  project?: string;
+  environment?: string;
+  /** Model the call asks for; `*` is a wildcard (`gpt-4.1*`, `deepseek-*`). */
+  model?: string;
+  /** Provider id (`openai`, `azure`, a declared relay, …). */
+  provider?: string;
+}
+
+/**
+ * A budget's window. Calendar windows (`minute`, `hour`, `day`, `month`) start
+ * at the top of the minute/hour/day or the first of the month in the budget's
+ * `timeZone`; `{ rolling: '1h' }` is a sliding window of that length.
+ */
+export type BudgetWindow = 'minute' | 'hour' | 'day' | 'month' | { rolling: string };
+
+/** Limits of a budget per window; any combination. The fuse opens when any is reached. */
+export interface BudgetLimits {
+  /** Total tokens (input, cached and output). */
+  tokens?: number;
+  /** US dollars, as priced by tokenfuse. */
+  usd?: number;
+  /** Number of calls. */
+  requests?: number;
+}
+
+/** A spending limit on the calls it matches, enforced in-process by a fuse. */
+export interface BudgetOptions {
+  /** Unique name; it is the `budget` label and appears in errors and alerts. `[a-zA-Z0-9_.:-]` */
+  name: string;
+  /** Which calls count against this budget. @default {} (every call) */
+  match?: BudgetMatch;
+  window: BudgetWindow;
+  limit: BudgetLimits;
+  /**
+   * Utilisation fractions at which `onThreshold` fires (once per window each).
+   * @default [0.5, 0.75, 0.9, 1.0]
+   */
+  thresholds?: number[];
+  /**
+   * `block` stops calls before they are sent once the limit is reached;
+   * `monitor` never blocks and records what would have been blocked.
+   * @default 'block'
+   */
+  action?: 'block' | 'monitor';
+  /** IANA time zone of calendar windows. @default 'UTC' */
+  timeZone?: string;
+  /** How long an open fuse stays open before letting probe calls through, e.g. `5m`. @default '5m' */
+  cooldown?: string;
+  /** Calls let through while half-open. @default 3 */
+  probes?: number;
+  /** Cut off a stream whose running output pushes this budget over its limit. @default false */
+  cutOffStreams?: boolean;
+}
+
+/** Which models the calls a policy matches may use. A denied call fails before it is sent. */
+export interface ModelPolicyOptions {
+  /** Unique name; appears in errors and as the `budget` label of blocked calls. */
+  name: string;
+  match?: Omit<BudgetMatch, 'model'>;
+  /** Only these models (globs) are allowed. */
+  allowModels?: string[];
+  /** These models (globs) are denied; wins over `allowModels`. */
+  denyModels?: string[];
+}
+
+/** Built-in notifier for teams without Alertmanager: posts threshold crossings and fuse trips. */
+export interface WebhookOptions {
+  url: string;
+  /** Body shape. @default 'json' */
+  format?: 'json' | 'slack' | 'discord';
+}
+
 /** The whole configuration. */
 export interface TokenfuseOptions {
   /**
@@ -156,7 +231,7 @@ export interface TokenfuseOptions {
   /**
    * `service.name` of the OpenTelemetry resource when `register` starts the SDK.
    * Env: `OTEL_SERVICE_NAME`.
-   * @default the package name of the app, or 'unknown_service'
+   * @default the OpenTelemetry SDK's default, `unknown_service:node`
    */
   serviceName?: string;
   attribution?: AttributionOptions;
@@ -165,4 +240,10 @@ export interface TokenfuseOptions {
   /** Extra OpenAI-compatible endpoints. @default [] */
   providers?: ProviderDeclaration[];
   content?: ContentOptions;
+  /** Budgets enforced by fuses. @default [] */
+  budgets?: BudgetOptions[];
+  /** Model allow/deny lists. @default [] */
+  policies?: ModelPolicyOptions[];
+  /** Webhooks told about threshold crossings and fuse trips. @default [] */
+  webhooks?: WebhookOptions[];
 }

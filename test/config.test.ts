@@ -49,6 +49,9 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
   pricing: { overrides: [] },
   providers: [],
   content: { capture: false },
+  budgets: [],
+  policies: [],
+  webhooks: [],
 };
 
 const FULL_YAML = `# every option
@@ -112,6 +115,9 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     { id: 'local-relay', hosts: ['127.0.0.1:8080', 'relay.internal'], pricesFrom: 'openai' },
   ],
   content: { capture: true },
+  budgets: [],
+  policies: [],
+  webhooks: [],
 };
 
 describe('defaults', () => {
@@ -317,13 +323,13 @@ describe('errors in the config file', () => {
   it('suggests the camelCase key for a snake_case one, and nothing for an unrelated key', () => {
     const path = write(
       'tokenfuse.config.yaml',
-      'metrics:\n  max_values_per_label: 5\n  colour: red\nbudget: 1\n',
+      'metrics:\n  max_values_per_label: 5\n  colour: red\nflavour: 1\n',
     );
     const err = configError(() => loadConfig({ cwd: dir, env: {} }));
     expect(err.message).toBe(
       `invalid tokenfuse configuration in ${path}:\n` +
         "  - metrics (line 2): unknown fields 'max_values_per_label' (did you mean 'maxValuesPerLabel'?), 'colour'\n" +
-        "  - (root) (line 4): unknown field 'budget'",
+        "  - (root) (line 4): unknown field 'flavour'",
     );
   });
 

@@ -13,13 +13,25 @@ const CONTRACT = {
   tokenfuse_cost_usd_total: 'counter',
   tokenfuse_requests_total: 'counter',
   tokenfuse_unpriced_total: 'counter',
+  tokenfuse_budget_limit: 'gauge',
+  tokenfuse_budget_spent: 'gauge',
+  tokenfuse_budget_utilization: 'gauge',
+  tokenfuse_fuse_state: 'gauge',
+  tokenfuse_fuse_trips_total: 'counter',
+  tokenfuse_fuse_would_block_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
 let h: Harness;
 beforeAll(async () => {
   llm = await startFakeOpenAI();
-  h = await createHarness({});
+  // One budget of each action, so every budget and fuse series exists.
+  h = await createHarness({
+    budgets: [
+      { name: 'all-hourly', window: 'hour', limit: { tokens: 1_000_000 } },
+      { name: 'all-monthly-trial', window: 'month', limit: { usd: 100 }, action: 'monitor' },
+    ],
+  });
 });
 afterAll(async () => {
   await h.close();

@@ -548,7 +548,13 @@ describe('flat-rate fast path', () => {
   it('gives exactly what calcPrice gives, for flat and tiered catalog prices', async () => {
     const { calcPrice } = await import('@pydantic/genai-prices');
     const book = new PriceBook({});
-    const usage = { input: 123_457, cacheRead: 54_321, cacheWrite: 0, output: 9_876, reasoning: 100 };
+    const usage = {
+      input: 123_457,
+      cacheRead: 54_321,
+      cacheWrite: 0,
+      output: 9_876,
+      reasoning: 100,
+    };
     const cases: Array<[string, string, string]> = [
       ['openai', 'gpt-4.1', 'openai'],
       ['openai', 'gpt-4.1-mini', 'openai'],

@@ -95,10 +95,18 @@ export class Accountant {
   price(record: UsageRecord): AccountingResult {
     const usage = record.usage;
     if (usage === undefined) return { costUsd: 0, priced: true };
-    const model = record.responseModel ?? record.model;
+    // The requested name first: overrides are written for it (`gpt-4.1`), while
+    // providers answer with a dated snapshot (`gpt-4.1-2025-04-14`) the catalog
+    // may price differently. The snapshot is the fallback for aliases only it knows.
+    const model = record.model;
     let price = this.options.prices.price(record.provider, model, usage, record.startedAt);
     if (!price.priced && record.responseModel && record.responseModel !== record.model) {
-      price = this.options.prices.price(record.provider, record.model, usage, record.startedAt);
+      price = this.options.prices.price(
+        record.provider,
+        record.responseModel,
+        usage,
+        record.startedAt,
+      );
     }
     if (price.error !== undefined) {
       diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
@@ -150,7 +158,7 @@ export class Accountant {
   /** The running totals of the record's label set (labels allowlisted, values capped). */
   private seriesOf(record: UsageRecord): Series {
     const values = this.labelValues(record);
-    const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}`;
+    const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
     let series = this.series.get(key);
     if (series === undefined) {
       const labels: Attributes = {};
@@ -163,6 +171,8 @@ export class Accountant {
         labels[label] = values[i];
         if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
       });
+      // Blocked calls also say which budget (or policy) stopped them.
+      if (record.budget !== undefined) labels.budget = record.budget;
       series = new Series(labels, semconv);
       this.series.set(key, series);
     }
@@ -193,7 +203,7 @@ export class Accountant {
     if (this.warnedUnpriced.has(key)) return;
     this.warnedUnpriced.add(key);
     diag.warn(
-      `tokenfuse: no price known for model '${record.responseModel ?? record.model}' at provider ` +
+      `tokenfuse: no price known for model '${record.model}' at provider ` +
         `'${record.provider}'; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
         `Add a pricing.overrides entry to price it.`,
     );

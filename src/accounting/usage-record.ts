@@ -31,6 +31,8 @@ export interface UsageRecord {
   durationS: number;
   /** Seconds to the first streamed chunk, for streams. */
   timeToFirstChunkS?: number | undefined;
+  /** Budget or policy that blocked the call (outcome `blocked`). */
+  budget?: string | undefined;
   /** When the call started (prices can depend on it). */
   startedAt?: Date | undefined;
 }

@@ -4,12 +4,19 @@
  * so no other module needs to know one.
  */
 import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
+import {
+  type Budget,
+  type ModelPolicy,
+  normalizeBudget,
+  normalizePolicy,
+} from '../fuses/budget.js';
 import type {
   MetricLabel,
   PriceOverride,
   ProviderDeclaration,
   Tags,
   TokenfuseOptions,
+  WebhookOptions,
 } from '../types.js';
 import { EXPECTED, expectedMessage, formatPath, TAG_NAMES, validateOptions } from './schema.js';
 
@@ -30,6 +37,9 @@ export interface ResolvedConfig {
   pricing: { overrides: PriceOverride[] };
   providers: ProviderDeclaration[];
   content: { capture: boolean };
+  budgets: Budget[];
+  policies: ModelPolicy[];
+  webhooks: WebhookOptions[];
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
@@ -129,6 +139,9 @@ export function resolveValidatedOptions(
         content.capture ??
         CONFIG_DEFAULTS.content.capture,
     },
+    budgets: (options.budgets ?? []).map(normalizeBudget),
+    policies: (options.policies ?? []).map(normalizePolicy),
+    webhooks: options.webhooks ?? [],
     source: opts.source,
   };
 }

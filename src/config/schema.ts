@@ -4,6 +4,7 @@
  * alone, and the conversion of zod's issues into tokenfuse's.
  */
 import { z } from 'zod';
+import { parseDuration } from '../fuses/duration.js';
 import type { MetricLabel, TagName, TokenfuseOptions } from '../types.js';
 
 /** Every tag name, in the order of {@link TagName}. */
@@ -56,6 +57,19 @@ export const EXPECTED = {
   providers: 'an array of provider declarations',
   providerId: "a lowercase id of a-z, 0-9, '_', '.', '-'",
   hosts: 'a non-empty array of hostnames',
+  budgets: 'an array of budgets',
+  budgetName: "a name of letters, digits, '_', '.', ':', '-'",
+  window: "'minute', 'hour', 'day', 'month' or { rolling: '<duration>' }",
+  duration: "a duration such as '90s', '5m', '1h', '7d'",
+  limit: 'a number > 0',
+  thresholds: 'an array of fractions in (0, 1]',
+  action: "'block' or 'monitor'",
+  timeZone: "an IANA time zone such as 'UTC' or 'Europe/Berlin'",
+  policies: 'an array of model policies',
+  globs: 'an array of model names or globs',
+  webhooks: 'an array of webhooks',
+  url: 'an http(s) URL',
+  webhookFormat: "'json', 'slack' or 'discord'",
 } as const;
 
 /**
@@ -246,6 +260,115 @@ const providerSchema = configObject({
   pricesFrom: text().optional(),
 });
 
+const limitNumber = () =>
+  z
+    .number(expecting(EXPECTED.limit))
+    .positive(expecting(EXPECTED.limit))
+    .finite(expecting(EXPECTED.limit));
+const duration = () =>
+  z.string(expecting(EXPECTED.duration)).refine((v) => parseDuration(v) !== undefined, {
+    error: (issue) => expectedMessage(EXPECTED.duration, issue.input),
+  });
+const budgetName = () =>
+  z
+    .string(expecting(EXPECTED.budgetName))
+    .regex(/^[a-zA-Z0-9_.:-]+$/, expecting(EXPECTED.budgetName));
+
+const matchShape = {
+  department: text().optional(),
+  project: text().optional(),
+  environment: text().optional(),
+  provider: text().optional(),
+};
+const budgetMatchSchema = configObject({ ...matchShape, model: text().optional() });
+const policyMatchSchema = configObject(matchShape);
+
+const windowSchema = z.union(
+  [z.enum(['minute', 'hour', 'day', 'month']), configObject({ rolling: duration() })],
+  expecting(EXPECTED.window),
+);
+
+const budgetLimitSchema = configObject({
+  tokens: limitNumber().optional(),
+  usd: limitNumber().optional(),
+  requests: limitNumber().optional(),
+}).refine(
+  (limit) => limit.tokens !== undefined || limit.usd !== undefined || limit.requests !== undefined,
+  {
+    error: 'no limit given; set at least one of tokens, usd, requests',
+  },
+);
+
+const budgetSchema = configObject({
+  name: budgetName(),
+  match: budgetMatchSchema.optional(),
+  window: windowSchema,
+  limit: budgetLimitSchema,
+  thresholds: z
+    .array(
+      z
+        .number(expecting(EXPECTED.thresholds))
+        .gt(0, expecting(EXPECTED.thresholds))
+        .lte(1, expecting(EXPECTED.thresholds)),
+      expecting(EXPECTED.thresholds),
+    )
+    .optional(),
+  action: z.enum(['block', 'monitor'], expecting(EXPECTED.action)).optional(),
+  timeZone: z
+    .string(expecting(EXPECTED.timeZone))
+    .refine(isTimeZone, {
+      error: (issue) => expectedMessage(EXPECTED.timeZone, issue.input),
+    })
+    .optional(),
+  cooldown: duration().optional(),
+  probes: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  cutOffStreams: boolean().optional(),
+});
+
+const policySchema = configObject({
+  name: budgetName(),
+  match: policyMatchSchema.optional(),
+  allowModels: z.array(text(), expecting(EXPECTED.globs)).optional(),
+  denyModels: z.array(text(), expecting(EXPECTED.globs)).optional(),
+});
+
+const webhookSchema = configObject({
+  url: z.string(expecting(EXPECTED.url)).refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), {
+    error: (issue) => expectedMessage(EXPECTED.url, issue.input),
+  }),
+  format: z.enum(['json', 'slack', 'discord'], expecting(EXPECTED.webhookFormat)).optional(),
+});
+
+/** Names must be unique: they are metric labels and what errors and alerts refer to. */
+function uniqueNames<T extends { name: string }>(what: string) {
+  return (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const first = seen.get(item.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `duplicate ${what} name ${JSON.stringify(item.name)} (also ${what}s[${first}])`,
+        });
+      } else seen.set(item.name, i);
+    });
+  };
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const contentSchema = configObject({
   capture: boolean().optional(),
 });
@@ -263,6 +386,15 @@ export const tokenfuseOptionsShape = {
   pricing: pricingSchema.optional(),
   providers: z.array(providerSchema, expecting(EXPECTED.providers)).optional(),
   content: contentSchema.optional(),
+  budgets: z
+    .array(budgetSchema, expecting(EXPECTED.budgets))
+    .superRefine(uniqueNames('budget'))
+    .optional(),
+  policies: z
+    .array(policySchema, expecting(EXPECTED.policies))
+    .superRefine(uniqueNames('policy'))
+    .optional(),
+  webhooks: z.array(webhookSchema, expecting(EXPECTED.webhooks)).optional(),
 };
 
 /** Schema of {@link TokenfuseOptions}: strict at every level, every default left to the resolver. */

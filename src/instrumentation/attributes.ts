@@ -25,4 +25,8 @@ export const ATTR = {
   usageEstimated: 'tokenfuse.usage.estimated',
   streamAbandoned: 'tokenfuse.stream.abandoned',
   apiKeyFingerprint: 'tokenfuse.api_key.fingerprint',
+  budgetName: 'tokenfuse.budget.name',
+  blockReason: 'tokenfuse.block.reason',
+  wouldBlock: 'tokenfuse.budget.would_block',
+  streamCutOff: 'tokenfuse.stream.cut_off',
 } as const;

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Attributes, context, diag, SpanKind, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  diag,
+  type Meter,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import {
   InstrumentationBase,
   type InstrumentationConfig,
@@ -11,10 +20,14 @@ import { readAttributionHeaders } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
+import type { BlockedCallError } from '../errors/blocked-call-error.js';
+import { type Admission, FuseBoard } from '../fuses/fuse-board.js';
+import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
+import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
-import type { TokenfuseOptions } from '../types.js';
+import type { Tags, TokenfuseOptions } from '../types.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
 import {
   type ApiAdapter,
@@ -39,6 +52,9 @@ export interface TokenfuseInstrumentationConfig extends InstrumentationConfig {
 export interface SharedParts {
   config: ResolvedConfig;
   accountant: Accountant;
+  board: FuseBoard;
+  /** Points every metric of these parts at `meter`. */
+  setMeter(meter: Meter): void;
 }
 
 type AnyFunction = (this: any, ...args: any[]) => any;
@@ -61,7 +77,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     this.parts = shared ?? createSharedParts(resolveConfig(config.tokenfuse));
     this.providerOf = createProviderResolver(this.parts.config.providers);
     // The base constructor ran _updateMetricInstruments before `parts` existed.
-    this.parts.accountant.setMeter(this.meter);
+    this.parts.setMeter(this.meter);
   }
 
   /** The accountant that prices and counts this instrumentation's calls. */
@@ -71,7 +87,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 
   protected override _updateMetricInstruments(): void {
     // Called by the base class whenever the meter provider changes.
-    this.parts?.accountant.setMeter(this.meter);
+    this.parts?.setMeter(this.meter);
   }
 
   protected init() {
@@ -122,7 +138,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     const self = this;
     return function tokenfuseCreate(this: SdkResource, ...args: any[]) {
       if (!self.isEnabled()) return original.apply(this, args);
-      let call: LlmCall;
+      let call: LlmCall | undefined;
       let callArgs: any[];
       let ctx: ReturnType<typeof context.active>;
       try {
@@ -138,9 +154,10 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       try {
         result = context.with(ctx, () => original.apply(this, callArgs));
       } catch (err) {
-        call.fail(err);
+        call?.fail(err);
         throw err;
       }
+      if (call === undefined) return result; // blocked: already recorded
       try {
         if (isApiPromise(result)) call.attach(result);
         else call.fail(new Error(`${adapter.api}.create returned no APIPromise`));
@@ -196,6 +213,25 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
     if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
 
+    let admission: Admission | undefined;
+    let blocked: BlockedCallError | undefined;
+    if (this.parts.board.active) {
+      const result = this.parts.board.admit({
+        tags,
+        provider: provider.id,
+        model,
+        adapter,
+        body: prepared.body,
+      });
+      if ('blocked' in result) {
+        blocked = result.blocked;
+        if (result.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = result.wouldBlock;
+      } else {
+        admission = result.admitted;
+        if (admission.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = admission.wouldBlock;
+      }
+    }
+
     // Another GenAI instrumentation's span around ours describes the same call:
     // the span processor must not price it a second time.
     const parent = trace.getSpan(active);
@@ -207,6 +243,18 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       active,
     );
     markOurs(span);
+    if (blocked !== undefined) {
+      this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
+      // The SDK awaits its request options before sending anything: rejected
+      // options make it return its own APIPromise, rejected with our error,
+      // without a request. `.withResponse()` and friends reject alike.
+      const rejected = Promise.reject(blocked);
+      return {
+        call: undefined,
+        callArgs: [body, rejected, ...rest],
+        ctx: trace.setSpan(active, span),
+      };
+    }
     const ctx = trace.setSpan(active, span);
     const call = new LlmCall({
       adapter,
@@ -221,12 +269,49 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       accountant,
       captureContent: config.content.capture,
       startedAt,
+      admission,
+      board: this.parts.board,
     });
     const callArgs =
       prepared.body === body && requestOptions === options
         ? args
         : [prepared.body, requestOptions, ...rest];
     return { call, callArgs, ctx };
+  }
+
+  /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */
+  private recordBlocked(
+    span: Span,
+    err: BlockedCallError,
+    call: {
+      adapter: ApiAdapter;
+      tags: Tags;
+      provider: ProviderInfo;
+      model: string;
+      startedAt: number;
+    },
+  ): void {
+    try {
+      span.setAttribute(ATTR.budgetName, err.budget);
+      span.setAttribute(ATTR.blockReason, err.reason);
+      span.setAttribute(ATTR.errorType, err.name);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      this.parts.accountant.account({
+        operation: call.adapter.operation,
+        provider: call.provider.id,
+        providerName: call.provider.semconvName,
+        model: call.model,
+        tags: call.tags,
+        usage: undefined,
+        estimated: false,
+        outcome: 'blocked',
+        errorType: err.name,
+        budget: err.budget,
+        durationS: (performance.now() - call.startedAt) / 1000,
+      });
+    } finally {
+      span.end();
+    }
   }
 
   /** A short, non-reversible id of the client's API key, cached per client. */
@@ -253,7 +338,17 @@ export function createSharedParts(config: ResolvedConfig): SharedParts {
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
   });
-  return { config, accountant };
+  const board = new FuseBoard({ budgets: config.budgets, policies: config.policies, prices });
+  if (config.webhooks.length > 0) attachWebhooks(board, config.webhooks);
+  return {
+    config,
+    accountant,
+    board,
+    setMeter(meter) {
+      accountant.setMeter(meter);
+      registerFuseMetrics(meter, board);
+    },
+  };
 }
 
 function openAIClass(moduleExports: any): any {

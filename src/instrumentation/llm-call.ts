@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
+import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
 import { countTokens } from '../pricing/estimate-tokens.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
@@ -23,6 +24,9 @@ export interface LlmCallInit {
   captureContent: boolean;
   /** performance.now() at the call. */
   startedAt: number;
+  /** The call's claim on its budgets, settled when it ends. */
+  admission: Admission | undefined;
+  board: FuseBoard;
 }
 
 /**
@@ -240,6 +244,14 @@ export class LlmCall {
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
       };
       const { costUsd, priced } = init.accountant.account(record);
+      if (init.admission !== undefined) {
+        init.board.settle(init.admission, {
+          tokens: usage ? usage.input + usage.cacheRead + usage.cacheWrite + usage.output : 0,
+          usd: costUsd,
+          outputTokens: usage?.output,
+          estimated,
+        });
+      }
       if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
       if (usage !== undefined) {
         span.setAttribute(ATTR.inputTokens, usage.input + usage.cacheRead + usage.cacheWrite);

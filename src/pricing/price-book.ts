@@ -9,6 +9,7 @@
  * call's own timestamp.
  */
 import { calcPrice, type ModelInfo, type Provider, type Usage } from '@pydantic/genai-prices';
+import { globToRegExp } from '../glob.js';
 import type { PriceOverride, ProviderDeclaration } from '../types.js';
 import { BUILTIN_PROVIDERS } from './providers.js';
 import type { NormalizedUsage } from './usage.js';
@@ -163,15 +164,6 @@ const UNPRICED: PriceResult = Object.freeze({ usd: 0, priced: false, source: 'no
 const CATALOG_IDS: ReadonlyMap<string, string> = new Map(
   BUILTIN_PROVIDERS.map((p) => [p.id, p.catalogId]),
 );
-
-/** `*` matches any run of characters; everything else is literal, case-insensitively. */
-function globToRegExp(glob: string): RegExp {
-  const source = glob
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${source}$`, 'i');
-}
 
 function priceWithOverride(o: PriceOverride, usage: NormalizedUsage): number {
   const input = o.input_mtok ?? 0;

@@ -14,6 +14,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import type OpenAIType from 'openai';
+import type { ResolvedConfig } from '../../src/config/resolved-config.js';
 import { createTokenfuse, type Tokenfuse } from '../../src/index.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { parsePrometheusText, type Sample } from './prom-text.js';
@@ -47,7 +48,7 @@ export interface Harness {
 }
 
 export async function createHarness(
-  options: TokenfuseOptions = {},
+  options: TokenfuseOptions | ResolvedConfig = {},
   extra: { sampler?: Sampler } = {},
 ): Promise<Harness> {
   ensureGlobalContext();

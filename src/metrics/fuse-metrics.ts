@@ -1,0 +1,90 @@
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { type Budget, UNITS, windowLabel } from '../fuses/budget.js';
+import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
+import type { FuseBoard } from '../fuses/fuse-board.js';
+
+/** Instrument names of budgets and fuses (part of the metrics contract). */
+export const FUSE_METRIC = {
+  limit: 'tokenfuse.budget.limit',
+  spent: 'tokenfuse.budget.spent',
+  utilization: 'tokenfuse.budget.utilization',
+  state: 'tokenfuse.fuse.state',
+  trips: 'tokenfuse.fuse.trips',
+  wouldBlock: 'tokenfuse.fuse.would_block',
+} as const;
+
+export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_METRIC], string> = {
+  [FUSE_METRIC.limit]: 'Limit of a budget per window, by unit (tokens, usd, requests)',
+  [FUSE_METRIC.spent]: 'Spent in the current window of a budget, by unit',
+  [FUSE_METRIC.utilization]: 'Spent divided by limit in the current window of a budget, by unit',
+  [FUSE_METRIC.state]: 'State of a budget fuse: 0 closed, 1 half-open, 2 open',
+  [FUSE_METRIC.trips]: 'Times a budget fuse opened',
+  [FUSE_METRIC.wouldBlock]: 'Calls a monitor-mode budget would have blocked',
+};
+
+/** Labels of a budget's series: its name, window, and the fields of its match. */
+export function budgetLabels(budget: Budget): Attributes {
+  const labels: Attributes = { budget: budget.name, window: windowLabel(budget.window) };
+  const m = budget.match.spec;
+  for (const key of ['department', 'project', 'environment', 'provider', 'model'] as const) {
+    if (m[key] !== undefined) labels[key] = m[key];
+  }
+  return labels;
+}
+
+/**
+ * Registers the budget and fuse gauges on `meter`. They are observed at collection
+ * time from the board, so they cost nothing per call.
+ */
+export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
+  const budgets = board.budgetList();
+  if (budgets.length === 0) return;
+  const labels = new Map(budgets.map((b) => [b.name, budgetLabels(b)]));
+  const unitLabels = new Map(
+    budgets.map((b) => [
+      b.name,
+      Object.fromEntries(UNITS.map((u) => [u, { ...labels.get(b.name), unit: u }])),
+    ]),
+  );
+
+  const limit = meter.createObservableGauge(FUSE_METRIC.limit, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.limit],
+  });
+  const spent = meter.createObservableGauge(FUSE_METRIC.spent, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.spent],
+  });
+  const utilization = meter.createObservableGauge(FUSE_METRIC.utilization, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.utilization],
+    unit: '1',
+  });
+  const state = meter.createObservableGauge(FUSE_METRIC.state, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.state],
+  });
+  const trips = meter.createObservableCounter(FUSE_METRIC.trips, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.trips],
+  });
+  const wouldBlock = meter.createObservableCounter(FUSE_METRIC.wouldBlock, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.wouldBlock],
+  });
+
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const fuse of board.list()) {
+        const base = labels.get(fuse.budget)!;
+        const byUnit = unitLabels.get(fuse.budget)!;
+        for (const unit of UNITS) {
+          const l = fuse.limit[unit];
+          if (l === undefined) continue;
+          result.observe(limit, l, byUnit[unit]);
+          result.observe(spent, fuse.spent[unit], byUnit[unit]);
+          result.observe(utilization, fuse.spent[unit] / l, byUnit[unit]);
+        }
+        result.observe(state, FUSE_STATE_VALUE[fuse.state], base);
+        result.observe(trips, fuse.trips, base);
+        if (fuse.action === 'monitor')
+          result.observe(wouldBlock, board.wouldBlockCount(fuse.budget), base);
+      }
+    },
+    [limit, spent, utilization, state, trips, wouldBlock],
+  );
+}
