@@ -40,6 +40,7 @@ export type {
   ThresholdEvent,
   TripEvent,
 } from './fuses/fuse-board.js';
+export { registerEsmHook } from './instrumentation/esm-hook.js';
 export {
   SUPPORTED_OPENAI_VERSIONS,
   TokenfuseInstrumentation,
@@ -52,6 +53,7 @@ export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-cl
 export { PriceBook, type PriceResult } from './pricing/price-book.js';
 export type { NormalizedUsage } from './pricing/usage.js';
 export {
+  type AdvancedOptions,
   createTokenfuse,
   getRuntime,
   METRIC_NAMES,

@@ -58,9 +58,12 @@ export interface Tokenfuse {
  *   metricReaders: [new PrometheusExporter()],
  * }).start();
  */
-export function createTokenfuse(options: TokenfuseOptions | ResolvedConfig = {}): Tokenfuse {
+export function createTokenfuse(
+  options: TokenfuseOptions | ResolvedConfig = {},
+  advanced: AdvancedOptions = {},
+): Tokenfuse {
   const config = isResolved(options) ? options : resolveConfig(options);
-  const shared = createSharedParts(config);
+  const shared = createSharedParts(config, advanced.clock);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
   const spanProcessor = new CostSpanProcessor(shared.accountant, config);
   return {
@@ -70,6 +73,12 @@ export function createTokenfuse(options: TokenfuseOptions | ResolvedConfig = {})
     accountant: shared.accountant,
     fuses: shared.board,
   };
+}
+
+/** Options for simulations and tests, not for production use. */
+export interface AdvancedOptions {
+  /** Clock of the budget windows and cool-downs (epoch ms). @default Date.now */
+  clock?: () => number;
 }
 
 function isResolved(options: TokenfuseOptions | ResolvedConfig): options is ResolvedConfig {
@@ -249,5 +258,15 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
         '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
     );
   }
-  runtime.promClientBridge.registerWith(registry, CONTRACT_METRICS);
+  // Budget and fuse series exist only when budgets do; don't declare them empty.
+  const fuseNames = new Set(
+    Object.values(FUSE_METRIC).map((n) =>
+      prometheusName(n, n === FUSE_METRIC.trips || n === FUSE_METRIC.wouldBlock),
+    ),
+  );
+  const known =
+    runtime.config.budgets.length > 0
+      ? CONTRACT_METRICS
+      : CONTRACT_METRICS.filter((m) => !fuseNames.has(m.name));
+  runtime.promClientBridge.registerWith(registry, known);
 }

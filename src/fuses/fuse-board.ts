@@ -106,6 +106,8 @@ export interface Admission {
   outputBounded: boolean;
   /** Budgets whose streams are cut off when they go over. */
   cutOff: Budget[];
+  /** Input tokens reserved (the length bound or the exact count). */
+  inputTokens: number;
 }
 
 export type AdmissionResult =
@@ -182,7 +184,8 @@ export class FuseBoard {
     this.policies = options.policies;
     this.prices = options.prices;
     this.ledger = options.ledger ?? new MemoryLedger();
-    this.now = options.now ?? Date.now;
+    // Read Date.now on each call (not a captured reference), so fake clocks apply.
+    this.now = options.now ?? (() => Date.now());
   }
 
   /** Whether there is anything to enforce; when false the instrumentation skips admission. */
@@ -234,6 +237,7 @@ export class FuseBoard {
       provider,
       outputBounded: true,
       cutOff: [],
+      inputTokens: 0,
     };
     if (matched.length === 0) return { admitted: admission };
 
@@ -312,6 +316,7 @@ export class FuseBoard {
       if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
       admission.entries.push({ budget, amounts: { ...amounts } });
     }
+    admission.inputTokens = input;
     this.ledger.reserve(admission.entries, now);
     return { admitted: admission };
   }
@@ -350,21 +355,52 @@ export class FuseBoard {
     }
   }
 
-  /** Running spend of a stream against a budget it would cut off: true when over the limit. */
-  overLimit(
-    budget: Budget,
-    streamedTokens: number,
-    streamedUsd: number,
-    entry: ReservationEntry | undefined,
-  ): boolean {
-    const snapshot = this.ledger.read(budget, this.now());
-    const own = entry?.amounts ?? { tokens: 0, usd: 0, requests: 0 };
-    const running = { tokens: streamedTokens, usd: streamedUsd };
-    return limitedUnits(budget.limit).some((u) => {
-      if (u === 'requests') return false;
-      const others = snapshot.spent[u] + snapshot.reserved[u] - own[u];
-      return others + running[u] > budget.limit[u]!;
-    });
+  /**
+   * For budgets with `cutOffStreams`: the first one a stream has pushed over its
+   * limit, counting what the stream has produced so far against what everyone
+   * else has spent and reserved. Only called for streams that matched such a budget.
+   */
+  streamOverLimit(
+    admission: Admission,
+    streamedOutputTokens: number,
+  ): BudgetExceededError | undefined {
+    const now = this.now();
+    const running: Amounts = {
+      tokens: admission.inputTokens + streamedOutputTokens,
+      usd: this.prices.price(admission.provider, admission.model, {
+        input: admission.inputTokens,
+        cacheRead: 0,
+        cacheWrite: 0,
+        output: streamedOutputTokens,
+        reasoning: 0,
+      }).usd,
+      requests: 0,
+    };
+    for (const budget of admission.cutOff) {
+      const entry = admission.entries.find((e) => e.budget === budget);
+      const s = this.ledger.read(budget, now);
+      for (const u of ['tokens', 'usd'] as const) {
+        const l = budget.limit[u];
+        if (l === undefined) continue;
+        const others = s.spent[u] + s.reserved[u] - (entry?.amounts[u] ?? 0);
+        if (others + running[u] > l) {
+          return new BudgetExceededError({
+            budget: budget.name,
+            reason: 'limit_reached',
+            window: windowLabel(budget.window),
+            unit: u,
+            spent: others + running[u],
+            reserved: 0,
+            limit: l,
+            retryAfterSeconds: Math.max(
+              1,
+              Math.ceil(Math.min(s.windowEnd - now, budget.cooldownMs) / 1000),
+            ),
+          });
+        }
+      }
+    }
+    return undefined;
   }
 
   /** Every fuse, with its numbers. */

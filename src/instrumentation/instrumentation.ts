@@ -71,6 +71,13 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
   private readonly parts: SharedParts;
   private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
   private readonly fingerprints = new WeakMap<object, string>();
+  /** The SDK's APIPromise, for rejecting blocked calls the way the SDK rejects its own. */
+  private apiPromiseClass:
+    | (new (
+        client: unknown,
+        responsePromise: Promise<never>,
+      ) => unknown)
+    | undefined;
 
   constructor(config: TokenfuseInstrumentationConfig = {}, shared?: SharedParts) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -103,6 +110,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
             );
             return moduleExports;
           }
+          this.apiPromiseClass = apiPromiseClass(moduleExports);
           this.wrapMethod(OpenAI.Chat?.Completions?.prototype, chatAdapter);
           this.wrapMethod(OpenAI.Responses?.prototype, responsesAdapter);
           this.wrapMethod(OpenAI.Embeddings?.prototype, embeddingsAdapter);
@@ -141,8 +149,9 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       let call: LlmCall | undefined;
       let callArgs: any[];
       let ctx: ReturnType<typeof context.active>;
+      let blocked: BlockedCallError | undefined;
       try {
-        ({ call, callArgs, ctx } = self.startCall(this, adapter, args));
+        ({ call, callArgs, ctx, blocked } = self.startCall(this, adapter, args));
       } catch (err) {
         diag.error(
           `tokenfuse: instrumenting ${adapter.api}.create failed; calling it untouched`,
@@ -150,6 +159,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
         );
         return original.apply(this, args);
       }
+      if (blocked !== undefined) return self.rejectedCall(this, blocked);
       let result: unknown;
       try {
         result = context.with(ctx, () => original.apply(this, callArgs));
@@ -245,15 +255,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     markOurs(span);
     if (blocked !== undefined) {
       this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
-      // The SDK awaits its request options before sending anything: rejected
-      // options make it return its own APIPromise, rejected with our error,
-      // without a request. `.withResponse()` and friends reject alike.
-      const rejected = Promise.reject(blocked);
-      return {
-        call: undefined,
-        callArgs: [body, rejected, ...rest],
-        ctx: trace.setSpan(active, span),
-      };
+      return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };
     }
     const ctx = trace.setSpan(active, span);
     const call = new LlmCall({
@@ -276,7 +278,18 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       prepared.body === body && requestOptions === options
         ? args
         : [prepared.body, requestOptions, ...rest];
-    return { call, callArgs, ctx };
+    return { call, callArgs, ctx, blocked: undefined };
+  }
+
+  /**
+   * What a blocked call returns: the SDK's own APIPromise class, rejected with our
+   * error, so `await`, `.withResponse()`, `.asResponse()` and `parse()` helpers all
+   * reject alike and no request is made.
+   */
+  private rejectedCall(resource: SdkResource, err: BlockedCallError): unknown {
+    const rejected = Promise.reject(err);
+    const APIPromise = this.apiPromiseClass;
+    return APIPromise ? new APIPromise(resource?._client, rejected) : rejected;
   }
 
   /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */
@@ -328,7 +341,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 }
 
 /** @internal */
-export function createSharedParts(config: ResolvedConfig): SharedParts {
+export function createSharedParts(config: ResolvedConfig, clock?: () => number): SharedParts {
   const prices = new PriceBook({
     overrides: config.pricing.overrides,
     providers: config.providers,
@@ -338,7 +351,12 @@ export function createSharedParts(config: ResolvedConfig): SharedParts {
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
   });
-  const board = new FuseBoard({ budgets: config.budgets, policies: config.policies, prices });
+  const board = new FuseBoard({
+    budgets: config.budgets,
+    policies: config.policies,
+    prices,
+    ...(clock ? { now: clock } : {}),
+  });
   if (config.webhooks.length > 0) attachWebhooks(board, config.webhooks);
   return {
     config,
@@ -357,6 +375,15 @@ function openAIClass(moduleExports: any): any {
       ? (moduleExports.default ?? moduleExports)
       : moduleExports;
   return mod?.OpenAI ?? (typeof mod === 'function' ? mod : undefined);
+}
+
+function apiPromiseClass(moduleExports: any): any {
+  const mod =
+    moduleExports?.[Symbol.toStringTag] === 'Module'
+      ? (moduleExports.default ?? moduleExports)
+      : moduleExports;
+  const candidate = moduleExports?.APIPromise ?? mod?.APIPromise;
+  return typeof candidate === 'function' ? candidate : undefined;
 }
 
 function isPlainOptions(options: unknown): options is { headers?: unknown } {

@@ -155,6 +155,18 @@ export class LlmCall {
     return hide;
   }
 
+  /**
+   * @internal For streams under a budget with `cutOffStreams`: the error to end the
+   * stream with once its output (about one token per delta) pushes the budget over.
+   */
+  cutOffError(): Error | undefined {
+    const admission = this.init.admission;
+    if (admission === undefined || admission.cutOff.length === 0 || this.ended) return undefined;
+    const err = this.init.board.streamOverLimit(admission, this.stream!.pieces.length);
+    if (err !== undefined) this.init.span.setAttribute(ATTR.streamCutOff, true);
+    return err;
+  }
+
   /** @internal the stream ended (`done`) or was abandoned (`return()`). */
   onStreamEnd(abandoned: boolean): void {
     if (this.ended) return;
@@ -293,10 +305,19 @@ class ObservedIterator implements AsyncIterator<unknown>, AsyncIterable<unknown>
       return result;
     }
     let hide = false;
+    let cutOff: Error | undefined;
     try {
       hide = this.call.onStreamItem(result.value);
+      cutOff = this.call.cutOffError();
     } catch (err) {
       diag.error('tokenfuse: reading a stream chunk failed; the stream is unaffected', err);
+    }
+    if (cutOff !== undefined) {
+      // A deliberate stop: close the upstream request, end the call as failed
+      // with what it streamed, and hand the caller the budget error.
+      this.call.fail(cutOff);
+      void this.inner.return?.().catch(() => undefined);
+      throw cutOff;
     }
     return hide ? this.next() : result;
   };
