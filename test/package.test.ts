@@ -2,7 +2,7 @@
 // way a user installs it (dependencies from the npm registry), then loaded with `import` and
 // with `require`, and run as `node --import/--require tokenfuse/register` against the local
 // fake OpenAI server. Needs `npm run build` first (the `npm test` script does it).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import {
   copyFileSync,
   mkdirSync,
@@ -12,33 +12,20 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { PACKAGE_VERSION } from '../src/version.js';
+import { App, childEnv, freePort, ROOT } from './helpers/processes.js';
 import { parsePrometheusText, select } from './helpers/prom-text.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const OPENAI_VERSION: string = JSON.parse(
   readFileSync(join(ROOT, 'node_modules/openai/package.json'), 'utf8'),
 ).version;
-
-/** The parent's environment without npm's script variables (npm_config_local_prefix would
- * send a nested `npm install` to the repo) or anything configuring tokenfuse, OTel or Node. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
-}
 
 function npm(args: string[], cwd: string, timeout = 120_000) {
   return run('npm', args, { cwd, env: childEnv(), timeout, maxBuffer: 64 * 1024 * 1024 });
@@ -181,18 +168,14 @@ describe('installed from the tarball', () => {
     { flag: '--require', fixture: 'chat-app.cjs' },
   ])('node $flag tokenfuse/register', ({ flag, fixture }) => {
     let server: FakeOpenAI;
-    let child: ChildProcess | undefined;
+    let app: App | undefined;
 
     beforeAll(async () => {
       server = await startFakeOpenAI();
     });
 
     afterAll(async () => {
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child!.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await app?.kill();
       await server.close();
     });
 
@@ -203,29 +186,16 @@ describe('installed from the tarball', () => {
         'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n',
       );
       const port = await freePort();
-      const app = spawn(process.execPath, [flag, 'tokenfuse/register', fixture], {
-        cwd: project,
-        env: childEnv({
+      app = new App(
+        [flag, 'tokenfuse/register', fixture],
+        childEnv({
           LLM_BASE_URL: `${server.url}/v1`,
           OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
           TOKENFUSE_DEPARTMENT: 'platform',
         }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child = app;
-      let stderr = '';
-      app.stderr!.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        app.stdout!.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
-        });
-        app.on('exit', (code) => reject(new Error(`app exited (${code}); stderr:\n${stderr}`)));
-      });
-      expect(line).toBe('{"ready":true,"sawEmptyChoices":false}');
+        { cwd: project },
+      );
+      expect(await app.firstLine()).toBe('{"ready":true,"sawEmptyChoices":false}');
 
       const samples = parsePrometheusText(
         await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
@@ -244,11 +214,3 @@ describe('installed from the tarball', () => {
     });
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}

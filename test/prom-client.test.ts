@@ -11,84 +11,29 @@
 //   "six seven", max_tokens 2, X-Department  -> 5 input, 2 output  (department research)
 //   "stream please", max_tokens 3, streamed  -> 5 input, 3 output  (department platform)
 // gpt-4.1 at $2 / $8 per million input / output tokens: platform $0.000082, research $0.000026.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { App, childEnv, freePort, ROOT, tryConnect } from './helpers/processes.js';
 import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
 
-/** The parent's environment without anything that would configure tokenfuse, OTel or Node. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
-  });
-}
-
-const children: ChildProcess[] = [];
+const apps: App[] = [];
 const servers: FakeOpenAI[] = [];
 
-/** Starts `node <args>` from the repo root; resolves with its first stdout line. */
+/** Starts `node <args>` from the repo root; resolves with the app and its first stdout line. */
 async function startApp(
   args: string[],
   env: Record<string, string>,
-): Promise<{ line: string; stderr: () => string }> {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line; stderr:\n${stderr}`)), 20_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(out.slice(0, out.indexOf('\n')));
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`app exited (${code}) before its ready line; stderr:\n${stderr}`));
-    });
-  });
-  return { line, stderr: () => stderr };
+): Promise<{ app: App; line: string }> {
+  const started = new App(args, childEnv(env));
+  apps.push(started);
+  return { app: started, line: await started.firstLine() };
 }
 
 async function getMetrics(port: number): Promise<string> {
@@ -153,8 +98,8 @@ function sample(name: string, labels: Record<string, string>, value: unknown): S
 let tmp: string;
 let appPort: number;
 let exporterPort: number;
+let app: App;
 let ready: string;
-let appStderr: () => string;
 let appText: string;
 let appSamples: Sample[];
 let referenceText: string;
@@ -174,7 +119,7 @@ beforeAll(async () => {
   exporterPort = await freePort();
   const referencePort = await freePort();
 
-  const [app, reference] = await Promise.all([
+  const [started, reference] = await Promise.all([
     startApp(['--import', 'tokenfuse/register', 'test/fixtures/apps/prom-client-app.mjs'], {
       LLM_BASE_URL: `${appServer.url}/v1`,
       APP_PORT: String(appPort),
@@ -190,8 +135,8 @@ beforeAll(async () => {
       TOKENFUSE_CONFIG: configPath,
     }),
   ]);
-  ready = app.line;
-  appStderr = app.stderr;
+  app = started.app;
+  ready = started.line;
   expect(reference.line).toBe(READY_LINE);
   appText = await getMetrics(appPort);
   appSamples = parsePrometheusText(appText);
@@ -200,14 +145,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(
-    children.splice(0).map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
-    }),
-  );
+  await Promise.all(apps.splice(0).map((running) => running.kill()));
   await Promise.all(servers.splice(0).map((server) => server.close()));
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
@@ -335,7 +273,7 @@ describe("an app's own prom-client /metrics", () => {
 
   it('writes nothing to stderr while running and being scraped', async () => {
     await getMetrics(appPort);
-    expect(appStderr()).toBe('');
+    expect(app.stderr).toBe('');
   });
 });
 

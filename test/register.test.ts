@@ -12,125 +12,21 @@
 //   "stream please", max_tokens 3, streamed  -> 5 input, 3 output  (department platform)
 // platform: 13 input, 7 output, (13*2 + 7*8)/1e6 = $0.000082
 // research:  5 input, 2 output,  (5*2 + 2*8)/1e6 = $0.000026
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { PACKAGE_VERSION } from '../src/version.js';
+import { App, childEnv, freePort, tryConnect } from './helpers/processes.js';
 import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ESM_APP = 'test/fixtures/apps/chat-app.mjs';
 const CJS_APP = 'test/fixtures/apps/chat-app.cjs';
 const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
 
 const RELAY_CONFIG =
   'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n';
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-// ---------------------------------------------------------------------------------------------
-
-/** The parent's environment without anything that would configure tokenfuse, OTel or Node. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
-    env[key] = value;
-  }
-  return { ...env, ...extra };
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A Node 24 child process running from the repo root, its output collected. */
-class App {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      this.stdout += d;
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      this.stderr += d;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => resolve({ code, signal }));
-      this.child.on('error', () => resolve({ code: null, signal: null }));
-    });
-  }
-
-  /** The first line the app prints; rejects if it exits (or `timeoutMs` passes) before. */
-  firstLine(timeoutMs = 20_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const nl = this.stdout.indexOf('\n');
-        if (nl < 0) return false;
-        done();
-        resolve(this.stdout.slice(0, nl));
-        return true;
-      };
-      const onExit = () =>
-        setImmediate(() => {
-          if (check()) return;
-          done();
-          reject(new Error(`app exited before printing a line; stderr:\n${this.stderr}`));
-        });
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no line from the app in ${timeoutMs} ms; stderr:\n${this.stderr}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.child.stdout!.off('data', check);
-        this.child.off('exit', onExit);
-      };
-      if (check()) return;
-      this.child.stdout!.on('data', check);
-      this.child.on('exit', onExit);
-    });
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
-  });
-}
 
 async function scrape(port: number): Promise<Sample[]> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);

@@ -1,0 +1,103 @@
+// Child processes for the suites that run tokenfuse the way a user does: a Node 24 child
+// (`process.execPath`) with a clean environment, its output collected, plus TCP port helpers.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** The repo root (with a trailing slash). */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The parent's environment without npm's script variables (npm_config_local_prefix would
+ * send a nested `npm install` to the repo) or anything configuring tokenfuse, OTel or Node. */
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(TOKENFUSE_|OTEL_|NODE_OPTIONS$|npm_)/i.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/** A Node 24 child process running from the repo root (or `opts.cwd`), its output collected. */
+export class App {
+  readonly child: ChildProcess;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}) {
+    this.child = spawn(process.execPath, args, {
+      cwd: opts.cwd ?? ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderr += d;
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => resolve({ code, signal }));
+      this.child.on('error', () => resolve({ code: null, signal: null }));
+    });
+  }
+
+  /** The first line the app prints; rejects if it exits (or `timeoutMs` passes) before. */
+  firstLine(timeoutMs = 20_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const nl = this.stdout.indexOf('\n');
+        if (nl < 0) return false;
+        done();
+        resolve(this.stdout.slice(0, nl));
+        return true;
+      };
+      const onExit = () =>
+        setImmediate(() => {
+          if (check()) return;
+          done();
+          reject(new Error(`app exited before printing a line; stderr:\n${this.stderr}`));
+        });
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no line from the app in ${timeoutMs} ms; stderr:\n${this.stderr}`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.child.stdout!.off('data', check);
+        this.child.off('exit', onExit);
+      };
+      if (check()) return;
+      this.child.stdout!.on('data', check);
+      this.child.on('exit', onExit);
+    });
+  }
+
+  /** Kills the app (if it is still running) and waits for it to exit. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
+export function tryConnect(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+  });
+}
