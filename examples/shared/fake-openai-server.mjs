@@ -10,6 +10,7 @@
 //   POST /v1/embeddings         float or base64 (the SDK default) encoding
 //   GET  /v1/models, GET /v1/models/{id}
 //   anything else               404 with OpenAI's "Invalid URL" error body
+//   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue
 //
 // Deterministic token accounting (so tests can compute exact expected numbers):
 //   words(text)        = number of whitespace-separated words in the string (0 for non-strings).
@@ -422,7 +423,10 @@ export async function startFakeOpenAI(options = {}) {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     requests.push({ method, path, headers, body, receivedAt: Date.now() });
-    const script = queue.shift();
+    // A model named `error-<status>` answers with that HTTP error: for processes
+    // that cannot reach the server's script queue (apps under test, demos).
+    const errorModel = /^error-(\d{3})$/.exec(typeof body?.model === 'string' ? body.model : '');
+    const script = errorModel ? { kind: 'error', status: Number(errorModel[1]) } : queue.shift();
 
     const started = Date.now();
     const responseHeaders = {
