@@ -9,7 +9,7 @@
 // through the real `openai` SDK, prints what each department spent (read back
 // from tokenfuse's own /metrics endpoint) and leaves /metrics up until Ctrl-C.
 import OpenAI from 'openai';
-import { withAttribution } from 'tokenfuse';
+import { isBudgetExceededError, withAttribution } from 'tokenfuse';
 import { startFakeOpenAI } from '../shared/fake-openai-server.mjs';
 
 const METRICS_URL = `http://127.0.0.1:${process.env.OTEL_EXPORTER_PROMETHEUS_PORT ?? 9464}/metrics`;
@@ -27,10 +27,29 @@ await withAttribution({ department: 'marketing', feature: 'subject-lines' }, asy
       max_tokens: 40,
     });
   }
-  // Streaming works unchanged; tokenfuse asks for the usage chunk and hides it.
+  // Marketing's budget (150 tokens an hour in tokenfuse.config.yaml) is spent by now:
+  // this call is stopped before it is sent, and the app falls back.
+  try {
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: ask('Stream a tagline for the autumn sale'),
+      max_tokens: 30,
+      stream: true,
+    });
+    for await (const chunk of stream) void chunk.choices[0]?.delta?.content;
+  } catch (err) {
+    if (!isBudgetExceededError(err)) throw err;
+    console.log(
+      `marketing: call blocked by budget "${err.budget}" (${err.spent} of ${err.limit} ${err.unit} this ${err.window}); using a cached tagline`,
+    );
+  }
+});
+
+// Streaming works unchanged; tokenfuse asks for the usage chunk and hides it.
+await withAttribution({ department: 'search' }, async () => {
   const stream = await openai.chat.completions.create({
     model: 'gpt-4.1',
-    messages: ask('Stream a tagline for the autumn sale'),
+    messages: ask('Stream a tagline for the search page'),
     max_tokens: 30,
     stream: true,
   });

@@ -1,0 +1,73 @@
+// The runnable examples, run as a user would, with their exact output.
+import { afterEach, expect, it } from 'vitest';
+import { App, childEnv, freePort } from './helpers/processes.js';
+
+let app: App | undefined;
+afterEach(async () => {
+  await app?.kill();
+  app = undefined;
+});
+
+async function run(args: string[], env: Record<string, string>): Promise<string> {
+  app = new App(args, childEnv(env));
+  const exit = await app.exited;
+  expect(exit, app.stderr).toEqual({ code: 0, signal: null });
+  return app.stdout;
+}
+
+it('the demo prints the spend per department read back from /metrics, with marketing blocked by its budget', async () => {
+  const port = await freePort();
+  const out = await run(['--import', 'tokenfuse/register', 'examples/demo/demo.mjs'], {
+    TOKENFUSE_CONFIG: 'examples/demo/tokenfuse.config.yaml',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    TOKENFUSE_DEMO_EXIT: '1',
+  });
+  expect(out).toBe(
+    [
+      'marketing: call blocked by budget "marketing-hourly" (156 of 150 tokens this hour); using a cached tagline',
+      '',
+      'Spend by department (from tokenfuse /metrics)',
+      '',
+      'department   requests   tokens   cost (USD)',
+      'marketing           4      156     0.001032',
+      'search              3      107     0.000489',
+      'support             5      150     0.000075',
+      '',
+      `Metrics: http://127.0.0.1:${port}/metrics   (Ctrl-C to stop)`,
+      '',
+    ].join('\n'),
+  );
+});
+
+it('the budget-fuse example cuts a department off at 0.5 MTok/hour and lets it back in the next hour', async () => {
+  const port = await freePort();
+  const out = await run(['examples/budget-fuse/budget-fuse.mjs'], {
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+  });
+  const lines = out.split('\n');
+  expect(lines.slice(0, 17)).toEqual([
+    '10:00  draft 1: ok (120,000 tokens)',
+    '10:05  draft 2: ok (120,000 tokens)',
+    '10:10  threshold 50% of marketing-hourly: 360,000 tokens',
+    '10:10  draft 3: ok (120,000 tokens)',
+    '10:15  threshold 75% of marketing-hourly: 480,000 tokens',
+    '10:15  threshold 90% of marketing-hourly: 480,000 tokens',
+    '10:15  draft 4: ok (120,000 tokens)',
+    '10:20  threshold 100% of marketing-hourly: 600,000 tokens',
+    '10:20  FUSE OPEN  marketing-hourly: 600,000 of 500,000 tokens this hour',
+    '10:20  draft 5: ok (120,000 tokens)',
+    '10:25  draft 6: blocked by "marketing-hourly" (limit_reached), queued; retry in 2100s',
+    '10:30  draft 7: blocked by "marketing-hourly" (limit_reached), queued; retry in 1800s',
+    '10:35  requests that reached the LLM server: 5 of 7',
+    '11:00  -- a new hour --',
+    '11:00  fuse closed (window): marketing-hourly',
+    '11:00  draft 8: ok (120,000 tokens)',
+    '11:00  fuse closed, 120,000 of 500,000 tokens used this hour',
+  ]);
+  expect(out).toContain(
+    'tokenfuse_requests_total{department="marketing",project="campaigns",environment="demo",provider="local-relay",model="gpt-4.1",budget="marketing-hourly",outcome="blocked"} 2',
+  );
+  expect(out).toContain(
+    'tokenfuse_fuse_trips_total{budget="marketing-hourly",window="hour",department="marketing"} 1',
+  );
+});
