@@ -6,9 +6,15 @@
 // It runs its own OpenTelemetry NodeSDK with tokenfuse's parts (the way an app
 // with an existing OpenTelemetry setup uses tokenfuse), against the local fake
 // LLM server, with a simulated clock so the hour passes in a second.
-import { NodeSDK } from '@opentelemetry/sdk-node';
+
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { createTokenfuse, isBudgetExceededError, registerEsmHook, withAttribution } from 'tokenfuse';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  createTokenfuse,
+  isBudgetExceededError,
+  registerEsmHook,
+  withAttribution,
+} from 'tokenfuse';
 import { startFakeOpenAI } from '../shared/fake-openai-server.mjs';
 
 let simulatedNow = Date.parse('2026-11-23T10:00:00Z');
@@ -49,8 +55,16 @@ const llm = await startFakeOpenAI();
 const openai = new OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-example', maxRetries: 0 });
 
 const fuses = tokenfuse.fuses;
-fuses.onThreshold((e) => console.log(`${clock()}  threshold ${e.threshold * 100}% of ${e.budget}: ${e.spent.toLocaleString('en-US')} tokens`));
-fuses.onTrip((e) => console.log(`${clock()}  FUSE OPEN  ${e.budget}: ${e.spent.toLocaleString('en-US')} of ${e.limit.toLocaleString('en-US')} tokens this ${e.window}`));
+fuses.onThreshold((e) =>
+  console.log(
+    `${clock()}  threshold ${e.threshold * 100}% of ${e.budget}: ${e.spent.toLocaleString('en-US')} tokens`,
+  ),
+);
+fuses.onTrip((e) =>
+  console.log(
+    `${clock()}  FUSE OPEN  ${e.budget}: ${e.spent.toLocaleString('en-US')} of ${e.limit.toLocaleString('en-US')} tokens this ${e.window}`,
+  ),
+);
 fuses.onReset((e) => console.log(`${clock()}  fuse closed (${e.cause}): ${e.budget}`));
 
 async function draftCampaign(i) {
@@ -67,12 +81,16 @@ async function draftCampaign(i) {
         max_tokens: 30_000,
       }),
     );
-    console.log(`${clock()}  draft ${i}: ok (${res.usage.total_tokens.toLocaleString('en-US')} tokens)`);
+    console.log(
+      `${clock()}  draft ${i}: ok (${res.usage.total_tokens.toLocaleString('en-US')} tokens)`,
+    );
   } catch (err) {
     if (!isBudgetExceededError(err)) throw err;
     // The call never left the process. Fall back instead of failing the user:
     // here, queue the draft for when the budget has room again.
-    console.log(`${clock()}  draft ${i}: blocked by "${err.budget}" (${err.reason}), queued; retry in ${err.retryAfterSeconds}s`);
+    console.log(
+      `${clock()}  draft ${i}: blocked by "${err.budget}" (${err.reason}), queued; retry in ${err.retryAfterSeconds}s`,
+    );
   }
 }
 
@@ -82,12 +100,14 @@ for (let i = 1; i <= 7; i++) {
 }
 console.log(`${clock()}  requests that reached the LLM server: ${llm.requests.length} of 7`);
 
-minutes(60 - (new Date(simulatedNow).getUTCMinutes())); // to the top of the next hour
+minutes(60 - new Date(simulatedNow).getUTCMinutes()); // to the top of the next hour
 console.log(`${clock()}  -- a new hour --`);
 await draftCampaign(8);
 
 const state = fuses.get('marketing-hourly');
-console.log(`${clock()}  fuse ${state.state}, ${state.spent.tokens.toLocaleString('en-US')} of ${state.limit.tokens.toLocaleString('en-US')} tokens used this hour`);
+console.log(
+  `${clock()}  fuse ${state.state}, ${state.spent.tokens.toLocaleString('en-US')} of ${state.limit.tokens.toLocaleString('en-US')} tokens used this hour`,
+);
 
 const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 console.log('\n/metrics:');

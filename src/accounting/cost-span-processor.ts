@@ -63,7 +63,8 @@ export class CostSpanProcessor {
 
   onStart(span: SpanLike, parentContext: Context): void {
     try {
-      if (isOurs(span) || !isGenAi(span)) return;
+      // Our own spans are accounted by the instrumentation (and not marked yet here).
+      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span) || !isGenAi(span)) return;
       const parent = trace.getSpan(parentContext);
       if (parent && isOurs(parent)) {
         markCovered(span as never);
@@ -96,8 +97,8 @@ export class CostSpanProcessor {
 
   private process(span: SpanLike, writable: boolean): void {
     try {
-      if (this.accounted.has(span) || isOurs(span) || isCovered(span) || !isGenAi(span)) return;
-      if (span.instrumentationScope?.name === PACKAGE_NAME) return;
+      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span)) return;
+      if (this.accounted.has(span) || isCovered(span) || !isGenAi(span)) return;
       const record = this.toRecord(span);
       if (record === undefined) return;
       this.accounted.add(span);

@@ -12,7 +12,8 @@ const INSTALL_HINT = 'install it with: apt-get install prometheus prometheus-ale
 export function requireBinary(name: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') throw new Error(`${name} is not installed; ${INSTALL_HINT}`);
+  if (found.status !== 0 || path === '')
+    throw new Error(`${name} is not installed; ${INSTALL_HINT}`);
   return path;
 }
 
@@ -92,7 +93,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     'global:',
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,
-    options.ruleFiles?.length ? `rule_files:\n${options.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}` : '',
+    options.ruleFiles?.length
+      ? `rule_files:\n${options.ruleFiles.map((f) => `  - ${JSON.stringify(f)}`).join('\n')}`
+      : '',
     options.alertmanager
       ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${JSON.stringify(options.alertmanager)}]`
       : '',
@@ -130,7 +133,11 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         const { activeTargets } = await api('/api/v1/targets');
-        if (activeTargets.length > 0 && activeTargets.every((t: { health: string }) => t.health === 'up')) return;
+        if (
+          activeTargets.length > 0 &&
+          activeTargets.every((t: { health: string }) => t.health === 'up')
+        )
+          return;
         await new Promise((r) => setTimeout(r, 200));
       }
       throw new Error(`prometheus targets not up:\n${server.output.join('')}`);
@@ -165,5 +172,9 @@ export async function startAlertmanager(configYaml: string): Promise<Alertmanage
     dir,
   );
   await server.waitReady(`http://127.0.0.1:${port}/-/ready`);
-  return { address: `127.0.0.1:${port}`, stop: () => server.stop(), output: () => server.output.join('') };
+  return {
+    address: `127.0.0.1:${port}`,
+    stop: () => server.stop(),
+    output: () => server.output.join(''),
+  };
 }
