@@ -25,7 +25,10 @@ export {
   type ConfigIssue,
   isBlockedCallError,
   isBudgetExceededError,
+  isLedgerUnavailableError,
   isModelNotAllowedError,
+  type LedgerUnavailableDetails,
+  LedgerUnavailableError,
   ModelNotAllowedError,
   TokenfuseError,
 } from './errors/index.js';

@@ -24,7 +24,7 @@ import { loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
-import { FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
+import { FUSE_COUNTERS, FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
 import { METRIC, METRIC_HELP } from './metrics/instruments.js';
 import {
   type KnownMetric,
@@ -186,6 +186,8 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       delete globalSlot[RUNTIME];
       tokenfuse.instrumentation.disable();
       await sdk.shutdown();
+      // Reconciles what the shared ledger has pending, and closes its connection.
+      await tokenfuse.fuses.close();
     },
   };
   globalSlot[RUNTIME] = runtime;
@@ -230,7 +232,7 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
       type: 'gauge' as const,
     }),
   ),
-  ...[FUSE_METRIC.trips, FUSE_METRIC.wouldBlock].map((n) => ({
+  ...[FUSE_METRIC.trips, FUSE_METRIC.wouldBlock, FUSE_METRIC.ledgerErrors].map((n) => ({
     name: prometheusName(n, true),
     help: FUSE_METRIC_HELP[n],
     type: 'counter' as const,
@@ -258,15 +260,16 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
         '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
     );
   }
-  // Budget and fuse series exist only when budgets do; don't declare them empty.
+  // Budget and fuse series exist only when budgets do, ledger errors only with the
+  // shared ledger; don't declare them empty.
   const fuseNames = new Set(
-    Object.values(FUSE_METRIC).map((n) =>
-      prometheusName(n, n === FUSE_METRIC.trips || n === FUSE_METRIC.wouldBlock),
-    ),
+    Object.values(FUSE_METRIC).map((n) => prometheusName(n, FUSE_COUNTERS.has(n))),
   );
-  const known =
-    runtime.config.budgets.length > 0
-      ? CONTRACT_METRICS
-      : CONTRACT_METRICS.filter((m) => !fuseNames.has(m.name));
+  const ledgerErrors = prometheusName(FUSE_METRIC.ledgerErrors, true);
+  const known = CONTRACT_METRICS.filter((m) =>
+    m.name === ledgerErrors
+      ? runtime.fuses.shared
+      : runtime.config.budgets.length > 0 || !fuseNames.has(m.name),
+  );
   runtime.promClientBridge.registerWith(registry, known);
 }

@@ -173,7 +173,7 @@ export interface BudgetLimits {
   requests?: number;
 }
 
-/** A spending limit on the calls it matches, enforced in-process by a fuse. */
+/** A spending limit on the calls it matches, enforced by a fuse (per process, or fleet-wide with the Redis ledger). */
 export interface BudgetOptions {
   /** Unique name; it is the `budget` label and appears in errors and alerts. `[a-zA-Z0-9_.:-]` */
   name: string;
@@ -220,6 +220,56 @@ export interface WebhookOptions {
   format?: 'json' | 'slack' | 'discord';
 }
 
+/**
+ * Where budget spend and fuse state live. `memory` (the default) keeps them in
+ * this process: exact, but each replica of a fleet enforces its own copy of every
+ * budget. `redis` shares them through one Redis, so a fleet enforces ONE budget:
+ * each call costs one Redis round trip to admit and one to settle.
+ */
+export interface LedgerOptions {
+  /**
+   * `memory` or `redis`.
+   * @default 'memory'
+   */
+  store?: 'memory' | 'redis';
+  /**
+   * Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS).
+   * Required for `store: redis`. Credentials may be given here or in `username`/`password`;
+   * messages name only the host.
+   * Env: `TOKENFUSE_LEDGER_URL` (wins over the file, which keeps secrets out of it).
+   */
+  url?: string;
+  /**
+   * Prefix of every Redis key tokenfuse writes. Replicas enforcing the same budgets
+   * share a prefix; unrelated fleets on one Redis use different ones.
+   * @default 'tokenfuse:'
+   */
+  keyPrefix?: string;
+  /**
+   * How long a call waits for Redis, in milliseconds, before the failure policy applies.
+   * @default 50
+   */
+  timeoutMs?: number;
+  /**
+   * When Redis does not answer within `timeoutMs` or cannot be reached:
+   * `open` admits calls against a local copy of the budgets (seeded with the
+   * last shared numbers seen) and adds what they spend to Redis when it answers
+   * again; `closed` refuses calls matched by a `block` budget with `LedgerUnavailableError`.
+   * @default 'open'
+   */
+  onFailure?: 'open' | 'closed';
+  /**
+   * TLS: `true`, or options passed to Node's `tls.connect()` (`ca`, `cert`, `key`,
+   * `servername`, `rejectUnauthorized`, …). A `rediss://` URL turns TLS on by itself.
+   * @default false
+   */
+  tls?: boolean | Record<string, unknown>;
+  /** Redis ACL user name (wins over the URL's). */
+  username?: string;
+  /** Redis password (wins over the URL's). */
+  password?: string;
+}
+
 /** The whole configuration. */
 export interface TokenfuseOptions {
   /**
@@ -246,4 +296,6 @@ export interface TokenfuseOptions {
   policies?: ModelPolicyOptions[];
   /** Webhooks told about threshold crossings and fuse trips. @default [] */
   webhooks?: WebhookOptions[];
+  /** Where budgets' spend and fuses live: this process, or Redis shared by a fleet. */
+  ledger?: LedgerOptions;
 }

@@ -52,6 +52,16 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
   budgets: [],
   policies: [],
   webhooks: [],
+  ledger: {
+    store: 'memory',
+    url: undefined,
+    keyPrefix: 'tokenfuse:',
+    timeoutMs: 50,
+    onFailure: 'open',
+    tls: undefined,
+    username: undefined,
+    password: undefined,
+  },
 };
 
 const FULL_YAML = `# every option
@@ -118,6 +128,16 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
   budgets: [],
   policies: [],
   webhooks: [],
+  ledger: {
+    store: 'memory',
+    url: undefined,
+    keyPrefix: 'tokenfuse:',
+    timeoutMs: 50,
+    onFailure: 'open',
+    tls: undefined,
+    username: undefined,
+    password: undefined,
+  },
 };
 
 describe('defaults', () => {

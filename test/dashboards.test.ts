@@ -268,6 +268,9 @@ describe('queries', () => {
           ])
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
+        } else if (metric === 'tokenfuse_ledger_errors_total') {
+          // The ledger's errors are per process, not per budget: no filter applies.
+          expect(matchers, where).toBe('');
         } else if (q.dashboard === 'tokenfuse-budgets-fuses') {
           expect(matchers, where).toContain('budget=~"$budget"');
         } else {

@@ -166,6 +166,8 @@ const EXPECTED_EMPTY: Record<string, string> = {
   LLMSpendSpike: 'needs a day of spend history to compare against',
   'tokenfuse-budgets-fuses/Half-open fuses':
     'no fuse is half-open: that lasts only while probes are in flight',
+  'tokenfuse-budgets-fuses/Shared ledger errors':
+    'the scenario uses the in-memory ledger, which has no errors to count',
 };
 
 describe('every dashboard and rule expression, against real data', () => {

@@ -19,21 +19,26 @@ const CONTRACT = {
   tokenfuse_fuse_state: 'gauge',
   tokenfuse_fuse_trips_total: 'counter',
   tokenfuse_fuse_would_block_total: 'counter',
+  tokenfuse_ledger_errors_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
 let h: Harness;
 beforeAll(async () => {
   llm = await startFakeOpenAI();
-  // One budget of each action, so every budget and fuse series exists.
+  // One budget of each action, so every budget and fuse series exists; the shared
+  // ledger, so its error counter does (nothing listens on port 1: calls go ahead on
+  // the local fallback, and the counter counts the failures).
   h = await createHarness({
     budgets: [
       { name: 'all-hourly', window: 'hour', limit: { tokens: 1_000_000 } },
       { name: 'all-monthly-trial', window: 'month', limit: { usd: 100 }, action: 'monitor' },
     ],
+    ledger: { store: 'redis', url: 'redis://127.0.0.1:1' },
   });
 });
 afterAll(async () => {
+  await h.tokenfuse.fuses.close();
   await h.close();
   await llm.close();
 });

@@ -1028,6 +1028,23 @@ function budgetsAndFuses(): Dashboard {
           },
         ],
       }),
+      timeseries({
+        title: 'Shared ledger errors',
+        description:
+          'Failed Redis ledger operations (admit, settle, reconcile) by reason, summed over ' +
+          'replicas. Only apps with ledger.store: redis export this; with onFailure: open, ' +
+          'calls go on against a local copy and are reconciled later.',
+        unit: 'short',
+        w: 24,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr: 'sum by (operation, reason) (increase(tokenfuse_ledger_errors_total[$__rate_interval]))',
+            legend: '{{operation}} {{reason}}',
+          },
+        ],
+      }),
     ],
   });
 }

@@ -64,7 +64,8 @@ export class CostSpanProcessor {
   onStart(span: SpanLike, parentContext: Context): void {
     try {
       // Our own spans are accounted by the instrumentation (and not marked yet here).
-      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span) || !isGenAi(span)) return;
+      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span) || !isGenAi(span))
+        return;
       const parent = trace.getSpan(parentContext);
       if (parent && isOurs(parent)) {
         markCovered(span as never);

@@ -18,7 +18,14 @@ import type {
   TokenfuseOptions,
   WebhookOptions,
 } from '../types.js';
-import { EXPECTED, expectedMessage, formatPath, TAG_NAMES, validateOptions } from './schema.js';
+import {
+  EXPECTED,
+  expectedMessage,
+  formatPath,
+  isRedisUrl,
+  TAG_NAMES,
+  validateOptions,
+} from './schema.js';
 
 /** The configuration with every default applied and the environment merged in. */
 export interface ResolvedConfig {
@@ -40,6 +47,17 @@ export interface ResolvedConfig {
   budgets: Budget[];
   policies: ModelPolicy[];
   webhooks: WebhookOptions[];
+  ledger: {
+    store: 'memory' | 'redis';
+    /** Set (and a redis:// or rediss:// URL) when `store` is `redis`. */
+    url: string | undefined;
+    keyPrefix: string;
+    timeoutMs: number;
+    onFailure: 'open' | 'closed';
+    tls: boolean | Record<string, unknown> | undefined;
+    username: string | undefined;
+    password: string | undefined;
+  };
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
@@ -68,6 +86,12 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxValuesPerLabel: 100,
   }),
   content: Object.freeze({ capture: false }),
+  ledger: Object.freeze({
+    store: 'memory' as const,
+    keyPrefix: 'tokenfuse:',
+    timeoutMs: 50,
+    onFailure: 'open' as const,
+  }),
 });
 
 /**
@@ -142,7 +166,36 @@ export function resolveValidatedOptions(
     budgets: (options.budgets ?? []).map(normalizeBudget),
     policies: (options.policies ?? []).map(normalizePolicy),
     webhooks: options.webhooks ?? [],
+    ledger: resolveLedger(options.ledger ?? {}, env, opts.source),
     source: opts.source,
+  };
+}
+
+/** `ledger`: `TOKENFUSE_LEDGER_URL` wins over `ledger.url`; `store: redis` needs a URL from one of them. */
+function resolveLedger(
+  ledger: NonNullable<TokenfuseOptions['ledger']>,
+  env: EnvReader,
+  source: string,
+): ResolvedConfig['ledger'] {
+  const store = ledger.store ?? CONFIG_DEFAULTS.ledger.store;
+  const url = env.redisUrl('TOKENFUSE_LEDGER_URL') ?? ledger.url;
+  if (store === 'redis' && url === undefined) {
+    throw new ConfigError(source, [
+      {
+        path: 'ledger.url',
+        message: `missing (expected ${EXPECTED.redisUrl} for store 'redis'; or set TOKENFUSE_LEDGER_URL)`,
+      },
+    ]);
+  }
+  return {
+    store,
+    url,
+    keyPrefix: ledger.keyPrefix ?? CONFIG_DEFAULTS.ledger.keyPrefix,
+    timeoutMs: ledger.timeoutMs ?? CONFIG_DEFAULTS.ledger.timeoutMs,
+    onFailure: ledger.onFailure ?? CONFIG_DEFAULTS.ledger.onFailure,
+    tls: ledger.tls,
+    username: ledger.username,
+    password: ledger.password,
   };
 }
 
@@ -228,6 +281,18 @@ class EnvReader {
     const word = value.toLowerCase();
     if (word === 'prometheus' || word === 'none') return word;
     throw invalidEnv(name, 'metrics.exporter', expectedMessage(EXPECTED.exporter, value));
+  }
+
+  redisUrl(name: string): string | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    if (isRedisUrl(value)) return value;
+    // Never echo the value: a Redis URL can hold a password.
+    throw invalidEnv(
+      name,
+      'ledger.url',
+      `expected ${EXPECTED.redisUrl}, got a value that is not one`,
+    );
   }
 
   port(name: string): number | undefined {

@@ -70,7 +70,16 @@ export const EXPECTED = {
   webhooks: 'an array of webhooks',
   url: 'an http(s) URL',
   webhookFormat: "'json', 'slack' or 'discord'",
+  ledgerStore: "'memory' or 'redis'",
+  redisUrl: 'a redis:// or rediss:// URL',
+  onFailure: "'open' or 'closed'",
+  tls: 'true, false or an object of TLS options',
 } as const;
+
+/** Whether `value` is a URL a Redis client connects to. */
+export function isRedisUrl(value: string): boolean {
+  return /^rediss?:\/\//.test(value) && URL.canParse(value);
+}
 
 /**
  * Describes a value for an error message: strings quoted, with the type, so that
@@ -369,6 +378,33 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+/**
+ * Fields of `ledger`. Exported so that later options extend it without restating
+ * these: `configObject({ ...ledgerShape, restore: restoreSchema.optional() })`.
+ */
+export const ledgerShape = {
+  store: z.enum(['memory', 'redis'], expecting(EXPECTED.ledgerStore)).optional(),
+  url: z
+    .string(expecting(EXPECTED.redisUrl))
+    .refine(isRedisUrl, {
+      // The value is not echoed: a Redis URL can hold a password.
+      error: `expected ${EXPECTED.redisUrl}, got a string that is not one`,
+    })
+    .optional(),
+  keyPrefix: text().optional(),
+  timeoutMs: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  onFailure: z.enum(['open', 'closed'], expecting(EXPECTED.onFailure)).optional(),
+  tls: z.union([boolean(), z.record(z.string(), z.unknown())], expecting(EXPECTED.tls)).optional(),
+  username: text().optional(),
+  password: text().optional(),
+};
+
+const ledgerSchema = configObject(ledgerShape);
+
 const contentSchema = configObject({
   capture: boolean().optional(),
 });
@@ -395,6 +431,7 @@ export const tokenfuseOptionsShape = {
     .superRefine(uniqueNames('policy'))
     .optional(),
   webhooks: z.array(webhookSchema, expecting(EXPECTED.webhooks)).optional(),
+  ledger: ledgerSchema.optional(),
 };
 
 /** Schema of {@link TokenfuseOptions}: strict at every level, every default left to the resolver. */

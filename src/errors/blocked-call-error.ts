@@ -15,7 +15,9 @@ export type BlockReason =
   /** Half-open, and its probe calls are already in flight. */
   | 'probing'
   /** A model policy denies the model. */
-  | 'model_not_allowed';
+  | 'model_not_allowed'
+  /** The shared budget ledger (Redis) could not be reached and `ledger.onFailure` is `closed`. */
+  | 'ledger_unavailable';
 
 /** Base of the errors a deliberately blocked call rejects with. */
 export abstract class BlockedCallError extends TokenfuseError {
@@ -31,7 +33,7 @@ export abstract class BlockedCallError extends TokenfuseError {
 /** The numbers behind a {@link BudgetExceededError}. */
 export interface BudgetExceededDetails {
   budget: string;
-  reason: Exclude<BlockReason, 'model_not_allowed'>;
+  reason: Exclude<BlockReason, 'model_not_allowed' | 'ledger_unavailable'>;
   /** `hour`, `month`, `rolling_1h`, … */
   window: string;
   /** The limited unit that ran out. */
@@ -126,7 +128,53 @@ export class ModelNotAllowedError extends BlockedCallError {
   }
 }
 
-/** True for any call tokenfuse blocked on purpose (budget or policy), across copies of tokenfuse. */
+/** The details of a {@link LedgerUnavailableError}. */
+export interface LedgerUnavailableDetails {
+  /** `host:port` of the ledger (never its credentials). */
+  ledger: string;
+  /** The `block` budgets the call matched, which could not be checked. */
+  budgets: readonly string[];
+  /** How the ledger failed. */
+  cause: 'timeout' | 'connection' | 'script';
+}
+
+/**
+ * Thrown (as the rejection of the SDK call) when the shared budget ledger (Redis)
+ * did not answer in time or could not be reached, and `ledger.onFailure` is
+ * `closed`: budgets that cannot be checked refuse calls. No request was sent.
+ * Like a provider's 503: `status` 503, `code` `ledger_unavailable`.
+ */
+export class LedgerUnavailableError extends BlockedCallError {
+  readonly status = 503;
+  readonly code = 'ledger_unavailable';
+  readonly reason = 'ledger_unavailable' as const;
+  /** The first budget that could not be checked (see {@link budgets}). */
+  readonly budget: string;
+  readonly budgets: readonly string[];
+  readonly ledger: string;
+  readonly failure: LedgerUnavailableDetails['cause'];
+
+  constructor(details: LedgerUnavailableDetails) {
+    const { ledger, budgets, cause } = details;
+    const names = budgets.map((b) => `"${b}"`).join(', ');
+    const what =
+      cause === 'timeout'
+        ? 'did not answer in time'
+        : cause === 'script'
+          ? 'refused the budget check'
+          : 'cannot be reached';
+    super(
+      `tokenfuse: the budget ledger at ${ledger} ${what}, so budget${budgets.length === 1 ? '' : 's'} ${names} could not be checked and this call was not sent (ledger.onFailure: closed)`,
+    );
+    this.name = 'LedgerUnavailableError';
+    this.budget = budgets[0] ?? '';
+    this.budgets = [...budgets];
+    this.ledger = ledger;
+    this.failure = cause;
+  }
+}
+
+/** True for any call tokenfuse blocked on purpose (budget, policy or unavailable ledger), across copies of tokenfuse. */
 export function isBlockedCallError(err: unknown): err is BlockedCallError {
   return (
     typeof err === 'object' && err !== null && (err as { [BLOCKED]?: unknown })[BLOCKED] === true
@@ -141,4 +189,9 @@ export function isBudgetExceededError(err: unknown): err is BudgetExceededError 
 /** True for a {@link ModelNotAllowedError}, across copies of tokenfuse. */
 export function isModelNotAllowedError(err: unknown): err is ModelNotAllowedError {
   return isBlockedCallError(err) && err.code === 'model_not_allowed';
+}
+
+/** True for a {@link LedgerUnavailableError}, across copies of tokenfuse. */
+export function isLedgerUnavailableError(err: unknown): err is LedgerUnavailableError {
+  return isBlockedCallError(err) && err.code === 'ledger_unavailable';
 }

@@ -5,7 +5,10 @@ export {
   BudgetExceededError,
   isBlockedCallError,
   isBudgetExceededError,
+  isLedgerUnavailableError,
   isModelNotAllowedError,
+  type LedgerUnavailableDetails,
+  LedgerUnavailableError,
   ModelNotAllowedError,
 } from './blocked-call-error.js';
 export { ConfigError, type ConfigIssue } from './config-error.js';

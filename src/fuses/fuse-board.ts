@@ -6,8 +6,6 @@ import {
   ModelNotAllowedError,
 } from '../errors/blocked-call-error.js';
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
-import type { AccountSnapshot, Ledger, ReservationEntry } from '../ledger/ledger.js';
-import { MemoryLedger } from '../ledger/memory-ledger.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { BudgetLimits, Tags } from '../types.js';
 import { estimateCall, OutputAverages } from './admission-estimate.js';
@@ -16,12 +14,25 @@ import {
   type Budget,
   type Matcher,
   type ModelPolicy,
-  UNITS,
   type Unit,
   windowLabel,
 } from './budget.js';
 import { EventSource, type Subscribe } from './events.js';
-import { closedFuse, type FuseRecord, type FuseState } from './fuse.js';
+import type { FuseState } from './fuse.js';
+import {
+  type AdmitOutcome,
+  type BudgetState,
+  type FuseStore,
+  isPromise,
+  type LedgerFailure,
+  type LedgerOperation,
+  type MaybePromise,
+  type ReadOutcome,
+  type SettleOutcome,
+  type Transition,
+} from './fuse-store.js';
+import { MemoryFuseStore } from './memory-fuse-store.js';
+import { exhausted, fits, utilization } from './rules.js';
 
 /** A fuse as seen from outside: state and the numbers behind it. */
 export interface FuseSnapshot {
@@ -97,7 +108,9 @@ export interface CallDescription {
 
 /** An admitted call's claim on its budgets, handed back at settlement. */
 export interface Admission {
-  entries: ReservationEntry[];
+  /** Each matched budget with the amounts reserved in it. */
+  entries: Array<{ budget: Budget; amounts: Amounts }>;
+  /** Budgets this call is a half-open probe of. */
   probes: string[];
   /** Monitor budgets that would have blocked this call. */
   wouldBlock: string[];
@@ -108,6 +121,8 @@ export interface Admission {
   cutOff: Budget[];
   /** Input tokens reserved (the length bound or the exact count). */
   inputTokens: number;
+  /** The store's claim (opaque here). */
+  ticket: unknown;
 }
 
 export type AdmissionResult =
@@ -118,7 +133,8 @@ export interface FuseBoardOptions {
   budgets: Budget[];
   policies: ModelPolicy[];
   prices: PriceBook;
-  ledger?: Ledger;
+  /** Where fuses and spend live. @default a new in-memory store */
+  store?: FuseStore;
   /** Clock, for tests with fake timers. @default Date.now */
   now?: () => number;
 }
@@ -133,30 +149,29 @@ function matches(m: Matcher, tags: Tags, provider: string, model: string): boole
   );
 }
 
-function limitedUnits(limit: BudgetLimits): Unit[] {
-  return UNITS.filter((u) => limit[u] !== undefined);
-}
+/** Per (operation, reason): failures of a shared store. */
+export type LedgerErrorCounts = ReadonlyMap<`${LedgerOperation}:${LedgerFailure}`, number>;
 
 /**
  * Every budget's fuse, and the admission and settlement of calls against them.
- * Deciding (has this budget run out?) is kept apart from the state machine
- * (closed → open → half-open → closed), and both from where spend is stored
- * (the {@link Ledger}).
+ * Matching, estimating, errors and events are here; the fuse state machine and
+ * the spend live in a {@link FuseStore}: in this process's memory (the default,
+ * synchronous), or in Redis shared by a fleet (`ledger: { store: 'redis' }`),
+ * where admission and settlement answer with promises.
+ *
+ * Events fire in the process that observed the transition; with the Redis store,
+ * a threshold crossing fires once fleet-wide per window.
  */
 export class FuseBoard {
   private readonly budgets: Budget[];
   private readonly byName = new Map<string, Budget>();
   private readonly policies: ModelPolicy[];
-  private readonly fuses = new Map<string, FuseRecord>();
-  private readonly thresholdsSeen = new Map<
-    string,
-    { windowStart: number; crossed: Set<number> }
-  >();
   private readonly outputs = new OutputAverages();
-  private readonly ledger: Ledger;
+  private readonly store: FuseStore;
   private readonly prices: PriceBook;
   private readonly now: () => number;
   private readonly wouldBlockCounts = new Map<string, number>();
+  private readonly ledgerErrorCounts = new Map<`${LedgerOperation}:${LedgerFailure}`, number>();
 
   private readonly tripEvents = new EventSource<TripEvent>();
   private readonly resetEvents = new EventSource<ResetEvent>();
@@ -170,22 +185,27 @@ export class FuseBoard {
   readonly onReset: Subscribe<ResetEvent> = this.resetEvents.subscribe;
   /** Any state change. */
   readonly onStateChange: Subscribe<StateChangeEvent> = this.stateEvents.subscribe;
-  /** A budget crossed one of its thresholds (once per window per threshold). */
+  /** A budget crossed one of its thresholds (once per window per threshold; fleet-wide with the Redis ledger). */
   readonly onThreshold: Subscribe<ThresholdEvent> = this.thresholdEvents.subscribe;
   /** A call was blocked (or, for monitor budgets, would have been). */
   readonly onBlocked: Subscribe<BlockedEvent> = this.blockedEvents.subscribe;
 
   constructor(options: FuseBoardOptions) {
     this.budgets = options.budgets;
-    for (const b of options.budgets) {
-      this.byName.set(b.name, b);
-      this.fuses.set(b.name, closedFuse());
-    }
+    for (const b of options.budgets) this.byName.set(b.name, b);
     this.policies = options.policies;
     this.prices = options.prices;
-    this.ledger = options.ledger ?? new MemoryLedger();
+    this.store = options.store ?? new MemoryFuseStore();
     // Read Date.now on each call (not a captured reference), so fake clocks apply.
     this.now = options.now ?? (() => Date.now());
+    this.store.setListener({
+      transitions: (transitions, states) =>
+        this.emitTransitions(transitions, (name) => states.get(name), this.now()),
+      ledgerError: (operation, reason) => {
+        const key = `${operation}:${reason}` as const;
+        this.ledgerErrorCounts.set(key, (this.ledgerErrorCounts.get(key) ?? 0) + 1);
+      },
+    });
   }
 
   /** Whether there is anything to enforce; when false the instrumentation skips admission. */
@@ -193,11 +213,17 @@ export class FuseBoard {
     return this.budgets.length > 0 || this.policies.length > 0;
   }
 
+  /** Whether fuses and spend are shared with other processes (the Redis ledger). */
+  get shared(): boolean {
+    return this.store.shared;
+  }
+
   /**
    * Decides whether a call may be sent, and reserves its estimated cost in every
-   * budget it matches. Synchronous for the in-memory ledger.
+   * budget it matches. Synchronous with the in-memory store; a promise (one Redis
+   * round trip) with the Redis store. Never rejects: a refusal is a `blocked` result.
    */
-  admit(call: CallDescription): AdmissionResult {
+  admit(call: CallDescription): MaybePromise<AdmissionResult> {
     const now = this.now();
     const { tags, provider, model } = call;
 
@@ -238,6 +264,7 @@ export class FuseBoard {
       outputBounded: true,
       cutOff: [],
       inputTokens: 0,
+      ticket: undefined,
     };
     if (matched.length === 0) return { admitted: admission };
 
@@ -256,44 +283,68 @@ export class FuseBoard {
       requests: 1,
     });
     let amounts = amountsFor(input);
-
-    // Phase 1: decide for every budget without changing anything.
-    const decisions: Array<{ budget: Budget; snapshot: AccountSnapshot; decision: Decision }> = [];
-    for (const budget of matched) {
-      const snapshot = this.ledger.read(budget, now);
-      this.rollFuse(budget, snapshot, now);
-      // Tokenize only when the length bound does not fit in what is left.
-      if (input === estimate.inputUpperBound && !fits(budget.limit, snapshot, amounts)) {
-        input = estimate.exactInput();
-        amounts = amountsFor(input);
-      }
-      decisions.push({ budget, snapshot, decision: this.decide(budget, snapshot, now) });
+    // Tokenize only when the length bound does not fit in what is left (as last seen,
+    // for a shared store: the reservation is never below the real count either way).
+    const seen = this.store.peek(matched, now);
+    this.emitTransitions(seen.transitions, stateOf(matched, seen.states), now);
+    if (seen.states.some((s, i) => !fits(matched[i]!.limit, s, amounts))) {
+      input = estimate.exactInput();
+      amounts = amountsFor(input);
     }
+    admission.inputTokens = input;
+
+    const outcome = this.store.admit({
+      now,
+      entries: matched.map((budget) => ({ budget, amounts })),
+    });
+    const decide = (o: AdmitOutcome) => this.afterAdmit(call, matched, amounts, admission, o, now);
+    return isPromise(outcome) ? outcome.then(decide) : decide(outcome);
+  }
+
+  private afterAdmit(
+    call: CallDescription,
+    matched: Budget[],
+    amounts: Amounts,
+    admission: Admission,
+    outcome: AdmitOutcome,
+    now: number,
+  ): AdmissionResult {
+    const { tags, model } = call;
+    if (outcome.kind === 'unavailable') {
+      this.blockedEvents.emit({
+        budget: outcome.error.budget,
+        reason: outcome.error.reason,
+        model,
+        tags,
+        enforced: true,
+        at: new Date(now),
+      });
+      return { blocked: outcome.error, wouldBlock: [] };
+    }
+    this.emitTransitions(outcome.transitions, stateOf(matched, outcome.states), now);
 
     let blocked: BudgetExceededError | undefined;
-    for (const { budget, snapshot, decision } of decisions) {
-      if (decision.kind === 'block') {
-        if (budget.action === 'monitor') {
-          admission.wouldBlock.push(budget.name);
-          this.wouldBlockCounts.set(budget.name, (this.wouldBlockCounts.get(budget.name) ?? 0) + 1);
-          this.blockedEvents.emit({
-            budget: budget.name,
-            reason: decision.reason,
-            model,
-            tags,
-            enforced: false,
-            at: new Date(now),
-          });
-        } else if (blocked === undefined) {
-          blocked = this.blockError(budget, snapshot, decision.reason, now);
-        }
+    outcome.decisions.forEach((decision, i) => {
+      if (decision.kind !== 'block') return;
+      const budget = matched[i]!;
+      if (budget.action === 'monitor') {
+        admission.wouldBlock.push(budget.name);
+        this.wouldBlockCounts.set(budget.name, (this.wouldBlockCounts.get(budget.name) ?? 0) + 1);
+        this.blockedEvents.emit({
+          budget: budget.name,
+          reason: decision.reason,
+          model,
+          tags,
+          enforced: false,
+          at: new Date(now),
+        });
+      } else if (blocked === undefined) {
+        blocked = this.blockError(budget, outcome.states[i]!, decision.reason, now);
       }
-    }
-    // Tripping happens whatever the outcome: a limit reached is a fact.
-    for (const { budget, snapshot, decision } of decisions) {
-      if (decision.kind === 'block' && decision.trip) this.trip(budget, snapshot, now);
-    }
-    if (blocked !== undefined) {
+    });
+    if (blocked !== undefined || !outcome.admitted) {
+      // A store refuses only when a block budget blocks; the second test is a safeguard.
+      blocked ??= this.blockError(matched[0]!, outcome.states[0]!, 'reserved', now);
       this.blockedEvents.emit({
         budget: blocked.budget,
         reason: blocked.reason,
@@ -305,19 +356,13 @@ export class FuseBoard {
       return { blocked, wouldBlock: admission.wouldBlock };
     }
 
-    // Phase 2: admitted everywhere; take probes and reserve.
-    for (const { budget, decision } of decisions) {
-      if (decision.kind === 'probe') {
-        const fuse = this.fuses.get(budget.name)!;
-        fuse.probesLeft -= 1;
-        fuse.probesInFlight += 1;
-        admission.probes.push(budget.name);
-      }
+    outcome.decisions.forEach((decision, i) => {
+      const budget = matched[i]!;
+      if (decision.kind === 'probe') admission.probes.push(budget.name);
       if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
       admission.entries.push({ budget, amounts: { ...amounts } });
-    }
-    admission.inputTokens = input;
-    this.ledger.reserve(admission.entries, now);
+    });
+    admission.ticket = outcome.ticket;
     return { admitted: admission };
   }
 
@@ -331,34 +376,58 @@ export class FuseBoard {
       if (actual.outputTokens !== undefined && !actual.estimated)
         this.outputs.observe(admission.model, actual.outputTokens);
       if (admission.entries.length === 0) return;
-      this.ledger.settle(
-        admission.entries,
-        { tokens: actual.tokens, usd: actual.usd, requests: 1 },
+      const budgets = admission.entries.map((e) => e.budget);
+      const outcome = this.store.settle({
         now,
-      );
-      for (const entry of admission.entries) {
-        const budget = entry.budget;
-        const snapshot = this.ledger.read(budget, now);
-        const fuse = this.fuses.get(budget.name)!;
-        const probe = admission.probes.includes(budget.name);
-        if (probe) fuse.probesInFlight = Math.max(0, fuse.probesInFlight - 1);
-        this.crossThresholds(budget, snapshot, now);
-        const over = exhausted(budget.limit, snapshot);
-        if (over !== undefined) {
-          if (fuse.state !== 'open') this.trip(budget, snapshot, now);
-        } else if (probe && fuse.state === 'half_open' && fuse.probesInFlight === 0) {
-          this.close(budget, 'room', now);
-        }
-      }
+        budgets,
+        ticket: admission.ticket,
+        actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
+      });
+      if (isPromise(outcome)) {
+        outcome.then(
+          (o) => this.afterSettle(budgets, o, this.now()),
+          (err: unknown) =>
+            diag.error('tokenfuse: settling a call against its budgets failed', err),
+        );
+      } else this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: settling a call against its budgets failed', err);
+    }
+  }
+
+  private afterSettle(budgets: Budget[], outcome: SettleOutcome | undefined, now: number): void {
+    if (outcome === undefined) return;
+    try {
+      // Thresholds first, then the fuse: a settlement that reaches the limit reports
+      // the crossing before the trip, as an operator reads them.
+      budgets.forEach((budget, i) => {
+        const s = outcome.states[i]!;
+        const u = utilization(budget.limit, s);
+        for (const threshold of outcome.crossed[i] ?? []) {
+          this.thresholdEvents.emit({
+            budget: budget.name,
+            threshold,
+            utilization: u.value,
+            unit: u.unit,
+            spent: s.spent[u.unit],
+            limit: budget.limit[u.unit]!,
+            window: windowLabel(budget.window),
+            match: budget.match.spec,
+            at: new Date(now),
+          });
+        }
+      });
+      this.emitTransitions(outcome.transitions, stateOf(budgets, outcome.states), now);
+    } catch (err) {
+      diag.error('tokenfuse: reporting a settlement failed', err);
     }
   }
 
   /**
    * For budgets with `cutOffStreams`: the first one a stream has pushed over its
    * limit, counting what the stream has produced so far against what everyone
-   * else has spent and reserved. Only called for streams that matched such a budget.
+   * else has spent and reserved (as last seen, with the Redis store). Only called
+   * for streams that matched such a budget.
    */
   streamOverLimit(
     admission: Admission,
@@ -376,9 +445,10 @@ export class FuseBoard {
       }).usd,
       requests: 0,
     };
-    for (const budget of admission.cutOff) {
+    const seen = this.store.peek(admission.cutOff, now);
+    for (const [i, budget] of admission.cutOff.entries()) {
       const entry = admission.entries.find((e) => e.budget === budget);
-      const s = this.ledger.read(budget, now);
+      const s = seen.states[i]!;
       for (const u of ['tokens', 'usd'] as const) {
         const l = budget.limit[u];
         if (l === undefined) continue;
@@ -403,42 +473,92 @@ export class FuseBoard {
     return undefined;
   }
 
-  /** Every fuse, with its numbers. */
+  /**
+   * Every fuse, with its numbers. With the Redis ledger these are the shared numbers
+   * as this process last read them (every call and every metrics collection refreshes
+   * them); `await snapshot()` reads them afresh.
+   */
   list(): FuseSnapshot[] {
-    return this.budgets.map((b) => this.snapshot(b));
+    return this.snapshots(this.budgets, this.store.peek(this.budgets, this.now()));
   }
 
-  /** One fuse; throws naming the known budgets when there is none of that name. */
+  /** One fuse (see {@link list}); throws naming the known budgets when there is none of that name. */
   get(name: string): FuseSnapshot {
-    return this.snapshot(this.budget(name));
+    const budget = this.budget(name);
+    return this.snapshots([budget], this.store.peek([budget], this.now()))[0]!;
   }
 
-  /** Opens a fuse by hand: its calls are blocked until {@link reset}. */
-  isolate(name: string): void {
-    const budget = this.budget(name);
-    const fuse = this.fuses.get(name)!;
+  /** Every fuse, read from where the fuses live (Redis, for the shared ledger). */
+  snapshot(): Promise<FuseSnapshot[]> {
+    return this.readFresh(this.budgets);
+  }
+
+  /** One fuse, read from where the fuses live; rejects naming the known budgets when there is none of that name. */
+  async read(name: string): Promise<FuseSnapshot> {
+    return (await this.readFresh([this.budget(name)]))[0]!;
+  }
+
+  private async readFresh(budgets: Budget[]): Promise<FuseSnapshot[]> {
     const now = this.now();
-    fuse.isolated = true;
-    if (fuse.state !== 'open') {
-      const from = fuse.state;
-      fuse.state = 'open';
-      fuse.openedAt = now;
-      fuse.openedInWindow = this.ledger.read(budget, now).windowStart;
-      this.stateEvents.emit({ budget: name, from, to: 'open', at: new Date(now) });
-    }
+    return this.snapshots(budgets, await this.store.read(budgets, now));
   }
 
-  /** Closes a fuse by hand (also ends an isolation). Spend is kept: a fuse over its limit opens again at the next call. */
-  reset(name: string): void {
-    const budget = this.budget(name);
-    const fuse = this.fuses.get(name)!;
-    fuse.isolated = false;
-    if (fuse.state !== 'closed') this.close(budget, 'manual', this.now());
+  /**
+   * @internal Refreshes what {@link list} reports from a shared store; undefined when
+   * there is nothing to refresh (the in-memory store is always current).
+   */
+  refresh(): Promise<void> | undefined {
+    if (!this.store.shared || this.budgets.length === 0) return undefined;
+    return this.readFresh(this.budgets).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  /**
+   * Opens a fuse by hand: its calls are blocked until {@link reset}. Takes effect at
+   * once with the in-memory store; with the Redis ledger, once the promise resolves
+   * (it rejects when Redis cannot be reached). Throws at once for an unknown name.
+   */
+  isolate(name: string): Promise<void> {
+    return this.control(this.budget(name), 'isolate');
+  }
+
+  /**
+   * Closes a fuse by hand (also ends an isolation). Spend is kept: a fuse over its
+   * limit opens again at the next call. Timing as for {@link isolate}.
+   */
+  reset(name: string): Promise<void> {
+    return this.control(this.budget(name), 'reset');
+  }
+
+  private control(budget: Budget, op: 'isolate' | 'reset'): Promise<void> {
+    const now = this.now();
+    const done = (o: ReadOutcome) => {
+      this.emitTransitions(o.transitions, stateOf([budget], o.states), now);
+    };
+    const outcome = this.store.control(budget, op, now);
+    if (isPromise(outcome)) return outcome.then(done);
+    done(outcome);
+    return Promise.resolve();
+  }
+
+  /**
+   * Lets go of the shared ledger's connection after reconciling, within its timeout,
+   * spend recorded while Redis was unreachable. Nothing to do for the in-memory store.
+   */
+  close(): Promise<void> {
+    return this.store.close();
   }
 
   /** @internal calls the monitor budgets would have blocked, per budget. */
   wouldBlockCount(name: string): number {
     return this.wouldBlockCounts.get(name) ?? 0;
+  }
+
+  /** @internal failures of the shared ledger, by operation and reason. */
+  ledgerErrors(): LedgerErrorCounts {
+    return this.ledgerErrorCounts;
   }
 
   /** @internal */
@@ -457,76 +577,36 @@ export class FuseBoard {
     return budget;
   }
 
-  private snapshot(budget: Budget): FuseSnapshot {
+  private snapshots(budgets: readonly Budget[], read: ReadOutcome): FuseSnapshot[] {
     const now = this.now();
-    const s = this.ledger.read(budget, now);
-    this.rollFuse(budget, s, now);
-    const fuse = this.fuses.get(budget.name)!;
-    return {
-      budget: budget.name,
-      state: fuse.state,
-      isolated: fuse.isolated,
-      action: budget.action,
-      window: windowLabel(budget.window),
-      windowStart: new Date(s.windowStart),
-      windowEnd: Number.isFinite(s.windowEnd) ? new Date(s.windowEnd) : undefined,
-      limit: { ...budget.limit },
-      spent: s.spent,
-      reserved: s.reserved,
-      utilization: utilization(budget.limit, s).value,
-      trips: fuse.trips,
-      match: budget.match.spec,
-    };
-  }
-
-  /** A new calendar window closes a fuse that opened in an earlier one (unless isolated). */
-  private rollFuse(budget: Budget, snapshot: AccountSnapshot, now: number): void {
-    const fuse = this.fuses.get(budget.name)!;
-    if (
-      fuse.state !== 'closed' &&
-      !fuse.isolated &&
-      budget.window.kind !== 'rolling' &&
-      fuse.openedInWindow !== snapshot.windowStart
-    ) {
-      this.close(budget, 'window', now);
-    }
-  }
-
-  private decide(budget: Budget, snapshot: AccountSnapshot, now: number): Decision {
-    const fuse = this.fuses.get(budget.name)!;
-    if (fuse.isolated) return { kind: 'block', reason: 'isolated' };
-    if (fuse.state === 'open') {
-      if (
-        now - fuse.openedAt < budget.cooldownMs ||
-        exhausted(budget.limit, snapshot) !== undefined
-      ) {
-        return { kind: 'block', reason: 'limit_reached' };
-      }
-      this.setState(budget, fuse, 'half_open', now);
-      fuse.probesLeft = budget.probes;
-      fuse.probesInFlight = 0;
-    }
-    if (fuse.state === 'half_open') {
-      if (exhausted(budget.limit, snapshot) !== undefined)
-        return { kind: 'block', reason: 'limit_reached', trip: true };
-      if (fuse.probesLeft <= 0) return { kind: 'block', reason: 'probing' };
-      return hasRoom(budget.limit, snapshot)
-        ? { kind: 'probe' }
-        : { kind: 'block', reason: 'reserved' };
-    }
-    if (hasRoom(budget.limit, snapshot)) return { kind: 'admit' };
-    return exhausted(budget.limit, snapshot) !== undefined
-      ? { kind: 'block', reason: 'limit_reached', trip: true }
-      : { kind: 'block', reason: 'reserved' };
+    this.emitTransitions(read.transitions, stateOf(budgets, read.states), now);
+    return budgets.map((budget, i) => {
+      const s = read.states[i]!;
+      return {
+        budget: budget.name,
+        state: s.fuse.state,
+        isolated: s.fuse.isolated,
+        action: budget.action,
+        window: windowLabel(budget.window),
+        windowStart: new Date(s.windowStart),
+        windowEnd: Number.isFinite(s.windowEnd) ? new Date(s.windowEnd) : undefined,
+        limit: { ...budget.limit },
+        spent: { ...s.spent },
+        reserved: { ...s.reserved },
+        utilization: utilization(budget.limit, s).value,
+        trips: s.fuse.trips,
+        match: budget.match.spec,
+      };
+    });
   }
 
   private blockError(
     budget: Budget,
-    s: AccountSnapshot,
+    s: BudgetState,
     reason: BudgetExceededDetails['reason'],
     now: number,
   ): BudgetExceededError {
-    const fuse = this.fuses.get(budget.name)!;
+    const fuse = s.fuse;
     const u = utilization(budget.limit, s, true);
     const untilWindowEnd = s.windowEnd - now;
     let retryMs: number;
@@ -553,118 +633,41 @@ export class FuseBoard {
     });
   }
 
-  private trip(budget: Budget, snapshot: AccountSnapshot, now: number): void {
-    const fuse = this.fuses.get(budget.name)!;
-    if (fuse.state === 'open') return;
-    fuse.trips += 1;
-    fuse.openedAt = now;
-    fuse.openedInWindow = snapshot.windowStart;
-    fuse.probesLeft = 0;
-    this.setState(budget, fuse, 'open', now);
-    const u = utilization(budget.limit, snapshot);
-    this.tripEvents.emit({
-      budget: budget.name,
-      window: windowLabel(budget.window),
-      unit: u.unit,
-      spent: snapshot.spent[u.unit],
-      limit: budget.limit[u.unit]!,
-      action: budget.action,
-      at: new Date(now),
-    });
-  }
-
-  private close(budget: Budget, cause: ResetEvent['cause'], now: number): void {
-    const fuse = this.fuses.get(budget.name)!;
-    fuse.probesLeft = 0;
-    fuse.probesInFlight = 0;
-    this.setState(budget, fuse, 'closed', now);
-    this.resetEvents.emit({ budget: budget.name, cause, at: new Date(now) });
-  }
-
-  private setState(budget: Budget, fuse: FuseRecord, to: FuseState, now: number): void {
-    const from = fuse.state;
-    if (from === to) return;
-    fuse.state = to;
-    this.stateEvents.emit({ budget: budget.name, from, to, at: new Date(now) });
-  }
-
-  private crossThresholds(budget: Budget, s: AccountSnapshot, now: number): void {
-    let seen = this.thresholdsSeen.get(budget.name);
-    if (seen === undefined || seen.windowStart !== s.windowStart) {
-      // Rolling windows have no start to reset on: a threshold fires again once
-      // utilisation has dropped below it.
-      seen = {
-        windowStart: s.windowStart,
-        crossed: budget.window.kind === 'rolling' && seen ? seen.crossed : new Set(),
-      };
-      this.thresholdsSeen.set(budget.name, seen);
-    }
-    const u = utilization(budget.limit, s);
-    for (const threshold of budget.thresholds) {
-      if (u.value >= threshold && !seen.crossed.has(threshold)) {
-        seen.crossed.add(threshold);
-        this.thresholdEvents.emit({
+  /** Turns a store's transitions into events, in the order they happened. */
+  private emitTransitions(
+    transitions: readonly Transition[],
+    stateOfBudget: (name: string) => BudgetState | undefined,
+    now: number,
+  ): void {
+    for (const t of transitions) {
+      const at = new Date(now);
+      this.stateEvents.emit({ budget: t.budget, from: t.from, to: t.to, at });
+      if (t.to === 'closed' && (t.cause === 'window' || t.cause === 'room' || t.cause === 'manual'))
+        this.resetEvents.emit({ budget: t.budget, cause: t.cause, at });
+      const budget = this.byName.get(t.budget);
+      const s = stateOfBudget(t.budget);
+      if (t.cause === 'trip' && budget !== undefined && s !== undefined) {
+        const u = utilization(budget.limit, s);
+        this.tripEvents.emit({
           budget: budget.name,
-          threshold,
-          utilization: u.value,
+          window: windowLabel(budget.window),
           unit: u.unit,
           spent: s.spent[u.unit],
           limit: budget.limit[u.unit]!,
-          window: windowLabel(budget.window),
-          match: budget.match.spec,
-          at: new Date(now),
+          action: budget.action,
+          at,
         });
-      } else if (u.value < threshold && budget.window.kind === 'rolling') {
-        seen.crossed.delete(threshold);
       }
     }
   }
 }
 
-type Decision =
-  | { kind: 'admit' }
-  | { kind: 'probe' }
-  | { kind: 'block'; reason: BudgetExceededDetails['reason']; trip?: boolean };
-
-/** The admission rule: every limited unit has spent + reserved below its limit. */
-function hasRoom(limit: BudgetLimits, s: AccountSnapshot): boolean {
-  for (const u of UNITS) {
-    const l = limit[u];
-    if (l !== undefined && s.spent[u] + s.reserved[u] >= l) return false;
-  }
-  return true;
-}
-
-/** Whether this call's reservation fits in what is left of every limit. */
-function fits(limit: BudgetLimits, s: AccountSnapshot, amounts: Amounts): boolean {
-  for (const u of UNITS) {
-    const l = limit[u];
-    if (l !== undefined && s.spent[u] + s.reserved[u] + amounts[u] > l) return false;
-  }
-  return true;
-}
-
-/** The first unit whose settled spend has reached its limit. */
-function exhausted(limit: BudgetLimits, s: AccountSnapshot): Unit | undefined {
-  for (const u of UNITS) {
-    const l = limit[u];
-    if (l !== undefined && s.spent[u] >= l) return u;
-  }
-  return undefined;
-}
-
-/** Highest utilisation over the limited units (with reservations, when asked). */
-function utilization(
-  limit: BudgetLimits,
-  s: AccountSnapshot,
-  withReserved = false,
-): { value: number; unit: Unit } {
-  let best: { value: number; unit: Unit } = { value: 0, unit: limitedUnits(limit)[0] ?? 'tokens' };
-  for (const u of UNITS) {
-    const l = limit[u];
-    if (l === undefined) continue;
-    const value = (s.spent[u] + (withReserved ? s.reserved[u] : 0)) / l;
-    if (value > best.value) best = { value, unit: u };
-  }
-  return best;
+function stateOf(
+  budgets: readonly Budget[],
+  states: readonly BudgetState[],
+): (name: string) => BudgetState | undefined {
+  return (name) => {
+    const i = budgets.findIndex((b) => b.name === name);
+    return i < 0 ? undefined : states[i];
+  };
 }

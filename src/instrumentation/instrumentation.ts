@@ -21,9 +21,11 @@ import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
-import { type Admission, FuseBoard } from '../fuses/fuse-board.js';
+import { type Admission, type AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
+import type { FuseStore } from '../fuses/fuse-store.js';
 import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
+import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
@@ -59,6 +61,31 @@ export interface SharedParts {
 
 type AnyFunction = (this: any, ...args: any[]) => any;
 
+/** A call ready to be sent (or blocked), with the context to send it in. */
+interface StartedCall {
+  call: LlmCall | undefined;
+  callArgs: any[];
+  ctx: ReturnType<typeof context.active>;
+  blocked: BlockedCallError | undefined;
+}
+
+/** What `startCall` knows before admission. */
+interface PreparedCall {
+  adapter: ApiAdapter;
+  args: any[];
+  body: any;
+  options: unknown;
+  requestOptions: unknown;
+  rest: any[];
+  prepared: { body: any; injectedUsage: boolean };
+  tags: Tags;
+  provider: ProviderInfo;
+  model: string;
+  attributes: Attributes;
+  active: ReturnType<typeof context.active>;
+  startedAt: number;
+}
+
 /**
  * OpenTelemetry instrumentation of the `openai` SDK: a span per call with GenAI
  * semantic-convention attributes and tokenfuse's tags, and every call priced and
@@ -76,6 +103,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     | (new (
         client: unknown,
         responsePromise: Promise<never>,
+        parseResponse?: (client: unknown, props: unknown) => unknown,
       ) => unknown)
     | undefined;
 
@@ -146,12 +174,9 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     const self = this;
     return function tokenfuseCreate(this: SdkResource, ...args: any[]) {
       if (!self.isEnabled()) return original.apply(this, args);
-      let call: LlmCall | undefined;
-      let callArgs: any[];
-      let ctx: ReturnType<typeof context.active>;
-      let blocked: BlockedCallError | undefined;
+      let started: StartedCall | Promise<StartedCall>;
       try {
-        ({ call, callArgs, ctx, blocked } = self.startCall(this, adapter, args));
+        started = self.startCall(this, adapter, args);
       } catch (err) {
         diag.error(
           `tokenfuse: instrumenting ${adapter.api}.create failed; calling it untouched`,
@@ -159,27 +184,101 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
         );
         return original.apply(this, args);
       }
-      if (blocked !== undefined) return self.rejectedCall(this, blocked);
-      let result: unknown;
-      try {
-        result = context.with(ctx, () => original.apply(this, callArgs));
-      } catch (err) {
-        call?.fail(err);
-        throw err;
-      }
-      if (call === undefined) return result; // blocked: already recorded
-      try {
-        if (isApiPromise(result)) call.attach(result);
-        else call.fail(new Error(`${adapter.api}.create returned no APIPromise`));
-      } catch (err) {
-        diag.error('tokenfuse: hooking the SDK promise failed; the call itself is unaffected', err);
-      }
-      return result;
+      if (started instanceof Promise)
+        return self.deferredCall(this, original, adapter, args, started);
+      return self.sendCall(this, original, adapter, started, undefined);
     };
   }
 
-  private startCall(resource: SdkResource, adapter: ApiAdapter, args: any[]) {
-    const { config, accountant } = this.parts;
+  /** Sends an admitted call (hooking its APIPromise), or returns a blocked call's rejection. */
+  private sendCall(
+    resource: SdkResource,
+    original: AnyFunction,
+    adapter: ApiAdapter,
+    { call, callArgs, ctx, blocked }: StartedCall,
+    callerView: ApiPromiseLike | undefined,
+  ): unknown {
+    if (blocked !== undefined) return this.rejectedCall(resource, blocked);
+    let result: unknown;
+    try {
+      result = context.with(ctx, () => original.apply(resource, callArgs));
+    } catch (err) {
+      call?.fail(err);
+      throw err;
+    }
+    if (call === undefined) return result;
+    try {
+      if (isApiPromise(result)) call.attach(result, callerView ?? result);
+      else call.fail(new Error(`${adapter.api}.create returned no APIPromise`));
+    } catch (err) {
+      diag.error('tokenfuse: hooking the SDK promise failed; the call itself is unaffected', err);
+    }
+    return result;
+  }
+
+  /**
+   * A call whose admission answers later (the shared Redis ledger): returns the
+   * SDK's own APIPromise class at once, and sends the request only once admitted.
+   * Its response is the real call's, parsed by the real call's (hooked) parser, so
+   * `await`, `.withResponse()`, `.asResponse()`, `parse()` helpers and streams work
+   * as with the SDK's own; a blocked call rejects with the block error and sends
+   * nothing.
+   */
+  private deferredCall(
+    resource: SdkResource,
+    original: AnyFunction,
+    adapter: ApiAdapter,
+    args: any[],
+    started: Promise<StartedCall>,
+  ): unknown {
+    const APIPromise = this.apiPromiseClass;
+    let inner: ApiPromiseLike | undefined;
+    let outer: ApiPromiseLike | undefined;
+    const responsePromise = started
+      .then(undefined, (err: unknown): StartedCall => {
+        // Our own failure: send the call untouched.
+        diag.error(
+          `tokenfuse: admitting a ${adapter.api}.create call failed; calling it untouched`,
+          err,
+        );
+        return { call: undefined, callArgs: args, ctx: context.active(), blocked: undefined };
+      })
+      .then((ready) => {
+        const result = this.sendCall(resource, original, adapter, ready, outer);
+        if (!isApiPromise(result)) return result;
+        inner = result;
+        return result.responsePromise;
+      });
+    if (!APIPromise) {
+      // An SDK that does not export its APIPromise: a plain promise of the result.
+      return responsePromise.then((value) => inner ?? value);
+    }
+    outer = new APIPromise(
+      resource?._client,
+      responsePromise as Promise<never>,
+      (client: unknown, props: unknown) => inner!.parseResponse(client, props),
+    ) as unknown as ApiPromiseLike;
+    const view = outer;
+    // `.asResponse()` goes to the real call, whose hook reads usage from the raw body
+    // unless the caller parses too (`withResponse()` does, and asks to parse first).
+    outer.asResponse = function tokenfuseDeferredAsResponse() {
+      return responsePromise.then(() =>
+        inner === undefined ? responsePromise : inner.asResponse(),
+      );
+    };
+    return view;
+  }
+
+  /**
+   * Everything before the request: tags, attributes, admission, span. Synchronous
+   * unless admission answers later (the shared ledger), then a promise of the same.
+   */
+  private startCall(
+    resource: SdkResource,
+    adapter: ApiAdapter,
+    args: any[],
+  ): StartedCall | Promise<StartedCall> {
+    const { config } = this.parts;
     const startedAt = performance.now();
     const [body, options, ...rest] = args;
 
@@ -223,16 +322,45 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
     if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
 
+    const p: PreparedCall = {
+      adapter,
+      args,
+      body,
+      options,
+      requestOptions,
+      rest,
+      prepared,
+      tags,
+      provider,
+      model,
+      attributes,
+      active,
+      startedAt,
+    };
+    if (!this.parts.board.active) return this.finishStart(p, undefined, false);
+    const result = this.parts.board.admit({
+      tags,
+      provider: provider.id,
+      model,
+      adapter,
+      body: prepared.body,
+    });
+    if (result instanceof Promise) return result.then((r) => this.finishStart(p, r, true));
+    return this.finishStart(p, result, false);
+  }
+
+  /** The span and the call, once admission has answered. */
+  private finishStart(
+    p: PreparedCall,
+    result: AdmissionResult | undefined,
+    deferred: boolean,
+  ): StartedCall {
+    const { adapter, args, body, options, requestOptions, rest, prepared } = p;
+    const { tags, provider, model, attributes, active, startedAt } = p;
+    const { config, accountant } = this.parts;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
-    if (this.parts.board.active) {
-      const result = this.parts.board.admit({
-        tags,
-        provider: provider.id,
-        model,
-        adapter,
-        body: prepared.body,
-      });
+    if (result !== undefined) {
       if ('blocked' in result) {
         blocked = result.blocked;
         if (result.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = result.wouldBlock;
@@ -249,7 +377,12 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 
     const span = this.tracer.startSpan(
       `${adapter.operation} ${model}`,
-      { kind: SpanKind.CLIENT, attributes },
+      {
+        kind: SpanKind.CLIENT,
+        attributes,
+        // Waiting for the shared ledger's answer is part of the call.
+        ...(deferred ? { startTime: performance.timeOrigin + startedAt } : {}),
+      },
       active,
     );
     markOurs(span);
@@ -351,10 +484,16 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
   });
+  // The shared ledger only matters when there is a budget to share.
+  const store: FuseStore | undefined =
+    config.ledger.store === 'redis' && config.budgets.length > 0
+      ? new RedisFuseStore(config.ledger)
+      : undefined;
   const board = new FuseBoard({
     budgets: config.budgets,
     policies: config.policies,
     prices,
+    ...(store ? { store } : {}),
     ...(clock ? { now: clock } : {}),
   });
   if (config.webhooks.length > 0) attachWebhooks(board, config.webhooks);

@@ -45,8 +45,10 @@ export class LlmCall {
    * Hooks the SDK's own APIPromise without replacing it, so `.withResponse()`,
    * `.asResponse()`, `_thenUnwrap()` helpers such as `parse()`, and streams keep
    * working, and the body is read once, by the SDK, only when the caller asks.
+   * `view` is the promise the caller holds when it is not `promise` itself (a call
+   * sent after an asynchronous admission): whether the caller parses is read there.
    */
-  attach(promise: ApiPromiseLike): void {
+  attach(promise: ApiPromiseLike, view: { parsedPromise?: unknown } = promise): void {
     const call = this;
     const originalParse = promise.parseResponse;
     promise.parseResponse = function tokenfuseParseResponse(client, props) {
@@ -85,7 +87,7 @@ export class LlmCall {
     const originalAsResponse = promise.asResponse;
     promise.asResponse = function tokenfuseAsResponse() {
       return originalAsResponse.call(this).then((response) => {
-        if (promise.parsedPromise === undefined) call.onRawResponse(response);
+        if (view.parsedPromise === undefined) call.onRawResponse(response);
         return response;
       });
     };

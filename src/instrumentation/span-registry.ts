@@ -1,28 +1,34 @@
 import type { Span } from '@opentelemetry/api';
+import { PACKAGE_NAME } from '../version.js';
 
 /**
- * Which spans tokenfuse has accounted itself, and which other instrumentations'
- * GenAI spans describe a call tokenfuse also instrumented. The span processor
+ * Which other instrumentations' GenAI spans describe a call tokenfuse also
+ * instrumented (tokenfuse's own spans are known by their instrumentation scope). The span processor
  * reads both so no call is counted twice. Kept on `globalThis` under a registry
  * symbol because an app can load tokenfuse twice (its CJS and its ESM build),
  * and both copies must agree.
  */
 interface SpanRegistry {
-  ours: WeakSet<object>;
   covered: WeakSet<object>;
 }
 
 const KEY = Symbol.for('tokenfuse.span-registry');
 const g = globalThis as { [KEY]?: SpanRegistry };
-g[KEY] ??= { ours: new WeakSet(), covered: new WeakSet() };
+g[KEY] ??= { covered: new WeakSet() };
 const registry: SpanRegistry = g[KEY];
 
-export function markOurs(span: Span): void {
-  registry.ours.add(span);
-}
+/**
+ * Kept for the call site; tokenfuse's spans are recognised by their instrumentation
+ * scope instead (a WeakSet entry per call cost more than the rest of this module).
+ */
+export function markOurs(_span: Span): void {}
 
+/** Whether a span was made by tokenfuse's instrumentation (any copy of it). */
 export function isOurs(span: object): boolean {
-  return registry.ours.has(span);
+  return (
+    (span as { instrumentationScope?: { name?: string } }).instrumentationScope?.name ===
+    PACKAGE_NAME
+  );
 }
 
 /** Marks another instrumentation's span as describing a call tokenfuse accounts itself. */

@@ -20,13 +20,12 @@ export interface ReservationEntry {
 }
 
 /**
- * Where budget spend lives. The in-memory ledger answers synchronously; a shared
- * ledger (Redis) answers with promises, which the instrumentation supports by
- * passing the SDK a promise of its request options.
+ * Where one process keeps budget spend (the in-memory store's ledger). A fleet
+ * shares spend through the Redis store instead (`ledger: { store: 'redis' }`),
+ * which keeps the same numbers in Redis and changes them with Lua scripts.
  *
- * `reserve` is all-or-nothing across the entries of one call, and the check it
- * does is the admission rule: every budget must have room (spent + reserved below
- * each limit) before the call's own reservation is added.
+ * `reserve` is called once the call is admitted: the admission rule (every
+ * budget has room: spent + reserved below each limit) is checked by the store.
  */
 export interface Ledger {
   read(budget: Budget, now: number): AccountSnapshot;

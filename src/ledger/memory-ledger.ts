@@ -1,9 +1,7 @@
 import { type Amounts, type Budget, UNITS, ZERO } from '../fuses/budget.js';
+import { bucketSize } from '../fuses/rules.js';
 import { calendarWindow } from '../fuses/window.js';
 import type { AccountSnapshot, Ledger, ReservationEntry } from './ledger.js';
-
-// A rolling window keeps spend in this many buckets; older buckets fall out whole.
-const ROLLING_BUCKETS = 60;
 
 interface Bucket {
   start: number;
@@ -70,6 +68,19 @@ export class MemoryLedger implements Ledger {
     }
   }
 
+  /**
+   * Starts this window's account at `spent` unless it has one already: a local
+   * stand-in for a shared ledger begins where the shared numbers were last seen.
+   */
+  seed(budget: Budget, now: number, spent: Amounts, windowStart: number): void {
+    if (this.accounts.has(budget.name)) return;
+    const a = this.account(budget, now);
+    if (budget.window.kind !== 'rolling' && a.windowStart !== windowStart) return;
+    add(a.spent, spent);
+    if (a.buckets)
+      a.buckets.push({ start: now - (now % bucketSize(budget)), amounts: { ...spent } });
+  }
+
   private account(budget: Budget, now: number): Account {
     let a = this.accounts.get(budget.name);
     if (budget.window.kind === 'rolling') {
@@ -104,10 +115,4 @@ export class MemoryLedger implements Ledger {
     }
     return a;
   }
-}
-
-function bucketSize(budget: Budget): number {
-  return budget.window.kind === 'rolling'
-    ? Math.max(1, Math.floor(budget.window.durationMs / ROLLING_BUCKETS))
-    : 1;
 }

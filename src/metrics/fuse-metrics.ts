@@ -11,7 +11,19 @@ export const FUSE_METRIC = {
   state: 'tokenfuse.fuse.state',
   trips: 'tokenfuse.fuse.trips',
   wouldBlock: 'tokenfuse.fuse.would_block',
+  ledgerErrors: 'tokenfuse.ledger.errors',
 } as const;
+
+/** Instruments of {@link FUSE_METRIC} that are monotonic counters (`_total` in Prometheus). */
+export const FUSE_COUNTERS: ReadonlySet<string> = new Set([
+  FUSE_METRIC.trips,
+  FUSE_METRIC.wouldBlock,
+  FUSE_METRIC.ledgerErrors,
+]);
+
+/** Values of the `operation` and `reason` labels of `tokenfuse_ledger_errors_total`. */
+export const LEDGER_OPERATIONS = ['admit', 'settle', 'reconcile'] as const;
+export const LEDGER_FAILURES = ['timeout', 'connection', 'script'] as const;
 
 export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_METRIC], string> = {
   [FUSE_METRIC.limit]: 'Limit of a budget per window, by unit (tokens, usd, requests)',
@@ -20,6 +32,8 @@ export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_MET
   [FUSE_METRIC.state]: 'State of a budget fuse: 0 closed, 1 half-open, 2 open',
   [FUSE_METRIC.trips]: 'Times a budget fuse opened',
   [FUSE_METRIC.wouldBlock]: 'Calls a monitor-mode budget would have blocked',
+  [FUSE_METRIC.ledgerErrors]:
+    'Failures of the shared budget ledger (Redis), by operation (admit, settle, reconcile) and reason (timeout, connection, script)',
 };
 
 /** Labels of a budget's series: its name, window, and the fields of its match. */
@@ -34,7 +48,10 @@ export function budgetLabels(budget: Budget): Attributes {
 
 /**
  * Registers the budget and fuse gauges on `meter`. They are observed at collection
- * time from the board, so they cost nothing per call.
+ * time from the board, so they cost nothing per call. With the shared (Redis)
+ * ledger they report the fleet's numbers: each collection first refreshes them from
+ * Redis (within the ledger's timeout; the last numbers seen otherwise), and
+ * `tokenfuse_ledger_errors_total` counts the ledger's failures.
  */
 export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
   const budgets = board.budgetList();
@@ -67,23 +84,50 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     description: FUSE_METRIC_HELP[FUSE_METRIC.wouldBlock],
   });
 
+  if (board.shared) {
+    const ledgerErrors = meter.createObservableCounter(FUSE_METRIC.ledgerErrors, {
+      description: FUSE_METRIC_HELP[FUSE_METRIC.ledgerErrors],
+    });
+    meter.addBatchObservableCallback(
+      (result) => {
+        const counts = board.ledgerErrors();
+        // Every series from the start, so a rate or increase() sees the first failure.
+        for (const operation of LEDGER_OPERATIONS) {
+          for (const reason of LEDGER_FAILURES) {
+            result.observe(ledgerErrors, counts.get(`${operation}:${reason}`) ?? 0, {
+              operation,
+              reason,
+            });
+          }
+        }
+      },
+      [ledgerErrors],
+    );
+  }
+
   meter.addBatchObservableCallback(
     (result) => {
-      for (const fuse of board.list()) {
-        const base = labels.get(fuse.budget)!;
-        const byUnit = unitLabels.get(fuse.budget)!;
-        for (const unit of UNITS) {
-          const l = fuse.limit[unit];
-          if (l === undefined) continue;
-          result.observe(limit, l, byUnit[unit]);
-          result.observe(spent, fuse.spent[unit], byUnit[unit]);
-          result.observe(utilization, fuse.spent[unit] / l, byUnit[unit]);
+      const observe = () => {
+        for (const fuse of board.list()) {
+          const base = labels.get(fuse.budget)!;
+          const byUnit = unitLabels.get(fuse.budget)!;
+          for (const unit of UNITS) {
+            const l = fuse.limit[unit];
+            if (l === undefined) continue;
+            result.observe(limit, l, byUnit[unit]);
+            result.observe(spent, fuse.spent[unit], byUnit[unit]);
+            result.observe(utilization, fuse.spent[unit] / l, byUnit[unit]);
+          }
+          result.observe(state, FUSE_STATE_VALUE[fuse.state], base);
+          result.observe(trips, fuse.trips, base);
+          if (fuse.action === 'monitor')
+            result.observe(wouldBlock, board.wouldBlockCount(fuse.budget), base);
         }
-        result.observe(state, FUSE_STATE_VALUE[fuse.state], base);
-        result.observe(trips, fuse.trips, base);
-        if (fuse.action === 'monitor')
-          result.observe(wouldBlock, board.wouldBlockCount(fuse.budget), base);
-      }
+      };
+      // With the shared ledger: its numbers, fresh if it answers within its timeout.
+      const refreshing = board.refresh();
+      if (refreshing === undefined) return observe();
+      return refreshing.then(observe);
     },
     [limit, spent, utilization, state, trips, wouldBlock],
   );

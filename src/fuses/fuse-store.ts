@@ -1,0 +1,124 @@
+import type { BlockedCallError, BudgetExceededDetails } from '../errors/blocked-call-error.js';
+import type { Amounts, Budget } from './budget.js';
+import type { FuseRecord, FuseState } from './fuse.js';
+
+/** A value now, or later. The in-memory store answers now; the Redis store later. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** One budget as a store sees it: its current window's numbers and its fuse. */
+export interface BudgetState {
+  /** Settled spend in the window. */
+  spent: Amounts;
+  /** Reservations of calls in flight. */
+  reserved: Amounts;
+  /** Window bounds (epoch ms); for rolling windows, `now - duration` and `Infinity`. */
+  windowStart: number;
+  windowEnd: number;
+  fuse: FuseRecord;
+}
+
+/** Why a fuse changed state. */
+export type TransitionCause = 'trip' | 'cooldown' | 'window' | 'room' | 'manual' | 'isolate';
+
+/** A state change a store made; the board turns it into events in the process that saw it. */
+export interface Transition {
+  budget: string;
+  from: FuseState;
+  to: FuseState;
+  cause: TransitionCause;
+}
+
+/** One budget's verdict on a call. */
+export type BudgetDecision =
+  | { kind: 'admit' }
+  | { kind: 'probe' }
+  | { kind: 'block'; reason: BudgetExceededDetails['reason'] };
+
+export interface AdmitRequest {
+  now: number;
+  /** The budgets the call matches, each with the reservation to take if admitted. */
+  entries: ReadonlyArray<{ budget: Budget; amounts: Amounts }>;
+}
+
+/**
+ * The answer to an admission, all-or-nothing across the entries: admitted when no
+ * `block` budget blocks, and then the reservation is taken in every entry.
+ */
+export type AdmitOutcome =
+  | {
+      kind: 'decided';
+      admitted: boolean;
+      /** Per entry, in request order. */
+      decisions: BudgetDecision[];
+      /** Per entry: the numbers before this call's reservation, the fuse after the decision. */
+      states: BudgetState[];
+      transitions: Transition[];
+      /** The store's claim, handed back to `settle` (opaque to the board). */
+      ticket: unknown;
+    }
+  /** The store could not decide and its failure policy is to refuse the call. */
+  | { kind: 'unavailable'; error: BlockedCallError };
+
+export interface SettleRequest {
+  now: number;
+  /** The admitted entries' budgets, in admission order. */
+  budgets: readonly Budget[];
+  ticket: unknown;
+  /** What the call used (`requests` is 1). */
+  actual: Amounts;
+}
+
+export interface SettleOutcome {
+  /** Per budget, after the settlement. */
+  states: BudgetState[];
+  /** Per budget, the thresholds this settlement crossed (fired once per window, fleet-wide for shared stores). */
+  crossed: number[][];
+  transitions: Transition[];
+}
+
+export interface ReadOutcome {
+  states: BudgetState[];
+  transitions: Transition[];
+}
+
+/** Operations of a shared store that can fail (the `operation` label of `tokenfuse_ledger_errors_total`). */
+export type LedgerOperation = 'admit' | 'settle' | 'reconcile';
+/** Why they failed (the `reason` label). */
+export type LedgerFailure = 'timeout' | 'connection' | 'script';
+
+/** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
+export interface StoreListener {
+  transitions(transitions: Transition[], states: Map<string, BudgetState>): void;
+  ledgerError(operation: LedgerOperation, reason: LedgerFailure): void;
+}
+
+/**
+ * Where fuses and budget spend live, and the atomic steps on them. The
+ * {@link FuseBoard} decides what is matched, estimates, builds errors and emits
+ * events; a store applies the state machine (closed → open → half-open → closed)
+ * and the ledger, atomically per call:
+ *
+ * - the in-memory store (one process) answers synchronously;
+ * - the Redis store (a fleet) answers with promises, one round trip per step.
+ */
+export interface FuseStore {
+  /** Whether the state is shared with other processes. */
+  readonly shared: boolean;
+  /** Decides a call against all its budgets and, if admitted, reserves in all of them. */
+  admit(request: AdmitRequest): MaybePromise<AdmitOutcome>;
+  /** Replaces an admitted call's reservation by what it used; trips and closes fuses. Never rejects. */
+  settle(request: SettleRequest): MaybePromise<SettleOutcome | undefined>;
+  /** The budgets' current state, read from where it lives. Never rejects. */
+  read(budgets: readonly Budget[], now: number): MaybePromise<ReadOutcome>;
+  /** The budgets' state as last known here, without I/O. */
+  peek(budgets: readonly Budget[], now: number): ReadOutcome;
+  /** Opens (`isolate`) or closes (`reset`) a fuse by hand. Rejects when a shared store cannot be reached. */
+  control(budget: Budget, op: 'isolate' | 'reset', now: number): MaybePromise<ReadOutcome>;
+  /** Flushes what can be flushed and lets go of connections. */
+  close(): Promise<void>;
+  setListener(listener: StoreListener): void;
+}
+
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

@@ -1,0 +1,79 @@
+import type { BudgetLimits } from '../types.js';
+import { type Amounts, type Budget, UNITS, type Unit } from './budget.js';
+import { calendarWindow } from './window.js';
+
+/**
+ * The admission rules, shared by every store. The Redis store's Lua scripts
+ * (src/ledger/redis-scripts.ts) restate `hasRoom`, `exhausted` and `utilization`
+ * word for word; keep them in step.
+ */
+
+/** Spend and reservations of one budget's current window. */
+export interface Account {
+  spent: Amounts;
+  reserved: Amounts;
+}
+
+/** A rolling window keeps spend in this many buckets; older buckets fall out whole. */
+export const ROLLING_BUCKETS = 60;
+
+/** Length of one bucket of a rolling window (1 ms for calendar windows, which have one). */
+export function bucketSize(budget: Budget): number {
+  return budget.window.kind === 'rolling'
+    ? Math.max(1, Math.floor(budget.window.durationMs / ROLLING_BUCKETS))
+    : 1;
+}
+
+/** Bounds of the window containing `now`: a rolling window is `[now - duration, ∞)`. */
+export function windowAt(budget: Budget, now: number): { start: number; end: number } {
+  if (budget.window.kind === 'rolling')
+    return { start: now - budget.window.durationMs, end: Number.POSITIVE_INFINITY };
+  return calendarWindow(budget.window, now);
+}
+
+export function limitedUnits(limit: BudgetLimits): Unit[] {
+  return UNITS.filter((u) => limit[u] !== undefined);
+}
+
+/** The admission rule: every limited unit has spent + reserved below its limit. */
+export function hasRoom(limit: BudgetLimits, s: Account): boolean {
+  for (const u of UNITS) {
+    const l = limit[u];
+    if (l !== undefined && s.spent[u] + s.reserved[u] >= l) return false;
+  }
+  return true;
+}
+
+/** Whether a call's reservation fits in what is left of every limit. */
+export function fits(limit: BudgetLimits, s: Account, amounts: Amounts): boolean {
+  for (const u of UNITS) {
+    const l = limit[u];
+    if (l !== undefined && s.spent[u] + s.reserved[u] + amounts[u] > l) return false;
+  }
+  return true;
+}
+
+/** The first unit whose settled spend has reached its limit. */
+export function exhausted(limit: BudgetLimits, s: Account): Unit | undefined {
+  for (const u of UNITS) {
+    const l = limit[u];
+    if (l !== undefined && s.spent[u] >= l) return u;
+  }
+  return undefined;
+}
+
+/** Highest utilisation over the limited units (with reservations, when asked). */
+export function utilization(
+  limit: BudgetLimits,
+  s: Account,
+  withReserved = false,
+): { value: number; unit: Unit } {
+  let best: { value: number; unit: Unit } = { value: 0, unit: limitedUnits(limit)[0] ?? 'tokens' };
+  for (const u of UNITS) {
+    const l = limit[u];
+    if (l === undefined) continue;
+    const value = (s.spent[u] + (withReserved ? s.reserved[u] : 0)) / l;
+    if (value > best.value) best = { value, unit: u };
+  }
+  return best;
+}

@@ -1,0 +1,657 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { diag } from '@opentelemetry/api';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import { LedgerUnavailableError } from '../errors/blocked-call-error.js';
+import { TokenfuseError } from '../errors/tokenfuse-error.js';
+import { type Amounts, type Budget, UNITS, windowLabel, ZERO } from '../fuses/budget.js';
+import { closedFuse, type FuseRecord, type FuseState } from '../fuses/fuse.js';
+import type {
+  AdmitOutcome,
+  AdmitRequest,
+  BudgetDecision,
+  BudgetState,
+  FuseStore,
+  LedgerFailure,
+  LedgerOperation,
+  ReadOutcome,
+  SettleOutcome,
+  SettleRequest,
+  StoreListener,
+  Transition,
+  TransitionCause,
+} from '../fuses/fuse-store.js';
+import { MemoryFuseStore } from '../fuses/memory-fuse-store.js';
+import { bucketSize, windowAt } from '../fuses/rules.js';
+import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './redis-scripts.js';
+
+/** Window keys outlive their window by this much (clock skew between replicas, late settlements). */
+const KEY_MARGIN_MS = 10 * 60_000;
+/** A reservation not settled within this long is released (its process most likely died). */
+const LEASE_MS = 60 * 60_000;
+/** A reservation record is kept this long, so a late settlement still finds it. */
+const RESERVATION_TTL_MS = 2 * LEASE_MS;
+/** Reconciled batch ids are remembered this long (a retried batch is applied once). */
+const BATCH_TTL_MS = 24 * 60 * 60_000;
+/** How often, while Redis is away, reconnection and reconciliation are tried. */
+const RECOVER_EVERY_MS = 250;
+/** A batch that fails with a script error this many times is dropped (logged). */
+const MAX_SCRIPT_FAILURES = 5;
+
+type LedgerConfig = ResolvedConfig['ledger'];
+
+/** What an admission holds with the Redis store. */
+type Ticket =
+  | { kind: 'shared'; rid: string }
+  | { kind: 'local'; store: MemoryFuseStore; inner: unknown };
+
+/** A budget as the scripts take it: the current window's keys and numbers (see redis-scripts.ts). */
+interface ScriptBudget {
+  name: string;
+  acct: string;
+  fuse: string;
+  thr: string;
+  rolling: boolean;
+  ws: number;
+  bms: number;
+  bucket: number;
+  exp: number;
+  lim: [number, number, number];
+  cool: number;
+  probes: number;
+  th: number[];
+  mode: 'block' | 'monitor';
+}
+
+type ReconcileOp =
+  | { op: 'cancel'; rid: string }
+  | { op: 'spend'; actual: number[]; budgets: ScriptBudget[] }
+  | { op: 'settle'; rid: string; cond: boolean; actual: number[]; budgets: ScriptBudget[] };
+
+interface WireState {
+  name: string;
+  s: string[];
+  r: string[];
+  f: [FuseState, string, string, string, string, string, string];
+}
+type WireTransition = [string, FuseState, FuseState, TransitionCause];
+
+interface LedgerCommands {
+  tokenfuseAdmit(payload: string): Promise<string>;
+  tokenfuseSettle(payload: string): Promise<string>;
+  tokenfuseRead(payload: string): Promise<string>;
+  tokenfuseControl(payload: string): Promise<string>;
+  tokenfuseReconcile(payload: string): Promise<string>;
+}
+
+class LedgerTimeout extends Error {
+  constructor(ms: number) {
+    super(`no answer from Redis within ${ms} ms`);
+  }
+}
+
+/** `host:port` of a Redis URL: what messages may name (never the credentials). */
+export function ledgerHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/**
+ * The shared ledger: fuses and budget spend in Redis, changed by Lua scripts so
+ * that a fleet of replicas enforces one budget. One round trip to admit a call
+ * (against all its budgets), one to settle it.
+ *
+ * When Redis does not answer within `timeoutMs` (or cannot be reached), calls are
+ * admitted by a local in-memory store seeded with the last shared numbers seen
+ * (`onFailure: 'open'`), and what they spend is reconciled into Redis once it
+ * answers again; or refused with {@link LedgerUnavailableError} (`'closed'`).
+ */
+export class RedisFuseStore implements FuseStore {
+  readonly shared = true;
+  private readonly redis: Redis & LedgerCommands;
+  private readonly config: LedgerConfig;
+  private readonly host: string;
+  private listener: StoreListener | undefined;
+  /** Last state seen per budget. */
+  private readonly cache = new Map<string, BudgetState>();
+  /** Set while Redis is away: calls are decided here. */
+  private local: MemoryFuseStore | undefined;
+  private degraded = false;
+  private readonly pending: ReconcileOp[] = [];
+  private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private recovering: Promise<void> | undefined;
+  private everReady = false;
+  private closed = false;
+
+  constructor(config: LedgerConfig) {
+    this.config = config;
+    this.host = ledgerHost(config.url ?? '');
+    const require = createRequire(import.meta.url);
+    const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+    const options: RedisOptions = {
+      // Fail fast, never queue: a call must not wait on a Redis that is away.
+      commandTimeout: config.timeoutMs,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(1000, config.timeoutMs * 4),
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      keyPrefix: '',
+      lazyConnect: false,
+    };
+    if (config.username !== undefined) options.username = config.username;
+    if (config.password !== undefined) options.password = config.password;
+    if (config.tls !== undefined && config.tls !== false)
+      options.tls = config.tls === true ? {} : (config.tls as RedisOptions['tls']);
+    this.redis = new RedisClient(config.url ?? '', options) as Redis & LedgerCommands;
+    this.redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 0 });
+    this.redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 0 });
+    this.redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 0 });
+    this.redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 0 });
+    this.redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 0 });
+    let lastLogged = 0;
+    this.redis.on('error', (err: Error) => {
+      // ioredis reports every failed reconnection; say it at most every 30 s.
+      if (Date.now() - lastLogged < 30_000) return;
+      lastLogged = Date.now();
+      diag.warn(`tokenfuse: budget ledger at ${this.host}: ${err.message}`);
+    });
+    this.redis.on('connect', () => {
+      // The connection must not keep an app alive; calls in flight hold their own timers.
+      (this.redis.stream as { unref?: () => void } | undefined)?.unref?.();
+    });
+    this.redis.on('ready', () => {
+      this.everReady = true;
+      if (this.degraded || this.pending.length > 0) this.kick(0);
+    });
+  }
+
+  setListener(listener: StoreListener): void {
+    this.listener = listener;
+  }
+
+  admit(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
+    if (this.degraded) return this.fallbackAdmit(request, this.lastFailure);
+    const rid = randomUUID();
+    const budgets = request.entries.map((e) => this.scriptBudget(e.budget, request.now));
+    const payload = JSON.stringify({
+      prefix: this.config.keyPrefix,
+      now: request.now,
+      rid,
+      lease: LEASE_MS,
+      rsvTtl: RESERVATION_TTL_MS,
+      budgets,
+      amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
+    });
+    return this.run(() => this.redis.tokenfuseAdmit(payload)).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as {
+          a: number;
+          d: Array<[BudgetDecision['kind'], string]>;
+          st: WireState[];
+          tr: WireTransition[] | object;
+        };
+        const states = reply.st.map((s, i) =>
+          parseState(s, request.entries[i]!.budget, request.now),
+        );
+        const admitted = reply.a === 1;
+        request.entries.forEach((e, i) => {
+          const s = states[i]!;
+          this.cache.set(e.budget.name, {
+            ...s,
+            reserved: admitted ? add(s.reserved, e.amounts) : { ...s.reserved },
+          });
+        });
+        return {
+          kind: 'decided' as const,
+          admitted,
+          decisions: reply.d.map(([kind, reason]) =>
+            kind === 'block'
+              ? { kind, reason: reason as Extract<BudgetDecision, { kind: 'block' }>['reason'] }
+              : { kind },
+          ),
+          states,
+          transitions: parseTransitions(reply.tr),
+          ticket: { kind: 'shared', rid } satisfies Ticket,
+        };
+      },
+      (err: unknown) => {
+        const failure = this.failed('admit', err);
+        // The script may still run once Redis answers: release what it would reserve.
+        if (failure.maybeRan) this.enqueue({ op: 'cancel', rid });
+        return this.fallbackAdmit(request, failure.reason);
+      },
+    );
+  }
+
+  settle(request: SettleRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
+    const ticket = request.ticket as Ticket;
+    const actual = UNITS.map((u) => request.actual[u]);
+    if (ticket.kind === 'local') {
+      const outcome = ticket.store.settle({ ...request, ticket: ticket.inner });
+      this.enqueue({
+        op: 'spend',
+        actual,
+        budgets: request.budgets.map((b) => this.scriptBudget(b, request.now)),
+      });
+      return outcome;
+    }
+    const budgets = request.budgets.map((b) => this.scriptBudget(b, request.now));
+    if (this.degraded) {
+      // Never sent: settle it for sure once Redis is back.
+      this.enqueue({ op: 'settle', rid: ticket.rid, cond: false, actual, budgets });
+      this.local?.addSpend(request.budgets, request.actual, request.now);
+      return undefined;
+    }
+    const payload = JSON.stringify({
+      prefix: this.config.keyPrefix,
+      now: request.now,
+      rid: ticket.rid,
+      cond: false,
+      actual,
+      budgets,
+    });
+    return this.run(() => this.redis.tokenfuseSettle(payload)).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as {
+          st?: WireState[];
+          x?: Array<string[] | object>;
+          tr?: WireTransition[] | object;
+        };
+        if (reply.st === undefined) return undefined;
+        const states = reply.st.map((s, i) => parseState(s, request.budgets[i], request.now));
+        states.forEach((s, i) => {
+          this.cache.set(request.budgets[i]!.name, s);
+        });
+        return {
+          states,
+          crossed: (reply.x ?? []).map((x) => (Array.isArray(x) ? x.map(Number) : [])),
+          transitions: parseTransitions(reply.tr),
+        };
+      },
+      (err: unknown) => {
+        const failure = this.failed('settle', err);
+        this.enqueue({ op: 'settle', rid: ticket.rid, cond: failure.maybeRan, actual, budgets });
+        this.localStore(request.now).addSpend(request.budgets, request.actual, request.now);
+        return undefined;
+      },
+    );
+  }
+
+  read(budgets: readonly Budget[], now: number): Promise<ReadOutcome> | ReadOutcome {
+    if (this.degraded || budgets.length === 0) return this.peek(budgets, now);
+    const payload = JSON.stringify({
+      prefix: this.config.keyPrefix,
+      now,
+      budgets: budgets.map((b) => this.scriptBudget(b, now)),
+    });
+    return this.run(() => this.redis.tokenfuseRead(payload)).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as { st: WireState[]; tr: WireTransition[] | object };
+        const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
+        states.forEach((s, i) => {
+          this.cache.set(budgets[i]!.name, s);
+        });
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        diag.debug(`tokenfuse: reading budgets from the ledger at ${this.host} failed`, err);
+        return this.peek(budgets, now);
+      },
+    );
+  }
+
+  peek(budgets: readonly Budget[], now: number): ReadOutcome {
+    if (this.local !== undefined) return this.local.peek(budgets, now);
+    return {
+      states: budgets.map((budget) => this.cached(budget, now)),
+      transitions: [],
+    };
+  }
+
+  control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
+    const payload = JSON.stringify({
+      prefix: this.config.keyPrefix,
+      now,
+      op,
+      budget: this.scriptBudget(budget, now),
+    });
+    return this.run(() => this.redis.tokenfuseControl(payload)).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as { st: WireState[]; tr: WireTransition[] | object };
+        const states = reply.st.map((s) => parseState(s, budget, now));
+        this.cache.set(budget.name, states[0]!);
+        // While Redis was away the local store decides: it follows the operator too.
+        this.local?.control(budget, op, now);
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        throw new TokenfuseError(
+          `tokenfuse: cannot ${op} budget "${budget.name}": the budget ledger at ${this.host} is unavailable (${classify(err)})`,
+          { cause: err },
+        );
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    try {
+      if (this.pending.length > 0 || this.batch !== undefined) await this.recover();
+    } catch {
+      // logged by recover()
+    }
+    if (this.pending.length > 0 || this.batch !== undefined)
+      diag.warn(
+        `tokenfuse: closing the budget ledger at ${this.host} with spend not yet reconciled into it`,
+      );
+    try {
+      await this.withTimeout(this.redis.quit(), this.config.timeoutMs * 4);
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  // --- failure policy ---------------------------------------------------------
+
+  private fallbackAdmit(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome {
+    const enforced = request.entries.filter((e) => e.budget.action === 'block');
+    if (this.config.onFailure === 'closed' && enforced.length > 0) {
+      return {
+        kind: 'unavailable',
+        error: new LedgerUnavailableError({
+          ledger: this.host,
+          budgets: enforced.map((e) => e.budget.name),
+          cause: reason,
+        }),
+      };
+    }
+    const local = this.localStore(request.now);
+    const outcome = local.admit(request);
+    if (outcome.kind === 'decided')
+      outcome.ticket = { kind: 'local', store: local, inner: outcome.ticket } satisfies Ticket;
+    return outcome;
+  }
+
+  /** The local store while Redis is away, started from the last shared numbers seen. */
+  private localStore(now: number): MemoryFuseStore {
+    if (this.local === undefined) {
+      this.local = new MemoryFuseStore();
+      for (const [name, state] of this.cache) {
+        const budget = this.budgetsByName.get(name);
+        if (budget !== undefined) this.local.seed(budget, state, now);
+      }
+    }
+    return this.local;
+  }
+
+  private readonly budgetsByName = new Map<string, Budget>();
+  private lastFailure: LedgerFailure = 'connection';
+
+  private failed(
+    operation: LedgerOperation,
+    err: unknown,
+  ): { reason: LedgerFailure; maybeRan: boolean } {
+    const reason = classify(err);
+    this.lastFailure = reason;
+    const message = err instanceof Error ? err.message : String(err);
+    // Not written to the socket: it cannot have run.
+    const maybeRan = !/isn't writeable|not yet connected|Connection is closed before/i.test(
+      message,
+    );
+    this.listener?.ledgerError(operation, reason);
+    if (!this.degraded) {
+      diag.warn(
+        `tokenfuse: the budget ledger at ${this.host} failed (${operation}, ${reason}: ${message}); ` +
+          (this.config.onFailure === 'open'
+            ? 'admitting calls locally and reconciling their spend when it is back'
+            : 'refusing calls until it is back (ledger.onFailure: closed)'),
+      );
+    }
+    this.degraded = true;
+    this.kick(RECOVER_EVERY_MS);
+    return { reason, maybeRan };
+  }
+
+  private enqueue(op: ReconcileOp): void {
+    this.pending.push(op);
+    this.kick(this.degraded ? RECOVER_EVERY_MS : 0);
+  }
+
+  /** Schedules a recovery attempt (reconnected? flush what is pending). */
+  private kick(delay: number): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.recover().then(() => {
+        if (this.degraded || this.pending.length > 0 || this.batch !== undefined)
+          this.kick(RECOVER_EVERY_MS);
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  /**
+   * Reconciles what was recorded while Redis was away, one batch at a time; a batch
+   * keeps its id until Redis confirms it, so a retry after a lost reply is not
+   * applied twice. Once nothing is pending and Redis answers, calls go back to it.
+   */
+  private recover(): Promise<void> {
+    this.recovering ??= this.recoverOnce().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private async recoverOnce(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    try {
+      for (;;) {
+        if (this.batch === undefined) {
+          if (this.pending.length === 0) break;
+          this.batch = { id: randomUUID(), ops: this.pending.splice(0), scriptFailures: 0 };
+        }
+        const batch = this.batch;
+        const now = Date.now();
+        const payload = JSON.stringify({
+          prefix: this.config.keyPrefix,
+          now,
+          batch: batch.id,
+          batchTtl: BATCH_TTL_MS,
+          ops: batch.ops,
+        });
+        try {
+          const raw = await this.run(() => this.redis.tokenfuseReconcile(payload));
+          const reply = JSON.parse(raw) as { st?: WireState[]; tr?: WireTransition[] | object };
+          this.batch = undefined;
+          const states = new Map(
+            (reply.st ?? []).map((s) => [
+              s.name,
+              parseState(s, this.budgetsByName.get(s.name), now),
+            ]),
+          );
+          for (const [name, s] of states) this.cache.set(name, s);
+          const transitions = parseTransitions(reply.tr);
+          if (transitions.length > 0) this.listener?.transitions(transitions, states);
+        } catch (err) {
+          const failure = this.failed('reconcile', err);
+          if (failure.reason === 'script' && ++batch.scriptFailures >= MAX_SCRIPT_FAILURES) {
+            diag.error(
+              `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${this.host} keeps refusing`,
+              err,
+            );
+            this.batch = undefined;
+          }
+          return;
+        }
+      }
+      if (this.degraded) {
+        await this.run(() => this.redis.ping());
+        this.degraded = false;
+        this.local = undefined;
+        diag.info(`tokenfuse: the budget ledger at ${this.host} is back; spend reconciled`);
+        // What list() reports: the shared numbers again.
+        await this.read([...this.budgetsByName.values()], Date.now());
+      }
+    } catch (err) {
+      diag.debug('tokenfuse: ledger recovery attempt failed', err);
+    }
+  }
+
+  // --- plumbing ---------------------------------------------------------------
+
+  /** Runs a command within `timeoutMs`, waiting (within it) for a first connection still being made. */
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    const status = this.redis.status;
+    if (status === 'ready') return this.withTimeout(command(), this.config.timeoutMs);
+    if (this.everReady || !(status === 'connecting' || status === 'connect' || status === 'wait'))
+      return Promise.reject(new Error(`Redis not yet connected (${status})`));
+    const started = Date.now();
+    return this.withTimeout(
+      new Promise<void>((resolve, reject) => {
+        const onReady = () => {
+          this.redis.off('end', onEnd);
+          resolve();
+        };
+        const onEnd = () => {
+          this.redis.off('ready', onReady);
+          reject(new Error('Redis not yet connected (connection ended)'));
+        };
+        this.redis.once('ready', onReady);
+        this.redis.once('end', onEnd);
+      }),
+      this.config.timeoutMs,
+    ).then(() =>
+      this.withTimeout(command(), Math.max(1, this.config.timeoutMs - (Date.now() - started))),
+    );
+  }
+
+  private withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // Referenced: an app waiting for an admission must not exit under it.
+      const timer = setTimeout(() => reject(new LedgerTimeout(ms)), ms);
+      promise.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private scriptBudget(budget: Budget, now: number): ScriptBudget {
+    this.budgetsByName.set(budget.name, budget);
+    const rolling = budget.window.kind === 'rolling';
+    const w = windowAt(budget, now);
+    const label = windowLabel(budget.window);
+    const p = this.config.keyPrefix;
+    const bms = bucketSize(budget);
+    const suffix = rolling ? `${budget.name}:${label}` : `${budget.name}:${label}:${w.start}`;
+    return {
+      name: budget.name,
+      acct: `${p}a:${suffix}`,
+      fuse: `${p}f:${budget.name}`,
+      thr: `${p}t:${suffix}`,
+      rolling,
+      ws: w.start,
+      bms,
+      bucket: now - (now % bms),
+      exp: (rolling ? now + windowLength(budget) : w.end) + KEY_MARGIN_MS,
+      lim: [budget.limit.tokens ?? 0, budget.limit.usd ?? 0, budget.limit.requests ?? 0],
+      cool: budget.cooldownMs,
+      probes: budget.probes,
+      th: budget.thresholds,
+      mode: budget.action,
+    };
+  }
+
+  /** The last state seen, rolled forward to `now` the way the scripts would. */
+  private cached(budget: Budget, now: number): BudgetState {
+    const w = windowAt(budget, now);
+    const seen = this.cache.get(budget.name);
+    if (seen === undefined)
+      return {
+        spent: { ...ZERO },
+        reserved: { ...ZERO },
+        windowStart: w.start,
+        windowEnd: w.end,
+        fuse: closedFuse(),
+      };
+    const rolling = budget.window.kind === 'rolling';
+    if (rolling || seen.windowStart === w.start)
+      return { ...seen, windowStart: w.start, windowEnd: w.end, fuse: { ...seen.fuse } };
+    const fuse: FuseRecord = { ...seen.fuse };
+    if (fuse.state !== 'closed' && !fuse.isolated) {
+      fuse.state = 'closed';
+      fuse.probesLeft = 0;
+      fuse.probesInFlight = 0;
+    }
+    return {
+      spent: { ...ZERO },
+      reserved: { ...ZERO },
+      windowStart: w.start,
+      windowEnd: w.end,
+      fuse,
+    };
+  }
+}
+
+function windowLength(budget: Budget): number {
+  return budget.window.kind === 'rolling' ? budget.window.durationMs : 0;
+}
+
+function add(a: Amounts, b: Amounts): Amounts {
+  return { tokens: a.tokens + b.tokens, usd: a.usd + b.usd, requests: a.requests + b.requests };
+}
+
+function amounts(values: string[]): Amounts {
+  return { tokens: Number(values[0]), usd: Number(values[1]), requests: Number(values[2]) };
+}
+
+/** A state from a script; the window is the client's to know (time zones are resolved here). */
+function parseState(s: WireState, budget: Budget | undefined, now: number): BudgetState {
+  const [state, isolated, openedAt, openedInWindow, probesLeft, probesInFlight, trips] = s.f;
+  const w = budget ? windowAt(budget, now) : { start: 0, end: 0 };
+  return {
+    spent: amounts(s.s),
+    reserved: amounts(s.r),
+    windowStart: w.start,
+    windowEnd: w.end,
+    fuse: {
+      state,
+      isolated: Number(isolated) === 1,
+      openedAt: Number(openedAt),
+      openedInWindow: Number(openedInWindow),
+      probesLeft: Number(probesLeft),
+      probesInFlight: Number(probesInFlight),
+      trips: Number(trips),
+    },
+  };
+}
+
+function parseTransitions(tr: WireTransition[] | object | undefined): Transition[] {
+  if (!Array.isArray(tr)) return [];
+  return tr.map(([budget, from, to, cause]) => ({ budget, from, to, cause }));
+}
+
+/** The `reason` label of a failure. */
+function classify(err: unknown): LedgerFailure {
+  if (err instanceof LedgerTimeout) return 'timeout';
+  const e = err as { name?: string; message?: string } | undefined;
+  if (e?.name === 'ReplyError') return 'script';
+  if (/timed out/i.test(e?.message ?? '')) return 'timeout';
+  return 'connection';
+}
