@@ -136,8 +136,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   if (!config.enabled) return undefined;
 
   const tokenfuse = createTokenfuse(config);
-  const promClientBridge = new PromClientBridge();
-  const metricReaders: IMetricReader[] = [promClientBridge, ...(options.metricReaders ?? [])];
+  const metricReaders: IMetricReader[] = [...(options.metricReaders ?? [])];
   let prometheus: PrometheusExporter | undefined;
   if (config.metrics.exporter === 'prometheus') {
     prometheus = new PrometheusExporter(
@@ -152,6 +151,11 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     );
     metricReaders.push(prometheus);
   }
+  // Every reader keeps its own copy of every histogram, so each one costs per call.
+  // With the Prometheus endpoint on, the prom-client bridge reads through that
+  // exporter instead of being a reader of its own.
+  const promClientBridge = prometheus ? new PromClientBridge(prometheus) : new PromClientBridge();
+  if (!prometheus) metricReaders.push(promClientBridge);
 
   // Detect the resource ourselves so we can wait for its async attributes (host.id
   // is read from a file): pull exporters never wait for them, and the Prometheus

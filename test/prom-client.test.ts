@@ -277,6 +277,34 @@ describe("an app's own prom-client /metrics", () => {
   });
 });
 
+describe('prom-client and the Prometheus endpoint together', () => {
+  it('serves the same tokenfuse samples on both, the bridge reading through the exporter', async () => {
+    const server = await startFakeOpenAI();
+    servers.push(server);
+    const bothAppPort = await freePort();
+    const bothExporterPort = await freePort();
+    const { line } = await startApp(
+      ['--import', 'tokenfuse/register', 'test/fixtures/apps/prom-client-app.mjs'],
+      {
+        LLM_BASE_URL: `${server.url}/v1`,
+        APP_PORT: String(bothAppPort),
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(bothExporterPort),
+        TOKENFUSE_DEPARTMENT: 'platform',
+        TOKENFUSE_CONFIG: join(tmp, 'tokenfuse.config.yaml'),
+      },
+    );
+    expect(line).toBe(ready);
+    const ours = (samples: Sample[]) =>
+      normalised(samples).filter((x) =>
+        /^tokenfuse_(requests|tokens|cost_usd)_total$/.test(x.name),
+      );
+    const viaBridge = ours(parsePrometheusText(await getMetrics(bothAppPort)));
+    const viaExporter = ours(parsePrometheusText(await getMetrics(bothExporterPort)));
+    expect(viaBridge.length).toBeGreaterThan(0);
+    expect(viaBridge).toEqual(viaExporter);
+  });
+});
+
 describe('registerTokenfuseMetrics without tokenfuse running', () => {
   it('throws an Error telling how to start tokenfuse', async () => {
     const { stdout } = await promisify(execFile)(

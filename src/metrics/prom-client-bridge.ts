@@ -51,7 +51,12 @@ export class PromClientBridge extends MetricReader {
   /** Type and help of metrics registered before their first data point. */
   private readonly known = new Map<string, KnownMetric>();
 
-  constructor() {
+  /**
+   * @param source a reader already attached to the meter provider (e.g. the Prometheus
+   * exporter) to collect through, so the provider does not keep a second copy of every
+   * metric for this bridge. Without it, add the bridge itself to `metricReaders`.
+   */
+  constructor(private readonly source?: Pick<MetricReader, 'collect'>) {
     super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
   }
 
@@ -103,7 +108,7 @@ export class PromClientBridge extends MetricReader {
   /** One collection per scrape: prom-client asks each registered metric in the same tick. */
   private snapshot(): Promise<Map<string, PromMetric>> {
     if (this.pending === undefined) {
-      this.pending = this.collect().then(({ resourceMetrics, errors }) => {
+      this.pending = (this.source ?? this).collect().then(({ resourceMetrics, errors }) => {
         for (const error of errors) diag.warn('tokenfuse: metric collection error', error);
         const out = new Map<string, PromMetric>();
         for (const scope of resourceMetrics.scopeMetrics) {
