@@ -373,7 +373,12 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     // Another GenAI instrumentation's span around ours describes the same call:
     // the span processor must not price it a second time.
     const parent = trace.getSpan(active);
-    if (parent) markCovered(parent);
+    if (
+      parent &&
+      (parent as { attributes?: Attributes }).attributes?.[ATTR.operationName] !== undefined
+    ) {
+      markCovered(parent);
+    }
 
     const span = this.tracer.startSpan(
       `${adapter.operation} ${model}`,
