@@ -36,6 +36,7 @@ export type { Disposable, Subscribe } from './fuses/events.js';
 export type { FuseState } from './fuses/fuse.js';
 export type {
   BlockedEvent,
+  BudgetRestore,
   FuseBoard,
   FuseSnapshot,
   ResetEvent,
@@ -50,6 +51,7 @@ export {
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 export type { Ledger } from './ledger/ledger.js';
+export type { RestoreFailure } from './ledger/prometheus-restore.js';
 export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';

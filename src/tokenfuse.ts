@@ -24,6 +24,7 @@ import { loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
+import { PrometheusRestorer } from './ledger/prometheus-restore.js';
 import { FUSE_COUNTERS, FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
 import { METRIC, METRIC_HELP } from './metrics/instruments.js';
 import {
@@ -64,6 +65,12 @@ export function createTokenfuse(
 ): Tokenfuse {
   const config = isResolved(options) ? options : resolveConfig(options);
   const shared = createSharedParts(config, advanced.clock);
+  // Before the instrumentation registers the metrics: restoring adds its error counter.
+  // The first restore starts now, in the background; calls matching a budget wait for
+  // it (at most `timeoutMs`, see FuseBoard.enableRestore).
+  const restore = config.ledger.restore;
+  if (config.enabled && restore !== undefined && config.ledger.store === 'memory')
+    shared.board.enableRestore(new PrometheusRestorer(restore.prometheus), restore);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
   const spanProcessor = new CostSpanProcessor(shared.accountant, config);
   return {
@@ -265,15 +272,16 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
     );
   }
   // Budget and fuse series exist only when budgets do, ledger errors only with the
-  // shared ledger; don't declare them empty.
+  // shared ledger or restoring from Prometheus; don't declare them empty.
   const fuseNames = new Set(
     Object.values(FUSE_METRIC).map((n) => prometheusName(n, FUSE_COUNTERS.has(n))),
   );
   const ledgerErrors = prometheusName(FUSE_METRIC.ledgerErrors, true);
+  const budgets = runtime.config.budgets.length > 0;
   const known = CONTRACT_METRICS.filter((m) =>
     m.name === ledgerErrors
-      ? runtime.fuses.shared
-      : runtime.config.budgets.length > 0 || !fuseNames.has(m.name),
+      ? budgets && (runtime.fuses.shared || runtime.fuses.restores)
+      : budgets || !fuseNames.has(m.name),
   );
   runtime.promClientBridge.registerWith(registry, known);
 }

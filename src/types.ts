@@ -268,6 +268,40 @@ export interface LedgerOptions {
   username?: string;
   /** Redis password (wins over the URL's). */
   password?: string;
+  /**
+   * With the in-memory store only: read this window's spend of every budget back
+   * from Prometheus at startup (and every `intervalSeconds`), so that a restarted
+   * process, or a new replica, starts from what the fleet has already spent
+   * instead of from zero. Not allowed with `store: redis`, which persists spend itself.
+   */
+  restore?: RestoreOptions;
+}
+
+/**
+ * Where and how often spend is read back from Prometheus (`ledger.restore`). Every
+ * budget's spend this window is summed from the `tokenfuse_cost_usd_total`,
+ * `tokenfuse_tokens_total` and `tokenfuse_requests_total` series Prometheus has
+ * scraped from the fleet, and this process's ledger is raised to it.
+ */
+export interface RestoreOptions {
+  /**
+   * Base URL of the Prometheus HTTP API (`http://prometheus:9090`; a path prefix is kept).
+   * Credentials in the URL are sent as basic auth and never logged.
+   * Env: `TOKENFUSE_RESTORE_PROMETHEUS` (wins over the file).
+   */
+  prometheus: string;
+  /**
+   * Read again every this many seconds, so that this process also sees what the
+   * rest of the fleet spends while it runs; 0 reads once, at startup.
+   * @default 0
+   */
+  intervalSeconds?: number;
+  /**
+   * Longest a restore may take, in milliseconds, all budgets together. Calls that
+   * match a budget wait for the first restore at startup, at most this long.
+   * @default 5000
+   */
+  timeoutMs?: number;
 }
 
 /** The whole configuration. */

@@ -22,7 +22,9 @@ import {
   EXPECTED,
   expectedMessage,
   formatPath,
+  isHttpUrl,
   isRedisUrl,
+  prometheusUrlMessage,
   TAG_NAMES,
   validateOptions,
 } from './schema.js';
@@ -57,12 +59,23 @@ export interface ResolvedConfig {
     tls: boolean | Record<string, unknown> | undefined;
     username: string | undefined;
     password: string | undefined;
+    /** Spend read back from Prometheus (in-memory store only); undefined when off. */
+    restore?: ResolvedRestore | undefined;
   };
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
    */
   source: string;
+}
+
+/** `ledger.restore`, resolved. */
+export interface ResolvedRestore {
+  /** Base URL of the Prometheus API, without a trailing slash. */
+  prometheus: string;
+  /** 0: at startup only. */
+  intervalSeconds: number;
+  timeoutMs: number;
 }
 
 /** Options of {@link resolveConfig}. */
@@ -91,6 +104,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     keyPrefix: 'tokenfuse:',
     timeoutMs: 50,
     onFailure: 'open' as const,
+    restore: Object.freeze({ intervalSeconds: 0, timeoutMs: 5000 }),
   }),
 });
 
@@ -132,6 +146,11 @@ export function resolveValidatedOptions(
   // value does not turn on what the options disabled.
   const disabled = env.boolean('TOKENFUSE_DISABLED', 'enabled');
 
+  const budgets = (options.budgets ?? []).map(normalizeBudget);
+  const labels = [...new Set(metrics.labels ?? CONFIG_DEFAULTS.metrics.labels)];
+  const ledger = resolveLedger(options.ledger ?? {}, env, opts.source);
+  if (ledger.restore) checkRestorable(budgets, labels, opts.source);
+
   return {
     enabled: disabled === true ? false : (options.enabled ?? CONFIG_DEFAULTS.enabled),
     serviceName: env.text('OTEL_SERVICE_NAME') ?? options.serviceName,
@@ -152,7 +171,7 @@ export function resolveValidatedOptions(
         env.port('OTEL_EXPORTER_PROMETHEUS_PORT') ?? metrics.port ?? CONFIG_DEFAULTS.metrics.port,
       endpoint: metrics.endpoint ?? CONFIG_DEFAULTS.metrics.endpoint,
       // A label listed twice would only mean the same thing twice.
-      labels: [...new Set(metrics.labels ?? CONFIG_DEFAULTS.metrics.labels)],
+      labels,
       maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
     },
     pricing: { overrides: options.pricing?.overrides ?? [] },
@@ -163,10 +182,10 @@ export function resolveValidatedOptions(
         content.capture ??
         CONFIG_DEFAULTS.content.capture,
     },
-    budgets: (options.budgets ?? []).map(normalizeBudget),
+    budgets,
     policies: (options.policies ?? []).map(normalizePolicy),
     webhooks: options.webhooks ?? [],
-    ledger: resolveLedger(options.ledger ?? {}, env, opts.source),
+    ledger,
     source: opts.source,
   };
 }
@@ -196,7 +215,61 @@ function resolveLedger(
     tls: ledger.tls,
     username: ledger.username,
     password: ledger.password,
+    restore: resolveRestore(ledger, store, env, source),
   };
+}
+
+/**
+ * `ledger.restore`: `TOKENFUSE_RESTORE_PROMETHEUS` wins over `ledger.restore.prometheus`
+ * (and turns restoring on by itself). Only for the in-memory store: the Redis store
+ * keeps spend across restarts already, and seeding it from Prometheus would count
+ * the fleet's spend twice.
+ */
+function resolveRestore(
+  ledger: NonNullable<TokenfuseOptions['ledger']>,
+  store: 'memory' | 'redis',
+  env: EnvReader,
+  source: string,
+): ResolvedRestore | undefined {
+  const fromEnv = env.prometheusUrl('TOKENFUSE_RESTORE_PROMETHEUS');
+  const prometheus = fromEnv ?? ledger.restore?.prometheus;
+  if (prometheus === undefined) return undefined;
+  if (store === 'redis') {
+    throw new ConfigError(source, [
+      {
+        path: 'ledger.restore',
+        message:
+          `cannot be combined with ledger.store 'redis' (Redis already keeps budget spend across restarts); ` +
+          `remove ledger.restore${fromEnv !== undefined ? ' (set by TOKENFUSE_RESTORE_PROMETHEUS)' : ''} or use ledger.store 'memory'`,
+      },
+    ]);
+  }
+  return {
+    prometheus: prometheus.replace(/\/+$/, ''),
+    intervalSeconds:
+      ledger.restore?.intervalSeconds ?? CONFIG_DEFAULTS.ledger.restore.intervalSeconds,
+    timeoutMs: ledger.restore?.timeoutMs ?? CONFIG_DEFAULTS.ledger.restore.timeoutMs,
+  };
+}
+
+/**
+ * Restoring reads each budget's spend from the counters' labels, so every field a
+ * budget matches on must be one of the exported labels (`metrics.labels`).
+ */
+function checkRestorable(budgets: Budget[], labels: readonly MetricLabel[], source: string): void {
+  const issues: ConfigIssue[] = [];
+  budgets.forEach((budget, i) => {
+    for (const [field, value] of Object.entries(budget.match.spec)) {
+      if (value === undefined || labels.includes(field as MetricLabel)) continue;
+      issues.push({
+        path: `budgets[${i}].match.${field}`,
+        message:
+          `ledger.restore reads spend by the metric label '${field}', which metrics.labels leaves out; ` +
+          `add '${field}' to metrics.labels or turn ledger.restore off`,
+      });
+    }
+  });
+  if (issues.length > 0) throw new ConfigError(source, issues);
 }
 
 /** `TOKENFUSE_DEPARTMENT` … `TOKENFUSE_FEATURE`. */
@@ -293,6 +366,13 @@ class EnvReader {
       'ledger.url',
       `expected ${EXPECTED.redisUrl}, got a value that is not one`,
     );
+  }
+
+  prometheusUrl(name: string): string | undefined {
+    const value = this.text(name);
+    if (value === undefined) return undefined;
+    if (isHttpUrl(value)) return value;
+    throw invalidEnv(name, 'ledger.restore.prometheus', prometheusUrlMessage(value));
   }
 
   port(name: string): number | undefined {

@@ -74,7 +74,24 @@ export const EXPECTED = {
   redisUrl: 'a redis:// or rediss:// URL',
   onFailure: "'open' or 'closed'",
   tls: 'true, false or an object of TLS options',
+  prometheusUrl: 'an http:// or https:// URL of the Prometheus API',
+  nonNegativeInteger: 'an integer >= 0',
 } as const;
+
+/** Whether `value` is an http(s) URL (of a webhook, of the Prometheus API). */
+export function isHttpUrl(value: string): boolean {
+  return /^https?:\/\/./i.test(value) && URL.canParse(value);
+}
+
+/**
+ * `expected an http:// or https:// URL …, got "…"`: the value is echoed unless it
+ * may hold credentials (`user:password@`).
+ */
+export function prometheusUrlMessage(value: unknown): string {
+  if (typeof value === 'string' && value.includes('@'))
+    return `expected ${EXPECTED.prometheusUrl}, got a string that is not one`;
+  return expectedMessage(EXPECTED.prometheusUrl, value);
+}
 
 /** Whether `value` is a URL a Redis client connects to. */
 export function isRedisUrl(value: string): boolean {
@@ -403,7 +420,24 @@ export const ledgerShape = {
   password: text().optional(),
 };
 
-const ledgerSchema = configObject(ledgerShape);
+/** `ledger.restore`: spend read back from Prometheus (in-memory store only; the resolver checks that). */
+const restoreSchema = configObject({
+  prometheus: z
+    .string({ error: (issue) => prometheusUrlMessage(issue.input) })
+    .refine(isHttpUrl, { error: (issue) => prometheusUrlMessage(issue.input) }),
+  intervalSeconds: z
+    .number(expecting(EXPECTED.nonNegativeInteger))
+    .int(expecting(EXPECTED.nonNegativeInteger))
+    .min(0, expecting(EXPECTED.nonNegativeInteger))
+    .optional(),
+  timeoutMs: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+});
+
+const ledgerSchema = configObject({ ...ledgerShape, restore: restoreSchema.optional() });
 
 const contentSchema = configObject({
   capture: boolean().optional(),

@@ -6,6 +6,11 @@ import {
   ModelNotAllowedError,
 } from '../errors/blocked-call-error.js';
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
+import {
+  RestoreError,
+  type RestoreFailure,
+  type SpendSource,
+} from '../ledger/prometheus-restore.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { BudgetLimits, Tags } from '../types.js';
 import { estimateCall, OutputAverages } from './admission-estimate.js';
@@ -24,8 +29,8 @@ import {
   type BudgetState,
   type FuseStore,
   isPromise,
-  type LedgerFailure,
-  type LedgerOperation,
+  type LedgerErrorOperation,
+  type LedgerErrorReason,
   type MaybePromise,
   type ReadOutcome,
   type SettleOutcome,
@@ -97,6 +102,35 @@ export interface BlockedEvent {
   at: Date;
 }
 
+/** One budget's restore: what the fleet had spent this window, and what this process counts now. */
+export interface BudgetRestore {
+  budget: string;
+  window: string;
+  windowStart: Date;
+  /**
+   * The fleet's spend this window, as Prometheus has it; undefined when it could not
+   * be read (see `error`), or was for a calendar window that ended before it arrived.
+   */
+  fleet: Amounts | undefined;
+  /** The instant the fleet's figures run to (its newest samples are at most a scrape interval older). */
+  until: Date | undefined;
+  /** What this process had counted itself, just before. */
+  local: Amounts;
+  /** This process's spend after the restore: the larger of `local` and `fleet`, per unit. */
+  spent: Amounts;
+  state: FuseState;
+  /** Why the fleet's spend could not be read (the budget kept `local`). */
+  error?: { reason: RestoreFailure; message: string };
+}
+
+/** How a board restores spend (`ledger.restore`). */
+export interface RestoreSettings {
+  /** 0: once, at startup. */
+  intervalSeconds: number;
+  /** Bound of one restore, all budgets together; calls wait at most this long for the first. */
+  timeoutMs: number;
+}
+
 /** What a call needs to be admitted. */
 export interface CallDescription {
   tags: Tags;
@@ -149,8 +183,8 @@ function matches(m: Matcher, tags: Tags, provider: string, model: string): boole
   );
 }
 
-/** Per (operation, reason): failures of a shared store. */
-export type LedgerErrorCounts = ReadonlyMap<`${LedgerOperation}:${LedgerFailure}`, number>;
+/** Per (operation, reason): failures of a shared store, and of restoring from Prometheus. */
+export type LedgerErrorCounts = ReadonlyMap<`${LedgerErrorOperation}:${LedgerErrorReason}`, number>;
 
 /**
  * Every budget's fuse, and the admission and settlement of calls against them.
@@ -171,7 +205,17 @@ export class FuseBoard {
   private readonly prices: PriceBook;
   private readonly now: () => number;
   private readonly wouldBlockCounts = new Map<string, number>();
-  private readonly ledgerErrorCounts = new Map<`${LedgerOperation}:${LedgerFailure}`, number>();
+  private readonly ledgerErrorCounts = new Map<
+    `${LedgerErrorOperation}:${LedgerErrorReason}`,
+    number
+  >();
+  private restoreSource: { source: SpendSource; settings: RestoreSettings } | undefined;
+  /** Set from startup until the first restore has answered (or timed out): admissions wait for it. */
+  private restoreGate: Promise<void> | undefined;
+  private restoreInFlight: Promise<BudgetRestore[]> | undefined;
+  private restoreTimer: NodeJS.Timeout | undefined;
+  private readonly restoreStop = new AbortController();
+  private restoreFailing = false;
 
   private readonly tripEvents = new EventSource<TripEvent>();
   private readonly resetEvents = new EventSource<ResetEvent>();
@@ -267,6 +311,8 @@ export class FuseBoard {
       ticket: undefined,
     };
     if (matched.length === 0) return { admitted: admission };
+    // Until the first restore has answered, the budgets hold only this process's spend.
+    if (this.restoreGate !== undefined) return this.restoreGate.then(() => this.admit(call));
 
     const estimate = estimateCall(call.adapter, call.body, model, this.outputs);
     admission.outputBounded = estimate.outputBounded;
@@ -545,10 +591,151 @@ export class FuseBoard {
 
   /**
    * Lets go of the shared ledger's connection after reconciling, within its timeout,
-   * spend recorded while Redis was unreachable. Nothing to do for the in-memory store.
+   * spend recorded while Redis was unreachable; stops restoring from Prometheus.
    */
   close(): Promise<void> {
+    clearInterval(this.restoreTimer);
+    this.restoreTimer = undefined;
+    this.restoreStop.abort();
     return this.store.close();
+  }
+
+  /** Whether spend is restored from Prometheus (`ledger.restore`). */
+  get restores(): boolean {
+    return this.restoreSource !== undefined;
+  }
+
+  /**
+   * @internal Restores spend from `source` now, and every `intervalSeconds` after.
+   * Calls that match a budget wait for the first restore, at most `timeoutMs`.
+   *
+   * Why they wait rather than start from zero: a process restarted mid-window must
+   * not let through, in its first moments, calls for a department whose budget the
+   * fleet has already spent. A job runner or a queue consumer sends its first calls
+   * right at startup, and a process in a crash loop would be nothing but first
+   * moments: each incarnation would spend afresh. Waiting costs those first calls
+   * one restore (a few Prometheus queries, typically milliseconds), bounded by
+   * `timeoutMs`; startup itself is not delayed, nor are calls that match no budget,
+   * and later restores (`intervalSeconds`) never hold calls up.
+   */
+  enableRestore(source: SpendSource, settings: RestoreSettings): void {
+    if (this.store.shared)
+      throw new TypeError('tokenfuse: restoring spend from Prometheus is for the in-memory ledger');
+    if (this.restoreSource !== undefined) return;
+    this.restoreSource = { source, settings };
+    if (this.budgets.length === 0) return;
+    // Never rejects: a failure is logged, and the gate opens whatever happens.
+    const run = () =>
+      this.restore().then(
+        () => undefined,
+        (err: unknown) => diag.error('tokenfuse: restoring budget spend failed', err),
+      );
+    this.restoreGate = run().then(() => {
+      this.restoreGate = undefined;
+    });
+    if (settings.intervalSeconds > 0) {
+      this.restoreTimer = setInterval(() => void run(), settings.intervalSeconds * 1000);
+      this.restoreTimer.unref();
+    }
+  }
+
+  /**
+   * Reads every budget's spend this window back from Prometheus (`ledger.restore`)
+   * and raises this process's to it: spent becomes, per unit, the larger of what this
+   * process has counted and the fleet's figure. A budget that is exhausted by it
+   * opens its fuse at once. Resolves, per budget, with the amounts (and, for a
+   * budget that could not be read, the error: it keeps its own figures); never
+   * rejects once restoring is configured. Rejects when it is not.
+   */
+  restore(): Promise<BudgetRestore[]> {
+    const configured = this.restoreSource;
+    if (configured === undefined) {
+      return Promise.reject(
+        new TypeError(
+          'tokenfuse: fuses.restore() needs ledger.restore (the URL of a Prometheus that scrapes the fleet) with the in-memory ledger',
+        ),
+      );
+    }
+    this.restoreInFlight ??= this.runRestore(configured.source, configured.settings).finally(() => {
+      this.restoreInFlight = undefined;
+    });
+    return this.restoreInFlight;
+  }
+
+  private async runRestore(
+    source: SpendSource,
+    settings: RestoreSettings,
+  ): Promise<BudgetRestore[]> {
+    const now = this.now();
+    const signal = AbortSignal.any([
+      AbortSignal.timeout(settings.timeoutMs),
+      this.restoreStop.signal,
+    ]);
+    const results = await Promise.all(
+      this.budgets.map(async (budget) => {
+        try {
+          return { budget, fleet: await source.fleetSpend(budget, now, signal) };
+        } catch (err) {
+          const reason: RestoreFailure = err instanceof RestoreError ? err.reason : 'response';
+          return { budget, error: { reason, message: (err as Error)?.message ?? String(err) } };
+        }
+      }),
+    );
+    const at = this.now();
+    const failed: string[] = [];
+    const out = results.map((r): BudgetRestore => {
+      const { budget } = r;
+      const before = this.store.peek([budget], at);
+      this.emitTransitions(before.transitions, stateOf([budget], before.states), at);
+      const local = { ...before.states[0]!.spent };
+      const fleet = 'fleet' in r ? r.fleet : undefined;
+      // Spent becomes max(local, fleet) per unit, never local + fleet: the fleet's
+      // figure already holds this process's own spend as far as Prometheus has
+      // scraped it (its series are among the fleet's, its earlier lives' too), so a
+      // sum would count that twice. Local is the larger only by this process's spend
+      // since its last scrape, while it may lack the others': the max is a lower bound
+      // of the truth (which would need to know which series are this process's), and
+      // at startup, where local is 0, it is the fleet's figure exactly.
+      const raised =
+        fleet !== undefined && this.store instanceof MemoryFuseStore
+          ? this.store.raise(budget, at, fleet.windowStart, fleet.amounts, fleet.timeline)
+          : undefined;
+      if (raised !== undefined)
+        this.emitTransitions(raised.transitions, stateOf([budget], raised.states), at);
+      const s = (raised ?? before).states[0]!;
+      const error = 'error' in r ? r.error : undefined;
+      if (error !== undefined) {
+        failed.push(`"${budget.name}" (${error.reason}: ${error.message})`);
+        const key = `restore:${error.reason}` as const;
+        this.ledgerErrorCounts.set(key, (this.ledgerErrorCounts.get(key) ?? 0) + 1);
+      }
+      return {
+        budget: budget.name,
+        window: windowLabel(budget.window),
+        windowStart: new Date(s.windowStart),
+        // Figures for a calendar window that ended before they arrived were not applied.
+        fleet: raised?.added !== undefined ? { ...fleet!.amounts } : undefined,
+        until: raised?.added !== undefined ? new Date(fleet!.until) : undefined,
+        local,
+        spent: { ...s.spent },
+        state: s.fuse.state,
+        ...(error !== undefined ? { error } : {}),
+      };
+    });
+    if (failed.length > 0) {
+      // Once per run of failures: a Prometheus that stays away is not logged every interval.
+      const message =
+        `tokenfuse: cannot restore budget spend from Prometheus at ${source.location}: ` +
+        `budget ${failed.join(', budget ')}; ${failed.length === 1 ? 'it keeps' : 'they keep'} this process's own figures` +
+        (settings.intervalSeconds > 0 ? `, retried in ${settings.intervalSeconds}s` : '');
+      if (this.restoreFailing) diag.debug(message);
+      else diag.warn(message);
+      this.restoreFailing = true;
+    } else if (this.restoreFailing) {
+      diag.info(`tokenfuse: restored budget spend from Prometheus at ${source.location} again`);
+      this.restoreFailing = false;
+    }
+    return out;
   }
 
   /** @internal calls the monitor budgets would have blocked, per budget. */

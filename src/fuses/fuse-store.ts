@@ -85,6 +85,13 @@ export interface ReadOutcome {
 export type LedgerOperation = 'admit' | 'settle' | 'reconcile';
 /** Why they failed (the `reason` label). */
 export type LedgerFailure = 'timeout' | 'connection' | 'script';
+/**
+ * Every `operation` of `tokenfuse_ledger_errors_total`: the shared store's, and
+ * `restore`, the reading back of spend from Prometheus into the in-memory store.
+ */
+export type LedgerErrorOperation = LedgerOperation | 'restore';
+/** Every `reason`: the shared store's, and `response` (Prometheus answered with an error, or with something unreadable). */
+export type LedgerErrorReason = LedgerFailure | 'response';
 
 /** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
 export interface StoreListener {

@@ -129,6 +129,31 @@ export class MemoryFuseStore implements FuseStore {
       this.fuses.set(budget.name, { ...state.fuse, probesInFlight: 0 });
   }
 
+  /**
+   * Raises a budget's spend this window to at least `floor` per unit (the fleet's,
+   * read back from Prometheus) and opens its fuse at once if that exhausts it.
+   * Thresholds the raised spend has passed are marked as crossed without firing:
+   * the calls that passed them were made, and reported, before. Returns the
+   * budget's state after, and `added` (undefined when `windowStart` has ended).
+   */
+  raise(
+    budget: Budget,
+    now: number,
+    windowStart: number,
+    floor: Amounts,
+    timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
+  ): ReadOutcome & { added: Amounts | undefined } {
+    const added = this.ledger.raise(budget, now, windowStart, floor, timeline);
+    const transitions: Transition[] = [];
+    const snapshot = this.ledger.read(budget, now);
+    const fuse = this.fuse(budget);
+    this.rollFuse(budget, fuse, snapshot.windowStart, now, transitions);
+    this.crossThresholds(budget, snapshot);
+    if (exhausted(budget.limit, snapshot) !== undefined && fuse.state !== 'open')
+      this.trip(budget, fuse, snapshot.windowStart, now, transitions);
+    return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions, added };
+  }
+
   read(budgets: readonly Budget[], now: number): ReadOutcome {
     return this.peek(budgets, now);
   }

@@ -81,6 +81,65 @@ export class MemoryLedger implements Ledger {
       a.buckets.push({ start: now - (now % bucketSize(budget)), amounts: { ...spent } });
   }
 
+  /**
+   * Raises this window's settled spend to at least `floor` per unit (spend seen
+   * elsewhere: the fleet's, read back from Prometheus), adding only what is
+   * missing, and returns what was added; undefined when `windowStart` is no longer
+   * the current calendar window (the figures are for one that has ended).
+   *
+   * A rolling window's addition is spread over its buckets the way `timeline` (the
+   * same spend, by the time it was made) spreads it, so that it leaves the window
+   * about when the calls that made it do; without a timeline it goes into the
+   * current bucket.
+   */
+  raise(
+    budget: Budget,
+    now: number,
+    windowStart: number,
+    floor: Amounts,
+    timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
+  ): Amounts | undefined {
+    const a = this.account(budget, now);
+    if (budget.window.kind !== 'rolling' && a.windowStart !== windowStart) return undefined;
+    const added = { ...ZERO };
+    for (const unit of UNITS) added[unit] = Math.max(0, floor[unit] - a.spent[unit]);
+    add(a.spent, added);
+    const buckets = a.buckets;
+    if (buckets === undefined) return added;
+    const bucketMs = bucketSize(budget);
+    const place = (at: number, amounts: Amounts) => {
+      const t = Math.min(now, Math.max(a.windowStart, at));
+      const start = t - (t % bucketMs);
+      let i = buckets.length;
+      while (i > 0 && buckets[i - 1]!.start > start) i--;
+      const before = buckets[i - 1];
+      if (before !== undefined && before.start === start) add(before.amounts, amounts);
+      else buckets.splice(i, 0, { start, amounts: { ...amounts } });
+    };
+    const entries = timeline ?? [];
+    const totals = { ...ZERO };
+    for (const entry of entries) add(totals, entry.amounts);
+    // Per unit: shares of the addition in proportion to the timeline, the last
+    // share taking the rounding; a unit the timeline has nothing of goes in now.
+    const placed = { ...ZERO };
+    const atNow = { ...ZERO };
+    for (const unit of UNITS) if (totals[unit] <= 0) atNow[unit] = added[unit];
+    entries.forEach((entry, i) => {
+      const share = { ...ZERO };
+      for (const unit of UNITS) {
+        if (totals[unit] <= 0) continue;
+        share[unit] =
+          i === entries.length - 1
+            ? Math.max(0, added[unit] - placed[unit])
+            : (added[unit] * entry.amounts[unit]) / totals[unit];
+        placed[unit] += share[unit];
+      }
+      if (UNITS.some((u) => share[u] > 0)) place(entry.at, share);
+    });
+    if (UNITS.some((u) => atNow[u] > 0)) place(now, atNow);
+    return added;
+  }
+
   private account(budget: Budget, now: number): Account {
     let a = this.accounts.get(budget.name);
     if (budget.window.kind === 'rolling') {

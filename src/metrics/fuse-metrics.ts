@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import { type Budget, UNITS, windowLabel } from '../fuses/budget.js';
 import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
 
 /** Instrument names of budgets and fuses (part of the metrics contract). */
 export const FUSE_METRIC = {
@@ -21,9 +22,11 @@ export const FUSE_COUNTERS: ReadonlySet<string> = new Set([
   FUSE_METRIC.ledgerErrors,
 ]);
 
-/** Values of the `operation` and `reason` labels of `tokenfuse_ledger_errors_total`. */
+/** Values of the `operation` and `reason` labels of `tokenfuse_ledger_errors_total` for the shared (Redis) ledger. */
 export const LEDGER_OPERATIONS = ['admit', 'settle', 'reconcile'] as const;
 export const LEDGER_FAILURES = ['timeout', 'connection', 'script'] as const;
+/** Its `reason` values for `operation="restore"` (reading spend back from Prometheus, `ledger.restore`). */
+export const RESTORE_FAILURES = ['timeout', 'connection', 'response'] as const;
 
 export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_METRIC], string> = {
   [FUSE_METRIC.limit]: 'Limit of a budget per window, by unit (tokens, usd, requests)',
@@ -33,7 +36,7 @@ export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_MET
   [FUSE_METRIC.trips]: 'Times a budget fuse opened',
   [FUSE_METRIC.wouldBlock]: 'Calls a monitor-mode budget would have blocked',
   [FUSE_METRIC.ledgerErrors]:
-    'Failures of the shared budget ledger (Redis), by operation (admit, settle, reconcile) and reason (timeout, connection, script)',
+    'Failures of the budget ledger, by operation (admit, settle, reconcile of the shared Redis ledger; restore from Prometheus) and reason (timeout, connection, script; response)',
 };
 
 /** Labels of a budget's series: its name, window, and the fields of its match. */
@@ -84,7 +87,14 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     description: FUSE_METRIC_HELP[FUSE_METRIC.wouldBlock],
   });
 
-  if (board.shared) {
+  // The shared ledger's operations, and restoring from Prometheus: those this board does.
+  const failures: Array<{ operation: LedgerErrorOperation; reason: LedgerErrorReason }> = [];
+  if (board.shared)
+    for (const operation of LEDGER_OPERATIONS)
+      for (const reason of LEDGER_FAILURES) failures.push({ operation, reason });
+  if (board.restores)
+    for (const reason of RESTORE_FAILURES) failures.push({ operation: 'restore', reason });
+  if (failures.length > 0) {
     const ledgerErrors = meter.createObservableCounter(FUSE_METRIC.ledgerErrors, {
       description: FUSE_METRIC_HELP[FUSE_METRIC.ledgerErrors],
     });
@@ -92,13 +102,11 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
       (result) => {
         const counts = board.ledgerErrors();
         // Every series from the start, so a rate or increase() sees the first failure.
-        for (const operation of LEDGER_OPERATIONS) {
-          for (const reason of LEDGER_FAILURES) {
-            result.observe(ledgerErrors, counts.get(`${operation}:${reason}`) ?? 0, {
-              operation,
-              reason,
-            });
-          }
+        for (const { operation, reason } of failures) {
+          result.observe(ledgerErrors, counts.get(`${operation}:${reason}`) ?? 0, {
+            operation,
+            reason,
+          });
         }
       },
       [ledgerErrors],

@@ -1,0 +1,445 @@
+/**
+ * Reading budget spend back from Prometheus (`ledger: { restore: { prometheus } }`),
+ * so that a process with the in-memory ledger starts from what the fleet has
+ * already spent this window instead of from zero: a replica restarted mid-month
+ * still blocks a department that has spent its monthly budget.
+ *
+ * The figure for a budget is the fleet's spend in the budget's current window, per
+ * unit, summed over every series Prometheus has scraped of the counters tokenfuse
+ * exports (every process, live or dead), with the budget's `match` as label matchers:
+ *
+ * | unit       | counter                                          |
+ * | ---------- | ------------------------------------------------ |
+ * | `usd`      | `tokenfuse_cost_usd_total`                       |
+ * | `tokens`   | `tokenfuse_tokens_total` (every `type`)          |
+ * | `requests` | `tokenfuse_requests_total{outcome!="blocked"}`   |
+ *
+ * These are exactly what a budget counts: a settled call adds its priced cost, all
+ * its tokens and one request to every budget it matches, and to these counters.
+ *
+ * ## Exact, not `increase()`
+ *
+ * `increase(x[1h])` extrapolates from the first and last samples in the range to the
+ * range's ends, so it is not the spend: it is a guess that can be off in either
+ * direction by up to a scrape interval's worth of spend per series (more for a
+ * series that starts or ends inside the range). Here the spend of a series is its
+ * raw samples read as a counter is meant to be read:
+ *
+ *   spend = Σ over consecutive samples (prev → cur) in the window of
+ *           cur − prev  when cur ≥ prev,
+ *           cur         when cur < prev (a reset: the process restarted and its counter
+ *                       began again at 0, so everything it shows was spent since),
+ *   where the first `prev` is the series' value at the window start (its last sample
+ *   at or before it, looking back {@link GAP_MS}), or 0 for a series born inside the
+ *   window (a process that started, or first spent, after the window began).
+ *
+ * Nothing is extrapolated or interpolated. What remains inexact is where the data
+ * ends: spend made after a series' last scrape is not in Prometheus yet (a live
+ * process's last scrape interval; a dead process's spend between its last scrape and
+ * its death, lost for good), and spend between the last scrape before the window
+ * start and the start is counted in this window. A reset is seen, as by Prometheus
+ * itself, when the restarted process's first scrape shows less than the dead one's
+ * last; a series absent from Prometheus for longer than {@link GAP_MS} (a Prometheus
+ * outage that long) comes back as a new one, counted from 0.
+ *
+ * ## The amount of data: Prometheus sums per chunk, raw samples only where a counter reset
+ *
+ * Fetching every raw sample of a month is too much: at a 15 s scrape interval that is
+ * 178,560 samples per series, millions for a budget's few dozen series, for
+ * Prometheus to serialise as JSON on every restore. Fetching per-series summaries
+ * instead (a value per series and chunk) is still tens of megabytes for a fleet. So
+ * the rule is applied by Prometheus, per series, and only sums come back:
+ *
+ * The window is cut into at most {@link MAX_CHUNKS} equal chunks (of at least
+ * {@link MIN_CHUNK_MS}). For each series and chunk (`x[chunk]`: its samples in the
+ * chunk), with `prev` its last sample at or before the chunk's start:
+ *
+ * - `last_over_time(x[chunk])`, the chunk's last sample;
+ * - `min_over_time(x[chunk])`: a counter that did not reset across the chunk's start
+ *   has its minimum at its first sample, so `min ≥ prev` unless it did;
+ * - `resets(x[chunk])`: whether it went down between two samples inside the chunk.
+ *
+ * A chunk without a reset inside it spends, exactly by the rule, `last − prev` when
+ * `min ≥ prev`, and `last` when `min < prev` (a reset at its start) or when there is no
+ * `prev` (a series born in it). One range query (`/api/v1/query_range`, one point per
+ * chunk end) sums that over all series per chunk and unit, and lists the (rare)
+ * series and chunks with a reset inside: only those chunks' samples are fetched raw
+ * (`x[chunk]` at the chunk's end) and added up here. So the answer is as exact as
+ * fetching every sample, and its size is three numbers per chunk plus a chunk of raw
+ * samples per restart, whatever the window and the size of the fleet. Prometheus
+ * still reads every sample of the window, a few times over (that is what exactness
+ * costs; it streams them chunk by chunk, so no query loads more than a chunk).
+ *
+ * ## What it sees, and what it cannot
+ *
+ * - Every series Prometheus has with the budget's labels: all processes of the fleet,
+ *   live or dead, this one's earlier lives included, but also any other app scraped by
+ *   the same Prometheus whose calls carry the same labels. A budget restored this way
+ *   is fleet-wide by its labels, as the shipped alert rules are.
+ * - Only what the counters' labels say: a budget must match on exported labels
+ *   (`metrics.labels`; the resolver checks), and a label value folded into `other`
+ *   by `metrics.maxValuesPerLabel` is not seen under its own name.
+ * - Only what Prometheus still keeps: a monthly budget needs a retention of more than
+ *   31 days (Prometheus's default is 15); samples already deleted are spend not seen.
+ * - How fresh: a sample is at most one scrape interval old when the restore reads it,
+ *   so the figure lags the fleet by up to the scrape interval, plus, between restores,
+ *   `intervalSeconds` for the other processes' spend (this process's own is counted
+ *   locally at once).
+ */
+import type { Amounts, Budget, Unit } from '../fuses/budget.js';
+import { UNITS, ZERO } from '../fuses/budget.js';
+import type { LedgerErrorReason } from '../fuses/fuse-store.js';
+import { windowAt } from '../fuses/rules.js';
+
+/** The counter (with any extra matcher) each unit is read from. */
+export const RESTORE_SOURCES: Readonly<Record<Unit, { metric: string; extra?: string }>> = {
+  usd: { metric: 'tokenfuse_cost_usd_total' },
+  tokens: { metric: 'tokenfuse_tokens_total' },
+  requests: { metric: 'tokenfuse_requests_total', extra: 'outcome!="blocked"' },
+};
+
+/**
+ * How far back a series' previous sample is looked for (its value at the window start,
+ * or before a chunk): a series silent in Prometheus for longer (a Prometheus outage;
+ * a dead process that comes back) is counted as new from its next sample.
+ */
+export const GAP_MS = 60 * 60_000;
+/** At most this many chunks per window (a month: chunks of about an hour). */
+export const MAX_CHUNKS = 720;
+/** Chunks are at least this long (an hour: 4 chunks; a day: 96). */
+export const MIN_CHUNK_MS = 15 * 60_000;
+
+/** How a window is cut into chunks; the defaults are {@link MAX_CHUNKS} and {@link MIN_CHUNK_MS}. */
+export interface ChunkOptions {
+  maxChunks?: number;
+  minChunkMs?: number;
+}
+
+/** Why reading from Prometheus failed: the `reason` label of `tokenfuse_ledger_errors_total{operation="restore"}`. */
+export type RestoreFailure = Extract<LedgerErrorReason, 'timeout' | 'connection' | 'response'>;
+
+/** A failure to read a budget's spend from Prometheus. */
+export class RestoreError extends Error {
+  constructor(
+    readonly reason: RestoreFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'RestoreError';
+  }
+}
+
+/** What the fleet spent in a budget's window, as Prometheus has it. */
+export interface FleetSpend {
+  /** Start of the window the figures are for (epoch ms). */
+  windowStart: number;
+  /** The instant they run to (epoch ms: the `now` asked for, or up to a second after it). */
+  until: number;
+  amounts: Amounts;
+  /** The same spend by chunk, each at its chunk's end (for placing it in a rolling window). */
+  timeline: Array<{ at: number; amounts: Amounts }>;
+  /** Chunks (per unit) where a counter reset inside, read from raw samples. */
+  resets: number;
+}
+
+/** Where the fleet's spend is read from; the board only needs this much. */
+export interface SpendSource {
+  /** Where, for messages (no credentials). */
+  readonly location: string;
+  fleetSpend(budget: Budget, now: number, signal: AbortSignal): Promise<FleetSpend>;
+}
+
+/** A model glob as a Prometheus (RE2, fully anchored) regex: `*` is `.*`, the rest literal, any case (as budgets match). */
+export function globToPromRegex(glob: string): string {
+  const body = glob
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return `(?i)${body}`;
+}
+
+/** A PromQL string literal. JSON's escapes (`\"`, `\\`, `\n`, `\uXXXX`) are PromQL's too. */
+function promString(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** The label matchers of a budget's `match` (department/project/environment/provider exact, model as a regex). */
+export function budgetMatchers(budget: Budget): string[] {
+  const spec = budget.match.spec;
+  const out: string[] = [];
+  for (const key of ['department', 'project', 'environment', 'provider'] as const) {
+    const value = spec[key];
+    if (value !== undefined) out.push(`${key}=${promString(value)}`);
+  }
+  if (spec.model !== undefined) out.push(`model=~${promString(globToPromRegex(spec.model))}`);
+  return out;
+}
+
+/** `tokenfuse_cost_usd_total{department="x",model=~"(?i)gpt-4\\.1.*"}` */
+export function budgetSelector(budget: Budget, unit: Unit): string {
+  const source = RESTORE_SOURCES[unit];
+  const matchers = [...budgetMatchers(budget), ...(source.extra ? [source.extra] : [])];
+  return matchers.length > 0 ? `${source.metric}{${matchers.join(',')}}` : source.metric;
+}
+
+/**
+ * The chunks of `[windowStart, now]`: `count` chunks of `stepMs`, ending at `now` or
+ * just after it (less than `count` ms: whole milliseconds, so that the points fall
+ * exactly on the grid). Ending after `now` reads nothing that does not exist yet, and
+ * figures for a calendar window that has ended by the time they arrive are not applied.
+ */
+export function chunking(
+  windowStart: number,
+  now: number,
+  options: ChunkOptions = {},
+): { count: number; stepMs: number } {
+  const span = now - windowStart;
+  if (span <= 0) return { count: 0, stepMs: 0 };
+  const max = options.maxChunks ?? MAX_CHUNKS;
+  const min = options.minChunkMs ?? MIN_CHUNK_MS;
+  const count = Math.min(max, Math.max(1, Math.ceil(span / min)));
+  return { count, stepMs: Math.ceil(span / count) };
+}
+
+/** The rule, over one series' samples after `prev` (0 for a series born among them). */
+export function counterSpend(prev: number | undefined, samples: readonly number[]): number {
+  let spent = 0;
+  let p = prev ?? 0;
+  for (const v of samples) {
+    spent += v >= p ? v - p : v;
+    p = v;
+  }
+  return spent;
+}
+
+/**
+ * PromQL of one chunk's spend for the series of `selector`, summed, but for the
+ * series with a reset inside the chunk (left to the raw samples); and of those
+ * series themselves, with their `prev` (absent: born in the chunk).
+ */
+export function chunkExpressions(
+  selector: string,
+  stepMs: number,
+): { sum: string; resets: string; prev: string } {
+  const chunk = `[${stepMs}ms]`;
+  const last = `last_over_time(${selector}${chunk})`;
+  const min = `min_over_time(${selector}${chunk})`;
+  const reset = `(resets(${selector}${chunk}) > 0)`;
+  const prev = `last_over_time(${selector}[${Math.max(stepMs, GAP_MS)}ms] offset ${stepMs}ms)`;
+  const steady = `((${min}) >= (${prev}))`;
+  return {
+    sum: `sum(((((${last}) - (${prev})) and ${steady}) or ((${last}) unless ${steady})) unless ${reset})`,
+    resets: reset,
+    prev: `(${prev}) and ${reset}`,
+  };
+}
+
+interface PromSeries {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: Array<[number, string]>;
+}
+
+/** Marker label of the combined query's parts: `<unit> sum|resets|prev`. */
+const MARK = 'tokenfuse_restore';
+
+/** Identity of a series across the queries: its labels without the name and the marker. */
+function seriesKey(metric: Record<string, string>): string {
+  return JSON.stringify(
+    Object.keys(metric)
+      .filter((k) => k !== '__name__' && k !== MARK)
+      .sort()
+      .map((k) => [k, metric[k]]),
+  );
+}
+
+function sampleValue(v: string): number | undefined {
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Reads budgets' spend from the Prometheus HTTP API (`/api/v1/query`,
+ * `/api/v1/query_range`), by POST (the combined queries are long).
+ */
+export class PrometheusRestorer implements SpendSource {
+  readonly location: string;
+  private readonly base: string;
+  private readonly authorization: string | undefined;
+
+  constructor(
+    url: string,
+    private readonly chunks: ChunkOptions = {},
+  ) {
+    // fetch() refuses URLs with credentials: they become a basic-auth header, and
+    // are left out of every message.
+    const u = new URL(url);
+    if (u.username || u.password) {
+      const user = decodeURIComponent(u.username);
+      const password = decodeURIComponent(u.password);
+      this.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+      u.username = '';
+      u.password = '';
+    }
+    this.base = u.toString().replace(/\/+$/, '');
+    this.location = this.base;
+  }
+
+  async fleetSpend(budget: Budget, now: number, signal: AbortSignal): Promise<FleetSpend> {
+    const windowStart = windowAt(budget, now).start;
+    const { count, stepMs } = chunking(windowStart, now, this.chunks);
+    const until = windowStart + count * stepMs;
+    const amounts = { ...ZERO };
+    const timeline = Array.from({ length: count }, (_, i) => ({
+      at: windowStart + (i + 1) * stepMs,
+      amounts: { ...ZERO },
+    }));
+    if (count === 0) return { windowStart, until: now, amounts, timeline, resets: 0 };
+
+    // One range query for the three counters: per chunk, each unit's sum, and the
+    // series with a reset inside (with their previous value), told apart by a marker.
+    const mark = (expr: string, value: string) =>
+      `label_replace(${expr}, "${MARK}", "${value}", "", "")`;
+    const expr = UNITS.flatMap((u) => {
+      const e = chunkExpressions(budgetSelector(budget, u), stepMs);
+      return [mark(e.sum, `${u} sum`), mark(e.resets, `${u} resets`), mark(e.prev, `${u} prev`)];
+    }).join(' or ');
+    const result = await this.query(
+      'query_range',
+      {
+        query: expr,
+        start: isoTime(windowStart + stepMs),
+        end: isoTime(until),
+        step: `${stepMs}ms`,
+      },
+      'matrix',
+      signal,
+    );
+
+    /** Per unit and chunk: the series with a reset inside, and their previous values. */
+    type Resets = { unit: Unit; chunk: number; series: Set<string>; prev: Map<string, number> };
+    const anomalies = new Map<string, Resets>();
+    const anomaly = (unit: Unit, chunk: number) => {
+      const key = `${unit} ${chunk}`;
+      let a = anomalies.get(key);
+      if (a === undefined) {
+        a = { unit, chunk, series: new Set(), prev: new Map() };
+        anomalies.set(key, a);
+      }
+      return a;
+    };
+    const add = (unit: Unit, chunk: number, spent: number) => {
+      amounts[unit] += spent;
+      timeline[chunk - 1]!.amounts[unit] += spent;
+    };
+    for (const series of result) {
+      const [u, what] = (series.metric[MARK] ?? '').split(' ');
+      const unit = UNITS.find((x) => x === u);
+      if (unit === undefined || series.values === undefined)
+        throw this.unexpected('a series without a marker');
+      for (const [t, text] of series.values) {
+        const chunk = Math.round((Math.round(t * 1000) - windowStart) / stepMs);
+        const v = sampleValue(text);
+        if (chunk < 1 || chunk > count || v === undefined) continue;
+        if (what === 'sum') add(unit, chunk, v);
+        else if (what === 'resets') anomaly(unit, chunk).series.add(seriesKey(series.metric));
+        else if (what === 'prev') anomaly(unit, chunk).prev.set(seriesKey(series.metric), v);
+      }
+    }
+    // The chunks with a reset inside: their raw samples, added up by the rule, for the
+    // series that reset (the others are in the sums already). One query per unit and chunk.
+    await Promise.all(
+      [...anomalies.values()].map(async ({ unit, chunk, series: reset, prev }) => {
+        const chunkStart = windowStart + (chunk - 1) * stepMs;
+        const raw = await this.query(
+          'query',
+          {
+            query: `${budgetSelector(budget, unit)}[${stepMs}ms]`,
+            time: isoTime(chunkStart + stepMs),
+          },
+          'matrix',
+          signal,
+        );
+        for (const series of raw) {
+          const id = seriesKey(series.metric);
+          if (!reset.has(id)) continue;
+          const samples: number[] = [];
+          for (const [t, text] of series.values ?? []) {
+            const v = sampleValue(text);
+            // A sample at the chunk start, if any, is `prev` already.
+            if (Math.round(t * 1000) > chunkStart && v !== undefined) samples.push(v);
+          }
+          add(unit, chunk, counterSpend(prev.get(id), samples));
+        }
+      }),
+    );
+    return { windowStart, until, amounts, timeline, resets: anomalies.size };
+  }
+
+  private async query(
+    endpoint: 'query' | 'query_range',
+    params: Record<string, string>,
+    resultType: 'vector' | 'matrix',
+    signal: AbortSignal,
+  ): Promise<PromSeries[]> {
+    const url = `${this.base}/api/v1/${endpoint}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          ...(this.authorization ? { authorization: this.authorization } : {}),
+        },
+        body: new URLSearchParams(params),
+        signal,
+      });
+    } catch (err) {
+      throw this.fetchFailure(err, signal);
+    }
+    let body: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } };
+    try {
+      body = (await res.json()) as typeof body;
+    } catch (err) {
+      if (signal.aborted) throw this.fetchFailure(err, signal);
+      throw new RestoreError(
+        'response',
+        `HTTP ${res.status} from ${url} is not a Prometheus API answer (not JSON)`,
+        { cause: err },
+      );
+    }
+    if (!res.ok || body.status !== 'success') {
+      throw new RestoreError(
+        'response',
+        `Prometheus answered HTTP ${res.status}${body.error ? `: ${body.error}` : ''}`,
+      );
+    }
+    if (body.data?.resultType !== resultType || !Array.isArray(body.data.result))
+      throw this.unexpected(
+        `a ${body.data?.resultType ?? 'missing'} result where a ${resultType} was expected`,
+      );
+    return body.data.result as PromSeries[];
+  }
+
+  private fetchFailure(err: unknown, signal: AbortSignal): RestoreError {
+    if (signal.aborted) {
+      const reason = signal.reason as { name?: string } | undefined;
+      return reason?.name === 'TimeoutError'
+        ? new RestoreError('timeout', 'no answer from Prometheus in time', { cause: err })
+        : new RestoreError('connection', 'restore cancelled (shutting down)', { cause: err });
+    }
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const detail = cause?.code ?? cause?.message ?? (err as Error).message;
+    return new RestoreError('connection', `cannot reach Prometheus (${detail})`, { cause: err });
+  }
+
+  private unexpected(what: string): RestoreError {
+    return new RestoreError('response', `unexpected answer from Prometheus: ${what}`);
+  }
+}
