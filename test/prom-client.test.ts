@@ -18,10 +18,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import {
+  CHAT_APP_READY_LINE,
+  chatAppExpected,
+  genAiLabels,
+  sample,
+} from './helpers/chat-app-scenario.js';
 import { App, childEnv, freePort, ROOT, tryConnect } from './helpers/processes.js';
 import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
-
-const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
 
 const apps: App[] = [];
 const servers: FakeOpenAI[] = [];
@@ -65,35 +69,10 @@ function key(s: Sample): string {
   return `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`;
 }
 
-/** Labels of tokenfuse_* samples on the app's registry. */
-function tf(department: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    department,
-    project: 'unknown',
-    environment: 'unknown',
-    provider: 'local-relay',
-    model: 'gpt-4.1',
-    ...extra,
-  };
-}
-
+const expected = chatAppExpected();
 /** Labels of gen_ai_client_token_usage samples on the app's registry. */
-function usage(department: string, type: string, extra: Record<string, string> = {}) {
-  return {
-    gen_ai_operation_name: 'chat',
-    gen_ai_provider_name: 'local-relay',
-    gen_ai_request_model: 'gpt-4.1',
-    department,
-    project: 'unknown',
-    environment: 'unknown',
-    gen_ai_token_type: type,
-    ...extra,
-  };
-}
-
-function sample(name: string, labels: Record<string, string>, value: unknown): Sample {
-  return { name, labels, value: value as number };
-}
+const usage = (department: string, type: string, extra: Record<string, string> = {}) =>
+  genAiLabels(department, { gen_ai_token_type: type, ...extra });
 
 let tmp: string;
 let appPort: number;
@@ -137,7 +116,7 @@ beforeAll(async () => {
   ]);
   app = started.app;
   ready = started.line;
-  expect(reference.line).toBe(READY_LINE);
+  expect(reference.line).toBe(CHAT_APP_READY_LINE);
   appText = await getMetrics(appPort);
   appSamples = parsePrometheusText(appText);
   referenceText = await getMetrics(referencePort);
@@ -152,7 +131,7 @@ afterAll(async () => {
 
 describe("an app's own prom-client /metrics", () => {
   it('runs the app, the usage chunk tokenfuse asked for hidden from it', () => {
-    expect(ready).toBe(READY_LINE);
+    expect(ready).toBe(CHAT_APP_READY_LINE);
   });
 
   it("still has the app's own metric", () => {
@@ -164,30 +143,19 @@ describe("an app's own prom-client /metrics", () => {
 
   it('has tokenfuse_requests_total', () => {
     expect(normalised(select(appSamples, 'tokenfuse_requests_total'))).toEqual(
-      normalised([
-        sample('tokenfuse_requests_total', tf('platform', { outcome: 'ok' }), 2),
-        sample('tokenfuse_requests_total', tf('research', { outcome: 'ok' }), 1),
-      ]),
+      normalised(expected.requests),
     );
   });
 
   it('has tokenfuse_tokens_total', () => {
     expect(normalised(select(appSamples, 'tokenfuse_tokens_total'))).toEqual(
-      normalised([
-        sample('tokenfuse_tokens_total', tf('platform', { type: 'input' }), 13),
-        sample('tokenfuse_tokens_total', tf('platform', { type: 'output' }), 7),
-        sample('tokenfuse_tokens_total', tf('research', { type: 'input' }), 5),
-        sample('tokenfuse_tokens_total', tf('research', { type: 'output' }), 2),
-      ]),
+      normalised(expected.tokens),
     );
   });
 
   it('has tokenfuse_cost_usd_total', () => {
     expect(normalised(select(appSamples, 'tokenfuse_cost_usd_total'))).toEqual(
-      normalised([
-        sample('tokenfuse_cost_usd_total', tf('platform'), expect.closeTo(82e-6, 12)),
-        sample('tokenfuse_cost_usd_total', tf('research'), expect.closeTo(26e-6, 12)),
-      ]),
+      normalised(expected.cost),
     );
   });
 
@@ -208,20 +176,10 @@ describe("an app's own prom-client /metrics", () => {
     expect(bucket('research', 'output', '1')).toEqual([0]);
     expect(bucket('research', 'output', '4')).toEqual([1]);
     expect(normalised(select(appSamples, 'gen_ai_client_token_usage_sum'))).toEqual(
-      normalised([
-        sample('gen_ai_client_token_usage_sum', usage('platform', 'input'), 13),
-        sample('gen_ai_client_token_usage_sum', usage('platform', 'output'), 7),
-        sample('gen_ai_client_token_usage_sum', usage('research', 'input'), 5),
-        sample('gen_ai_client_token_usage_sum', usage('research', 'output'), 2),
-      ]),
+      normalised(expected.tokenUsageSum),
     );
     expect(normalised(select(appSamples, 'gen_ai_client_token_usage_count'))).toEqual(
-      normalised([
-        sample('gen_ai_client_token_usage_count', usage('platform', 'input'), 2),
-        sample('gen_ai_client_token_usage_count', usage('platform', 'output'), 2),
-        sample('gen_ai_client_token_usage_count', usage('research', 'input'), 1),
-        sample('gen_ai_client_token_usage_count', usage('research', 'output'), 1),
-      ]),
+      normalised(expected.tokenUsageCount),
     );
   });
 

@@ -18,12 +18,17 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { PACKAGE_VERSION } from '../src/version.js';
+import {
+  CHAT_APP_READY_LINE,
+  chatAppExpected,
+  genAiLabels,
+  sample,
+} from './helpers/chat-app-scenario.js';
 import { App, childEnv, freePort, tryConnect } from './helpers/processes.js';
 import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
 
 const ESM_APP = 'test/fixtures/apps/chat-app.mjs';
 const CJS_APP = 'test/fixtures/apps/chat-app.cjs';
-const READY_LINE = '{"ready":true,"sawEmptyChoices":false}';
 
 const RELAY_CONFIG =
   'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n';
@@ -48,37 +53,9 @@ function byLabels(samples: Sample[]): Sample[] {
 // ---------------------------------------------------------------------------------------------
 
 const SCOPE = { otel_scope_name: 'tokenfuse', otel_scope_version: PACKAGE_VERSION };
-
-/** Labels of tokenfuse_* samples. */
-function tf(department: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    department,
-    project: 'unknown',
-    environment: 'unknown',
-    provider: 'local-relay',
-    model: 'gpt-4.1',
-    ...extra,
-    ...SCOPE,
-  };
-}
-
-/** Labels of gen_ai_client_* samples. */
-function genAi(department: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    gen_ai_operation_name: 'chat',
-    gen_ai_provider_name: 'local-relay',
-    gen_ai_request_model: 'gpt-4.1',
-    department,
-    project: 'unknown',
-    environment: 'unknown',
-    ...extra,
-    ...SCOPE,
-  };
-}
-
-function sample(name: string, labels: Record<string, string>, value: unknown): Sample {
-  return { name, labels, value: value as number };
-}
+const expected = chatAppExpected(SCOPE);
+const genAi = (department: string, extra: Record<string, string> = {}) =>
+  genAiLabels(department, { ...extra, ...SCOPE });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -151,55 +128,30 @@ describe.each([
   });
 
   it('runs the app unchanged, the usage chunk tokenfuse asked for hidden from it', () => {
-    expect(readyLine).toBe(READY_LINE);
+    expect(readyLine).toBe(CHAT_APP_READY_LINE);
   });
 
   it('counts requests by department, provider, model and outcome', () => {
     expect(byLabels(select(samples, 'tokenfuse_requests_total'))).toEqual(
-      byLabels([
-        sample('tokenfuse_requests_total', tf('platform', { outcome: 'ok' }), 2),
-        sample('tokenfuse_requests_total', tf('research', { outcome: 'ok' }), 1),
-      ]),
+      byLabels(expected.requests),
     );
   });
 
   it('counts tokens by type', () => {
-    expect(byLabels(select(samples, 'tokenfuse_tokens_total'))).toEqual(
-      byLabels([
-        sample('tokenfuse_tokens_total', tf('platform', { type: 'input' }), 13),
-        sample('tokenfuse_tokens_total', tf('platform', { type: 'output' }), 7),
-        sample('tokenfuse_tokens_total', tf('research', { type: 'input' }), 5),
-        sample('tokenfuse_tokens_total', tf('research', { type: 'output' }), 2),
-      ]),
-    );
+    expect(byLabels(select(samples, 'tokenfuse_tokens_total'))).toEqual(byLabels(expected.tokens));
   });
 
   it('prices the declared provider like OpenAI', () => {
-    expect(byLabels(select(samples, 'tokenfuse_cost_usd_total'))).toEqual(
-      byLabels([
-        sample('tokenfuse_cost_usd_total', tf('platform'), expect.closeTo(82e-6, 12)),
-        sample('tokenfuse_cost_usd_total', tf('research'), expect.closeTo(26e-6, 12)),
-      ]),
-    );
+    expect(byLabels(select(samples, 'tokenfuse_cost_usd_total'))).toEqual(byLabels(expected.cost));
   });
 
   it('records the GenAI semantic-convention token usage histogram', () => {
     const usage = (dept: string, type: string) => genAi(dept, { gen_ai_token_type: type });
     expect(byLabels(select(samples, 'gen_ai_client_token_usage_sum'))).toEqual(
-      byLabels([
-        sample('gen_ai_client_token_usage_sum', usage('platform', 'input'), 13),
-        sample('gen_ai_client_token_usage_sum', usage('platform', 'output'), 7),
-        sample('gen_ai_client_token_usage_sum', usage('research', 'input'), 5),
-        sample('gen_ai_client_token_usage_sum', usage('research', 'output'), 2),
-      ]),
+      byLabels(expected.tokenUsageSum),
     );
     expect(byLabels(select(samples, 'gen_ai_client_token_usage_count'))).toEqual(
-      byLabels([
-        sample('gen_ai_client_token_usage_count', usage('platform', 'input'), 2),
-        sample('gen_ai_client_token_usage_count', usage('platform', 'output'), 2),
-        sample('gen_ai_client_token_usage_count', usage('research', 'input'), 1),
-        sample('gen_ai_client_token_usage_count', usage('research', 'output'), 1),
-      ]),
+      byLabels(expected.tokenUsageCount),
     );
     // platform input was 8 and 5 tokens, output 4 and 3: all above le=4 / within le=4.
     const bucket = (labels: Record<string, string>, le: string) =>
@@ -286,7 +238,7 @@ describe('startup errors and the kill switch', () => {
       TOKENFUSE_DISABLED: 'true',
     });
 
-    expect(await app.firstLine()).toBe(READY_LINE);
+    expect(await app.firstLine()).toBe(CHAT_APP_READY_LINE);
     expect(await tryConnect(port)).toBe('ECONNREFUSED');
     // Untouched: the header reaches the server and the stream request is sent as written.
     expect(server.requests).toHaveLength(3);
