@@ -193,11 +193,6 @@ export class Accountant {
     return values;
   }
 
-  /** The allowlisted labels of a record, each value capped. */
-  labels(record: UsageRecord): Attributes {
-    return this.seriesOf(record).labels;
-  }
-
   private warnUnpriced(record: UsageRecord): void {
     const key = `${record.provider}\u0000${record.model}`;
     if (this.warnedUnpriced.has(key)) return;

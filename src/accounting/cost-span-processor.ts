@@ -7,7 +7,6 @@ import { isCovered, isOurs, markCovered } from '../instrumentation/span-registry
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import { fromGenAiAttributes } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
-import { PACKAGE_NAME } from '../version.js';
 import type { Accountant } from './accountant.js';
 import type { UsageRecord } from './usage-record.js';
 
@@ -63,9 +62,8 @@ export class CostSpanProcessor {
 
   onStart(span: SpanLike, parentContext: Context): void {
     try {
-      // Our own spans are accounted by the instrumentation (and not marked yet here).
-      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span) || !isGenAi(span))
-        return;
+      // Our own spans are accounted by the instrumentation itself.
+      if (isOurs(span) || !isGenAi(span)) return;
       const parent = trace.getSpan(parentContext);
       if (parent && isOurs(parent)) {
         markCovered(span as never);
@@ -98,7 +96,7 @@ export class CostSpanProcessor {
 
   private process(span: SpanLike, writable: boolean): void {
     try {
-      if (span.instrumentationScope?.name === PACKAGE_NAME || isOurs(span)) return;
+      if (isOurs(span)) return;
       if (this.accounted.has(span) || isCovered(span) || !isGenAi(span)) return;
       const record = this.toRecord(span);
       if (record === undefined) return;

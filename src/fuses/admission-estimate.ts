@@ -1,5 +1,4 @@
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
-import { countTokens } from '../pricing/estimate-tokens.js';
 
 /**
  * Token estimates for reserving budget before a call is sent.
@@ -85,5 +84,3 @@ export function estimateCall(
     outputBounded: adapter.operation === 'embeddings' || max !== undefined,
   };
 }
-
-export { countTokens };

@@ -39,7 +39,7 @@ import {
 } from './api-adapters.js';
 import { ATTR } from './attributes.js';
 import { LlmCall } from './llm-call.js';
-import { markCovered, markOurs } from './span-registry.js';
+import { markCovered } from './span-registry.js';
 
 /** Versions of `openai` whose shapes tokenfuse knows. */
 export const SUPPORTED_OPENAI_VERSIONS = ['>=7.0.0 <8'];
@@ -390,7 +390,6 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       },
       active,
     );
-    markOurs(span);
     if (blocked !== undefined) {
       this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
       return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };

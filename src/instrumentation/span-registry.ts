@@ -3,8 +3,8 @@ import { PACKAGE_NAME } from '../version.js';
 
 /**
  * Which other instrumentations' GenAI spans describe a call tokenfuse also
- * instrumented (tokenfuse's own spans are known by their instrumentation scope). The span processor
- * reads both so no call is counted twice. Kept on `globalThis` under a registry
+ * instrumented (tokenfuse's own spans are known by their instrumentation scope).
+ * The span processor reads both so no call is counted twice. Kept on `globalThis` under a registry
  * symbol because an app can load tokenfuse twice (its CJS and its ESM build),
  * and both copies must agree.
  */
@@ -16,12 +16,6 @@ const KEY = Symbol.for('tokenfuse.span-registry');
 const g = globalThis as { [KEY]?: SpanRegistry };
 g[KEY] ??= { covered: new WeakSet() };
 const registry: SpanRegistry = g[KEY];
-
-/**
- * Kept for the call site; tokenfuse's spans are recognised by their instrumentation
- * scope instead (a WeakSet entry per call cost more than the rest of this module).
- */
-export function markOurs(_span: Span): void {}
 
 /** Whether a span was made by tokenfuse's instrumentation (any copy of it). */
 export function isOurs(span: object): boolean {
