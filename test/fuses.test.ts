@@ -15,17 +15,9 @@ import {
   withAttribution,
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
+import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
-
-// Token arithmetic (fake server rules): a one-word user message is 1 + 3 = 4
-// prompt tokens; the reply has exactly max_tokens words. So a call with
-// content 'x' and max_tokens N uses 4 + N tokens.
-const x = (maxTokens: number) => ({
-  model: 'gpt-4.1',
-  messages: [{ role: 'user' as const, content: 'x' }],
-  max_tokens: maxTokens,
-});
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;
@@ -52,15 +44,6 @@ async function setup(options: TokenfuseOptions, at: string): Promise<Harness> {
   });
   openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
   return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected the call to be blocked');
-    },
-    (err: unknown) => err,
-  );
 }
 
 const marketing = <T>(fn: () => Promise<T>) => withAttribution({ department: 'marketing' }, fn);

@@ -29,16 +29,11 @@ import {
 } from '../src/index.js';
 import { chatAdapter } from '../src/instrumentation/api-adapters.js';
 import type { TokenfuseOptions } from '../src/types.js';
+import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv } from './helpers/processes.js';
 import { sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
-
-const x = (maxTokens: number) => ({
-  model: 'gpt-4.1',
-  messages: [{ role: 'user' as const, content: 'x' }],
-  max_tokens: maxTokens,
-});
 
 let redis: RedisServer;
 let llm: FakeOpenAI;
@@ -84,15 +79,6 @@ async function setup(store: Store, options: TokenfuseOptions, at?: string): Prom
   });
   openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
   return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  return p.then(
-    () => {
-      throw new Error('expected the call to be blocked');
-    },
-    (err: unknown) => err,
-  );
 }
 
 /** The fuse as stored (a Redis read for the shared ledger: after every settlement sent before it). */

@@ -1,0 +1,22 @@
+// Calls with known token counts, and the rejection they end in, for the budget suites.
+
+/**
+ * A chat call whose usage the fake server makes exact: a one-word user message is
+ * 1 + 3 = 4 prompt tokens and the reply has exactly max_tokens words, so it uses
+ * 4 + maxTokens tokens.
+ */
+export const x = (maxTokens: number) => ({
+  model: 'gpt-4.1',
+  messages: [{ role: 'user' as const, content: 'x' }],
+  max_tokens: maxTokens,
+});
+
+/** The error a call is rejected with; fails the test when the call succeeds. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected the call to be blocked');
+    },
+    (err: unknown) => err,
+  );
+}
