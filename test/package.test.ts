@@ -5,11 +5,14 @@
 import { execFile } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   realpathSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,7 +45,12 @@ let tarballFiles: string[];
 
 beforeAll(async () => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'tokenfuse-package-')));
-  const { stdout } = await npm(['pack', '--json', '--pack-destination', tmp], ROOT);
+  // `npm test` has just built dist/; --ignore-scripts keeps `prepack` from rebuilding it
+  // (and emptying it) under the suites that run beside this one.
+  const { stdout } = await npm(
+    ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp],
+    ROOT,
+  );
   const [packed] = JSON.parse(stdout) as { filename: string; version: string }[];
   tarball = join(tmp, packed!.filename);
   tarballFiles = (await run('tar', ['-tzf', tarball])).stdout
@@ -88,10 +96,29 @@ describe('the tarball', () => {
   });
 
   it('lists the same files in `npm pack --dry-run`', async () => {
-    const { stdout } = await npm(['pack', '--dry-run', '--json'], ROOT);
+    const { stdout } = await npm(['pack', '--ignore-scripts', '--dry-run', '--json'], ROOT);
     const [listed] = JSON.parse(stdout) as { files: { path: string }[] }[];
     expect(listed!.files.map((f) => f.path).sort()).toEqual([...tarballFiles].sort());
   });
+
+  it('is built by `npm pack` from a checkout that was never built (prepack)', async () => {
+    const checkout = join(tmp, 'unbuilt');
+    mkdirSync(checkout);
+    for (const entry of ['package.json', 'tsconfig.json', 'tsup.config.ts', 'README.md', 'LICENSE'])
+      copyFileSync(join(ROOT, entry), join(checkout, entry));
+    cpSync(join(ROOT, 'src'), join(checkout, 'src'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
+    expect(existsSync(join(checkout, 'dist'))).toBe(false);
+    const { stdout } = await npm(['pack', '--dry-run', '--json'], checkout, 180_000);
+    // npm prints the prepack script's output before the JSON.
+    const [listed] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as {
+      files: { path: string }[];
+    }[];
+    // Shared chunks are named by a content hash that depends on where they were built.
+    const shape = (files: string[]) =>
+      files.map((f) => f.replace(/^dist\/chunk-[\w-]+\./, 'dist/chunk-HASH.')).sort();
+    expect(shape(listed!.files.map((f) => f.path))).toEqual(shape(tarballFiles));
+  }, 200_000);
 
   it('is versioned as PACKAGE_VERSION says', () => {
     expect(pkg.version).toBe(PACKAGE_VERSION);
