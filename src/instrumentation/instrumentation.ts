@@ -26,7 +26,7 @@ import type { FuseStore } from '../fuses/fuse-store.js';
 import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
-import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
+import { registerFuseMetrics, registerWebhookMetrics } from '../metrics/fuse-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
@@ -500,7 +500,10 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     ...(store ? { store } : {}),
     ...(clock ? { now: clock } : {}),
   });
-  if (config.webhooks.length > 0) attachWebhooks(board, config.webhooks);
+  const webhooks =
+    config.webhooks.length > 0
+      ? attachWebhooks(board, config.webhooks, config.webhookDelivery)
+      : undefined;
   return {
     config,
     accountant,
@@ -508,6 +511,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     setMeter(meter) {
       accountant.setMeter(meter);
       registerFuseMetrics(meter, board);
+      if (webhooks) registerWebhookMetrics(meter, webhooks);
     },
   };
 }
