@@ -16,7 +16,11 @@ import {
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import { Accountant } from '../accounting/accountant.js';
-import { readAttributionHeaders } from '../attribution/headers.js';
+import {
+  readAttributionHeaders,
+  readDefaultAttributionHeaders,
+  withoutDefaultHeaders,
+} from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
@@ -284,10 +288,17 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 
     let requestOptions = options;
     let headerTags: ReturnType<typeof readAttributionHeaders>['tags'];
-    if (config.attribution.headers && isPlainOptions(options) && options.headers != null) {
-      const read = readAttributionHeaders(options.headers, config.attribution.stripHeaders);
-      headerTags = read.tags;
-      if (read.stripped !== undefined) requestOptions = { ...options, headers: read.stripped };
+    if (config.attribution.headers && (options == null || isPlainOptions(options))) {
+      const strip = config.attribution.stripHeaders;
+      // Per-call headers win over the client's defaultHeaders, tag by tag.
+      const defaults = readDefaultAttributionHeaders(resource?._client);
+      const read =
+        options?.headers != null ? readAttributionHeaders(options.headers, strip) : undefined;
+      headerTags = defaults.tags === undefined ? read?.tags : { ...defaults.tags, ...read?.tags };
+      let headers = read?.stripped ?? options?.headers;
+      if (strip && defaults.present.length > 0)
+        headers = withoutDefaultHeaders(headers, defaults.present);
+      if (headers !== options?.headers) requestOptions = { ...options, headers };
     }
 
     const active = context.active();

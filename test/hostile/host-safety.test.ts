@@ -11,7 +11,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { ConfigError } from '../../src/errors/index.js';
-import { resolveConfig } from '../../src/index.js';
+import { resolveConfig, withAttribution } from '../../src/index.js';
 import type { BudgetOptions, TokenfuseOptions } from '../../src/types.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
@@ -385,4 +385,121 @@ describe('an app whose webhook endpoint hangs', () => {
       await llm.close();
     }
   }, 30_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Attribution headers in a client's defaultHeaders
+// ---------------------------------------------------------------------------------------------
+
+describe("attribution headers in a client's defaultHeaders", () => {
+  let llm: FakeOpenAI;
+  let h: Harness | undefined;
+
+  beforeAll(async () => {
+    llm = await startFakeOpenAI();
+  });
+  afterAll(async () => {
+    await llm.close();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+    llm.reset();
+  });
+
+  const body = {
+    model: 'gpt-4.1',
+    messages: [{ role: 'user' as const, content: 'x' }],
+    max_tokens: 5,
+  };
+  const tagsOf = (span: { attributes: Record<string, unknown> }) =>
+    Object.fromEntries(
+      Object.entries(span.attributes).filter(([k]) =>
+        /^tokenfuse\.(department|project|environment|user|feature)$/.test(k),
+      ),
+    );
+  const requestLabels = (samples: Sample[]) =>
+    select(samples, 'tokenfuse_requests_total').map((s) => [
+      s.labels.department,
+      s.labels.project,
+      s.value,
+    ]);
+
+  it('reads them (per call > defaultHeaders > context) and never sends them to the provider', async () => {
+    h = await createHarness({ providers: [relay] });
+    const defaultHeaders = { 'X-Department': 'search', 'X-Project': 'ranker', 'X-Other': 'keep' };
+    const client = new h.OpenAI({
+      baseURL: `${llm.url}/v1`,
+      apiKey: 'sk',
+      maxRetries: 0,
+      defaultHeaders,
+    }) as OpenAI;
+    await withAttribution(
+      { department: 'marketing', project: 'ctx', feature: 'from-context' },
+      () => client.chat.completions.create(body, { headers: { 'x-project': 'per-call' } }),
+    );
+    await client.chat.completions.create(body); // the same client again, defaults only
+
+    const sent = llm.requests.map((r) => r.headers);
+    expect(sent).toHaveLength(2);
+    for (const headers of sent) {
+      expect(headers['x-department']).toBeUndefined();
+      expect(headers['x-project']).toBeUndefined();
+      expect(headers['x-other']).toBe('keep');
+      expect(headers.authorization).toBe('Bearer sk');
+    }
+    const spans = h.spans();
+    expect(spans.map(tagsOf)).toEqual([
+      {
+        'tokenfuse.department': 'search',
+        'tokenfuse.project': 'per-call',
+        'tokenfuse.feature': 'from-context',
+      },
+      { 'tokenfuse.department': 'search', 'tokenfuse.project': 'ranker' },
+    ]);
+    expect(requestLabels(await h.scrape()).sort()).toEqual([
+      ['search', 'per-call', 1],
+      ['search', 'ranker', 1],
+    ]);
+    // The client is not changed: its defaults are what the user gave.
+    expect((client as any)._options.defaultHeaders).toBe(defaultHeaders);
+    expect(defaultHeaders).toEqual({
+      'X-Department': 'search',
+      'X-Project': 'ranker',
+      'X-Other': 'keep',
+    });
+  });
+
+  it('handles Headers instances on both sides, and sends them when stripHeaders is false', async () => {
+    h = await createHarness({ providers: [relay] });
+    const client = new h.OpenAI({
+      baseURL: `${llm.url}/v1`,
+      apiKey: 'sk',
+      maxRetries: 0,
+      defaultHeaders: new Headers({ 'x-department': 'search', 'x-user': '' }),
+    }) as OpenAI;
+    await client.chat.completions.create(body, {
+      headers: new Headers({ 'X-Feature': 'per-call', 'X-Trace': 't1' }),
+    });
+    expect(llm.requests[0]!.headers).toMatchObject({ 'x-trace': 't1' });
+    expect(
+      Object.keys(llm.requests[0]!.headers).filter((k) => /^x-(department|user|feature)$/.test(k)),
+    ).toEqual([]);
+    expect(h.spans().map(tagsOf)).toEqual([
+      { 'tokenfuse.department': 'search', 'tokenfuse.feature': 'per-call' },
+    ]);
+    await h.close();
+
+    llm.reset();
+    h = await createHarness({ providers: [relay], attribution: { stripHeaders: false } });
+    const sending = new h.OpenAI({
+      baseURL: `${llm.url}/v1`,
+      apiKey: 'sk',
+      maxRetries: 0,
+      defaultHeaders: { 'X-Department': 'search' },
+    }) as OpenAI;
+    await sending.chat.completions.create(body);
+    expect(llm.requests[0]!.headers['x-department']).toBe('search');
+    expect(h.spans().map(tagsOf)).toEqual([{ 'tokenfuse.department': 'search' }]);
+  });
 });
