@@ -121,10 +121,10 @@ export class WebhookQueue {
       this.waiting.delete(delivery.message.key);
       this.inFlight++;
       delivery.attempts++;
-      this.send(delivery.message).then(
-        (outcome) => this.settle(delivery, outcome),
-        (err) => this.settle(delivery, failure(err, false)),
-      );
+      this.send(delivery.message)
+        .then((outcome) => this.settle(delivery, outcome))
+        // Never an unhandled rejection in the host app, whatever went wrong here.
+        .catch((err: unknown) => diag.error('tokenfuse: webhook delivery failed internally', err));
     }
   }
 
@@ -176,12 +176,13 @@ export class WebhookQueue {
     );
   }
 
-  /** One POST, bounded by the timeout from the first byte out to the last byte in. */
+  /** One POST, bounded by the timeout from the first byte out to the last byte in. Never rejects. */
   private send(message: WebhookMessage): Promise<Outcome> {
-    const url = new URL(message.url);
-    const https = url.protocol === 'https:';
     const signal = AbortSignal.timeout(this.limits.timeoutMs);
     return new Promise<Outcome>((resolve) => {
+      const url = new URL(message.url);
+      const https = url.protocol === 'https:';
+      let response: IncomingMessage | undefined;
       const req = (https ? httpsRequest : httpRequest)(
         url,
         {
@@ -194,6 +195,7 @@ export class WebhookQueue {
           signal,
         },
         (res: IncomingMessage) => {
+          response = res;
           res.on('error', (err) => resolve(failure(err, signal.aborted)));
           res.on('end', () => resolve(outcomeOf(res)));
           // Drained, so that its keep-alive socket can serve the next delivery.
@@ -203,8 +205,16 @@ export class WebhookQueue {
       // A delivery in flight must not keep the process alive either.
       req.on('socket', (socket) => socket.unref());
       req.on('error', (err) => resolve(failure(err, signal.aborted)));
+      // Whatever else happens, a closed request is settled (the first resolve wins).
+      req.on('close', () =>
+        resolve(
+          response?.complete
+            ? outcomeOf(response)
+            : failure(new Error('connection closed'), signal.aborted),
+        ),
+      );
       req.end(message.body);
-    });
+    }).catch((err: unknown) => failure(err, false));
   }
 }
 
