@@ -84,10 +84,7 @@ export class WebhookQueue {
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
 
-  constructor(
-    private readonly limits: WebhookDeliveryLimits,
-    private readonly random: () => number = Math.random,
-  ) {
+  constructor(private readonly limits: WebhookDeliveryLimits) {
     this.httpAgent = new HttpAgent({ keepAlive: true, maxSockets: limits.concurrency });
     this.httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: limits.concurrency });
   }
@@ -162,7 +159,7 @@ export class WebhookQueue {
   /** Exponential backoff with jitter (half fixed, half random), raised to `Retry-After`. */
   private backoff(attempts: number, retryAfterMs: number | undefined): number {
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
-    const jittered = ceiling / 2 + (this.random() * ceiling) / 2;
+    const jittered = ceiling / 2 + (Math.random() * ceiling) / 2;
     return Math.min(BACKOFF_MAX_MS, Math.max(jittered, retryAfterMs ?? 0));
   }
 
