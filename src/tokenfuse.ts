@@ -243,7 +243,12 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
       type: 'gauge' as const,
     }),
   ),
-  ...[FUSE_METRIC.trips, FUSE_METRIC.wouldBlock, FUSE_METRIC.ledgerErrors].map((n) => ({
+  ...[
+    FUSE_METRIC.trips,
+    FUSE_METRIC.wouldBlock,
+    FUSE_METRIC.ledgerErrors,
+    FUSE_METRIC.webhookDropped,
+  ].map((n) => ({
     name: prometheusName(n, true),
     help: FUSE_METRIC_HELP[n],
     type: 'counter' as const,

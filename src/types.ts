@@ -221,6 +221,25 @@ export interface WebhookOptions {
 }
 
 /**
+ * How webhook messages are delivered. All of them go through one queue, so a slow
+ * or failing endpoint cannot take the app's sockets or keep it alive; what is given
+ * up is counted in `tokenfuse_webhook_dropped_total{reason}`.
+ */
+export interface WebhookDeliveryOptions {
+  /** Requests in flight at most, over all webhooks. @default 4 */
+  concurrency?: number;
+  /**
+   * Messages waiting at most (a newer event of the same budget and kind replaces a
+   * waiting one instead of queueing). Past it new messages are dropped. @default 100
+   */
+  maxQueue?: number;
+  /** Retries of a message after a 5xx, 429, 408, timeout or network error, with exponential backoff. @default 3 */
+  retries?: number;
+  /** Time for one request, from sending to the end of the answer, in ms. @default 5000 */
+  timeoutMs?: number;
+}
+
+/**
  * Where budget spend and fuse state live. `memory` (the default) keeps them in
  * this process: exact, but each replica of a fleet enforces its own copy of every
  * budget. `redis` shares them through one Redis, so a fleet enforces ONE budget:
@@ -330,6 +349,8 @@ export interface TokenfuseOptions {
   policies?: ModelPolicyOptions[];
   /** Webhooks told about threshold crossings and fuse trips. @default [] */
   webhooks?: WebhookOptions[];
+  /** Limits of webhook delivery: concurrency, queue length, retries, timeout. */
+  webhookDelivery?: WebhookDeliveryOptions;
   /** Where budgets' spend and fuses live: this process, or Redis shared by a fleet. */
   ledger?: LedgerOptions;
 }

@@ -52,6 +52,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
   budgets: [],
   policies: [],
   webhooks: [],
+  webhookDelivery: { concurrency: 4, maxQueue: 100, retries: 3, timeoutMs: 5000 },
   ledger: {
     store: 'memory',
     url: undefined,
@@ -96,6 +97,11 @@ providers:
     pricesFrom: openai
 content:
   capture: true
+webhookDelivery:
+  concurrency: 2
+  maxQueue: 50
+  retries: 0
+  timeoutMs: 1000
 `;
 
 const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
@@ -128,6 +134,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
   budgets: [],
   policies: [],
   webhooks: [],
+  webhookDelivery: { concurrency: 2, maxQueue: 50, retries: 0, timeoutMs: 1000 },
   ledger: {
     store: 'memory',
     url: undefined,

@@ -20,6 +20,7 @@ const CONTRACT = {
   tokenfuse_fuse_trips_total: 'counter',
   tokenfuse_fuse_would_block_total: 'counter',
   tokenfuse_ledger_errors_total: 'counter',
+  tokenfuse_webhook_dropped_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
@@ -35,6 +36,8 @@ beforeAll(async () => {
       { name: 'all-monthly-trial', window: 'month', limit: { usd: 100 }, action: 'monitor' },
     ],
     ledger: { store: 'redis', url: 'redis://127.0.0.1:1' },
+    // A webhook, so its drop counter does (no event fires: nothing is posted).
+    webhooks: [{ url: 'http://127.0.0.1:1/hook' }],
   });
 });
 afterAll(async () => {

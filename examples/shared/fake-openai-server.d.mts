@@ -101,3 +101,6 @@ export function defaultErrorFor(
   status: number,
   requestBody: unknown,
 ): { body: object; headers: Record<string, string> };
+
+/** Parses the stand-alone command line (`--port`, `--host`, `--chunk-delay-ms`); throws on a bad value. */
+export function parseCliArgs(args: string[]): FakeOpenAIOptions;

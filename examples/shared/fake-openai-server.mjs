@@ -12,6 +12,10 @@
 //   anything else               404 with OpenAI's "Invalid URL" error body
 //   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue
 //
+// Run on its own (to try an app without a key): `npm run fake-llm` or
+//   node examples/shared/fake-openai-server.mjs [--port 8787] [--host 127.0.0.1] [--chunk-delay-ms 0]
+// prints its base URL, serves until SIGTERM / SIGINT, then exits 0.
+//
 // Deterministic token accounting (so tests can compute exact expected numbers):
 //   words(text)        = number of whitespace-separated words in the string (0 for non-strings).
 //   words(content)     = words(content) for a string; for an array of content parts, the sum of
@@ -42,8 +46,11 @@
 //                        [-0.5, 0.5), so it is exact in float32 and float/base64 agree.
 
 import { Buffer } from 'node:buffer';
+import { realpathSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const DEFAULT_REPLY_WORDS = 5;
 export const REASONING_TOKENS = 10;
@@ -901,4 +908,74 @@ function embeddings(ctx) {
   if (usage !== undefined) payload.usage = usage;
   if (ctx.script?.kind === 'stream-cut') return cutJson(ctx, payload);
   sendJson(ctx.res, 200, payload, ctx.headers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+const CLI_DEFAULT_PORT = 8787;
+
+/**
+ * Parses the command line of a stand-alone run.
+ * @param {string[]} args
+ * @returns {FakeOpenAIOptions}
+ */
+export function parseCliArgs(args) {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      port: { type: 'string', default: String(CLI_DEFAULT_PORT) },
+      host: { type: 'string', default: '127.0.0.1' },
+      'chunk-delay-ms': { type: 'string', default: '0' },
+    },
+  });
+  /** @param {string} name @param {string} value @param {number} max */
+  const integer = (name, value, max) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n > max)
+      throw new Error(`--${name} expects an integer 0..${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  return {
+    port: integer('port', values.port, 65535),
+    host: values.host,
+    chunkDelayMs: integer('chunk-delay-ms', values['chunk-delay-ms'], 60_000),
+  };
+}
+
+/** @param {string[]} args */
+async function main(args) {
+  /** @type {FakeOpenAIOptions} */
+  let options;
+  try {
+    options = parseCliArgs(args);
+  } catch (err) {
+    process.stderr.write(
+      `fake-openai-server: ${/** @type {Error} */ (err).message}\n` +
+        'usage: node examples/shared/fake-openai-server.mjs [--port 8787] [--host 127.0.0.1] [--chunk-delay-ms 0]\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  const server = await startFakeOpenAI(options);
+  process.stdout.write(
+    `Fake OpenAI-compatible server on ${server.url}/v1 ` +
+      `(try: OPENAI_BASE_URL=${server.url}/v1 OPENAI_API_KEY=fake node --import tokenfuse/register app.mjs)\n`,
+  );
+  const stop = () => {
+    server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+// Run as a program, not when imported by the tests and the demo. No top-level await: it
+// would make the module unloadable by require().
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).catch((err) => {
+    process.stderr.write(`fake-openai-server: ${err?.stack ?? err}\n`);
+    process.exitCode = 1;
+  });
 }

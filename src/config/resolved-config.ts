@@ -16,6 +16,7 @@ import type {
   ProviderDeclaration,
   Tags,
   TokenfuseOptions,
+  WebhookDeliveryOptions,
   WebhookOptions,
 } from '../types.js';
 import {
@@ -49,6 +50,7 @@ export interface ResolvedConfig {
   budgets: Budget[];
   policies: ModelPolicy[];
   webhooks: WebhookOptions[];
+  webhookDelivery: Required<WebhookDeliveryOptions>;
   ledger: {
     store: 'memory' | 'redis';
     /** Set (and a redis:// or rediss:// URL) when `store` is `redis`. */
@@ -99,6 +101,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxValuesPerLabel: 100,
   }),
   content: Object.freeze({ capture: false }),
+  webhookDelivery: Object.freeze({ concurrency: 4, maxQueue: 100, retries: 3, timeoutMs: 5000 }),
   ledger: Object.freeze({
     store: 'memory' as const,
     keyPrefix: 'tokenfuse:',
@@ -185,8 +188,19 @@ export function resolveValidatedOptions(
     budgets,
     policies: (options.policies ?? []).map(normalizePolicy),
     webhooks: options.webhooks ?? [],
+    webhookDelivery: resolveWebhookDelivery(options.webhookDelivery ?? {}),
     ledger,
     source: opts.source,
+  };
+}
+
+function resolveWebhookDelivery(d: WebhookDeliveryOptions): ResolvedConfig['webhookDelivery'] {
+  const defaults = CONFIG_DEFAULTS.webhookDelivery;
+  return {
+    concurrency: d.concurrency ?? defaults.concurrency,
+    maxQueue: d.maxQueue ?? defaults.maxQueue,
+    retries: d.retries ?? defaults.retries,
+    timeoutMs: d.timeoutMs ?? defaults.timeoutMs,
   };
 }
 

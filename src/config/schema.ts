@@ -369,6 +369,29 @@ const webhookSchema = configObject({
   format: z.enum(['json', 'slack', 'discord'], expecting(EXPECTED.webhookFormat)).optional(),
 });
 
+const webhookDeliverySchema = configObject({
+  concurrency: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  maxQueue: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  retries: z
+    .number(expecting(EXPECTED.nonNegativeInteger))
+    .int(expecting(EXPECTED.nonNegativeInteger))
+    .min(0, expecting(EXPECTED.nonNegativeInteger))
+    .optional(),
+  timeoutMs: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+});
+
 /** Names must be unique: they are metric labels and what errors and alerts refer to. */
 function uniqueNames<T extends { name: string }>(what: string) {
   return (items: T[], ctx: z.RefinementCtx) => {
@@ -465,6 +488,7 @@ export const tokenfuseOptionsShape = {
     .superRefine(uniqueNames('policy'))
     .optional(),
   webhooks: z.array(webhookSchema, expecting(EXPECTED.webhooks)).optional(),
+  webhookDelivery: webhookDeliverySchema.optional(),
   ledger: ledgerSchema.optional(),
 };
 

@@ -2,8 +2,11 @@ import { diag } from '@opentelemetry/api';
 import type { WebhookOptions } from '../types.js';
 import type { Disposable } from './events.js';
 import type { FuseBoard, ThresholdEvent, TripEvent } from './fuse-board.js';
-
-const TIMEOUT_MS = 5000;
+import {
+  type WebhookDeliveryLimits,
+  type WebhookDropReason,
+  WebhookQueue,
+} from './webhook-queue.js';
 
 function describeThreshold(e: ThresholdEvent): string {
   const pct = Math.round(e.threshold * 100);
@@ -42,36 +45,51 @@ export function webhookBody(
   }
 }
 
+/** The webhooks of a board: unsubscribe with `dispose()`; `dropped()` counts what was given up. */
+export interface WebhookNotifier extends Disposable {
+  dropped(): ReadonlyMap<WebhookDropReason, number>;
+}
+
 /**
  * Posts threshold crossings and fuse trips to webhooks, for teams without
- * Alertmanager. Delivery is best effort: a failure is logged, never retried in
- * a loop, and never touches the LLM call that caused the event.
+ * Alertmanager. Delivery is best effort and never touches the LLM call that
+ * caused the event: every message goes through one bounded {@link WebhookQueue}
+ * (concurrency cap, timeout, retries with backoff, newer events of a budget and
+ * kind replacing waiting ones, a bounded queue).
  */
-export function attachWebhooks(board: FuseBoard, webhooks: readonly WebhookOptions[]): Disposable {
-  const post = (hook: WebhookOptions, body: unknown) => {
-    fetch(hook.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    }).then(
-      (res) => {
-        if (!res.ok)
-          diag.warn(`tokenfuse: webhook ${new URL(hook.url).host} answered ${res.status}`);
-        void res.body?.cancel();
-      },
-      (err) => diag.warn(`tokenfuse: webhook ${new URL(hook.url).host} failed`, err),
-    );
+export function attachWebhooks(
+  board: FuseBoard,
+  webhooks: readonly WebhookOptions[],
+  limits: WebhookDeliveryLimits,
+): WebhookNotifier {
+  const queue = new WebhookQueue(limits);
+  const post = (
+    kind: 'threshold' | 'trip',
+    budget: string,
+    body: (hook: WebhookOptions) => unknown,
+  ) => {
+    webhooks.forEach((hook, i) => {
+      try {
+        queue.push({
+          url: hook.url,
+          key: `${i}\u0000${kind}\u0000${budget}`,
+          body: JSON.stringify(body(hook)),
+        });
+      } catch (err) {
+        diag.error('tokenfuse: queueing a webhook failed', err);
+      }
+    });
   };
   const subscriptions = [
-    board.onThreshold((e) => {
-      for (const hook of webhooks) post(hook, webhookBody(hook.format, { kind: 'threshold', e }));
-    }),
-    board.onTrip((e) => {
-      for (const hook of webhooks) post(hook, webhookBody(hook.format, { kind: 'trip', e }));
-    }),
+    board.onThreshold((e) =>
+      post('threshold', e.budget, (hook) => webhookBody(hook.format, { kind: 'threshold', e })),
+    ),
+    board.onTrip((e) =>
+      post('trip', e.budget, (hook) => webhookBody(hook.format, { kind: 'trip', e })),
+    ),
   ];
   return {
+    dropped: () => queue.dropped(),
     dispose: () => {
       for (const s of subscriptions) s.dispose();
     },

@@ -16,7 +16,11 @@ import {
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import { Accountant } from '../accounting/accountant.js';
-import { readAttributionHeaders } from '../attribution/headers.js';
+import {
+  readAttributionHeaders,
+  readDefaultAttributionHeaders,
+  withoutDefaultHeaders,
+} from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
@@ -26,7 +30,7 @@ import type { FuseStore } from '../fuses/fuse-store.js';
 import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
-import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
+import { registerFuseMetrics, registerWebhookMetrics } from '../metrics/fuse-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
@@ -284,10 +288,17 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 
     let requestOptions = options;
     let headerTags: ReturnType<typeof readAttributionHeaders>['tags'];
-    if (config.attribution.headers && isPlainOptions(options) && options.headers != null) {
-      const read = readAttributionHeaders(options.headers, config.attribution.stripHeaders);
-      headerTags = read.tags;
-      if (read.stripped !== undefined) requestOptions = { ...options, headers: read.stripped };
+    if (config.attribution.headers && (options == null || isPlainOptions(options))) {
+      const strip = config.attribution.stripHeaders;
+      // Per-call headers win over the client's defaultHeaders, tag by tag.
+      const defaults = readDefaultAttributionHeaders(resource?._client);
+      const read =
+        options?.headers != null ? readAttributionHeaders(options.headers, strip) : undefined;
+      headerTags = defaults.tags === undefined ? read?.tags : { ...defaults.tags, ...read?.tags };
+      let headers = read?.stripped ?? options?.headers;
+      if (strip && defaults.present.length > 0)
+        headers = withoutDefaultHeaders(headers, defaults.present);
+      if (headers !== options?.headers) requestOptions = { ...options, headers };
     }
 
     const active = context.active();
@@ -500,7 +511,10 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     ...(store ? { store } : {}),
     ...(clock ? { now: clock } : {}),
   });
-  if (config.webhooks.length > 0) attachWebhooks(board, config.webhooks);
+  const webhooks =
+    config.webhooks.length > 0
+      ? attachWebhooks(board, config.webhooks, config.webhookDelivery)
+      : undefined;
   return {
     config,
     accountant,
@@ -508,6 +522,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     setMeter(meter) {
       accountant.setMeter(meter);
       registerFuseMetrics(meter, board);
+      if (webhooks) registerWebhookMetrics(meter, webhooks);
     },
   };
 }

@@ -3,6 +3,8 @@ import { type Budget, UNITS, windowLabel } from '../fuses/budget.js';
 import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
+import type { WebhookNotifier } from '../fuses/webhook-notifier.js';
+import { WEBHOOK_DROP_REASONS } from '../fuses/webhook-queue.js';
 
 /** Instrument names of budgets and fuses (part of the metrics contract). */
 export const FUSE_METRIC = {
@@ -13,6 +15,7 @@ export const FUSE_METRIC = {
   trips: 'tokenfuse.fuse.trips',
   wouldBlock: 'tokenfuse.fuse.would_block',
   ledgerErrors: 'tokenfuse.ledger.errors',
+  webhookDropped: 'tokenfuse.webhook.dropped',
 } as const;
 
 /** Instruments of {@link FUSE_METRIC} that are monotonic counters (`_total` in Prometheus). */
@@ -20,6 +23,7 @@ export const FUSE_COUNTERS: ReadonlySet<string> = new Set([
   FUSE_METRIC.trips,
   FUSE_METRIC.wouldBlock,
   FUSE_METRIC.ledgerErrors,
+  FUSE_METRIC.webhookDropped,
 ]);
 
 /** Values of the `operation` and `reason` labels of `tokenfuse_ledger_errors_total` for the shared (Redis) ledger. */
@@ -37,6 +41,8 @@ export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_MET
   [FUSE_METRIC.wouldBlock]: 'Calls a monitor-mode budget would have blocked',
   [FUSE_METRIC.ledgerErrors]:
     'Failures of the budget ledger, by operation (admit, settle, reconcile of the shared Redis ledger; restore from Prometheus) and reason (timeout, connection, script; response)',
+  [FUSE_METRIC.webhookDropped]:
+    'Webhook messages given up, by reason (queue_full, coalesced, timeout, failed, rejected)',
 };
 
 /** Labels of a budget's series: its name, window, and the fields of its match. */
@@ -139,4 +145,18 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     },
     [limit, spent, utilization, state, trips, wouldBlock],
   );
+}
+
+/**
+ * Registers `tokenfuse_webhook_dropped_total{reason}`: every reason from the start,
+ * so that an alert on its increase sees the first drop.
+ */
+export function registerWebhookMetrics(meter: Meter, notifier: WebhookNotifier): void {
+  const dropped = meter.createObservableCounter(FUSE_METRIC.webhookDropped, {
+    description: FUSE_METRIC_HELP[FUSE_METRIC.webhookDropped],
+  });
+  dropped.addCallback((result) => {
+    const counts = notifier.dropped();
+    for (const reason of WEBHOOK_DROP_REASONS) result.observe(counts.get(reason) ?? 0, { reason });
+  });
 }
