@@ -7,6 +7,7 @@ import type OpenAIType from 'openai';
 import { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { resolveConfig } from '../src/config/resolved-config.js';
 import { withAttribution } from '../src/index.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { type Sample, sum } from './helpers/prom-text.js';
@@ -51,6 +52,21 @@ function catalogUsd(model: string, prompt: number, output: number, cached = 0): 
 }
 
 describe('service tiers', () => {
+  it('validates pricing.serviceTiers, naming the tier and the value', () => {
+    expect(() =>
+      resolveConfig({ pricing: { serviceTiers: { flex: -1, Priority: 2 } } }),
+    ).toThrowError(
+      [
+        'invalid tokenfuse configuration in code:',
+        '  - pricing.serviceTiers.flex: expected a number > 0 (the price factor of the tier), got -1 (number)',
+        `  - pricing.serviceTiers.Priority: expected a lowercase tier name of a-z, 0-9, '_', '-', got "Priority" (string)`,
+      ].join('\n'),
+    );
+    expect(
+      resolveConfig({ pricing: { serviceTiers: { priority: 1.8 } } }).pricing.serviceTiers,
+    ).toEqual({ flex: 0.5, batch: 0.5, priority: 1.8 });
+  });
+
   it('prices flex at half and priority at the configured factor, and records the tier', async () => {
     const h = await harness({ pricing: { serviceTiers: { priority: 2 } } });
     const openai = client(h);

@@ -281,13 +281,24 @@ const pricingSchema = configObject({
   overrides: z.array(priceOverrideSchema, expecting(EXPECTED.overrides)).optional(),
   serviceTiers: z
     .record(
-      z.string(expecting(EXPECTED.tierName)).regex(/^[a-z0-9_-]+$/, expecting(EXPECTED.tierName)),
+      z.string(),
       z
         .number(expecting(EXPECTED.tierFactor))
         .positive(expecting(EXPECTED.tierFactor))
         .finite(expecting(EXPECTED.tierFactor)),
       expecting(EXPECTED.serviceTiers),
     )
+    .superRefine((tiers, ctx) => {
+      // Checked here rather than as the record's key schema, so the message names the key.
+      for (const name of Object.keys(tiers)) {
+        if (!/^[a-z0-9_-]+$/.test(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: expectedMessage(EXPECTED.tierName, name),
+          });
+      }
+    })
     .optional(),
 });
 
