@@ -8,7 +8,7 @@ import { toFile } from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { resolveConfig } from '../src/config/resolved-config.js';
-import { withAttribution } from '../src/index.js';
+import { isBudgetExceededError, withAttribution } from '../src/index.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { type Sample, sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
@@ -292,6 +292,53 @@ describe('Batch API', () => {
     expect(seen!.body.metadata.tokenfuse_project).toBeUndefined();
     const m = await h.scrape();
     expect(sum(m, 'tokenfuse_pricing_issues_total', { reason: 'batch_metadata_full' })).toBe(1);
+  });
+
+  it('admits a batch at create time by its input file, and refuses one over budget', async () => {
+    const budget = (usd: number) => ({
+      budgets: [
+        {
+          name: 'research-daily',
+          match: { department: 'research' },
+          window: 'day' as const,
+          limit: { usd },
+        },
+      ],
+    });
+    // A budget already spent by a synchronous call (6 prompt and 5 reply tokens, about
+    // $0.0000039) refuses the batch before it is created.
+    const small = await harness(budget(0.000001));
+    await withAttribution({ department: 'research' }, () =>
+      client(small).chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'summarise this page' }],
+      }),
+    );
+    llm.reset();
+    const err = await withAttribution({ department: 'research' }, () =>
+      createBatch(client(small)),
+    ).catch((e: unknown) => e);
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect((err as { budget?: string }).budget).toBe('research-daily');
+    expect(
+      llm.requests.filter((r) => r.method === 'POST' && r.path === '/v1/batches'),
+    ).toHaveLength(0);
+    const inputRead = llm.requests.filter((r) => /^\/v1\/files\/[^/]+\/content$/.test(r.path));
+    expect(inputRead).toHaveLength(1);
+    await small.close();
+    open.pop();
+
+    llm.reset();
+    const roomy = await harness(budget(1));
+    const batch = await withAttribution({ department: 'research' }, () =>
+      createBatch(client(roomy)),
+    );
+    expect(batch.status).toBe('validating');
+    expect(llm.requests.map((r) => `${r.method} ${r.path.replace(/file-\w+/, 'ID')}`)).toEqual([
+      'POST /v1/files',
+      'GET /v1/files/ID/content',
+      'POST /v1/batches',
+    ]);
   });
 
   describe('with the Redis ledger', () => {

@@ -27,6 +27,8 @@ import { readAttributionHeaders } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
+import type { BlockedCallError } from '../errors/blocked-call-error.js';
+import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { ProviderInfo } from '../pricing/providers.js';
@@ -90,7 +92,20 @@ export interface BatchApiOptions {
   providerOf: (baseURL: string | undefined) => ProviderInfo;
   /** Fleet-wide once-only claim (the Redis ledger); per process only when omitted. */
   claimOnce?: ClaimOnce | undefined;
+  /** Budgets a batch is admitted by at `batches.create`. */
+  board?: FuseBoard | undefined;
+  /** The SDK's APIPromise class, for a create that waits for its admission. */
+  apiPromiseClass?: () => ApiPromiseClass | undefined;
 }
+
+type ApiPromiseClass = new (
+  client: unknown,
+  responsePromise: Promise<never>,
+  parseResponse?: (client: unknown, props: unknown) => unknown,
+) => unknown;
+
+/** Output tokens reserved for a batch line that sets no limit. */
+const UNBOUNDED_LINE_OUTPUT = 256;
 
 type AnyFunction = (this: any, ...args: any[]) => any;
 
@@ -112,12 +127,17 @@ export class BatchApi {
     return function tokenfuseBatchCreate(this: SdkResource, ...args: any[]) {
       if (!enabled()) return original.apply(this, args);
       let callArgs = args;
+      let tags: Tags | undefined;
       try {
-        callArgs = self.stamp(args);
+        ({ args: callArgs, tags } = self.stamp(args));
       } catch (err) {
         diag.error('tokenfuse: stamping a batch failed; creating it untouched', err);
       }
-      return original.apply(this, callArgs);
+      const board = self.options.board;
+      const APIPromise = self.options.apiPromiseClass?.();
+      if (tags === undefined || board === undefined || !board.active || APIPromise === undefined)
+        return original.apply(this, callArgs);
+      return self.admitThenCreate(this, original, callArgs, tags, board, APIPromise);
     };
   }
 
@@ -139,11 +159,81 @@ export class BatchApi {
     };
   }
 
+  /**
+   * Admits the batch by its input file before creating it: the SDK's own APIPromise
+   * class is returned at once, and the batch is created only once admitted. A
+   * blocked batch rejects with the budget error and is never created.
+   */
+  private admitThenCreate(
+    resource: SdkResource,
+    original: AnyFunction,
+    callArgs: any[],
+    tags: Tags,
+    board: FuseBoard,
+    APIPromise: ApiPromiseClass,
+  ): unknown {
+    let inner: ApiPromiseLike | undefined;
+    const responsePromise = this.admitBatch(resource, callArgs[0], tags, board)
+      .catch((err: unknown) => {
+        diag.error('tokenfuse: admitting a batch failed; creating it unadmitted', err);
+        return undefined;
+      })
+      .then((blocked) => {
+        if (blocked !== undefined) throw blocked;
+        const result = original.apply(resource, callArgs);
+        if (!isApiPromise(result)) return result;
+        inner = result;
+        return result.responsePromise;
+      });
+    const outer = new APIPromise(
+      resource?._client,
+      responsePromise as Promise<never>,
+      (client: unknown, props: unknown) => inner!.parseResponse(client, props),
+    ) as ApiPromiseLike;
+    outer.asResponse = () =>
+      responsePromise.then(() => (inner === undefined ? responsePromise : inner.asResponse()));
+    return outer;
+  }
+
+  /**
+   * Reads the batch's input file (one extra request) and admits its estimate: the
+   * file's lines folded into one call of the batch's model, input bounded by the
+   * length of its text, output by the lines' own limits (a line without one
+   * reserves 256 tokens). Priced at the standard rate, an upper bound of the batch
+   * rate. The reservation is released at once: results are counted when read.
+   */
+  private async admitBatch(
+    resource: SdkResource,
+    body: any,
+    tags: Tags,
+    board: FuseBoard,
+  ): Promise<BlockedCallError | undefined> {
+    const files = (resource as { _client?: { files?: { content?: AnyFunction } } })._client?.files;
+    if (typeof body?.input_file_id !== 'string' || typeof files?.content !== 'function')
+      return undefined;
+    const response = (await files.content(body.input_file_id)) as Response;
+    const text = await response.text();
+    const folded = foldBatchInput(text, typeof body.endpoint === 'string' ? body.endpoint : '');
+    if (folded === undefined) return undefined;
+    const provider = this.options.providerOf(resource?._client?.baseURL);
+    let result = board.admit({
+      tags,
+      provider: provider.id,
+      model: folded.model,
+      adapter: folded.adapter,
+      body: folded.body,
+    });
+    if (result instanceof Promise) result = await result;
+    if ('blocked' in result) return result.blocked;
+    board.settle(result.admitted, { tokens: 0, usd: 0, estimated: true });
+    return undefined;
+  }
+
   /** The caller's arguments with attribution stamped into `metadata` (never mutated). */
-  private stamp(args: any[]): any[] {
+  private stamp(args: any[]): { args: any[]; tags: Tags } {
     const { config } = this.options;
     const [body, options, ...rest] = args;
-    if (body === null || typeof body !== 'object') return args;
+    if (body === null || typeof body !== 'object') return { args, tags: {} };
     let requestOptions = options;
     let headerTags: Tags | undefined;
     if (config.attribution.headers && isPlainObject(options) && options.headers != null) {
@@ -187,7 +277,10 @@ export class BatchApi {
       }
     }
     const stamped = { ...body, metadata };
-    return args.length <= 1 ? [stamped] : [stamped, requestOptions, ...rest];
+    return {
+      args: args.length <= 1 ? [stamped] : [stamped, requestOptions, ...rest],
+      tags,
+    };
   }
 
   /**
@@ -386,6 +479,49 @@ export class BatchApi {
       undefined,
     );
   }
+}
+
+/**
+ * A batch's input lines folded into one call body of its endpoint's API, for the
+ * admission estimate (OpenAI runs a batch on one model and one endpoint).
+ */
+function foldBatchInput(
+  text: string,
+  endpoint: string,
+): { adapter: ApiAdapter; model: string; body: any } | undefined {
+  const adapter = ADAPTERS[endpoint];
+  if (adapter === undefined) return undefined;
+  let model: string | undefined;
+  const messages: unknown[] = [];
+  const inputs: unknown[] = [];
+  let output = 0;
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '') continue;
+    let line: any;
+    try {
+      line = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    const body = line?.body;
+    if (!isPlainObject(body)) continue;
+    if (model === undefined && typeof body.model === 'string') model = body.model;
+    if (Array.isArray(body.messages)) messages.push(...body.messages);
+    if (typeof body.instructions === 'string')
+      inputs.push({ role: 'system', content: body.instructions });
+    if (Array.isArray(body.input)) inputs.push(...body.input);
+    else if (typeof body.input === 'string')
+      inputs.push(
+        adapter === embeddingsAdapter ? body.input : { role: 'user', content: body.input },
+      );
+    output += adapter.maxOutputTokens(body) ?? UNBOUNDED_LINE_OUTPUT;
+  }
+  if (model === undefined) return undefined;
+  if (adapter === chatAdapter)
+    return { adapter, model, body: { model, messages, max_completion_tokens: output } };
+  if (adapter === responsesAdapter)
+    return { adapter, model, body: { model, input: inputs, max_output_tokens: output } };
+  return { adapter, model, body: { model, input: inputs } };
 }
 
 /** One line of a batch output or error file. */

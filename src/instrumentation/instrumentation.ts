@@ -132,6 +132,8 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       tracer: () => this.tracer,
       providerOf: this.providerOf,
       claimOnce: claims ? (key) => claims.claim(key) : undefined,
+      board: this.parts.board,
+      apiPromiseClass: () => this.apiPromiseClass,
     });
     // The base constructor ran _updateMetricInstruments before `parts` existed.
     this.parts.setMeter(this.meter);
