@@ -265,6 +265,46 @@ describe('Batch API', () => {
     expect(llm.requests.filter((r) => r.path.startsWith('/v1/batches?'))).toHaveLength(1);
   });
 
+  it('counts an embeddings batch as embeddings, at the batch rate', async () => {
+    const h = await harness();
+    const openai = client(h);
+    const lines = ['the first document', 'a second, longer document here'].map((input, i) =>
+      JSON.stringify({
+        custom_id: `doc-${i}`,
+        method: 'POST',
+        url: '/v1/embeddings',
+        body: { model: 'text-embedding-3-small', input },
+      }),
+    );
+    const input = await openai.files.create({
+      file: await toFile(Buffer.from(lines.join('\n')), 'docs.jsonl'),
+      purpose: 'batch',
+    });
+    const batch = await withAttribution({ department: 'search' }, () =>
+      openai.batches.create({
+        input_file_id: input.id,
+        endpoint: '/v1/embeddings',
+        completion_window: '24h',
+      }),
+    );
+    const done = await openai.batches.retrieve(batch.id);
+    await (await openai.files.content(done.output_file_id!)).text();
+    await vi.waitFor(() => expect(batchSpans(h)).toHaveLength(1));
+    // 3 + 5 = 8 input tokens.
+    const price = calcPrice({ input_tokens: 8 }, 'text-embedding-3-small', {
+      providerId: 'openai',
+    });
+    const m = await h.scrape();
+    const labels = { ...LOCAL, department: 'search', model: 'text-embedding-3-small' };
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(8);
+    expect(
+      Math.abs(sum(m, 'tokenfuse_cost_usd_total', labels) - price!.total_price * 0.5),
+    ).toBeLessThan(1e-12);
+    expect(sum(m, 'gen_ai_client_token_usage_count', { gen_ai_operation_name: 'embeddings' })).toBe(
+      2,
+    );
+  });
+
   it('does not count a file that holds no batch results', async () => {
     const h = await harness();
     const openai = client(h);
@@ -320,6 +360,8 @@ describe('Batch API', () => {
     ).catch((e: unknown) => e);
     expect(isBudgetExceededError(err)).toBe(true);
     expect((err as { budget?: string }).budget).toBe('research-daily');
+    const blocked = { department: 'research', outcome: 'blocked', budget: 'research-daily' };
+    expect(sum(await small.scrape(), 'tokenfuse_requests_total', blocked)).toBe(1);
     expect(
       llm.requests.filter((r) => r.method === 'POST' && r.path === '/v1/batches'),
     ).toHaveLength(0);

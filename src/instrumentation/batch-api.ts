@@ -224,7 +224,24 @@ export class BatchApi {
       body: folded.body,
     });
     if (result instanceof Promise) result = await result;
-    if ('blocked' in result) return result.blocked;
+    if ('blocked' in result) {
+      // Counted like a blocked call: outcome `blocked`, with the budget that stopped it.
+      this.options.accountant.account({
+        operation: folded.adapter.operation,
+        provider: provider.id,
+        providerName: provider.semconvName,
+        model: folded.model,
+        tags,
+        usage: undefined,
+        estimated: false,
+        outcome: 'blocked',
+        errorType: result.blocked.name,
+        budget: result.blocked.budget,
+        durationS: 0,
+        batchId: '',
+      });
+      return result.blocked;
+    }
     board.settle(result.admitted, { tokens: 0, usd: 0, estimated: true });
     return undefined;
   }
