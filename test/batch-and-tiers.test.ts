@@ -416,7 +416,7 @@ describe('Batch API', () => {
       expect(sum(mb, 'tokenfuse_cost_usd_total')).toBe(0);
       expect(sum(mb, 'tokenfuse_requests_total')).toBe(0);
       await b.tokenfuse.instrumentation.closeConnections();
-      const key = `batch-test:batch-results:${batch.id}:${done.output_file_id}`;
+      const key = `batch-test:batch-results:${done.output_file_id}`;
       expect(await redis.client().exists(key)).toBe(1);
     });
   });

@@ -111,7 +111,7 @@ type AnyFunction = (this: any, ...args: any[]) => any;
 
 /** Instruments `batches.create` and `files.content`. */
 export class BatchApi {
-  /** Result files counted by this process: `batch id \0 file id`. */
+  /** Result files counted by this process, by file id. */
   private readonly counted = new Set<string>();
   /** Output / error file id → its batch, from batches seen in lists. */
   private readonly byFile = new Map<string, BatchInfo>();
@@ -383,8 +383,9 @@ export class BatchApi {
         const value = tags[name];
         if (value !== undefined) span.setAttribute(TAG_ATTRIBUTES[name], value);
       }
-      const key = `${batch?.id ?? ''}\u0000${fileId}`;
-      if (!(await this.claim(key, batch?.id, fileId))) {
+      // File ids are unique, and a file is counted whole: the file id is the key, so a
+      // batch found on one read and not on another cannot count twice.
+      if (!(await this.claim(fileId))) {
         span.setAttribute(BATCH_ATTR.alreadyCounted, true);
         return;
       }
@@ -401,13 +402,13 @@ export class BatchApi {
   }
 
   /** True when this process (and, with Redis, the fleet) has not counted the file yet. */
-  private async claim(key: string, batchId: string | undefined, fileId: string): Promise<boolean> {
-    if (this.counted.has(key)) return false;
-    remember(this.counted, key);
+  private async claim(fileId: string): Promise<boolean> {
+    if (this.counted.has(fileId)) return false;
+    remember(this.counted, fileId);
     const claimOnce = this.options.claimOnce;
     if (claimOnce === undefined) return true;
     try {
-      return await claimOnce(`batch-results:${batchId ?? ''}:${fileId}`);
+      return await claimOnce(`batch-results:${fileId}`);
     } catch (err) {
       this.options.issues.note('batch_once_unavailable');
       if (!this.warnedOnce) {
