@@ -381,6 +381,18 @@ describe('Batch API', () => {
       'GET /v1/files/ID/content',
       'POST /v1/batches',
     ]);
+    // The SDK's own promise helpers work on an admitted create.
+    const { data, response } = await withAttribution({ department: 'research' }, () =>
+      client(roomy)
+        .batches.create({
+          input_file_id: batch.input_file_id,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+        })
+        .withResponse(),
+    );
+    expect(response.status).toBe(200);
+    expect(data.metadata).toEqual({ tokenfuse_department: 'research' });
   });
 
   describe('with the Redis ledger', () => {
