@@ -121,6 +121,33 @@ describe('service tiers', () => {
     expect(h.spans()[0]!.attributes['openai.response.service_tier']).toBe('flex');
   });
 
+  it("prices another instrumentation's GenAI span by its semconv service tier", async () => {
+    const h = await harness();
+    const tracer = h.tracerProvider.getTracer('@opentelemetry/instrumentation-openai');
+    tracer
+      .startSpan('chat gpt-4.1', {
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4.1',
+          'gen_ai.usage.input_tokens': 1000,
+          'gen_ai.usage.output_tokens': 100,
+          'server.address': 'api.openai.com',
+          'openai.request.service_tier': 'auto',
+          'openai.response.service_tier': 'flex',
+        },
+      })
+      .end();
+    const expected = catalogUsd('gpt-4.1', 1000, 100) * 0.5;
+    expect(
+      Math.abs((h.spans()[0]!.attributes['tokenfuse.cost.usd'] as number) - expected),
+    ).toBeLessThan(1e-12);
+    const m = await h.scrape();
+    expect(
+      Math.abs(sum(m, 'tokenfuse_cost_usd_total', { model: 'gpt-4.1' }) - expected),
+    ).toBeLessThan(1e-12);
+  });
+
   it('prices a tier without a factor at the standard rate, and counts it', async () => {
     const h = await harness();
     const openai = client(h);
