@@ -199,6 +199,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       await sdk.shutdown();
       // Reconciles what the shared ledger has pending, and closes its connection.
       await tokenfuse.fuses.close();
+      await tokenfuse.instrumentation.closeConnections();
     },
   };
   globalSlot[RUNTIME] = runtime;

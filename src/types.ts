@@ -114,6 +114,17 @@ export interface PriceOverride {
 export interface PricingOptions {
   /** Price overrides, matched first to last; the first that matches wins. @default [] */
   overrides?: PriceOverride[];
+  /**
+   * Price factor per service tier, applied to the standard price (catalog or
+   * override) of a call that ran on that tier: the tier the response reports
+   * (`service_tier`), else the one the request asked for. `batch` is the factor
+   * of Batch API results. `default`, `auto` and no tier are 1 unless set here; a
+   * tier with no factor is priced at 1, said once in the log and counted in
+   * `tokenfuse_pricing_issues_total{reason="tier_unknown"}`. Keys are merged
+   * over the defaults.
+   * @default { flex: 0.5, batch: 0.5 }
+   */
+  serviceTiers?: Record<string, number>;
 }
 
 /**

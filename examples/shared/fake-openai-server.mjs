@@ -9,6 +9,8 @@
 //   POST /v1/responses          non-stream and SSE stream (the real typed event sequence)
 //   POST /v1/embeddings         float or base64 (the SDK default) encoding
 //   GET  /v1/models, GET /v1/models/{id}
+//   POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET /v1/batches[/{id}]
+//                               the Batch API (see its section at the end of this file)
 //   anything else               404 with OpenAI's "Invalid URL" error body
 //   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue
 //
@@ -74,6 +76,7 @@ const MODELS = [
  * @typedef {import('./fake-openai-server.d.mts').Script} Script
  * @typedef {import('node:http').IncomingMessage} IncomingMessage
  * @typedef {import('node:http').ServerResponse} ServerResponse
+ * @typedef {{ files: Map<string, { meta: any, content: Buffer }>, batches: Map<string, any> }} BatchStore
  * @typedef {{ reasoning: number, words: number, truncated: boolean }} CompletionPlan
  * @typedef {{
  *   res: ServerResponse,
@@ -379,6 +382,7 @@ export async function startFakeOpenAI(options = {}) {
   /** @type {Set<import('node:net').Socket>} */
   const sockets = new Set();
   let counter = 0;
+  const batchStore = createBatchStore();
   /** @param {string} prefix */
   const ids = (prefix) => `${prefix}${(++counter).toString(16).padStart(24, '0')}`;
 
@@ -410,7 +414,8 @@ export async function startFakeOpenAI(options = {}) {
     /** @type {Buffer[]} */
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const rawBytes = Buffer.concat(chunks);
+    const raw = rawBytes.toString('utf8');
     /** @type {any} */
     let body = null;
     let invalidJson = false;
@@ -452,6 +457,9 @@ export async function startFakeOpenAI(options = {}) {
       sendJson(res, script.status, script.body ?? fallback.body, errHeaders);
       return;
     }
+    // Files and batches (multipart uploads are not JSON): see their section below.
+    const batchRoute = routeBatchApi(method, path.split('?')[0] ?? '/');
+    if (batchRoute) return batchApi(ctx, batchStore, batchRoute, rawBytes, headers, path);
     if (invalidJson) {
       sendJson(
         res,
@@ -978,4 +986,435 @@ if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.ar
     process.stderr.write(`fake-openai-server: ${err?.stack ?? err}\n`);
     process.exitCode = 1;
   });
+}
+// Files and the Batch API (section owned by the batch work; self-contained)
+//   POST /v1/files                 multipart upload (`file`, `purpose`) -> file object
+//   GET  /v1/files/{id}            file object
+//   GET  /v1/files/{id}/content    the file's bytes (application/octet-stream)
+//   POST /v1/batches               {input_file_id, endpoint, completion_window, metadata}
+//                                  -> batch in status `validating`; metadata is checked against
+//                                  the API's limits (16 keys, keys <= 64, values <= 512 chars)
+//   GET  /v1/batches/{id}, GET /v1/batches?limit&after (newest first, cursor pagination)
+// A batch completes on the first GET that sees it (retrieve or list): every input line
+// {custom_id, method, url, body} is answered with the same deterministic usage as the
+// synchronous endpoint would give; lines whose model is `error-<status>` go to the error file
+// as `{response: {status_code, request_id, body: {error}}, error: null}`. The output file is
+// named `batch_<id>_output.jsonl`, purpose `batch_output`, as OpenAI names it.
+// ---------------------------------------------------------------------------------------------
+
+/** @returns {BatchStore} */
+function createBatchStore() {
+  return { files: new Map(), batches: new Map() };
+}
+
+/**
+ * @param {string} method
+ * @param {string} pathname
+ * @returns {{ kind: string, id?: string } | undefined}
+ */
+function routeBatchApi(method, pathname) {
+  if (method === 'POST' && pathname === '/v1/files') return { kind: 'file-create' };
+  if (method === 'POST' && pathname === '/v1/batches') return { kind: 'batch-create' };
+  if (method === 'GET' && pathname === '/v1/batches') return { kind: 'batch-list' };
+  let m = /^\/v1\/batches\/([^/]+)$/.exec(pathname);
+  if (method === 'GET' && m) return { kind: 'batch-retrieve', id: decodeURIComponent(m[1] ?? '') };
+  m = /^\/v1\/files\/([^/]+)\/content$/.exec(pathname);
+  if (method === 'GET' && m) return { kind: 'file-content', id: decodeURIComponent(m[1] ?? '') };
+  m = /^\/v1\/files\/([^/]+)$/.exec(pathname);
+  if (method === 'GET' && m) return { kind: 'file-retrieve', id: decodeURIComponent(m[1] ?? '') };
+  return undefined;
+}
+
+/**
+ * @param {Ctx} ctx
+ * @param {BatchStore} store
+ * @param {{ kind: string, id?: string }} route
+ * @param {Buffer} raw
+ * @param {Record<string, string>} reqHeaders
+ * @param {string} path
+ */
+function batchApi(ctx, store, route, raw, reqHeaders, path) {
+  const notFound = (/** @type {string} */ what, /** @type {string} */ id) =>
+    sendJson(
+      ctx.res,
+      404,
+      errorBody(`No such ${what}: '${id}'`, 'invalid_request_error', null, 'id'),
+      ctx.headers,
+    );
+  switch (route.kind) {
+    case 'file-create': {
+      const parts = parseMultipart(raw, reqHeaders['content-type'] ?? '');
+      const file = parts.find((p) => p.name === 'file');
+      const purpose = parts.find((p) => p.name === 'purpose')?.data.toString('utf8');
+      if (requireParam(ctx, 'file', file !== undefined)) return;
+      if (requireParam(ctx, 'purpose', typeof purpose === 'string')) return;
+      const id = ctx.ids('file-');
+      const entry = {
+        id,
+        object: 'file',
+        bytes: file.data.length,
+        created_at: Math.floor(Date.now() / 1000),
+        filename: file.filename ?? 'upload',
+        purpose,
+        status: 'processed',
+        expires_at: null,
+        status_details: null,
+      };
+      store.files.set(id, { meta: entry, content: file.data });
+      sendJson(ctx.res, 200, entry, ctx.headers);
+      return;
+    }
+    case 'file-retrieve': {
+      const f = store.files.get(route.id ?? '');
+      if (!f) return notFound('file', route.id ?? '');
+      sendJson(ctx.res, 200, f.meta, ctx.headers);
+      return;
+    }
+    case 'file-content': {
+      const f = store.files.get(route.id ?? '');
+      if (!f) return notFound('file', route.id ?? '');
+      if (ctx.res.destroyed || ctx.res.headersSent) return;
+      ctx.res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(f.content.length),
+        ...ctx.headers,
+      });
+      ctx.res.end(f.content);
+      return;
+    }
+    case 'batch-create': {
+      const body = ctx.body;
+      if (requireParam(ctx, 'input_file_id', typeof body?.input_file_id === 'string')) return;
+      if (requireParam(ctx, 'endpoint', typeof body?.endpoint === 'string')) return;
+      if (requireParam(ctx, 'completion_window', typeof body?.completion_window === 'string'))
+        return;
+      if (!store.files.has(body.input_file_id)) return notFound('file', body.input_file_id);
+      const metadata = body.metadata ?? null;
+      const problem = metadataProblem(metadata);
+      if (problem) {
+        sendJson(
+          ctx.res,
+          400,
+          errorBody(problem, 'invalid_request_error', 'invalid_value', 'metadata'),
+          ctx.headers,
+        );
+        return;
+      }
+      const now = Math.floor(Date.now() / 1000);
+      const batch = {
+        id: ctx.ids('batch_'),
+        object: 'batch',
+        endpoint: body.endpoint,
+        model: null,
+        errors: null,
+        input_file_id: body.input_file_id,
+        completion_window: body.completion_window,
+        status: 'validating',
+        output_file_id: null,
+        error_file_id: null,
+        created_at: now,
+        in_progress_at: null,
+        expires_at: now + 24 * 3600,
+        finalizing_at: null,
+        completed_at: null,
+        failed_at: null,
+        expired_at: null,
+        cancelling_at: null,
+        cancelled_at: null,
+        request_counts: { total: 0, completed: 0, failed: 0 },
+        usage: null,
+        metadata,
+      };
+      store.batches.set(batch.id, batch);
+      sendJson(ctx.res, 200, batch, ctx.headers);
+      return;
+    }
+    case 'batch-retrieve': {
+      const batch = store.batches.get(route.id ?? '');
+      if (!batch) return notFound('batch', route.id ?? '');
+      completeBatch(ctx, store, batch);
+      sendJson(ctx.res, 200, batch, ctx.headers);
+      return;
+    }
+    case 'batch-list': {
+      const query = new URLSearchParams(path.split('?')[1] ?? '');
+      const limit = Math.min(100, Math.max(1, Number(query.get('limit') ?? 20) || 20));
+      const after = query.get('after');
+      const all = [...store.batches.values()].reverse();
+      const start = after ? all.findIndex((b) => b.id === after) + 1 : 0;
+      const data = all.slice(start, start + limit);
+      for (const batch of data) completeBatch(ctx, store, batch);
+      sendJson(
+        ctx.res,
+        200,
+        {
+          object: 'list',
+          data,
+          first_id: data[0]?.id ?? null,
+          last_id: data[data.length - 1]?.id ?? null,
+          has_more: start + limit < all.length,
+        },
+        ctx.headers,
+      );
+      return;
+    }
+  }
+}
+
+/**
+ * The API's metadata limits, with OpenAI's wording.
+ * @param {unknown} metadata
+ * @returns {string | undefined}
+ */
+function metadataProblem(metadata) {
+  if (metadata === null || metadata === undefined) return undefined;
+  if (typeof metadata !== 'object' || Array.isArray(metadata))
+    return "Invalid type for 'metadata': expected an object.";
+  const entries = Object.entries(metadata);
+  if (entries.length > 16)
+    return `Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with ${entries.length} properties instead.`;
+  for (const [key, value] of entries) {
+    if (key.length > 64)
+      return `Invalid 'metadata': string too long. Expected a key with maximum length 64, but got a key with length ${key.length} instead.`;
+    if (typeof value !== 'string')
+      return `Invalid type for 'metadata.${key}': expected a string, but got ${typeof value} instead.`;
+    if (value.length > 512)
+      return `Invalid 'metadata.${key}': string too long. Expected a string with maximum length 512, but got a string with length ${value.length} instead.`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs a validating batch to completion: output and error files, request counts, usage.
+ * @param {Ctx} ctx
+ * @param {BatchStore} store
+ * @param {any} batch
+ */
+function completeBatch(ctx, store, batch) {
+  if (batch.status !== 'validating') return;
+  const input = store.files.get(batch.input_file_id)?.content.toString('utf8') ?? '';
+  /** @type {string[]} */
+  const out = [];
+  /** @type {string[]} */
+  const errors = [];
+  const usage = {
+    input_tokens: 0,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 0,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: 0,
+  };
+  for (const text of input.split('\n')) {
+    if (text.trim() === '') continue;
+    /** @type {any} */
+    let line;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const requestId = ctx.ids('req_');
+    const lineId = ctx.ids('batch_req_');
+    const errorModel = /^error-(\d{3})$/.exec(String(line?.body?.model ?? ''));
+    if (errorModel) {
+      const status = Number(errorModel[1]);
+      errors.push(
+        JSON.stringify({
+          id: lineId,
+          custom_id: line.custom_id,
+          response: {
+            status_code: status,
+            request_id: requestId,
+            body: defaultErrorFor(status, line.body).body,
+          },
+          error: null,
+        }),
+      );
+      continue;
+    }
+    const body = batchLineBody(ctx, line.url, line.body ?? {});
+    const u = body.usage;
+    const inTokens = u.prompt_tokens ?? u.input_tokens ?? 0;
+    const outTokens = u.completion_tokens ?? u.output_tokens ?? 0;
+    usage.input_tokens += inTokens;
+    usage.input_tokens_details.cached_tokens +=
+      u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0;
+    usage.output_tokens += outTokens;
+    usage.output_tokens_details.reasoning_tokens +=
+      u.completion_tokens_details?.reasoning_tokens ??
+      u.output_tokens_details?.reasoning_tokens ??
+      0;
+    usage.total_tokens += inTokens + outTokens;
+    out.push(
+      JSON.stringify({
+        id: lineId,
+        custom_id: line.custom_id,
+        response: { status_code: 200, request_id: requestId, body },
+        error: null,
+      }),
+    );
+  }
+  const now = Math.floor(Date.now() / 1000);
+  /** @param {string[]} lines @param {string} kind */
+  const addFile = (lines, kind) => {
+    const id = ctx.ids('file-');
+    const content = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
+    store.files.set(id, {
+      meta: {
+        id,
+        object: 'file',
+        bytes: content.length,
+        created_at: now,
+        filename: `${batch.id}_${kind}.jsonl`,
+        purpose: `batch_${kind}`,
+        status: 'processed',
+        expires_at: null,
+        status_details: null,
+      },
+      content,
+    });
+    return id;
+  };
+  Object.assign(batch, {
+    status: 'completed',
+    in_progress_at: now,
+    finalizing_at: now,
+    completed_at: now,
+    output_file_id: out.length > 0 ? addFile(out, 'output') : null,
+    error_file_id: errors.length > 0 ? addFile(errors, 'error') : null,
+    request_counts: {
+      total: out.length + errors.length,
+      completed: out.length,
+      failed: errors.length,
+    },
+    usage,
+  });
+}
+
+/**
+ * The body a synchronous call would have answered, for one batch line.
+ * @param {Ctx} ctx
+ * @param {string} url
+ * @param {any} body
+ * @returns {any}
+ */
+function batchLineBody(ctx, url, body) {
+  const model = String(body.model ?? '');
+  const created = Math.floor(Date.now() / 1000);
+  if (url === '/v1/embeddings') {
+    const tokens = embeddingTokens(body.input);
+    const inputs = typeof body.input === 'string' ? [body.input] : (body.input ?? []);
+    return {
+      object: 'list',
+      data: inputs.map((/** @type {unknown} */ item, /** @type {number} */ index) => ({
+        object: 'embedding',
+        index,
+        embedding: fakeEmbedding(item),
+      })),
+      model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    };
+  }
+  if (url === '/v1/responses') {
+    const plan = planCompletion(model, body.max_output_tokens);
+    const input = responsesInputTokens(body);
+    const output = plan.words + plan.reasoning;
+    return {
+      id: ctx.ids('resp_'),
+      object: 'response',
+      created_at: created,
+      status: plan.truncated ? 'incomplete' : 'completed',
+      model,
+      output: [
+        {
+          id: ctx.ids('msg_'),
+          type: 'message',
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', annotations: [], text: replyText(model, plan.words) }],
+        },
+      ],
+      service_tier: 'default',
+      usage: {
+        input_tokens: input,
+        input_tokens_details: { cached_tokens: cachedTokens(body, input) },
+        output_tokens: output,
+        output_tokens_details: { reasoning_tokens: plan.reasoning },
+        total_tokens: input + output,
+      },
+    };
+  }
+  const plan = planCompletion(model, body.max_completion_tokens ?? body.max_tokens);
+  const prompt = chatPromptTokens(body);
+  const completion = plan.words + plan.reasoning;
+  return {
+    id: ctx.ids('chatcmpl-'),
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: replyText(model, plan.words),
+          refusal: null,
+          annotations: [],
+        },
+        logprobs: null,
+        finish_reason: plan.truncated ? 'length' : 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      prompt_tokens_details: { cached_tokens: cachedTokens(body, prompt), audio_tokens: 0 },
+      completion_tokens_details: {
+        reasoning_tokens: plan.reasoning,
+        audio_tokens: 0,
+        accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0,
+      },
+    },
+    service_tier: 'default',
+    system_fingerprint: SYSTEM_FINGERPRINT,
+  };
+}
+
+/**
+ * Minimal multipart/form-data parser (what the SDK's FormData upload sends).
+ * @param {Buffer} raw
+ * @param {string} contentType
+ * @returns {Array<{ name: string, filename?: string, data: Buffer }>}
+ */
+function parseMultipart(raw, contentType) {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  if (!boundary) return [];
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  /** @type {Array<{ name: string, filename?: string, data: Buffer }>} */
+  const parts = [];
+  let pos = raw.indexOf(delimiter);
+  while (pos !== -1) {
+    const start = pos + delimiter.length;
+    if (raw.subarray(start, start + 2).toString() === '--') break;
+    const next = raw.indexOf(delimiter, start);
+    if (next === -1) break;
+    const part = raw.subarray(start + 2, next - 2); // skip CRLF after the delimiter and before the next
+    const split = part.indexOf('\r\n\r\n');
+    if (split !== -1) {
+      const head = part.subarray(0, split).toString('utf8');
+      const name = /name="([^"]*)"/i.exec(head)?.[1];
+      const filename = /filename="([^"]*)"/i.exec(head)?.[1];
+      if (name !== undefined) {
+        parts.push({
+          name,
+          ...(filename !== undefined ? { filename } : {}),
+          data: part.subarray(split + 4),
+        });
+      }
+    }
+    pos = next;
+  }
+  return parts;
 }

@@ -7,8 +7,10 @@ import {
 } from '@opentelemetry/api';
 import { createCounters, createHistograms, type Histograms } from '../metrics/instruments.js';
 import { LabelLimiter } from '../metrics/label-limiter.js';
+import type { PricingIssues } from '../metrics/pricing-issues.js';
 import { Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
+import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
@@ -33,6 +35,10 @@ export interface AccountantOptions {
   maxValuesPerLabel: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
+  /** Price factor per service tier (`pricing.serviceTiers`). @default DEFAULT_SERVICE_TIERS */
+  serviceTiers?: Readonly<Record<string, number>>;
+  /** Where fallbacks (a tier without a factor) are counted. */
+  issues?: PricingIssues;
 }
 
 /**
@@ -47,6 +53,7 @@ export class Accountant {
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
   private readonly warnedUnpriced = new Set<string>();
+  private readonly warnedTiers = new Set<string>();
 
   constructor(private readonly options: AccountantOptions) {
     const allow = new Set(options.labels);
@@ -112,7 +119,22 @@ export class Accountant {
       diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
     }
     if (!price.priced) this.warnUnpriced(record);
-    return { costUsd: price.usd, priced: price.priced };
+    return { costUsd: price.usd * this.tierFactor(record.serviceTier), priced: price.priced };
+  }
+
+  /** The one place a service tier (or the Batch API) changes a price. */
+  private tierFactor(tier: string | undefined): number {
+    const factor = tierFactor(this.options.serviceTiers ?? DEFAULT_SERVICE_TIERS, tier);
+    if (factor !== undefined) return factor;
+    this.options.issues?.note('tier_unknown');
+    if (tier !== undefined && !this.warnedTiers.has(tier) && this.warnedTiers.size < 100) {
+      this.warnedTiers.add(tier);
+      diag.warn(
+        `tokenfuse: calls on service tier '${tier}' are priced at the standard rate: ` +
+          `the catalog has no '${tier}' prices and pricing.serviceTiers gives no factor for it`,
+      );
+    }
+    return 1;
   }
 
   private record(record: UsageRecord, result: AccountingResult): void {
@@ -121,7 +143,8 @@ export class Accountant {
     const series = this.seriesOf(record);
     series.requests[record.outcome] = (series.requests[record.outcome] ?? 0) + 1;
 
-    if (record.outcome !== 'blocked') {
+    // A batch line ran inside the batch's own time: it has no call duration.
+    if (record.outcome !== 'blocked' && record.batchId === undefined) {
       histograms.operationDuration.record(
         record.durationS,
         record.errorType === undefined

@@ -148,6 +148,12 @@ export class CostSpanProcessor {
       startedAt: span.startTime
         ? new Date(span.startTime[0] * 1000 + span.startTime[1] / 1e6)
         : undefined,
+      // Semconv's tier attributes, current names then the deprecated `gen_ai.openai.*`.
+      serviceTier:
+        str(a[ATTR.responseServiceTier]) ??
+        str(a['gen_ai.openai.response.service_tier']) ??
+        str(a[ATTR.requestServiceTier]) ??
+        str(a['gen_ai.openai.request.service_tier']),
     };
   }
 }

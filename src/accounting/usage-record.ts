@@ -35,6 +35,13 @@ export interface UsageRecord {
   budget?: string | undefined;
   /** When the call started (prices can depend on it). */
   startedAt?: Date | undefined;
+  /**
+   * Service tier the call ran on (the response's `service_tier`, else the
+   * request's); `batch` for Batch API results. Priced by `pricing.serviceTiers`.
+   */
+  serviceTier?: string | undefined;
+  /** Batch the result belongs to: a Batch API line, which has no duration of its own. */
+  batchId?: string | undefined;
 }
 
 /** What accounting a record produced. */

@@ -10,6 +10,7 @@ import {
   normalizeBudget,
   normalizePolicy,
 } from '../fuses/budget.js';
+import { DEFAULT_SERVICE_TIERS } from '../pricing/service-tiers.js';
 import type {
   MetricLabel,
   PriceOverride,
@@ -44,7 +45,7 @@ export interface ResolvedConfig {
     labels: MetricLabel[];
     maxValuesPerLabel: number;
   };
-  pricing: { overrides: PriceOverride[] };
+  pricing: { overrides: PriceOverride[]; serviceTiers: Readonly<Record<string, number>> };
   providers: ProviderDeclaration[];
   content: { capture: boolean };
   budgets: Budget[];
@@ -177,7 +178,10 @@ export function resolveValidatedOptions(
       labels,
       maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
     },
-    pricing: { overrides: options.pricing?.overrides ?? [] },
+    pricing: {
+      overrides: options.pricing?.overrides ?? [],
+      serviceTiers: { ...DEFAULT_SERVICE_TIERS, ...options.pricing?.serviceTiers },
+    },
     providers: options.providers ?? [],
     content: {
       capture:

@@ -76,6 +76,9 @@ export const EXPECTED = {
   tls: 'true, false or an object of TLS options',
   prometheusUrl: 'an http:// or https:// URL of the Prometheus API',
   nonNegativeInteger: 'an integer >= 0',
+  serviceTiers: 'an object of tier name to price factor',
+  tierName: "a lowercase tier name of a-z, 0-9, '_', '-'",
+  tierFactor: 'a number > 0 (the price factor of the tier)',
 } as const;
 
 /** Whether `value` is an http(s) URL (of a webhook, of the Prometheus API). */
@@ -276,6 +279,27 @@ const priceOverrideSchema = configObject({
 
 const pricingSchema = configObject({
   overrides: z.array(priceOverrideSchema, expecting(EXPECTED.overrides)).optional(),
+  serviceTiers: z
+    .record(
+      z.string(),
+      z
+        .number(expecting(EXPECTED.tierFactor))
+        .positive(expecting(EXPECTED.tierFactor))
+        .finite(expecting(EXPECTED.tierFactor)),
+      expecting(EXPECTED.serviceTiers),
+    )
+    .superRefine((tiers, ctx) => {
+      // Checked here rather than as the record's key schema, so the message names the key.
+      for (const name of Object.keys(tiers)) {
+        if (!/^[a-z0-9_-]+$/.test(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: expectedMessage(EXPECTED.tierName, name),
+          });
+      }
+    })
+    .optional(),
 });
 
 const providerSchema = configObject({

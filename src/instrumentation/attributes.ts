@@ -29,4 +29,6 @@ export const ATTR = {
   blockReason: 'tokenfuse.block.reason',
   wouldBlock: 'tokenfuse.budget.would_block',
   streamCutOff: 'tokenfuse.stream.cut_off',
+  requestServiceTier: 'openai.request.service_tier',
+  responseServiceTier: 'openai.response.service_tier',
 } as const;

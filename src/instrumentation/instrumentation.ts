@@ -29,8 +29,10 @@ import { type Admission, type AdmissionResult, FuseBoard } from '../fuses/fuse-b
 import type { FuseStore } from '../fuses/fuse-store.js';
 import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
+import { RedisOnceClaims } from '../ledger/once-claims.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics, registerWebhookMetrics } from '../metrics/fuse-metrics.js';
+import { PricingIssues } from '../metrics/pricing-issues.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
@@ -42,6 +44,7 @@ import {
   responsesAdapter,
 } from './api-adapters.js';
 import { ATTR } from './attributes.js';
+import { BatchApi } from './batch-api.js';
 import { LlmCall } from './llm-call.js';
 import { markCovered } from './span-registry.js';
 
@@ -59,6 +62,8 @@ export interface SharedParts {
   config: ResolvedConfig;
   accountant: Accountant;
   board: FuseBoard;
+  /** Pricing and attribution fallbacks, counted by reason. */
+  issues: PricingIssues;
   /** Points every metric of these parts at `meter`. */
   setMeter(meter: Meter): void;
 }
@@ -102,6 +107,8 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
   private readonly parts: SharedParts;
   private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
   private readonly fingerprints = new WeakMap<object, string>();
+  private readonly batchApi: BatchApi;
+  private readonly onceClaims: RedisOnceClaims | undefined;
   /** The SDK's APIPromise, for rejecting blocked calls the way the SDK rejects its own. */
   private apiPromiseClass:
     | (new (
@@ -115,8 +122,30 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
     this.parts = shared ?? createSharedParts(resolveConfig(config.tokenfuse));
     this.providerOf = createProviderResolver(this.parts.config.providers);
+    const { ledger } = this.parts.config;
+    // Batch results are counted once per fleet when the fleet shares a ledger.
+    const claims =
+      ledger.store === 'redis' && ledger.url !== undefined
+        ? new RedisOnceClaims(ledger)
+        : undefined;
+    this.onceClaims = claims;
+    this.batchApi = new BatchApi({
+      config: this.parts.config,
+      accountant: this.parts.accountant,
+      issues: this.parts.issues,
+      tracer: () => this.tracer,
+      providerOf: this.providerOf,
+      claimOnce: claims ? (key) => claims.claim(key) : undefined,
+      board: this.parts.board,
+      apiPromiseClass: () => this.apiPromiseClass,
+    });
     // The base constructor ran _updateMetricInstruments before `parts` existed.
     this.parts.setMeter(this.meter);
+  }
+
+  /** Closes the connection that marks batch results as counted (Redis ledger only). */
+  async closeConnections(): Promise<void> {
+    await this.onceClaims?.close();
   }
 
   /** The accountant that prices and counts this instrumentation's calls. */
@@ -146,6 +175,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
           this.wrapMethod(OpenAI.Chat?.Completions?.prototype, chatAdapter);
           this.wrapMethod(OpenAI.Responses?.prototype, responsesAdapter);
           this.wrapMethod(OpenAI.Embeddings?.prototype, embeddingsAdapter);
+          this.wrapBatchApi(OpenAI);
           return moduleExports;
         },
         (moduleExports) => {
@@ -158,6 +188,8 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
           ]) {
             if (proto) this._unwrap(proto, 'create');
           }
+          if (OpenAI.Batches?.prototype) this._unwrap(OpenAI.Batches.prototype, 'create');
+          if (OpenAI.Files?.prototype) this._unwrap(OpenAI.Files.prototype, 'content');
         },
       ),
     ];
@@ -170,6 +202,23 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     }
     this._wrap(proto as Record<string, AnyFunction>, 'create', (original: AnyFunction) =>
       this.patchedCreate(original, adapter),
+    );
+  }
+
+  /** `batches.create` stamps attribution; `files.content` counts batch results. */
+  private wrapBatchApi(OpenAI: any): void {
+    const enabled = () => this.isEnabled();
+    const batches = OpenAI.Batches?.prototype;
+    const files = OpenAI.Files?.prototype;
+    if (!batches || !files) {
+      diag.warn('tokenfuse: openai has no batches.create / files.content; batches are not counted');
+      return;
+    }
+    this._wrap(batches, 'create', (original: AnyFunction) =>
+      this.batchApi.patchCreate(original, enabled),
+    );
+    this._wrap(files, 'content', (original: AnyFunction) =>
+      this.batchApi.patchContent(original, enabled),
     );
   }
 
@@ -325,6 +374,8 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     if (maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
     if (typeof body?.temperature === 'number')
       attributes[ATTR.requestTemperature] = body.temperature;
+    if (typeof body?.service_tier === 'string')
+      attributes[ATTR.requestServiceTier] = body.service_tier;
     for (const name of TAG_NAMES) {
       const value = tags[name];
       if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
@@ -421,6 +472,8 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       startedAt,
       admission,
       board: this.parts.board,
+      requestServiceTier:
+        typeof body?.service_tier === 'string' ? (body.service_tier as string) : undefined,
     });
     const callArgs =
       prepared.body === body && requestOptions === options
@@ -494,10 +547,13 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     overrides: config.pricing.overrides,
     providers: config.providers,
   });
+  const issues = new PricingIssues();
   const accountant = new Accountant({
     prices,
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
+    serviceTiers: config.pricing.serviceTiers,
+    issues,
   });
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =
@@ -519,8 +575,10 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     config,
     accountant,
     board,
+    issues,
     setMeter(meter) {
       accountant.setMeter(meter);
+      issues.setMeter(meter);
       registerFuseMetrics(meter, board);
       if (webhooks) registerWebhookMetrics(meter, webhooks);
     },

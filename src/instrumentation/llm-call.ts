@@ -27,6 +27,8 @@ export interface LlmCallInit {
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
+  /** `service_tier` the request asked for. */
+  requestServiceTier?: string | undefined;
 }
 
 /**
@@ -38,6 +40,8 @@ export class LlmCall {
   private ended = false;
   private firstChunkAt: number | undefined;
   private stream: StreamState | undefined;
+  /** `service_tier` the response says the call ran on. */
+  private responseTier: string | undefined;
 
   constructor(private readonly init: LlmCallInit) {}
 
@@ -101,6 +105,7 @@ export class LlmCall {
         return result;
       }
       const info = this.init.adapter.fromResult(result);
+      this.noteServiceTier(result);
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
       if (info.finishReasons) span.setAttribute(ATTR.finishReasons, info.finishReasons);
@@ -152,6 +157,9 @@ export class LlmCall {
   /** @internal called by ObservedIterator for each item. Returns true to hide it. */
   onStreamItem(item: unknown): boolean {
     const state = this.stream!;
+    // Chat chunks carry it on every chunk; Responses events on `response`.
+    this.noteServiceTier(item);
+    this.noteServiceTier((item as { response?: unknown } | null)?.response);
     const hide = this.init.adapter.onStreamItem(item, state, this.init.injectedUsage);
     if (state.firstChunk && this.firstChunkAt === undefined) this.firstChunkAt = performance.now();
     return hide;
@@ -186,6 +194,11 @@ export class LlmCall {
     }
     if (state.usage !== undefined) this.finish('ok', state.usage, state.responseModel, false);
     else this.finishEstimated('ok', true);
+  }
+
+  private noteServiceTier(value: unknown): void {
+    const tier = (value as { service_tier?: unknown } | null | undefined)?.service_tier;
+    if (typeof tier === 'string' && tier !== '') this.responseTier = tier;
   }
 
   /** Ends the call as failed. Safe to call more than once. */
@@ -256,6 +269,8 @@ export class LlmCall {
         durationS: (end - init.startedAt) / 1000,
         timeToFirstChunkS:
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
+        // What ran is what is billed; a request's `auto` is resolved by the response.
+        serviceTier: this.responseTier ?? init.requestServiceTier,
       };
       const { costUsd, priced } = init.accountant.account(record);
       if (init.admission !== undefined) {
@@ -267,6 +282,7 @@ export class LlmCall {
         });
       }
       if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
+      if (this.responseTier) span.setAttribute(ATTR.responseServiceTier, this.responseTier);
       if (usage !== undefined) {
         span.setAttribute(ATTR.inputTokens, usage.input + usage.cacheRead + usage.cacheWrite);
         span.setAttribute(ATTR.outputTokens, usage.output);
