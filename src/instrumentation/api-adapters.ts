@@ -9,10 +9,12 @@ import type {
   ResponsesCreateBody,
 } from '../internal-types.js';
 import {
+  type BilledInput,
+  chatBilledInput,
   contentText,
-  estimateChatInputTokens,
-  estimateEmbeddingInputTokens,
-  estimateResponsesInputTokens,
+  embeddingsBilledInput,
+  inputTokenCount,
+  responsesBilledInput,
 } from '../pricing/estimate-tokens.js';
 import {
   fromChatCompletionUsage,
@@ -58,7 +60,11 @@ export interface ApiAdapter<Body = any> {
    * object is never mutated.
    */
   prepareBody(body: Body): { body: Body; injectedUsage: boolean };
-  maxOutputTokens(body: Body): number | undefined;
+  /** The output limit the call sets, read from the body as sent. */
+  maxOutputTokens(body: Body): MaxOutput;
+  /** Every part of the body the provider bills as input. */
+  billedInput(body: Body): BilledInput;
+  /** Input tokens, tokenized within the call path's bound. */
   estimateInputTokens(body: Body): number;
   inputText(body: Body): string;
   fromResult(result: unknown): ResultInfo;
@@ -66,8 +72,34 @@ export interface ApiAdapter<Body = any> {
   onStreamItem(item: unknown, state: StreamState, injectedUsage: boolean): boolean;
 }
 
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+/**
+ * The output limit of a call: none set, a valid one (output tokens across all
+ * choices), or a value no provider accepts as a limit (negative, not an integer,
+ * not finite, not a number), which bounds nothing.
+ */
+export type MaxOutput =
+  | { kind: 'unset' }
+  | { kind: 'set'; tokens: number }
+  | { kind: 'invalid'; field: string; value: unknown };
+
+function readMax(body: any, field: string): MaxOutput {
+  const value = body?.[field];
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field, value };
+}
+
+/** Chat's `max_completion_tokens` (or the older `max_tokens`) per choice, times `n` choices. */
+function chatMaxOutput(body: any): MaxOutput {
+  const completion = readMax(body, 'max_completion_tokens');
+  const legacy = readMax(body, 'max_tokens');
+  if (completion.kind === 'invalid') return completion;
+  const max = completion.kind === 'set' ? completion : legacy;
+  if (max.kind !== 'set') return max;
+  const n = readMax(body, 'n');
+  if (n.kind === 'invalid') return n;
+  return n.kind === 'set' && n.tokens > 1 ? { kind: 'set', tokens: max.tokens * n.tokens } : max;
 }
 
 export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
@@ -82,8 +114,9 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
       injectedUsage: true,
     };
   },
-  maxOutputTokens: (body) => num(body?.max_completion_tokens) ?? num(body?.max_tokens),
-  estimateInputTokens: (body) => estimateChatInputTokens(body?.messages),
+  maxOutputTokens: chatMaxOutput,
+  billedInput: chatBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(chatBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.messages ?? []),
   fromResult(result) {
     const r = result as ChatCompletion;
@@ -127,8 +160,9 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
   api: 'responses',
   operation: 'chat',
   prepareBody: (body) => ({ body, injectedUsage: false }),
-  maxOutputTokens: (body) => num(body?.max_output_tokens),
-  estimateInputTokens: (body) => estimateResponsesInputTokens(body?.input, body?.instructions),
+  maxOutputTokens: (body) => readMax(body, 'max_output_tokens'),
+  billedInput: responsesBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(responsesBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.input ?? ''),
   fromResult(result) {
     const r = result as ResponseObject;
@@ -181,8 +215,9 @@ export const embeddingsAdapter: ApiAdapter<EmbeddingsCreateBody> = {
   api: 'embeddings',
   operation: 'embeddings',
   prepareBody: (body) => ({ body, injectedUsage: false }),
-  maxOutputTokens: () => 0,
-  estimateInputTokens: (body) => estimateEmbeddingInputTokens(body?.input),
+  maxOutputTokens: () => ({ kind: 'set', tokens: 0 }),
+  billedInput: embeddingsBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(embeddingsBilledInput(body)),
   inputText: (body) => (typeof body?.input === 'string' ? body.input : contentText(body?.input)),
   fromResult(result) {
     const r = result as CreateEmbeddingResponse;

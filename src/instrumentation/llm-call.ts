@@ -4,7 +4,7 @@ import type { Accountant } from '../accounting/accountant.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
-import { countTokens } from '../pricing/estimate-tokens.js';
+import { countTokensBounded } from '../pricing/estimate-tokens.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { ApiAdapter, StreamState } from './api-adapters.js';
@@ -225,7 +225,9 @@ export class LlmCall {
 
   private estimate(fromStream: boolean): NormalizedUsage {
     const input = this.init.adapter.estimateInputTokens(this.init.body);
-    const output = fromStream && this.stream ? countTokens(this.stream.pieces.join('')) : 0;
+    // Bounded: a long stream is not tokenized on the caller's event loop past MAX_TOKENIZED_CHARS.
+    const output =
+      fromStream && this.stream ? countTokensBounded([this.stream.pieces.join('')]) : 0;
     return { input, cacheRead: 0, cacheWrite: 0, output, reasoning: 0 };
   }
 
