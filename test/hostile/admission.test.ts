@@ -10,6 +10,7 @@ import { MAX_TOKENIZED_CHARS } from '../../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
+import { sum } from '../helpers/prom-text.js';
 
 const { countTokens } = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
   countTokens: (text: string) => number;
@@ -321,4 +322,171 @@ describe('tokenizing on the call path is bounded', () => {
     expect(span.attributes['gen_ai.usage.output_tokens']).toBe(3 * text.length);
     expect(span.attributes['tokenfuse.usage.estimated']).toBe(true);
   }, 30_000);
+});
+
+describe('a 200 response of unexpected shape ends its call exactly once', () => {
+  /**
+   * Asserts one ended span, one counted call with `outcome`, and nothing left
+   * reserved: the spend is what the call was counted for (`spentTokens`).
+   */
+  async function endedOnce(
+    api: string,
+    { outcome = 'ok', spentTokens = 0 }: { outcome?: string; spentTokens?: number } = {},
+  ): Promise<Record<string, unknown>> {
+    const spans = h!.spans();
+    expect(spans).toHaveLength(1);
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', {})).toBe(1);
+    expect(sum(m, 'tokenfuse_requests_total', { outcome })).toBe(1);
+    const fuse = h!.tokenfuse.fuses.get('b');
+    expect(fuse.reserved).toEqual({ tokens: 0, usd: 0, requests: 0 });
+    expect([fuse.spent.tokens, fuse.spent.requests]).toEqual([spentTokens, 1]);
+    const attributes = spans[0]!.attributes;
+    expect(attributes['tokenfuse.api']).toBe(api);
+    if (spentTokens > 0) {
+      expect(
+        (attributes['gen_ai.usage.input_tokens'] as number) +
+          (attributes['gen_ai.usage.output_tokens'] as number),
+      ).toBe(spentTokens);
+    }
+    return attributes;
+  }
+
+  const chatBodies: Array<[string, unknown, (attrs: Record<string, unknown>) => void]> = [
+    [
+      'choices not an array, usage a string, model a number',
+      { id: 'c1', choices: 'abc', usage: 'lots', model: 42 },
+      (a) => {
+        expect(a['gen_ai.response.id']).toBe('c1');
+        expect(a['gen_ai.response.finish_reasons']).toBeUndefined();
+        expect(a['gen_ai.response.model']).toBeUndefined();
+        expect(a['gen_ai.usage.input_tokens']).toBeUndefined();
+      },
+    ],
+    [
+      'null and number items in choices',
+      { choices: [null, 5, { finish_reason: 7, message: null }], usage: null },
+      (a) => expect(a['gen_ai.response.finish_reasons']).toEqual(['unknown', 'unknown', 'unknown']),
+    ],
+    ['a JSON string', 'not an object', () => {}],
+    ['null', null, () => {}],
+    ['an array', [1, 2, 3], () => {}],
+  ];
+  for (const [what, body, check] of chatBodies) {
+    it(`chat: ${what}`, async () => {
+      await setup(budget(1_000));
+      llm.enqueue({ kind: 'raw', body });
+      const result = await openai.chat.completions.create(x(5));
+      expect(result).toEqual(body); // what the SDK returns, untouched
+      check(await endedOnce('chat.completions'));
+    });
+  }
+
+  it('chat stream: chunks of every wrong shape', async () => {
+    await setup(budget(1_000));
+    const events = [
+      null,
+      5,
+      { choices: 'x' },
+      { choices: [{ delta: 5, finish_reason: {}, index: 1e9 }], model: 7, usage: 'u' },
+      { choices: [{ delta: { content: 'hi' } }], model: 'gpt-4.1' },
+    ];
+    llm.enqueue({ kind: 'raw', events });
+    const seen: unknown[] = [];
+    for await (const chunk of await openai.chat.completions.create({ ...x(5), stream: true }))
+      seen.push(chunk);
+    // Every chunk reaches the caller (as the SDK normalizes it: none is hidden or replaced).
+    expect(seen).toHaveLength(events.length);
+    expect(seen.slice(0, 3)).toEqual(events.slice(0, 3));
+    // No usage arrived: estimated from the request (1 + 3 + 3) and the streamed text ('hi').
+    const a = await endedOnce('chat.completions', { spentTokens: 7 + 1 });
+    expect(a['gen_ai.response.model']).toBe('gpt-4.1');
+    expect(a['tokenfuse.usage.estimated']).toBe(true);
+    expect(a['gen_ai.usage.output_tokens']).toBe(1);
+  });
+
+  it('chat stream: a null choice makes the SDK itself throw mid-stream; the call still ends once', async () => {
+    await setup(budget(1_000));
+    llm.enqueue({
+      kind: 'raw',
+      events: [{ choices: [{ delta: { content: 'hi' } }] }, { choices: [null] }],
+    });
+    const stream = await openai.chat.completions.create({ ...x(5), stream: true });
+    const err = await rejection(
+      (async () => {
+        for await (const _ of stream);
+      })(),
+    );
+    expect(err).toBeInstanceOf(TypeError); // the SDK's own reading of the chunk
+    // The SDK's loop left ours: an abandoned stream, counted with what it streamed.
+    const a = await endedOnce('chat.completions', { spentTokens: 7 + 1 });
+    expect(a['tokenfuse.stream.abandoned']).toBe(true);
+  });
+
+  it('responses: output not an array, usage a string', async () => {
+    await setup(budget(1_000));
+    const body = { object: 'response', id: 'r1', output: 'nope', usage: 'x', status: 3 };
+    llm.enqueue({ kind: 'raw', body });
+    const result = await openai.responses.create({ model: 'gpt-4.1', input: 'x' });
+    expect(result.id).toBe('r1');
+    const a = await endedOnce('responses');
+    expect(a['gen_ai.response.id']).toBe('r1');
+    expect(a['gen_ai.response.finish_reasons']).toBeUndefined();
+  });
+
+  it('responses: a null output item makes the SDK itself throw; the call still ends once', async () => {
+    await setup(budget(1_000));
+    llm.enqueue({ kind: 'raw', body: { object: 'response', output: [null] } });
+    const err = await rejection(openai.responses.create({ model: 'gpt-4.1', input: 'x' }));
+    expect(err).toBeInstanceOf(TypeError); // the SDK's own reading of `output`
+    // The SDK failed while parsing: the call failed as the caller saw it.
+    const a = await endedOnce('responses', { outcome: 'error' });
+    expect(a['error.type']).toBe('TypeError');
+  });
+
+  it('responses stream: events of every wrong shape', async () => {
+    await setup(budget(1_000));
+    const events = [
+      null,
+      { type: 'response.created', response: 'x' },
+      { type: 'response.output_text.delta', delta: 5 },
+      { type: 'response.completed', response: { usage: 'x', model: 5, status: 9 } },
+    ];
+    llm.enqueue({ kind: 'raw', events });
+    const seen: unknown[] = [];
+    for await (const event of await openai.responses.create({
+      model: 'gpt-4.1',
+      input: 'x',
+      stream: true,
+    }))
+      seen.push(event);
+    expect(seen).toEqual(events);
+    // No usage: input estimated ('x', no framing for a string input), no text streamed.
+    const a = await endedOnce('responses', { spentTokens: 1 });
+    expect(a['tokenfuse.usage.estimated']).toBe(true);
+  });
+
+  it('embeddings: data not an array, usage a string', async () => {
+    await setup(budget(1_000));
+    const body = { object: 'list', data: 'weird', usage: 'x', model: null };
+    llm.enqueue({ kind: 'raw', body });
+    const result = await openai.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'x',
+      encoding_format: 'float',
+    });
+    expect(result).toEqual(body);
+    await endedOnce('embeddings');
+  });
+
+  it('embeddings: base64 decoding in the SDK throws on null items; the call still ends once', async () => {
+    await setup(budget(1_000));
+    llm.enqueue({ kind: 'raw', body: { object: 'list', data: [null] } });
+    const err = await rejection(
+      openai.embeddings.create({ model: 'text-embedding-3-small', input: 'x' }),
+    );
+    expect(err).toBeInstanceOf(TypeError);
+    const a = await endedOnce('embeddings', { outcome: 'error' });
+    expect(a['error.type']).toBe('TypeError');
+  });
 });
