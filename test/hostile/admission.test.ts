@@ -5,12 +5,17 @@ import { createRequire } from 'node:module';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
-import { type BudgetExceededError, isBudgetExceededError } from '../../src/index.js';
+import {
+  type BudgetExceededError,
+  isBudgetExceededError,
+  type ThresholdEvent,
+} from '../../src/index.js';
 import { MAX_TOKENIZED_CHARS } from '../../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { sum } from '../helpers/prom-text.js';
+import { RedisServer } from '../helpers/redis.js';
 
 const { countTokens } = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
   countTokens: (text: string) => number;
@@ -28,6 +33,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   vi.useRealTimers();
+  await h?.tokenfuse.fuses.close();
   await h?.close();
   h = undefined;
   llm.reset();
@@ -489,4 +495,67 @@ describe('a 200 response of unexpected shape ends its call exactly once', () => 
     const a = await endedOnce('embeddings', { outcome: 'error' });
     expect(a['error.type']).toBe('TypeError');
   });
+});
+
+describe('thresholds mean spent, not reserved', () => {
+  let redis: RedisServer | undefined;
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  for (const store of ['memory', 'redis'] as const) {
+    for (const window of ['day', { rolling: '1h' }] as const) {
+      const rolling = typeof window === 'object';
+      it(`${store} store, ${rolling ? 'a rolling' : 'a calendar'} window: reservations over 50% fire nothing; the settlement that takes spent over 50% fires once`, async () => {
+        let ledger: TokenfuseOptions['ledger'] | undefined;
+        if (store === 'redis') {
+          redis ??= await RedisServer.start();
+          ledger = {
+            store: 'redis',
+            url: redis.url,
+            keyPrefix: `tf-thr-${rolling ? 'rolling' : 'day'}:`,
+            timeoutMs: 5000,
+          };
+        }
+        await setup({
+          budgets: [{ name: 'b', window, limit: { tokens: 100 }, thresholds: [0.25, 0.5, 0.75] }],
+          ...(ledger ? { ledger } : {}),
+        });
+        const seen: string[] = [];
+        h!.tokenfuse.fuses.onThreshold((e: ThresholdEvent) =>
+          seen.push(`${e.threshold}@${e.spent}`),
+        );
+        const read = () => h!.tokenfuse.fuses.read('b');
+
+        await openai.chat.completions.create(x(36)); // spent 40
+        await vi.waitFor(() => expect(seen).toEqual(['0.25@40'])); // the Redis store settles async
+
+        // A call in flight reserves 9 + 40 = 49: spent + reserved is 89%.
+        llm.enqueue({ kind: 'hang' });
+        const controller = new AbortController();
+        const held = openai.chat.completions
+          .create(x(40), { signal: controller.signal })
+          .catch((err: unknown) => err);
+        await vi.waitFor(() => expect(llm.requests).toHaveLength(2));
+        expect((await read()).reserved.tokens).toBe(49);
+
+        // Another call settles 5 while it is held: spent 45 + reserved 49 = 94%.
+        await openai.chat.completions.create(x(1));
+        expect((await read()).spent.tokens).toBe(45);
+        // The utilization the alert rules read is spent / limit too.
+        const m = await h!.scrape();
+        expect(sum(m, 'tokenfuse_budget_utilization', { budget: 'b', unit: 'tokens' })).toBe(0.45);
+        controller.abort();
+        await held;
+        await vi.waitFor(async () => expect((await read()).reserved.tokens).toBe(0));
+        expect(seen).toEqual(['0.25@40']); // no 50% or 75% on reservations
+
+        await openai.chat.completions.create(x(6)); // spent 55
+        await vi.waitFor(() => expect(seen).toEqual(['0.25@40', '0.5@55']));
+        await openai.chat.completions.create(x(1)); // spent 60: nothing new
+        expect((await read()).spent.tokens).toBe(60);
+        expect(seen).toEqual(['0.25@40', '0.5@55']);
+      }, 30_000);
+    }
+  }
 });
