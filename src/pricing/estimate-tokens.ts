@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { diag } from '@opentelemetry/api';
 
 type CountTokens = (text: string) => number;
 
@@ -33,10 +34,10 @@ export const TOKENS_PER_CHAR_BOUND = 3;
  * The most text tokenized for one estimate, in UTF-16 code units (16 KiB).
  *
  * Tokenizing runs on the caller's event loop, and its cost grows with the tokens,
- * not the characters: prose (~4 characters a token) tokenizes 16 KiB in about a
- * millisecond, base64-like text (~1.5 characters a token, long runs without
- * spaces) in tens of milliseconds, and 64 KiB of it in 50–400 ms on a busy
- * 2-core machine. 16 KiB keeps the worst case to a short stall; text past it
+ * not the characters: base64-like text (~1.5 characters a token, long runs without
+ * spaces) took ~25 ms for 16 KiB, 35–430 ms for 64 KiB and ~0.5 s for 256 KiB on a
+ * busy 2-core machine; prose a few milliseconds for 16 KiB. 16 KiB keeps the worst
+ * case to a short stall; text past it
  * counts its length bound ({@link TOKENS_PER_CHAR_BOUND} per character), which is
  * never below the real count.
  */
@@ -53,10 +54,21 @@ export function countTokensBounded(texts: readonly string[]): number {
     if (text.length <= left) {
       tokens += countTokens(text);
       left -= text.length;
-    } else tokens += TOKENS_PER_CHAR_BOUND * text.length;
+    } else {
+      tokens += TOKENS_PER_CHAR_BOUND * text.length;
+      if (!boundLogged) {
+        boundLogged = true;
+        diag.info(
+          `tokenfuse: a text of ${text.length} characters was not tokenized (at most ${MAX_TOKENIZED_CHARS} per estimate, to keep the event loop free); ` +
+            `it counts ${TOKENS_PER_CHAR_BOUND} tokens per character, never below the real count (logged once)`,
+        );
+      }
+    }
   }
   return tokens;
 }
+
+let boundLogged = false;
 
 // OpenAI's documented chat framing: each message costs its content plus ~3
 // tokens of role/separators, and the reply is primed with 3 more.
