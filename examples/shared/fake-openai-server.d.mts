@@ -47,7 +47,12 @@ export type Script =
    */
   | { kind: 'stream-cut'; afterChunks: number }
   /** Replace the computed usage object of the next response with `usage`, verbatim. */
-  | { kind: 'usage'; usage: ScriptUsage };
+  | { kind: 'usage'; usage: ScriptUsage }
+  /**
+   * Answer 200 with anything, whatever the endpoint: `body` as JSON, or, with `events`,
+   * an SSE stream of one `data: <JSON>` frame per event followed by `data: [DONE]`.
+   */
+  | { kind: 'raw'; body?: unknown; events?: unknown[] };
 
 export interface FakeOpenAI {
   /** Base URL without /v1, e.g. 'http://127.0.0.1:40123'. Clients use `url + '/v1'`. */

@@ -451,6 +451,16 @@ export async function startFakeOpenAI(options = {}) {
     const ctx = { res, body, script, headers: responseHeaders, ids, chunkDelayMs };
 
     if (script?.kind === 'hang') return; // accept, read, never answer (close() cleans up)
+    if (script?.kind === 'raw') {
+      // A 200 of any shape, verbatim: a JSON body, or SSE frames of `data: <JSON>`.
+      if (script.events !== undefined) {
+        const frames = script.events.map((e) => `data: ${JSON.stringify(e)}\n\n`);
+        return sendSse(ctx, frames, 'data: [DONE]\n\n');
+      }
+      const json = JSON.stringify(script.body) ?? 'null';
+      sendJson(res, 200, json, { ...responseHeaders, 'content-type': 'application/json' });
+      return;
+    }
     if (script?.kind === 'error') {
       const fallback = defaultErrorFor(script.status, body);
       const errHeaders = { ...responseHeaders, ...fallback.headers, ...(script.headers ?? {}) };

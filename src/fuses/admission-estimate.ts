@@ -1,55 +1,41 @@
+import { diag } from '@opentelemetry/api';
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
+import { inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js';
 
 /**
  * Token estimates for reserving budget before a call is sent.
  *
- * Input: a UTF-16 code unit is at most 3 UTF-8 bytes and a token is at least one
- * byte, so 3 × characters (plus message framing) bounds the input tokens without
- * reading the text. That bound is used while the budget has room for it; only when
- * the room left is smaller does the prompt get tokenized, so the common case costs
- * no tokenizing and the reservation is never below the real count.
+ * Input: every part of the body the provider bills as input (messages, tool and
+ * function schemas, response formats, predicted output, …; see `BilledInput`). A
+ * UTF-16 code unit is at most 3 UTF-8 bytes and a token is at least one byte, so
+ * 3 × characters (plus message framing) bounds the input tokens without reading the
+ * text. That bound is used while the budget has room for it; only when the room
+ * left is smaller does the body get tokenized (at most `MAX_TOKENIZED_CHARS` of it),
+ * so the common case costs no tokenizing.
  *
- * Output: `max_tokens` / `max_completion_tokens` / `max_output_tokens` when the call
- * sets one (a true bound), otherwise a running average of that model's outputs.
+ * Output: `max_tokens` / `max_completion_tokens` / `max_output_tokens` (× `n`) when
+ * the call sets one (a true bound), otherwise a running average of that model's
+ * outputs. A value that is no limit at all (negative, fractional, not finite)
+ * reserves the model's context window, which no output exceeds, or, for a model
+ * the catalog does not know, the rest of each budget's room (`takesRoom`).
  */
 export interface CallEstimate {
   /** Upper bound of input tokens, from lengths alone. */
   inputUpperBound: number;
-  /** Exact input tokens; computed on demand. */
+  /** Input tokens, tokenized within the call path's bound; computed on demand. */
   exactInput(): number;
   /** Output tokens to reserve. */
   output: number;
   /** Whether `output` is a bound set by the call (the overshoot guarantee needs it). */
   outputBounded: boolean;
+  /**
+   * The body bounds nothing (input it only refers to, or an invalid output limit
+   * for a model of unknown size): the call reserves all the room each budget has left.
+   */
+  takesRoom: boolean;
 }
 
-const FRAMING_PER_MESSAGE = 3;
 const DEFAULT_OUTPUT_GUESS = 256;
-
-function textLength(value: unknown): number {
-  if (typeof value === 'string') return value.length;
-  if (Array.isArray(value)) {
-    let n = 0;
-    for (const item of value) n += textLength(item);
-    return n;
-  }
-  if (value && typeof value === 'object') {
-    const v = value as { text?: unknown; content?: unknown; input?: unknown };
-    return textLength(v.text) + textLength(v.content) + textLength(v.input);
-  }
-  return 0;
-}
-
-function inputOf(body: any): { chars: number; messages: number } {
-  if (Array.isArray(body?.messages)) {
-    let chars = 0;
-    for (const m of body.messages) chars += textLength(m?.content);
-    return { chars, messages: body.messages.length };
-  }
-  const input = body?.input;
-  const messages = Array.isArray(input) ? input.length : 1;
-  return { chars: textLength(input) + textLength(body?.instructions), messages };
-}
 
 export class OutputAverages {
   private readonly averages = new Map<string, number>();
@@ -65,22 +51,48 @@ export class OutputAverages {
   }
 }
 
+let invalidLimitLogged = false;
+
+/**
+ * @param maxOutputOf the model's largest possible output (its context window), when known
+ */
 export function estimateCall(
   adapter: ApiAdapter,
   body: any,
   model: string,
   averages: OutputAverages,
+  maxOutputOf: (model: string) => number | undefined = () => undefined,
 ): CallEstimate {
-  const { chars, messages } = inputOf(body);
+  const input = adapter.billedInput(body);
   const max = adapter.maxOutputTokens(body);
+  let output: number;
+  let takesRoom = input.unseen;
+  let outputBounded = adapter.operation === 'embeddings' || max.kind === 'set';
+  if (adapter.operation === 'embeddings') output = 0;
+  else if (max.kind === 'set') output = max.tokens;
+  else if (max.kind === 'unset') output = Math.ceil(averages.get(model));
+  else {
+    const modelMax = maxOutputOf(model);
+    output = modelMax ?? 0;
+    if (modelMax === undefined) takesRoom = true;
+    else outputBounded = true;
+    if (!invalidLimitLogged) {
+      invalidLimitLogged = true;
+      diag.warn(
+        `tokenfuse: ${max.field}: ${typeof max.value === 'number' ? String(max.value) : `a ${typeof max.value}`} in a call to ${JSON.stringify(model)} is not a token limit; ` +
+          `the call reserves ${modelMax === undefined ? "the rest of its budgets' room" : `the model's context window (${modelMax} tokens)`} (logged once)`,
+      );
+    }
+  }
   let exact: number | undefined;
   return {
-    inputUpperBound: 3 * chars + FRAMING_PER_MESSAGE * (messages + 1),
+    inputUpperBound: inputLengthBound(input),
     exactInput: () => {
-      exact ??= adapter.estimateInputTokens(body);
+      exact ??= inputTokenCount(input);
       return exact;
     },
-    output: adapter.operation === 'embeddings' ? 0 : (max ?? Math.ceil(averages.get(model))),
-    outputBounded: adapter.operation === 'embeddings' || max !== undefined,
+    output,
+    outputBounded,
+    takesRoom,
   };
 }

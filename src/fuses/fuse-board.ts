@@ -314,7 +314,9 @@ export class FuseBoard {
     // Until the first restore has answered, the budgets hold only this process's spend.
     if (this.restoreGate !== undefined) return this.restoreGate.then(() => this.admit(call));
 
-    const estimate = estimateCall(call.adapter, call.body, model, this.outputs);
+    const estimate = estimateCall(call.adapter, call.body, model, this.outputs, (m) =>
+      this.prices.contextWindow(provider, m),
+    );
     admission.outputBounded = estimate.outputBounded;
     let input = estimate.inputUpperBound;
     const amountsFor = (inputTokens: number): Amounts => ({
@@ -338,19 +340,24 @@ export class FuseBoard {
       amounts = amountsFor(input);
     }
     admission.inputTokens = input;
+    // A call the body does not bound holds every limited unit's remaining room.
+    const perBudget = matched.map((budget, i) =>
+      estimate.takesRoom ? withRoom(budget, seen.states[i]!, amounts) : amounts,
+    );
 
     const outcome = this.store.admit({
       now,
-      entries: matched.map((budget) => ({ budget, amounts })),
+      entries: matched.map((budget, i) => ({ budget, amounts: perBudget[i]! })),
     });
-    const decide = (o: AdmitOutcome) => this.afterAdmit(call, matched, amounts, admission, o, now);
+    const decide = (o: AdmitOutcome) =>
+      this.afterAdmit(call, matched, perBudget, admission, o, now);
     return isPromise(outcome) ? outcome.then(decide) : decide(outcome);
   }
 
   private afterAdmit(
     call: CallDescription,
     matched: Budget[],
-    amounts: Amounts,
+    amounts: Amounts[],
     admission: Admission,
     outcome: AdmitOutcome,
     now: number,
@@ -406,7 +413,7 @@ export class FuseBoard {
       const budget = matched[i]!;
       if (decision.kind === 'probe') admission.probes.push(budget.name);
       if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
-      admission.entries.push({ budget, amounts: { ...amounts } });
+      admission.entries.push({ budget, amounts: { ...amounts[i]! } });
     });
     admission.ticket = outcome.ticket;
     return { admitted: admission };
@@ -847,6 +854,16 @@ export class FuseBoard {
       }
     }
   }
+}
+
+/** `amounts`, raised to what is left of the token and USD limits (a call is one request, whatever its body). */
+function withRoom(budget: Budget, s: BudgetState, amounts: Amounts): Amounts {
+  const out = { ...amounts };
+  for (const u of ['tokens', 'usd'] as const) {
+    const l = budget.limit[u];
+    if (l !== undefined) out[u] = Math.max(out[u], l - s.spent[u] - s.reserved[u]);
+  }
+  return out;
 }
 
 function stateOf(

@@ -290,6 +290,8 @@ export class MemoryFuseStore implements FuseStore {
       };
       this.thresholdsSeen.set(budget.name, seen);
     }
+    // Settled spend only: a threshold event or alert means money spent, and a
+    // reservation is an upper bound that settles lower (or to nothing).
     const u = utilization(budget.limit, s);
     const out: number[] = [];
     for (const threshold of budget.thresholds) {

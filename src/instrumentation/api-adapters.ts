@@ -9,10 +9,12 @@ import type {
   ResponsesCreateBody,
 } from '../internal-types.js';
 import {
+  type BilledInput,
+  chatBilledInput,
   contentText,
-  estimateChatInputTokens,
-  estimateEmbeddingInputTokens,
-  estimateResponsesInputTokens,
+  embeddingsBilledInput,
+  inputTokenCount,
+  responsesBilledInput,
 } from '../pricing/estimate-tokens.js';
 import {
   fromChatCompletionUsage,
@@ -58,7 +60,11 @@ export interface ApiAdapter<Body = any> {
    * object is never mutated.
    */
   prepareBody(body: Body): { body: Body; injectedUsage: boolean };
-  maxOutputTokens(body: Body): number | undefined;
+  /** The output limit the call sets, read from the body as sent. */
+  maxOutputTokens(body: Body): MaxOutput;
+  /** Every part of the body the provider bills as input. */
+  billedInput(body: Body): BilledInput;
+  /** Input tokens, tokenized within the call path's bound. */
   estimateInputTokens(body: Body): number;
   inputText(body: Body): string;
   fromResult(result: unknown): ResultInfo;
@@ -66,8 +72,46 @@ export interface ApiAdapter<Body = any> {
   onStreamItem(item: unknown, state: StreamState, injectedUsage: boolean): boolean;
 }
 
-function num(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+// A 200 response is not a promise of its shape (proxies, compatible servers, bugs):
+// every read below tolerates anything in any field, and never throws.
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * The output limit of a call: none set, a valid one (output tokens across all
+ * choices), or a value no provider accepts as a limit (negative, not an integer,
+ * not finite, not a number), which bounds nothing.
+ */
+export type MaxOutput =
+  | { kind: 'unset' }
+  | { kind: 'set'; tokens: number }
+  | { kind: 'invalid'; field: string; value: unknown };
+
+function readMax(body: any, field: string): MaxOutput {
+  const value = body?.[field];
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field, value };
+}
+
+/** Chat's `max_completion_tokens` (or the older `max_tokens`) per choice, times `n` choices. */
+function chatMaxOutput(body: any): MaxOutput {
+  const completion = readMax(body, 'max_completion_tokens');
+  const legacy = readMax(body, 'max_tokens');
+  if (completion.kind === 'invalid') return completion;
+  const max = completion.kind === 'set' ? completion : legacy;
+  if (max.kind !== 'set') return max;
+  const n = readMax(body, 'n');
+  if (n.kind === 'invalid') return n;
+  return n.kind === 'set' && n.tokens > 1 ? { kind: 'set', tokens: max.tokens * n.tokens } : max;
 }
 
 export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
@@ -82,38 +126,52 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
       injectedUsage: true,
     };
   },
-  maxOutputTokens: (body) => num(body?.max_completion_tokens) ?? num(body?.max_tokens),
-  estimateInputTokens: (body) => estimateChatInputTokens(body?.messages),
+  maxOutputTokens: chatMaxOutput,
+  billedInput: chatBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(chatBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.messages ?? []),
   fromResult(result) {
-    const r = result as ChatCompletion;
+    const r = (isObject(result) ? result : {}) as ChatCompletion;
+    const choices = Array.isArray(r.choices) ? r.choices : undefined;
     return {
-      usage: r?.usage ? fromChatCompletionUsage(r.usage) : undefined,
-      responseModel: r?.model,
-      responseId: r?.id,
-      finishReasons: r?.choices?.map((c) => c.finish_reason ?? 'unknown'),
-      outputText: () => (r?.choices ?? []).map((c) => c.message?.content ?? '').join(''),
+      usage: isObject(r.usage) ? fromChatCompletionUsage(r.usage) : undefined,
+      responseModel: str(r.model),
+      responseId: str(r.id),
+      finishReasons: choices?.map(
+        (c) => str(isObject(c) ? c.finish_reason : undefined) ?? 'unknown',
+      ),
+      outputText: () =>
+        list(choices)
+          .map((c) => (isObject(c) && isObject(c.message) ? (str(c.message.content) ?? '') : ''))
+          .join(''),
     };
   },
   onStreamItem(item, state, injectedUsage) {
+    if (!isObject(item)) return false;
     const chunk = item as ChatCompletionChunk;
-    const choices = chunk.choices;
-    if (choices !== undefined && choices.length > 0) {
-      const choice = choices[0]!;
-      const text = choice.delta?.content;
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : undefined;
+    const choice: unknown = choices?.[0];
+    if (isObject(choice)) {
+      const text = isObject(choice.delta) ? str(choice.delta.content) : undefined;
       if (text) {
         state.pieces.push(text);
         state.firstChunk = true;
       }
-      if (choice.finish_reason) {
-        state.finishReasons[(choice as { index?: number }).index ?? 0] = choice.finish_reason;
+      const reason = str(choice.finish_reason);
+      const index = choice.index;
+      if (reason) {
+        state.finishReasons[
+          typeof index === 'number' && Number.isSafeInteger(index) && index >= 0 && index < 128
+            ? index
+            : 0
+        ] = reason;
       }
     }
-    if (state.responseModel === undefined && chunk.model) {
+    if (state.responseModel === undefined && str(chunk.model)) {
       state.responseModel = chunk.model;
-      state.responseId = chunk.id;
+      state.responseId = str(chunk.id);
     }
-    if (chunk.usage) {
+    if (isObject(chunk.usage)) {
       state.usage = fromChatCompletionUsage(chunk.usage);
       // The usage-only chunk we asked for is ours: code written against streams
       // without it reads `chunk.choices[0]` and must not see an empty array.
@@ -127,39 +185,46 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
   api: 'responses',
   operation: 'chat',
   prepareBody: (body) => ({ body, injectedUsage: false }),
-  maxOutputTokens: (body) => num(body?.max_output_tokens),
-  estimateInputTokens: (body) => estimateResponsesInputTokens(body?.input, body?.instructions),
+  maxOutputTokens: (body) => readMax(body, 'max_output_tokens'),
+  billedInput: responsesBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(responsesBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.input ?? ''),
   fromResult(result) {
-    const r = result as ResponseObject;
+    const r = (isObject(result) ? result : {}) as ResponseObject;
+    const status = str(r.status);
     return {
-      usage: r?.usage ? fromResponsesUsage(r.usage) : undefined,
-      responseModel: r?.model,
-      responseId: r?.id,
-      finishReasons: r?.status ? [r.status] : undefined,
+      usage: isObject(r.usage) ? fromResponsesUsage(r.usage) : undefined,
+      responseModel: str(r.model),
+      responseId: str(r.id),
+      finishReasons: status ? [status] : undefined,
       outputText: () => responseOutputText(r),
     };
   },
   onStreamItem(item, state) {
+    if (!isObject(item)) return false;
     const event = item as ResponseStreamEvent;
+    const response = isObject(event.response) ? event.response : undefined;
     switch (event.type) {
-      case 'response.output_text.delta':
-        if (event.delta) state.pieces.push(event.delta);
+      case 'response.output_text.delta': {
+        const delta = str(event.delta);
+        if (delta) state.pieces.push(delta);
         state.firstChunk = true;
         break;
+      }
       case 'response.created':
-        if (event.response) {
-          state.responseModel = event.response.model;
-          state.responseId = event.response.id;
+        if (response) {
+          state.responseModel = str(response.model);
+          state.responseId = str(response.id);
         }
         break;
       case 'response.completed':
       case 'response.incomplete':
       case 'response.failed':
-        if (event.response) {
-          if (event.response.usage) state.usage = fromResponsesUsage(event.response.usage);
-          state.responseModel = event.response.model ?? state.responseModel;
-          if (event.response.status) state.finishReasons[0] = event.response.status;
+        if (response) {
+          if (isObject(response.usage)) state.usage = fromResponsesUsage(response.usage);
+          state.responseModel = str(response.model) ?? state.responseModel;
+          const status = str(response.status);
+          if (status) state.finishReasons[0] = status;
         }
         break;
       default:
@@ -173,7 +238,10 @@ function responseOutputText(r: ResponseObject | undefined): string {
   if (!r) return '';
   if (typeof r.output_text === 'string') return r.output_text;
   let text = '';
-  for (const item of r.output ?? []) for (const part of item.content ?? []) text += part.text ?? '';
+  for (const item of list(r.output)) {
+    if (!isObject(item)) continue;
+    for (const part of list(item.content)) if (isObject(part)) text += str(part.text) ?? '';
+  }
   return text;
 }
 
@@ -181,14 +249,15 @@ export const embeddingsAdapter: ApiAdapter<EmbeddingsCreateBody> = {
   api: 'embeddings',
   operation: 'embeddings',
   prepareBody: (body) => ({ body, injectedUsage: false }),
-  maxOutputTokens: () => 0,
-  estimateInputTokens: (body) => estimateEmbeddingInputTokens(body?.input),
+  maxOutputTokens: () => ({ kind: 'set', tokens: 0 }),
+  billedInput: embeddingsBilledInput,
+  estimateInputTokens: (body) => inputTokenCount(embeddingsBilledInput(body)),
   inputText: (body) => (typeof body?.input === 'string' ? body.input : contentText(body?.input)),
   fromResult(result) {
-    const r = result as CreateEmbeddingResponse;
+    const r = (isObject(result) ? result : {}) as CreateEmbeddingResponse;
     return {
-      usage: r?.usage ? fromEmbeddingsUsage(r.usage) : undefined,
-      responseModel: r?.model,
+      usage: isObject(r.usage) ? fromEmbeddingsUsage(r.usage) : undefined,
+      responseModel: str(r.model),
       responseId: undefined,
       finishReasons: undefined,
     };

@@ -532,7 +532,8 @@ function foldBatchInput(
       inputs.push(
         adapter === embeddingsAdapter ? body.input : { role: 'user', content: body.input },
       );
-    output += adapter.maxOutputTokens(body) ?? UNBOUNDED_LINE_OUTPUT;
+    const max = adapter.maxOutputTokens(body);
+    output += max.kind === 'set' ? max.tokens : UNBOUNDED_LINE_OUTPUT;
   }
   if (model === undefined) return undefined;
   if (adapter === chatAdapter)

@@ -370,8 +370,12 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     };
     if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
     if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
-    const maxTokens = adapter.maxOutputTokens(body);
-    if (maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
+    // The limit as the caller wrote it (per choice), not the bound the admission reserves.
+    const maxTokens = [body?.max_completion_tokens, body?.max_tokens, body?.max_output_tokens].find(
+      (v) => typeof v === 'number' && Number.isFinite(v),
+    );
+    if (adapter.operation !== 'embeddings' && maxTokens)
+      attributes[ATTR.requestMaxTokens] = maxTokens;
     if (typeof body?.temperature === 'number')
       attributes[ATTR.requestTemperature] = body.temperature;
     if (typeof body?.service_tier === 'string')

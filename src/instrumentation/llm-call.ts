@@ -4,10 +4,10 @@ import type { Accountant } from '../accounting/accountant.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
-import { countTokens } from '../pricing/estimate-tokens.js';
+import { countTokensBounded } from '../pricing/estimate-tokens.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
-import type { ApiAdapter, StreamState } from './api-adapters.js';
+import type { ApiAdapter, ResultInfo, StreamState } from './api-adapters.js';
 import { ATTR } from './attributes.js';
 
 export interface LlmCallInit {
@@ -99,12 +99,23 @@ export class LlmCall {
 
   private onResult(result: unknown): unknown {
     if (this.ended || this.stream !== undefined) return result;
-    try {
-      if (isSdkStream(result)) {
+    if (isSdkStream(result)) {
+      try {
         this.observeStream(result);
-        return result;
+      } catch (err) {
+        diag.error(
+          'tokenfuse: observing an LLM stream failed; the stream itself is unaffected',
+          err,
+        );
+        this.finishEstimated('ok', false);
       }
-      const info = this.init.adapter.fromResult(result);
+      return result;
+    }
+    // Whatever the payload holds, the call ends here, once: its reservation is
+    // released and its span ended even when reading the result fails.
+    let info: ResultInfo | undefined;
+    try {
+      info = this.init.adapter.fromResult(result);
       this.noteServiceTier(result);
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
@@ -115,9 +126,10 @@ export class LlmCall {
           JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
         );
       }
-      this.finish('ok', info.usage, info.responseModel, false);
     } catch (err) {
       diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
+    } finally {
+      this.finish('ok', info?.usage, info?.responseModel, false);
     }
     return result;
   }
@@ -182,15 +194,19 @@ export class LlmCall {
     if (this.ended) return;
     const state = this.stream!;
     const span = this.init.span;
-    if (abandoned) span.setAttribute(ATTR.streamAbandoned, true);
-    if (state.responseId) span.setAttribute(ATTR.responseId, state.responseId);
-    const reasons = state.finishReasons.filter((r) => r !== undefined);
-    if (reasons.length > 0) span.setAttribute(ATTR.finishReasons, reasons);
-    if (this.init.captureContent) {
-      span.setAttribute(
-        ATTR.outputMessages,
-        JSON.stringify([{ role: 'assistant', content: state.pieces.join('') }]),
-      );
+    try {
+      if (abandoned) span.setAttribute(ATTR.streamAbandoned, true);
+      if (state.responseId) span.setAttribute(ATTR.responseId, state.responseId);
+      const reasons = state.finishReasons.filter((r) => r !== undefined);
+      if (reasons.length > 0) span.setAttribute(ATTR.finishReasons, reasons);
+      if (this.init.captureContent) {
+        span.setAttribute(
+          ATTR.outputMessages,
+          JSON.stringify([{ role: 'assistant', content: state.pieces.join('') }]),
+        );
+      }
+    } catch (err) {
+      diag.error('tokenfuse: reading an LLM stream failed; the stream itself is unaffected', err);
     }
     if (state.usage !== undefined) this.finish('ok', state.usage, state.responseModel, false);
     else this.finishEstimated('ok', true);
@@ -204,26 +220,30 @@ export class LlmCall {
   /** Ends the call as failed. Safe to call more than once. */
   fail(err: unknown): void {
     if (this.ended) return;
-    const errorType = errorTypeOf(err);
-    const span = this.init.span;
-    span.setAttribute(ATTR.errorType, errorType);
-    span.setStatus({
-      code: SpanStatusCode.ERROR,
-      message: err instanceof Error ? err.message : String(err),
-    });
-    // A stream that fails midway was still billed for what it streamed.
+    let errorType = '_OTHER';
+    let usage: NormalizedUsage | undefined;
     const state = this.stream;
-    if (state !== undefined && (state.usage !== undefined || state.pieces.length > 0)) {
-      this.finish(
-        'error',
-        state.usage ?? this.estimate(true),
-        state.responseModel,
-        state.usage === undefined,
-        errorType,
-      );
-      return;
+    try {
+      errorType = errorTypeOf(err);
+      const span = this.init.span;
+      span.setAttribute(ATTR.errorType, errorType);
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      // A stream that fails midway was still billed for what it streamed.
+      if (state !== undefined && (state.usage !== undefined || state.pieces.length > 0))
+        usage = state.usage ?? this.estimate(true);
+    } catch (e) {
+      diag.error('tokenfuse: recording a failed LLM call failed', e);
     }
-    this.finish('error', undefined, undefined, false, errorType);
+    this.finish(
+      'error',
+      usage,
+      usage === undefined ? undefined : state?.responseModel,
+      usage !== undefined && state?.usage === undefined,
+      errorType,
+    );
   }
 
   private finishEstimated(outcome: Outcome, fromStream: boolean): void {
@@ -238,7 +258,9 @@ export class LlmCall {
 
   private estimate(fromStream: boolean): NormalizedUsage {
     const input = this.init.adapter.estimateInputTokens(this.init.body);
-    const output = fromStream && this.stream ? countTokens(this.stream.pieces.join('')) : 0;
+    // Bounded: a long stream is not tokenized on the caller's event loop past MAX_TOKENIZED_CHARS.
+    const output =
+      fromStream && this.stream ? countTokensBounded([this.stream.pieces.join('')]) : 0;
     return { input, cacheRead: 0, cacheWrite: 0, output, reasoning: 0 };
   }
 
@@ -253,6 +275,10 @@ export class LlmCall {
     this.ended = true;
     const init = this.init;
     const span = init.span;
+    // Each step on its own: a failure in one (pricing, a span attribute) must not
+    // keep the reservation from being settled or the span from ending.
+    let costUsd = 0;
+    let priced = false;
     try {
       const end = performance.now();
       const record: UsageRecord = {
@@ -272,7 +298,11 @@ export class LlmCall {
         // What ran is what is billed; a request's `auto` is resolved by the response.
         serviceTier: this.responseTier ?? init.requestServiceTier,
       };
-      const { costUsd, priced } = init.accountant.account(record);
+      ({ costUsd, priced } = init.accountant.account(record));
+    } catch (err) {
+      diag.error('tokenfuse: accounting an LLM call failed', err);
+    }
+    try {
       if (init.admission !== undefined) {
         init.board.settle(init.admission, {
           tokens: usage ? usage.input + usage.cacheRead + usage.cacheWrite + usage.output : 0,
@@ -281,6 +311,10 @@ export class LlmCall {
           estimated,
         });
       }
+    } catch (err) {
+      diag.error('tokenfuse: settling an LLM call against its budgets failed', err);
+    }
+    try {
       if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
       if (this.responseTier) span.setAttribute(ATTR.responseServiceTier, this.responseTier);
       if (usage !== undefined) {

@@ -190,6 +190,7 @@ local function add_spend(b, a)
 end
 
 -- Thresholds newly crossed: SADD answers 1 in exactly one process of the fleet.
+-- On settled spend only (s), never reservations: a threshold means money spent.
 local function cross(b, s)
   local util, out = utilization(b, s), {}
   for _, th in ipairs(b.th) do

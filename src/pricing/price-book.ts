@@ -260,6 +260,19 @@ export class PriceBook {
     }
   }
 
+  /**
+   * The model's context window from the catalog (no call's output exceeds it);
+   * undefined for an override or a model the catalog does not know.
+   */
+  contextWindow(provider: string, model: string): number | undefined {
+    const resolution = this.resolve(provider, model);
+    if (resolution.kind !== 'catalog') return undefined;
+    const window = resolution.catalog.model.context_window;
+    return typeof window === 'number' && Number.isSafeInteger(window) && window > 0
+      ? window
+      : undefined;
+  }
+
   private priceFromCatalog(
     catalog: CatalogPrice,
     model: string,
