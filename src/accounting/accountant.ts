@@ -7,7 +7,7 @@ import {
 } from '@opentelemetry/api';
 import { createCounters, createHistograms, type Histograms } from '../metrics/instruments.js';
 import { LabelLimiter } from '../metrics/label-limiter.js';
-import { Series } from '../metrics/series.js';
+import { type RecordSeries, Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
@@ -42,7 +42,10 @@ export interface AccountantOptions {
  */
 export class Accountant {
   private histograms: Histograms | undefined;
-  private readonly series = new Map<string, Series>();
+  /** Record key → its exported totals and histogram attributes. */
+  private readonly series = new Map<string, RecordSeries>();
+  /** Exported label set → its running totals: what the counters observe, once each. */
+  private readonly totals = new Map<string, Series>();
   private readonly limiter: LabelLimiter;
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
@@ -65,7 +68,7 @@ export class Accountant {
     this.histograms = createHistograms(meter);
     const each =
       (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
-        for (const s of this.series.values()) observe(s, result);
+        for (const s of this.totals.values()) observe(s, result);
       };
     createCounters(meter, {
       tokens: each((s, r) => s.observeTokens(r)),
@@ -119,7 +122,8 @@ export class Accountant {
     if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
     const histograms = this.histograms!;
     const series = this.seriesOf(record);
-    series.requests[record.outcome] = (series.requests[record.outcome] ?? 0) + 1;
+    const totals = series.totals;
+    totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
 
     if (record.outcome !== 'blocked') {
       histograms.operationDuration.record(
@@ -135,15 +139,15 @@ export class Accountant {
 
     const usage = record.usage;
     if (usage === undefined) return;
-    series.tokens.input += usage.input;
-    series.tokens.cache_read += usage.cacheRead;
-    series.tokens.cache_write += usage.cacheWrite;
-    series.tokens.output += usage.output;
+    totals.tokens.input += usage.input;
+    totals.tokens.cache_read += usage.cacheRead;
+    totals.tokens.cache_write += usage.cacheWrite;
+    totals.tokens.output += usage.output;
     // An unpriced call still reports its (zero) cost series, so `sum by (department)`
     // over cost lists every department that used tokens.
-    series.cost += result.costUsd;
-    series.costSeen = true;
-    if (!result.priced) series.unpriced += 1;
+    totals.cost += result.costUsd;
+    totals.costSeen = true;
+    if (!result.priced) totals.unpriced += 1;
 
     // Semconv: input tokens include cached ones.
     histograms.tokenUsage.record(
@@ -155,8 +159,12 @@ export class Accountant {
     }
   }
 
-  /** The running totals of the record's label set (labels allowlisted, values capped). */
-  private seriesOf(record: UsageRecord): Series {
+  /**
+   * The record's series: its key holds what tells histogram data points apart
+   * (labels, operation, provider name, budget); its totals are shared with every
+   * other key that exports the same label set.
+   */
+  private seriesOf(record: UsageRecord): RecordSeries {
     const values = this.labelValues(record);
     const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
     let series = this.series.get(key);
@@ -173,10 +181,28 @@ export class Accountant {
       });
       // Blocked calls also say which budget (or policy) stopped them.
       if (record.budget !== undefined) labels.budget = record.budget;
-      series = new Series(labels, semconv);
+      series = {
+        totals: this.totalsOf(labels),
+        semconv,
+        semconvInput: { ...semconv, 'gen_ai.token.type': 'input' },
+        semconvOutput: { ...semconv, 'gen_ai.token.type': 'output' },
+      };
       this.series.set(key, series);
     }
     return series;
+  }
+
+  /** The one running-totals object of an exported label set. */
+  private totalsOf(labels: Attributes): Series {
+    // Label names are fixed per accountant and inserted in one order, so the
+    // values (and whether a budget is present) identify the set.
+    const key = JSON.stringify(Object.entries(labels));
+    let totals = this.totals.get(key);
+    if (totals === undefined) {
+      totals = new Series(labels);
+      this.totals.set(key, totals);
+    }
+    return totals;
   }
 
   private labelValues(record: UsageRecord): string[] {
