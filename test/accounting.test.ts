@@ -196,6 +196,7 @@ describe('our failures never break the call', () => {
     };
     const badMeter = {
       createHistogram: () => ({ record: throwing }),
+      createCounter: () => ({ add: throwing }),
       createObservableCounter: () => ({ addCallback() {}, removeCallback() {} }),
     };
     h.tokenfuse.accountant.setMeter(badMeter as never);

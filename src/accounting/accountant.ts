@@ -5,10 +5,18 @@ import {
   metrics,
   type ObservableResult,
 } from '@opentelemetry/api';
-import { createCounters, createHistograms, type Histograms } from '../metrics/instruments.js';
+import { logValue } from '../log-text.js';
+import {
+  createCounters,
+  createHealthCounters,
+  createHistograms,
+  type HealthCounters,
+  type Histograms,
+} from '../metrics/instruments.js';
 import { LabelLimiter } from '../metrics/label-limiter.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
+import { MAX_USAGE_TOKENS } from '../pricing/usage.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
@@ -42,6 +50,7 @@ export interface AccountantOptions {
  */
 export class Accountant {
   private histograms: Histograms | undefined;
+  private health: HealthCounters | undefined;
   /** Record key → its exported totals and histogram attributes. */
   private readonly series = new Map<string, RecordSeries>();
   /** Exported label set → its running totals: what the counters observe, once each. */
@@ -50,6 +59,8 @@ export class Accountant {
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
   private readonly warnedUnpriced = new Set<string>();
+  /** `provider\0field` pairs already logged as sending invalid usage. */
+  private readonly warnedInvalid = new Set<string>();
 
   constructor(private readonly options: AccountantOptions) {
     const allow = new Set(options.labels);
@@ -66,6 +77,7 @@ export class Accountant {
   /** Points the accountant at another meter (when the SDK's meter provider is set or replaced). */
   setMeter(meter: Meter): void {
     this.histograms = createHistograms(meter);
+    this.health = createHealthCounters(meter);
     const each =
       (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
         for (const s of this.totals.values()) observe(s, result);
@@ -122,6 +134,7 @@ export class Accountant {
     if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
     const histograms = this.histograms!;
     const series = this.seriesOf(record);
+    if (record.usage?.invalid) this.countInvalid(record, series);
     const totals = series.totals;
     totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
 
@@ -217,6 +230,26 @@ export class Accountant {
       values.push(this.limiter.fold(label, raw));
     }
     return values;
+  }
+
+  /** Counts and (once per provider and field) logs usage fields that were rejected. */
+  private countInvalid(record: UsageRecord, series: RecordSeries): void {
+    const labels = series.totals.labels;
+    const provider = String(labels.provider ?? this.limiter.fold('provider', record.provider));
+    const model = String(labels.model ?? this.limiter.fold('model', record.model));
+    for (const { field, value } of record.usage?.invalid ?? []) {
+      this.health!.usageInvalid.add(1, { provider, model, field });
+      const key = `${provider}\u0000${field}`;
+      if (this.warnedInvalid.has(key)) continue;
+      this.warnedInvalid.add(key);
+      diag.warn(
+        `tokenfuse: provider ${logValue(provider)} (model ${logValue(record.model)}) reported ` +
+          `usage field '${field}' = ${logValue(value)}, which is not a token count (a whole ` +
+          `number from 0 to ${MAX_USAGE_TOKENS}); the field counts as 0 and the call is ` +
+          `recorded as estimated. Counted in tokenfuse_usage_invalid_total; logged once per ` +
+          `provider and field.`,
+      );
+    }
   }
 
   private warnUnpriced(record: UsageRecord): void {

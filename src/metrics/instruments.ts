@@ -1,4 +1,10 @@
-import type { Histogram, Meter, ObservableCounter, ObservableResult } from '@opentelemetry/api';
+import type {
+  Counter,
+  Histogram,
+  Meter,
+  ObservableCounter,
+  ObservableResult,
+} from '@opentelemetry/api';
 
 /** Instrument names: the metrics contract (see README "Metrics reference"). */
 export const METRIC = {
@@ -9,6 +15,7 @@ export const METRIC = {
   cost: 'tokenfuse.cost.usd',
   requests: 'tokenfuse.requests',
   unpriced: 'tokenfuse.unpriced',
+  usageInvalid: 'tokenfuse.usage.invalid',
 } as const;
 
 /** Descriptions of the instruments (Prometheus `# HELP`). */
@@ -22,6 +29,8 @@ export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> =
   [METRIC.cost]: 'Cost of LLM calls in US dollars',
   [METRIC.requests]: 'LLM calls by outcome: ok, error, blocked',
   [METRIC.unpriced]: 'LLM calls whose model and provider have no known price (counted at $0)',
+  [METRIC.usageInvalid]:
+    'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
 };
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
@@ -55,6 +64,20 @@ export function createHistograms(meter: Meter): Histograms {
       description: METRIC_HELP[METRIC.timeToFirstChunk],
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    }),
+  };
+}
+
+/** Counters of input tokenfuse rejected or reshaped; rare, so plain synchronous counters. */
+export interface HealthCounters {
+  usageInvalid: Counter;
+}
+
+export function createHealthCounters(meter: Meter): HealthCounters {
+  return {
+    usageInvalid: meter.createCounter(METRIC.usageInvalid, {
+      description: METRIC_HELP[METRIC.usageInvalid],
+      unit: '{field}',
     }),
   };
 }

@@ -1,5 +1,5 @@
-import { diag } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { select, sum } from '../helpers/prom-text.js';
@@ -13,6 +13,7 @@ afterAll(async () => {
   await llm.close();
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await h?.tokenfuse.fuses.close();
   await h?.close();
   h = undefined;
@@ -29,6 +30,20 @@ const overrides = [
   { model: 'gpt-4o-mini', input_mtok: 2, output_mtok: 20 },
   { model: 'text-embedding-3-small', input_mtok: 100 },
 ];
+
+function captureDiag(): string[] {
+  const messages: string[] = [];
+  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
+  const logger: DiagLogger = {
+    error: log,
+    warn: log,
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  };
+  diag.setLogger(logger, DiagLogLevel.WARN);
+  return messages;
+}
 
 function client(harness: Harness) {
   return new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
@@ -86,5 +101,131 @@ describe('counters sum every call of one exported label set', () => {
     expect(
       sum(m, 'gen_ai_client_operation_duration_count', { gen_ai_operation_name: 'chat' }),
     ).toBe(4);
+  });
+});
+
+describe('usage that is not a token count', () => {
+  it('rejects each bad field, counts and logs it once, and keeps budgets and counters exact', async () => {
+    const logs = captureDiag();
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-02T10:00:00Z') });
+    h = await createHarness({
+      providers: [relay],
+      pricing: { overrides },
+      budgets: [
+        { name: 'all', window: { rolling: '1m' }, limit: { tokens: 1_000_000, usd: 1000 } },
+      ],
+    });
+    const forged = `\nFORGED LOG LINE ${'x'.repeat(500)}`;
+    const bad = [
+      { prompt_tokens: 1e308, completion_tokens: 2 }, // counts 0 in, 2 out
+      { prompt_tokens: -5, completion_tokens: 3.7 }, // 0, 0
+      { prompt_tokens: '12', completion_tokens: 4 }, // 0, 4
+      {
+        prompt_tokens: 10,
+        completion_tokens: 'NaN',
+        prompt_tokens_details: { cached_tokens: forged },
+      }, // 10, 0
+    ];
+    for (const usage of bad) {
+      llm.enqueue({ kind: 'usage', usage });
+      await chat(h, 'gpt-4.1');
+    }
+    llm.enqueue({ kind: 'usage', usage: { prompt_tokens: 6, completion_tokens: 1e308 } });
+    const stream = await client(h).chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'a b c' }],
+      max_tokens: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    }); // 6, 0
+    for await (const _ of stream);
+    await chat(h, 'gpt-4.1'); // valid: 6, 2
+
+    // A foreign instrumentation's span with non-finite and negative usage.
+    h.tracerProvider
+      .getTracer('@opentelemetry/instrumentation-openai')
+      .startSpan('chat gpt-4.1', {
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai',
+          'gen_ai.request.model': 'gpt-4.1',
+          'gen_ai.usage.input_tokens': Number.POSITIVE_INFINITY,
+          'gen_ai.usage.output_tokens': Number.NaN,
+          'gen_ai.usage.cache_read.input_tokens': -1,
+        },
+      })
+      .end();
+
+    const input = 0 + 0 + 0 + 10 + 6 + 6;
+    const output = 2 + 0 + 4 + 0 + 0 + 2;
+    const spent = h.tokenfuse.fuses.get('all').spent;
+    expect(spent.tokens).toBe(input + output);
+    expect(spent.usd).toBeCloseTo((input * 1000 + output * 10_000) / 1e6, 12);
+    expect(spent.requests).toBe(6);
+
+    const m = await h.scrape();
+    const relayLabels = { provider: 'local-relay', model: 'gpt-4.1' };
+    expect(sum(m, 'tokenfuse_tokens_total', { ...relayLabels, type: 'input' })).toBe(input);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...relayLabels, type: 'output' })).toBe(output);
+    expect(sum(m, 'tokenfuse_tokens_total', { provider: 'openai' })).toBe(0);
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(7);
+    expect(sum(m, 'tokenfuse_cost_usd_total', relayLabels)).toBeCloseTo(spent.usd, 12);
+    const invalid = (labels: Record<string, string>) =>
+      sum(m, 'tokenfuse_usage_invalid_total', labels);
+    expect(invalid({ ...relayLabels, field: 'prompt_tokens' })).toBe(3);
+    expect(invalid({ ...relayLabels, field: 'completion_tokens' })).toBe(3);
+    expect(invalid({ ...relayLabels, field: 'prompt_tokens_details.cached_tokens' })).toBe(1);
+    const openai = { provider: 'openai', model: 'gpt-4.1' };
+    expect(invalid({ ...openai, field: 'gen_ai.usage.input_tokens' })).toBe(1);
+    expect(invalid({ ...openai, field: 'gen_ai.usage.output_tokens' })).toBe(1);
+    expect(invalid({ ...openai, field: 'gen_ai.usage.cache_read.input_tokens' })).toBe(1);
+    expect(invalid({})).toBe(10);
+
+    // the calls with a rejected field say their usage is not the provider's
+    const estimated = h.spans().map((s) => s.attributes['tokenfuse.usage.estimated']);
+    expect(estimated).toEqual([true, true, true, true, true, false, true]);
+
+    // once per provider and field, the value escaped and cut
+    const warned = logs.filter((l) => l.includes('is not a token count'));
+    expect(warned).toHaveLength(6);
+    expect(warned[0]).toContain(
+      'provider "local-relay" (model "gpt-4.1") reported usage field \'prompt_tokens\' = 1e+308,',
+    );
+    expect(warned[1]).toContain("usage field 'completion_tokens' = 3.7,");
+    const cached = warned.find((l) => l.includes("'prompt_tokens_details.cached_tokens'"))!;
+    expect(cached).toContain(`= "\\nFORGED LOG LINE ${'x'.repeat(63)}… (517 chars)",`);
+    expect(cached).not.toContain('\n');
+    expect(
+      warned.filter((l) => l.includes("'gen_ai.usage.input_tokens' = Infinity,")),
+    ).toHaveLength(1);
+
+    // the window rolls: nothing is left over, nothing turns into NaN
+    vi.setSystemTime(new Date('2026-03-02T10:02:00Z'));
+    expect(h.tokenfuse.fuses.get('all').spent).toEqual({ tokens: 0, usd: 0, requests: 0 });
+    await chat(h, 'gpt-4.1');
+    const after = h.tokenfuse.fuses.get('all');
+    expect(after.spent.tokens).toBe(8);
+    expect(after.spent.usd).toBeCloseTo((6 * 1000 + 2 * 10_000) / 1e6, 12);
+    // the larger of 8 / 1M tokens and $0.026 / $1000
+    expect(after.utilization).toBeCloseTo(0.026 / 1000, 15);
+  });
+
+  it("keeps a rejected output count out of the model's output average", async () => {
+    h = await createHarness({
+      providers: [relay],
+      budgets: [{ name: 'all', window: 'hour', limit: { tokens: 1_000_000 } }],
+    });
+    // no max_tokens: the reservation's output part is the model's running average
+    const unbounded = async () =>
+      client(h!).chat.completions.create({
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'a b c' }],
+      });
+    llm.enqueue({ kind: 'usage', usage: { prompt_tokens: 6, completion_tokens: 1e308 } });
+    await unbounded();
+    // Were 1e308 in the average, this reservation (input bound + average) would not
+    // fit a 1M budget and the call would be blocked.
+    await unbounded();
+    expect(h.tokenfuse.fuses.get('all').spent.tokens).toBe(6 + 6 + 5);
   });
 });
