@@ -231,13 +231,18 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
     help: METRIC_HELP[n],
     type: 'histogram' as const,
   })),
-  ...[METRIC.tokens, METRIC.cost, METRIC.requests, METRIC.unpriced, METRIC.usageInvalid].map(
-    (n) => ({
-      name: prometheusName(n, true),
-      help: METRIC_HELP[n],
-      type: 'counter' as const,
-    }),
-  ),
+  ...[
+    METRIC.tokens,
+    METRIC.cost,
+    METRIC.requests,
+    METRIC.unpriced,
+    METRIC.usageInvalid,
+    METRIC.seriesDropped,
+  ].map((n) => ({
+    name: prometheusName(n, true),
+    help: METRIC_HELP[n],
+    type: 'counter' as const,
+  })),
   ...[FUSE_METRIC.limit, FUSE_METRIC.spent, FUSE_METRIC.utilization, FUSE_METRIC.state].map(
     (n) => ({
       name: prometheusName(n, false),

@@ -13,7 +13,7 @@ import {
   type HealthCounters,
   type Histograms,
 } from '../metrics/instruments.js';
-import { LabelLimiter } from '../metrics/label-limiter.js';
+import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { MAX_USAGE_TOKENS } from '../pricing/usage.js';
@@ -35,10 +35,38 @@ const LABEL_ORDER: readonly MetricLabel[] = [
   'model',
 ];
 
+/**
+ * Distinct values kept of each histogram-only attribute (operation, provider name,
+ * error type). Our own calls use a handful; the cap is for foreign spans, which may
+ * set anything, and does not follow `maxValuesPerLabel` so a small label cap does
+ * not merge operations.
+ */
+const SEMCONV_VALUES_CAP = 100;
+
+/** Distinct (provider, model) pairs warned about as unpriced, at most. */
+const MAX_UNPRICED_WARNINGS = 1000;
+
+/** Attributes of `tokenfuse_series_dropped_total`, by reason. */
+const DROPPED = {
+  valueTooLong: { reason: 'value_too_long' },
+  maxValuesPerLabel: { reason: 'max_values_per_label' },
+  maxSeries: { reason: 'max_series' },
+} as const;
+
+/** What happened to one call's label values, counted once per call and reason. */
+interface Note extends FoldNote {
+  /** The call went to the overflow label set (`maxSeries`). */
+  overflow: boolean;
+}
+
 export interface AccountantOptions {
   prices: PriceBook;
   labels: readonly MetricLabel[];
   maxValuesPerLabel: number;
+  /** Longest label value; longer ones are cut (prefix + hash). @default unbounded */
+  maxLabelValueLength?: number;
+  /** Most label sets kept; calls of new ones past it go to the overflow set. @default unbounded */
+  maxSeries?: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
 }
@@ -56,21 +84,49 @@ export class Accountant {
   /** Exported label set → its running totals: what the counters observe, once each. */
   private readonly totals = new Map<string, Series>();
   private readonly limiter: LabelLimiter;
+  /** For histogram-only attributes: not configurable labels, but foreign spans set them. */
+  private readonly semconvLimiter: LabelLimiter;
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
   private readonly warnedUnpriced = new Set<string>();
   /** `provider\0field` pairs already logged as sending invalid usage. */
   private readonly warnedInvalid = new Set<string>();
+  /** Where calls of new label sets go once `maxSeries` is reached. */
+  private overflow: RecordSeries | undefined;
 
   constructor(private readonly options: AccountantOptions) {
     const allow = new Set(options.labels);
     this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
-    this.limiter = new LabelLimiter(options.maxValuesPerLabel, (label, value) =>
-      diag.warn(
-        `tokenfuse: label '${label}' reached ${options.maxValuesPerLabel} distinct values; ` +
-          `'${value}' and later new values are reported as 'other' (metrics.maxValuesPerLabel)`,
-      ),
-    );
+    const maxLength = options.maxLabelValueLength ?? Number.POSITIVE_INFINITY;
+    this.limiter = new LabelLimiter(options.maxValuesPerLabel, maxLength, {
+      onOverflow: (label, value) =>
+        diag.warn(
+          `tokenfuse: label '${label}' reached ${options.maxValuesPerLabel} distinct values; ` +
+            `${logValue(value)} and later new values are reported as 'other' ` +
+            `(metrics.maxValuesPerLabel; counted in tokenfuse_series_dropped_total)`,
+        ),
+      onTruncate: (label, value) =>
+        diag.warn(
+          `tokenfuse: label '${label}' got a value of ${value.length} characters, ` +
+            `${logValue(value)}; values longer than ${maxLength} are cut to a prefix and a ` +
+            `hash (metrics.maxLabelValueLength; counted in tokenfuse_series_dropped_total). ` +
+            `Logged once per label.`,
+        ),
+    });
+    this.semconvLimiter = new LabelLimiter(SEMCONV_VALUES_CAP, maxLength, {
+      onOverflow: (attribute, value) =>
+        diag.warn(
+          `tokenfuse: attribute '${attribute}' reached ${SEMCONV_VALUES_CAP} distinct values; ` +
+            `${logValue(value)} and later new values are reported as 'other' ` +
+            `(counted in tokenfuse_series_dropped_total)`,
+        ),
+      onTruncate: (attribute, value) =>
+        diag.warn(
+          `tokenfuse: attribute '${attribute}' got a value of ${value.length} characters, ` +
+            `${logValue(value)}; values longer than ${maxLength} are cut to a prefix and a ` +
+            `hash (metrics.maxLabelValueLength). Logged once per attribute.`,
+        ),
+    });
     if (options.meter) this.setMeter(options.meter);
   }
 
@@ -133,7 +189,8 @@ export class Accountant {
   private record(record: UsageRecord, result: AccountingResult): void {
     if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
     const histograms = this.histograms!;
-    const series = this.seriesOf(record);
+    const note: Note = { truncated: false, folded: false, overflow: false };
+    const series = this.seriesOf(record, note);
     if (record.usage?.invalid) this.countInvalid(record, series);
     const totals = series.totals;
     totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
@@ -143,12 +200,17 @@ export class Accountant {
         record.durationS,
         record.errorType === undefined
           ? series.semconv
-          : { ...series.semconv, 'error.type': record.errorType },
+          : {
+              ...series.semconv,
+              'error.type': this.semconvLimiter.fold('error.type', record.errorType, note),
+            },
       );
       if (record.timeToFirstChunkS !== undefined) {
         histograms.timeToFirstChunk.record(record.timeToFirstChunkS, series.semconv);
       }
     }
+
+    this.countDropped(note);
 
     const usage = record.usage;
     if (usage === undefined) return;
@@ -175,34 +237,80 @@ export class Accountant {
   /**
    * The record's series: its key holds what tells histogram data points apart
    * (labels, operation, provider name, budget); its totals are shared with every
-   * other key that exports the same label set.
+   * other key that exports the same label set. Every part of the key is bounded
+   * (length and count), whether it came from our own calls or a foreign span.
    */
-  private seriesOf(record: UsageRecord): RecordSeries {
-    const values = this.labelValues(record);
-    const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
+  private seriesOf(record: UsageRecord, note: Note): RecordSeries {
+    const values = this.labelValues(record, note);
+    const operation = this.semconvLimiter.fold('gen_ai.operation.name', record.operation, note);
+    const providerName = this.semconvLimiter.fold(
+      'gen_ai.provider.name',
+      record.providerName,
+      note,
+    );
+    const key = `${values.join('\u0001')}\u0001${operation}\u0001${providerName}\u0001${record.budget ?? ''}`;
     let series = this.series.get(key);
-    if (series === undefined) {
+    if (series !== undefined) return series;
+    if (this.series.size >= (this.options.maxSeries ?? Number.POSITIVE_INFINITY)) {
+      note.overflow = true;
+      return this.overflowSeries();
+    }
+    const labels: Attributes = {};
+    const modelIndex = this.activeLabels.indexOf('model');
+    const semconv: Attributes = {
+      'gen_ai.operation.name': operation,
+      'gen_ai.provider.name': providerName,
+      'gen_ai.request.model':
+        modelIndex >= 0 ? values[modelIndex] : this.limiter.fold('model', record.model, note),
+    };
+    this.activeLabels.forEach((label, i) => {
+      labels[label] = values[i];
+      if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
+    });
+    // Blocked calls also say which budget (or policy) stopped them.
+    if (record.budget !== undefined) labels.budget = record.budget;
+    series = this.recordSeries(labels, semconv);
+    this.series.set(key, series);
+    return series;
+  }
+
+  private recordSeries(labels: Attributes, semconv: Attributes): RecordSeries {
+    return {
+      totals: this.totalsOf(labels),
+      semconv,
+      semconvInput: { ...semconv, 'gen_ai.token.type': 'input' },
+      semconvOutput: { ...semconv, 'gen_ai.token.type': 'output' },
+    };
+  }
+
+  /** The one label set (every value `other`) that calls of new label sets share past `maxSeries`. */
+  private overflowSeries(): RecordSeries {
+    if (this.overflow === undefined) {
       const labels: Attributes = {};
       const semconv: Attributes = {
-        'gen_ai.operation.name': record.operation,
-        'gen_ai.provider.name': record.providerName,
-        'gen_ai.request.model': this.limiter.fold('model', record.model),
+        'gen_ai.operation.name': OVERFLOW_VALUE,
+        'gen_ai.provider.name': OVERFLOW_VALUE,
+        'gen_ai.request.model': OVERFLOW_VALUE,
       };
-      this.activeLabels.forEach((label, i) => {
-        labels[label] = values[i];
-        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
-      });
-      // Blocked calls also say which budget (or policy) stopped them.
-      if (record.budget !== undefined) labels.budget = record.budget;
-      series = {
-        totals: this.totalsOf(labels),
-        semconv,
-        semconvInput: { ...semconv, 'gen_ai.token.type': 'input' },
-        semconvOutput: { ...semconv, 'gen_ai.token.type': 'output' },
-      };
-      this.series.set(key, series);
+      for (const label of this.activeLabels) {
+        labels[label] = OVERFLOW_VALUE;
+        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = OVERFLOW_VALUE;
+      }
+      this.overflow = this.recordSeries(labels, semconv);
+      diag.warn(
+        `tokenfuse: ${this.options.maxSeries} label sets reached (metrics.maxSeries); calls of ` +
+          `new label sets are counted under one set whose values are all 'other' ` +
+          `(counted in tokenfuse_series_dropped_total{reason="max_series"})`,
+      );
     }
-    return series;
+    return this.overflow;
+  }
+
+  private countDropped(note: Note): void {
+    const counter = this.health!.seriesDropped;
+    if (note.truncated) counter.add(1, DROPPED.valueTooLong);
+    if (note.folded) counter.add(1, DROPPED.maxValuesPerLabel);
+    if (note.overflow) counter.add(1, DROPPED.maxSeries);
   }
 
   /** The one running-totals object of an exported label set. */
@@ -218,7 +326,7 @@ export class Accountant {
     return totals;
   }
 
-  private labelValues(record: UsageRecord): string[] {
+  private labelValues(record: UsageRecord, note: FoldNote): string[] {
     const values: string[] = [];
     for (const label of this.activeLabels) {
       const raw =
@@ -227,7 +335,7 @@ export class Accountant {
           : label === 'model'
             ? record.model
             : (record.tags[label] ?? UNATTRIBUTED);
-      values.push(this.limiter.fold(label, raw));
+      values.push(this.limiter.fold(label, raw, note));
     }
     return values;
   }
@@ -253,12 +361,16 @@ export class Accountant {
   }
 
   private warnUnpriced(record: UsageRecord): void {
-    const key = `${record.provider}\u0000${record.model}`;
-    if (this.warnedUnpriced.has(key)) return;
+    const provider = logValue(record.provider);
+    const model = logValue(record.model);
+    const key = `${provider}\u0000${model}`;
+    // Bounded: model names can come from anyone's spans; tokenfuse_unpriced_total
+    // still counts every unpriced call after the warnings stop.
+    if (this.warnedUnpriced.has(key) || this.warnedUnpriced.size >= MAX_UNPRICED_WARNINGS) return;
     this.warnedUnpriced.add(key);
     diag.warn(
-      `tokenfuse: no price known for model '${record.model}' at provider ` +
-        `'${record.provider}'; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
+      `tokenfuse: no price known for model ${model} at provider ` +
+        `${provider}; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
         `Add a pricing.overrides entry to price it.`,
     );
   }

@@ -42,6 +42,8 @@ export interface ResolvedConfig {
     endpoint: string;
     labels: MetricLabel[];
     maxValuesPerLabel: number;
+    maxLabelValueLength: number;
+    maxSeries: number;
   };
   pricing: { overrides: PriceOverride[] };
   providers: ProviderDeclaration[];
@@ -97,6 +99,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     endpoint: '/metrics',
     labels: Object.freeze(['department', 'project', 'environment', 'provider', 'model'] as const),
     maxValuesPerLabel: 100,
+    maxLabelValueLength: 128,
+    maxSeries: 2000,
   }),
   content: Object.freeze({ capture: false }),
   ledger: Object.freeze({
@@ -173,6 +177,9 @@ export function resolveValidatedOptions(
       // A label listed twice would only mean the same thing twice.
       labels,
       maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
+      maxLabelValueLength:
+        metrics.maxLabelValueLength ?? CONFIG_DEFAULTS.metrics.maxLabelValueLength,
+      maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
     },
     pricing: { overrides: options.pricing?.overrides ?? [] },
     providers: options.providers ?? [],

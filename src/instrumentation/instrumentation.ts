@@ -487,6 +487,8 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     prices,
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
+    maxLabelValueLength: config.metrics.maxLabelValueLength,
+    maxSeries: config.metrics.maxSeries,
   });
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =

@@ -16,6 +16,7 @@ export const METRIC = {
   requests: 'tokenfuse.requests',
   unpriced: 'tokenfuse.unpriced',
   usageInvalid: 'tokenfuse.usage.invalid',
+  seriesDropped: 'tokenfuse.series.dropped',
 } as const;
 
 /** Descriptions of the instruments (Prometheus `# HELP`). */
@@ -31,6 +32,8 @@ export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> =
   [METRIC.unpriced]: 'LLM calls whose model and provider have no known price (counted at $0)',
   [METRIC.usageInvalid]:
     'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
+  [METRIC.seriesDropped]:
+    'LLM calls not recorded under their own label set, by reason: value_too_long (a value cut to metrics.maxLabelValueLength), max_values_per_label (a value reported as other), max_series (the overflow label set)',
 };
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
@@ -71,6 +74,7 @@ export function createHistograms(meter: Meter): Histograms {
 /** Counters of input tokenfuse rejected or reshaped; rare, so plain synchronous counters. */
 export interface HealthCounters {
   usageInvalid: Counter;
+  seriesDropped: Counter;
 }
 
 export function createHealthCounters(meter: Meter): HealthCounters {
@@ -78,6 +82,10 @@ export function createHealthCounters(meter: Meter): HealthCounters {
     usageInvalid: meter.createCounter(METRIC.usageInvalid, {
       description: METRIC_HELP[METRIC.usageInvalid],
       unit: '{field}',
+    }),
+    seriesDropped: meter.createCounter(METRIC.seriesDropped, {
+      description: METRIC_HELP[METRIC.seriesDropped],
+      unit: '{request}',
     }),
   };
 }

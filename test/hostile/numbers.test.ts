@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
+import { createTokenfuse } from '../../src/index.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
-import { select, sum } from '../helpers/prom-text.js';
+import { App, childEnv, freePort } from '../helpers/processes.js';
+import { parsePrometheusText, select, sum } from '../helpers/prom-text.js';
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;
@@ -227,5 +230,147 @@ describe('usage that is not a token count', () => {
     // fit a 1M budget and the call would be blocked.
     await unbounded();
     expect(h.tokenfuse.fuses.get('all').spent.tokens).toBe(6 + 6 + 5);
+  });
+});
+
+/** The documented cut: the first 119 characters, `~`, 8 hex digits of the SHA-256. */
+function cut128(value: string): string {
+  return `${value.slice(0, 119)}~${createHash('sha256').update(value).digest('hex').slice(0, 8)}`;
+}
+
+describe('label values and series are bounded', () => {
+  it('keeps /metrics of a running app scrapeable with twelve 1 MiB department values', async () => {
+    const server = await startFakeOpenAI();
+    const port = await freePort();
+    const app = new App(
+      ['--import', 'tokenfuse/register', 'test/fixtures/apps/long-tags-app.mjs'],
+      childEnv({
+        LLM_BASE_URL: `${server.url}/v1`,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      }),
+    );
+    try {
+      expect(await app.firstLine()).toBe('{"ready":true}');
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      // 12 label sets of a few dozen lines each (~260 KB); uncut, it would pass 12 MiB
+      expect(text.length).toBeLessThan(1 << 20);
+      const m = parsePrometheusText(text);
+      for (let i = 0; i < 12; i++) {
+        const department = cut128(`dept-${i}-${'x'.repeat(1 << 20)}`);
+        expect(department).toHaveLength(128);
+        expect(sum(m, 'tokenfuse_requests_total', { department, outcome: 'ok' })).toBe(1);
+        expect(sum(m, 'tokenfuse_tokens_total', { department, type: 'input' })).toBe(6);
+        expect(sum(m, 'gen_ai_client_operation_duration_count', { department })).toBe(1);
+      }
+      expect(sum(m, 'tokenfuse_requests_total')).toBe(12);
+      expect(sum(m, 'tokenfuse_series_dropped_total', { reason: 'value_too_long' })).toBe(12);
+      // the header never reached the provider
+      expect(server.requests.every((r) => r.headers['x-department'] === undefined)).toBe(true);
+      // logged once, escaped and cut
+      const warned = app.stderr.split('\n').filter((l) => l.includes('got a value of'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toContain(
+        `label 'department' got a value of 1048583 characters, "dept-0-${'x'.repeat(73)}… (1048583 chars)";`,
+      );
+    } finally {
+      await app.kill();
+      await server.close();
+    }
+  });
+
+  it("caps a foreign GenAI span's model, provider and operation like our own", async () => {
+    h = await createHarness({ metrics: { labels: ['department', 'provider', 'model'] } });
+    const model = `m-${'y'.repeat(5000)}`;
+    const provider = `p-${'z'.repeat(5000)}`;
+    const operation = `o-${'w'.repeat(5000)}`;
+    h.tracerProvider
+      .getTracer('@opentelemetry/instrumentation-openai')
+      .startSpan('chat', {
+        attributes: {
+          'gen_ai.operation.name': operation,
+          'gen_ai.provider.name': provider,
+          'gen_ai.request.model': model,
+          'tokenfuse.department': `d-${'v'.repeat(5000)}`,
+          'gen_ai.usage.input_tokens': 7,
+          'gen_ai.usage.output_tokens': 3,
+        },
+      })
+      .end();
+    const m = await h.scrape();
+    const labels = {
+      department: cut128(`d-${'v'.repeat(5000)}`),
+      provider: cut128(provider),
+      model: cut128(model),
+    };
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(7);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(3);
+    const histogram = select(m, 'gen_ai_client_token_usage_count', {
+      gen_ai_operation_name: cut128(operation),
+      gen_ai_provider_name: cut128(provider),
+      gen_ai_request_model: cut128(model),
+    });
+    expect(histogram.map((s) => s.value)).toEqual([1, 1]);
+    // one call, with values cut: counted once for that reason
+    expect(sum(m, 'tokenfuse_series_dropped_total', { reason: 'value_too_long' })).toBe(1);
+    const longest = Math.max(...m.flatMap((s) => Object.values(s.labels).map((v) => v.length)));
+    expect(longest).toBe(128);
+  });
+
+  it('folds label sets past metrics.maxSeries into one overflow set and counts them', async () => {
+    const logs = captureDiag();
+    h = await createHarness({ providers: [relay], metrics: { maxSeries: 3 } });
+    for (const department of ['a', 'b', 'c', 'd', 'e', 'a', 'e']) {
+      await chat(h, 'gpt-4.1', { 'X-Department': department });
+    }
+    const m = await h.scrape();
+    for (const department of ['a', 'b', 'c']) {
+      expect(sum(m, 'tokenfuse_requests_total', { department })).toBe(department === 'a' ? 2 : 1);
+    }
+    const overflow = {
+      department: 'other',
+      project: 'other',
+      environment: 'other',
+      provider: 'other',
+      model: 'other',
+    };
+    expect(select(m, 'tokenfuse_requests_total', { ...overflow, outcome: 'ok' })).toHaveLength(1);
+    expect(sum(m, 'tokenfuse_requests_total', overflow)).toBe(3); // d, e, e
+    expect(sum(m, 'tokenfuse_tokens_total', { ...overflow, type: 'input' })).toBe(18);
+    expect(sum(m, 'tokenfuse_cost_usd_total', overflow)).toBeCloseTo(
+      (3 * (6 * 2 + 2 * 8)) / 1e6,
+      15,
+    );
+    expect(
+      sum(m, 'gen_ai_client_operation_duration_count', { gen_ai_request_model: 'other' }),
+    ).toBe(3);
+    expect(sum(m, 'tokenfuse_series_dropped_total', { reason: 'max_series' })).toBe(3);
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(7);
+    expect(logs.filter((l) => l.includes('metrics.maxSeries'))).toHaveLength(1);
+  });
+
+  it('counts calls whose value folds into other past metrics.maxValuesPerLabel', async () => {
+    const logs = captureDiag();
+    h = await createHarness({ providers: [relay], metrics: { maxValuesPerLabel: 2 } });
+    for (const department of ['a', 'b', 'c\nFORGED', 'd', 'a']) {
+      await chat(h, 'gpt-4.1', { 'X-Department': department });
+    }
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { department: 'other' })).toBe(2);
+    expect(sum(m, 'tokenfuse_series_dropped_total', { reason: 'max_values_per_label' })).toBe(2);
+    const warned = logs.filter((l) => l.includes('metrics.maxValuesPerLabel'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toContain(`reached 2 distinct values; "c\\nFORGED" and later`);
+  });
+
+  it('validates metrics.maxLabelValueLength and metrics.maxSeries', () => {
+    expect(() => createTokenfuse({ metrics: { maxLabelValueLength: 8 } })).toThrow(
+      'metrics.maxLabelValueLength: expected an integer >= 16, got 8 (number)',
+    );
+    expect(() => createTokenfuse({ metrics: { maxSeries: 0 } })).toThrow(
+      'metrics.maxSeries: expected a positive integer, got 0 (number)',
+    );
   });
 });
