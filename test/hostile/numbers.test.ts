@@ -279,7 +279,8 @@ describe('label values and series are bounded', () => {
       await app.kill();
       await server.close();
     }
-  });
+    // 12 MiB of headers through the SDK in a child process: slow on a busy machine
+  }, 90_000);
 
   it("caps a foreign GenAI span's model, provider and operation like our own", async () => {
     h = await createHarness({ metrics: { labels: ['department', 'provider', 'model'] } });
