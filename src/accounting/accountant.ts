@@ -180,7 +180,10 @@ export class Accountant {
       );
     }
     if (price.error !== undefined) {
-      diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
+      diag.error(
+        `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,
+        price.error,
+      );
     }
     if (!price.priced) this.warnUnpriced(record);
     return { costUsd: price.usd, priced: price.priced };
