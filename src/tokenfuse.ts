@@ -232,7 +232,14 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
     help: METRIC_HELP[n],
     type: 'histogram' as const,
   })),
-  ...[METRIC.tokens, METRIC.cost, METRIC.requests, METRIC.unpriced].map((n) => ({
+  ...[
+    METRIC.tokens,
+    METRIC.cost,
+    METRIC.requests,
+    METRIC.unpriced,
+    METRIC.usageInvalid,
+    METRIC.seriesDropped,
+  ].map((n) => ({
     name: prometheusName(n, true),
     help: METRIC_HELP[n],
     type: 'counter' as const,

@@ -89,6 +89,22 @@ export interface MetricsOptions {
    * @default 100
    */
   maxValuesPerLabel?: number;
+  /**
+   * Longest label value, in characters (at least 16). A longer value (a tag, a model
+   * name, a foreign span's attribute) is cut to its first `maxLabelValueLength - 9`
+   * characters plus `~` and 8 hex digits of its SHA-256, so two long values that
+   * share a prefix stay apart. Counted in `tokenfuse_series_dropped_total{reason="value_too_long"}`.
+   * @default 128
+   */
+  maxLabelValueLength?: number;
+  /**
+   * Most label sets tokenfuse keeps (each a combination of label values, operation and
+   * provider name; each exports a few counter series and histogram buckets). Calls of
+   * a new label set past it are counted in one overflow label set whose values are all
+   * `other`, and in `tokenfuse_series_dropped_total{reason="max_series"}`.
+   * @default 2000
+   */
+  maxSeries?: number;
 }
 
 /**

@@ -161,7 +161,7 @@ describe('pricing in the pipeline', () => {
     expect(h.spans()[0]!.attributes['tokenfuse.priced']).toBe(false);
     expect(h.spans()[0]!.attributes['tokenfuse.cost.usd']).toBe(0);
     const warnings = messages.filter((msg) =>
-      msg.includes("no price known for model 'house-llm-7b'"),
+      msg.includes('no price known for model "house-llm-7b"'),
     );
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('pricing.overrides');
@@ -196,6 +196,7 @@ describe('our failures never break the call', () => {
     };
     const badMeter = {
       createHistogram: () => ({ record: throwing }),
+      createCounter: () => ({ add: throwing }),
       createObservableCounter: () => ({ addCallback() {}, removeCallback() {} }),
     };
     h.tokenfuse.accountant.setMeter(badMeter as never);

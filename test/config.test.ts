@@ -45,6 +45,8 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     endpoint: '/metrics',
     labels: ['department', 'project', 'environment', 'provider', 'model'],
     maxValuesPerLabel: 100,
+    maxLabelValueLength: 128,
+    maxSeries: 2000,
   },
   pricing: { overrides: [], serviceTiers: { flex: 0.5, batch: 0.5 } },
   providers: [],
@@ -120,6 +122,8 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     endpoint: '/prom',
     labels: ['department', 'model'],
     maxValuesPerLabel: 20,
+    maxLabelValueLength: 128,
+    maxSeries: 2000,
   },
   pricing: {
     overrides: [

@@ -268,8 +268,9 @@ describe('queries', () => {
           ])
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
-        } else if (metric === 'tokenfuse_ledger_errors_total') {
-          // The ledger's errors are per process, not per budget: no filter applies.
+        } else if (/^tokenfuse_(ledger_errors|usage_invalid|series_dropped)_total$/.test(metric)) {
+          // The ledger's errors and the input-health counters are per process, not per
+          // budget or department: no filter applies.
           expect(matchers, where).toBe('');
         } else if (q.dashboard === 'tokenfuse-budgets-fuses') {
           expect(matchers, where).toContain('budget=~"$budget"');

@@ -13,6 +13,8 @@ const CONTRACT = {
   tokenfuse_cost_usd_total: 'counter',
   tokenfuse_requests_total: 'counter',
   tokenfuse_unpriced_total: 'counter',
+  tokenfuse_usage_invalid_total: 'counter',
+  tokenfuse_series_dropped_total: 'counter',
   tokenfuse_budget_limit: 'gauge',
   tokenfuse_budget_spent: 'gauge',
   tokenfuse_budget_utilization: 'gauge',
@@ -55,6 +57,12 @@ it('exports exactly the contracted metric names and types on /metrics', async ()
     stream: true,
   });
   for await (const _ of stream);
+  // a provider's usage field that is not a token count, and a tag value too long for a label
+  llm.enqueue({ kind: 'usage', usage: { prompt_tokens: -1, completion_tokens: 1 } });
+  await openai.chat.completions.create(
+    { model: 'unpriced-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
+    { headers: { 'X-Department': 'd'.repeat(200) } },
+  );
   const text = await h.metricsText();
   const types = Object.fromEntries(
     [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)]

@@ -57,7 +57,14 @@ describe('usage normalisation', () => {
         prompt_tokens_details: { cached_tokens: 80 },
         completion_tokens_details: { reasoning_tokens: 7 },
       }),
-    ).toEqual({ input: 0, cacheRead: 50, cacheWrite: 0, output: 0, reasoning: 0 });
+    ).toEqual({
+      input: 0,
+      cacheRead: 50,
+      cacheWrite: 0,
+      output: 0,
+      reasoning: 0,
+      invalid: [{ field: 'completion_tokens', value: -5 }],
+    });
     expect(
       fromChatCompletionUsage({
         prompt_tokens: Number.NaN,
@@ -65,9 +72,29 @@ describe('usage normalisation', () => {
         prompt_tokens_details: null,
         completion_tokens_details: { reasoning_tokens: null },
       }),
-    ).toEqual(usage({}));
+    ).toEqual({
+      ...usage({}),
+      invalid: [
+        { field: 'prompt_tokens', value: Number.NaN },
+        { field: 'completion_tokens', value: '12' },
+      ],
+    });
     expect(fromChatCompletionUsage(undefined)).toEqual(usage({}));
-    expect(fromChatCompletionUsage({ prompt_tokens: Number.POSITIVE_INFINITY })).toEqual(usage({}));
+    expect(fromChatCompletionUsage({ prompt_tokens: Number.POSITIVE_INFINITY })).toEqual({
+      ...usage({}),
+      invalid: [{ field: 'prompt_tokens', value: Number.POSITIVE_INFINITY }],
+    });
+    // fractions and counts past the 1e9 ceiling are not token counts either
+    expect(fromChatCompletionUsage({ prompt_tokens: 3.7, completion_tokens: 1e9 + 1 })).toEqual({
+      ...usage({}),
+      invalid: [
+        { field: 'prompt_tokens', value: 3.7 },
+        { field: 'completion_tokens', value: 1e9 + 1 },
+      ],
+    });
+    expect(fromChatCompletionUsage({ prompt_tokens: 1e9, completion_tokens: 0 })).toEqual(
+      usage({ input: 1e9 }),
+    );
   });
 
   it('responses API: cached input and reasoning output details', () => {
@@ -87,7 +114,10 @@ describe('usage normalisation', () => {
   it('embeddings: prompt_tokens, or total_tokens when prompt_tokens is missing', () => {
     expect(fromEmbeddingsUsage({ prompt_tokens: 8, total_tokens: 8 })).toEqual(usage({ input: 8 }));
     expect(fromEmbeddingsUsage({ total_tokens: 5 })).toEqual(usage({ input: 5 }));
-    expect(fromEmbeddingsUsage({ prompt_tokens: -1 })).toEqual(usage({}));
+    expect(fromEmbeddingsUsage({ prompt_tokens: -1 })).toEqual({
+      ...usage({}),
+      invalid: [{ field: 'prompt_tokens', value: -1 }],
+    });
   });
 
   it('anthropic: input_tokens excludes the cache counts, so all three are kept as they are', () => {
@@ -130,10 +160,13 @@ describe('usage normalisation', () => {
     ).toEqual(usage({ input: 7 }));
   });
 
-  it('GenAI semconv attributes: undefined without numeric usage, clamped when inconsistent', () => {
+  it('GenAI semconv attributes: undefined without usage, clamped when inconsistent', () => {
     expect(fromGenAiAttributes({})).toBeUndefined();
     expect(fromGenAiAttributes({ 'gen_ai.request.model': 'gpt-4.1' })).toBeUndefined();
-    expect(fromGenAiAttributes({ 'gen_ai.usage.input_tokens': '12' })).toBeUndefined();
+    expect(fromGenAiAttributes({ 'gen_ai.usage.input_tokens': '12' })).toEqual({
+      ...usage({}),
+      invalid: [{ field: 'gen_ai.usage.input_tokens', value: '12' }],
+    });
     expect(fromGenAiAttributes({ 'gen_ai.usage.output_tokens': 0 })).toEqual(usage({}));
     expect(
       fromGenAiAttributes({
@@ -143,7 +176,14 @@ describe('usage normalisation', () => {
         'gen_ai.usage.output_tokens': -3,
         'gen_ai.usage.reasoning.output_tokens': 4,
       }),
-    ).toEqual({ input: 0, cacheRead: 8, cacheWrite: 2, output: 0, reasoning: 0 });
+    ).toEqual({
+      input: 0,
+      cacheRead: 8,
+      cacheWrite: 2,
+      output: 0,
+      reasoning: 0,
+      invalid: [{ field: 'gen_ai.usage.output_tokens', value: -3 }],
+    });
   });
 });
 

@@ -217,11 +217,14 @@ describe("an app's own prom-client /metrics", () => {
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.
+    const listedBeforeFirstSample = [
+      'tokenfuse_unpriced_total',
+      'tokenfuse_usage_invalid_total',
+      'tokenfuse_series_dropped_total',
+    ].filter((name) => name in typesOf(appText));
     expect(tokenfuseTypes(appText)).toEqual({
       ...expected,
-      ...('tokenfuse_unpriced_total' in typesOf(appText)
-        ? { tokenfuse_unpriced_total: 'counter' }
-        : {}),
+      ...Object.fromEntries(listedBeforeFirstSample.map((name) => [name, 'counter'])),
     });
   });
 

@@ -1045,6 +1045,40 @@ function budgetsAndFuses(): Dashboard {
           },
         ],
       }),
+      timeseries({
+        title: 'Invalid usage fields',
+        description:
+          'Usage fields providers reported that were not token counts (tokenfuse_usage_invalid_total), ' +
+          'by provider and field. Each counted as 0, so spend and budgets are understated while ' +
+          'this is above zero.',
+        unit: 'short',
+        w: 12,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr: 'sum by (provider, field) (increase(tokenfuse_usage_invalid_total[$__rate_interval]))',
+            legend: '{{provider}} {{field}}',
+          },
+        ],
+      }),
+      timeseries({
+        title: 'Calls not under their own labels',
+        description:
+          'Calls recorded under another label set than their own (tokenfuse_series_dropped_total), ' +
+          'by reason: a value cut to metrics.maxLabelValueLength, a value reported as other past ' +
+          'metrics.maxValuesPerLabel, or the overflow set past metrics.maxSeries. Counts stay exact.',
+        unit: 'short',
+        w: 12,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr: 'sum by (reason) (increase(tokenfuse_series_dropped_total[$__rate_interval]))',
+            legend: '{{reason}}',
+          },
+        ],
+      }),
     ],
   });
 }

@@ -5,12 +5,20 @@ import {
   metrics,
   type ObservableResult,
 } from '@opentelemetry/api';
-import { createCounters, createHistograms, type Histograms } from '../metrics/instruments.js';
-import { LabelLimiter } from '../metrics/label-limiter.js';
+import { logValue } from '../log-text.js';
+import {
+  createCounters,
+  createHealthCounters,
+  createHistograms,
+  type HealthCounters,
+  type Histograms,
+} from '../metrics/instruments.js';
+import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
-import { Series } from '../metrics/series.js';
+import { type RecordSeries, Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
+import { MAX_USAGE_TOKENS } from '../pricing/usage.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
@@ -29,10 +37,38 @@ const LABEL_ORDER: readonly MetricLabel[] = [
   'model',
 ];
 
+/**
+ * Distinct values kept of each histogram-only attribute (operation, provider name,
+ * error type). Our own calls use a handful; the cap is for foreign spans, which may
+ * set anything, and does not follow `maxValuesPerLabel` so a small label cap does
+ * not merge operations.
+ */
+const SEMCONV_VALUES_CAP = 100;
+
+/** Distinct (provider, model) pairs warned about as unpriced, at most. */
+const MAX_UNPRICED_WARNINGS = 1000;
+
+/** Attributes of `tokenfuse_series_dropped_total`, by reason. */
+const DROPPED = {
+  valueTooLong: { reason: 'value_too_long' },
+  maxValuesPerLabel: { reason: 'max_values_per_label' },
+  maxSeries: { reason: 'max_series' },
+} as const;
+
+/** What happened to one call's label values, counted once per call and reason. */
+interface Note extends FoldNote {
+  /** The call went to the overflow label set (`maxSeries`). */
+  overflow: boolean;
+}
+
 export interface AccountantOptions {
   prices: PriceBook;
   labels: readonly MetricLabel[];
   maxValuesPerLabel: number;
+  /** Longest label value; longer ones are cut (prefix + hash). @default unbounded */
+  maxLabelValueLength?: number;
+  /** Most label sets kept; calls of new ones past it go to the overflow set. @default unbounded */
+  maxSeries?: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
   /** Price factor per service tier (`pricing.serviceTiers`). @default DEFAULT_SERVICE_TIERS */
@@ -48,31 +84,66 @@ export interface AccountantOptions {
  */
 export class Accountant {
   private histograms: Histograms | undefined;
-  private readonly series = new Map<string, Series>();
+  private health: HealthCounters | undefined;
+  /** Record key → its exported totals and histogram attributes. */
+  private readonly series = new Map<string, RecordSeries>();
+  /** Exported label set → its running totals: what the counters observe, once each. */
+  private readonly totals = new Map<string, Series>();
   private readonly limiter: LabelLimiter;
+  /** For histogram-only attributes: not configurable labels, but foreign spans set them. */
+  private readonly semconvLimiter: LabelLimiter;
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
   private readonly warnedUnpriced = new Set<string>();
   private readonly warnedTiers = new Set<string>();
+  /** `provider\0field` pairs already logged as sending invalid usage. */
+  private readonly warnedInvalid = new Set<string>();
+  /** Where calls of new label sets go once `maxSeries` is reached. */
+  private overflow: RecordSeries | undefined;
 
   constructor(private readonly options: AccountantOptions) {
     const allow = new Set(options.labels);
     this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
-    this.limiter = new LabelLimiter(options.maxValuesPerLabel, (label, value) =>
-      diag.warn(
-        `tokenfuse: label '${label}' reached ${options.maxValuesPerLabel} distinct values; ` +
-          `'${value}' and later new values are reported as 'other' (metrics.maxValuesPerLabel)`,
-      ),
-    );
+    const maxLength = options.maxLabelValueLength ?? Number.POSITIVE_INFINITY;
+    this.limiter = new LabelLimiter(options.maxValuesPerLabel, maxLength, {
+      onOverflow: (label, value) =>
+        diag.warn(
+          `tokenfuse: label '${label}' reached ${options.maxValuesPerLabel} distinct values; ` +
+            `${logValue(value)} and later new values are reported as 'other' ` +
+            `(metrics.maxValuesPerLabel; counted in tokenfuse_series_dropped_total)`,
+        ),
+      onTruncate: (label, value) =>
+        diag.warn(
+          `tokenfuse: label '${label}' got a value of ${value.length} characters, ` +
+            `${logValue(value)}; values longer than ${maxLength} are cut to a prefix and a ` +
+            `hash (metrics.maxLabelValueLength; counted in tokenfuse_series_dropped_total). ` +
+            `Logged once per label.`,
+        ),
+    });
+    this.semconvLimiter = new LabelLimiter(SEMCONV_VALUES_CAP, maxLength, {
+      onOverflow: (attribute, value) =>
+        diag.warn(
+          `tokenfuse: attribute '${attribute}' reached ${SEMCONV_VALUES_CAP} distinct values; ` +
+            `${logValue(value)} and later new values are reported as 'other' ` +
+            `(counted in tokenfuse_series_dropped_total)`,
+        ),
+      onTruncate: (attribute, value) =>
+        diag.warn(
+          `tokenfuse: attribute '${attribute}' got a value of ${value.length} characters, ` +
+            `${logValue(value)}; values longer than ${maxLength} are cut to a prefix and a ` +
+            `hash (metrics.maxLabelValueLength). Logged once per attribute.`,
+        ),
+    });
     if (options.meter) this.setMeter(options.meter);
   }
 
   /** Points the accountant at another meter (when the SDK's meter provider is set or replaced). */
   setMeter(meter: Meter): void {
     this.histograms = createHistograms(meter);
+    this.health = createHealthCounters(meter);
     const each =
       (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
-        for (const s of this.series.values()) observe(s, result);
+        for (const s of this.totals.values()) observe(s, result);
       };
     createCounters(meter, {
       tokens: each((s, r) => s.observeTokens(r)),
@@ -116,7 +187,10 @@ export class Accountant {
       );
     }
     if (price.error !== undefined) {
-      diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
+      diag.error(
+        `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,
+        price.error,
+      );
     }
     if (!price.priced) this.warnUnpriced(record);
     return { costUsd: price.usd * this.tierFactor(record.serviceTier), priced: price.priced };
@@ -140,8 +214,11 @@ export class Accountant {
   private record(record: UsageRecord, result: AccountingResult): void {
     if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
     const histograms = this.histograms!;
-    const series = this.seriesOf(record);
-    series.requests[record.outcome] = (series.requests[record.outcome] ?? 0) + 1;
+    const note: Note = { truncated: false, folded: false, overflow: false };
+    const series = this.seriesOf(record, note);
+    if (record.usage?.invalid) this.countInvalid(record, series);
+    const totals = series.totals;
+    totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
 
     // A batch line ran inside the batch's own time: it has no call duration.
     if (record.outcome !== 'blocked' && record.batchId === undefined) {
@@ -149,24 +226,29 @@ export class Accountant {
         record.durationS,
         record.errorType === undefined
           ? series.semconv
-          : { ...series.semconv, 'error.type': record.errorType },
+          : {
+              ...series.semconv,
+              'error.type': this.semconvLimiter.fold('error.type', record.errorType, note),
+            },
       );
       if (record.timeToFirstChunkS !== undefined) {
         histograms.timeToFirstChunk.record(record.timeToFirstChunkS, series.semconv);
       }
     }
 
+    this.countDropped(note);
+
     const usage = record.usage;
     if (usage === undefined) return;
-    series.tokens.input += usage.input;
-    series.tokens.cache_read += usage.cacheRead;
-    series.tokens.cache_write += usage.cacheWrite;
-    series.tokens.output += usage.output;
+    totals.tokens.input += usage.input;
+    totals.tokens.cache_read += usage.cacheRead;
+    totals.tokens.cache_write += usage.cacheWrite;
+    totals.tokens.output += usage.output;
     // An unpriced call still reports its (zero) cost series, so `sum by (department)`
     // over cost lists every department that used tokens.
-    series.cost += result.costUsd;
-    series.costSeen = true;
-    if (!result.priced) series.unpriced += 1;
+    totals.cost += result.costUsd;
+    totals.costSeen = true;
+    if (!result.priced) totals.unpriced += 1;
 
     // Semconv: input tokens include cached ones.
     histograms.tokenUsage.record(
@@ -178,31 +260,99 @@ export class Accountant {
     }
   }
 
-  /** The running totals of the record's label set (labels allowlisted, values capped). */
-  private seriesOf(record: UsageRecord): Series {
-    const values = this.labelValues(record);
-    const key = `${values.join('\u0001')}\u0001${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
+  /**
+   * The record's series: its key holds what tells histogram data points apart
+   * (labels, operation, provider name, budget); its totals are shared with every
+   * other key that exports the same label set. Every part of the key is bounded
+   * (length and count), whether it came from our own calls or a foreign span.
+   */
+  private seriesOf(record: UsageRecord, note: Note): RecordSeries {
+    const values = this.labelValues(record, note);
+    const operation = this.semconvLimiter.fold('gen_ai.operation.name', record.operation, note);
+    const providerName = this.semconvLimiter.fold(
+      'gen_ai.provider.name',
+      record.providerName,
+      note,
+    );
+    const key = `${values.join('\u0001')}\u0001${operation}\u0001${providerName}\u0001${record.budget ?? ''}`;
     let series = this.series.get(key);
-    if (series === undefined) {
-      const labels: Attributes = {};
-      const semconv: Attributes = {
-        'gen_ai.operation.name': record.operation,
-        'gen_ai.provider.name': record.providerName,
-        'gen_ai.request.model': this.limiter.fold('model', record.model),
-      };
-      this.activeLabels.forEach((label, i) => {
-        labels[label] = values[i];
-        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
-      });
-      // Blocked calls also say which budget (or policy) stopped them.
-      if (record.budget !== undefined) labels.budget = record.budget;
-      series = new Series(labels, semconv);
-      this.series.set(key, series);
+    if (series !== undefined) return series;
+    if (this.series.size >= (this.options.maxSeries ?? Number.POSITIVE_INFINITY)) {
+      note.overflow = true;
+      return this.overflowSeries();
     }
+    const labels: Attributes = {};
+    const modelIndex = this.activeLabels.indexOf('model');
+    const semconv: Attributes = {
+      'gen_ai.operation.name': operation,
+      'gen_ai.provider.name': providerName,
+      'gen_ai.request.model':
+        modelIndex >= 0 ? values[modelIndex] : this.limiter.fold('model', record.model, note),
+    };
+    this.activeLabels.forEach((label, i) => {
+      labels[label] = values[i];
+      if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
+    });
+    // Blocked calls also say which budget (or policy) stopped them.
+    if (record.budget !== undefined) labels.budget = record.budget;
+    series = this.recordSeries(labels, semconv);
+    this.series.set(key, series);
     return series;
   }
 
-  private labelValues(record: UsageRecord): string[] {
+  private recordSeries(labels: Attributes, semconv: Attributes): RecordSeries {
+    return {
+      totals: this.totalsOf(labels),
+      semconv,
+      semconvInput: { ...semconv, 'gen_ai.token.type': 'input' },
+      semconvOutput: { ...semconv, 'gen_ai.token.type': 'output' },
+    };
+  }
+
+  /** The one label set (every value `other`) that calls of new label sets share past `maxSeries`. */
+  private overflowSeries(): RecordSeries {
+    if (this.overflow === undefined) {
+      const labels: Attributes = {};
+      const semconv: Attributes = {
+        'gen_ai.operation.name': OVERFLOW_VALUE,
+        'gen_ai.provider.name': OVERFLOW_VALUE,
+        'gen_ai.request.model': OVERFLOW_VALUE,
+      };
+      for (const label of this.activeLabels) {
+        labels[label] = OVERFLOW_VALUE;
+        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = OVERFLOW_VALUE;
+      }
+      this.overflow = this.recordSeries(labels, semconv);
+      diag.warn(
+        `tokenfuse: ${this.options.maxSeries} label sets reached (metrics.maxSeries); calls of ` +
+          `new label sets are counted under one set whose values are all 'other' ` +
+          `(counted in tokenfuse_series_dropped_total{reason="max_series"})`,
+      );
+    }
+    return this.overflow;
+  }
+
+  private countDropped(note: Note): void {
+    const counter = this.health!.seriesDropped;
+    if (note.truncated) counter.add(1, DROPPED.valueTooLong);
+    if (note.folded) counter.add(1, DROPPED.maxValuesPerLabel);
+    if (note.overflow) counter.add(1, DROPPED.maxSeries);
+  }
+
+  /** The one running-totals object of an exported label set. */
+  private totalsOf(labels: Attributes): Series {
+    // Label names are fixed per accountant and inserted in one order, so the
+    // values (and whether a budget is present) identify the set.
+    const key = JSON.stringify(Object.entries(labels));
+    let totals = this.totals.get(key);
+    if (totals === undefined) {
+      totals = new Series(labels);
+      this.totals.set(key, totals);
+    }
+    return totals;
+  }
+
+  private labelValues(record: UsageRecord, note: FoldNote): string[] {
     const values: string[] = [];
     for (const label of this.activeLabels) {
       const raw =
@@ -211,18 +361,42 @@ export class Accountant {
           : label === 'model'
             ? record.model
             : (record.tags[label] ?? UNATTRIBUTED);
-      values.push(this.limiter.fold(label, raw));
+      values.push(this.limiter.fold(label, raw, note));
     }
     return values;
   }
 
+  /** Counts and (once per provider and field) logs usage fields that were rejected. */
+  private countInvalid(record: UsageRecord, series: RecordSeries): void {
+    const labels = series.totals.labels;
+    const provider = String(labels.provider ?? this.limiter.fold('provider', record.provider));
+    const model = String(labels.model ?? this.limiter.fold('model', record.model));
+    for (const { field, value } of record.usage?.invalid ?? []) {
+      this.health!.usageInvalid.add(1, { provider, model, field });
+      const key = `${provider}\u0000${field}`;
+      if (this.warnedInvalid.has(key)) continue;
+      this.warnedInvalid.add(key);
+      diag.warn(
+        `tokenfuse: provider ${logValue(provider)} (model ${logValue(record.model)}) reported ` +
+          `usage field '${field}' = ${logValue(value)}, which is not a token count (a whole ` +
+          `number from 0 to ${MAX_USAGE_TOKENS}); the field counts as 0 and the call is ` +
+          `recorded as estimated. Counted in tokenfuse_usage_invalid_total; logged once per ` +
+          `provider and field.`,
+      );
+    }
+  }
+
   private warnUnpriced(record: UsageRecord): void {
-    const key = `${record.provider}\u0000${record.model}`;
-    if (this.warnedUnpriced.has(key)) return;
+    const provider = logValue(record.provider);
+    const model = logValue(record.model);
+    const key = `${provider}\u0000${model}`;
+    // Bounded: model names can come from anyone's spans; tokenfuse_unpriced_total
+    // still counts every unpriced call after the warnings stop.
+    if (this.warnedUnpriced.has(key) || this.warnedUnpriced.size >= MAX_UNPRICED_WARNINGS) return;
     this.warnedUnpriced.add(key);
     diag.warn(
-      `tokenfuse: no price known for model '${record.model}' at provider ` +
-        `'${record.provider}'; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
+      `tokenfuse: no price known for model ${model} at provider ` +
+        `${provider}; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
         `Add a pricing.overrides entry to price it.`,
     );
   }

@@ -105,6 +105,7 @@ export class CostSpanProcessor {
       if (writable && span.setAttribute) {
         span.setAttribute(ATTR.costUsd, costUsd);
         span.setAttribute(ATTR.priced, priced);
+        if (record.estimated) span.setAttribute(ATTR.usageEstimated, true);
       }
     } catch (err) {
       diag.error('tokenfuse: CostSpanProcessor failed on a span', err);
@@ -141,7 +142,8 @@ export class CostSpanProcessor {
       responseModel: str(a[ATTR.responseModel]),
       tags,
       usage,
-      estimated: false,
+      // Rejected usage fields count as 0: not what the provider billed.
+      estimated: usage?.invalid !== undefined,
       outcome: failed ? 'error' : 'ok',
       errorType: failed ? (str(a[ATTR.errorType]) ?? '_OTHER') : undefined,
       durationS: duration,

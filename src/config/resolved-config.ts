@@ -44,6 +44,8 @@ export interface ResolvedConfig {
     endpoint: string;
     labels: MetricLabel[];
     maxValuesPerLabel: number;
+    maxLabelValueLength: number;
+    maxSeries: number;
   };
   pricing: { overrides: PriceOverride[]; serviceTiers: Readonly<Record<string, number>> };
   providers: ProviderDeclaration[];
@@ -100,6 +102,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     endpoint: '/metrics',
     labels: Object.freeze(['department', 'project', 'environment', 'provider', 'model'] as const),
     maxValuesPerLabel: 100,
+    maxLabelValueLength: 128,
+    maxSeries: 2000,
   }),
   content: Object.freeze({ capture: false }),
   webhookDelivery: Object.freeze({ concurrency: 4, maxQueue: 100, retries: 3, timeoutMs: 5000 }),
@@ -177,6 +181,9 @@ export function resolveValidatedOptions(
       // A label listed twice would only mean the same thing twice.
       labels,
       maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
+      maxLabelValueLength:
+        metrics.maxLabelValueLength ?? CONFIG_DEFAULTS.metrics.maxLabelValueLength,
+      maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
     },
     pricing: {
       overrides: options.pricing?.overrides ?? [],

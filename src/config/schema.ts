@@ -52,6 +52,7 @@ export const EXPECTED = {
   label: `one of ${METRIC_LABELS.map((l) => `'${l}'`).join(', ')}`,
   labels: 'an array of labels',
   positiveInteger: 'a positive integer',
+  labelValueLength: 'an integer >= 16',
   overrides: 'an array of price overrides',
   price: 'a number >= 0 (USD per million tokens)',
   providers: 'an array of provider declarations',
@@ -250,6 +251,17 @@ const metricsSchema = configObject({
     .array(z.enum(METRIC_LABELS, expecting(EXPECTED.label)), expecting(EXPECTED.labels))
     .optional(),
   maxValuesPerLabel: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  // 16: room for a readable prefix next to the hash suffix a cut value gets.
+  maxLabelValueLength: z
+    .number(expecting(EXPECTED.labelValueLength))
+    .int(expecting(EXPECTED.labelValueLength))
+    .min(16, expecting(EXPECTED.labelValueLength))
+    .optional(),
+  maxSeries: z
     .number(expecting(EXPECTED.positiveInteger))
     .int(expecting(EXPECTED.positiveInteger))
     .positive(expecting(EXPECTED.positiveInteger))

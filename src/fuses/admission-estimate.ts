@@ -46,6 +46,9 @@ export class OutputAverages {
 
   /** Exponentially weighted: recent calls count most. */
   observe(model: string, outputTokens: number): void {
+    // Usage is validated where it enters; this guard keeps one bad number from
+    // ever sticking in the average (an EWMA never forgets Infinity or NaN).
+    if (!Number.isFinite(outputTokens) || outputTokens < 0) return;
     const prev = this.averages.get(model);
     this.averages.set(model, prev === undefined ? outputTokens : prev * 0.8 + outputTokens * 0.2);
   }

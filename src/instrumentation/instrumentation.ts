@@ -558,6 +558,8 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
     serviceTiers: config.pricing.serviceTiers,
     issues,
+    maxLabelValueLength: config.metrics.maxLabelValueLength,
+    maxSeries: config.metrics.maxSeries,
   });
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =

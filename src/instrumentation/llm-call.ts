@@ -273,6 +273,9 @@ export class LlmCall {
   ): void {
     if (this.ended) return;
     this.ended = true;
+    // Usage with rejected fields (counted as 0) is not what the provider billed:
+    // say so on the span, and keep it out of the per-model output average.
+    if (usage?.invalid !== undefined) estimated = true;
     const init = this.init;
     const span = init.span;
     // Each step on its own: a failure in one (pricing, a span attribute) must not

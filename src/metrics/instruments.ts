@@ -1,4 +1,10 @@
-import type { Histogram, Meter, ObservableCounter, ObservableResult } from '@opentelemetry/api';
+import type {
+  Counter,
+  Histogram,
+  Meter,
+  ObservableCounter,
+  ObservableResult,
+} from '@opentelemetry/api';
 
 /** Instrument names: the metrics contract (see README "Metrics reference"). */
 export const METRIC = {
@@ -9,6 +15,8 @@ export const METRIC = {
   cost: 'tokenfuse.cost.usd',
   requests: 'tokenfuse.requests',
   unpriced: 'tokenfuse.unpriced',
+  usageInvalid: 'tokenfuse.usage.invalid',
+  seriesDropped: 'tokenfuse.series.dropped',
 } as const;
 
 /** Descriptions of the instruments (Prometheus `# HELP`). */
@@ -22,6 +30,10 @@ export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> =
   [METRIC.cost]: 'Cost of LLM calls in US dollars',
   [METRIC.requests]: 'LLM calls by outcome: ok, error, blocked',
   [METRIC.unpriced]: 'LLM calls whose model and provider have no known price (counted at $0)',
+  [METRIC.usageInvalid]:
+    'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
+  [METRIC.seriesDropped]:
+    'LLM calls not recorded under their own label set, by reason: value_too_long (a value cut to metrics.maxLabelValueLength), max_values_per_label (a value reported as other), max_series (the overflow label set)',
 };
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
@@ -55,6 +67,25 @@ export function createHistograms(meter: Meter): Histograms {
       description: METRIC_HELP[METRIC.timeToFirstChunk],
       unit: 's',
       advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    }),
+  };
+}
+
+/** Counters of input tokenfuse rejected or reshaped; rare, so plain synchronous counters. */
+export interface HealthCounters {
+  usageInvalid: Counter;
+  seriesDropped: Counter;
+}
+
+export function createHealthCounters(meter: Meter): HealthCounters {
+  return {
+    usageInvalid: meter.createCounter(METRIC.usageInvalid, {
+      description: METRIC_HELP[METRIC.usageInvalid],
+      unit: '{field}',
+    }),
+    seriesDropped: meter.createCounter(METRIC.seriesDropped, {
+      description: METRIC_HELP[METRIC.seriesDropped],
+      unit: '{request}',
     }),
   };
 }

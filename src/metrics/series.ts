@@ -6,8 +6,14 @@ export type TokenType = (typeof TOKEN_TYPES)[number];
 export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
 
 /**
- * Running totals of one label set, with the attribute objects of its data points
- * built once. The hot path only adds numbers to these fields.
+ * Running totals of one EXPORTED label set, with the attribute objects of its data
+ * points built once. The hot path only adds numbers to these fields.
+ *
+ * There must be exactly one of these per attribute set the counters export: an
+ * observable callback that reports the same attribute set twice does not add the two
+ * observations (the SDK keeps the last one), so totals kept apart by something that is
+ * not a label (the operation, a provider left out of `metrics.labels`, two values
+ * folded into `other`) would undercount.
  */
 export class Series {
   readonly tokens: Record<TokenType, number> = {
@@ -24,15 +30,8 @@ export class Series {
 
   private readonly tokenAttrs: Record<TokenType, Attributes>;
   private readonly outcomeAttrs: Record<string, Attributes>;
-  /** Semconv histogram attributes for input / output token usage and for duration. */
-  readonly semconvInput: Attributes;
-  readonly semconvOutput: Attributes;
-  readonly semconv: Attributes;
 
-  constructor(
-    readonly labels: Attributes,
-    semconv: Attributes,
-  ) {
+  constructor(readonly labels: Attributes) {
     this.tokenAttrs = {
       input: { ...labels, type: 'input' },
       cache_read: { ...labels, type: 'cache_read' },
@@ -41,9 +40,6 @@ export class Series {
     };
     this.outcomeAttrs = {};
     for (const outcome of OUTCOMES) this.outcomeAttrs[outcome] = { ...labels, outcome };
-    this.semconv = semconv;
-    this.semconvInput = { ...semconv, 'gen_ai.token.type': 'input' };
-    this.semconvOutput = { ...semconv, 'gen_ai.token.type': 'output' };
   }
 
   observeTokens(result: ObservableResult): void {
@@ -67,4 +63,17 @@ export class Series {
   observeUnpriced(result: ObservableResult): void {
     if (this.unpriced > 0) result.observe(this.unpriced, this.labels);
   }
+}
+
+/**
+ * What one record key (labels plus the histogram-only semconv fields: operation,
+ * provider name) resolves to: the shared totals of its exported label set, and the
+ * semconv attributes of its histogram data points (synchronous instruments, which the
+ * SDK itself sums per attribute set).
+ */
+export interface RecordSeries {
+  totals: Series;
+  semconv: Attributes;
+  semconvInput: Attributes;
+  semconvOutput: Attributes;
 }

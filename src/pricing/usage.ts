@@ -4,10 +4,31 @@
  * it for Anthropic), so each reader below converts to one shape that cannot
  * double-count: `input + cacheRead + cacheWrite` is the whole prompt.
  *
- * The readers never throw: a field that is missing, null, negative, not a number
- * or not finite counts as 0, and a cached or reasoning part is clamped to the
- * total it is part of, so a misbehaving server cannot produce negative tokens.
+ * The readers never throw. A field that is missing or null was not reported and
+ * counts as 0. A field that is present but is not a token count (not a number, a
+ * string, negative, fractional, not finite, or above {@link MAX_USAGE_TOKENS}) is
+ * REJECTED: it counts as 0 and is listed in `invalid`, so the accountant can count
+ * and log it and the call is recorded as estimated. A cached or reasoning part is
+ * clamped to the total it is part of. So whatever a server sends, every count is a
+ * safe integer in [0, 1e9]: sums, prices and budgets stay finite.
  */
+
+/**
+ * The largest token count believed for one usage field of one call. The largest
+ * context windows offered today are a few million tokens, so 1e9 leaves a wide
+ * margin for growth while keeping every sum exact: a running total stays an exact
+ * integer for 9 million such calls (2^53 / 1e9), and a price × count stays far from
+ * overflow. A larger count is a broken or hostile server, not a real call.
+ */
+export const MAX_USAGE_TOKENS = 1e9;
+
+/** A usage field a provider reported with a value that is not a token count. */
+export interface InvalidUsageField {
+  /** The field as the provider named it (`prompt_tokens`, `gen_ai.usage.input_tokens`, …). */
+  field: string;
+  /** The value as received. */
+  value: unknown;
+}
 
 /**
  * Usage normalised across APIs. `input` is UNCACHED input tokens only;
@@ -25,6 +46,8 @@ export interface NormalizedUsage {
   output: number;
   /** Reasoning tokens: already counted in `output`. */
   reasoning: number;
+  /** Fields the provider sent that were not token counts (each counted as 0 above). */
+  invalid?: InvalidUsageField[];
 }
 
 // Minimal structural copies of the wire shapes: `openai` is a dev dependency only.
@@ -64,14 +87,29 @@ export interface AnthropicUsageLike {
   output_tokens?: number | null;
 }
 
-/** A token count as reported, or 0 when it is not a usable count. */
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0;
-}
+/** Reads one field's count, collecting the rejected ones. */
+class Reader {
+  readonly invalid: InvalidUsageField[] = [];
 
-/** The current attribute's count, or the legacy one's when the current is not a number. */
-function countEither(current: unknown, legacy: unknown): number {
-  return count(typeof current === 'number' ? current : legacy);
+  /** The count of `field`; 0 when not reported or rejected. */
+  count(field: string, value: unknown): number {
+    if (value === undefined || value === null) return 0;
+    if (
+      typeof value === 'number' &&
+      Number.isSafeInteger(value) &&
+      value >= 0 &&
+      value <= MAX_USAGE_TOKENS
+    ) {
+      return value;
+    }
+    this.invalid.push({ field, value });
+    return 0;
+  }
+
+  done(usage: NormalizedUsage): NormalizedUsage {
+    if (this.invalid.length > 0) usage.invalid = this.invalid;
+    return usage;
+  }
 }
 
 /**
@@ -105,13 +143,23 @@ function fromInclusiveTotal(
 export function fromChatCompletionUsage(
   u: ChatCompletionUsageLike | null | undefined,
 ): NormalizedUsage {
-  const cached = u?.prompt_tokens_details?.cached_tokens ?? u?.prompt_cache_hit_tokens;
-  return fromInclusiveTotal(
-    count(u?.prompt_tokens),
-    count(cached),
-    0,
-    count(u?.completion_tokens),
-    count(u?.completion_tokens_details?.reasoning_tokens),
+  const r = new Reader();
+  const openaiCached = u?.prompt_tokens_details?.cached_tokens;
+  const cached =
+    openaiCached === undefined || openaiCached === null
+      ? r.count('prompt_cache_hit_tokens', u?.prompt_cache_hit_tokens)
+      : r.count('prompt_tokens_details.cached_tokens', openaiCached);
+  return r.done(
+    fromInclusiveTotal(
+      r.count('prompt_tokens', u?.prompt_tokens),
+      cached,
+      0,
+      r.count('completion_tokens', u?.completion_tokens),
+      r.count(
+        'completion_tokens_details.reasoning_tokens',
+        u?.completion_tokens_details?.reasoning_tokens,
+      ),
+    ),
   );
 }
 
@@ -121,12 +169,15 @@ export function fromChatCompletionUsage(
  * `output_tokens_details.reasoning_tokens`.
  */
 export function fromResponsesUsage(u: ResponsesUsageLike | null | undefined): NormalizedUsage {
-  return fromInclusiveTotal(
-    count(u?.input_tokens),
-    count(u?.input_tokens_details?.cached_tokens),
-    0,
-    count(u?.output_tokens),
-    count(u?.output_tokens_details?.reasoning_tokens),
+  const r = new Reader();
+  return r.done(
+    fromInclusiveTotal(
+      r.count('input_tokens', u?.input_tokens),
+      r.count('input_tokens_details.cached_tokens', u?.input_tokens_details?.cached_tokens),
+      0,
+      r.count('output_tokens', u?.output_tokens),
+      r.count('output_tokens_details.reasoning_tokens', u?.output_tokens_details?.reasoning_tokens),
+    ),
   );
 }
 
@@ -135,8 +186,12 @@ export function fromResponsesUsage(u: ResponsesUsageLike | null | undefined): No
  * when a compatible server omits `prompt_tokens` (the two are equal for embeddings).
  */
 export function fromEmbeddingsUsage(u: EmbeddingsUsageLike | null | undefined): NormalizedUsage {
-  const input = count(u?.prompt_tokens ?? u?.total_tokens);
-  return { input, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 };
+  const r = new Reader();
+  const input =
+    u?.prompt_tokens === undefined || u?.prompt_tokens === null
+      ? r.count('total_tokens', u?.total_tokens)
+      : r.count('prompt_tokens', u.prompt_tokens);
+  return r.done({ input, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 });
 }
 
 /**
@@ -146,13 +201,14 @@ export function fromEmbeddingsUsage(u: EmbeddingsUsageLike | null | undefined): 
  * `output_tokens`, so `reasoning` is 0.
  */
 export function fromAnthropicUsage(u: AnthropicUsageLike | null | undefined): NormalizedUsage {
-  return {
-    input: count(u?.input_tokens),
-    cacheRead: count(u?.cache_read_input_tokens),
-    cacheWrite: count(u?.cache_creation_input_tokens),
-    output: count(u?.output_tokens),
+  const r = new Reader();
+  return r.done({
+    input: r.count('input_tokens', u?.input_tokens),
+    cacheRead: r.count('cache_read_input_tokens', u?.cache_read_input_tokens),
+    cacheWrite: r.count('cache_creation_input_tokens', u?.cache_creation_input_tokens),
+    output: r.count('output_tokens', u?.output_tokens),
     reasoning: 0,
-  };
+  });
 }
 
 /** OTel GenAI semantic-convention usage attributes (incubating, so spelled out here). */
@@ -175,16 +231,23 @@ const GEN_AI_USAGE_KEYS = Object.values(GEN_AI_USAGE);
  * The legacy `gen_ai.usage.prompt_tokens` / `completion_tokens` are read when the
  * current names are absent.
  *
- * @returns undefined when the span carries no numeric usage attribute at all,
- *   so "no usage reported" stays distinct from "zero tokens".
+ * @returns undefined when the span carries no usage attribute at all, so "no
+ *   usage reported" stays distinct from "zero tokens".
  */
 export function fromGenAiAttributes(attrs: Record<string, unknown>): NormalizedUsage | undefined {
-  if (!GEN_AI_USAGE_KEYS.some((key) => typeof attrs[key] === 'number')) return undefined;
-  return fromInclusiveTotal(
-    countEither(attrs[GEN_AI_USAGE.input], attrs[GEN_AI_USAGE.legacyInput]),
-    count(attrs[GEN_AI_USAGE.cacheRead]),
-    count(attrs[GEN_AI_USAGE.cacheWrite]),
-    countEither(attrs[GEN_AI_USAGE.output], attrs[GEN_AI_USAGE.legacyOutput]),
-    count(attrs[GEN_AI_USAGE.reasoning]),
+  if (!GEN_AI_USAGE_KEYS.some((key) => attrs[key] !== undefined)) return undefined;
+  const r = new Reader();
+  const either = (current: string, legacy: string) =>
+    attrs[current] === undefined
+      ? r.count(legacy, attrs[legacy])
+      : r.count(current, attrs[current]);
+  return r.done(
+    fromInclusiveTotal(
+      either(GEN_AI_USAGE.input, GEN_AI_USAGE.legacyInput),
+      r.count(GEN_AI_USAGE.cacheRead, attrs[GEN_AI_USAGE.cacheRead]),
+      r.count(GEN_AI_USAGE.cacheWrite, attrs[GEN_AI_USAGE.cacheWrite]),
+      either(GEN_AI_USAGE.output, GEN_AI_USAGE.legacyOutput),
+      r.count(GEN_AI_USAGE.reasoning, attrs[GEN_AI_USAGE.reasoning]),
+    ),
   );
 }
