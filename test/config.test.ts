@@ -466,12 +466,13 @@ describe('errors in the config file', () => {
       {
         path: '',
         line: 4,
-        message: 'syntax error at column 12: Nested mappings are not allowed in compact mappings',
+        column: 12,
+        message: 'syntax error: Nested mappings are not allowed in compact mappings',
       },
     ]);
     expect(err.message).toBe(
       `invalid tokenfuse configuration in ${path}:\n` +
-        '  - (root) (line 4): syntax error at column 12: Nested mappings are not allowed in compact mappings',
+        '  - (root) (line 4, column 12): syntax error: Nested mappings are not allowed in compact mappings',
     );
   });
 
