@@ -40,7 +40,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
   attribution: { defaults: {}, headers: true, stripHeaders: true, baggage: true },
   metrics: {
     exporter: 'prometheus',
-    host: '0.0.0.0',
+    host: '127.0.0.1',
     port: 9464,
     endpoint: '/metrics',
     labels: ['department', 'project', 'environment', 'provider', 'model'],
