@@ -244,7 +244,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
         config.ledger.store === 'redis'
           ? ledgerHost(config.ledger.url)
           : config.ledger.restore
-            ? `memory, restored from ${redactUrl(config.ledger.restore.prometheus)}`
+            ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
             : 'memory',
       metrics: metricsServer
         ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
