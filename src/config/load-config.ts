@@ -179,12 +179,38 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
     throw new ConfigError(
       path,
       doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
+        const at = unclosedOpener(text, error.code, error.message, error.pos[0]) ?? error.pos[0];
+        const { line, col } = lineCounter.linePos(at);
         return { path: '', line, column: col, message: `syntax error: ${error.message}` };
       }),
     );
   }
   return { doc, lineCounter };
+}
+
+/**
+ * Where an unclosed quote or flow collection (`[`, `{`) opened. The parser reports
+ * these where it gave up, often the next key's line; the mistake is at the opener.
+ */
+function unclosedOpener(
+  text: string,
+  code: string,
+  message: string,
+  at: number,
+): number | undefined {
+  if (code === 'MISSING_CHAR' && /quote/.test(message)) {
+    const i = text.lastIndexOf(message.includes('"') ? '"' : "'", at - 1);
+    return i >= 0 ? i : undefined;
+  }
+  const flow = /^Flow (sequence|map)/.exec(message);
+  if (code !== 'BAD_INDENT' || !flow) return undefined;
+  const [open, close] = flow[1] === 'sequence' ? ['[', ']'] : ['{', '}'];
+  let depth = 0;
+  for (let i = at - 1; i >= 0; i--) {
+    if (text[i] === close) depth++;
+    else if (text[i] === open && depth-- === 0) return i;
+  }
+  return undefined;
 }
 
 /** The document as a plain object: `{}` for an empty file, an error for a top level that is not a mapping. */

@@ -9,7 +9,7 @@
  * tokens). Whole-name matches, so `limit.tokens` (a count) is not one.
  */
 const SECRET_FIELD =
-  /^(.*url|.*password|passwd|.*secret|.*token|api_?key|auth|authorization|credentials?|tls|prometheus)$/i;
+  /^(.*url|.*password|passwd|.*secret|.*token|api_?key|auth|authorization|credentials?|tls)$/i;
 
 /**
  * Whether the value at this config path may hold a secret, by the names along the

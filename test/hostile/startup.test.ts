@@ -464,6 +464,33 @@ describe('the startup line', () => {
   });
 });
 
+describe('YAML syntax errors point at the mistake', () => {
+  it.each([
+    {
+      what: 'an unclosed quote: at the quote, not at the end of the file',
+      text: 'metrics:\n  endpoint: "/metrics\n',
+      issue: '(line 2, column 13): syntax error: Missing closing "quote',
+    },
+    {
+      what: 'an unclosed flow map: at its brace, not at the next key',
+      text: 'metrics: { port: 9464, endpoint: /m\nbudgets: []\n',
+      issue:
+        '(line 1, column 10): syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+    },
+    {
+      what: 'a nested mapping in a compact one: where it is',
+      text: 'attribution:\n  headers: true: false\n',
+      issue:
+        '(line 2, column 12): syntax error: Nested mappings are not allowed in compact mappings',
+    },
+  ])('$what', ({ text, issue }) => {
+    const path = file('syntax.yaml', text);
+    expect(configError(() => loadConfig({ path, env: {} })).message).toBe(
+      `invalid tokenfuse configuration in ${path}:\n  - (root) ${issue}`,
+    );
+  });
+});
+
 describe('config errors stop the app with exit code 78 and a clean message', () => {
   it('bad YAML: the line and column of the problem, and nothing else', async () => {
     const bad = file(
@@ -476,7 +503,7 @@ describe('config errors stop the app with exit code 78 and a clean message', () 
     expect(app.stdout).toBe('');
     expect(app.stderr).toBe(
       `ConfigError: invalid tokenfuse configuration in ${bad}:\n` +
-        '  - (root) (line 4, column 1): syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]\n' +
+        '  - (root) (line 3, column 11): syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]\n' +
         NOT_STARTED,
     );
   });
