@@ -204,6 +204,13 @@ function externalAddress(): string | undefined {
   return undefined;
 }
 
+/** The app's stderr once it has a whole line: stderr and stdout are separate pipes, read in any order. */
+async function stderrLine(app: App): Promise<string> {
+  for (let i = 0; i < 500 && !app.stderr.includes('\n'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  return app.stderr;
+}
+
 function connectTo(host: string, port: number): Promise<string> {
   return new Promise((resolve) => {
     const req = get({ host, port, path: '/metrics', timeout: 10_000 }, (res) => {
@@ -228,7 +235,7 @@ describe('the metrics endpoint', () => {
       expect(await app.firstLine()).toBe('ready');
       expect(await connectTo('127.0.0.1', port)).toBe('HTTP 200');
       expect(await connectTo(external!, port)).toBe('ECONNREFUSED');
-      expect(app.stderr).toMatch(
+      expect(await stderrLine(app)).toMatch(
         new RegExp(`; metrics http://127\\.0\\.0\\.1:${port}/metrics\\n$`),
       );
     },
@@ -245,7 +252,7 @@ describe('the metrics endpoint', () => {
       });
       expect(await app.firstLine()).toBe('ready');
       expect(await connectTo(external!, port)).toBe('HTTP 200');
-      expect(app.stderr).toMatch(
+      expect(await stderrLine(app)).toMatch(
         new RegExp(`; metrics http://0\\.0\\.0\\.0:${port}/metrics \\(all interfaces\\)\\n$`),
       );
     },
