@@ -30,6 +30,8 @@ export {
   type LedgerUnavailableDetails,
   LedgerUnavailableError,
   ModelNotAllowedError,
+  NotRunningError,
+  type NotRunningReason,
   TokenfuseError,
 } from './errors/index.js';
 export type { Disposable, Subscribe } from './fuses/events.js';

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -20,19 +21,23 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
-import { loadConfig } from './config/load-config.js';
+import { CONFIG_FILE_NAMES, CONFIG_PATH_ENV, loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
+import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
+import { redactUrl } from './errors/redact.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
 import { PrometheusRestorer } from './ledger/prometheus-restore.js';
 import { FUSE_COUNTERS, FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
 import { METRIC, METRIC_HELP } from './metrics/instruments.js';
+import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import {
   type KnownMetric,
   PromClientBridge,
   type PromClientRegistryLike,
   prometheusName,
 } from './metrics/prom-client-bridge.js';
+import { ledgerHost, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 
 /** The parts tokenfuse adds to an OpenTelemetry setup, sharing one configuration and accountant. */
@@ -117,12 +122,39 @@ export interface StartOptions {
   metricReaders?: IMetricReader[];
 }
 
+// Registry symbols, not module variables: the CJS and ESM builds of tokenfuse can
+// both be loaded in one process and must see the same runtime.
 const RUNTIME = Symbol.for('tokenfuse.runtime');
-const globalSlot = globalThis as { [RUNTIME]?: TokenfuseRuntime };
+const NOT_RUNNING = Symbol.for('tokenfuse.not-running');
+const globalSlot = globalThis as {
+  [RUNTIME]?: TokenfuseRuntime;
+  [NOT_RUNNING]?: { reason: NotRunningReason; detail: string };
+};
 
-/** The runtime `tokenfuse/register` or `start()` created in this process, if any (shared by the CJS and ESM builds). */
-export function getRuntime(): TokenfuseRuntime | undefined {
-  return globalSlot[RUNTIME];
+/**
+ * The runtime `tokenfuse/register` or `start()` created in this process (shared by
+ * the CJS and ESM builds).
+ *
+ * @throws {NotRunningError} (`code` `not_running`) when there is none, saying why:
+ *   not started, disabled, an unsupported Node.js, a worker thread, or shut down.
+ */
+export function getRuntime(): TokenfuseRuntime {
+  return requireRuntime('getRuntime()');
+}
+
+function requireRuntime(caller: string, hint?: string): TokenfuseRuntime {
+  const runtime = globalSlot[RUNTIME];
+  if (runtime) return runtime;
+  const why = globalSlot[NOT_RUNNING] ?? { reason: 'not_started', detail: '' };
+  throw new NotRunningError(caller, why.reason, why.detail, hint);
+}
+
+/**
+ * Records why tokenfuse is not running, for {@link getRuntime}'s error.
+ * @internal used by `tokenfuse/register`
+ */
+export function markNotRunning(reason: NotRunningReason, detail = ''): void {
+  if (!globalSlot[RUNTIME]) globalSlot[NOT_RUNNING] = { reason, detail };
 }
 
 /**
@@ -133,29 +165,39 @@ export function getRuntime(): TokenfuseRuntime | undefined {
  * tokenfuse's accounting needs no exporter.
  */
 export function start(options: StartOptions = {}): TokenfuseRuntime | undefined {
-  const existing = getRuntime();
+  const existing = globalSlot[RUNTIME];
   if (existing) return existing;
+  const problem = unsupportedNode();
+  if (problem) {
+    say(`tokenfuse: ${problem}; tokenfuse is disabled, your app runs uninstrumented`);
+    markNotRunning('unsupported_node', `Node.js v${process.versions.node}`);
+    return undefined;
+  }
+  logMode(); // validates TOKENFUSE_LOG
   if (!process.env.OTEL_LOG_LEVEL) diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
+  // The kill switch is honoured before the file is read, so that it also gets an app
+  // with a broken config file running again.
+  if (/^(true|1|yes)$/i.test(process.env.TOKENFUSE_DISABLED?.trim() ?? '')) {
+    return disabled('TOKENFUSE_DISABLED');
+  }
   const config = options.config
     ? resolveConfig(options.config)
     : loadConfig(options.configPath ? { path: options.configPath } : {});
-  if (!config.enabled) return undefined;
+  if (!config.enabled) {
+    return disabled(
+      config.source === 'code' ? 'enabled: false' : `enabled: false in ${config.source}`,
+    );
+  }
 
   const tokenfuse = createTokenfuse(config);
   const metricReaders: IMetricReader[] = [...(options.metricReaders ?? [])];
   let prometheus: PrometheusExporter | undefined;
+  let metricsServer: Server | undefined;
   if (config.metrics.exporter === 'prometheus') {
-    prometheus = new PrometheusExporter(
-      { host: config.metrics.host, port: config.metrics.port, endpoint: config.metrics.endpoint },
-      (err) => {
-        if (err)
-          diag.error(
-            `tokenfuse: cannot serve metrics on ${config.metrics.host}:${config.metrics.port}`,
-            err,
-          );
-      },
-    );
+    const { host, port, endpoint } = config.metrics;
+    prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
+    metricsServer = serveMetrics(prometheus, { host, port, endpoint });
     metricReaders.push(prometheus);
   }
   // Every reader keeps its own copy of every histogram, so each one costs per call.
@@ -188,6 +230,28 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   });
   sdk.start();
 
+  say(
+    startupLine({
+      configFile: options.config
+        ? 'code'
+        : config.source === 'defaults'
+          ? undefined
+          : config.source,
+      lookedIn: `${CONFIG_FILE_NAMES.join(', ')} in ${process.cwd()}; set ${CONFIG_PATH_ENV} to name one`,
+      budgets: config.budgets.length,
+      policies: config.policies.length,
+      ledger:
+        config.ledger.store === 'redis'
+          ? ledgerHost(config.ledger.url)
+          : config.ledger.restore
+            ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
+            : 'memory',
+      metrics: metricsServer
+        ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
+        : 'not served (metrics.exporter none)',
+    }),
+  );
+
   const runtime: TokenfuseRuntime = {
     ...tokenfuse,
     sdk,
@@ -195,7 +259,9 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     promClientBridge,
     async shutdown() {
       delete globalSlot[RUNTIME];
+      markNotRunning('shut_down');
       tokenfuse.instrumentation.disable();
+      if (metricsServer) await closeMetricsServer(metricsServer);
       await sdk.shutdown();
       // Reconciles what the shared ledger has pending, and closes its connection.
       await tokenfuse.fuses.close();
@@ -203,7 +269,14 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     },
   };
   globalSlot[RUNTIME] = runtime;
+  delete globalSlot[NOT_RUNNING];
   return runtime;
+}
+
+function disabled(by: string): undefined {
+  say(`tokenfuse: disabled by ${by}; your app runs uninstrumented`);
+  markNotRunning('disabled', by);
+  return undefined;
 }
 
 function traceExportersFromEnv(): SpanProcessor[] {
@@ -277,13 +350,10 @@ export const METRIC_NAMES: readonly string[] = CONTRACT_METRICS.map((m) => m.nam
  * registerTokenfuseMetrics(client.register);
  */
 export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void {
-  const runtime = getRuntime();
-  if (!runtime) {
-    throw new Error(
-      'registerTokenfuseMetrics(): tokenfuse is not running in this process; start the app with ' +
-        '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
-    );
-  }
+  const runtime = requireRuntime(
+    'registerTokenfuseMetrics()',
+    'with your own NodeSDK, add a PromClientBridge to it instead',
+  );
   // Budget and fuse series exist only when budgets do, ledger errors only with the
   // shared ledger or restoring from Prometheus; don't declare them empty.
   const fuseNames = new Set(

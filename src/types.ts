@@ -61,9 +61,10 @@ export interface MetricsOptions {
    */
   exporter?: 'prometheus' | 'none';
   /**
-   * Interface the Prometheus endpoint binds to.
+   * Interface the Prometheus endpoint binds to: loopback by default, `0.0.0.0` for a
+   * Prometheus on another host or pod (README, Security).
    * Env: `OTEL_EXPORTER_PROMETHEUS_HOST`.
-   * @default '0.0.0.0'
+   * @default '127.0.0.1'
    */
   host?: string;
   /**

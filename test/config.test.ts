@@ -40,7 +40,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
   attribution: { defaults: {}, headers: true, stripHeaders: true, baggage: true },
   metrics: {
     exporter: 'prometheus',
-    host: '0.0.0.0',
+    host: '127.0.0.1',
     port: 9464,
     endpoint: '/metrics',
     labels: ['department', 'project', 'environment', 'provider', 'model'],
@@ -478,12 +478,13 @@ describe('errors in the config file', () => {
       {
         path: '',
         line: 4,
-        message: 'syntax error at column 12: Nested mappings are not allowed in compact mappings',
+        column: 12,
+        message: 'syntax error: Nested mappings are not allowed in compact mappings',
       },
     ]);
     expect(err.message).toBe(
       `invalid tokenfuse configuration in ${path}:\n` +
-        '  - (root) (line 4): syntax error at column 12: Nested mappings are not allowed in compact mappings',
+        '  - (root) (line 4, column 12): syntax error: Nested mappings are not allowed in compact mappings',
     );
   });
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { PACKAGE_VERSION } from '../src/version.js';
 import {
   CHAT_APP_READY_LINE,
   chatAppExpected,
@@ -232,9 +233,12 @@ describe("an app's own prom-client /metrics", () => {
     expect(await tryConnect(exporterPort)).toBe('ECONNREFUSED');
   });
 
-  it('writes nothing to stderr while running and being scraped', async () => {
+  it('writes only its startup line to stderr while running and being scraped', async () => {
     await getMetrics(appPort);
-    expect(app.stderr).toBe('');
+    expect(app.stderr).toBe(
+      `tokenfuse ${PACKAGE_VERSION} started: config ${join(tmp, 'tokenfuse.config.yaml')}; ` +
+        '0 budgets, 0 policies; ledger memory; metrics not served (metrics.exporter none)\n',
+    );
   });
 });
 
@@ -267,7 +271,7 @@ describe('prom-client and the Prometheus endpoint together', () => {
 });
 
 describe('registerTokenfuseMetrics without tokenfuse running', () => {
-  it('throws an Error telling how to start tokenfuse', async () => {
+  it('throws a NotRunningError telling how to start tokenfuse', async () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [
@@ -276,15 +280,18 @@ describe('registerTokenfuseMetrics without tokenfuse running', () => {
         "import client from 'prom-client';" +
           "import { registerTokenfuseMetrics } from 'tokenfuse';" +
           'try { registerTokenfuseMetrics(client.register); console.log("no error"); }' +
-          'catch (err) { console.log(JSON.stringify({ isError: err instanceof Error, message: err.message })); }',
+          'catch (err) { console.log(JSON.stringify({ isError: err instanceof Error, name: err.name, code: err.code, message: err.message })); }',
       ],
       { cwd: ROOT, env: childEnv({}), timeout: 30_000 },
     );
     expect(JSON.parse(stdout)).toEqual({
       isError: true,
+      name: 'NotRunningError',
+      code: 'not_running',
       message:
-        'registerTokenfuseMetrics(): tokenfuse is not running in this process; start the app with ' +
-        '`node --import tokenfuse/register` (or call start()), or add a PromClientBridge to your own NodeSDK',
+        'registerTokenfuseMetrics(): tokenfuse is not running: start the app with ' +
+        '`node --import tokenfuse/register app.mjs` (ESM) or `node --require tokenfuse/register app.cjs` ' +
+        '(CommonJS), or call start() first; with your own NodeSDK, add a PromClientBridge to it instead',
     });
   });
 });

@@ -670,7 +670,7 @@ describe('ledger configuration', () => {
         '  - ledger.url: expected a redis:// or rediss:// URL, got a string that is not one',
         '  - ledger.timeoutMs: expected a positive integer, got 0 (number)',
         `  - ledger.onFailure: expected 'open' or 'closed', got "maybe" (string)`,
-        '  - ledger.tls: expected true, false or an object of TLS options, got "yes" (string)',
+        '  - ledger.tls: expected true, false or an object of TLS options, got a string of 3 characters (hidden)',
         "  - ledger: unknown field 'keyprefix'; did you mean 'keyPrefix'?",
       ].join('\n'),
     );

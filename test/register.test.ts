@@ -189,9 +189,12 @@ describe.each([
       expect(request.headers).not.toHaveProperty('x-department');
   });
 
-  it('writes nothing to stderr while running and being scraped', async () => {
+  it('writes only its startup line to stderr while running and being scraped', async () => {
     await scrape(port);
-    expect(app.stderr).toBe('');
+    expect(app.stderr).toBe(
+      `tokenfuse ${PACKAGE_VERSION} started: config ${configPath}; 0 budgets, 0 policies; ` +
+        `ledger memory; metrics http://127.0.0.1:${port}/metrics\n`,
+    );
   });
 });
 
@@ -217,10 +220,12 @@ describe('startup errors and the kill switch', () => {
       });
       const exit = await app.exited;
 
-      expect(exit).toEqual({ code: 1, signal: null });
-      expect(app.stderr).toContain(`invalid tokenfuse configuration in ${badConfig}:\n`);
-      expect(app.stderr).toContain(
-        "  - metrics (line 2): unknown field 'prot'; did you mean 'port'?\n",
+      expect(exit).toEqual({ code: 78, signal: null });
+      expect(app.stderr).toBe(
+        `ConfigError: invalid tokenfuse configuration in ${badConfig}:\n` +
+          "  - metrics (line 2): unknown field 'prot'; did you mean 'port'?\n" +
+          'tokenfuse: the app was not started (exit code 78); fix the configuration, ' +
+          'or set TOKENFUSE_DISABLED=true to run the app without tokenfuse\n',
       );
       expect(app.stdout).toBe('');
       expect(server.requests).toEqual([]);
@@ -245,6 +250,8 @@ describe('startup errors and the kill switch', () => {
     expect(server.requests[1]!.headers['x-department']).toBe('research');
     expect(server.requests[2]!.body.stream).toBe(true);
     expect(server.requests[2]!.body).not.toHaveProperty('stream_options');
-    expect(app.stderr).toBe('');
+    expect(app.stderr).toBe(
+      'tokenfuse: disabled by TOKENFUSE_DISABLED; your app runs uninstrumented\n',
+    );
   });
 });

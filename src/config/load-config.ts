@@ -2,7 +2,8 @@
  * Finds and reads the configuration file, reporting problems with the file's
  * absolute path and the line of each bad field.
  */
-import { readFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors/config-error.js';
@@ -98,23 +99,75 @@ function findConfigFile(
   return undefined;
 }
 
+/** Largest config file read; a real one is a few kilobytes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /**
- * The file's text, or undefined when it does not exist. Reading directly (rather
- * than checking existence first) leaves no window for the file to change between.
+ * The file's text, or undefined when it does not exist. Regular files only, of at
+ * most {@link MAX_CONFIG_BYTES}: a FIFO would block startup until something writes
+ * to it and a device such as /dev/zero never ends. The file is opened without
+ * blocking and checked on its descriptor (fstat), so nothing can swap it between
+ * the check and the read; reading stops past the limit even if the file grows.
  */
 function readConfigFile(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(
-      path,
-      [{ path: '', message: `cannot read file: ${(err as Error).message}` }],
-      {
-        cause: err,
-      },
-    );
+    throw unreadable(path, err);
   }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) {
+      throw new ConfigError(path, [
+        {
+          path: '',
+          message: `not a regular file (${fileKind(stats)}); tokenfuse reads its configuration from a regular file only`,
+        },
+      ]);
+    }
+    const tooLarge = () =>
+      new ConfigError(path, [
+        {
+          path: '',
+          message: `file too large (over ${MAX_CONFIG_BYTES} bytes); a tokenfuse configuration is a few kilobytes`,
+        },
+      ]);
+    if (stats.size > MAX_CONFIG_BYTES) throw tooLarge();
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw tooLarge();
+    }
+    return buffer.toString('utf8', 0, length);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw unreadable(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function unreadable(path: string, err: unknown): ConfigError {
+  return new ConfigError(
+    path,
+    [{ path: '', message: `cannot read file: ${(err as Error).message}` }],
+    { cause: err },
+  );
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a file';
 }
 
 function parseConfigFile(path: string, text: string): { doc: Document; lineCounter: LineCounter } {
@@ -126,12 +179,38 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
     throw new ConfigError(
       path,
       doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { path: '', line, message: `syntax error at column ${col}: ${error.message}` };
+        const at = unclosedOpener(text, error.code, error.message, error.pos[0]) ?? error.pos[0];
+        const { line, col } = lineCounter.linePos(at);
+        return { path: '', line, column: col, message: `syntax error: ${error.message}` };
       }),
     );
   }
   return { doc, lineCounter };
+}
+
+/**
+ * Where an unclosed quote or flow collection (`[`, `{`) opened. The parser reports
+ * these where it gave up, often the next key's line; the mistake is at the opener.
+ */
+function unclosedOpener(
+  text: string,
+  code: string,
+  message: string,
+  at: number,
+): number | undefined {
+  if (code === 'MISSING_CHAR' && /quote/.test(message)) {
+    const i = text.lastIndexOf(message.includes('"') ? '"' : "'", at - 1);
+    return i >= 0 ? i : undefined;
+  }
+  const flow = /^Flow (sequence|map)/.exec(message);
+  if (code !== 'BAD_INDENT' || !flow) return undefined;
+  const [open, close] = flow[1] === 'sequence' ? ['[', ']'] : ['{', '}'];
+  let depth = 0;
+  for (let i = at - 1; i >= 0; i--) {
+    if (text[i] === close) depth++;
+    else if (text[i] === open && depth-- === 0) return i;
+  }
+  return undefined;
 }
 
 /** The document as a plain object: `{}` for an empty file, an error for a top level that is not a mapping. */

@@ -97,7 +97,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
   attribution: Object.freeze({ headers: true, stripHeaders: true, baggage: true }),
   metrics: Object.freeze({
     exporter: 'prometheus' as const,
-    host: '0.0.0.0',
+    // Loopback: the endpoint has no authentication; opening it is one variable away.
+    host: '127.0.0.1',
     port: 9464,
     endpoint: '/metrics',
     labels: Object.freeze(['department', 'project', 'environment', 'provider', 'model'] as const),

@@ -4,6 +4,7 @@
  * alone, and the conversion of zod's issues into tokenfuse's.
  */
 import { z } from 'zod';
+import { describeSecretValue, isSecretPath } from '../errors/redact.js';
 import { parseDuration } from '../fuses/duration.js';
 import type { MetricLabel, TagName, TokenfuseOptions } from '../types.js';
 
@@ -571,7 +572,7 @@ export type OptionsValidation =
  * problem rather than the first.
  */
 export function validateOptions(input: unknown): OptionsValidation {
-  const result = tokenfuseOptionsSchema.safeParse(input);
+  const result = tokenfuseOptionsSchema.safeParse(input, { reportInput: true });
   if (result.success) return { success: true, data: result.data };
   return {
     success: false,
@@ -579,13 +580,25 @@ export function validateOptions(input: unknown): OptionsValidation {
       const path = issue.path.map((segment) =>
         typeof segment === 'number' ? segment : String(segment),
       );
-      const converted: OptionsIssue = { path, message: issue.message };
+      const converted: OptionsIssue = { path, message: hideSecretValue(issue, path) };
       if (issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
         converted.locate = [...path, issue.keys[0]];
       }
       return converted;
     }),
   };
+}
+
+/**
+ * The issue's message with the value it echoes replaced by its shape when the field
+ * may hold a secret (a password, a URL with a token): any field, present or added
+ * later, named like one (see isSecretPath).
+ */
+function hideSecretValue(issue: z.core.$ZodIssue, path: readonly (string | number)[]): string {
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined || !isSecretPath(path)) return issue.message;
+  const hidden = describeSecretValue(input);
+  return hidden === undefined ? issue.message : issue.message.replace(describeValue(input), hidden);
 }
 
 /** `['pricing', 'overrides', 1, 'input_mtok']` → `pricing.overrides[1].input_mtok`. */

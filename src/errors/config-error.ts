@@ -1,3 +1,4 @@
+import { redactSecrets } from './redact.js';
 import { TokenfuseError } from './tokenfuse-error.js';
 
 /** One problem found in a configuration. */
@@ -8,23 +9,31 @@ export interface ConfigIssue {
   message: string;
   /** 1-based line in the config file, when the value came from a file. */
   line?: number;
+  /** 1-based column in the config file, for syntax errors. */
+  column?: number;
 }
 
 /**
  * Thrown at startup when the configuration (file, environment or code) is invalid.
  * The message names the source (file path or `env NAME`), each bad field and value.
+ * Secret-looking parts of the messages (URL credentials and paths, `Bearer …`,
+ * API-key shapes) are redacted, in `message` and in `issues` alike.
  */
 export class ConfigError extends TokenfuseError {
+  /** `config_invalid`, for handlers that tell tokenfuse's errors apart by code. */
+  readonly code = 'config_invalid';
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
   constructor(source: string, issues: readonly ConfigIssue[], options?: ErrorOptions) {
-    const lines = issues.map(
-      (i) => `  - ${i.path || '(root)'}${i.line ? ` (line ${i.line})` : ''}: ${i.message}`,
-    );
+    const redacted = issues.map((i) => ({ ...i, message: redactSecrets(i.message) }));
+    const lines = redacted.map((i) => {
+      const where = i.line ? ` (line ${i.line}${i.column ? `, column ${i.column}` : ''})` : '';
+      return `  - ${i.path || '(root)'}${where}: ${i.message}`;
+    });
     super(`invalid tokenfuse configuration in ${source}:\n${lines.join('\n')}`, options);
     this.name = 'ConfigError';
     this.source = source;
-    this.issues = issues;
+    this.issues = redacted;
   }
 }

@@ -12,4 +12,5 @@ export {
   ModelNotAllowedError,
 } from './blocked-call-error.js';
 export { ConfigError, type ConfigIssue } from './config-error.js';
+export { NotRunningError, type NotRunningReason } from './not-running-error.js';
 export { TokenfuseError } from './tokenfuse-error.js';

@@ -1,0 +1,58 @@
+/**
+ * The HTTP server of the Prometheus endpoint, ours rather than the exporter's own:
+ * the exporter's server leaves a scraper's keep-alive connections referenced, so a
+ * process that has finished its work stays up as long as Prometheus keeps scraping.
+ */
+
+import { createServer, type Server } from 'node:http';
+import { diag } from '@opentelemetry/api';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+
+/** Where the endpoint listens. */
+export interface MetricsAddress {
+  host: string;
+  port: number;
+  /** Path of the endpoint, starting with `/`. */
+  endpoint: string;
+}
+
+/**
+ * Serves `exporter`'s metrics on `host:port` at `endpoint` (404 elsewhere), never
+ * keeping the process alive: the listening socket and every accepted connection are
+ * unreferenced, so the app exits when its own work is done, mid-scrape or not.
+ * A failure to listen (the port taken) is logged through diag; the app goes on.
+ */
+export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
+  const { host, port, endpoint } = address;
+  const server = createServer((request, response) => {
+    let pathname: string;
+    try {
+      pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      response.statusCode = 400;
+      response.end('Bad Request');
+      return;
+    }
+    if (pathname === endpoint) {
+      exporter.getMetricsRequestHandler(request, response);
+    } else {
+      response.statusCode = 404;
+      response.end();
+    }
+  });
+  server.unref();
+  server.on('connection', (socket) => socket.unref());
+  server.on('error', (err) =>
+    diag.error(`tokenfuse: cannot serve metrics on ${host}:${port}`, err),
+  );
+  server.listen({ host, port });
+  return server;
+}
+
+/** Stops listening and drops open connections (keep-alive ones would delay close()). */
+export function closeMetricsServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
