@@ -97,7 +97,10 @@ export interface MetricsOptions {
  * the cache fields and to 0 otherwise.
  */
 export interface PriceOverride {
-  /** Model name the call asked for; `*` is a wildcard (`gpt-4.1*`). */
+  /**
+   * Model name; `*` is a wildcard (`gpt-4.1*`). Matched against the model the
+   * response names and against the requested one, the response's first.
+   */
   model: string;
   /** Restrict the override to one provider id (built in, or declared under `providers`). */
   provider?: string;

@@ -95,19 +95,13 @@ export class Accountant {
   price(record: UsageRecord): AccountingResult {
     const usage = record.usage;
     if (usage === undefined) return { costUsd: 0, priced: true };
-    // The requested name first: overrides are written for it (`gpt-4.1`), while
-    // providers answer with a dated snapshot (`gpt-4.1-2025-04-14`) the catalog
-    // may price differently. The snapshot is the fallback for aliases only it knows.
-    const model = record.model;
-    let price = this.options.prices.price(record.provider, model, usage, record.startedAt);
-    if (!price.priced && record.responseModel && record.responseModel !== record.model) {
-      price = this.options.prices.price(
-        record.provider,
-        record.responseModel,
-        usage,
-        record.startedAt,
-      );
-    }
+    // What the provider says it ran first: an alias (`gpt-4o`) or an Azure
+    // deployment name is answered by a dated snapshot, and the snapshot is what is
+    // billed. The requested name is the fallback (no response model, or one the
+    // catalog does not know). Overrides match either name (see PriceBook.priceFirst).
+    const model = record.responseModel || record.model;
+    const names = model === record.model ? [model] : [model, record.model];
+    const price = this.options.prices.priceFirst(record.provider, names, usage, record.startedAt);
     if (price.error !== undefined) {
       diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
     }

@@ -260,6 +260,33 @@ export class PriceBook {
     }
   }
 
+  /**
+   * Prices one call known by several model names, in order of preference (what the
+   * provider says it ran, then what was asked for). An override matching any name
+   * wins over the catalog, so an override written for the requested name still
+   * applies when the provider answers with a dated snapshot; among overrides, and
+   * then among catalog entries, the earlier name wins.
+   */
+  priceFirst(
+    provider: string,
+    models: readonly string[],
+    usage: NormalizedUsage,
+    at?: Date,
+  ): PriceResult {
+    for (const model of models) {
+      if (this.resolve(provider, model).kind === 'override') {
+        return this.price(provider, model, usage, at);
+      }
+    }
+    let first: PriceResult | undefined;
+    for (const model of models) {
+      const result = this.price(provider, model, usage, at);
+      if (result.priced) return result;
+      first ??= result;
+    }
+    return first ?? { ...UNPRICED };
+  }
+
   private priceFromCatalog(
     catalog: CatalogPrice,
     model: string,

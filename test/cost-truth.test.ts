@@ -1,0 +1,148 @@
+// Cost truth (issue 9): every dollar tokenfuse reports equals what the catalog's own
+// `calcPrice` gives for the same usage, model, provider and start time (to 1e-9),
+// on /metrics and on the span, through the real SDK over HTTP.
+import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { calcPrice, type Usage } from '@pydantic/genai-prices';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import type { TokenfuseOptions } from '../src/types.js';
+import { createHarness, type Harness } from './helpers/harness.js';
+import { sum } from './helpers/prom-text.js';
+
+let llm: FakeOpenAI;
+let h: Harness | undefined;
+beforeAll(async () => {
+  llm = await startFakeOpenAI();
+});
+afterAll(async () => {
+  await llm.close();
+});
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+  llm.reset();
+  diag.disable();
+});
+
+function captureDiag(): string[] {
+  const messages: string[] = [];
+  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
+  const logger: DiagLogger = {
+    error: log,
+    warn: log,
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  };
+  diag.setLogger(logger, DiagLogLevel.WARN);
+  return messages;
+}
+
+/** The fake server's host, declared as a provider priced from catalog provider `pricesFrom`. */
+function declared(id: string, pricesFrom: string) {
+  return { id, hosts: [new URL(llm.url).host], pricesFrom };
+}
+
+/** `calcPrice`'s own total, or a failure naming what was not found. */
+function catalogPrice(usage: Usage, model: string, providerId: string, at?: Date): number {
+  const r = calcPrice(usage, model, { providerId, ...(at ? { timestamp: at } : {}) });
+  if (r === null) throw new Error(`catalog has no ${providerId}/${model}`);
+  return r.total_price;
+}
+
+async function start(options: TokenfuseOptions): Promise<Harness> {
+  h = await createHarness(options);
+  return h;
+}
+
+function client(harness: Harness) {
+  return new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+}
+
+const CHAT = { messages: [{ role: 'user' as const, content: 'hi' }] };
+
+describe('the model priced is the one the provider says it ran', () => {
+  it('prices an alias answered by an older snapshot at the snapshot’s price', async () => {
+    const harness = await start({ providers: [declared('openai-fake', 'openai')] });
+    llm.enqueue({
+      kind: 'usage',
+      model: 'gpt-4o-2024-05-13',
+      usage: { prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500 },
+    });
+    await client(harness).chat.completions.create({ model: 'gpt-4o', ...CHAT });
+
+    const snapshot = catalogPrice(
+      { input_tokens: 1200, output_tokens: 300 },
+      'gpt-4o-2024-05-13',
+      'openai',
+    );
+    const alias = catalogPrice({ input_tokens: 1200, output_tokens: 300 }, 'gpt-4o', 'openai');
+    expect(snapshot).toBeGreaterThan(alias * 1.5); // the two really differ, so this test can fail
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total', { model: 'gpt-4o' })).toBeCloseTo(snapshot, 9);
+    const span = harness.spans()[0]!;
+    expect(span.attributes['gen_ai.response.model']).toBe('gpt-4o-2024-05-13');
+    expect(span.attributes['tokenfuse.cost.usd']).toBeCloseTo(snapshot, 9);
+  });
+
+  it('prices an Azure deployment name by the model the response names, via the catalog’s azure', async () => {
+    const harness = await start({ providers: [declared('azure-east', 'azure')] });
+    llm.enqueue({
+      kind: 'usage',
+      model: 'gpt-4o-2024-05-13',
+      usage: { prompt_tokens: 1000, completion_tokens: 50, total_tokens: 1050 },
+    });
+    await client(harness).chat.completions.create({ model: 'prod-chat-deployment', ...CHAT });
+    const expected = catalogPrice(
+      { input_tokens: 1000, output_tokens: 50 },
+      'gpt-4o-2024-05-13',
+      'azure',
+    );
+    expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(expected, 9);
+  });
+
+  it('falls back to the requested name when the response names a model the catalog does not know', async () => {
+    const harness = await start({ providers: [declared('openai-fake', 'openai')] });
+    llm.enqueue({
+      kind: 'usage',
+      model: 'gpt-4o-internal-canary',
+      usage: { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100 },
+    });
+    await client(harness).chat.completions.create({ model: 'gpt-4o', ...CHAT });
+    const expected = catalogPrice({ input_tokens: 1000, output_tokens: 100 }, 'gpt-4o', 'openai');
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(expected, 9);
+    expect(sum(m, 'tokenfuse_unpriced_total')).toBe(0);
+  });
+
+  it('applies an override written for either name, the response model’s first', async () => {
+    const harness = await start({
+      providers: [declared('openai-fake', 'openai')],
+      pricing: {
+        overrides: [
+          // For the requested name only: still wins over the catalog's snapshot price.
+          { model: 'prod-chat', input_mtok: 1, output_mtok: 2 },
+          // Both names of the second call match; the response model's override wins.
+          { model: 'my-alias', input_mtok: 100, output_mtok: 100 },
+          { model: 'my-snapshot-v2', input_mtok: 3, output_mtok: 4 },
+        ],
+      },
+    });
+    const openai = client(harness);
+    llm.enqueue({
+      kind: 'usage',
+      model: 'gpt-4o-2024-05-13',
+      usage: { prompt_tokens: 1000, completion_tokens: 1000, total_tokens: 2000 },
+    });
+    await openai.chat.completions.create({ model: 'prod-chat', ...CHAT });
+    llm.enqueue({
+      kind: 'usage',
+      model: 'my-snapshot-v2',
+      usage: { prompt_tokens: 1000, completion_tokens: 1000, total_tokens: 2000 },
+    });
+    await openai.chat.completions.create({ model: 'my-alias', ...CHAT });
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total', { model: 'prod-chat' })).toBeCloseTo(0.003, 12);
+    expect(sum(m, 'tokenfuse_cost_usd_total', { model: 'my-alias' })).toBeCloseTo(0.007, 12);
+  });
+});
