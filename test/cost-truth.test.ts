@@ -3,7 +3,7 @@
 // on /metrics and on the span, through the real SDK over HTTP.
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import type { TokenfuseOptions } from '../src/types.js';
 import { createHarness, type Harness } from './helpers/harness.js';
@@ -144,5 +144,66 @@ describe('the model priced is the one the provider says it ran', () => {
     const m = await harness.scrape();
     expect(sum(m, 'tokenfuse_cost_usd_total', { model: 'prod-chat' })).toBeCloseTo(0.003, 12);
     expect(sum(m, 'tokenfuse_cost_usd_total', { model: 'my-alias' })).toBeCloseTo(0.007, 12);
+  });
+});
+
+describe('a call is priced at its start time', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('prices a stream that starts before a dated price change and ends after it at the old price', async () => {
+    const harness = await start({ providers: [declared('openai-fake', 'openai')] });
+    // o3 in the bundled catalog: $10/$40 per MTok until 2025-06-10, then $2/$8.
+    const before = new Date('2025-06-09T23:59:59.000Z');
+    const after = new Date('2025-06-10T00:00:01.000Z');
+    // Only Date is faked: the HTTP exchange and the SDK run on real timers.
+    vi.useFakeTimers({ toFake: ['Date'], now: before });
+    const stream = await client(harness).chat.completions.create({
+      model: 'o3',
+      ...CHAT,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let chunks = 0;
+    for await (const _ of stream) {
+      if (chunks++ === 0) vi.setSystemTime(after);
+    }
+    vi.useRealTimers();
+
+    // The fake: prompt = 1 word + 3; completion = 10 reasoning + 5 reply words.
+    const usage = { input_tokens: 4, output_tokens: 15 };
+    const atStart = catalogPrice(usage, 'o3', 'openai', before);
+    const atEnd = catalogPrice(usage, 'o3', 'openai', after);
+    expect(atStart).toBeCloseTo(5 * atEnd, 12); // the boundary is real
+    expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(atStart, 9);
+    expect(harness.spans()[0]!.attributes['tokenfuse.cost.usd']).toBeCloseTo(atStart, 9);
+  });
+
+  it('prices another instrumentation’s span at the span’s start time', async () => {
+    const harness = await start({});
+    // deepseek-chat in the bundled catalog: $0.27 input 00:30–16:30 UTC, $0.135 otherwise.
+    const startTime = new Date('2026-01-05T16:25:00Z');
+    const endTime = new Date('2026-01-05T16:35:00Z');
+    const span = harness.tracerProvider
+      .getTracer('other-genai-instrumentation')
+      .startSpan('chat deepseek-chat', {
+        startTime,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'deepseek',
+          'gen_ai.request.model': 'deepseek-chat',
+          'gen_ai.usage.input_tokens': 1_000_000,
+          'gen_ai.usage.output_tokens': 1_000,
+        },
+      });
+    span.end(endTime);
+    const usage = { input_tokens: 1_000_000, output_tokens: 1_000 };
+    const atStart = catalogPrice(usage, 'deepseek-chat', 'deepseek', startTime);
+    expect(atStart).not.toBeCloseTo(catalogPrice(usage, 'deepseek-chat', 'deepseek', endTime), 6);
+    expect(
+      sum(await harness.scrape(), 'tokenfuse_cost_usd_total', { provider: 'deepseek' }),
+    ).toBeCloseTo(atStart, 9);
+    expect(harness.spans()[0]!.attributes['tokenfuse.cost.usd']).toBeCloseTo(atStart, 9);
   });
 });

@@ -84,6 +84,8 @@ interface PreparedCall {
   attributes: Attributes;
   active: ReturnType<typeof context.active>;
   startedAt: number;
+  /** Wall-clock start, for prices in force at the call's start (`performance.now()` is no date). */
+  startTime: Date;
 }
 
 /**
@@ -280,6 +282,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
   ): StartedCall | Promise<StartedCall> {
     const { config } = this.parts;
     const startedAt = performance.now();
+    const startTime = new Date();
     const [body, options, ...rest] = args;
 
     let requestOptions = options;
@@ -336,6 +339,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       attributes,
       active,
       startedAt,
+      startTime,
     };
     if (!this.parts.board.active) return this.finishStart(p, undefined, false);
     const result = this.parts.board.admit({
@@ -356,7 +360,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     deferred: boolean,
   ): StartedCall {
     const { adapter, args, body, options, requestOptions, rest, prepared } = p;
-    const { tags, provider, model, attributes, active, startedAt } = p;
+    const { tags, provider, model, attributes, active, startedAt, startTime } = p;
     const { config, accountant } = this.parts;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
@@ -408,6 +412,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       accountant,
       captureContent: config.content.capture,
       startedAt,
+      startTime,
       admission,
       board: this.parts.board,
     });

@@ -24,6 +24,8 @@ export interface LlmCallInit {
   captureContent: boolean;
   /** performance.now() at the call. */
   startedAt: number;
+  /** Wall-clock time at the call: the call is priced at the prices in force then. */
+  startTime: Date;
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
@@ -256,6 +258,7 @@ export class LlmCall {
         durationS: (end - init.startedAt) / 1000,
         timeToFirstChunkS:
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
+        startedAt: init.startTime,
       };
       const { costUsd, priced } = init.accountant.account(record);
       if (init.admission !== undefined) {
