@@ -117,6 +117,20 @@ export interface PriceOverride {
 export interface PricingOptions {
   /** Price overrides, matched first to last; the first that matches wins. @default [] */
   overrides?: PriceOverride[];
+  /**
+   * Where catalog prices come from: `bundled` (the data of the installed
+   * `@pydantic/genai-prices`), a file path (relative to the working directory), or an
+   * http(s) URL of a catalog JSON in genai-prices' own format (its `data.json` v2: an
+   * array of providers). A file is read at start; a URL is fetched in the background
+   * (calls before it arrives use the bundled prices). A failed load keeps the prices
+   * in use. @default 'bundled'
+   */
+  catalog?: string;
+  /**
+   * Re-read `catalog` (a file or URL) this often, e.g. `1h`; off when unset. Never
+   * on the call path; new prices apply from the next call.
+   */
+  refresh?: string;
 }
 
 /**

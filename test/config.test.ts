@@ -46,7 +46,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     labels: ['department', 'project', 'environment', 'provider', 'model'],
     maxValuesPerLabel: 100,
   },
-  pricing: { overrides: [] },
+  pricing: { overrides: [], catalog: 'bundled', refreshMs: undefined },
   providers: [],
   content: { capture: false },
   budgets: [],
@@ -120,6 +120,8 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
       { model: 'gpt-4.1*', provider: 'local-relay', input_mtok: 0.5, output_mtok: 1.5 },
       { model: 'embed', cache_read_mtok: 0 },
     ],
+    catalog: 'bundled',
+    refreshMs: undefined,
   },
   providers: [
     { id: 'local-relay', hosts: ['127.0.0.1:8080', 'relay.internal'], pricesFrom: 'openai' },

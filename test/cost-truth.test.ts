@@ -1,25 +1,44 @@
 // Cost truth (issue 9): every dollar tokenfuse reports equals what the catalog's own
 // `calcPrice` gives for the same usage, model, provider and start time (to 1e-9),
 // on /metrics and on the span, through the real SDK over HTTP.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
-import { calcPrice, type Usage } from '@pydantic/genai-prices';
+import {
+  calcPrice,
+  type Provider,
+  type Usage,
+  updatePrices,
+  waitForUpdate,
+} from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { resolveConfig } from '../src/config/resolved-config.js';
+import { ConfigError } from '../src/errors/config-error.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;
+/** genai-prices' bundled data: a loaded catalog replaces it process-wide, each test restores it. */
+let bundled: Provider[];
 beforeAll(async () => {
   llm = await startFakeOpenAI();
+  bundled = (await waitForUpdate())!;
 });
 afterAll(async () => {
   await llm.close();
 });
 afterEach(async () => {
+  h?.tokenfuse.priceCatalog.stop();
   await h?.close();
   h = undefined;
+  updatePrices(({ setProviderData }) => setProviderData(bundled));
   llm.reset();
   diag.disable();
 });
@@ -205,5 +224,202 @@ describe('a call is priced at its start time', () => {
       sum(await harness.scrape(), 'tokenfuse_cost_usd_total', { provider: 'deepseek' }),
     ).toBeCloseTo(atStart, 9);
     expect(harness.spans()[0]!.attributes['tokenfuse.cost.usd']).toBeCloseTo(atStart, 9);
+  });
+});
+
+/** A catalog in genai-prices' own format with one OpenAI model at the given prices (USD/MTok). */
+function catalogJson(input: number, output: number): string {
+  const providers: Provider[] = [
+    {
+      id: 'openai',
+      name: 'OpenAI',
+      api_pattern: 'https://api\\.openai\\.com',
+      models: [
+        {
+          id: 'gpt-4.1',
+          match: { equals: 'gpt-4.1' },
+          prices: { input_mtok: input, output_mtok: output },
+        },
+      ],
+    },
+  ];
+  return JSON.stringify(providers);
+}
+
+/** A local HTTP server answering every GET with what `serve()` last set. */
+async function catalogServer() {
+  let status = 200;
+  let body = '';
+  let requests = 0;
+  const server: Server = createServer((_req, res) => {
+    requests += 1;
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prices/data.json`,
+    serve(nextStatus: number, nextBody: string) {
+      status = nextStatus;
+      body = nextBody;
+    },
+    get requests() {
+      return requests;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+// The fake's gpt-4.1 chat call: prompt = 1 word + 3 tokens, completion = 5 words.
+const GPT41_USAGE = { input_tokens: 4, output_tokens: 5 };
+
+async function callGpt41(harness: Harness): Promise<void> {
+  await client(harness).chat.completions.create({ model: 'gpt-4.1', ...CHAT });
+}
+
+describe('pricing.catalog and pricing.refresh', () => {
+  it('prices from a catalog served over HTTP, and at its new price after a refresh', async () => {
+    const server = await catalogServer();
+    try {
+      server.serve(200, catalogJson(2, 8));
+      const startedBefore = Date.now();
+      const harness = await start({
+        providers: [declared('openai-fake', 'openai')],
+        pricing: { catalog: server.url },
+      });
+      const catalog = harness.tokenfuse.priceCatalog;
+      expect(await catalog.ready).toBe(true);
+      await callGpt41(harness);
+      const first = (4 * 2 + 5 * 8) / 1e6;
+      expect(catalogPrice(GPT41_USAGE, 'gpt-4.1', 'openai')).toBeCloseTo(first, 15);
+      let m = await harness.scrape();
+      expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(first, 12);
+      const age = sum(m, 'tokenfuse_price_catalog_age_seconds');
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThanOrEqual((Date.now() - startedBefore) / 1000);
+
+      server.serve(200, catalogJson(3, 12));
+      const refreshedBefore = Date.now();
+      expect(await catalog.refresh()).toBe(true);
+      await callGpt41(harness);
+      const second = (4 * 3 + 5 * 12) / 1e6;
+      expect(catalogPrice(GPT41_USAGE, 'gpt-4.1', 'openai')).toBeCloseTo(second, 15);
+      m = await harness.scrape();
+      expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(first + second, 12);
+      expect(harness.spans()[1]!.attributes['tokenfuse.cost.usd']).toBeCloseTo(second, 12);
+      expect(sum(m, 'tokenfuse_price_catalog_age_seconds')).toBeLessThanOrEqual(
+        (Date.now() - refreshedBefore) / 1000,
+      );
+      expect(sum(m, 'tokenfuse_price_catalog_errors_total')).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refreshes on its timer, off the call path', async () => {
+    const server = await catalogServer();
+    try {
+      server.serve(200, catalogJson(2, 8));
+      const harness = await start({
+        providers: [declared('openai-fake', 'openai')],
+        pricing: { catalog: server.url, refresh: '100ms' },
+      });
+      const catalog = harness.tokenfuse.priceCatalog;
+      await catalog.ready;
+      await callGpt41(harness);
+      server.serve(200, catalogJson(3, 12));
+      // The next successful timed refresh takes the new prices.
+      await new Promise<void>((resolve) => catalog.onChange(resolve));
+      await callGpt41(harness);
+      expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(
+        (4 * 2 + 5 * 8 + 4 * 3 + 5 * 12) / 1e6,
+        12,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps the previous prices when a refresh fails, counting each failure and saying so once', async () => {
+    const server = await catalogServer();
+    try {
+      server.serve(200, catalogJson(2, 8));
+      const harness = await start({
+        providers: [declared('openai-fake', 'openai')],
+        pricing: { catalog: server.url },
+      });
+      const catalog = harness.tokenfuse.priceCatalog;
+      await catalog.ready;
+      const logs = captureDiag();
+
+      server.serve(500, '{"error":"internal"}');
+      expect(await catalog.refresh()).toBe(false);
+      await callGpt41(harness);
+      let m = await harness.scrape();
+      expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo((4 * 2 + 5 * 8) / 1e6, 12);
+      expect(sum(m, 'tokenfuse_price_catalog_errors_total')).toBe(1);
+      const warnings = () => logs.filter((l) => l.includes('price catalog'));
+      expect(warnings()).toEqual([
+        `tokenfuse: cannot load the price catalog ${server.url} (HTTP 500); the prices in use are kept; failures are counted in tokenfuse_price_catalog_errors_total`,
+      ]);
+
+      server.serve(200, '{"providers": [truncated');
+      expect(await catalog.refresh()).toBe(false);
+      server.serve(200, JSON.stringify({ not: 'a catalog' }));
+      expect(await catalog.refresh()).toBe(false);
+      await callGpt41(harness);
+      m = await harness.scrape();
+      expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo((2 * (4 * 2 + 5 * 8)) / 1e6, 12);
+      expect(sum(m, 'tokenfuse_price_catalog_errors_total')).toBe(3);
+      expect(warnings()).toHaveLength(1);
+      // The age is of the data in use, so it keeps growing while refreshes fail.
+      expect(catalog.ageSeconds()).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reads a catalog file at start, so the first call is priced from it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tokenfuse-catalog-')), 'data.json');
+    writeFileSync(file, catalogJson(5, 7));
+    const harness = await start({
+      providers: [declared('openai-fake', 'openai')],
+      pricing: { catalog: file },
+    });
+    await callGpt41(harness);
+    expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(
+      (4 * 5 + 5 * 7) / 1e6,
+      12,
+    );
+    writeFileSync(file, catalogJson(1, 1));
+    expect(await harness.tokenfuse.priceCatalog.refresh()).toBe(true);
+    await callGpt41(harness);
+    expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(
+      (4 * 5 + 5 * 7 + 4 + 5) / 1e6,
+      12,
+    );
+  });
+
+  it('rejects a catalog or refresh it cannot use, naming the field and the value', () => {
+    const messageOf = (options: TokenfuseOptions) => {
+      try {
+        resolveConfig(options);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(messageOf({ pricing: { catalog: 'ftp://prices.example.com/data.json' } })).toContain(
+      `pricing.catalog: expected 'bundled', a file path, or an http(s) URL of a genai-prices catalog JSON, got "ftp://prices.example.com/data.json" (string)`,
+    );
+    expect(
+      messageOf({ pricing: { catalog: 'https://x.example.com/d.json', refresh: '1 hour' } }),
+    ).toContain(
+      `pricing.refresh: expected a duration such as '90s', '5m', '1h', '7d', got "1 hour" (string)`,
+    );
+    expect(messageOf({ pricing: { refresh: '1h' } })).toContain(
+      'pricing.refresh: "1h" needs pricing.catalog to be a file path or an http(s) URL (the bundled catalog never changes)',
+    );
   });
 });

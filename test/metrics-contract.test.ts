@@ -20,6 +20,8 @@ const CONTRACT = {
   tokenfuse_fuse_trips_total: 'counter',
   tokenfuse_fuse_would_block_total: 'counter',
   tokenfuse_ledger_errors_total: 'counter',
+  tokenfuse_price_catalog_age_seconds: 'gauge',
+  tokenfuse_price_catalog_errors_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;

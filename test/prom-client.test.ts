@@ -189,7 +189,9 @@ describe("an app's own prom-client /metrics", () => {
       normalised(
         samples.filter(
           (s) =>
-            /^(tokenfuse_|gen_ai_client_token_usage_)/.test(s.name) ||
+            // The catalog's age is a clock reading, different at each scrape.
+            (/^(tokenfuse_|gen_ai_client_token_usage_)/.test(s.name) &&
+              s.name !== 'tokenfuse_price_catalog_age_seconds') ||
             /^gen_ai_client_operation_(duration|time_to_first_chunk)_count$/.test(s.name),
         ),
       );
@@ -214,6 +216,8 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_tokens_total: 'counter',
       tokenfuse_cost_usd_total: 'counter',
       tokenfuse_requests_total: 'counter',
+      tokenfuse_price_catalog_age_seconds: 'gauge',
+      tokenfuse_price_catalog_errors_total: 'counter',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.

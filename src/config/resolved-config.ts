@@ -10,6 +10,7 @@ import {
   normalizeBudget,
   normalizePolicy,
 } from '../fuses/budget.js';
+import { parseDuration } from '../fuses/duration.js';
 import type {
   MetricLabel,
   PriceOverride,
@@ -43,7 +44,13 @@ export interface ResolvedConfig {
     labels: MetricLabel[];
     maxValuesPerLabel: number;
   };
-  pricing: { overrides: PriceOverride[] };
+  pricing: {
+    overrides: PriceOverride[];
+    /** `bundled`, a file path or an http(s) URL. */
+    catalog: string;
+    /** Refresh interval of a file or URL catalog; undefined: loaded once. */
+    refreshMs: number | undefined;
+  };
   providers: ProviderDeclaration[];
   content: { capture: boolean };
   budgets: Budget[];
@@ -99,6 +106,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxValuesPerLabel: 100,
   }),
   content: Object.freeze({ capture: false }),
+  pricing: Object.freeze({ catalog: 'bundled' }),
   ledger: Object.freeze({
     store: 'memory' as const,
     keyPrefix: 'tokenfuse:',
@@ -174,7 +182,7 @@ export function resolveValidatedOptions(
       labels,
       maxValuesPerLabel: metrics.maxValuesPerLabel ?? CONFIG_DEFAULTS.metrics.maxValuesPerLabel,
     },
-    pricing: { overrides: options.pricing?.overrides ?? [] },
+    pricing: resolvePricing(options.pricing ?? {}, opts.source),
     providers: options.providers ?? [],
     content: {
       capture:
@@ -187,6 +195,27 @@ export function resolveValidatedOptions(
     webhooks: options.webhooks ?? [],
     ledger,
     source: opts.source,
+  };
+}
+
+/** `pricing`: a refresh needs something to re-read. */
+function resolvePricing(
+  pricing: NonNullable<TokenfuseOptions['pricing']>,
+  source: string,
+): ResolvedConfig['pricing'] {
+  const catalog = pricing.catalog ?? CONFIG_DEFAULTS.pricing.catalog;
+  if (pricing.refresh !== undefined && catalog === CONFIG_DEFAULTS.pricing.catalog) {
+    throw new ConfigError(source, [
+      {
+        path: 'pricing.refresh',
+        message: `${JSON.stringify(pricing.refresh)} needs pricing.catalog to be a file path or an http(s) URL (the bundled catalog never changes)`,
+      },
+    ]);
+  }
+  return {
+    overrides: pricing.overrides ?? [],
+    catalog,
+    refreshMs: pricing.refresh === undefined ? undefined : parseDuration(pricing.refresh),
   };
 }
 

@@ -76,7 +76,17 @@ export const EXPECTED = {
   tls: 'true, false or an object of TLS options',
   prometheusUrl: 'an http:// or https:// URL of the Prometheus API',
   nonNegativeInteger: 'an integer >= 0',
+  priceCatalog: "'bundled', a file path, or an http(s) URL of a genai-prices catalog JSON",
 } as const;
+
+/**
+ * Whether `value` is a `pricing.catalog`: `bundled`, an http(s) URL, or a file path
+ * (anything else with a `scheme://` is a URL tokenfuse cannot fetch).
+ */
+export function isPriceCatalog(value: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return isHttpUrl(value);
+  return value.trim() !== '';
+}
 
 /** Whether `value` is an http(s) URL (of a webhook, of the Prometheus API). */
 export function isHttpUrl(value: string): boolean {
@@ -276,6 +286,22 @@ const priceOverrideSchema = configObject({
 
 const pricingSchema = configObject({
   overrides: z.array(priceOverrideSchema, expecting(EXPECTED.overrides)).optional(),
+  catalog: z
+    .string(expecting(EXPECTED.priceCatalog))
+    .refine(isPriceCatalog, {
+      error: (issue) =>
+        typeof issue.input === 'string' && issue.input.includes('@')
+          ? `expected ${EXPECTED.priceCatalog}, got a string that is not one`
+          : expectedMessage(EXPECTED.priceCatalog, issue.input),
+    })
+    .optional(),
+  // `duration()` below is declared later in the file.
+  refresh: z
+    .string(expecting(EXPECTED.duration))
+    .refine((v) => parseDuration(v) !== undefined, {
+      error: (issue) => expectedMessage(EXPECTED.duration, issue.input),
+    })
+    .optional(),
 });
 
 const providerSchema = configObject({

@@ -27,7 +27,9 @@ import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
+import { registerPricingMetrics } from '../metrics/pricing-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
+import { PriceCatalog } from '../pricing/price-catalog.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
@@ -55,6 +57,8 @@ export interface SharedParts {
   config: ResolvedConfig;
   accountant: Accountant;
   board: FuseBoard;
+  /** Where catalog prices come from, and its refreshes. */
+  catalog: PriceCatalog;
   /** Points every metric of these parts at `meter`. */
   setMeter(meter: Meter): void;
 }
@@ -488,6 +492,13 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     overrides: config.pricing.overrides,
     providers: config.providers,
   });
+  const catalog = new PriceCatalog({
+    source: config.pricing.catalog,
+    refreshMs: config.pricing.refreshMs,
+    ...(clock ? { now: clock } : {}),
+  });
+  // New prices apply from the next call, not only to models first seen after them.
+  catalog.onChange(() => prices.invalidate());
   const accountant = new Accountant({
     prices,
     labels: config.metrics.labels,
@@ -510,9 +521,11 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     config,
     accountant,
     board,
+    catalog,
     setMeter(meter) {
       accountant.setMeter(meter);
       registerFuseMetrics(meter, board);
+      registerPricingMetrics(meter, catalog);
     },
   };
 }

@@ -205,8 +205,9 @@ export interface PriceBookOptions {
  * which prices by model name alone (e.g. `openai_compatible`).
  *
  * The decision for each (provider, model) pair is cached, unpriced pairs
- * included. Prices loaded later with genai-prices' `updatePrices` therefore
- * apply to pairs first seen after the update.
+ * included, until {@link invalidate}: the price catalog calls it when new
+ * prices take effect (prices loaded with genai-prices' `updatePrices` by other
+ * means apply to pairs first seen after the update).
  */
 export class PriceBook {
   private readonly overrides: CompiledOverride[];
@@ -223,6 +224,11 @@ export class PriceBook {
     for (const p of opts.providers ?? []) if (p.pricesFrom) pricesFrom.set(p.id, p.pricesFrom);
     this.pricesFrom = pricesFrom;
     this.resolveCatalog = opts.resolveCatalog ?? resolveCatalogPrice;
+  }
+
+  /** Forgets every cached decision, so the next call of each pair sees the catalog as it is now. */
+  invalidate(): void {
+    this.resolved.clear();
   }
 
   /**
