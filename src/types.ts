@@ -127,6 +127,14 @@ export interface PricingOptions {
    */
   catalog?: string;
   /**
+   * Which figure metrics and budgets use when a response carries the provider's own
+   * cost (OpenRouter's `usage.cost`): `catalog` (the catalog's or an override's price)
+   * or `provider` (the provider's figure). Both are recorded on the span and in
+   * `tokenfuse_cost_provider_usd_total` / `tokenfuse_cost_provider_catalog_usd_total`.
+   * @default 'catalog'
+   */
+  prefer?: 'catalog' | 'provider';
+  /**
    * Re-read `catalog` (a file or URL) this often, e.g. `1h`; off when unset. Never
    * on the call path; new prices apply from the next call.
    */

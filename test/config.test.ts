@@ -46,7 +46,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     labels: ['department', 'project', 'environment', 'provider', 'model'],
     maxValuesPerLabel: 100,
   },
-  pricing: { overrides: [], catalog: 'bundled', refreshMs: undefined },
+  pricing: { overrides: [], catalog: 'bundled', refreshMs: undefined, prefer: 'catalog' },
   providers: [],
   content: { capture: false },
   budgets: [],
@@ -122,6 +122,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     ],
     catalog: 'bundled',
     refreshMs: undefined,
+    prefer: 'catalog',
   },
   providers: [
     { id: 'local-relay', hosts: ['127.0.0.1:8080', 'relay.internal'], pricesFrom: 'openai' },

@@ -328,8 +328,17 @@ describe('pricing.catalog and pricing.refresh', () => {
       await catalog.ready;
       await callGpt41(harness);
       server.serve(200, catalogJson(3, 12));
-      // The next successful timed refresh takes the new prices.
-      await new Promise<void>((resolve) => catalog.onChange(resolve));
+      // A timed refresh answered before the change may still land first: wait for
+      // the one that brings the new prices (each change is applied before listeners run).
+      const second = (4 * 3 + 5 * 12) / 1e6;
+      while (Math.abs(catalogPrice(GPT41_USAGE, 'gpt-4.1', 'openai') - second) > 1e-15) {
+        await new Promise<void>((resolve) => {
+          const off = catalog.onChange(() => {
+            off();
+            resolve();
+          });
+        });
+      }
       await callGpt41(harness);
       expect(sum(await harness.scrape(), 'tokenfuse_cost_usd_total')).toBeCloseTo(
         (4 * 2 + 5 * 8 + 4 * 3 + 5 * 12) / 1e6,
@@ -421,5 +430,85 @@ describe('pricing.catalog and pricing.refresh', () => {
     expect(messageOf({ pricing: { refresh: '1h' } })).toContain(
       'pricing.refresh: "1h" needs pricing.catalog to be a file path or an http(s) URL (the bundled catalog never changes)',
     );
+  });
+});
+
+describe('provider-reported cost', () => {
+  // OpenRouter answers `usage: { include: true }` with its own figure in `usage.cost`.
+  const ROUTER_USAGE = {
+    prompt_tokens: 2000,
+    completion_tokens: 400,
+    total_tokens: 2400,
+    cost: 0.0123,
+    is_byok: false,
+    cost_details: { upstream_inference_cost: null },
+  };
+  const catalogFigure = () =>
+    catalogPrice({ input_tokens: 2000, output_tokens: 400 }, 'openai/gpt-4o', 'openrouter');
+  const routerBody = { model: 'openai/gpt-4o', ...CHAT, usage: { include: true } } as never;
+
+  it('records the provider’s figure on the span and beside the catalog’s, counting the catalog’s by default', async () => {
+    const harness = await start({ providers: [declared('router', 'openrouter')] });
+    llm.enqueue({ kind: 'usage', usage: ROUTER_USAGE });
+    await client(harness).chat.completions.create(routerBody);
+    const catalog = catalogFigure();
+    expect(catalog).not.toBeCloseTo(0.0123, 6);
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total', { provider: 'router' })).toBeCloseTo(catalog, 9);
+    expect(sum(m, 'tokenfuse_cost_provider_usd_total', { provider: 'router' })).toBeCloseTo(
+      0.0123,
+      12,
+    );
+    expect(sum(m, 'tokenfuse_cost_provider_catalog_usd_total', { provider: 'router' })).toBeCloseTo(
+      catalog,
+      9,
+    );
+    const span = harness.spans()[0]!;
+    expect(span.attributes['tokenfuse.cost.provider_usd']).toBe(0.0123);
+    expect(span.attributes['tokenfuse.cost.usd']).toBeCloseTo(catalog, 9);
+  });
+
+  it('counts the provider’s figure in metrics and budgets with pricing.prefer: provider, streams too', async () => {
+    const harness = await start({
+      providers: [declared('router', 'openrouter')],
+      pricing: { prefer: 'provider' },
+      budgets: [{ name: 'router-daily', window: 'day', limit: { usd: 10 } }],
+    });
+    const openai = client(harness);
+    llm.enqueue({ kind: 'usage', usage: ROUTER_USAGE });
+    await openai.chat.completions.create(routerBody);
+    llm.enqueue({ kind: 'usage', usage: { ...ROUTER_USAGE, cost: 0.0077 } });
+    const stream = await openai.chat.completions.create({
+      ...(routerBody as object),
+      stream: true,
+      stream_options: { include_usage: true },
+    } as never);
+    for await (const _ of stream as unknown as AsyncIterable<unknown>);
+
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total', { provider: 'router' })).toBeCloseTo(0.02, 12);
+    expect(sum(m, 'tokenfuse_budget_spent', { budget: 'router-daily', unit: 'usd' })).toBeCloseTo(
+      0.02,
+      12,
+    );
+    expect(sum(m, 'tokenfuse_cost_provider_usd_total')).toBeCloseTo(0.02, 12);
+    expect(sum(m, 'tokenfuse_cost_provider_catalog_usd_total')).toBeCloseTo(2 * catalogFigure(), 9);
+    expect(harness.spans().map((s) => s.attributes['tokenfuse.cost.usd'])).toEqual([
+      0.0123, 0.0077,
+    ]);
+    await harness.tokenfuse.fuses.close();
+  });
+
+  it('ignores a cost that is not a number of dollars, and prices from the catalog', async () => {
+    const harness = await start({
+      providers: [declared('router', 'openrouter')],
+      pricing: { prefer: 'provider' },
+    });
+    llm.enqueue({ kind: 'usage', usage: { ...ROUTER_USAGE, cost: '0.0123' } });
+    await client(harness).chat.completions.create(routerBody);
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(catalogFigure(), 9);
+    expect(sum(m, 'tokenfuse_cost_provider_usd_total')).toBe(0);
+    expect(harness.spans()[0]!.attributes['tokenfuse.cost.provider_usd']).toBeUndefined();
   });
 });

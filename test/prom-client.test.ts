@@ -226,6 +226,9 @@ describe("an app's own prom-client /metrics", () => {
       ...('tokenfuse_unpriced_total' in typesOf(appText)
         ? { tokenfuse_unpriced_total: 'counter' }
         : {}),
+      // Only calls whose provider reported its own cost feed these.
+      tokenfuse_cost_provider_usd_total: 'counter',
+      tokenfuse_cost_provider_catalog_usd_total: 'counter',
     });
   });
 

@@ -33,6 +33,8 @@ export interface AccountantOptions {
   maxValuesPerLabel: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
+  /** Which figure counts when the provider reports its own cost (`pricing.prefer`). @default 'catalog' */
+  prefer?: 'catalog' | 'provider';
 }
 
 /**
@@ -105,8 +107,18 @@ export class Accountant {
     if (price.error !== undefined) {
       diag.error(`tokenfuse: pricing ${record.provider}/${model} failed`, price.error);
     }
+    const reported = record.providerCostUsd;
+    if (reported === undefined) {
+      if (!price.priced) this.warnUnpriced(record);
+      return { costUsd: price.usd, priced: price.priced };
+    }
+    // The provider's own figure: what the invoice says, when asked to prefer it;
+    // the catalog's is kept beside it so the two can be compared.
+    if (this.options.prefer === 'provider') {
+      return { costUsd: reported, priced: true, catalogUsd: price.usd };
+    }
     if (!price.priced) this.warnUnpriced(record);
-    return { costUsd: price.usd, priced: price.priced };
+    return { costUsd: price.usd, priced: price.priced, catalogUsd: price.usd };
   }
 
   private record(record: UsageRecord, result: AccountingResult): void {

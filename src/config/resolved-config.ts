@@ -50,6 +50,8 @@ export interface ResolvedConfig {
     catalog: string;
     /** Refresh interval of a file or URL catalog; undefined: loaded once. */
     refreshMs: number | undefined;
+    /** Which figure counts when the provider reports its own cost. */
+    prefer: 'catalog' | 'provider';
   };
   providers: ProviderDeclaration[];
   content: { capture: boolean };
@@ -106,7 +108,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxValuesPerLabel: 100,
   }),
   content: Object.freeze({ capture: false }),
-  pricing: Object.freeze({ catalog: 'bundled' }),
+  pricing: Object.freeze({ catalog: 'bundled', prefer: 'catalog' as const }),
   ledger: Object.freeze({
     store: 'memory' as const,
     keyPrefix: 'tokenfuse:',
@@ -216,6 +218,7 @@ function resolvePricing(
     overrides: pricing.overrides ?? [],
     catalog,
     refreshMs: pricing.refresh === undefined ? undefined : parseDuration(pricing.refresh),
+    prefer: pricing.prefer ?? CONFIG_DEFAULTS.pricing.prefer,
   };
 }
 

@@ -77,6 +77,7 @@ export const EXPECTED = {
   prometheusUrl: 'an http:// or https:// URL of the Prometheus API',
   nonNegativeInteger: 'an integer >= 0',
   priceCatalog: "'bundled', a file path, or an http(s) URL of a genai-prices catalog JSON",
+  pricePrefer: "'catalog' or 'provider'",
 } as const;
 
 /**
@@ -295,6 +296,7 @@ const pricingSchema = configObject({
           : expectedMessage(EXPECTED.priceCatalog, issue.input),
     })
     .optional(),
+  prefer: z.enum(['catalog', 'provider'], expecting(EXPECTED.pricePrefer)).optional(),
   // `duration()` below is declared later in the file.
   refresh: z
     .string(expecting(EXPECTED.duration))

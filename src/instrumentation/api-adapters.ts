@@ -19,6 +19,7 @@ import {
   fromEmbeddingsUsage,
   fromResponsesUsage,
   type NormalizedUsage,
+  providerReportedCost,
 } from '../pricing/usage.js';
 
 /** What a finished (non-streamed) result tells us. */
@@ -27,6 +28,8 @@ export interface ResultInfo {
   responseModel: string | undefined;
   responseId: string | undefined;
   finishReasons: string[] | undefined;
+  /** The provider's own figure for the call (USD), when the response carries one. */
+  providerCostUsd?: number | undefined;
   /** Output text, only read when content capture is on. */
   outputText?: () => string;
 }
@@ -41,6 +44,8 @@ export interface StreamState {
   pieces: string[];
   /** Set on the first chunk that carries output. */
   firstChunk: boolean;
+  /** The provider's own figure for the call (USD), when the usage carries one. */
+  providerCostUsd?: number | undefined;
 }
 
 /**
@@ -89,6 +94,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
     const r = result as ChatCompletion;
     return {
       usage: r?.usage ? fromChatCompletionUsage(r.usage) : undefined,
+      providerCostUsd: providerReportedCost(r?.usage),
       responseModel: r?.model,
       responseId: r?.id,
       finishReasons: r?.choices?.map((c) => c.finish_reason ?? 'unknown'),
@@ -115,6 +121,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
     }
     if (chunk.usage) {
       state.usage = fromChatCompletionUsage(chunk.usage);
+      state.providerCostUsd = providerReportedCost(chunk.usage);
       // The usage-only chunk we asked for is ours: code written against streams
       // without it reads `chunk.choices[0]` and must not see an empty array.
       return injectedUsage && (choices === undefined || choices.length === 0);
@@ -134,6 +141,7 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
     const r = result as ResponseObject;
     return {
       usage: r?.usage ? fromResponsesUsage(r.usage) : undefined,
+      providerCostUsd: providerReportedCost(r?.usage),
       responseModel: r?.model,
       responseId: r?.id,
       finishReasons: r?.status ? [r.status] : undefined,
@@ -157,7 +165,10 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
       case 'response.incomplete':
       case 'response.failed':
         if (event.response) {
-          if (event.response.usage) state.usage = fromResponsesUsage(event.response.usage);
+          if (event.response.usage) {
+            state.usage = fromResponsesUsage(event.response.usage);
+            state.providerCostUsd = providerReportedCost(event.response.usage);
+          }
           state.responseModel = event.response.model ?? state.responseModel;
           if (event.response.status) state.finishReasons[0] = event.response.status;
         }

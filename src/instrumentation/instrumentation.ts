@@ -27,7 +27,7 @@ import { attachWebhooks } from '../fuses/webhook-notifier.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
-import { registerPricingMetrics } from '../metrics/pricing-metrics.js';
+import { ProviderCostTotals, registerPricingMetrics } from '../metrics/pricing-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
 import { PriceCatalog } from '../pricing/price-catalog.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
@@ -59,6 +59,8 @@ export interface SharedParts {
   board: FuseBoard;
   /** Where catalog prices come from, and its refreshes. */
   catalog: PriceCatalog;
+  /** Provider-reported costs beside the catalog's, for `tokenfuse_cost_provider_*`. */
+  providerCosts: ProviderCostTotals;
   /** Points every metric of these parts at `meter`. */
   setMeter(meter: Meter): void;
 }
@@ -419,6 +421,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       startTime,
       admission,
       board: this.parts.board,
+      providerCosts: this.parts.providerCosts,
     });
     const callArgs =
       prepared.body === body && requestOptions === options
@@ -503,7 +506,9 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     prices,
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
+    prefer: config.pricing.prefer,
   });
+  const providerCosts = new ProviderCostTotals();
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =
     config.ledger.store === 'redis' && config.budgets.length > 0
@@ -522,10 +527,11 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     accountant,
     board,
     catalog,
+    providerCosts,
     setMeter(meter) {
       accountant.setMeter(meter);
       registerFuseMetrics(meter, board);
-      registerPricingMetrics(meter, catalog);
+      registerPricingMetrics(meter, catalog, providerCosts);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Accountant } from '../accounting/accountant.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
+import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { countTokens } from '../pricing/estimate-tokens.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
@@ -29,6 +30,8 @@ export interface LlmCallInit {
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
+  /** Where provider-reported costs are compared with the catalog's. */
+  providerCosts?: ProviderCostTotals;
 }
 
 /**
@@ -40,6 +43,8 @@ export class LlmCall {
   private ended = false;
   private firstChunkAt: number | undefined;
   private stream: StreamState | undefined;
+  /** The provider's own cost figure of a non-streamed result. */
+  private providerCostUsd: number | undefined;
 
   constructor(private readonly init: LlmCallInit) {}
 
@@ -112,6 +117,7 @@ export class LlmCall {
           JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
         );
       }
+      this.providerCostUsd = info.providerCostUsd;
       this.finish('ok', info.usage, info.responseModel, false);
     } catch (err) {
       diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
@@ -259,8 +265,13 @@ export class LlmCall {
         timeToFirstChunkS:
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
         startedAt: init.startTime,
+        providerCostUsd: this.providerCostUsd ?? this.stream?.providerCostUsd,
       };
-      const { costUsd, priced } = init.accountant.account(record);
+      const { costUsd, priced, catalogUsd } = init.accountant.account(record);
+      if (record.providerCostUsd !== undefined) {
+        span.setAttribute(ATTR.costProviderUsd, record.providerCostUsd);
+        init.providerCosts?.add(init.provider, record.providerCostUsd, catalogUsd ?? 0);
+      }
       if (init.admission !== undefined) {
         init.board.settle(init.admission, {
           tokens: usage ? usage.input + usage.cacheRead + usage.cacheWrite + usage.output : 0,
