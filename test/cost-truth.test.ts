@@ -19,6 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { ConfigError } from '../src/errors/config-error.js';
+import { PriceCatalog } from '../src/pricing/price-catalog.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
@@ -407,6 +408,45 @@ describe('pricing.catalog and pricing.refresh', () => {
       (4 * 5 + 5 * 7 + 4 + 5) / 1e6,
       12,
     );
+  });
+
+  it('gives up on a catalog URL that does not answer in time, keeping the prices in use', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const silent = createServer(() => {}); // reads the request, never answers
+    silent.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const logs = captureDiag();
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/data.json`;
+      const catalog = new PriceCatalog({ source: url, timeoutMs: 200, apply: () => {} });
+      expect(await catalog.ready).toBe(false);
+      expect(catalog.errors).toBe(1);
+      expect(logs).toEqual([
+        `tokenfuse: cannot load the price catalog ${url} (no complete answer within 200 ms); the prices in use are kept; failures are counted in tokenfuse_price_catalog_errors_total`,
+      ]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('starts on the bundled prices when the catalog file cannot be read, and says so', async () => {
+    const logs = captureDiag();
+    const missing = join(tmpdir(), 'tokenfuse-no-such-dir', 'data.json');
+    const harness = await start({
+      providers: [declared('openai-fake', 'openai')],
+      pricing: { catalog: missing },
+    });
+    expect(await harness.tokenfuse.priceCatalog.ready).toBe(false);
+    await callGpt41(harness);
+    const m = await harness.scrape();
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(
+      catalogPrice(GPT41_USAGE, 'gpt-4.1', 'openai'),
+      12,
+    );
+    expect(sum(m, 'tokenfuse_price_catalog_errors_total')).toBe(1);
+    expect(logs.filter((l) => l.includes('price catalog'))).toHaveLength(1);
+    expect(logs[0]).toContain(`cannot load the price catalog file ${missing} (ENOENT`);
   });
 
   it('rejects a catalog or refresh it cannot use, naming the field and the value', () => {
