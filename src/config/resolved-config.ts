@@ -3,6 +3,8 @@
  * complete configuration the rest of tokenfuse reads: every default filled in,
  * so no other module needs to know one.
  */
+
+import { resolve as resolvePath } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
 import {
   type Budget,
@@ -216,7 +218,11 @@ function resolvePricing(
   }
   return {
     overrides: pricing.overrides ?? [],
-    catalog,
+    // A relative file path means the working directory at start, not at each refresh.
+    catalog:
+      catalog === CONFIG_DEFAULTS.pricing.catalog || /^https?:\/\//i.test(catalog)
+        ? catalog
+        : resolvePath(catalog),
     refreshMs: pricing.refresh === undefined ? undefined : parseDuration(pricing.refresh),
     prefer: pricing.prefer ?? CONFIG_DEFAULTS.pricing.prefer,
   };
