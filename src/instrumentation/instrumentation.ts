@@ -29,7 +29,7 @@ import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics } from '../metrics/fuse-metrics.js';
 import { ProviderCostTotals, registerPricingMetrics } from '../metrics/pricing-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
-import { PriceCatalog } from '../pricing/price-catalog.js';
+import { BUNDLED_CATALOG, PriceCatalog } from '../pricing/price-catalog.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
@@ -496,8 +496,9 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     providers: config.providers,
   });
   const catalog = new PriceCatalog({
-    source: config.pricing.catalog,
-    refreshMs: config.pricing.refreshMs,
+    // Turned off, tokenfuse reads nothing and changes no process-wide price data.
+    source: config.enabled ? config.pricing.catalog : BUNDLED_CATALOG,
+    refreshMs: config.enabled ? config.pricing.refreshMs : undefined,
     ...(clock ? { now: clock } : {}),
   });
   // New prices apply from the next call, not only to models first seen after them.
