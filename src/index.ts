@@ -58,6 +58,7 @@ export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 export { PriceBook, type PriceResult } from './pricing/price-book.js';
+export { PriceCatalog } from './pricing/price-catalog.js';
 export type { NormalizedUsage } from './pricing/usage.js';
 export {
   type AdvancedOptions,

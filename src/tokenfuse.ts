@@ -32,11 +32,17 @@ import { FUSE_COUNTERS, FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-met
 import { METRIC, METRIC_HELP } from './metrics/instruments.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import {
+  PRICING_COUNTERS,
+  PRICING_METRIC,
+  PRICING_METRIC_HELP,
+} from './metrics/pricing-metrics.js';
+import {
   type KnownMetric,
   PromClientBridge,
   type PromClientRegistryLike,
   prometheusName,
 } from './metrics/prom-client-bridge.js';
+import type { PriceCatalog } from './pricing/price-catalog.js';
 import { ledgerHost, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 
@@ -50,6 +56,8 @@ export interface Tokenfuse {
   readonly accountant: Accountant;
   /** Budgets' fuses: inspect, `isolate()`, `reset()`, and subscribe to `onTrip`, `onThreshold`, … */
   readonly fuses: FuseBoard;
+  /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
+  readonly priceCatalog: PriceCatalog;
 }
 
 /**
@@ -84,12 +92,13 @@ export function createTokenfuse(
     spanProcessor,
     accountant: shared.accountant,
     fuses: shared.board,
+    priceCatalog: shared.catalog,
   };
 }
 
 /** Options for simulations and tests, not for production use. */
 export interface AdvancedOptions {
-  /** Clock of the budget windows and cool-downs (epoch ms). @default Date.now */
+  /** Clock of the budget windows and cool-downs, and of the price catalog's age (epoch ms). @default Date.now */
   clock?: () => number;
 }
 
@@ -262,6 +271,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       markNotRunning('shut_down');
       tokenfuse.instrumentation.disable();
       if (metricsServer) await closeMetricsServer(metricsServer);
+      tokenfuse.priceCatalog.stop();
       await sdk.shutdown();
       // Reconciles what the shared ledger has pending, and closes its connection.
       await tokenfuse.fuses.close();
@@ -333,6 +343,11 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
     name: prometheusName(n, true),
     help: FUSE_METRIC_HELP[n],
     type: 'counter' as const,
+  })),
+  ...Object.values(PRICING_METRIC).map((n) => ({
+    name: prometheusName(n, PRICING_COUNTERS.has(n)),
+    help: PRICING_METRIC_HELP[n],
+    type: PRICING_COUNTERS.has(n) ? ('counter' as const) : ('gauge' as const),
   })),
 ];
 

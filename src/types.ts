@@ -114,7 +114,10 @@ export interface MetricsOptions {
  * the cache fields and to 0 otherwise.
  */
 export interface PriceOverride {
-  /** Model name the call asked for; `*` is a wildcard (`gpt-4.1*`). */
+  /**
+   * Model name; `*` is a wildcard (`gpt-4.1*`). Matched against the model the
+   * response names and against the requested one, the response's first.
+   */
   model: string;
   /** Restrict the override to one provider id (built in, or declared under `providers`). */
   provider?: string;
@@ -142,6 +145,28 @@ export interface PricingOptions {
    * @default { flex: 0.5, batch: 0.5 }
    */
   serviceTiers?: Record<string, number>;
+  /**
+   * Where catalog prices come from: `bundled` (the data of the installed
+   * `@pydantic/genai-prices`), a file path (relative to the working directory), or an
+   * http(s) URL of a catalog JSON in genai-prices' own format (its `data.json` v2: an
+   * array of providers). A file is read at start; a URL is fetched in the background
+   * (calls before it arrives use the bundled prices). A failed load keeps the prices
+   * in use. @default 'bundled'
+   */
+  catalog?: string;
+  /**
+   * Which figure metrics and budgets use when a response carries the provider's own
+   * cost (OpenRouter's `usage.cost`): `catalog` (the catalog's or an override's price)
+   * or `provider` (the provider's figure). Both are recorded on the span and in
+   * `tokenfuse_cost_provider_usd_total` / `tokenfuse_cost_provider_catalog_usd_total`.
+   * @default 'catalog'
+   */
+  prefer?: 'catalog' | 'provider';
+  /**
+   * Re-read `catalog` (a file or URL) this often, e.g. `1h`; off when unset. Never
+   * on the call path; new prices apply from the next call.
+   */
+  refresh?: string;
 }
 
 /**

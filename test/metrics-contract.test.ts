@@ -23,6 +23,10 @@ const CONTRACT = {
   tokenfuse_fuse_would_block_total: 'counter',
   tokenfuse_ledger_errors_total: 'counter',
   tokenfuse_webhook_dropped_total: 'counter',
+  tokenfuse_price_catalog_age_seconds: 'gauge',
+  tokenfuse_price_catalog_errors_total: 'counter',
+  tokenfuse_cost_provider_usd_total: 'counter',
+  tokenfuse_cost_provider_catalog_usd_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
@@ -63,6 +67,15 @@ it('exports exactly the contracted metric names and types on /metrics', async ()
     { model: 'unpriced-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
     { headers: { 'X-Department': 'd'.repeat(200) } },
   );
+  // A response carrying the provider's own cost (OpenRouter's usage.cost).
+  llm.enqueue({
+    kind: 'usage',
+    usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4, cost: 0.00001 },
+  });
+  await openai.chat.completions.create({
+    model: 'unpriced-model',
+    messages: [{ role: 'user', content: 'x' }],
+  });
   const text = await h.metricsText();
   const types = Object.fromEntries(
     [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)]

@@ -190,7 +190,9 @@ describe("an app's own prom-client /metrics", () => {
       normalised(
         samples.filter(
           (s) =>
-            /^(tokenfuse_|gen_ai_client_token_usage_)/.test(s.name) ||
+            // The catalog's age is a clock reading, different at each scrape.
+            (/^(tokenfuse_|gen_ai_client_token_usage_)/.test(s.name) &&
+              s.name !== 'tokenfuse_price_catalog_age_seconds') ||
             /^gen_ai_client_operation_(duration|time_to_first_chunk)_count$/.test(s.name),
         ),
       );
@@ -215,6 +217,8 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_tokens_total: 'counter',
       tokenfuse_cost_usd_total: 'counter',
       tokenfuse_requests_total: 'counter',
+      tokenfuse_price_catalog_age_seconds: 'gauge',
+      tokenfuse_price_catalog_errors_total: 'counter',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.
@@ -226,6 +230,9 @@ describe("an app's own prom-client /metrics", () => {
     expect(tokenfuseTypes(appText)).toEqual({
       ...expected,
       ...Object.fromEntries(listedBeforeFirstSample.map((name) => [name, 'counter'])),
+      // Only calls whose provider reported its own cost feed these.
+      tokenfuse_cost_provider_usd_total: 'counter',
+      tokenfuse_cost_provider_catalog_usd_total: 'counter',
     });
   });
 

@@ -46,8 +46,12 @@ export type Script =
    * Non-streaming requests: send headers and half of the JSON body, then drop.
    */
   | { kind: 'stream-cut'; afterChunks: number }
-  /** Replace the computed usage object of the next response with `usage`, verbatim. */
-  | { kind: 'usage'; usage: ScriptUsage }
+  /**
+   * Replace the computed usage object of the next response with `usage`, verbatim
+   * (extra fields such as OpenRouter's `cost` included). With `model`, the response
+   * names that model instead of the requested one (an alias answered by a snapshot).
+   */
+  | { kind: 'usage'; usage: ScriptUsage; model?: string }
   /**
    * Answer 200 with anything, whatever the endpoint: `body` as JSON, or, with `events`,
    * an SSE stream of one `data: <JSON>` frame per event followed by `data: [DONE]`.

@@ -630,6 +630,19 @@ function usageFor(ctx, computed) {
 }
 
 /**
+ * The model the response names: a `usage` script's `model` (an alias answered by a
+ * dated snapshot), otherwise the requested one.
+ * @param {Ctx} ctx
+ * @param {string} requested
+ * @returns {string}
+ */
+function answeredModel(ctx, requested) {
+  return ctx.script?.kind === 'usage' && typeof ctx.script.model === 'string'
+    ? ctx.script.model
+    : requested;
+}
+
+/**
  * @param {any} body
  * @returns {'default' | 'flex' | 'priority' | 'scale'}
  */
@@ -679,7 +692,7 @@ async function chatCompletions(ctx) {
       id,
       object: 'chat.completion',
       created,
-      model,
+      model: answeredModel(ctx, model),
       choices: [
         {
           index: 0,
@@ -708,7 +721,7 @@ async function chatCompletions(ctx) {
       id,
       object: 'chat.completion.chunk',
       created,
-      model,
+      model: answeredModel(ctx, model),
       service_tier: tier,
       system_fingerprint: SYSTEM_FINGERPRINT,
       choices,
@@ -819,7 +832,7 @@ async function responses(ctx) {
     instructions: body.instructions ?? null,
     max_output_tokens: body.max_output_tokens ?? null,
     max_tool_calls: body.max_tool_calls ?? null,
-    model,
+    model: answeredModel(ctx, model),
     output,
     parallel_tool_calls: body.parallel_tool_calls ?? true,
     previous_response_id: body.previous_response_id ?? null,

@@ -75,6 +75,8 @@ export interface AccountantOptions {
   serviceTiers?: Readonly<Record<string, number>>;
   /** Where fallbacks (a tier without a factor) are counted. */
   issues?: PricingIssues;
+  /** Which figure counts when the provider reports its own cost (`pricing.prefer`). @default 'catalog' */
+  prefer?: 'catalog' | 'provider';
 }
 
 /**
@@ -173,27 +175,33 @@ export class Accountant {
   price(record: UsageRecord): AccountingResult {
     const usage = record.usage;
     if (usage === undefined) return { costUsd: 0, priced: true };
-    // The requested name first: overrides are written for it (`gpt-4.1`), while
-    // providers answer with a dated snapshot (`gpt-4.1-2025-04-14`) the catalog
-    // may price differently. The snapshot is the fallback for aliases only it knows.
-    const model = record.model;
-    let price = this.options.prices.price(record.provider, model, usage, record.startedAt);
-    if (!price.priced && record.responseModel && record.responseModel !== record.model) {
-      price = this.options.prices.price(
-        record.provider,
-        record.responseModel,
-        usage,
-        record.startedAt,
-      );
-    }
+    // What the provider says it ran first: an alias (`gpt-4o`) or an Azure
+    // deployment name is answered by a dated snapshot, and the snapshot is what is
+    // billed. The requested name is the fallback (no response model, or one the
+    // catalog does not know). Overrides match either name (see PriceBook.priceFirst).
+    const model = record.responseModel || record.model;
+    const names = model === record.model ? [model] : [model, record.model];
+    const price = this.options.prices.priceFirst(record.provider, names, usage, record.startedAt);
     if (price.error !== undefined) {
       diag.error(
         `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,
         price.error,
       );
     }
+    // The catalog's figure at the call's service tier (the Batch API is the tier `batch`).
+    const catalogUsd = price.usd * this.tierFactor(record.serviceTier);
+    const reported = record.providerCostUsd;
+    if (reported === undefined) {
+      if (!price.priced) this.warnUnpriced(record);
+      return { costUsd: catalogUsd, priced: price.priced };
+    }
+    // The provider's own figure: what the invoice says, when asked to prefer it;
+    // the catalog's is kept beside it so the two can be compared.
+    if (this.options.prefer === 'provider') {
+      return { costUsd: reported, priced: true, catalogUsd };
+    }
     if (!price.priced) this.warnUnpriced(record);
-    return { costUsd: price.usd * this.tierFactor(record.serviceTier), priced: price.priced };
+    return { costUsd: catalogUsd, priced: price.priced, catalogUsd };
   }
 
   /** The one place a service tier (or the Batch API) changes a price. */
@@ -204,8 +212,8 @@ export class Accountant {
     if (tier !== undefined && !this.warnedTiers.has(tier) && this.warnedTiers.size < 100) {
       this.warnedTiers.add(tier);
       diag.warn(
-        `tokenfuse: calls on service tier '${tier}' are priced at the standard rate: ` +
-          `the catalog has no '${tier}' prices and pricing.serviceTiers gives no factor for it`,
+        `tokenfuse: calls on service tier ${logValue(tier)} are priced at the standard rate: ` +
+          `the catalog has no ${logValue(tier)} prices and pricing.serviceTiers gives no factor for it`,
       );
     }
     return 1;

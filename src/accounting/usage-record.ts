@@ -42,10 +42,15 @@ export interface UsageRecord {
   serviceTier?: string | undefined;
   /** Batch the result belongs to: a Batch API line, which has no duration of its own. */
   batchId?: string | undefined;
+  /** The provider's own cost figure for the call (USD), when the response carried one. */
+  providerCostUsd?: number | undefined;
 }
 
 /** What accounting a record produced. */
 export interface AccountingResult {
+  /** The figure metrics and budgets use (see `pricing.prefer`). */
   costUsd: number;
   priced: boolean;
+  /** The catalog's (or an override's) figure, when the record carried a provider figure too. */
+  catalogUsd?: number | undefined;
 }

@@ -3,6 +3,8 @@
  * complete configuration the rest of tokenfuse reads: every default filled in,
  * so no other module needs to know one.
  */
+
+import { resolve as resolvePath } from 'node:path';
 import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
 import {
   type Budget,
@@ -10,6 +12,7 @@ import {
   normalizeBudget,
   normalizePolicy,
 } from '../fuses/budget.js';
+import { parseDuration } from '../fuses/duration.js';
 import { DEFAULT_SERVICE_TIERS } from '../pricing/service-tiers.js';
 import type {
   MetricLabel,
@@ -47,7 +50,17 @@ export interface ResolvedConfig {
     maxLabelValueLength: number;
     maxSeries: number;
   };
-  pricing: { overrides: PriceOverride[]; serviceTiers: Readonly<Record<string, number>> };
+  pricing: {
+    overrides: PriceOverride[];
+    /** Price factor per service tier (`pricing.serviceTiers`, over the defaults). */
+    serviceTiers: Readonly<Record<string, number>>;
+    /** `bundled`, a file path or an http(s) URL. */
+    catalog: string;
+    /** Refresh interval of a file or URL catalog; undefined: loaded once. */
+    refreshMs: number | undefined;
+    /** Which figure counts when the provider reports its own cost. */
+    prefer: 'catalog' | 'provider';
+  };
   providers: ProviderDeclaration[];
   content: { capture: boolean };
   budgets: Budget[];
@@ -108,6 +121,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
   }),
   content: Object.freeze({ capture: false }),
   webhookDelivery: Object.freeze({ concurrency: 4, maxQueue: 100, retries: 3, timeoutMs: 5000 }),
+  pricing: Object.freeze({ catalog: 'bundled', prefer: 'catalog' as const }),
   ledger: Object.freeze({
     store: 'memory' as const,
     keyPrefix: 'tokenfuse:',
@@ -186,10 +200,7 @@ export function resolveValidatedOptions(
         metrics.maxLabelValueLength ?? CONFIG_DEFAULTS.metrics.maxLabelValueLength,
       maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
     },
-    pricing: {
-      overrides: options.pricing?.overrides ?? [],
-      serviceTiers: { ...DEFAULT_SERVICE_TIERS, ...options.pricing?.serviceTiers },
-    },
+    pricing: resolvePricing(options.pricing ?? {}, opts.source),
     providers: options.providers ?? [],
     content: {
       capture:
@@ -213,6 +224,33 @@ function resolveWebhookDelivery(d: WebhookDeliveryOptions): ResolvedConfig['webh
     maxQueue: d.maxQueue ?? defaults.maxQueue,
     retries: d.retries ?? defaults.retries,
     timeoutMs: d.timeoutMs ?? defaults.timeoutMs,
+  };
+}
+
+/** `pricing`: a refresh needs something to re-read. */
+function resolvePricing(
+  pricing: NonNullable<TokenfuseOptions['pricing']>,
+  source: string,
+): ResolvedConfig['pricing'] {
+  const catalog = pricing.catalog ?? CONFIG_DEFAULTS.pricing.catalog;
+  if (pricing.refresh !== undefined && catalog === CONFIG_DEFAULTS.pricing.catalog) {
+    throw new ConfigError(source, [
+      {
+        path: 'pricing.refresh',
+        message: `${JSON.stringify(pricing.refresh)} needs pricing.catalog to be a file path or an http(s) URL (the bundled catalog never changes)`,
+      },
+    ]);
+  }
+  return {
+    overrides: pricing.overrides ?? [],
+    // A relative file path means the working directory at start, not at each refresh.
+    catalog:
+      catalog === CONFIG_DEFAULTS.pricing.catalog || /^https?:\/\//i.test(catalog)
+        ? catalog
+        : resolvePath(catalog),
+    refreshMs: pricing.refresh === undefined ? undefined : parseDuration(pricing.refresh),
+    prefer: pricing.prefer ?? CONFIG_DEFAULTS.pricing.prefer,
+    serviceTiers: { ...DEFAULT_SERVICE_TIERS, ...pricing.serviceTiers },
   };
 }
 

@@ -81,7 +81,18 @@ export const EXPECTED = {
   serviceTiers: 'an object of tier name to price factor',
   tierName: "a lowercase tier name of a-z, 0-9, '_', '-'",
   tierFactor: 'a number > 0 (the price factor of the tier)',
+  priceCatalog: "'bundled', a file path, or an http(s) URL of a genai-prices catalog JSON",
+  pricePrefer: "'catalog' or 'provider'",
 } as const;
+
+/**
+ * Whether `value` is a `pricing.catalog`: `bundled`, an http(s) URL, or a file path
+ * (anything else with a `scheme://` is a URL tokenfuse cannot fetch).
+ */
+export function isPriceCatalog(value: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return isHttpUrl(value);
+  return value.trim() !== '';
+}
 
 /** Whether `value` is an http(s) URL (of a webhook, of the Prometheus API). */
 export function isHttpUrl(value: string): boolean {
@@ -311,6 +322,23 @@ const pricingSchema = configObject({
             message: expectedMessage(EXPECTED.tierName, name),
           });
       }
+    })
+    .optional(),
+  catalog: z
+    .string(expecting(EXPECTED.priceCatalog))
+    .refine(isPriceCatalog, {
+      error: (issue) =>
+        typeof issue.input === 'string' && issue.input.includes('@')
+          ? `expected ${EXPECTED.priceCatalog}, got a string that is not one`
+          : expectedMessage(EXPECTED.priceCatalog, issue.input),
+    })
+    .optional(),
+  prefer: z.enum(['catalog', 'provider'], expecting(EXPECTED.pricePrefer)).optional(),
+  // `duration()` below is declared later in the file.
+  refresh: z
+    .string(expecting(EXPECTED.duration))
+    .refine((v) => parseDuration(v) !== undefined, {
+      error: (issue) => expectedMessage(EXPECTED.duration, issue.input),
     })
     .optional(),
 });

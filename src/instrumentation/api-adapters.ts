@@ -21,6 +21,7 @@ import {
   fromEmbeddingsUsage,
   fromResponsesUsage,
   type NormalizedUsage,
+  providerReportedCost,
 } from '../pricing/usage.js';
 
 /** What a finished (non-streamed) result tells us. */
@@ -29,6 +30,8 @@ export interface ResultInfo {
   responseModel: string | undefined;
   responseId: string | undefined;
   finishReasons: string[] | undefined;
+  /** The provider's own figure for the call (USD), when the response carries one. */
+  providerCostUsd?: number | undefined;
   /** Output text, only read when content capture is on. */
   outputText?: () => string;
 }
@@ -43,6 +46,8 @@ export interface StreamState {
   pieces: string[];
   /** Set on the first chunk that carries output. */
   firstChunk: boolean;
+  /** The provider's own figure for the call (USD), when the usage carries one. */
+  providerCostUsd?: number | undefined;
 }
 
 /**
@@ -135,6 +140,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
     const choices = Array.isArray(r.choices) ? r.choices : undefined;
     return {
       usage: isObject(r.usage) ? fromChatCompletionUsage(r.usage) : undefined,
+      providerCostUsd: providerReportedCost(r.usage),
       responseModel: str(r.model),
       responseId: str(r.id),
       finishReasons: choices?.map(
@@ -173,6 +179,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
     }
     if (isObject(chunk.usage)) {
       state.usage = fromChatCompletionUsage(chunk.usage);
+      state.providerCostUsd = providerReportedCost(chunk.usage);
       // The usage-only chunk we asked for is ours: code written against streams
       // without it reads `chunk.choices[0]` and must not see an empty array.
       return injectedUsage && (choices === undefined || choices.length === 0);
@@ -194,6 +201,7 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
     const status = str(r.status);
     return {
       usage: isObject(r.usage) ? fromResponsesUsage(r.usage) : undefined,
+      providerCostUsd: providerReportedCost(r.usage),
       responseModel: str(r.model),
       responseId: str(r.id),
       finishReasons: status ? [status] : undefined,
@@ -221,7 +229,10 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
       case 'response.incomplete':
       case 'response.failed':
         if (response) {
-          if (isObject(response.usage)) state.usage = fromResponsesUsage(response.usage);
+          if (isObject(response.usage)) {
+            state.usage = fromResponsesUsage(response.usage);
+            state.providerCostUsd = providerReportedCost(response.usage);
+          }
           state.responseModel = str(response.model) ?? state.responseModel;
           const status = str(response.status);
           if (status) state.finishReasons[0] = status;

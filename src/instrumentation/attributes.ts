@@ -21,6 +21,7 @@ export const ATTR = {
   api: 'tokenfuse.api',
   provider: 'tokenfuse.provider',
   costUsd: 'tokenfuse.cost.usd',
+  costProviderUsd: 'tokenfuse.cost.provider_usd',
   priced: 'tokenfuse.priced',
   usageEstimated: 'tokenfuse.usage.estimated',
   streamAbandoned: 'tokenfuse.stream.abandoned',

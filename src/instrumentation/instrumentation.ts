@@ -33,7 +33,9 @@ import { RedisOnceClaims } from '../ledger/once-claims.js';
 import { RedisFuseStore } from '../ledger/redis-store.js';
 import { registerFuseMetrics, registerWebhookMetrics } from '../metrics/fuse-metrics.js';
 import { PricingIssues } from '../metrics/pricing-issues.js';
+import { ProviderCostTotals, registerPricingMetrics } from '../metrics/pricing-metrics.js';
 import { PriceBook } from '../pricing/price-book.js';
+import { BUNDLED_CATALOG, PriceCatalog } from '../pricing/price-catalog.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
@@ -64,6 +66,10 @@ export interface SharedParts {
   board: FuseBoard;
   /** Pricing and attribution fallbacks, counted by reason. */
   issues: PricingIssues;
+  /** Where catalog prices come from, and its refreshes. */
+  catalog: PriceCatalog;
+  /** Provider-reported costs beside the catalog's, for `tokenfuse_cost_provider_*`. */
+  providerCosts: ProviderCostTotals;
   /** Points every metric of these parts at `meter`. */
   setMeter(meter: Meter): void;
 }
@@ -93,6 +99,8 @@ interface PreparedCall {
   attributes: Attributes;
   active: ReturnType<typeof context.active>;
   startedAt: number;
+  /** Wall-clock start, for prices in force at the call's start (`performance.now()` is no date). */
+  startTime: Date;
 }
 
 /**
@@ -333,6 +341,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
   ): StartedCall | Promise<StartedCall> {
     const { config } = this.parts;
     const startedAt = performance.now();
+    const startTime = new Date();
     const [body, options, ...rest] = args;
 
     let requestOptions = options;
@@ -402,6 +411,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       attributes,
       active,
       startedAt,
+      startTime,
     };
     if (!this.parts.board.active) return this.finishStart(p, undefined, false);
     const result = this.parts.board.admit({
@@ -422,7 +432,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     deferred: boolean,
   ): StartedCall {
     const { adapter, args, body, options, requestOptions, rest, prepared } = p;
-    const { tags, provider, model, attributes, active, startedAt } = p;
+    const { tags, provider, model, attributes, active, startedAt, startTime } = p;
     const { config, accountant } = this.parts;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
@@ -474,10 +484,12 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       accountant,
       captureContent: config.content.capture,
       startedAt,
+      startTime,
       admission,
       board: this.parts.board,
       requestServiceTier:
         typeof body?.service_tier === 'string' ? (body.service_tier as string) : undefined,
+      providerCosts: this.parts.providerCosts,
     });
     const callArgs =
       prepared.body === body && requestOptions === options
@@ -552,6 +564,14 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     providers: config.providers,
   });
   const issues = new PricingIssues();
+  const catalog = new PriceCatalog({
+    // Turned off, tokenfuse reads nothing and changes no process-wide price data.
+    source: config.enabled ? config.pricing.catalog : BUNDLED_CATALOG,
+    refreshMs: config.enabled ? config.pricing.refreshMs : undefined,
+    ...(clock ? { now: clock } : {}),
+  });
+  // New prices apply from the next call, not only to models first seen after them.
+  catalog.onChange(() => prices.invalidate());
   const accountant = new Accountant({
     prices,
     labels: config.metrics.labels,
@@ -560,7 +580,9 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     issues,
     maxLabelValueLength: config.metrics.maxLabelValueLength,
     maxSeries: config.metrics.maxSeries,
+    prefer: config.pricing.prefer,
   });
+  const providerCosts = new ProviderCostTotals();
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =
     config.ledger.store === 'redis' && config.budgets.length > 0
@@ -582,11 +604,14 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     accountant,
     board,
     issues,
+    catalog,
+    providerCosts,
     setMeter(meter) {
       accountant.setMeter(meter);
       issues.setMeter(meter);
       registerFuseMetrics(meter, board);
       if (webhooks) registerWebhookMetrics(meter, webhooks);
+      registerPricingMetrics(meter, catalog, providerCosts);
     },
   };
 }

@@ -4,6 +4,7 @@ import type { Accountant } from '../accounting/accountant.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
+import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { countTokensBounded } from '../pricing/estimate-tokens.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
@@ -24,11 +25,15 @@ export interface LlmCallInit {
   captureContent: boolean;
   /** performance.now() at the call. */
   startedAt: number;
+  /** Wall-clock time at the call: the call is priced at the prices in force then. */
+  startTime: Date;
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
   /** `service_tier` the request asked for. */
   requestServiceTier?: string | undefined;
+  /** Where provider-reported costs are compared with the catalog's. */
+  providerCosts?: ProviderCostTotals;
 }
 
 /**
@@ -42,6 +47,8 @@ export class LlmCall {
   private stream: StreamState | undefined;
   /** `service_tier` the response says the call ran on. */
   private responseTier: string | undefined;
+  /** The provider's own cost figure of a non-streamed result. */
+  private providerCostUsd: number | undefined;
 
   constructor(private readonly init: LlmCallInit) {}
 
@@ -126,6 +133,7 @@ export class LlmCall {
           JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
         );
       }
+      this.providerCostUsd = info.providerCostUsd;
     } catch (err) {
       diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
     } finally {
@@ -300,8 +308,15 @@ export class LlmCall {
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
         // What ran is what is billed; a request's `auto` is resolved by the response.
         serviceTier: this.responseTier ?? init.requestServiceTier,
+        startedAt: init.startTime,
+        providerCostUsd: this.providerCostUsd ?? this.stream?.providerCostUsd,
       };
-      ({ costUsd, priced } = init.accountant.account(record));
+      let catalogUsd: number | undefined;
+      ({ costUsd, priced, catalogUsd } = init.accountant.account(record));
+      if (record.providerCostUsd !== undefined) {
+        span.setAttribute(ATTR.costProviderUsd, record.providerCostUsd);
+        init.providerCosts?.add(init.provider, record.providerCostUsd, catalogUsd ?? 0);
+      }
     } catch (err) {
       diag.error('tokenfuse: accounting an LLM call failed', err);
     }

@@ -205,8 +205,9 @@ export interface PriceBookOptions {
  * which prices by model name alone (e.g. `openai_compatible`).
  *
  * The decision for each (provider, model) pair is cached, unpriced pairs
- * included. Prices loaded later with genai-prices' `updatePrices` therefore
- * apply to pairs first seen after the update.
+ * included, until {@link invalidate}: the price catalog calls it when new
+ * prices take effect (prices loaded with genai-prices' `updatePrices` by other
+ * means apply to pairs first seen after the update).
  */
 export class PriceBook {
   private readonly overrides: CompiledOverride[];
@@ -223,6 +224,11 @@ export class PriceBook {
     for (const p of opts.providers ?? []) if (p.pricesFrom) pricesFrom.set(p.id, p.pricesFrom);
     this.pricesFrom = pricesFrom;
     this.resolveCatalog = opts.resolveCatalog ?? resolveCatalogPrice;
+  }
+
+  /** Forgets every cached decision, so the next call of each pair sees the catalog as it is now. */
+  invalidate(): void {
+    this.resolved.clear();
   }
 
   /**
@@ -271,6 +277,33 @@ export class PriceBook {
     return typeof window === 'number' && Number.isSafeInteger(window) && window > 0
       ? window
       : undefined;
+  }
+
+  /**
+   * Prices one call known by several model names, in order of preference (what the
+   * provider says it ran, then what was asked for). An override matching any name
+   * wins over the catalog, so an override written for the requested name still
+   * applies when the provider answers with a dated snapshot; among overrides, and
+   * then among catalog entries, the earlier name wins.
+   */
+  priceFirst(
+    provider: string,
+    models: readonly string[],
+    usage: NormalizedUsage,
+    at?: Date,
+  ): PriceResult {
+    for (const model of models) {
+      if (this.resolve(provider, model).kind === 'override') {
+        return this.price(provider, model, usage, at);
+      }
+    }
+    let first: PriceResult | undefined;
+    for (const model of models) {
+      const result = this.price(provider, model, usage, at);
+      if (result.priced) return result;
+      first ??= result;
+    }
+    return first ?? { ...UNPRICED };
   }
 
   private priceFromCatalog(

@@ -211,6 +211,20 @@ export function fromAnthropicUsage(u: AnthropicUsageLike | null | undefined): No
   });
 }
 
+/**
+ * The cost a provider reports for the call itself, in USD: OpenRouter's
+ * `usage.cost` (sent when the request asks for `usage: { include: true }`, and on
+ * every response today). Kept apart from the token readers above because it is no
+ * token count: it is compared with, or used instead of, the catalog's price.
+ *
+ * @returns the number when it is a finite number >= 0, else undefined
+ */
+export function providerReportedCost(usage: unknown): number | undefined {
+  if (usage === null || typeof usage !== 'object') return undefined;
+  const cost = (usage as { cost?: unknown }).cost;
+  return typeof cost === 'number' && Number.isFinite(cost) && cost >= 0 ? cost : undefined;
+}
+
 /** OTel GenAI semantic-convention usage attributes (incubating, so spelled out here). */
 const GEN_AI_USAGE = {
   input: 'gen_ai.usage.input_tokens',
