@@ -471,13 +471,13 @@ export class RedisFuseStore implements FuseStore {
         });
         try {
           const raw = await this.run(() => this.redis.tokenfuseReconcile(payload));
-          const reply = JSON.parse(raw) as { st?: WireState[]; tr?: WireTransition[] | object };
+          const reply = JSON.parse(raw) as {
+            st?: WireState[] | object;
+            tr?: WireTransition[] | object;
+          };
           this.batch = undefined;
           const states = new Map(
-            (reply.st ?? []).map((s) => [
-              s.name,
-              parseState(s, this.budgetsByName.get(s.name), now),
-            ]),
+            list(reply.st).map((s) => [s.name, parseState(s, this.budgetsByName.get(s.name), now)]),
           );
           for (const [name, s] of states) this.cache.set(name, s);
           const transitions = parseTransitions(reply.tr);
@@ -640,6 +640,14 @@ function parseState(s: WireState, budget: Budget | undefined, now: number): Budg
       trips: Number(trips),
     },
   };
+}
+
+/**
+ * A list from a script's reply: cjson encodes an empty Lua table as `{}`, so an empty
+ * list arrives as an object (a reconciliation of spend and cancellations only has no states).
+ */
+function list<T>(value: T[] | object | undefined): T[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function parseTransitions(tr: WireTransition[] | object | undefined): Transition[] {
