@@ -259,6 +259,21 @@ export interface LedgerOptions {
    */
   onFailure?: 'open' | 'closed';
   /**
+   * How long, from startup, calls matched by a budget wait for the first connection
+   * to Redis (and its scripts loaded), in milliseconds. A cold start is not a failure:
+   * only when Redis has not answered by then does `onFailure` apply.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long `shutdown()` (or `fuses.close()`) waits, in milliseconds, for calls in
+   * flight to settle, for their reservations to be released and for spend recorded
+   * while Redis was away to be written to it. What is still not written by then is
+   * logged with its amounts and counted in `tokenfuse_ledger_errors_total{operation="reconcile"}`.
+   * @default 5000
+   */
+  shutdownTimeoutMs?: number;
+  /**
    * TLS: `true`, or options passed to Node's `tls.connect()` (`ca`, `cert`, `key`,
    * `servername`, `rejectUnauthorized`, …). A `rediss://` URL turns TLS on by itself.
    * @default false
