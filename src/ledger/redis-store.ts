@@ -514,9 +514,12 @@ export class RedisFuseStore implements FuseStore {
       // Its reservation would hold the budget until its lease ends.
       if (ticket.kind === 'shared') this.pending.push({ op: 'cancel', rid: ticket.rid });
     }
-    while ((this.pending.length > 0 || this.batch !== undefined) && left() > 0) {
+    // At least one attempt when Redis is there, even if the calls took all the time.
+    const unwritten = () => this.pending.length > 0 || this.batch !== undefined;
+    if (unwritten() && this.redis.status === 'ready') await this.recover();
+    while (unwritten() && left() > 0) {
+      await pause(25);
       if (this.redis.status === 'ready') await this.recover();
-      if (this.pending.length > 0 || this.batch !== undefined) await pause(25);
     }
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
