@@ -246,7 +246,9 @@ export interface LedgerOptions {
    */
   keyPrefix?: string;
   /**
-   * How long a call waits for Redis, in milliseconds, before the failure policy applies.
+   * How long Redis may stay silent while a call waits for it, in milliseconds, before
+   * the failure policy applies. Measured against when Redis's bytes arrive, so time the
+   * app's own event loop spends blocked does not count against Redis.
    * @default 50
    */
   timeoutMs?: number;
