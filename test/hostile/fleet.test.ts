@@ -163,9 +163,12 @@ describe('a fleet started cold into traffic', () => {
   async function run(i: number, blockMs: number): Promise<void> {
     llm.reset();
     const prefix = freshPrefix();
-    // 150 ms: shorter than the block, so that only the loop's lag could make it expire;
-    // the default 50 ms is not met by a Redis that 2 busy cores share with the fleet.
-    const config = configFile(prefix, ['timeoutMs: 150']);
+    // 1 s: a Redis that 2 busy cores share with the whole fleet's burst (and other
+    // suites) can stay silent for more than the default 50 ms, even 150 ms: that is a
+    // slow Redis, not loop lag. The block below is longer, so only the loop's lag could
+    // make a round trip expire. (The 200 ms block against 50 ms is the in-process case
+    // under 'a healthy Redis under load'.)
+    const config = configFile(prefix, ['timeoutMs: 1000']);
     const apps = [
       startApp(config, { CALLERS: String(CALLERS), BLOCK_MS: String(blockMs) }),
       startApp(config, { CALLERS: String(CALLERS) }),
@@ -211,8 +214,8 @@ describe('a fleet started cold into traffic', () => {
     for (let i = 0; i < RUNS; i++) await run(i, 0);
   }, 600_000);
 
-  it(`the same with a 200 ms event-loop block in one process, ${RUNS} runs`, async () => {
-    for (let i = 0; i < RUNS; i++) await run(i, 200);
+  it(`the same with a 1500 ms event-loop block in one process, ${RUNS} runs`, async () => {
+    for (let i = 0; i < RUNS; i++) await run(i, 1500);
   }, 600_000);
 });
 
@@ -298,11 +301,17 @@ describe('shutdown drains the ledger (ledger.shutdownTimeoutMs)', () => {
     await vi.waitFor(() => expect(store.redis.status).not.toBe('ready'), { timeout: 5000 });
   }
 
+  /** A call's settlement is sent after the SDK hands back its result: wait for it. */
+  async function settledInRedis(prefix: string, spent: number) {
+    await vi.waitFor(async () => expect((await ledgerNumbers(prefix)).spent).toBe(spent));
+  }
+
   it('writes the spend recorded while Redis was away once it is back, within the bound', async () => {
     const messages = captureDiag();
     await setup({ timeoutMs: 200 });
     const prefix = h!.tokenfuse.config.ledger.keyPrefix;
     await openai.chat.completions.create(x(1)); // 5, in Redis
+    await settledInRedis(prefix, 5);
     await redis.kill();
     await waitUntilNoticed();
     for (const n of [5, 6, 7]) await openai.chat.completions.create(x(n)); // 9 + 10 + 11 = 30, local
@@ -317,6 +326,7 @@ describe('shutdown drains the ledger (ledger.shutdownTimeoutMs)', () => {
     const messages = captureDiag();
     await setup({ timeoutMs: 200, shutdownTimeoutMs: 300 });
     await openai.chat.completions.create(x(1));
+    await settledInRedis(h!.tokenfuse.config.ledger.keyPrefix, 5);
     await redis.kill();
     try {
       await waitUntilNoticed();
