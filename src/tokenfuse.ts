@@ -272,9 +272,11 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       tokenfuse.instrumentation.disable();
       if (metricsServer) await closeMetricsServer(metricsServer);
       tokenfuse.priceCatalog.stop();
-      await sdk.shutdown();
-      // Reconciles what the shared ledger has pending, and closes its connection.
+      // First the ledger: calls in flight settle and what is pending is written to
+      // Redis (within ledger.shutdownTimeoutMs), so their spans end and a final export
+      // still carries what could not be written.
       await tokenfuse.fuses.close();
+      await sdk.shutdown();
       await tokenfuse.instrumentation.closeConnections();
     },
   };

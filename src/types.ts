@@ -318,7 +318,9 @@ export interface LedgerOptions {
    */
   keyPrefix?: string;
   /**
-   * How long a call waits for Redis, in milliseconds, before the failure policy applies.
+   * How long Redis may stay silent while a call waits for it, in milliseconds, before
+   * the failure policy applies. Measured against when Redis's bytes arrive, so time the
+   * app's own event loop spends blocked does not count against Redis.
    * @default 50
    */
   timeoutMs?: number;
@@ -330,6 +332,21 @@ export interface LedgerOptions {
    * @default 'open'
    */
   onFailure?: 'open' | 'closed';
+  /**
+   * How long, from startup, calls matched by a budget wait for the first connection
+   * to Redis (and its scripts loaded), in milliseconds. A cold start is not a failure:
+   * only when Redis has not answered by then does `onFailure` apply.
+   * @default 2000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long `shutdown()` (or `fuses.close()`) waits, in milliseconds, for calls in
+   * flight to settle, for their reservations to be released and for spend recorded
+   * while Redis was away to be written to it. What is still not written by then is
+   * logged with its amounts and counted in `tokenfuse_ledger_errors_total{operation="reconcile"}`.
+   * @default 5000
+   */
+  shutdownTimeoutMs?: number;
   /**
    * TLS: `true`, or options passed to Node's `tls.connect()` (`ca`, `cert`, `key`,
    * `servername`, `rejectUnauthorized`, …). A `rediss://` URL turns TLS on by itself.

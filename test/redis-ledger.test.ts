@@ -637,6 +637,8 @@ describe('ledger configuration', () => {
       keyPrefix: 'tokenfuse:',
       timeoutMs: 50,
       onFailure: 'open',
+      connectTimeoutMs: 2000,
+      shutdownTimeoutMs: 5000,
       tls: undefined,
       username: undefined,
       password: undefined,

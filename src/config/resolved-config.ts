@@ -74,6 +74,8 @@ export interface ResolvedConfig {
     keyPrefix: string;
     timeoutMs: number;
     onFailure: 'open' | 'closed';
+    connectTimeoutMs: number;
+    shutdownTimeoutMs: number;
     tls: boolean | Record<string, unknown> | undefined;
     username: string | undefined;
     password: string | undefined;
@@ -127,6 +129,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     keyPrefix: 'tokenfuse:',
     timeoutMs: 50,
     onFailure: 'open' as const,
+    connectTimeoutMs: 2000,
+    shutdownTimeoutMs: 5000,
     restore: Object.freeze({ intervalSeconds: 0, timeoutMs: 5000 }),
   }),
 });
@@ -276,6 +280,8 @@ function resolveLedger(
     keyPrefix: ledger.keyPrefix ?? CONFIG_DEFAULTS.ledger.keyPrefix,
     timeoutMs: ledger.timeoutMs ?? CONFIG_DEFAULTS.ledger.timeoutMs,
     onFailure: ledger.onFailure ?? CONFIG_DEFAULTS.ledger.onFailure,
+    connectTimeoutMs: ledger.connectTimeoutMs ?? CONFIG_DEFAULTS.ledger.connectTimeoutMs,
+    shutdownTimeoutMs: ledger.shutdownTimeoutMs ?? CONFIG_DEFAULTS.ledger.shutdownTimeoutMs,
     tls: ledger.tls,
     username: ledger.username,
     password: ledger.password,

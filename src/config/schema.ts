@@ -503,6 +503,16 @@ export const ledgerShape = {
     .positive(expecting(EXPECTED.positiveInteger))
     .optional(),
   onFailure: z.enum(['open', 'closed'], expecting(EXPECTED.onFailure)).optional(),
+  connectTimeoutMs: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
+  shutdownTimeoutMs: z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger))
+    .optional(),
   tls: z.union([boolean(), z.record(z.string(), z.unknown())], expecting(EXPECTED.tls)).optional(),
   username: text().optional(),
   password: text().optional(),

@@ -597,8 +597,9 @@ export class FuseBoard {
   }
 
   /**
-   * Lets go of the shared ledger's connection after reconciling, within its timeout,
-   * spend recorded while Redis was unreachable; stops restoring from Prometheus.
+   * Drains the shared ledger within `ledger.shutdownTimeoutMs` (calls in flight settle,
+   * reservations of those that do not are released, spend recorded while Redis was
+   * unreachable is written), then lets go of its connection; stops restoring from Prometheus.
    */
   close(): Promise<void> {
     clearInterval(this.restoreTimer);

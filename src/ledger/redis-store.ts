@@ -26,6 +26,8 @@ import { MemoryFuseStore } from '../fuses/memory-fuse-store.js';
 import { bucketSize, windowAt } from '../fuses/rules.js';
 import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './redis-scripts.js';
 
+const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA];
+
 /** Window keys outlive their window by this much (clock skew between replicas, late settlements). */
 const KEY_MARGIN_MS = 10 * 60_000;
 /** A reservation not settled within this long is released (its process most likely died). */
@@ -38,6 +40,11 @@ const BATCH_TTL_MS = 24 * 60 * 60_000;
 const RECOVER_EVERY_MS = 250;
 /** A batch that fails with a script error this many times is dropped (logged). */
 const MAX_SCRIPT_FAILURES = 5;
+/** Reconnection backoff: 50 ms doubling up to 2 s; every 50 ms while closing. */
+const RECONNECT_MAX_MS = 2000;
+const RECONNECT_CLOSING_MS = 50;
+/** Period of the clock that bounds the wait for a first connection (see start()). */
+const START_TICK_MS = 25;
 
 type LedgerConfig = ResolvedConfig['ledger'];
 
@@ -86,8 +93,8 @@ interface LedgerCommands {
 }
 
 class LedgerTimeout extends Error {
-  constructor(ms: number) {
-    super(`no answer from Redis within ${ms} ms`);
+  constructor(ms: number, what = 'no answer from Redis') {
+    super(`${what} within ${ms} ms`);
   }
 }
 
@@ -110,6 +117,11 @@ export function ledgerHost(url: string): string {
  * admitted by a local in-memory store seeded with the last shared numbers seen
  * (`onFailure: 'open'`), and what they spend is reconciled into Redis once it
  * answers again; or refused with {@link LedgerUnavailableError} (`'closed'`).
+ *
+ * It connects and loads its scripts at construction; until then (at most
+ * `connectTimeoutMs`) calls wait rather than start from an empty local copy.
+ * Nothing of it keeps an app alive: the socket and every timer are unreferenced,
+ * except the ones a waiting call holds.
  */
 export class RedisFuseStore implements FuseStore {
   readonly shared = true;
@@ -125,8 +137,21 @@ export class RedisFuseStore implements FuseStore {
   private readonly pending: ReconcileOp[] = [];
   private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was set with. */
+  private timerDelay = 0;
   private recovering: Promise<void> | undefined;
-  private everReady = false;
+  /** Until the first connection is ready and the scripts are loaded (or `connectTimeoutMs`). */
+  private starting: Promise<void> | undefined;
+  /** When the last bytes from Redis arrived (performance.now()). */
+  private lastHeard = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnects = 0;
+  /** Admitted calls not yet settled. */
+  private readonly unsettled = new Set<Ticket>();
+  /** Settlements sent to Redis, not yet answered. */
+  private readonly settling = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+  private draining = false;
   private closed = false;
 
   constructor(config: LedgerConfig) {
@@ -135,13 +160,17 @@ export class RedisFuseStore implements FuseStore {
     const require = createRequire(import.meta.url);
     const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
     const options: RedisOptions = {
-      // Fail fast, never queue: a call must not wait on a Redis that is away.
-      commandTimeout: config.timeoutMs,
+      // Fail fast, never queue: a call must not wait on a Redis that is away. Round
+      // trips are timed by run(), not by ioredis's commandTimeout, whose timer counts
+      // the app's own event-loop lag as Redis being slow.
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      connectTimeout: Math.max(1000, config.timeoutMs * 4),
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      // Only to give up on a TCP connection that hangs; the wait for a first connection
+      // is bounded by start(), which does not count the app's own busy time.
+      connectTimeout: Math.max(5000, 2 * config.connectTimeoutMs),
+      // Reconnecting is ours (reconnect()): ioredis's timer would keep the app alive.
+      retryStrategy: () => null,
       keyPrefix: '',
       lazyConnect: false,
     };
@@ -163,13 +192,108 @@ export class RedisFuseStore implements FuseStore {
       diag.warn(`tokenfuse: budget ledger at ${this.host}: ${err.message}`);
     });
     this.redis.on('connect', () => {
+      const stream = this.redis.stream as
+        | { unref?: () => void; on?: (event: 'data', fn: () => void) => void }
+        | undefined;
       // The connection must not keep an app alive; calls in flight hold their own timers.
-      (this.redis.stream as { unref?: () => void } | undefined)?.unref?.();
+      stream?.unref?.();
+      // A round trip is timed against when bytes arrive, not when a timer fires.
+      stream?.on?.('data', () => this.heard());
     });
     this.redis.on('ready', () => {
-      this.everReady = true;
+      this.reconnects = 0;
+      this.loadScripts();
       if (this.degraded || this.pending.length > 0) this.kick(0);
     });
+    this.redis.on('end', () => this.reconnect());
+    this.starting = this.start();
+  }
+
+  /**
+   * Resolves once the first connection is ready, or when `connectTimeoutMs` has
+   * passed: then (only then) the failure policy applies. Never rejects.
+   *
+   * The bound counts only time this process was free to read Redis's answer: an app
+   * starting up loads its modules on the same thread (and a busy host starves it of
+   * CPU), and a timer that fires before the socket is read would call a healthy
+   * Redis absent. So it advances in ticks, each counting at most twice its period.
+   */
+  private start(): Promise<void> {
+    const bound = this.config.connectTimeoutMs;
+    let ticker: NodeJS.Timeout | undefined;
+    let onReady: (() => void) | undefined;
+    const ready = new Promise<true>((resolve) => {
+      onReady = () => resolve(true);
+      if (this.redis.status === 'ready') resolve(true);
+      else this.redis.once('ready', onReady);
+    });
+    const expired = new Promise<false>((resolve) => {
+      let counted = 0;
+      let last = performance.now();
+      const tick = () => {
+        const now = performance.now();
+        counted += Math.min(now - last, 2 * START_TICK_MS);
+        last = now;
+        // After the poll phase: a reply already in the socket is read first.
+        if (counted >= bound) setImmediate(() => resolve(false));
+        else ticker = setTimeout(tick, START_TICK_MS).unref();
+      };
+      // Not referenced: an app that makes no call need not wait for Redis to exit.
+      ticker = setTimeout(tick, START_TICK_MS).unref();
+    });
+    return Promise.race([ready, expired]).then((connected) => {
+      clearTimeout(ticker);
+      if (onReady !== undefined) this.redis.off('ready', onReady);
+      this.starting = undefined;
+      if (connected || this.closed) return;
+      const status = this.redis.status;
+      const err =
+        status === 'connect'
+          ? new LedgerTimeout(bound, 'no answer from Redis since startup')
+          : new Error(`cannot connect since startup, within ${bound} ms (${status})`);
+      this.failed('admit', err);
+    });
+  }
+
+  /** Loads the scripts, so that an admission is one EVALSHA round trip. */
+  private loadScripts(): void {
+    // Sent before any command that waited for the connection, so they run first.
+    // Best effort: a script that is not loaded is sent by EVAL.
+    for (const lua of SCRIPTS) {
+      this.redis.script('LOAD', lua).catch((err: unknown) => {
+        diag.debug(`tokenfuse: loading a ledger script into ${this.host} failed`, err);
+      });
+    }
+  }
+
+  /** Runs `then` once the start is over; meanwhile holds the loop, as a call is waiting. */
+  private afterStart<T>(then: () => T | Promise<T>): Promise<T> {
+    const starting = this.starting ?? Promise.resolve();
+    const hold = setInterval(() => {}, 60_000);
+    return starting.finally(() => clearInterval(hold)).then(then);
+  }
+
+  /** Bytes arrived from Redis: it is answering. */
+  private heard(): void {
+    this.lastHeard = performance.now();
+    // Leave degraded mode on the next good reply (a late one included), not after a pause.
+    if (this.degraded && this.recovering === undefined) this.kick(0);
+  }
+
+  /** Reconnects after the connection ended, on an unreferenced timer (backoff). */
+  private reconnect(): void {
+    if (this.closed || this.reconnectTimer !== undefined) return;
+    const delay = this.draining
+      ? RECONNECT_CLOSING_MS
+      : Math.min(50 * 2 ** Math.min(this.reconnects++, 6), RECONNECT_MAX_MS);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed || this.redis.status !== 'end') return;
+      // A failure ends the connection again, which schedules the next attempt.
+      this.redis.connect().catch(() => undefined);
+    }, delay);
+    // Waiting for Redis to come back must not keep an app alive.
+    this.reconnectTimer.unref();
   }
 
   setListener(listener: StoreListener): void {
@@ -177,6 +301,8 @@ export class RedisFuseStore implements FuseStore {
   }
 
   admit(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
+    // A cold start is not a failure: wait for the first connection (bounded).
+    if (this.starting !== undefined) return this.afterStart(() => this.admit(request));
     if (this.degraded) return this.fallbackAdmit(request, this.lastFailure);
     const rid = randomUUID();
     const budgets = request.entries.map((e) => this.scriptBudget(e.budget, request.now));
@@ -201,6 +327,8 @@ export class RedisFuseStore implements FuseStore {
           parseState(s, request.entries[i]!.budget, request.now),
         );
         const admitted = reply.a === 1;
+        const ticket: Ticket = { kind: 'shared', rid };
+        if (admitted) this.unsettled.add(ticket);
         request.entries.forEach((e, i) => {
           const s = states[i]!;
           this.cache.set(e.budget.name, {
@@ -218,7 +346,7 @@ export class RedisFuseStore implements FuseStore {
           ),
           states,
           transitions: parseTransitions(reply.tr),
-          ticket: { kind: 'shared', rid } satisfies Ticket,
+          ticket,
         };
       },
       (err: unknown) => {
@@ -232,6 +360,11 @@ export class RedisFuseStore implements FuseStore {
 
   settle(request: SettleRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
     const ticket = request.ticket as Ticket;
+    // Closing gave up on it (its reservation was released, its spend reported unwritten).
+    if (!this.unsettled.delete(ticket) && this.draining) {
+      diag.debug('tokenfuse: a call settled after the budget ledger was closed; not recorded');
+      return undefined;
+    }
     const actual = UNITS.map((u) => request.actual[u]);
     if (ticket.kind === 'local') {
       const outcome = ticket.store.settle({ ...request, ticket: ticket.inner });
@@ -257,7 +390,7 @@ export class RedisFuseStore implements FuseStore {
       actual,
       budgets,
     });
-    return this.run(() => this.redis.tokenfuseSettle(payload)).then(
+    const settled = this.run(() => this.redis.tokenfuseSettle(payload)).then(
       (raw) => {
         const reply = JSON.parse(raw) as {
           st?: WireState[];
@@ -282,9 +415,15 @@ export class RedisFuseStore implements FuseStore {
         return undefined;
       },
     );
+    this.settling.add(settled);
+    const done = () => this.settling.delete(settled);
+    settled.then(done, done);
+    return settled;
   }
 
   read(budgets: readonly Budget[], now: number): Promise<ReadOutcome> | ReadOutcome {
+    if (this.starting !== undefined && budgets.length > 0)
+      return this.afterStart(() => this.read(budgets, now));
     if (this.degraded || budgets.length === 0) return this.peek(budgets, now);
     const payload = JSON.stringify({
       prefix: this.config.keyPrefix,
@@ -316,6 +455,7 @@ export class RedisFuseStore implements FuseStore {
   }
 
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
+    if (this.starting !== undefined) return this.afterStart(() => this.control(budget, op, now));
     const payload = JSON.stringify({
       prefix: this.config.keyPrefix,
       now,
@@ -340,25 +480,88 @@ export class RedisFuseStore implements FuseStore {
     );
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Drains, within `shutdownTimeoutMs`: waits for calls in flight to settle,
+   * releases the reservations of those that do not, writes what was recorded while
+   * Redis was away (reconnecting if need be), then lets go of the connection. What
+   * could not be written is logged with its amounts and counted as failed reconciliations.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    const bound = this.config.shutdownTimeoutMs;
+    const deadline = performance.now() + bound;
+    const left = () => deadline - performance.now();
+    // Referenced: the app awaits its shutdown.
+    const pause = (ms: number) =>
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, left()))));
+    this.draining = true;
+    if (this.starting !== undefined) await Promise.race([this.starting, pause(left())]);
+    // Closing: reconnect at once, and often.
+    if (this.reconnectTimer !== undefined) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      this.reconnect();
+    }
+    // Calls in flight settle first: into Redis, or queued for it.
+    while ((this.unsettled.size > 0 || this.settling.size > 0) && left() > 0) await pause(10);
+    const abandoned = [...this.unsettled];
+    this.unsettled.clear();
+    for (const ticket of abandoned) {
+      // Its reservation would hold the budget until its lease ends.
+      if (ticket.kind === 'shared') this.pending.push({ op: 'cancel', rid: ticket.rid });
+    }
+    // At least one attempt when Redis is there, even if the calls took all the time.
+    const unwritten = () => this.pending.length > 0 || this.batch !== undefined;
+    if (unwritten() && this.redis.status === 'ready') await this.recover();
+    while (unwritten() && left() > 0) {
+      await pause(25);
+      if (this.redis.status === 'ready') await this.recover();
+    }
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.reportUnwritten([...(this.batch?.ops ?? []), ...this.pending], abandoned.length, bound);
     try {
-      if (this.pending.length > 0 || this.batch !== undefined) await this.recover();
-    } catch {
-      // logged by recover()
-    }
-    if (this.pending.length > 0 || this.batch !== undefined)
-      diag.warn(
-        `tokenfuse: closing the budget ledger at ${this.host} with spend not yet reconciled into it`,
-      );
-    try {
-      await this.withTimeout(this.redis.quit(), this.config.timeoutMs * 4);
+      if (this.redis.status === 'ready')
+        await this.withTimeout(this.redis.quit(), this.config.timeoutMs * 4);
+      else this.redis.disconnect();
     } catch {
       this.redis.disconnect();
     }
+  }
+
+  /** Says, with the amounts, what closing could not write to Redis; counts each update. */
+  private reportUnwritten(ops: ReconcileOp[], abandoned: number, bound: number): void {
+    if (ops.length === 0 && abandoned === 0) return;
+    const spend = [0, 0, 0];
+    let reservations = 0;
+    for (const op of ops) {
+      if (op.op !== 'spend') reservations++;
+      if (op.op === 'cancel') continue;
+      for (let i = 0; i < 3; i++) spend[i]! += op.actual[i] ?? 0;
+    }
+    const parts: string[] = [];
+    if (ops.length > 0)
+      parts.push(
+        `${ops.length} update${ops.length === 1 ? '' : 's'} not written to it ` +
+          `(spend of ${spend[0]} tokens, ${spend[1]} USD, ${spend[2]} requests; ` +
+          `${reservations} reservation${reservations === 1 ? '' : 's'} left to expire with ${LEASE_MS / 60_000} min leases)`,
+      );
+    if (abandoned > 0)
+      parts.push(
+        `${abandoned} call${abandoned === 1 ? '' : 's'} still in flight, whose spend is not recorded`,
+      );
+    diag.warn(
+      `tokenfuse: closed the budget ledger at ${this.host} after ${bound} ms (ledger.shutdownTimeoutMs) with ${parts.join(' and ')}`,
+    );
+    for (let i = 0; i < ops.length + abandoned; i++)
+      this.listener?.ledgerError('reconcile', this.lastFailure);
   }
 
   // --- failure policy ---------------------------------------------------------
@@ -377,8 +580,11 @@ export class RedisFuseStore implements FuseStore {
     }
     const local = this.localStore(request.now);
     const outcome = local.admit(request);
-    if (outcome.kind === 'decided')
-      outcome.ticket = { kind: 'local', store: local, inner: outcome.ticket } satisfies Ticket;
+    if (outcome.kind === 'decided') {
+      const ticket: Ticket = { kind: 'local', store: local, inner: outcome.ticket };
+      if (outcome.admitted) this.unsettled.add(ticket);
+      outcome.ticket = ticket;
+    }
     return outcome;
   }
 
@@ -427,9 +633,14 @@ export class RedisFuseStore implements FuseStore {
     this.kick(this.degraded ? RECOVER_EVERY_MS : 0);
   }
 
-  /** Schedules a recovery attempt (reconnected? flush what is pending). */
+  /** Schedules a recovery attempt (reconnected? flush what is pending); sooner replaces later. */
   private kick(delay: number): void {
-    if (this.closed || this.timer !== undefined) return;
+    if (this.closed) return;
+    if (this.timer !== undefined) {
+      if (delay >= this.timerDelay) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDelay = delay;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.recover().then(() => {
@@ -471,13 +682,13 @@ export class RedisFuseStore implements FuseStore {
         });
         try {
           const raw = await this.run(() => this.redis.tokenfuseReconcile(payload));
-          const reply = JSON.parse(raw) as { st?: WireState[]; tr?: WireTransition[] | object };
+          const reply = JSON.parse(raw) as {
+            st?: WireState[] | object;
+            tr?: WireTransition[] | object;
+          };
           this.batch = undefined;
           const states = new Map(
-            (reply.st ?? []).map((s) => [
-              s.name,
-              parseState(s, this.budgetsByName.get(s.name), now),
-            ]),
+            list(reply.st).map((s) => [s.name, parseState(s, this.budgetsByName.get(s.name), now)]),
           );
           for (const [name, s] of states) this.cache.set(name, s);
           const transitions = parseTransitions(reply.tr);
@@ -509,42 +720,51 @@ export class RedisFuseStore implements FuseStore {
 
   // --- plumbing ---------------------------------------------------------------
 
-  /** Runs a command within `timeoutMs`, waiting (within it) for a first connection still being made. */
+  /** Runs a command on the ready connection within `timeoutMs` (see withTimeout). */
   private run<T>(command: () => Promise<T>): Promise<T> {
     const status = this.redis.status;
-    if (status === 'ready') return this.withTimeout(command(), this.config.timeoutMs);
-    if (this.everReady || !(status === 'connecting' || status === 'connect' || status === 'wait'))
-      return Promise.reject(new Error(`Redis not yet connected (${status})`));
-    const started = Date.now();
-    return this.withTimeout(
-      new Promise<void>((resolve, reject) => {
-        const onReady = () => {
-          this.redis.off('end', onEnd);
-          resolve();
-        };
-        const onEnd = () => {
-          this.redis.off('ready', onReady);
-          reject(new Error('Redis not yet connected (connection ended)'));
-        };
-        this.redis.once('ready', onReady);
-        this.redis.once('end', onEnd);
-      }),
-      this.config.timeoutMs,
-    ).then(() =>
-      this.withTimeout(command(), Math.max(1, this.config.timeoutMs - (Date.now() - started))),
-    );
+    if (status !== 'ready') return Promise.reject(new Error(`Redis not yet connected (${status})`));
+    return this.withTimeout(command(), this.config.timeoutMs);
   }
 
+  /**
+   * Rejects when Redis has been silent for `ms` while the reply is awaited. A timer
+   * in a busy event loop fires late, and the reply may be sitting unread in the
+   * socket: so when it fires, the socket is read first (one turn of the loop), and
+   * Redis counts as silent only if no byte arrived from it within the last `ms`
+   * (replies come in order: bytes for earlier commands mean it is working through
+   * them). Time spent blocked in the app is thus never counted against Redis.
+   */
   private withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+    const sent = performance.now();
     return new Promise<T>((resolve, reject) => {
+      let done = false;
+      let timer: NodeJS.Timeout;
+      const expire = () => {
+        // setImmediate runs after the poll phase has read what the socket holds.
+        setImmediate(() => {
+          if (done) return;
+          const silent = performance.now() - Math.max(sent, this.lastHeard);
+          if (silent < ms) {
+            timer = setTimeout(expire, ms - silent);
+            return;
+          }
+          done = true;
+          reject(new LedgerTimeout(ms));
+        });
+      };
       // Referenced: an app waiting for an admission must not exit under it.
-      const timer = setTimeout(() => reject(new LedgerTimeout(ms)), ms);
+      timer = setTimeout(expire, ms);
       promise.then(
         (v) => {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
           resolve(v);
         },
         (e: unknown) => {
+          if (done) return;
+          done = true;
           clearTimeout(timer);
           reject(e);
         },
@@ -640,6 +860,14 @@ function parseState(s: WireState, budget: Budget | undefined, now: number): Budg
       trips: Number(trips),
     },
   };
+}
+
+/**
+ * A list from a script's reply: cjson encodes an empty Lua table as `{}`, so an empty
+ * list arrives as an object (a reconciliation of spend and cancellations only has no states).
+ */
+function list<T>(value: T[] | object | undefined): T[] {
+  return Array.isArray(value) ? value : [];
 }
 
 function parseTransitions(tr: WireTransition[] | object | undefined): Transition[] {
