@@ -268,9 +268,14 @@ describe('queries', () => {
           ])
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
-        } else if (/^tokenfuse_(ledger_errors|usage_invalid|series_dropped)_total$/.test(metric)) {
-          // The ledger's errors and the input-health counters are per process, not per
-          // budget or department: no filter applies.
+        } else if (
+          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd)_total$|^tokenfuse_price_catalog_age_seconds$/.test(
+            metric,
+          )
+        ) {
+          // The ledger's errors, the input-health, webhook and price-catalog counters are
+          // per process, and the provider-cost pair per provider, not per budget or
+          // department: no filter applies.
           expect(matchers, where).toBe('');
         } else if (q.dashboard === 'tokenfuse-budgets-fuses') {
           expect(matchers, where).toContain('budget=~"$budget"');

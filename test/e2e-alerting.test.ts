@@ -173,6 +173,11 @@ const EXPECTED_EMPTY: Record<string, string> = {
     'the fake server reports only valid usage in this scenario',
   'tokenfuse-budgets-fuses/Calls not under their own labels':
     'the scenario uses few, short tag values: nothing is cut or folded',
+  // Proven exact in test/hostile/host-safety.test.ts and test/cost-truth.test.ts.
+  'tokenfuse-budgets-fuses/Webhook messages dropped':
+    'the scenario configures no webhook, so the counter is not exported',
+  'tokenfuse-budgets-fuses/Provider-reported minus catalog cost':
+    "the fake server reports no provider cost (OpenRouter's usage.cost) in this scenario",
 };
 
 describe('every dashboard and rule expression, against real data', () => {

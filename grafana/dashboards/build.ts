@@ -1079,6 +1079,71 @@ function budgetsAndFuses(): Dashboard {
           },
         ],
       }),
+      timeseries({
+        title: 'Webhook messages dropped',
+        description:
+          'Webhook messages given up (tokenfuse_webhook_dropped_total), by reason: queue_full, ' +
+          'coalesced (replaced by a newer event of the same budget), timeout, failed (after ' +
+          'retries), rejected (a non-2xx answer that is not retried: check the URL).',
+        unit: 'short',
+        w: 12,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr: 'sum by (reason) (increase(tokenfuse_webhook_dropped_total[$__rate_interval]))',
+            legend: '{{reason}}',
+          },
+        ],
+      }),
+      stat({
+        title: 'Price catalog age',
+        description:
+          'Seconds since the oldest instance last loaded the price data in use ' +
+          '(tokenfuse_price_catalog_age_seconds): since start for the bundled catalog, since the ' +
+          'last successful read for pricing.catalog. It grows while refreshes fail.',
+        unit: 's',
+        decimals: 0,
+        w: 6,
+        h: 8,
+        targets: [{ expr: 'max(tokenfuse_price_catalog_age_seconds)' }],
+      }),
+      stat({
+        title: 'Price catalog load failures in range',
+        description:
+          'Failed loads and refreshes of pricing.catalog (tokenfuse_price_catalog_errors_total); ' +
+          'the prices in use were kept each time.',
+        unit: 'short',
+        decimals: 0,
+        noValue: '0',
+        w: 6,
+        h: 8,
+        thresholds: [
+          { color: 'green', value: null },
+          { color: 'orange', value: 1 },
+        ],
+        targets: [{ expr: 'sum(increase(tokenfuse_price_catalog_errors_total[$__range]))' }],
+      }),
+      timeseries({
+        title: 'Provider-reported minus catalog cost',
+        description:
+          'Over calls whose response carried the provider’s own cost (OpenRouter’s usage.cost): ' +
+          'tokenfuse_cost_provider_usd_total minus tokenfuse_cost_provider_catalog_usd_total, ' +
+          'by provider. Above zero: the catalog prices these calls lower than the provider bills.',
+        unit: 'currencyUSD',
+        decimals: 4,
+        w: 12,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr:
+              'sum by (provider) (increase(tokenfuse_cost_provider_usd_total[$__rate_interval])) - ' +
+              'sum by (provider) (increase(tokenfuse_cost_provider_catalog_usd_total[$__rate_interval]))',
+            legend: '{{provider}}',
+          },
+        ],
+      }),
     ],
   });
 }
