@@ -47,7 +47,19 @@ export type Script =
    */
   | { kind: 'stream-cut'; afterChunks: number }
   /** Replace the computed usage object of the next response with `usage`, verbatim. */
-  | { kind: 'usage'; usage: ScriptUsage };
+  | { kind: 'usage'; usage: ScriptUsage }
+  /**
+   * Send `status` (default 200), `headers` and the `body` pieces verbatim (malformed JSON or
+   * SSE), one write each, then end the response cleanly (`end: 'end'`, the default), drop the
+   * connection without ending a chunked body (`'drop'`), or reset it with a TCP RST (`'reset'`).
+   */
+  | {
+      kind: 'raw';
+      status?: number;
+      headers?: Record<string, string>;
+      body?: string[];
+      end?: 'end' | 'drop' | 'reset';
+    };
 
 export interface FakeOpenAI {
   /** Base URL without /v1, e.g. 'http://127.0.0.1:40123'. Clients use `url + '/v1'`. */
