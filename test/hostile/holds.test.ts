@@ -377,7 +377,7 @@ describe('in-process', () => {
       expect(new Set(h.spans().map((s) => s.spanContext().spanId)).size).toBe(200);
       expectNoDoubleEnd();
       expect(h.tokenfuse.fuses.get('all').reserved).toEqual({ tokens: 0, usd: 0, requests: 0 });
-    });
+    }, 120_000);
   });
 });
 
@@ -483,7 +483,7 @@ describe('secrets, in-process: every span, every diag line and /metrics', () => 
     expect(spans.map((span) => span.attributes['tokenfuse.api_key.fingerprint'])).toEqual(
       Array(10).fill(FINGERPRINT),
     );
-  });
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------------------------------------
