@@ -253,9 +253,12 @@ async function run(calls, onProgress) {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-function memory() {
-  globalThis.gc();
-  globalThis.gc();
+/** Heap and RSS after a full GC, once finalizers (FinalizationRegistry, WeakRef) have run. */
+async function memory() {
+  for (let i = 0; i < 3; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const m = process.memoryUsage();
   return { heapUsed: m.heapUsed, rss: m.rss };
 }
@@ -281,7 +284,7 @@ console.log(
   `tokenfuse soak: ${CALLS} calls (+${WARMUP} warm-up), concurrency ${CONCURRENCY}, openai ${version}, node ${process.version}`,
 );
 await run(WARMUP);
-const before = memory();
+const before = await memory();
 console.log(`after warm-up (GC):  heap used ${mb(before.heapUsed)}, RSS ${mb(before.rss)}`);
 
 const t0 = performance.now();
@@ -293,7 +296,7 @@ await run(CALLS, (n) => {
   );
 });
 const seconds = (performance.now() - t0) / 1000;
-const after = memory();
+const after = await memory();
 console.log(`after the run (GC):  heap used ${mb(after.heapUsed)}, RSS ${mb(after.rss)}`);
 console.log(
   `${made.total - warmupMade} calls in ${seconds.toFixed(1)} s (${((made.total - warmupMade) / seconds) | 0} calls/s); mix: ${JSON.stringify(kinds)}`,
