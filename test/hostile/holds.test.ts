@@ -692,6 +692,10 @@ describe('a real app under --import tokenfuse/register', () => {
   it('stdout (every span, info/debug diag), stderr and /metrics carry no key, prompt or reply', () => {
     // The scan covers the spans: the console exporter printed the key's fingerprint.
     expect(app.stdout).toContain(`'tokenfuse.api_key.fingerprint': '${FINGERPRINT}'`);
+    // ... and the diag logger at level ALL (debug lines of the instrumentation).
+    expect(app.stdout + app.stderr).toContain(
+      'tokenfuse Applying instrumentation patch for module on require hook',
+    );
     expect(leaks(app.stdout)).toEqual([]);
     expect(leaks(app.stderr)).toEqual([]);
     expect(leaks(metricsText)).toEqual([]);
