@@ -56,7 +56,19 @@ export type Script =
    * Answer 200 with anything, whatever the endpoint: `body` as JSON, or, with `events`,
    * an SSE stream of one `data: <JSON>` frame per event followed by `data: [DONE]`.
    */
-  | { kind: 'raw'; body?: unknown; events?: unknown[] };
+  | { kind: 'raw'; body?: unknown; events?: unknown[] }
+  /**
+   * Send `status` (default 200), `headers` and the `body` pieces verbatim (malformed JSON or
+   * SSE), one write each, then end the response cleanly (`end: 'end'`, the default), drop the
+   * connection without ending a chunked body (`'drop'`), or reset it with a TCP RST (`'reset'`).
+   */
+  | {
+      kind: 'bytes';
+      status?: number;
+      headers?: Record<string, string>;
+      body?: string[];
+      end?: 'end' | 'drop' | 'reset';
+    };
 
 export interface FakeOpenAI {
   /** Base URL without /v1, e.g. 'http://127.0.0.1:40123'. Clients use `url + '/v1'`. */

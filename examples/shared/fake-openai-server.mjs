@@ -461,6 +461,7 @@ export async function startFakeOpenAI(options = {}) {
       sendJson(res, 200, json, { ...responseHeaders, 'content-type': 'application/json' });
       return;
     }
+    if (script?.kind === 'bytes') return sendRaw(res, script, responseHeaders);
     if (script?.kind === 'error') {
       const fallback = defaultErrorFor(script.status, body);
       const errHeaders = { ...responseHeaders, ...fallback.headers, ...(script.headers ?? {}) };
@@ -559,6 +560,28 @@ function sendJson(res, status, payload, headers) {
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A `raw` script: the status, headers and body pieces exactly as given (for malformed JSON and
+ * SSE), then a clean end, a dropped connection, or a TCP reset.
+ * @param {ServerResponse} res
+ * @param {Extract<Script, { kind: 'bytes' }>} script
+ * @param {Record<string, string>} headers
+ */
+async function sendRaw(res, script, headers) {
+  res.writeHead(script.status ?? 200, { ...headers, ...(script.headers ?? {}) });
+  res.flushHeaders();
+  for (const piece of script.body ?? []) {
+    if (res.destroyed) return;
+    res.write(piece);
+    // One write per event-loop turn, so the client sees the pieces before the end.
+    await sleep(1);
+  }
+  const socket = res.socket;
+  if (script.end === 'reset') socket?.resetAndDestroy();
+  else if (script.end === 'drop') socket?.end(() => socket.destroy());
+  else res.end();
 }
 
 /**
