@@ -13,6 +13,8 @@
  * safe integer in [0, 1e9]: sums, prices and budgets stay finite.
  */
 
+import { extractUsage, findProvider, type Provider, type Usage } from '@pydantic/genai-prices';
+
 /**
  * The largest token count believed for one usage field of one call. The largest
  * context windows offered today are a few million tokens, so 1e9 leaves a wide
@@ -46,6 +48,19 @@ export interface NormalizedUsage {
   output: number;
   /** Reasoning tokens: already counted in `output`. */
   reasoning: number;
+  /**
+   * Uncached audio input tokens, apart from `input` (which stays text) because the
+   * catalog prices audio at its own rate. Absent when none were reported.
+   */
+  inputAudio?: number;
+  /** Audio output tokens, apart from `output` (text). Absent when none were reported. */
+  outputAudio?: number;
+  /**
+   * Every other usage the catalog prices, keyed as genai-prices' `Usage` (e.g.
+   * `web_searches`, `output_citation_tokens`). Token kinds here are parts of
+   * `input`/`output` already counted there, never tokens on top of them.
+   */
+  other?: Record<string, number>;
   /** Fields the provider sent that were not token counts (each counted as 0 above). */
   invalid?: InvalidUsageField[];
 }
@@ -264,4 +279,238 @@ export function fromGenAiAttributes(attrs: Record<string, unknown>): NormalizedU
       r.count(GEN_AI_USAGE.reasoning, attrs[GEN_AI_USAGE.reasoning]),
     ),
   );
+}
+
+/** All input tokens: uncached text, cache reads and writes, audio. */
+export function inputTokens(u: NormalizedUsage): number {
+  return u.input + u.cacheRead + u.cacheWrite + (u.inputAudio ?? 0);
+}
+
+/** All output tokens: text (reasoning included) and audio. */
+export function outputTokens(u: NormalizedUsage): number {
+  return u.output + (u.outputAudio ?? 0);
+}
+
+/** Every token of the call, each counted once. */
+export function totalTokens(u: NormalizedUsage): number {
+  return inputTokens(u) + outputTokens(u);
+}
+
+/**
+ * The API whose response shape a usage object has: the catalog's extractor
+ * `api_flavor` of the same name reads it.
+ */
+export type UsageFlavor = 'chat' | 'responses';
+
+/** An extractor the catalog gives for one provider and API flavour, prepared once. */
+interface PreparedExtractor {
+  /** A copy of the provider holding only this extractor, every mapping optional. */
+  provider: Provider;
+  flavor: string;
+  /** The fields the extractor reads, each a path of keys inside `usage`. */
+  fields: string[][];
+}
+
+// Keyed by the catalog's own Provider object, so a refreshed catalog is read afresh.
+const prepared = new WeakMap<Provider, Map<string, PreparedExtractor | null>>();
+
+/**
+ * The catalog's extractor of `flavor` for `provider`, fit for a `usage` object.
+ * Only extractors rooted at `usage` qualify (the SDK's responses carry usage
+ * there). Mappings are made optional: a missing count is 0 here, where
+ * `extractUsage` throws. A mapping whose path is not plain keys (an array match)
+ * is left out, because its value could not be checked first (see
+ * {@link fromCatalogUsage}); no usage-rooted extractor has one today.
+ */
+function extractorOf(provider: Provider, flavor: string): PreparedExtractor | undefined {
+  let byFlavor = prepared.get(provider);
+  if (byFlavor === undefined) {
+    byFlavor = new Map();
+    prepared.set(provider, byFlavor);
+  }
+  let found = byFlavor.get(flavor);
+  if (found === undefined) {
+    found = null;
+    const extractor = provider.extractors?.find((e) => e.api_flavor === flavor);
+    if (extractor !== undefined && extractor.root === 'usage') {
+      const mappings = extractor.mappings
+        .filter((m) => typeof m.path === 'string' || m.path.every((s) => typeof s === 'string'))
+        .map((m) => ({ ...m, required: false }));
+      found = {
+        provider: {
+          id: provider.id,
+          name: provider.name,
+          api_pattern: provider.api_pattern,
+          models: [],
+          extractors: [{ ...extractor, mappings }],
+        },
+        flavor,
+        fields: mappings.map((m) => (typeof m.path === 'string' ? [m.path] : (m.path as string[]))),
+      };
+    }
+    byFlavor.set(flavor, found);
+  }
+  return found ?? undefined;
+}
+
+function at(obj: unknown, path: readonly string[]): unknown {
+  let value = obj;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** The sub-kinds of a total, in the order they are clamped to what the total has left. */
+const INPUT_PARTS = ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'];
+const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens'];
+
+/**
+ * Clamps every part to what its total has left (the catalog's `calcPrice` throws
+ * when parts exceed their total), so a hostile count cannot price or count twice.
+ * Reasoning may overlap the other output parts (audio reasoning), so it is only
+ * clamped to the output total.
+ */
+function clampParts(u: Usage): void {
+  const clamp = (total: string, parts: readonly string[], prefix: string[]) => {
+    let left = u[total] ?? 0;
+    const ordered = [
+      ...parts,
+      ...Object.keys(u)
+        .filter((k) => !parts.includes(k) && k !== total && prefix.some((p) => k.startsWith(p)))
+        .filter((k) => k.endsWith('_tokens') && !k.includes('reasoning'))
+        .sort(),
+    ];
+    for (const key of ordered) {
+      const value = u[key];
+      if (value === undefined) continue;
+      u[key] = Math.min(value, left);
+      left -= u[key];
+    }
+  };
+  clamp('input_tokens', INPUT_PARTS, ['input_', 'cache_']);
+  clamp('output_tokens', OUTPUT_PARTS, ['output_']);
+  if (u.output_reasoning_tokens !== undefined) {
+    u.output_reasoning_tokens = Math.min(u.output_reasoning_tokens, u.output_tokens ?? 0);
+  }
+}
+
+/** The catalog's usage of a call as tokenfuse keeps it. */
+function toNormalized(u: Usage): NormalizedUsage {
+  const {
+    input_tokens = 0,
+    cache_read_tokens: cacheRead = 0,
+    cache_write_tokens: cacheWrite = 0,
+    input_audio_tokens: inputAudio = 0,
+    output_tokens = 0,
+    output_audio_tokens: outputAudio = 0,
+    output_reasoning_tokens: reasoning = 0,
+    ...rest
+  } = u;
+  const usage: NormalizedUsage = {
+    input: input_tokens - cacheRead - cacheWrite - inputAudio,
+    cacheRead,
+    cacheWrite,
+    output: output_tokens - outputAudio,
+    reasoning,
+  };
+  if (inputAudio > 0) usage.inputAudio = inputAudio;
+  if (outputAudio > 0) usage.outputAudio = outputAudio;
+  const other: Record<string, number> = {};
+  let any = false;
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined && value > 0) {
+      other[key] = value;
+      any = true;
+    }
+  }
+  if (any) usage.other = other;
+  return usage;
+}
+
+/**
+ * Reads the `usage` of a chat or Responses result the way the price catalog
+ * does: the fields come from `@pydantic/genai-prices`' own extractor for the
+ * call's catalog provider and API flavour (audio, cache writes, Perplexity's
+ * citation tokens and searches, xAI's reasoning outside `completion_tokens`…),
+ * and `extractUsage` sums them. Where that extractor reads nothing for a kind,
+ * OpenAI's extractor of the same flavour fills it: the SDK speaks OpenAI's wire
+ * format and compatible endpoints report in its fields (Anthropic's compatible
+ * endpoint, for one, reports cache reads under `prompt_tokens_details`).
+ *
+ * What stays ours, and why:
+ * - Every field the extractor reads is checked first as {@link Reader} does
+ *   (a safe integer in [0, {@link MAX_USAGE_TOKENS}]); a bad one counts as 0 and
+ *   is listed in `invalid`. `extractUsage` alone throws on the first negative
+ *   count (losing the whole usage), drops a string without a word, and takes a
+ *   fraction or 1e300 as it is: a hostile number would reach prices and budgets.
+ * - Parts are clamped to their totals (see {@link clampParts}).
+ * - DeepSeek's `prompt_cache_hit_tokens`, which the catalog's DeepSeek extractor
+ *   does not read, stands in for a missing cache-read count.
+ * - A provider the catalog does not know, or one without an extractor for this
+ *   flavour, is read with OpenAI's; a provider's `default` extractor serves when it
+ *   has no `chat` one (Perplexity, Groq, Mistral), if it is rooted at `usage`.
+ *
+ * @param catalogProviderId the call's provider in the catalog; undefined reads as OpenAI
+ */
+export function fromCatalogUsage(
+  catalogProviderId: string | undefined,
+  flavor: UsageFlavor,
+  usage: unknown,
+): NormalizedUsage {
+  const openai = findProvider({ providerId: 'openai' });
+  const own =
+    catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
+  const fallback = openai && extractorOf(openai, flavor);
+  let primary =
+    own &&
+    (extractorOf(own, flavor) ?? (flavor === 'chat' ? extractorOf(own, 'default') : undefined));
+  primary ??= fallback;
+  if (primary === undefined) {
+    // A catalog without OpenAI's extractors: keep reading as before.
+    return flavor === 'chat'
+      ? fromChatCompletionUsage(usage as ChatCompletionUsageLike)
+      : fromResponsesUsage(usage as ResponsesUsageLike);
+  }
+  const extractors = fallback && fallback !== primary ? [primary, fallback] : [primary];
+
+  const r = new Reader();
+  const seen = new Set<string>();
+  let clean = usage;
+  for (const extractor of extractors) {
+    for (const path of extractor.fields) {
+      const field = path.join('.');
+      if (seen.has(field)) continue;
+      seen.add(field);
+      const value = at(usage, path);
+      const before = r.invalid.length;
+      r.count(field, value);
+      if (r.invalid.length > before) {
+        // The bad value is taken out of a copy, so the catalog never sees it.
+        if (clean === usage) clean = structuredClone(usage);
+        const parent = at(clean, path.slice(0, -1)) as Record<string, unknown>;
+        delete parent[path[path.length - 1]!];
+      }
+    }
+  }
+
+  const extracted: Usage = {};
+  for (const extractor of extractors) {
+    let found: Usage = {};
+    try {
+      found = extractUsage(extractor.provider, { usage: clean }, extractor.flavor).usage;
+    } catch {
+      // "No usage information found": nothing this extractor reads was reported.
+    }
+    for (const [key, value] of Object.entries(found)) {
+      if (extracted[key] === undefined && value !== undefined) extracted[key] = value;
+    }
+  }
+  if (extracted.cache_read_tokens === undefined && flavor === 'chat') {
+    const hit = r.count('prompt_cache_hit_tokens', at(usage, ['prompt_cache_hit_tokens']));
+    if (hit > 0) extracted.cache_read_tokens = hit;
+  }
+  clampParts(extracted);
+  return r.done(toNormalized(extracted));
 }
