@@ -11,6 +11,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { calcPrice, extractUsage, findProvider, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { fromCatalogUsage } from '../src/pricing/usage.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
@@ -380,5 +381,115 @@ describe('the extra kinds keep the guarantees on hostile counts', () => {
     expect(sum(m, 'tokenfuse_tokens_total', { ...or, type: 'cache_write' })).toBe(0);
     expect(sum(m, 'tokenfuse_tokens_total', { ...or, type: 'input_audio' })).toBe(0);
     expect(sum(m, 'tokenfuse_budget_spent', { budget: 'team', unit: 'tokens' })).toBe(210);
+  });
+});
+
+describe('reading usage with the catalog’s extractors', () => {
+  it('streams read the same kinds (OpenRouter cache writes in the final usage chunk)', async () => {
+    h = await createHarness({});
+    const usage = {
+      prompt_tokens: 5000,
+      completion_tokens: 120,
+      total_tokens: 5120,
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 4500 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    };
+    llm.enqueue({ kind: 'usage', usage });
+    const model = 'anthropic/claude-sonnet-4';
+    const stream = await clientFor('https://openrouter.ai/api/v1').chat.completions.create({
+      model,
+      stream: true,
+      ...CHAT,
+    });
+    for await (const _ of stream) {
+      // drain
+    }
+    const span = h.spans()[0]!;
+    const expected = catalogPrice(
+      span,
+      catalogUsage('openrouter', 'chat', usage, model),
+      model,
+      'openrouter',
+    );
+    const labels = { provider: 'openrouter', model };
+    const { m, tokens } = await tokensByType(labels);
+    expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(expected, 9);
+    expect(span.attributes['tokenfuse.cost.usd']).toBeCloseTo(expected, 9);
+    expect(tokens).toMatchObject({ input: 500, cache_write: 4500, output: 120 });
+  });
+
+  const base = { input: 0, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 };
+
+  it('cuts parts to what their total has left, so nothing counts twice', () => {
+    expect(
+      fromCatalogUsage('openai', 'chat', {
+        prompt_tokens: 100,
+        completion_tokens: 10,
+        prompt_tokens_details: { cached_tokens: 80, cache_write_tokens: 50, audio_tokens: 900 },
+        completion_tokens_details: { audio_tokens: 11, reasoning_tokens: 12 },
+      }),
+    ).toEqual({
+      ...base,
+      cacheRead: 80,
+      cacheWrite: 20,
+      output: 0,
+      outputAudio: 10,
+      reasoning: 10,
+    });
+  });
+
+  it('keeps what must differ from the catalog: DeepSeek’s cache-hit field, OpenAI’s fields for compatible endpoints', () => {
+    expect(
+      fromCatalogUsage('deepseek', 'chat', {
+        prompt_tokens: 100,
+        completion_tokens: 10,
+        prompt_cache_hit_tokens: 60,
+        prompt_cache_miss_tokens: 40,
+      }),
+    ).toEqual({ ...base, input: 40, cacheRead: 60, output: 10 });
+    // The catalog's Anthropic chat extractor reads a top-level `cached_tokens`; the
+    // compatible endpoint reports OpenAI's field.
+    expect(
+      fromCatalogUsage('anthropic', 'chat', {
+        prompt_tokens: 100,
+        completion_tokens: 5,
+        prompt_tokens_details: { cached_tokens: 30 },
+      }),
+    ).toEqual({ ...base, input: 70, cacheRead: 30, output: 5 });
+    // An endpoint the catalog does not know is read as OpenAI.
+    expect(
+      fromCatalogUsage(undefined, 'chat', {
+        prompt_tokens: 50,
+        completion_tokens: 40,
+        prompt_tokens_details: { audio_tokens: 20 },
+        completion_tokens_details: { audio_tokens: 30 },
+      }),
+    ).toEqual({ ...base, input: 30, inputAudio: 20, output: 10, outputAudio: 30 });
+  });
+
+  it('follows the catalog where a provider reports reasoning outside the completion (xAI)', () => {
+    expect(
+      fromCatalogUsage('x-ai', 'chat', {
+        prompt_tokens: 10,
+        completion_tokens: 20,
+        completion_tokens_details: { reasoning_tokens: 300 },
+      }),
+    ).toEqual({ ...base, input: 10, output: 320, reasoning: 300 });
+  });
+
+  it('rejects a required count that is not a number instead of letting the catalog throw', () => {
+    expect(
+      fromCatalogUsage('openai', 'responses', {
+        input_tokens: '100',
+        output_tokens: -1,
+        input_tokens_details: { cached_tokens: 5 },
+      }),
+    ).toEqual({
+      ...base,
+      invalid: [
+        { field: 'input_tokens', value: '100' },
+        { field: 'output_tokens', value: -1 },
+      ],
+    });
   });
 });

@@ -33,9 +33,11 @@ export interface InvalidUsageField {
 }
 
 /**
- * Usage normalised across APIs. `input` is UNCACHED input tokens only;
- * `cacheRead`/`cacheWrite` are the cached parts; `output` includes reasoning;
- * `reasoning` is a subset of `output` (recorded, never added again).
+ * Usage normalised across APIs. `input` is UNCACHED TEXT input tokens only;
+ * `cacheRead`/`cacheWrite` are the cached parts and `inputAudio` the audio part;
+ * `output` is text output, reasoning included, and `outputAudio` the audio part;
+ * `reasoning` is a subset of the output (recorded, never added again). Each token is
+ * in exactly one of input, cacheRead, cacheWrite, inputAudio, output, outputAudio.
  */
 export interface NormalizedUsage {
   /** Input tokens neither read from nor written to the prompt cache. */
@@ -44,9 +46,9 @@ export interface NormalizedUsage {
   cacheRead: number;
   /** Input tokens written to the prompt cache. */
   cacheWrite: number;
-  /** All output tokens, reasoning included. */
+  /** Text output tokens, reasoning included. */
   output: number;
-  /** Reasoning tokens: already counted in `output`. */
+  /** Reasoning tokens: already counted in `output` (or `outputAudio`). */
   reasoning: number;
   /**
    * Uncached audio input tokens, apart from `input` (which stays text) because the
