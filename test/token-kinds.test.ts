@@ -6,11 +6,14 @@
 // span, equal `calcPrice` of the usage the catalog's own `extractUsage` reads from the
 // same response, for the same model and provider at the call's start time.
 
+import { readFileSync } from 'node:fs';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { calcPrice, extractUsage, findProvider, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { TOKEN_TYPES } from '../src/metrics/series.js';
+import { PriceBook, toCatalogUsage } from '../src/pricing/price-book.js';
 import { fromCatalogUsage } from '../src/pricing/usage.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
@@ -434,7 +437,7 @@ describe('reading usage with the catalog’s extractors', () => {
       cacheWrite: 20,
       output: 0,
       outputAudio: 10,
-      reasoning: 10,
+      reasoning: 0,
     });
   });
 
@@ -492,4 +495,33 @@ describe('reading usage with the catalog’s extractors', () => {
       ],
     });
   });
+});
+
+it('README’s metrics reference lists exactly the token types exported', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const bullet = readme.slice(readme.indexOf('- `tokenfuse_tokens_total`: tokens used, by `type`'));
+  const text = bullet.slice(0, bullet.indexOf('\n- '));
+  const documented = [...text.matchAll(/`([a-z_]+)` \(/g)].map((m) => m[1]);
+  expect(documented.sort()).toEqual([...TOKEN_TYPES].sort());
+});
+
+it('a total summed from several fields stays within the bound of one', () => {
+  const max = 1e9;
+  const u = fromCatalogUsage('perplexity', 'chat', {
+    prompt_tokens: 1,
+    completion_tokens: max,
+    citation_tokens: max,
+    reasoning_tokens: max,
+  });
+  expect(u.output).toBe(max);
+  expect(u.other).toEqual({ output_citation_tokens: max });
+  expect(u.reasoning).toBe(0);
+  expect(u.invalid).toBeUndefined();
+  // Parts that fit their total: the catalog prices the call instead of throwing.
+  const price = new PriceBook().price('perplexity', 'sonar-deep-research', u);
+  expect(price.error).toBeUndefined();
+  const expected = calcPrice(toCatalogUsage(u), 'sonar-deep-research', {
+    providerId: 'perplexity',
+  });
+  expect(price.usd).toBeCloseTo(expected!.total_price, 9);
 });

@@ -366,22 +366,28 @@ function at(obj: unknown, path: readonly string[]): unknown {
 
 /** The sub-kinds of a total, in the order they are clamped to what the total has left. */
 const INPUT_PARTS = ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'];
-const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens'];
+const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens', 'output_reasoning_tokens'];
 
 /**
  * Clamps every part to what its total has left (the catalog's `calcPrice` throws
  * when parts exceed their total), so a hostile count cannot price or count twice.
- * Reasoning may overlap the other output parts (audio reasoning), so it is only
- * clamped to the output total.
+ * The parts are disjoint in every usage the chat and Responses extractors read
+ * (Perplexity's citations and reasoning are added to its output side by side;
+ * OpenAI's reasoning is text, not audio).
  */
 function clampParts(u: Usage): void {
+  // A total the catalog sums from several fields (Perplexity's output: completion,
+  // citation and reasoning tokens) stays within the bound of one field too.
+  for (const [key, value] of Object.entries(u)) {
+    if (value !== undefined && value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
+  }
   const clamp = (total: string, parts: readonly string[], prefix: string[]) => {
     let left = u[total] ?? 0;
     const ordered = [
       ...parts,
       ...Object.keys(u)
         .filter((k) => !parts.includes(k) && k !== total && prefix.some((p) => k.startsWith(p)))
-        .filter((k) => k.endsWith('_tokens') && !k.includes('reasoning'))
+        .filter((k) => k.endsWith('_tokens'))
         .sort(),
     ];
     for (const key of ordered) {
@@ -393,9 +399,6 @@ function clampParts(u: Usage): void {
   };
   clamp('input_tokens', INPUT_PARTS, ['input_', 'cache_']);
   clamp('output_tokens', OUTPUT_PARTS, ['output_']);
-  if (u.output_reasoning_tokens !== undefined) {
-    u.output_reasoning_tokens = Math.min(u.output_reasoning_tokens, u.output_tokens ?? 0);
-  }
 }
 
 /** The catalog's usage of a call as tokenfuse keeps it. */
