@@ -367,6 +367,7 @@ function at(obj: unknown, path: readonly string[]): unknown {
 /** The sub-kinds of a total, in the order they are clamped to what the total has left. */
 const INPUT_PARTS = ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'];
 const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens', 'output_reasoning_tokens'];
+const KNOWN_KINDS = new Set(['input_tokens', 'output_tokens', ...INPUT_PARTS, ...OUTPUT_PARTS]);
 
 /**
  * Clamps every part to what its total has left (the catalog's `calcPrice` throws
@@ -376,29 +377,41 @@ const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens', 'output_r
  * OpenAI's reasoning is text, not audio).
  */
 function clampParts(u: Usage): void {
-  // A total the catalog sums from several fields (Perplexity's output: completion,
-  // citation and reasoning tokens) stays within the bound of one field too.
-  for (const [key, value] of Object.entries(u)) {
-    if (value !== undefined && value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
+  let extra: string[] | undefined;
+  for (const key in u) {
+    const value = u[key];
+    if (value === undefined) continue;
+    // A total the catalog sums from several fields (Perplexity's output: completion,
+    // citation and reasoning tokens) stays within the bound of one field too.
+    if (value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
+    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) (extra ??= []).push(key);
   }
-  const clamp = (total: string, parts: readonly string[], prefix: string[]) => {
-    let left = u[total] ?? 0;
-    const ordered = [
-      ...parts,
-      ...Object.keys(u)
-        .filter((k) => !parts.includes(k) && k !== total && prefix.some((p) => k.startsWith(p)))
-        .filter((k) => k.endsWith('_tokens'))
-        .sort(),
-    ];
-    for (const key of ordered) {
+  extra?.sort();
+  clampTo(
+    u,
+    'input_tokens',
+    INPUT_PARTS,
+    extra?.filter((k) => /^(input|cache)_/.test(k)),
+  );
+  clampTo(
+    u,
+    'output_tokens',
+    OUTPUT_PARTS,
+    extra?.filter((k) => k.startsWith('output_')),
+  );
+}
+
+function clampTo(u: Usage, total: string, parts: readonly string[], more: string[] = []): void {
+  let left = u[total] ?? 0;
+  for (const list of [parts, more]) {
+    for (const key of list) {
       const value = u[key];
       if (value === undefined) continue;
-      u[key] = Math.min(value, left);
-      left -= u[key];
+      const kept = Math.min(value, left);
+      u[key] = kept;
+      left -= kept;
     }
-  };
-  clamp('input_tokens', INPUT_PARTS, ['input_', 'cache_']);
-  clamp('output_tokens', OUTPUT_PARTS, ['output_']);
+  }
 }
 
 /** The catalog's usage of a call as tokenfuse keeps it. */
@@ -464,52 +477,30 @@ export function fromCatalogUsage(
   flavor: UsageFlavor,
   usage: unknown,
 ): NormalizedUsage {
-  const openai = findProvider({ providerId: 'openai' });
-  const own =
-    catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
-  const fallback = openai && extractorOf(openai, flavor);
-  let primary =
-    own &&
-    (extractorOf(own, flavor) ?? (flavor === 'chat' ? extractorOf(own, 'default') : undefined));
-  primary ??= fallback;
-  if (primary === undefined) {
+  const plan = planFor(catalogProviderId, flavor);
+  if (plan === undefined) {
     // A catalog without OpenAI's extractors: keep reading as before.
     return flavor === 'chat'
       ? fromChatCompletionUsage(usage as ChatCompletionUsageLike)
       : fromResponsesUsage(usage as ResponsesUsageLike);
   }
-  const extractors = fallback && fallback !== primary ? [primary, fallback] : [primary];
 
   const r = new Reader();
-  const seen = new Set<string>();
   let clean = usage;
-  for (const extractor of extractors) {
-    for (const path of extractor.fields) {
-      const field = path.join('.');
-      if (seen.has(field)) continue;
-      seen.add(field);
-      const value = at(usage, path);
-      const before = r.invalid.length;
-      r.count(field, value);
-      if (r.invalid.length > before) {
-        // The bad value is taken out of a copy, so the catalog never sees it.
-        if (clean === usage) clean = structuredClone(usage);
-        const parent = at(clean, path.slice(0, -1)) as Record<string, unknown>;
-        delete parent[path[path.length - 1]!];
-      }
-    }
+  for (const field of plan.fields) {
+    const before = r.invalid.length;
+    r.count(field.name, at(usage, field.path));
+    // The bad value is left out of a copy, so the catalog never sees it.
+    if (r.invalid.length > before) clean = without(clean, field.path);
   }
 
-  const extracted: Usage = {};
-  for (const extractor of extractors) {
-    let found: Usage = {};
-    try {
-      found = extractUsage(extractor.provider, { usage: clean }, extractor.flavor).usage;
-    } catch {
-      // "No usage information found": nothing this extractor reads was reported.
-    }
-    for (const [key, value] of Object.entries(found)) {
-      if (extracted[key] === undefined && value !== undefined) extracted[key] = value;
+  const extracted = extract(plan.primary, clean);
+  // OpenAI's extractor only adds what the provider's own one does not read, so it
+  // runs only when one of its fields was reported.
+  if (plan.secondary !== undefined && plan.secondaryOnly.some((f) => at(clean, f.path) != null)) {
+    const more = extract(plan.secondary, clean);
+    for (const key in more) {
+      if (extracted[key] === undefined && more[key] !== undefined) extracted[key] = more[key];
     }
   }
   if (extracted.cache_read_tokens === undefined && flavor === 'chat') {
@@ -518,4 +509,86 @@ export function fromCatalogUsage(
   }
   clampParts(extracted);
   return r.done(toNormalized(extracted));
+}
+
+function extract(extractor: PreparedExtractor, usage: unknown): Usage {
+  try {
+    return extractUsage(extractor.provider, { usage }, extractor.flavor).usage;
+  } catch {
+    // "No usage information found": nothing this extractor reads was reported.
+    return {};
+  }
+}
+
+/** A copy of `obj` without the value at `path`; only the objects along the path are copied. */
+function without(obj: unknown, path: readonly string[]): unknown {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return obj;
+  const [key, ...rest] = path as [string, ...string[]];
+  const copy: Record<string, unknown> = { ...(obj as Record<string, unknown>) };
+  if (rest.length === 0) delete copy[key];
+  else copy[key] = without(copy[key], rest);
+  return copy;
+}
+
+/** One field an extractor reads: its path inside `usage` and its name in logs and metrics. */
+interface Field {
+  path: readonly string[];
+  name: string;
+}
+
+/** How usage of one catalog provider and flavour is read; built once per catalog. */
+interface ReadPlan {
+  /** The catalog data the plan was built from: a refreshed catalog builds a new plan. */
+  openai: Provider | undefined;
+  own: Provider | undefined;
+  primary: PreparedExtractor;
+  /** OpenAI's extractor, when it is not the primary one. */
+  secondary: PreparedExtractor | undefined;
+  /** Every field either extractor reads, once. */
+  fields: Field[];
+  /** The fields only the secondary extractor reads. */
+  secondaryOnly: Field[];
+}
+
+// A handful of catalog providers by two flavours: small, bounded by the catalog.
+const plans = new Map<string, ReadPlan | null>();
+
+function planFor(catalogProviderId: string | undefined, flavor: UsageFlavor): ReadPlan | undefined {
+  const openai = findProvider({ providerId: 'openai' });
+  const own =
+    catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
+  const key = `${own?.id ?? ''}\u0000${flavor}`;
+  const cached = plans.get(key);
+  if (cached === null) return undefined;
+  if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
+
+  const fallback = openai && extractorOf(openai, flavor);
+  const primary =
+    (own &&
+      (extractorOf(own, flavor) ??
+        (flavor === 'chat' ? extractorOf(own, 'default') : undefined))) ??
+    fallback;
+  if (primary === undefined) {
+    plans.set(key, null);
+    return undefined;
+  }
+  const secondary = fallback !== undefined && fallback !== primary ? fallback : undefined;
+  const fieldsOf = (e: PreparedExtractor | undefined): Field[] =>
+    (e?.fields ?? []).map((path) => ({ path, name: path.join('.') }));
+  // An extractor may read one field into two kinds (Perplexity's citation tokens are
+  // output tokens and citation tokens): each field is checked, and counted invalid, once.
+  const names = new Set<string>();
+  const once = (f: Field) => !names.has(f.name) && names.add(f.name) !== undefined;
+  const primaryFields = fieldsOf(primary).filter(once);
+  const secondaryOnly = fieldsOf(secondary).filter(once);
+  const plan: ReadPlan = {
+    openai,
+    own,
+    primary,
+    secondary,
+    fields: [...primaryFields, ...secondaryOnly],
+    secondaryOnly,
+  };
+  plans.set(key, plan);
+  return plan;
 }
