@@ -377,7 +377,7 @@ const KNOWN_KINDS = new Set(['input_tokens', 'output_tokens', ...INPUT_PARTS, ..
  * OpenAI's reasoning is text, not audio).
  */
 function clampParts(u: Usage): void {
-  let extra: string[] | undefined;
+  const extra: string[] = [];
   for (const key in u) {
     const value = u[key];
     if (value === undefined) continue;
@@ -401,7 +401,7 @@ function clampParts(u: Usage): void {
   );
 }
 
-function clampTo(u: Usage, total: string, parts: readonly string[], more: string[] = []): void {
+function clampTo(u: Usage, total: string, parts: readonly string[], more: string[]): void {
   let left = u[total] ?? 0;
   for (const list of [parts, more]) {
     for (const key of list) {
