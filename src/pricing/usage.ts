@@ -384,33 +384,21 @@ function clampParts(u: Usage): void {
     // A total the catalog sums from several fields (Perplexity's output: completion,
     // citation and reasoning tokens) stays within the bound of one field too.
     if (value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
-    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) (extra ??= []).push(key);
+    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) extra.push(key);
   }
-  extra?.sort();
-  clampTo(
-    u,
-    'input_tokens',
-    INPUT_PARTS,
-    extra?.filter((k) => /^(input|cache)_/.test(k)),
-  );
-  clampTo(
-    u,
-    'output_tokens',
-    OUTPUT_PARTS,
-    extra?.filter((k) => k.startsWith('output_')),
-  );
+  extra.sort();
+  clampTo(u, 'input_tokens', [...INPUT_PARTS, ...extra.filter((k) => /^(input|cache)_/.test(k))]);
+  clampTo(u, 'output_tokens', [...OUTPUT_PARTS, ...extra.filter((k) => k.startsWith('output_'))]);
 }
 
-function clampTo(u: Usage, total: string, parts: readonly string[], more: string[]): void {
+function clampTo(u: Usage, total: string, parts: readonly string[]): void {
   let left = u[total] ?? 0;
-  for (const list of [parts, more]) {
-    for (const key of list) {
-      const value = u[key];
-      if (value === undefined) continue;
-      const kept = Math.min(value, left);
-      u[key] = kept;
-      left -= kept;
-    }
+  for (const key of parts) {
+    const value = u[key];
+    if (value === undefined) continue;
+    const kept = Math.min(value, left);
+    u[key] = kept;
+    left -= kept;
   }
 }
 
