@@ -113,8 +113,8 @@ const FLAT_KEYS = new Set([
 
 /**
  * Most catalog prices are one number per token type. For those, pricing a call is
- * four multiplications, which matters on the hot path (`calcPrice` walks its unit
- * tables on every call). Tiered, dated and time-of-day prices keep going through
+ * one multiplication per token kind, which matters on the hot path (`calcPrice`
+ * walks its unit tables on every call). Tiered, dated and time-of-day prices keep going through
  * `calcPrice`. The flat rates are accepted only if they reproduce `calcPrice` on a
  * probe usage carrying every kind the fast path prices (reasoning included, in case
  * a model prices it apart), so the two paths cannot drift apart silently. A call
