@@ -670,7 +670,7 @@ function costOverview(): Dashboard {
         title: 'Input served from the prompt cache',
         description:
           'Cached-token savings, approximated: the share of input tokens read from the prompt ' +
-          'cache, cache_read / (input + cache_read + cache_write). Each of those tokens was billed ' +
+          'cache, cache_read / (input + cache_read + cache_write + input_audio). Each of those tokens was billed ' +
           'at the cache-read price instead of the input price; the dollar saving is not exported ' +
           '(it needs both prices per model), so this ratio is the proxy.',
         unit: 'percentunit',
@@ -682,7 +682,7 @@ function costOverview(): Dashboard {
           {
             expr:
               `sum(rate(tokenfuse_tokens_total${counterFilter(false, 'type="cache_read"')}[$__rate_interval])) / ` +
-              `sum(rate(tokenfuse_tokens_total${counterFilter(false, 'type=~"input|cache_read|cache_write"')}[$__rate_interval]))`,
+              `sum(rate(tokenfuse_tokens_total${counterFilter(false, 'type=~"input|cache_read|cache_write|input_audio"')}[$__rate_interval]))`,
             legend: 'cached share of input',
           },
         ],

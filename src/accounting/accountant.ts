@@ -18,7 +18,7 @@ import type { PricingIssues } from '../metrics/pricing-issues.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
-import { MAX_USAGE_TOKENS } from '../pricing/usage.js';
+import { inputTokens, MAX_USAGE_TOKENS, outputTokens } from '../pricing/usage.js';
 import type { MetricLabel, TagName } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
@@ -252,6 +252,8 @@ export class Accountant {
     totals.tokens.cache_read += usage.cacheRead;
     totals.tokens.cache_write += usage.cacheWrite;
     totals.tokens.output += usage.output;
+    totals.tokens.input_audio += usage.inputAudio ?? 0;
+    totals.tokens.output_audio += usage.outputAudio ?? 0;
     // An unpriced call still reports its (zero) cost series, so `sum by (department)`
     // over cost lists every department that used tokens.
     totals.cost += result.costUsd;
@@ -259,12 +261,9 @@ export class Accountant {
     if (!result.priced) totals.unpriced += 1;
 
     // Semconv: input tokens include cached ones.
-    histograms.tokenUsage.record(
-      usage.input + usage.cacheRead + usage.cacheWrite,
-      series.semconvInput,
-    );
+    histograms.tokenUsage.record(inputTokens(usage), series.semconvInput);
     if (record.operation !== 'embeddings') {
-      histograms.tokenUsage.record(usage.output, series.semconvOutput);
+      histograms.tokenUsage.record(outputTokens(usage), series.semconvOutput);
     }
   }
 

@@ -17,9 +17,8 @@ import {
   responsesBilledInput,
 } from '../pricing/estimate-tokens.js';
 import {
-  fromChatCompletionUsage,
+  fromCatalogUsage,
   fromEmbeddingsUsage,
-  fromResponsesUsage,
   type NormalizedUsage,
   providerReportedCost,
 } from '../pricing/usage.js';
@@ -72,9 +71,18 @@ export interface ApiAdapter<Body = any> {
   /** Input tokens, tokenized within the call path's bound. */
   estimateInputTokens(body: Body): number;
   inputText(body: Body): string;
-  fromResult(result: unknown): ResultInfo;
+  /**
+   * Reads a finished result. `catalogProvider` is the call's provider in the price
+   * catalog, whose usage fields are read (see `fromCatalogUsage`).
+   */
+  fromResult(result: unknown, catalogProvider?: string): ResultInfo;
   /** Observes one stream item; returns true when the item must be hidden from the caller. */
-  onStreamItem(item: unknown, state: StreamState, injectedUsage: boolean): boolean;
+  onStreamItem(
+    item: unknown,
+    state: StreamState,
+    injectedUsage: boolean,
+    catalogProvider?: string,
+  ): boolean;
 }
 
 // A 200 response is not a promise of its shape (proxies, compatible servers, bugs):
@@ -135,11 +143,11 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
   billedInput: chatBilledInput,
   estimateInputTokens: (body) => inputTokenCount(chatBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.messages ?? []),
-  fromResult(result) {
+  fromResult(result, catalogProvider) {
     const r = (isObject(result) ? result : {}) as ChatCompletion;
     const choices = Array.isArray(r.choices) ? r.choices : undefined;
     return {
-      usage: isObject(r.usage) ? fromChatCompletionUsage(r.usage) : undefined,
+      usage: isObject(r.usage) ? fromCatalogUsage(catalogProvider, 'chat', r.usage) : undefined,
       providerCostUsd: providerReportedCost(r.usage),
       responseModel: str(r.model),
       responseId: str(r.id),
@@ -152,7 +160,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
           .join(''),
     };
   },
-  onStreamItem(item, state, injectedUsage) {
+  onStreamItem(item, state, injectedUsage, catalogProvider) {
     if (!isObject(item)) return false;
     const chunk = item as ChatCompletionChunk;
     const choices = Array.isArray(chunk.choices) ? chunk.choices : undefined;
@@ -178,7 +186,7 @@ export const chatAdapter: ApiAdapter<ChatCompletionCreateBody> = {
       state.responseId = str(chunk.id);
     }
     if (isObject(chunk.usage)) {
-      state.usage = fromChatCompletionUsage(chunk.usage);
+      state.usage = fromCatalogUsage(catalogProvider, 'chat', chunk.usage);
       state.providerCostUsd = providerReportedCost(chunk.usage);
       // The usage-only chunk we asked for is ours: code written against streams
       // without it reads `chunk.choices[0]` and must not see an empty array.
@@ -196,11 +204,13 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
   billedInput: responsesBilledInput,
   estimateInputTokens: (body) => inputTokenCount(responsesBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.input ?? ''),
-  fromResult(result) {
+  fromResult(result, catalogProvider) {
     const r = (isObject(result) ? result : {}) as ResponseObject;
     const status = str(r.status);
     return {
-      usage: isObject(r.usage) ? fromResponsesUsage(r.usage) : undefined,
+      usage: isObject(r.usage)
+        ? fromCatalogUsage(catalogProvider, 'responses', r.usage)
+        : undefined,
       providerCostUsd: providerReportedCost(r.usage),
       responseModel: str(r.model),
       responseId: str(r.id),
@@ -208,7 +218,7 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
       outputText: () => responseOutputText(r),
     };
   },
-  onStreamItem(item, state) {
+  onStreamItem(item, state, _injectedUsage, catalogProvider) {
     if (!isObject(item)) return false;
     const event = item as ResponseStreamEvent;
     const response = isObject(event.response) ? event.response : undefined;
@@ -230,7 +240,7 @@ export const responsesAdapter: ApiAdapter<ResponsesCreateBody> = {
       case 'response.failed':
         if (response) {
           if (isObject(response.usage)) {
-            state.usage = fromResponsesUsage(response.usage);
+            state.usage = fromCatalogUsage(catalogProvider, 'responses', response.usage);
             state.providerCostUsd = providerReportedCost(response.usage);
           }
           state.responseModel = str(response.model) ?? state.responseModel;

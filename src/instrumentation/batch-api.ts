@@ -439,7 +439,10 @@ export class BatchApi {
       const status = line.response?.status_code;
       const ok = line.error == null && typeof status === 'number' && status >= 200 && status < 300;
       if (!ok) failed += 1;
-      const info = ok && adapter ? adapter.fromResult(body) : undefined;
+      const info =
+        ok && adapter
+          ? adapter.fromResult(body, this.options.accountant.prices.catalogProviderId(provider.id))
+          : undefined;
       const model = typeof body?.model === 'string' ? body.model : 'unknown';
       const record: UsageRecord = {
         operation: adapter?.operation ?? 'chat',

@@ -6,7 +6,7 @@ import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { countTokensBounded } from '../pricing/estimate-tokens.js';
-import type { NormalizedUsage } from '../pricing/usage.js';
+import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { ApiAdapter, ResultInfo, StreamState } from './api-adapters.js';
 import { ATTR } from './attributes.js';
@@ -51,6 +51,11 @@ export class LlmCall {
   private providerCostUsd: number | undefined;
 
   constructor(private readonly init: LlmCallInit) {}
+
+  /** The call's provider in the price catalog, whose usage fields are read. */
+  private catalogProvider(): string | undefined {
+    return this.init.accountant.prices.catalogProviderId(this.init.provider);
+  }
 
   /**
    * Hooks the SDK's own APIPromise without replacing it, so `.withResponse()`,
@@ -122,7 +127,7 @@ export class LlmCall {
     // released and its span ended even when reading the result fails.
     let info: ResultInfo | undefined;
     try {
-      info = this.init.adapter.fromResult(result);
+      info = this.init.adapter.fromResult(result, this.catalogProvider());
       this.noteServiceTier(result);
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
@@ -180,7 +185,12 @@ export class LlmCall {
     // Chat chunks carry it on every chunk; Responses events on `response`.
     this.noteServiceTier(item);
     this.noteServiceTier((item as { response?: unknown } | null)?.response);
-    const hide = this.init.adapter.onStreamItem(item, state, this.init.injectedUsage);
+    const hide = this.init.adapter.onStreamItem(
+      item,
+      state,
+      this.init.injectedUsage,
+      this.catalogProvider(),
+    );
     if (state.firstChunk && this.firstChunkAt === undefined) this.firstChunkAt = performance.now();
     return hide;
   }
@@ -323,7 +333,7 @@ export class LlmCall {
     try {
       if (init.admission !== undefined) {
         init.board.settle(init.admission, {
-          tokens: usage ? usage.input + usage.cacheRead + usage.cacheWrite + usage.output : 0,
+          tokens: usage ? totalTokens(usage) : 0,
           usd: costUsd,
           outputTokens: usage?.output,
           estimated,
@@ -336,8 +346,8 @@ export class LlmCall {
       if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
       if (this.responseTier) span.setAttribute(ATTR.responseServiceTier, this.responseTier);
       if (usage !== undefined) {
-        span.setAttribute(ATTR.inputTokens, usage.input + usage.cacheRead + usage.cacheWrite);
-        span.setAttribute(ATTR.outputTokens, usage.output);
+        span.setAttribute(ATTR.inputTokens, inputTokens(usage));
+        span.setAttribute(ATTR.outputTokens, outputTokens(usage));
         if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
         if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
         if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);

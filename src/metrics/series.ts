@@ -1,7 +1,19 @@
 import type { Attributes, ObservableResult } from '@opentelemetry/api';
 
-/** Token types of `tokenfuse_tokens_total{type}`. */
-export const TOKEN_TYPES = ['input', 'cache_read', 'cache_write', 'output'] as const;
+/**
+ * Token types of `tokenfuse_tokens_total{type}`: one per kind the catalog prices
+ * apart, each token in exactly one, so a sum over `type` counts every token once.
+ * `input` is uncached text input and `output` text output (reasoning included),
+ * as before audio had types of its own.
+ */
+export const TOKEN_TYPES = [
+  'input',
+  'cache_read',
+  'cache_write',
+  'output',
+  'input_audio',
+  'output_audio',
+] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
 export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
 
@@ -21,6 +33,8 @@ export class Series {
     cache_read: 0,
     cache_write: 0,
     output: 0,
+    input_audio: 0,
+    output_audio: 0,
   };
   readonly requests: Record<string, number> = { ok: 0, error: 0, blocked: 0 };
   cost = 0;
@@ -32,12 +46,8 @@ export class Series {
   private readonly outcomeAttrs: Record<string, Attributes>;
 
   constructor(readonly labels: Attributes) {
-    this.tokenAttrs = {
-      input: { ...labels, type: 'input' },
-      cache_read: { ...labels, type: 'cache_read' },
-      cache_write: { ...labels, type: 'cache_write' },
-      output: { ...labels, type: 'output' },
-    };
+    this.tokenAttrs = {} as Record<TokenType, Attributes>;
+    for (const type of TOKEN_TYPES) this.tokenAttrs[type] = { ...labels, type };
     this.outcomeAttrs = {};
     for (const outcome of OUTCOMES) this.outcomeAttrs[outcome] = { ...labels, outcome };
   }

@@ -12,7 +12,7 @@ import { calcPrice, type ModelInfo, type Provider, type Usage } from '@pydantic/
 import { globToRegExp } from '../glob.js';
 import type { PriceOverride, ProviderDeclaration } from '../types.js';
 import { BUILTIN_PROVIDERS } from './providers.js';
-import type { NormalizedUsage } from './usage.js';
+import { inputTokens, type NormalizedUsage, outputTokens } from './usage.js';
 
 /** The price of one call. */
 export interface PriceResult {
@@ -97,23 +97,35 @@ interface FlatRates {
   input: number;
   cacheRead: number;
   cacheWrite: number;
+  inputAudio: number;
   output: number;
+  outputAudio: number;
 }
 
-const FLAT_KEYS = new Set(['input_mtok', 'output_mtok', 'cache_read_mtok', 'cache_write_mtok']);
+const FLAT_KEYS = new Set([
+  'input_mtok',
+  'output_mtok',
+  'cache_read_mtok',
+  'cache_write_mtok',
+  'input_audio_mtok',
+  'output_audio_mtok',
+]);
 
 /**
  * Most catalog prices are one number per token type. For those, pricing a call is
- * four multiplications, which matters on the hot path (`calcPrice` walks its unit
- * tables on every call). Tiered, dated and time-of-day prices keep going through
+ * one multiplication per token kind, which matters on the hot path (`calcPrice`
+ * walks its unit tables on every call). Tiered, dated and time-of-day prices keep going through
  * `calcPrice`. The flat rates are accepted only if they reproduce `calcPrice` on a
- * probe usage, so the two paths cannot drift apart silently.
+ * probe usage carrying every kind the fast path prices (reasoning included, in case
+ * a model prices it apart), so the two paths cannot drift apart silently. A call
+ * carrying any other kind (`NormalizedUsage.other`: searches, citation tokens…)
+ * always goes through `calcPrice`.
  */
 function flatRates(catalog: CatalogPrice, model: string): FlatRates | undefined {
   const prices = catalog.model.prices;
   if (Array.isArray(prices)) return undefined;
-  // Keys for units tokenfuse never reports (web searches, audio) contribute nothing;
-  // a tiered token price sends the model to calcPrice.
+  // Keys for other units (web searches, images) only count for calls that carry
+  // them, and those go through calcPrice; a tiered token price sends the model there.
   for (const [key, value] of Object.entries(prices)) {
     if (value !== undefined && FLAT_KEYS.has(key) && typeof value !== 'number') return undefined;
   }
@@ -123,14 +135,19 @@ function flatRates(catalog: CatalogPrice, model: string): FlatRates | undefined 
     input,
     cacheRead: p.cache_read_mtok ?? input,
     cacheWrite: p.cache_write_mtok ?? input,
+    // calcPrice prices audio at the text rate when the model has no audio price.
+    inputAudio: p.input_audio_mtok ?? input,
     output: p.output_mtok ?? 0,
+    outputAudio: p.output_audio_mtok ?? p.output_mtok ?? 0,
   };
   const probe: NormalizedUsage = {
     input: 1_000_003,
     cacheRead: 200_017,
     cacheWrite: 30_011,
+    inputAudio: 5_003,
     output: 4_007,
-    reasoning: 0,
+    outputAudio: 701,
+    reasoning: 1_009,
   };
   const expected = calcPrice(toCatalogUsage(probe), model, { provider: catalog.provider });
   if (expected === null) return undefined;
@@ -145,7 +162,9 @@ function linearPrice(r: FlatRates, usage: NormalizedUsage): number {
     (usage.input * r.input +
       usage.cacheRead * r.cacheRead +
       usage.cacheWrite * r.cacheWrite +
-      usage.output * r.output) /
+      (usage.inputAudio ?? 0) * r.inputAudio +
+      usage.output * r.output +
+      (usage.outputAudio ?? 0) * r.outputAudio) /
     1e6
   );
 }
@@ -171,21 +190,31 @@ function priceWithOverride(o: PriceOverride, usage: NormalizedUsage): number {
     usage.input * input +
     usage.cacheRead * (o.cache_read_mtok ?? input) +
     usage.cacheWrite * (o.cache_write_mtok ?? input) +
-    usage.output * (o.output_mtok ?? 0);
+    // An override has no audio or other rates: audio is priced as text, and the
+    // other kinds (searches, citations) are parts of the counts already priced.
+    (usage.inputAudio ?? 0) * input +
+    outputTokens(usage) * (o.output_mtok ?? 0);
   return usd / 1e6;
 }
 
 /**
- * genai-prices wants `input_tokens` as the TOTAL input with the cache parts
- * reported beside it; ours is uncached only. Reasoning is inside output.
+ * genai-prices wants `input_tokens` and `output_tokens` as TOTALS with their parts
+ * (cache, audio, reasoning, citations) reported beside them; ours keeps the text
+ * parts apart. The result is the usage the catalog's own `extractUsage` gives for
+ * the same response (see `fromCatalogUsage`).
  */
-function toCatalogUsage(usage: NormalizedUsage): Usage {
-  return {
-    input_tokens: usage.input + usage.cacheRead + usage.cacheWrite,
+export function toCatalogUsage(usage: NormalizedUsage): Usage {
+  const out: Usage = {
+    ...usage.other,
+    input_tokens: inputTokens(usage),
     cache_read_tokens: usage.cacheRead,
     cache_write_tokens: usage.cacheWrite,
-    output_tokens: usage.output,
+    output_tokens: outputTokens(usage),
   };
+  if (usage.inputAudio) out.input_audio_tokens = usage.inputAudio;
+  if (usage.outputAudio) out.output_audio_tokens = usage.outputAudio;
+  if (usage.reasoning > 0) out.output_reasoning_tokens = usage.reasoning;
+  return out;
 }
 
 /** Options of {@link PriceBook}. */
@@ -249,7 +278,7 @@ export class PriceBook {
           source: 'override',
         };
       case 'catalog':
-        if (resolution.flat !== undefined) {
+        if (resolution.flat !== undefined && usage.other === undefined) {
           return {
             usd: linearPrice(resolution.flat, usage),
             priced: true,
@@ -264,6 +293,15 @@ export class PriceBook {
           ? { ...UNPRICED }
           : { ...UNPRICED, error: resolution.error };
     }
+  }
+
+  /**
+   * The catalog provider whose prices (and usage fields) a provider's calls use:
+   * a declared provider's `pricesFrom`, else the built-in one's catalog id;
+   * undefined for an endpoint known to neither.
+   */
+  catalogProviderId(provider: string): string | undefined {
+    return this.pricesFrom.get(provider) ?? CATALOG_IDS.get(provider);
   }
 
   /**
@@ -352,7 +390,7 @@ export class PriceBook {
         return { kind: 'override', override };
       }
     }
-    const catalogProviderId = this.pricesFrom.get(provider) ?? CATALOG_IDS.get(provider);
+    const catalogProviderId = this.catalogProviderId(provider);
     try {
       const catalog = this.resolveCatalog(catalogProviderId, model);
       return catalog
