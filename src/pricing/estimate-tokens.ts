@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
+import { reportEstimateBounded } from './estimate-bounds.js';
 
 type CountTokens = (text: string) => number;
 
@@ -56,11 +57,13 @@ export function countTokensBounded(texts: readonly string[]): number {
       left -= text.length;
     } else {
       tokens += TOKENS_PER_CHAR_BOUND * text.length;
+      reportEstimateBounded('text_past_tokenize_bound');
       if (!boundLogged) {
         boundLogged = true;
         diag.info(
           `tokenfuse: a text of ${text.length} characters was not tokenized (at most ${MAX_TOKENIZED_CHARS} per estimate, to keep the event loop free); ` +
-            `it counts ${TOKENS_PER_CHAR_BOUND} tokens per character, never below the real count (logged once)`,
+            `it counts ${TOKENS_PER_CHAR_BOUND} tokens per character, never below the real count. ` +
+            `Counted in tokenfuse_estimate_bounded_total{reason="text_past_tokenize_bound"}; logged once`,
         );
       }
     }
