@@ -1,9 +1,10 @@
-import type {
-  Counter,
-  Histogram,
-  Meter,
-  ObservableCounter,
-  ObservableResult,
+import {
+  type Counter,
+  diag,
+  type Histogram,
+  type Meter,
+  type ObservableCounter,
+  type ObservableResult,
 } from '@opentelemetry/api';
 import { ESTIMATE_BOUND_REASONS } from '../pricing/estimate-bounds.js';
 
@@ -89,7 +90,13 @@ export function createHealthCounters(meter: Meter): HealthCounters {
   });
   // Exported at 0 from the start: a rate() or an alert on it has a series to read
   // before the first bounded estimate.
-  for (const reason of ESTIMATE_BOUND_REASONS) estimateBounded.add(0, { reason });
+  // A meter that throws must not stop tokenfuse starting; it fails again, and is
+  // reported, on the first call.
+  try {
+    for (const reason of ESTIMATE_BOUND_REASONS) estimateBounded.add(0, { reason });
+  } catch (err) {
+    diag.error('tokenfuse: the meter refused a counter', err);
+  }
   return {
     usageInvalid: meter.createCounter(METRIC.usageInvalid, {
       description: METRIC_HELP[METRIC.usageInvalid],
