@@ -46,18 +46,20 @@ export const MAX_TOKENIZED_CHARS = 16 * 1024;
 
 /**
  * Tokens of `texts`: tokenized exactly while their total length stays within
- * {@link MAX_TOKENIZED_CHARS}; a text that would go past it counts its length bound.
+ * {@link MAX_TOKENIZED_CHARS}; a text that would go past it counts its length bound
+ * (and the estimate is counted in `tokenfuse_estimate_bounded_total`).
  */
 export function countTokensBounded(texts: readonly string[]): number {
   let left = MAX_TOKENIZED_CHARS;
   let tokens = 0;
+  let bounded = false;
   for (const text of texts) {
     if (text.length <= left) {
       tokens += countTokens(text);
       left -= text.length;
     } else {
       tokens += TOKENS_PER_CHAR_BOUND * text.length;
-      reportEstimateBounded('text_past_tokenize_bound');
+      bounded = true;
       if (!boundLogged) {
         boundLogged = true;
         diag.info(
@@ -68,6 +70,8 @@ export function countTokensBounded(texts: readonly string[]): number {
       }
     }
   }
+  // Once per estimate, however many of its texts were past the bound.
+  if (bounded) reportEstimateBounded('text_past_tokenize_bound');
   return tokens;
 }
 

@@ -311,6 +311,26 @@ describe('tokenizing on the call path is bounded', () => {
     expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 1 });
   });
 
+  it('two texts past the bound in one call are one bounded estimate', async () => {
+    await setup(budget(40_000));
+    const [a, b] = [base64ish(MAX_TOKENIZED_CHARS + 1), base64ish(MAX_TOKENIZED_CHARS + 1)];
+    const reserved = await reservedWhileInFlight((signal) =>
+      openai.chat.completions.create(
+        {
+          model: 'gpt-4.1',
+          messages: [
+            { role: 'user', content: a },
+            { role: 'user', content: b },
+          ],
+          max_tokens: 10,
+        },
+        { signal },
+      ),
+    );
+    expect(reserved).toBe(3 * (a.length + b.length) + 9 + 10);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 1 });
+  });
+
   it('a 5 MB base64-like prompt under a budget is admitted on its length bound, then blocks the next call', async () => {
     await setup(budget(100_000));
     const text = base64ish(5 * 1024 * 1024);
