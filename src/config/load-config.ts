@@ -9,6 +9,7 @@ import {
   type Document,
   isAlias,
   isMap,
+  isPair,
   isScalar,
   isSeq,
   LineCounter,
@@ -206,13 +207,14 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
   if (duplicates.length > 0) {
     throw new ConfigError(
       path,
-      duplicates.map(({ key, offset }) => {
+      duplicates.map(({ path: at, key, offset, firstOffset }) => {
         const { line, col } = lineCounter.linePos(offset);
+        const first = lineCounter.linePos(firstOffset).line;
         return {
-          path: '',
+          path: formatPath(at),
           line,
           column: col,
-          message: `syntax error: duplicate key ${showKey(key)}`,
+          message: `duplicate key ${showKey(key)} (first on line ${first})`,
         };
       }),
     );
@@ -220,25 +222,48 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
   return { doc, lineCounter };
 }
 
+interface DuplicateKey {
+  /** Path of the mapping holding the key. */
+  path: (string | number)[];
+  key: string;
+  /** Offsets of the repeat and of the key's first occurrence. */
+  offset: number;
+  firstOffset: number;
+}
+
 /**
- * Every repeated key of every mapping, with the offset of the repeat. Keys are equal
- * as the parser's own check has them: scalars of the same value (`1` and `'1'` differ);
+ * Every repeated key of every mapping, in file order. Keys are equal as the
+ * parser's own check has them: scalars of the same value (`1` and `'1'` differ);
  * keys that are collections are never equal.
  */
-function duplicateKeys(doc: Document): { key: string; offset: number }[] {
-  const found: { key: string; offset: number }[] = [];
+function duplicateKeys(doc: Document): DuplicateKey[] {
+  const found: DuplicateKey[] = [];
   visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
+    Map(_, map, ancestors) {
+      const first = new Map<unknown, number>();
       for (const { key } of map.items) {
         if (!isScalar(key)) continue;
-        if (seen.has(key.value))
-          found.push({ key: String(key.value), offset: key.range?.[0] ?? 0 });
-        else seen.add(key.value);
+        const offset = key.range?.[0] ?? 0;
+        const firstOffset = first.get(key.value);
+        if (firstOffset === undefined) first.set(key.value, offset);
+        else
+          found.push({ path: pathOf(ancestors, map), key: String(key.value), offset, firstOffset });
       }
     },
   });
   return found.sort((a, b) => a.offset - b.offset);
+}
+
+/** The config path of `node`, from the ancestors `visit` gives (document, maps, pairs, sequences). */
+function pathOf(ancestors: readonly unknown[], node: unknown): (string | number)[] {
+  const path: (string | number)[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const at = chain[i];
+    if (isPair(at)) path.push(isScalar(at.key) ? String(at.key.value) : '?');
+    else if (isSeq(at)) path.push(at.items.indexOf(chain[i + 1] as never));
+  }
+  return path;
 }
 
 /**

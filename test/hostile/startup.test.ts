@@ -223,7 +223,7 @@ describe('the config file must be a regular file of at most 1 MiB', () => {
     const err = configError(() => loadConfig({ path, env: {} }));
     const lines = Array.from(
       { length: 20 },
-      (_, i) => `  - (root) (line ${i + 2}, column 1): syntax error: duplicate key 'a'`,
+      (_, i) => `  - (root) (line ${i + 2}, column 1): duplicate key 'a' (first on line 1)`,
     );
     expect(err.message).toBe(
       `invalid tokenfuse configuration in ${path}:\n${lines.join('\n')}\n` +
@@ -232,13 +232,15 @@ describe('the config file must be a regular file of at most 1 MiB', () => {
     expect(err.issues).toHaveLength(repeats);
   });
 
-  it('a duplicate key nested in a mapping is reported where it repeats; 1 and "1" are different keys', () => {
+  it('a duplicate key is reported at its repeat, under the path of its mapping; 1 and "1" are different keys', () => {
     const path = file(
       'nested-dup.yaml',
-      'metrics:\n  port: 9464\n  port: 9465\ntags:\n  1: a\n  "1": b\n',
+      'metrics:\n  port: 9464\n  port: 9465\nbudgets:\n  - name: a\n    name: b\ntags:\n  1: a\n  "1": b\n',
     );
     expect(configError(() => loadConfig({ path, env: {} })).message).toBe(
-      `invalid tokenfuse configuration in ${path}:\n  - (root) (line 3, column 3): syntax error: duplicate key 'port'`,
+      `invalid tokenfuse configuration in ${path}:\n` +
+        `  - metrics (line 3, column 3): duplicate key 'port' (first on line 2)\n` +
+        `  - budgets[0] (line 6, column 5): duplicate key 'name' (first on line 5)`,
     );
   });
 
