@@ -324,6 +324,7 @@ export const CONTRACT_METRICS: readonly KnownMetric[] = [
     METRIC.unpriced,
     METRIC.usageInvalid,
     METRIC.seriesDropped,
+    METRIC.estimateBounded,
   ].map((n) => ({
     name: prometheusName(n, true),
     help: METRIC_HELP[n],

@@ -15,6 +15,7 @@ const CONTRACT = {
   tokenfuse_unpriced_total: 'counter',
   tokenfuse_usage_invalid_total: 'counter',
   tokenfuse_series_dropped_total: 'counter',
+  tokenfuse_estimate_bounded_total: 'counter',
   tokenfuse_budget_limit: 'gauge',
   tokenfuse_budget_spent: 'gauge',
   tokenfuse_budget_utilization: 'gauge',

@@ -219,6 +219,7 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_requests_total: 'counter',
       tokenfuse_price_catalog_age_seconds: 'gauge',
       tokenfuse_price_catalog_errors_total: 'counter',
+      tokenfuse_estimate_bounded_total: 'counter',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.

@@ -1080,6 +1080,25 @@ function budgetsAndFuses(): Dashboard {
         ],
       }),
       timeseries({
+        title: 'Bounded token estimates',
+        description:
+          'Token estimates made from a bound instead of the call body ' +
+          '(tokenfuse_estimate_bounded_total), by reason: max_tokens_invalid (an output limit ' +
+          "that is no token limit; the call reserved the model's context window or its budgets' " +
+          'room) or text_past_tokenize_bound (a text too long to tokenize on the call path, ' +
+          'counted 3 tokens a character). Reservations and estimated usage are then high, never low.',
+        unit: 'short',
+        w: 12,
+        h: 8,
+        bars: true,
+        targets: [
+          {
+            expr: 'sum by (reason) (increase(tokenfuse_estimate_bounded_total[$__rate_interval]))',
+            legend: '{{reason}}',
+          },
+        ],
+      }),
+      timeseries({
         title: 'Webhook messages dropped',
         description:
           'Webhook messages given up (tokenfuse_webhook_dropped_total), by reason: queue_full, ' +

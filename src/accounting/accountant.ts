@@ -16,6 +16,7 @@ import {
 import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
+import { onEstimateBounded } from '../pricing/estimate-bounds.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
 import { inputTokens, MAX_USAGE_TOKENS, outputTokens } from '../pricing/usage.js';
@@ -87,6 +88,7 @@ export interface AccountantOptions {
 export class Accountant {
   private histograms: Histograms | undefined;
   private health: HealthCounters | undefined;
+  private stopCountingBounds: (() => void) | undefined;
   /** Record key → its exported totals and histogram attributes. */
   private readonly series = new Map<string, RecordSeries>();
   /** Exported label set → its running totals: what the counters observe, once each. */
@@ -143,6 +145,7 @@ export class Accountant {
   setMeter(meter: Meter): void {
     this.histograms = createHistograms(meter);
     this.health = createHealthCounters(meter);
+    this.countBoundedEstimates(true);
     const each =
       (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
         for (const s of this.totals.values()) observe(s, result);
@@ -153,6 +156,22 @@ export class Accountant {
       requests: each((s, r) => s.observeRequests(r)),
       unpriced: each((s, r) => s.observeUnpriced(r)),
     });
+  }
+
+  /**
+   * Counts the process's bounded estimates (tokenfuse_estimate_bounded_total) while
+   * on; off when the instrumentation is disabled, so a closed runtime is not kept
+   * alive by the listener.
+   */
+  countBoundedEstimates(on: boolean): void {
+    this.stopCountingBounds?.();
+    this.stopCountingBounds = undefined;
+    const health = this.health;
+    if (on && health) {
+      this.stopCountingBounds = onEstimateBounded((reason) =>
+        health.estimateBounded.add(1, { reason }),
+      );
+    }
   }
 
   get prices(): PriceBook {

@@ -5,10 +5,26 @@
 import { Buffer } from 'node:buffer';
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  visit,
+} from 'yaml';
 import { ConfigError } from '../errors/config-error.js';
 import { type ResolvedConfig, resolveValidatedOptions } from './resolved-config.js';
-import { describeValue, formatPath, type OptionsIssue, validateOptions } from './schema.js';
+import {
+  describeValue,
+  formatPath,
+  type OptionsIssue,
+  showKey,
+  validateOptions,
+} from './schema.js';
 
 /** File names looked up in the working directory, first found wins. */
 export const CONFIG_FILE_NAMES = [
@@ -174,7 +190,9 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
   const lineCounter = new LineCounter();
   // prettyErrors off: its messages embed "at line L, column C" and a source excerpt;
   // the position is reported through the issue's own line instead.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // uniqueKeys off: the parser's own duplicate-key check compares each key with
+  // every earlier one (100,000 keys took minutes); duplicateKeys does it in one pass.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       path,
@@ -185,7 +203,67 @@ function parseConfigFile(path: string, text: string): { doc: Document; lineCount
       }),
     );
   }
+  const duplicates = duplicateKeys(doc);
+  if (duplicates.length > 0) {
+    throw new ConfigError(
+      path,
+      duplicates.map(({ path: at, key, offset, firstOffset }) => {
+        const { line, col } = lineCounter.linePos(offset);
+        const first = lineCounter.linePos(firstOffset).line;
+        return {
+          path: formatPath(at),
+          line,
+          column: col,
+          message: `duplicate key ${showKey(key)} (first on line ${first})`,
+        };
+      }),
+    );
+  }
   return { doc, lineCounter };
+}
+
+interface DuplicateKey {
+  /** Path of the mapping holding the key. */
+  path: (string | number)[];
+  key: string;
+  /** Offsets of the repeat and of the key's first occurrence. */
+  offset: number;
+  firstOffset: number;
+}
+
+/**
+ * Every repeated key of every mapping, in file order. Keys are equal as the
+ * parser's own check has them: scalars of the same value (`1` and `'1'` differ);
+ * keys that are collections are never equal.
+ */
+function duplicateKeys(doc: Document): DuplicateKey[] {
+  const found: DuplicateKey[] = [];
+  visit(doc, {
+    Map(_, map, ancestors) {
+      const first = new Map<unknown, number>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        const offset = key.range?.[0] ?? 0;
+        const firstOffset = first.get(key.value);
+        if (firstOffset === undefined) first.set(key.value, offset);
+        else
+          found.push({ path: pathOf(ancestors, map), key: String(key.value), offset, firstOffset });
+      }
+    },
+  });
+  return found.sort((a, b) => a.offset - b.offset);
+}
+
+/** The config path of `node`, from the ancestors `visit` gives (document, maps, pairs, sequences). */
+function pathOf(ancestors: readonly unknown[], node: unknown): (string | number)[] {
+  const path: (string | number)[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const at = chain[i];
+    if (isPair(at)) path.push(isScalar(at.key) ? String(at.key.value) : '?');
+    else if (isSeq(at)) path.push(at.items.indexOf(chain[i + 1] as never));
+  }
+  return path;
 }
 
 /**

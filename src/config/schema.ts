@@ -164,20 +164,24 @@ const price = () => z.number(expecting(EXPECTED.price)).min(0, expecting(EXPECTE
  * so `prot` is one edit from `port`.
  */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
+  // Three rolling rows rather than a matrix: this runs for every unknown key of a
+  // file against every known key, so it should allocate little.
+  let before = new Array<number>(b.length + 1).fill(0);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let current = new Array<number>(b.length + 1).fill(0);
   for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      let best = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+        best = Math.min(best, before[j - 2]! + 1);
       }
-      d[i]![j] = best;
+      current[j] = best;
     }
+    [before, previous, current] = [previous, current, before];
   }
-  return d[a.length]![b.length]!;
+  return previous[b.length]!;
 }
 
 /** Lowercase without `_`/`-`, so `max_values_per_label` and `stripheaders` match their camelCase keys. */
@@ -194,8 +198,11 @@ export function suggestKey(unknown: string, known: readonly string[]): string | 
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const key of known) {
-    const distance = editDistance(wanted, normaliseKey(key));
     const allowed = key.length >= 5 ? 2 : 1;
+    const candidate = normaliseKey(key);
+    // The distance is at least the difference in length.
+    if (Math.abs(candidate.length - wanted.length) > allowed) continue;
+    const distance = editDistance(wanted, candidate);
     if (distance <= allowed && distance < bestDistance) {
       best = key;
       bestDistance = distance;
@@ -204,17 +211,38 @@ export function suggestKey(unknown: string, known: readonly string[]): string | 
   return best;
 }
 
-/** `unknown field 'prot'; did you mean 'port'?` for each key, joined when there are several. */
+/**
+ * Unknown keys named (and given a suggestion) in one message; the rest are counted.
+ * A file of 100,000 stray keys must not cost 100,000 suggestion searches nor
+ * produce a megabyte of message.
+ */
+export const MAX_LISTED_KEYS = 10;
+
+/** Longest key echoed in a message; a megabyte-long key is shown by its start. */
+const MAX_SHOWN_KEY_CHARS = 60;
+
+/** A key as quoted in a message, truncated past {@link MAX_SHOWN_KEY_CHARS}. */
+export function showKey(key: string): string {
+  return `'${key.length > MAX_SHOWN_KEY_CHARS ? `${key.slice(0, MAX_SHOWN_KEY_CHARS - 3)}...` : key}'`;
+}
+
+/**
+ * `unknown field 'prot'; did you mean 'port'?` for each key, joined when there are
+ * several; past {@link MAX_LISTED_KEYS} keys, `… and 9,990 more`.
+ */
 export function unknownKeysMessage(keys: readonly string[], known: readonly string[]): string {
+  // A key too long to be a typo of a known one is not searched (editDistance is quadratic).
+  const suggest = (key: string) => (key.length <= 64 ? suggestKey(key, known) : undefined);
   if (keys.length === 1) {
-    const suggestion = suggestKey(keys[0]!, known);
-    return `unknown field '${keys[0]}'${suggestion ? `; did you mean '${suggestion}'?` : ''}`;
+    const suggestion = suggest(keys[0]!);
+    return `unknown field ${showKey(keys[0]!)}${suggestion ? `; did you mean '${suggestion}'?` : ''}`;
   }
-  const parts = keys.map((key) => {
-    const suggestion = suggestKey(key, known);
-    return suggestion ? `'${key}' (did you mean '${suggestion}'?)` : `'${key}'`;
+  const parts = keys.slice(0, MAX_LISTED_KEYS).map((key) => {
+    const suggestion = suggest(key);
+    return suggestion ? `${showKey(key)} (did you mean '${suggestion}'?)` : showKey(key);
   });
-  return `unknown fields ${parts.join(', ')}`;
+  const more = keys.length - parts.length;
+  return `unknown fields ${parts.join(', ')}${more > 0 ? ` … and ${more.toLocaleString('en-US')} more` : ''}`;
 }
 
 /**

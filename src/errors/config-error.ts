@@ -14,6 +14,12 @@ export interface ConfigIssue {
 }
 
 /**
+ * Problems listed in a {@link ConfigError}'s message; the rest are counted (all stay
+ * in `issues`). A config bomb must not yield a message of megabytes in a log.
+ */
+export const MAX_LISTED_ISSUES = 20;
+
+/**
  * Thrown at startup when the configuration (file, environment or code) is invalid.
  * The message names the source (file path or `env NAME`), each bad field and value.
  * Secret-looking parts of the messages (URL credentials and paths, `Bearer …`,
@@ -27,10 +33,12 @@ export class ConfigError extends TokenfuseError {
 
   constructor(source: string, issues: readonly ConfigIssue[], options?: ErrorOptions) {
     const redacted = issues.map((i) => ({ ...i, message: redactSecrets(i.message) }));
-    const lines = redacted.map((i) => {
+    const lines = redacted.slice(0, MAX_LISTED_ISSUES).map((i) => {
       const where = i.line ? ` (line ${i.line}${i.column ? `, column ${i.column}` : ''})` : '';
       return `  - ${i.path || '(root)'}${where}: ${i.message}`;
     });
+    const more = redacted.length - lines.length;
+    if (more > 0) lines.push(`  - … and ${more.toLocaleString('en-US')} more problems`);
     super(`invalid tokenfuse configuration in ${source}:\n${lines.join('\n')}`, options);
     this.name = 'ConfigError';
     this.source = source;

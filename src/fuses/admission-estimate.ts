@@ -1,5 +1,6 @@
 import { diag } from '@opentelemetry/api';
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
+import { reportEstimateBounded } from '../pricing/estimate-bounds.js';
 import { inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js';
 
 /**
@@ -79,11 +80,13 @@ export function estimateCall(
     output = modelMax ?? 0;
     if (modelMax === undefined) takesRoom = true;
     else outputBounded = true;
+    reportEstimateBounded('max_tokens_invalid');
     if (!invalidLimitLogged) {
       invalidLimitLogged = true;
       diag.warn(
         `tokenfuse: ${max.field}: ${typeof max.value === 'number' ? String(max.value) : `a ${typeof max.value}`} in a call to ${JSON.stringify(model)} is not a token limit; ` +
-          `the call reserves ${modelMax === undefined ? "the rest of its budgets' room" : `the model's context window (${modelMax} tokens)`} (logged once)`,
+          `the call reserves ${modelMax === undefined ? "the rest of its budgets' room" : `the model's context window (${modelMax} tokens)`}. ` +
+          `Counted in tokenfuse_estimate_bounded_total{reason="max_tokens_invalid"}; logged once`,
       );
     }
   }

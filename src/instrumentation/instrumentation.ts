@@ -151,6 +151,17 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     this.parts.setMeter(this.meter);
   }
 
+  override enable(): void {
+    super.enable();
+    // undefined while the base constructor enables, before `parts` exists
+    this.parts?.accountant.countBoundedEstimates(true);
+  }
+
+  override disable(): void {
+    super.disable();
+    this.parts?.accountant.countBoundedEstimates(false);
+  }
+
   /** Closes the connection that marks batch results as counted (Redis ledger only). */
   async closeConnections(): Promise<void> {
     await this.onceClaims?.close();

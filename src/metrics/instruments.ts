@@ -1,10 +1,12 @@
-import type {
-  Counter,
-  Histogram,
-  Meter,
-  ObservableCounter,
-  ObservableResult,
+import {
+  type Counter,
+  diag,
+  type Histogram,
+  type Meter,
+  type ObservableCounter,
+  type ObservableResult,
 } from '@opentelemetry/api';
+import { ESTIMATE_BOUND_REASONS } from '../pricing/estimate-bounds.js';
 
 /** Instrument names: the metrics contract (see README "Metrics reference"). */
 export const METRIC = {
@@ -17,6 +19,7 @@ export const METRIC = {
   unpriced: 'tokenfuse.unpriced',
   usageInvalid: 'tokenfuse.usage.invalid',
   seriesDropped: 'tokenfuse.series.dropped',
+  estimateBounded: 'tokenfuse.estimate.bounded',
 } as const;
 
 /** Descriptions of the instruments (Prometheus `# HELP`). */
@@ -34,6 +37,8 @@ export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> =
     'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
   [METRIC.seriesDropped]:
     'LLM calls not recorded under their own label set, by reason: value_too_long (a value cut to metrics.maxLabelValueLength), max_values_per_label (a value reported as other), max_series (the overflow label set)',
+  [METRIC.estimateBounded]:
+    'Token estimates made from a bound instead of the call body, by reason: max_tokens_invalid (an output limit that is no token limit; the call reserved the model context window or its budgets room), text_past_tokenize_bound (a text too long to tokenize on the call path; counted 3 tokens per character)',
 };
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
@@ -75,9 +80,23 @@ export function createHistograms(meter: Meter): Histograms {
 export interface HealthCounters {
   usageInvalid: Counter;
   seriesDropped: Counter;
+  estimateBounded: Counter;
 }
 
 export function createHealthCounters(meter: Meter): HealthCounters {
+  const estimateBounded = meter.createCounter(METRIC.estimateBounded, {
+    description: METRIC_HELP[METRIC.estimateBounded],
+    unit: '{estimate}',
+  });
+  // Exported at 0 from the start: a rate() or an alert on it has a series to read
+  // before the first bounded estimate.
+  // A meter that throws must not stop tokenfuse starting; it fails again, and is
+  // reported, on the first call.
+  try {
+    for (const reason of ESTIMATE_BOUND_REASONS) estimateBounded.add(0, { reason });
+  } catch (err) {
+    diag.error('tokenfuse: the meter refused a counter', err);
+  }
   return {
     usageInvalid: meter.createCounter(METRIC.usageInvalid, {
       description: METRIC_HELP[METRIC.usageInvalid],
@@ -87,6 +106,7 @@ export function createHealthCounters(meter: Meter): HealthCounters {
       description: METRIC_HELP[METRIC.seriesDropped],
       unit: '{request}',
     }),
+    estimateBounded,
   };
 }
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
+import { reportEstimateBounded } from './estimate-bounds.js';
 
 type CountTokens = (text: string) => number;
 
@@ -45,26 +46,32 @@ export const MAX_TOKENIZED_CHARS = 16 * 1024;
 
 /**
  * Tokens of `texts`: tokenized exactly while their total length stays within
- * {@link MAX_TOKENIZED_CHARS}; a text that would go past it counts its length bound.
+ * {@link MAX_TOKENIZED_CHARS}; a text that would go past it counts its length bound
+ * (and the estimate is counted in `tokenfuse_estimate_bounded_total`).
  */
 export function countTokensBounded(texts: readonly string[]): number {
   let left = MAX_TOKENIZED_CHARS;
   let tokens = 0;
+  let bounded = false;
   for (const text of texts) {
     if (text.length <= left) {
       tokens += countTokens(text);
       left -= text.length;
     } else {
       tokens += TOKENS_PER_CHAR_BOUND * text.length;
+      bounded = true;
       if (!boundLogged) {
         boundLogged = true;
         diag.info(
           `tokenfuse: a text of ${text.length} characters was not tokenized (at most ${MAX_TOKENIZED_CHARS} per estimate, to keep the event loop free); ` +
-            `it counts ${TOKENS_PER_CHAR_BOUND} tokens per character, never below the real count (logged once)`,
+            `it counts ${TOKENS_PER_CHAR_BOUND} tokens per character, never below the real count. ` +
+            `Counted in tokenfuse_estimate_bounded_total{reason="text_past_tokenize_bound"}; logged once`,
         );
       }
     }
   }
+  // Once per estimate, however many of its texts were past the bound.
+  if (bounded) reportEstimateBounded('text_past_tokenize_bound');
   return tokens;
 }
 

@@ -5,18 +5,26 @@ export interface Sample {
   value: number;
 }
 
-/** Parses Prometheus text format (as served on /metrics) into samples. */
+/**
+ * Parses Prometheus text format (as served on /metrics) into samples. Lines end at
+ * `\n` only: a label value may hold any other character raw (a carriage return,
+ * U+2028), and its escapes (`\\`, `\"`, `\n`) are read in one pass so `\\n` is a
+ * backslash then `n`.
+ */
 export function parsePrometheusText(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/.exec(line);
-    if (!match) throw new Error(`unparseable metrics line: ${line}`);
+    // `s`: `.` must also match \r and U+2028/9, which the format allows raw in a value.
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+-?\d+)?$/s.exec(
+      line,
+    );
+    if (!match) throw new Error(`unparseable metrics line: ${JSON.stringify(line)}`);
     const labels: Record<string, string> = {};
     const body = match[2] ?? '';
-    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/gs;
     for (let m = re.exec(body); m; m = re.exec(body)) {
-      labels[m[1]!] = m[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      labels[m[1]!] = m[2]!.replace(/\\(.)/gs, (_, c: string) => (c === 'n' ? '\n' : c));
     }
     samples.push({ name: match[1]!, labels, value: Number(match[3]) });
   }

@@ -15,7 +15,7 @@ import { MAX_TOKENIZED_CHARS } from '../../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
-import { sum } from '../helpers/prom-text.js';
+import { parsePrometheusText, sum } from '../helpers/prom-text.js';
 import { RedisServer } from '../helpers/redis.js';
 
 const { countTokens } = createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
@@ -220,6 +220,17 @@ describe('the reservation holds every part of the body the provider bills as inp
   });
 });
 
+/** tokenfuse_estimate_bounded_total by reason, as /metrics shows it. */
+async function bounded(): Promise<Record<string, number>> {
+  const samples = parsePrometheusText(await h!.metricsText());
+  return Object.fromEntries(
+    ['max_tokens_invalid', 'text_past_tokenize_bound'].map((reason) => [
+      reason,
+      sum(samples, 'tokenfuse_estimate_bounded_total', { reason }),
+    ]),
+  );
+}
+
 describe('an output limit that is no limit never reserves less than zero', () => {
   // gpt-4.1's context window in the genai-prices catalog: no output exceeds it.
   const GPT_41_CONTEXT = 1_000_000;
@@ -231,6 +242,7 @@ describe('an output limit that is no limit never reserves less than zero', () =>
         openai.chat.completions.create({ ...x(1), max_tokens: value }, { signal }),
       );
       expect(reserved).toBe(3 * 1 + 3 * 2 + GPT_41_CONTEXT);
+      expect(await bounded()).toEqual({ max_tokens_invalid: 1, text_past_tokenize_bound: 0 });
     });
   }
 
@@ -244,6 +256,7 @@ describe('an output limit that is no limit never reserves less than zero', () =>
       ),
     );
     expect(reserved).toBe(40_000 - 10);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 1, text_past_tokenize_bound: 0 });
   });
 
   it('max_output_tokens: -1e9 on Responses reserves the context window; the next call is blocked while it runs', async () => {
@@ -285,6 +298,7 @@ describe('tokenizing on the call path is bounded', () => {
       openai.chat.completions.create(prompt(text), { signal }),
     );
     expect(reserved).toBe(countTokens(text) + 6 + 10);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 0 });
   });
 
   it('one character more is not tokenized: it reserves the length bound', async () => {
@@ -294,6 +308,27 @@ describe('tokenizing on the call path is bounded', () => {
       openai.chat.completions.create(prompt(text), { signal }),
     );
     expect(reserved).toBe(3 * text.length + 6 + 10);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 1 });
+  });
+
+  it('two texts past the bound in one call are one bounded estimate', async () => {
+    await setup(budget(40_000));
+    const [a, b] = [base64ish(MAX_TOKENIZED_CHARS + 1), base64ish(MAX_TOKENIZED_CHARS + 1)];
+    const reserved = await reservedWhileInFlight((signal) =>
+      openai.chat.completions.create(
+        {
+          model: 'gpt-4.1',
+          messages: [
+            { role: 'user', content: a },
+            { role: 'user', content: b },
+          ],
+          max_tokens: 10,
+        },
+        { signal },
+      ),
+    );
+    expect(reserved).toBe(3 * (a.length + b.length) + 9 + 10);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 1 });
   });
 
   it('a 5 MB base64-like prompt under a budget is admitted on its length bound, then blocks the next call', async () => {
@@ -322,6 +357,7 @@ describe('tokenizing on the call path is bounded', () => {
     const span = h!.spans()[0]!;
     expect(span.attributes['gen_ai.usage.output_tokens']).toBe(3 * text.length);
     expect(span.attributes['tokenfuse.usage.estimated']).toBe(true);
+    expect(await bounded()).toEqual({ max_tokens_invalid: 0, text_past_tokenize_bound: 1 });
   }, 60_000);
 });
 

@@ -180,6 +180,70 @@ describe('the config file must be a regular file of at most 1 MiB', () => {
     expect(loadConfig({ path: limit, env: {} }).source).toBe(limit);
   });
 
+  /** `lines` repeated until the text is as close to 1 MiB as whole lines allow. */
+  const fill1MiB = (line: (i: number) => string, head = '') => {
+    const parts = [head];
+    let bytes = head.length;
+    for (let i = 0; ; i++) {
+      const next = line(i); // ASCII: one byte a character
+      if (bytes + next.length > 1024 * 1024) return parts.join('');
+      parts.push(next);
+      bytes += next.length;
+    }
+  };
+
+  it('1 MiB of unknown keys: ten named with suggestions, the rest counted, in a short message', () => {
+    const keys = fill1MiB((i) => `k${i}: 1\n`, 'budget: 1\n');
+    const path = file('unknown-keys.yaml', keys);
+    const count = keys.split('\n').length - 1;
+    const err = configError(() => loadConfig({ path, env: {} }));
+    const shown = [
+      `'budget' (did you mean 'budgets'?)`,
+      ...Array.from({ length: 9 }, (_, i) => `'k${i}'`),
+    ];
+    expect(err.message).toBe(
+      `invalid tokenfuse configuration in ${path}:\n` +
+        `  - (root) (line 1): unknown fields ${shown.join(', ')} … and ${(count - 10).toLocaleString('en-US')} more`,
+    );
+    expect(count).toBeGreaterThan(100_000);
+  });
+
+  it('a megabyte-long unknown key is shown by its start', () => {
+    // An explicit key (`? key`), since an implicit one is at most 1024 chars in YAML.
+    const path = file('long-key.yaml', `? ${'k'.repeat(1024 * 1024 - 10)}\n: 1\n`);
+    expect(configError(() => loadConfig({ path, env: {} })).message).toBe(
+      `invalid tokenfuse configuration in ${path}:\n  - (root) (line 1): unknown field '${'k'.repeat(57)}...'`,
+    );
+  });
+
+  it('1 MiB of one repeated key: each repeat found in one pass, twenty listed, the rest counted', () => {
+    const text = fill1MiB(() => 'a: 1\n');
+    const path = file('duplicates.yaml', text);
+    const repeats = text.split('\n').length - 2;
+    const err = configError(() => loadConfig({ path, env: {} }));
+    const lines = Array.from(
+      { length: 20 },
+      (_, i) => `  - (root) (line ${i + 2}, column 1): duplicate key 'a' (first on line 1)`,
+    );
+    expect(err.message).toBe(
+      `invalid tokenfuse configuration in ${path}:\n${lines.join('\n')}\n` +
+        `  - … and ${(repeats - 20).toLocaleString('en-US')} more problems`,
+    );
+    expect(err.issues).toHaveLength(repeats);
+  });
+
+  it('a duplicate key is reported at its repeat, under the path of its mapping; 1 and "1" are different keys', () => {
+    const path = file(
+      'nested-dup.yaml',
+      'metrics:\n  port: 9464\n  port: 9465\nbudgets:\n  - name: a\n    name: b\ntags:\n  1: a\n  "1": b\n',
+    );
+    expect(configError(() => loadConfig({ path, env: {} })).message).toBe(
+      `invalid tokenfuse configuration in ${path}:\n` +
+        `  - metrics (line 3, column 3): duplicate key 'port' (first on line 2)\n` +
+        `  - budgets[0] (line 6, column 5): duplicate key 'name' (first on line 5)`,
+    );
+  });
+
   it('a FIFO stops a real app with exit code 78 and the clean message', async () => {
     const fifo = join(tmp, 'app.fifo');
     execFileSync('mkfifo', [fifo]);
