@@ -274,6 +274,19 @@ const attributionSchema = configObject({
   baggage: boolean().optional(),
 });
 
+/** A whole number > 0, with the message every such field gives. */
+const positiveInteger = () =>
+  z
+    .number(expecting(EXPECTED.positiveInteger))
+    .int(expecting(EXPECTED.positiveInteger))
+    .positive(expecting(EXPECTED.positiveInteger));
+/** A whole number >= 0, with the message every such field gives. */
+const nonNegativeInteger = () =>
+  z
+    .number(expecting(EXPECTED.nonNegativeInteger))
+    .int(expecting(EXPECTED.nonNegativeInteger))
+    .min(0, expecting(EXPECTED.nonNegativeInteger));
+
 const metricsSchema = configObject({
   exporter: z.enum(['prometheus', 'none'], expecting(EXPECTED.exporter)).optional(),
   host: text().optional(),
@@ -290,22 +303,14 @@ const metricsSchema = configObject({
   labels: z
     .array(z.enum(METRIC_LABELS, expecting(EXPECTED.label)), expecting(EXPECTED.labels))
     .optional(),
-  maxValuesPerLabel: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  maxValuesPerLabel: positiveInteger().optional(),
   // 16: room for a readable prefix next to the hash suffix a cut value gets.
   maxLabelValueLength: z
     .number(expecting(EXPECTED.labelValueLength))
     .int(expecting(EXPECTED.labelValueLength))
     .min(16, expecting(EXPECTED.labelValueLength))
     .optional(),
-  maxSeries: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  maxSeries: positiveInteger().optional(),
 });
 
 const priceOverrideSchema = configObject({
@@ -440,11 +445,7 @@ const budgetSchema = configObject({
     })
     .optional(),
   cooldown: duration().optional(),
-  probes: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  probes: positiveInteger().optional(),
   cutOffStreams: boolean().optional(),
 });
 
@@ -463,26 +464,10 @@ const webhookSchema = configObject({
 });
 
 const webhookDeliverySchema = configObject({
-  concurrency: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
-  maxQueue: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
-  retries: z
-    .number(expecting(EXPECTED.nonNegativeInteger))
-    .int(expecting(EXPECTED.nonNegativeInteger))
-    .min(0, expecting(EXPECTED.nonNegativeInteger))
-    .optional(),
-  timeoutMs: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  concurrency: positiveInteger().optional(),
+  maxQueue: positiveInteger().optional(),
+  retries: nonNegativeInteger().optional(),
+  timeoutMs: positiveInteger().optional(),
 });
 
 /** Names must be unique: they are metric labels and what errors and alerts refer to. */
@@ -525,22 +510,10 @@ export const ledgerShape = {
     })
     .optional(),
   keyPrefix: text().optional(),
-  timeoutMs: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  timeoutMs: positiveInteger().optional(),
   onFailure: z.enum(['open', 'closed'], expecting(EXPECTED.onFailure)).optional(),
-  connectTimeoutMs: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
-  shutdownTimeoutMs: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  connectTimeoutMs: positiveInteger().optional(),
+  shutdownTimeoutMs: positiveInteger().optional(),
   tls: z.union([boolean(), z.record(z.string(), z.unknown())], expecting(EXPECTED.tls)).optional(),
   username: text().optional(),
   password: text().optional(),
@@ -551,16 +524,8 @@ const restoreSchema = configObject({
   prometheus: z
     .string({ error: (issue) => prometheusUrlMessage(issue.input) })
     .refine(isHttpUrl, { error: (issue) => prometheusUrlMessage(issue.input) }),
-  intervalSeconds: z
-    .number(expecting(EXPECTED.nonNegativeInteger))
-    .int(expecting(EXPECTED.nonNegativeInteger))
-    .min(0, expecting(EXPECTED.nonNegativeInteger))
-    .optional(),
-  timeoutMs: z
-    .number(expecting(EXPECTED.positiveInteger))
-    .int(expecting(EXPECTED.positiveInteger))
-    .positive(expecting(EXPECTED.positiveInteger))
-    .optional(),
+  intervalSeconds: nonNegativeInteger().optional(),
+  timeoutMs: positiveInteger().optional(),
 });
 
 const ledgerSchema = configObject({ ...ledgerShape, restore: restoreSchema.optional() });
