@@ -1,0 +1,147 @@
+// tokenfuse's own health: what it dropped, clamped or could not reach.
+import { type Item, stat, timeseries } from './panels.ts';
+
+/**
+ * Panels on tokenfuse's own health, at the end of the budgets dashboard's "Fuses" row: shared
+ * ledger errors, invalid usage fields, label overflow, bounded estimates, webhook drops and
+ * the price catalog.
+ */
+export function healthPanels(): Item[] {
+  return [
+    timeseries({
+      title: 'Shared ledger errors',
+      description:
+        'Failed Redis ledger operations (admit, settle, reconcile) by reason, summed over ' +
+        'replicas. Only apps with ledger.store: redis export this; with onFailure: open, ' +
+        'calls go on against a local copy and are reconciled later.',
+      unit: 'short',
+      w: 24,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (operation, reason) (increase(tokenfuse_ledger_errors_total[$__rate_interval]))',
+          legend: '{{operation}} {{reason}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Invalid usage fields',
+      description:
+        'Usage fields providers reported that were not token counts (tokenfuse_usage_invalid_total), ' +
+        'by provider and field. Each counted as 0, so spend and budgets are understated while ' +
+        'this is above zero.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (provider, field) (increase(tokenfuse_usage_invalid_total[$__rate_interval]))',
+          legend: '{{provider}} {{field}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Calls not under their own labels',
+      description:
+        'Calls recorded under another label set than their own (tokenfuse_series_dropped_total), ' +
+        'by reason: a value cut to metrics.maxLabelValueLength, a value reported as other past ' +
+        'metrics.maxValuesPerLabel, or the overflow set past metrics.maxSeries. Counts stay exact.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (reason) (increase(tokenfuse_series_dropped_total[$__rate_interval]))',
+          legend: '{{reason}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Bounded token estimates',
+      description:
+        'Token estimates made from a bound instead of the call body ' +
+        '(tokenfuse_estimate_bounded_total), by reason: max_tokens_invalid (an output limit ' +
+        "that is no token limit; the call reserved the model's context window or its budgets' " +
+        'room) or text_past_tokenize_bound (a text too long to tokenize on the call path, ' +
+        'counted 3 tokens a character). Reservations and estimated usage are then high, never low.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (reason) (increase(tokenfuse_estimate_bounded_total[$__rate_interval]))',
+          legend: '{{reason}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Webhook messages dropped',
+      description:
+        'Webhook messages given up (tokenfuse_webhook_dropped_total), by reason: queue_full, ' +
+        'coalesced (replaced by a newer event of the same budget), timeout, failed (after ' +
+        'retries), rejected (a non-2xx answer that is not retried: check the URL).',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (reason) (increase(tokenfuse_webhook_dropped_total[$__rate_interval]))',
+          legend: '{{reason}}',
+        },
+      ],
+    }),
+    stat({
+      title: 'Price catalog age',
+      description:
+        'Seconds since the oldest instance last loaded the price data in use ' +
+        '(tokenfuse_price_catalog_age_seconds): since start for the bundled catalog, since the ' +
+        'last successful read for pricing.catalog. It grows while refreshes fail.',
+      unit: 's',
+      decimals: 0,
+      w: 6,
+      h: 8,
+      targets: [{ expr: 'max(tokenfuse_price_catalog_age_seconds)' }],
+    }),
+    stat({
+      title: 'Price catalog load failures in range',
+      description:
+        'Failed loads and refreshes of pricing.catalog (tokenfuse_price_catalog_errors_total); ' +
+        'the prices in use were kept each time.',
+      unit: 'short',
+      decimals: 0,
+      noValue: '0',
+      w: 6,
+      h: 8,
+      thresholds: [
+        { color: 'green', value: null },
+        { color: 'orange', value: 1 },
+      ],
+      targets: [{ expr: 'sum(increase(tokenfuse_price_catalog_errors_total[$__range]))' }],
+    }),
+    timeseries({
+      title: 'Provider-reported minus catalog cost',
+      description:
+        'Over calls whose response carried the provider’s own cost (OpenRouter’s usage.cost): ' +
+        'tokenfuse_cost_provider_usd_total minus tokenfuse_cost_provider_catalog_usd_total, ' +
+        'by provider. Above zero: the catalog prices these calls lower than the provider bills.',
+      unit: 'currencyUSD',
+      decimals: 4,
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr:
+            'sum by (provider) (increase(tokenfuse_cost_provider_usd_total[$__rate_interval])) - ' +
+            'sum by (provider) (increase(tokenfuse_cost_provider_catalog_usd_total[$__rate_interval]))',
+          legend: '{{provider}}',
+        },
+      ],
+    }),
+  ];
+}
