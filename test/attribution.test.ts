@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import {
   contextWithAttribution,
+  InvalidTagsError,
   type ResolvedConfig,
   resolveConfig,
   withAttribution,
@@ -378,7 +379,7 @@ describe('withAttribution()', () => {
   });
 
   describe('validates its tags', () => {
-    it('an unknown tag name is a TypeError naming the key and listing the valid tags; fn is not run', () => {
+    it('an unknown tag name is an InvalidTagsError naming the key and listing the valid tags; fn is not run', () => {
       const fn = vi.fn();
       let error: unknown;
       try {
@@ -386,7 +387,8 @@ describe('withAttribution()', () => {
       } catch (err) {
         error = err;
       }
-      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toBeInstanceOf(InvalidTagsError);
+      expect((error as InvalidTagsError).code).toBe('invalid_tags');
       expect((error as Error).message).toContain("unknown tag 'team'");
       expect((error as Error).message).toContain(
         "tags are 'department', 'project', 'environment', 'user', 'feature'",
@@ -395,16 +397,16 @@ describe('withAttribution()', () => {
       expect(fn).not.toHaveBeenCalled();
     });
 
-    it('an empty value is a TypeError naming the tag', () => {
+    it('an empty value is an InvalidTagsError naming the tag', () => {
       const fn = vi.fn();
-      expect(() => withAttribution({ department: '' }, fn)).toThrow(TypeError);
+      expect(() => withAttribution({ department: '' }, fn)).toThrow(InvalidTagsError);
       expect(() => withAttribution({ department: '' }, fn)).toThrow(
         `tag 'department' must be a non-empty string, got ""`,
       );
       expect(fn).not.toHaveBeenCalled();
     });
 
-    it('a non-string value is a TypeError naming the tag and the value', () => {
+    it('a non-string value is an InvalidTagsError naming the tag and the value', () => {
       expect(() => withAttribution({ project: 42 as never }, () => {})).toThrow(
         "tag 'project' must be a non-empty string, got 42 (number)",
       );

@@ -1,3 +1,4 @@
+import { InvalidTagsError } from '../errors/usage-errors.js';
 import type { TagName, Tags } from '../types.js';
 
 /** Every tag, in a fixed order. */
@@ -39,17 +40,19 @@ export const TAG_ATTRIBUTES: Readonly<Record<TagName, string>> = {
 /** Validates a tag object given by user code, naming the bad key or value. */
 export function assertTags(tags: unknown, where: string): asserts tags is Tags {
   if (tags === null || typeof tags !== 'object') {
-    throw new TypeError(`${where}: expected an object of tags, got ${describe(tags)}`);
+    throw new InvalidTagsError(where, `expected an object of tags, got ${describe(tags)}`);
   }
   for (const [key, value] of Object.entries(tags)) {
     if (!(TAG_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `${where}: unknown tag '${key}'; tags are ${TAG_NAMES.map((t) => `'${t}'`).join(', ')}`,
+      throw new InvalidTagsError(
+        where,
+        `unknown tag '${key}'; tags are ${TAG_NAMES.map((t) => `'${t}'`).join(', ')}`,
       );
     }
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      throw new TypeError(
-        `${where}: tag '${key}' must be a non-empty string, got ${describe(value)}`,
+      throw new InvalidTagsError(
+        where,
+        `tag '${key}' must be a non-empty string, got ${describe(value)}`,
       );
     }
   }

@@ -24,7 +24,7 @@ export abstract class BlockedCallError extends TokenfuseError {
   readonly [BLOCKED] = true;
   /** HTTP-like status, so retry logic written for provider errors treats it alike. */
   abstract readonly status: number;
-  abstract readonly code: string;
+  abstract override readonly code: 'budget_exceeded' | 'model_not_allowed' | 'ledger_unavailable';
   /** Budget or policy that blocked the call. */
   abstract readonly budget: string;
   abstract readonly reason: BlockReason;

@@ -1,5 +1,5 @@
 import { redactSecrets } from './redact.js';
-import { TokenfuseError } from './tokenfuse-error.js';
+import { hasTokenfuseCode, TokenfuseError } from './tokenfuse-error.js';
 
 /** One problem found in a configuration. */
 export interface ConfigIssue {
@@ -44,4 +44,9 @@ export class ConfigError extends TokenfuseError {
     this.source = source;
     this.issues = redacted;
   }
+}
+
+/** True for a {@link ConfigError}, across copies of tokenfuse. */
+export function isConfigError(err: unknown): err is ConfigError {
+  return hasTokenfuseCode(err, 'config_invalid');
 }

@@ -11,6 +11,21 @@ export {
   LedgerUnavailableError,
   ModelNotAllowedError,
 } from './blocked-call-error.js';
-export { ConfigError, type ConfigIssue } from './config-error.js';
-export { NotRunningError, type NotRunningReason } from './not-running-error.js';
-export { TokenfuseError } from './tokenfuse-error.js';
+export { ConfigError, type ConfigIssue, isConfigError } from './config-error.js';
+export { isLedgerControlError, LedgerControlError } from './ledger-control-error.js';
+export { isNotRunningError, NotRunningError, type NotRunningReason } from './not-running-error.js';
+export {
+  isRestoreError,
+  isRestoreNotConfiguredError,
+  RestoreError,
+  type RestoreFailureReason,
+  RestoreNotConfiguredError,
+  type RestoreNotConfiguredReason,
+} from './restore-errors.js';
+export { isTokenfuseError, TokenfuseError, type TokenfuseErrorCode } from './tokenfuse-error.js';
+export {
+  InvalidTagsError,
+  isInvalidTagsError,
+  isUnknownBudgetError,
+  UnknownBudgetError,
+} from './usage-errors.js';

@@ -1,4 +1,4 @@
-import { TokenfuseError } from './tokenfuse-error.js';
+import { hasTokenfuseCode, TokenfuseError } from './tokenfuse-error.js';
 
 /** Why {@link NotRunningError} was thrown: what happened (or did not) at startup. */
 export type NotRunningReason =
@@ -52,4 +52,9 @@ export class NotRunningError extends TokenfuseError {
     this.name = 'NotRunningError';
     this.reason = reason;
   }
+}
+
+/** True for a {@link NotRunningError}, across copies of tokenfuse. */
+export function isNotRunningError(err: unknown): err is NotRunningError {
+  return hasTokenfuseCode(err, 'not_running');
 }

@@ -5,12 +5,10 @@ import {
   BudgetExceededError,
   ModelNotAllowedError,
 } from '../errors/blocked-call-error.js';
+import { isRestoreError, RestoreNotConfiguredError } from '../errors/restore-errors.js';
+import { UnknownBudgetError } from '../errors/usage-errors.js';
 import type { ApiAdapter } from '../instrumentation/api-adapters.js';
-import {
-  RestoreError,
-  type RestoreFailure,
-  type SpendSource,
-} from '../ledger/prometheus-restore.js';
+import type { RestoreFailure, SpendSource } from '../ledger/prometheus-restore.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { BudgetLimits, Tags } from '../types.js';
 import { estimateCall, OutputAverages } from './admission-estimate.js';
@@ -627,8 +625,7 @@ export class FuseBoard {
    * and later restores (`intervalSeconds`) never hold calls up.
    */
   enableRestore(source: SpendSource, settings: RestoreSettings): void {
-    if (this.store.shared)
-      throw new TypeError('tokenfuse: restoring spend from Prometheus is for the in-memory ledger');
+    if (this.store.shared) throw new RestoreNotConfiguredError('shared_ledger');
     if (this.restoreSource !== undefined) return;
     this.restoreSource = { source, settings };
     if (this.budgets.length === 0) return;
@@ -658,11 +655,7 @@ export class FuseBoard {
   restore(): Promise<BudgetRestore[]> {
     const configured = this.restoreSource;
     if (configured === undefined) {
-      return Promise.reject(
-        new TypeError(
-          'tokenfuse: fuses.restore() needs ledger.restore (the URL of a Prometheus that scrapes the fleet) with the in-memory ledger',
-        ),
-      );
+      return Promise.reject(new RestoreNotConfiguredError('not_configured'));
     }
     this.restoreInFlight ??= this.runRestore(configured.source, configured.settings).finally(() => {
       this.restoreInFlight = undefined;
@@ -684,7 +677,7 @@ export class FuseBoard {
         try {
           return { budget, fleet: await source.fleetSpend(budget, now, signal) };
         } catch (err) {
-          const reason: RestoreFailure = err instanceof RestoreError ? err.reason : 'response';
+          const reason: RestoreFailure = isRestoreError(err) ? err.reason : 'response';
           return { budget, error: { reason, message: (err as Error)?.message ?? String(err) } };
         }
       }),
@@ -763,12 +756,7 @@ export class FuseBoard {
 
   private budget(name: string): Budget {
     const budget = this.byName.get(name);
-    if (budget === undefined) {
-      const known = [...this.byName.keys()];
-      throw new TypeError(
-        `tokenfuse: no budget named ${JSON.stringify(name)}; budgets are ${known.length ? known.map((n) => JSON.stringify(n)).join(', ') : '(none configured)'}`,
-      );
-    }
+    if (budget === undefined) throw new UnknownBudgetError(name, [...this.byName.keys()]);
     return budget;
   }
 

@@ -86,6 +86,7 @@
  *   `intervalSeconds` for the other processes' spend (this process's own is counted
  *   locally at once).
  */
+import { RestoreError } from '../errors/restore-errors.js';
 import type { Amounts, Budget, Unit } from '../fuses/budget.js';
 import { UNITS, ZERO } from '../fuses/budget.js';
 import type { LedgerErrorReason } from '../fuses/fuse-store.js';
@@ -118,17 +119,8 @@ export interface ChunkOptions {
 /** Why reading from Prometheus failed: the `reason` label of `tokenfuse_ledger_errors_total{operation="restore"}`. */
 export type RestoreFailure = Extract<LedgerErrorReason, 'timeout' | 'connection' | 'response'>;
 
-/** A failure to read a budget's spend from Prometheus. */
-export class RestoreError extends Error {
-  constructor(
-    readonly reason: RestoreFailure,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'RestoreError';
-  }
-}
+// Its home is errors/ with the other errors; re-exported where restoring is.
+export { RestoreError };
 
 /** What the fleet spent in a budget's window, as Prometheus has it. */
 export interface FleetSpend {

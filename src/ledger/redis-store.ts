@@ -4,7 +4,7 @@ import { diag } from '@opentelemetry/api';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { LedgerUnavailableError } from '../errors/blocked-call-error.js';
-import { TokenfuseError } from '../errors/tokenfuse-error.js';
+import { LedgerControlError } from '../errors/ledger-control-error.js';
 import { type Amounts, type Budget, UNITS, windowLabel, ZERO } from '../fuses/budget.js';
 import { closedFuse, type FuseRecord, type FuseState } from '../fuses/fuse.js';
 import type {
@@ -472,8 +472,8 @@ export class RedisFuseStore implements FuseStore {
         return { states, transitions: parseTransitions(reply.tr) };
       },
       (err: unknown) => {
-        throw new TokenfuseError(
-          `tokenfuse: cannot ${op} budget "${budget.name}": the budget ledger at ${this.host} is unavailable (${classify(err)})`,
+        throw new LedgerControlError(
+          { budget: budget.name, operation: op, ledger: this.host, failure: classify(err) },
           { cause: err },
         );
       },

@@ -25,7 +25,7 @@ const ask = (extra = {}, options) =>
 
 for (const value of values) {
   await ask({}, { headers: { 'X-Department': value } });
-  // withAttribution() rejects an empty value (a TypeError, tested in attribution.test.ts).
+  // withAttribution() rejects an empty value (an InvalidTagsError, tested in attribution.test.ts).
   if (value !== '') await withAttribution({ project: value }, () => ask());
   const baggage = propagation.createBaggage({ 'tokenfuse.environment': { value } });
   await context.with(propagation.setBaggage(context.active(), baggage), () => ask());
