@@ -91,7 +91,7 @@ import type { Amounts, Budget, Unit } from '../fuses/budget.js';
 import { UNITS, ZERO } from '../fuses/budget.js';
 import type { LedgerErrorReason } from '../fuses/fuse-store.js';
 import { windowAt } from '../fuses/rules.js';
-import { METRIC, type Outcome, PROMETHEUS_NAME } from '../metrics/contract.js';
+import { BUDGET_LABELS, METRIC, type Outcome, PROMETHEUS_NAME } from '../metrics/contract.js';
 
 const BLOCKED: Outcome = 'blocked';
 
@@ -166,7 +166,9 @@ function promString(value: string): string {
 export function budgetMatchers(budget: Budget): string[] {
   const spec = budget.match.spec;
   const out: string[] = [];
-  for (const key of ['department', 'project', 'environment', 'provider'] as const) {
+  for (const key of BUDGET_LABELS) {
+    // The model is a glob, matched as a regex after the exact labels.
+    if (key === 'model') continue;
     const value = spec[key];
     if (value !== undefined) out.push(`${key}=${promString(value)}`);
   }

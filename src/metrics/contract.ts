@@ -36,6 +36,18 @@ export const DEFAULT_METRIC_LABELS = Object.freeze([
 ] as const satisfies readonly MetricLabel[]);
 
 /**
+ * The labels a budget's `match` may name, which its series carry and the Prometheus
+ * restore selects by.
+ */
+export const BUDGET_LABELS = [
+  'department',
+  'project',
+  'environment',
+  'provider',
+  'model',
+] as const satisfies readonly MetricLabel[];
+
+/**
  * Token types of `tokenfuse_tokens_total{type}`: one per kind the catalog prices
  * apart, each token in exactly one, so a sum over `type` counts every token once.
  * `input` is uncached text input and `output` text output (reasoning included),

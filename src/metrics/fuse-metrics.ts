@@ -5,7 +5,7 @@ import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
 import type { WebhookNotifier } from '../fuses/webhook-notifier.js';
 import { WEBHOOK_DROP_REASONS } from '../fuses/webhook-queue.js';
-import { countersOf, FUSE_METRIC, METRIC_HELP } from './contract.js';
+import { BUDGET_LABELS, countersOf, FUSE_METRIC, METRIC_HELP } from './contract.js';
 
 /** Instruments of {@link FUSE_METRIC} that are monotonic counters (`_total` in Prometheus). */
 export const FUSE_COUNTERS: ReadonlySet<string> = countersOf(FUSE_METRIC);
@@ -21,7 +21,7 @@ export const RESTORE_FAILURES = ['timeout', 'connection', 'response'] as const;
 export function budgetLabels(budget: Budget): Attributes {
   const labels: Attributes = { budget: budget.name, window: windowLabel(budget.window) };
   const m = budget.match.spec;
-  for (const key of ['department', 'project', 'environment', 'provider', 'model'] as const) {
+  for (const key of BUDGET_LABELS) {
     if (m[key] !== undefined) labels[key] = m[key];
   }
   return labels;
