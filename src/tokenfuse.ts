@@ -28,20 +28,9 @@ import { redactUrl } from './errors/redact.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
 import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
 import { PrometheusRestorer } from './ledger/prometheus-restore.js';
-import { FUSE_COUNTERS, FUSE_METRIC, FUSE_METRIC_HELP } from './metrics/fuse-metrics.js';
-import { METRIC, METRIC_HELP } from './metrics/instruments.js';
+import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
-import {
-  PRICING_COUNTERS,
-  PRICING_METRIC,
-  PRICING_METRIC_HELP,
-} from './metrics/pricing-metrics.js';
-import {
-  type KnownMetric,
-  PromClientBridge,
-  type PromClientRegistryLike,
-  prometheusName,
-} from './metrics/prom-client-bridge.js';
+import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
 import { ledgerHost, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
@@ -310,52 +299,8 @@ function traceExportersFromEnv(): SpanProcessor[] {
   return processors;
 }
 
-/** Every Prometheus metric of the metrics contract, with its type and help. */
-export const CONTRACT_METRICS: readonly KnownMetric[] = [
-  ...[METRIC.tokenUsage, METRIC.operationDuration, METRIC.timeToFirstChunk].map((n) => ({
-    name: prometheusName(n, false),
-    help: METRIC_HELP[n],
-    type: 'histogram' as const,
-  })),
-  ...[
-    METRIC.tokens,
-    METRIC.cost,
-    METRIC.requests,
-    METRIC.unpriced,
-    METRIC.usageInvalid,
-    METRIC.seriesDropped,
-    METRIC.estimateBounded,
-  ].map((n) => ({
-    name: prometheusName(n, true),
-    help: METRIC_HELP[n],
-    type: 'counter' as const,
-  })),
-  ...[FUSE_METRIC.limit, FUSE_METRIC.spent, FUSE_METRIC.utilization, FUSE_METRIC.state].map(
-    (n) => ({
-      name: prometheusName(n, false),
-      help: FUSE_METRIC_HELP[n],
-      type: 'gauge' as const,
-    }),
-  ),
-  ...[
-    FUSE_METRIC.trips,
-    FUSE_METRIC.wouldBlock,
-    FUSE_METRIC.ledgerErrors,
-    FUSE_METRIC.webhookDropped,
-  ].map((n) => ({
-    name: prometheusName(n, true),
-    help: FUSE_METRIC_HELP[n],
-    type: 'counter' as const,
-  })),
-  ...Object.values(PRICING_METRIC).map((n) => ({
-    name: prometheusName(n, PRICING_COUNTERS.has(n)),
-    help: PRICING_METRIC_HELP[n],
-    type: PRICING_COUNTERS.has(n) ? ('counter' as const) : ('gauge' as const),
-  })),
-];
-
-/** Every Prometheus metric name of the metrics contract. */
-export const METRIC_NAMES: readonly string[] = CONTRACT_METRICS.map((m) => m.name);
+// The metrics contract's lists, public under these names since before it had a module.
+export { CONTRACT_METRICS, METRIC_NAMES } from './metrics/contract.js';
 
 /**
  * Serves tokenfuse's metrics on an app's existing prom-client registry, next to
@@ -374,10 +319,8 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
   );
   // Budget and fuse series exist only when budgets do, ledger errors only with the
   // shared ledger or restoring from Prometheus; don't declare them empty.
-  const fuseNames = new Set(
-    Object.values(FUSE_METRIC).map((n) => prometheusName(n, FUSE_COUNTERS.has(n))),
-  );
-  const ledgerErrors = prometheusName(FUSE_METRIC.ledgerErrors, true);
+  const fuseNames = new Set(Object.values(FUSE_METRIC).map((n) => PROMETHEUS_NAME[n]));
+  const ledgerErrors = PROMETHEUS_NAME[FUSE_METRIC.ledgerErrors];
   const budgets = runtime.config.budgets.length > 0;
   const known = CONTRACT_METRICS.filter((m) =>
     m.name === ledgerErrors

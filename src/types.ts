@@ -6,21 +6,13 @@
  * Environment variables win over the config file, which wins over the defaults.
  */
 
-/** The tags a call is attributed to. */
-export type TagName = 'department' | 'project' | 'environment' | 'user' | 'feature';
+import type { MetricLabel, TagName } from './metrics/contract.js';
+
+/** The tags a call is attributed to, and the labels tokenfuse metrics may carry (the metrics contract). */
+export type { MetricLabel, TagName };
 
 /** Tag values; any subset. */
 export type Tags = Partial<Record<TagName, string>>;
-
-/** Labels that may appear on tokenfuse metrics. `user` and `feature` are allowed but off by default (cardinality). */
-export type MetricLabel =
-  | 'department'
-  | 'project'
-  | 'environment'
-  | 'provider'
-  | 'model'
-  | 'user'
-  | 'feature';
 
 export interface AttributionOptions {
   /**

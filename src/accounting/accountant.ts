@@ -6,6 +6,7 @@ import {
   type ObservableResult,
 } from '@opentelemetry/api';
 import { logValue } from '../log-text.js';
+import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
 import {
   createCounters,
   createHealthCounters,
@@ -20,22 +21,17 @@ import { onEstimateBounded } from '../pricing/estimate-bounds.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
 import { inputTokens, MAX_USAGE_TOKENS, outputTokens } from '../pricing/usage.js';
-import type { MetricLabel, TagName } from '../types.js';
+import type { MetricLabel } from '../types.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
 const PACKAGE = 'tokenfuse';
 /** Label value of a tag no source provided. */
 export const UNATTRIBUTED = 'unknown';
 
-const TAG_LABELS: readonly TagName[] = ['department', 'project', 'environment', 'user', 'feature'];
+// Tags first, then the call's own labels: the order label sets are keyed and exported in.
 const LABEL_ORDER: readonly MetricLabel[] = [
-  'department',
-  'project',
-  'environment',
-  'user',
-  'feature',
-  'provider',
-  'model',
+  ...TAG_NAMES,
+  ...METRIC_LABELS.filter((label) => !(TAG_NAMES as readonly string[]).includes(label)),
 ];
 
 /**
@@ -317,7 +313,7 @@ export class Accountant {
     };
     this.activeLabels.forEach((label, i) => {
       labels[label] = values[i];
-      if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = values[i];
+      if ((TAG_NAMES as readonly string[]).includes(label)) semconv[label] = values[i];
     });
     // Blocked calls also say which budget (or policy) stopped them.
     if (record.budget !== undefined) labels.budget = record.budget;
@@ -346,7 +342,7 @@ export class Accountant {
       };
       for (const label of this.activeLabels) {
         labels[label] = OVERFLOW_VALUE;
-        if ((TAG_LABELS as readonly string[]).includes(label)) semconv[label] = OVERFLOW_VALUE;
+        if ((TAG_NAMES as readonly string[]).includes(label)) semconv[label] = OVERFLOW_VALUE;
       }
       this.overflow = this.recordSeries(labels, semconv);
       diag.warn(

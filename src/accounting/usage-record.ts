@@ -1,8 +1,9 @@
+import type { Outcome } from '../metrics/contract.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 
-/** How a call ended. */
-export type Outcome = 'ok' | 'error' | 'blocked';
+/** How a call ended (the metrics contract's `outcome` values). */
+export type { Outcome };
 
 /**
  * One LLM call, as accounted: what the instrumentation (or the span processor, for

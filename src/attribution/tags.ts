@@ -1,14 +1,9 @@
 import { InvalidTagsError } from '../errors/usage-errors.js';
+import { TAG_NAMES } from '../metrics/contract.js';
 import type { TagName, Tags } from '../types.js';
 
-/** Every tag, in a fixed order. */
-export const TAG_NAMES: readonly TagName[] = [
-  'department',
-  'project',
-  'environment',
-  'user',
-  'feature',
-];
+// Every tag, in a fixed order: the metrics contract's list.
+export { TAG_NAMES };
 
 /** Request headers that attribute a single SDK call, lowercased, by tag. */
 export const TAG_HEADERS: Readonly<Record<TagName, string>> = {

@@ -13,6 +13,7 @@ import {
   normalizePolicy,
 } from '../fuses/budget.js';
 import { parseDuration } from '../fuses/duration.js';
+import { DEFAULT_METRIC_LABELS } from '../metrics/contract.js';
 import { DEFAULT_SERVICE_TIERS } from '../pricing/service-tiers.js';
 import type {
   MetricLabel,
@@ -116,7 +117,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     host: '127.0.0.1',
     port: 9464,
     endpoint: '/metrics',
-    labels: Object.freeze(['department', 'project', 'environment', 'provider', 'model'] as const),
+    labels: DEFAULT_METRIC_LABELS,
     maxValuesPerLabel: 100,
     maxLabelValueLength: 128,
     maxSeries: 2000,

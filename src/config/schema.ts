@@ -6,27 +6,11 @@
 import { z } from 'zod';
 import { describeSecretValue, isSecretPath } from '../errors/redact.js';
 import { parseDuration } from '../fuses/duration.js';
-import type { MetricLabel, TagName, TokenfuseOptions } from '../types.js';
+import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
+import type { TagName, TokenfuseOptions } from '../types.js';
 
-/** Every tag name, in the order of {@link TagName}. */
-export const TAG_NAMES = [
-  'department',
-  'project',
-  'environment',
-  'user',
-  'feature',
-] as const satisfies readonly TagName[];
-
-/** Every metric label, in the order of {@link MetricLabel}. */
-export const METRIC_LABELS = [
-  'department',
-  'project',
-  'environment',
-  'provider',
-  'model',
-  'user',
-  'feature',
-] as const satisfies readonly MetricLabel[];
+// The tag and label names are the metrics contract's; re-exported for the config modules.
+export { METRIC_LABELS, TAG_NAMES };
 
 /** Price fields of a price override; at least one must be given. */
 export const PRICE_FIELDS = [

@@ -91,12 +91,18 @@ import type { Amounts, Budget, Unit } from '../fuses/budget.js';
 import { UNITS, ZERO } from '../fuses/budget.js';
 import type { LedgerErrorReason } from '../fuses/fuse-store.js';
 import { windowAt } from '../fuses/rules.js';
+import { BUDGET_LABELS, METRIC, type Outcome, PROMETHEUS_NAME } from '../metrics/contract.js';
 
-/** The counter (with any extra matcher) each unit is read from. */
+const BLOCKED: Outcome = 'blocked';
+
+/**
+ * The counter (with any extra matcher) each unit is read from; the names are the
+ * metrics contract's, so a rename there cannot leave restore reading an old series.
+ */
 export const RESTORE_SOURCES: Readonly<Record<Unit, { metric: string; extra?: string }>> = {
-  usd: { metric: 'tokenfuse_cost_usd_total' },
-  tokens: { metric: 'tokenfuse_tokens_total' },
-  requests: { metric: 'tokenfuse_requests_total', extra: 'outcome!="blocked"' },
+  usd: { metric: PROMETHEUS_NAME[METRIC.cost] },
+  tokens: { metric: PROMETHEUS_NAME[METRIC.tokens] },
+  requests: { metric: PROMETHEUS_NAME[METRIC.requests], extra: `outcome!="${BLOCKED}"` },
 };
 
 /**
@@ -160,7 +166,9 @@ function promString(value: string): string {
 export function budgetMatchers(budget: Budget): string[] {
   const spec = budget.match.spec;
   const out: string[] = [];
-  for (const key of ['department', 'project', 'environment', 'provider'] as const) {
+  for (const key of BUDGET_LABELS) {
+    // The model is a glob, matched as a regex after the exact labels.
+    if (key === 'model') continue;
     const value = spec[key];
     if (value !== undefined) out.push(`${key}=${promString(value)}`);
   }

@@ -5,26 +5,11 @@ import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
 import type { WebhookNotifier } from '../fuses/webhook-notifier.js';
 import { WEBHOOK_DROP_REASONS } from '../fuses/webhook-queue.js';
-
-/** Instrument names of budgets and fuses (part of the metrics contract). */
-export const FUSE_METRIC = {
-  limit: 'tokenfuse.budget.limit',
-  spent: 'tokenfuse.budget.spent',
-  utilization: 'tokenfuse.budget.utilization',
-  state: 'tokenfuse.fuse.state',
-  trips: 'tokenfuse.fuse.trips',
-  wouldBlock: 'tokenfuse.fuse.would_block',
-  ledgerErrors: 'tokenfuse.ledger.errors',
-  webhookDropped: 'tokenfuse.webhook.dropped',
-} as const;
+import { BUDGET_LABELS, countersOf, FUSE_METRIC, METRIC_HELP } from './contract.js';
 
 /** Instruments of {@link FUSE_METRIC} that are monotonic counters (`_total` in Prometheus). */
-export const FUSE_COUNTERS: ReadonlySet<string> = new Set([
-  FUSE_METRIC.trips,
-  FUSE_METRIC.wouldBlock,
-  FUSE_METRIC.ledgerErrors,
-  FUSE_METRIC.webhookDropped,
-]);
+export const FUSE_COUNTERS: ReadonlySet<string> = countersOf(FUSE_METRIC);
+export { FUSE_METRIC };
 
 /** Values of the `operation` and `reason` labels of `tokenfuse_ledger_errors_total` for the shared (Redis) ledger. */
 export const LEDGER_OPERATIONS = ['admit', 'settle', 'reconcile'] as const;
@@ -32,24 +17,11 @@ export const LEDGER_FAILURES = ['timeout', 'connection', 'script'] as const;
 /** Its `reason` values for `operation="restore"` (reading spend back from Prometheus, `ledger.restore`). */
 export const RESTORE_FAILURES = ['timeout', 'connection', 'response'] as const;
 
-export const FUSE_METRIC_HELP: Record<(typeof FUSE_METRIC)[keyof typeof FUSE_METRIC], string> = {
-  [FUSE_METRIC.limit]: 'Limit of a budget per window, by unit (tokens, usd, requests)',
-  [FUSE_METRIC.spent]: 'Spent in the current window of a budget, by unit',
-  [FUSE_METRIC.utilization]: 'Spent divided by limit in the current window of a budget, by unit',
-  [FUSE_METRIC.state]: 'State of a budget fuse: 0 closed, 1 half-open, 2 open',
-  [FUSE_METRIC.trips]: 'Times a budget fuse opened',
-  [FUSE_METRIC.wouldBlock]: 'Calls a monitor-mode budget would have blocked',
-  [FUSE_METRIC.ledgerErrors]:
-    'Failures of the budget ledger, by operation (admit, settle, reconcile of the shared Redis ledger; restore from Prometheus) and reason (timeout, connection, script; response)',
-  [FUSE_METRIC.webhookDropped]:
-    'Webhook messages given up, by reason (queue_full, coalesced, timeout, failed, rejected)',
-};
-
 /** Labels of a budget's series: its name, window, and the fields of its match. */
 export function budgetLabels(budget: Budget): Attributes {
   const labels: Attributes = { budget: budget.name, window: windowLabel(budget.window) };
   const m = budget.match.spec;
-  for (const key of ['department', 'project', 'environment', 'provider', 'model'] as const) {
+  for (const key of BUDGET_LABELS) {
     if (m[key] !== undefined) labels[key] = m[key];
   }
   return labels;
@@ -74,23 +46,23 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
   );
 
   const limit = meter.createObservableGauge(FUSE_METRIC.limit, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.limit],
+    description: METRIC_HELP[FUSE_METRIC.limit],
   });
   const spent = meter.createObservableGauge(FUSE_METRIC.spent, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.spent],
+    description: METRIC_HELP[FUSE_METRIC.spent],
   });
   const utilization = meter.createObservableGauge(FUSE_METRIC.utilization, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.utilization],
+    description: METRIC_HELP[FUSE_METRIC.utilization],
     unit: '1',
   });
   const state = meter.createObservableGauge(FUSE_METRIC.state, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.state],
+    description: METRIC_HELP[FUSE_METRIC.state],
   });
   const trips = meter.createObservableCounter(FUSE_METRIC.trips, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.trips],
+    description: METRIC_HELP[FUSE_METRIC.trips],
   });
   const wouldBlock = meter.createObservableCounter(FUSE_METRIC.wouldBlock, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.wouldBlock],
+    description: METRIC_HELP[FUSE_METRIC.wouldBlock],
   });
 
   // The shared ledger's operations, and restoring from Prometheus: those this board does.
@@ -102,7 +74,7 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     for (const reason of RESTORE_FAILURES) failures.push({ operation: 'restore', reason });
   if (failures.length > 0) {
     const ledgerErrors = meter.createObservableCounter(FUSE_METRIC.ledgerErrors, {
-      description: FUSE_METRIC_HELP[FUSE_METRIC.ledgerErrors],
+      description: METRIC_HELP[FUSE_METRIC.ledgerErrors],
     });
     meter.addBatchObservableCallback(
       (result) => {
@@ -153,7 +125,7 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
  */
 export function registerWebhookMetrics(meter: Meter, notifier: WebhookNotifier): void {
   const dropped = meter.createObservableCounter(FUSE_METRIC.webhookDropped, {
-    description: FUSE_METRIC_HELP[FUSE_METRIC.webhookDropped],
+    description: METRIC_HELP[FUSE_METRIC.webhookDropped],
   });
   dropped.addCallback((result) => {
     const counts = notifier.dropped();

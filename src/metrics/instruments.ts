@@ -7,39 +7,10 @@ import {
   type ObservableResult,
 } from '@opentelemetry/api';
 import { ESTIMATE_BOUND_REASONS } from '../pricing/estimate-bounds.js';
+import { METRIC, METRIC_HELP } from './contract.js';
 
-/** Instrument names: the metrics contract (see README "Metrics reference"). */
-export const METRIC = {
-  tokenUsage: 'gen_ai.client.token.usage',
-  operationDuration: 'gen_ai.client.operation.duration',
-  timeToFirstChunk: 'gen_ai.client.operation.time_to_first_chunk',
-  tokens: 'tokenfuse.tokens',
-  cost: 'tokenfuse.cost.usd',
-  requests: 'tokenfuse.requests',
-  unpriced: 'tokenfuse.unpriced',
-  usageInvalid: 'tokenfuse.usage.invalid',
-  seriesDropped: 'tokenfuse.series.dropped',
-  estimateBounded: 'tokenfuse.estimate.bounded',
-} as const;
-
-/** Descriptions of the instruments (Prometheus `# HELP`). */
-export const METRIC_HELP: Record<(typeof METRIC)[keyof typeof METRIC], string> = {
-  [METRIC.tokenUsage]: 'Number of input and output tokens used per GenAI operation',
-  [METRIC.operationDuration]: 'Duration of GenAI client operations',
-  [METRIC.timeToFirstChunk]:
-    'Time from the start of a streaming GenAI operation to its first chunk',
-  [METRIC.tokens]:
-    'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
-  [METRIC.cost]: 'Cost of LLM calls in US dollars',
-  [METRIC.requests]: 'LLM calls by outcome: ok, error, blocked',
-  [METRIC.unpriced]: 'LLM calls whose model and provider have no known price (counted at $0)',
-  [METRIC.usageInvalid]:
-    'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
-  [METRIC.seriesDropped]:
-    'LLM calls not recorded under their own label set, by reason: value_too_long (a value cut to metrics.maxLabelValueLength), max_values_per_label (a value reported as other), max_series (the overflow label set)',
-  [METRIC.estimateBounded]:
-    'Token estimates made from a bound instead of the call body, by reason: max_tokens_invalid (an output limit that is no token limit; the call reserved the model context window or its budgets room), text_past_tokenize_bound (a text too long to tokenize on the call path; counted 3 tokens per character)',
-};
+// Names and descriptions come from the metrics contract; re-exported for existing importers.
+export { METRIC, METRIC_HELP };
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
 const TOKEN_BUCKETS = [

@@ -1,35 +1,10 @@
 import type { Meter, ObservableResult } from '@opentelemetry/api';
 import type { PriceCatalog } from '../pricing/price-catalog.js';
-
-/** Instrument names of the price data's health (part of the metrics contract). */
-export const PRICING_METRIC = {
-  // The OTel Prometheus exporter adds no unit suffix, so the unit is in the name.
-  catalogAge: 'tokenfuse.price.catalog.age_seconds',
-  catalogErrors: 'tokenfuse.price.catalog.errors',
-  providerCost: 'tokenfuse.cost.provider.usd',
-  providerCatalogCost: 'tokenfuse.cost.provider.catalog_usd',
-} as const;
+import { countersOf, METRIC_HELP, PRICING_METRIC } from './contract.js';
 
 /** Instruments of {@link PRICING_METRIC} that are monotonic counters (`_total` in Prometheus). */
-export const PRICING_COUNTERS: ReadonlySet<string> = new Set([
-  PRICING_METRIC.catalogErrors,
-  PRICING_METRIC.providerCost,
-  PRICING_METRIC.providerCatalogCost,
-]);
-
-export const PRICING_METRIC_HELP: Record<
-  (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC],
-  string
-> = {
-  [PRICING_METRIC.catalogAge]:
-    'Seconds since the price data in use was loaded (bundled: since start; a file or URL: since its last successful read)',
-  [PRICING_METRIC.catalogErrors]:
-    'Failed loads and refreshes of pricing.catalog (the prices in use were kept)',
-  [PRICING_METRIC.providerCost]:
-    'Cost of LLM calls in US dollars as the provider reported it, over the calls whose response carried a cost',
-  [PRICING_METRIC.providerCatalogCost]:
-    'Cost of the same calls in US dollars by the catalog (or an override), to compare with tokenfuse_cost_provider_usd_total',
-};
+export const PRICING_COUNTERS: ReadonlySet<string> = countersOf(PRICING_METRIC);
+export { PRICING_METRIC };
 
 /**
  * Running totals, per provider id, of the calls whose provider reported its own
@@ -72,25 +47,25 @@ export function registerPricingMetrics(
     };
   meter
     .createObservableCounter(PRICING_METRIC.providerCost, {
-      description: PRICING_METRIC_HELP[PRICING_METRIC.providerCost],
+      description: METRIC_HELP[PRICING_METRIC.providerCost],
       unit: 'USD',
     })
     .addCallback(each((t) => t.provider));
   meter
     .createObservableCounter(PRICING_METRIC.providerCatalogCost, {
-      description: PRICING_METRIC_HELP[PRICING_METRIC.providerCatalogCost],
+      description: METRIC_HELP[PRICING_METRIC.providerCatalogCost],
       unit: 'USD',
     })
     .addCallback(each((t) => t.catalog));
   meter
     .createObservableGauge(PRICING_METRIC.catalogAge, {
-      description: PRICING_METRIC_HELP[PRICING_METRIC.catalogAge],
+      description: METRIC_HELP[PRICING_METRIC.catalogAge],
       unit: 's',
     })
     .addCallback((result) => result.observe(catalog.ageSeconds()));
   meter
     .createObservableCounter(PRICING_METRIC.catalogErrors, {
-      description: PRICING_METRIC_HELP[PRICING_METRIC.catalogErrors],
+      description: METRIC_HELP[PRICING_METRIC.catalogErrors],
       unit: '{error}',
     })
     .addCallback((result) => result.observe(catalog.errors));

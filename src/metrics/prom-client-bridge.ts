@@ -6,6 +6,7 @@ import {
   type MetricData,
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
+import { type ContractMetric, prometheusName } from './contract.js';
 
 /** The part of a prom-client `Registry` the bridge uses (prom-client v13–v15). */
 export interface PromClientRegistryLike {
@@ -14,11 +15,7 @@ export interface PromClientRegistryLike {
 }
 
 /** A metric known before it has data, so prom-client can declare its real type. */
-export interface KnownMetric {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-}
+export type KnownMetric = ContractMetric;
 
 interface PromValue {
   value: number;
@@ -133,13 +130,7 @@ export class PromClientBridge extends MetricReader {
   }
 }
 
-/** Prometheus metric name as the OpenTelemetry Prometheus exporter writes it. */
-export function prometheusName(otelName: string, monotonicCounter: boolean): string {
-  let name = otelName.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
-  if (/^[0-9]/.test(name)) name = `_${name}`;
-  if (monotonicCounter && !name.endsWith('_total')) name += '_total';
-  return name;
-}
+export { prometheusName };
 
 function labelsOf(attributes: Attributes): Record<string, string> {
   const out: Record<string, string> = {};

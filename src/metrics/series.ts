@@ -1,21 +1,8 @@
 import type { Attributes, ObservableResult } from '@opentelemetry/api';
+import { OUTCOMES, TOKEN_TYPES, type TokenType } from './contract.js';
 
-/**
- * Token types of `tokenfuse_tokens_total{type}`: one per kind the catalog prices
- * apart, each token in exactly one, so a sum over `type` counts every token once.
- * `input` is uncached text input and `output` text output (reasoning included),
- * as before audio had types of its own.
- */
-export const TOKEN_TYPES = [
-  'input',
-  'cache_read',
-  'cache_write',
-  'output',
-  'input_audio',
-  'output_audio',
-] as const;
-export type TokenType = (typeof TOKEN_TYPES)[number];
-export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
+// Contract values; re-exported for existing importers.
+export { OUTCOMES, TOKEN_TYPES, type TokenType };
 
 /**
  * Running totals of one EXPORTED label set, with the attribute objects of its data

@@ -1,0 +1,240 @@
+/**
+ * The metrics contract: the one list of tag names, metric label names, label values
+ * with a fixed set (token types, outcomes) and every metric's OpenTelemetry name,
+ * Prometheus name, type and help. Code, the Prometheus restore, the alert rules and
+ * the dashboards read their names from here, so a rename is one edit (README,
+ * "Metrics reference", documents the same contract for users).
+ *
+ * Bottom layer: this file imports nothing, so any layer may read it.
+ */
+
+/** The tags a call is attributed to, in a fixed order. */
+export const TAG_NAMES = ['department', 'project', 'environment', 'user', 'feature'] as const;
+/** A tag a call is attributed to. */
+export type TagName = (typeof TAG_NAMES)[number];
+
+/** Labels that may appear on tokenfuse metrics, in the order config messages list them. */
+export const METRIC_LABELS = [
+  'department',
+  'project',
+  'environment',
+  'provider',
+  'model',
+  'user',
+  'feature',
+] as const;
+/** A label that may appear on tokenfuse metrics. */
+export type MetricLabel = (typeof METRIC_LABELS)[number];
+
+/** The labels on by default (`metrics.labels`); `user` and `feature` are off for cardinality. */
+export const DEFAULT_METRIC_LABELS = Object.freeze([
+  'department',
+  'project',
+  'environment',
+  'provider',
+  'model',
+] as const satisfies readonly MetricLabel[]);
+
+/**
+ * The labels a budget's `match` may name, which its series carry and the Prometheus
+ * restore selects by.
+ */
+export const BUDGET_LABELS = [
+  'department',
+  'project',
+  'environment',
+  'provider',
+  'model',
+] as const satisfies readonly MetricLabel[];
+
+/**
+ * Token types of `tokenfuse_tokens_total{type}`: one per kind the catalog prices
+ * apart, each token in exactly one, so a sum over `type` counts every token once.
+ * `input` is uncached text input and `output` text output (reasoning included),
+ * as before audio had types of its own.
+ */
+export const TOKEN_TYPES = [
+  'input',
+  'cache_read',
+  'cache_write',
+  'output',
+  'input_audio',
+  'output_audio',
+] as const;
+/** A value of the `type` label of `tokenfuse_tokens_total`. */
+export type TokenType = (typeof TOKEN_TYPES)[number];
+
+/** How a call ended: the `outcome` label of `tokenfuse_requests_total`. */
+export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
+/** How a call ended. */
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Instrument names of the per-call metrics. */
+export const METRIC = {
+  tokenUsage: 'gen_ai.client.token.usage',
+  operationDuration: 'gen_ai.client.operation.duration',
+  timeToFirstChunk: 'gen_ai.client.operation.time_to_first_chunk',
+  tokens: 'tokenfuse.tokens',
+  cost: 'tokenfuse.cost.usd',
+  requests: 'tokenfuse.requests',
+  unpriced: 'tokenfuse.unpriced',
+  usageInvalid: 'tokenfuse.usage.invalid',
+  seriesDropped: 'tokenfuse.series.dropped',
+  estimateBounded: 'tokenfuse.estimate.bounded',
+} as const;
+
+/** Instrument names of budgets and fuses. */
+export const FUSE_METRIC = {
+  limit: 'tokenfuse.budget.limit',
+  spent: 'tokenfuse.budget.spent',
+  utilization: 'tokenfuse.budget.utilization',
+  state: 'tokenfuse.fuse.state',
+  trips: 'tokenfuse.fuse.trips',
+  wouldBlock: 'tokenfuse.fuse.would_block',
+  ledgerErrors: 'tokenfuse.ledger.errors',
+  webhookDropped: 'tokenfuse.webhook.dropped',
+} as const;
+
+/** Instrument names of the price data's health. */
+export const PRICING_METRIC = {
+  // The OTel Prometheus exporter adds no unit suffix, so the unit is in the name.
+  catalogAge: 'tokenfuse.price.catalog.age_seconds',
+  catalogErrors: 'tokenfuse.price.catalog.errors',
+  providerCost: 'tokenfuse.cost.provider.usd',
+  providerCatalogCost: 'tokenfuse.cost.provider.catalog_usd',
+} as const;
+
+/** An OpenTelemetry instrument name of the contract. */
+export type OtelMetricName =
+  | (typeof METRIC)[keyof typeof METRIC]
+  | (typeof FUSE_METRIC)[keyof typeof FUSE_METRIC]
+  | (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC];
+
+/** Prometheus type of a contract metric. */
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+/** One metric of the contract, as Prometheus and prom-client see it. */
+export interface ContractMetric {
+  /** Prometheus name, as the OpenTelemetry Prometheus exporter writes it. */
+  name: string;
+  /** `# HELP` text (the instrument's description). */
+  help: string;
+  type: MetricType;
+}
+
+/**
+ * Every instrument: its type and its description (Prometheus `# HELP`). The order
+ * is the order of {@link CONTRACT_METRICS}.
+ */
+const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> = [
+  [METRIC.tokenUsage, 'histogram', 'Number of input and output tokens used per GenAI operation'],
+  [METRIC.operationDuration, 'histogram', 'Duration of GenAI client operations'],
+  [
+    METRIC.timeToFirstChunk,
+    'histogram',
+    'Time from the start of a streaming GenAI operation to its first chunk',
+  ],
+  [
+    METRIC.tokens,
+    'counter',
+    'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
+  ],
+  [METRIC.cost, 'counter', 'Cost of LLM calls in US dollars'],
+  [METRIC.requests, 'counter', 'LLM calls by outcome: ok, error, blocked'],
+  [
+    METRIC.unpriced,
+    'counter',
+    'LLM calls whose model and provider have no known price (counted at $0)',
+  ],
+  [
+    METRIC.usageInvalid,
+    'counter',
+    'Usage fields a provider reported that were not token counts (not a whole number from 0 to 1e9); each counted as 0',
+  ],
+  [
+    METRIC.seriesDropped,
+    'counter',
+    'LLM calls not recorded under their own label set, by reason: value_too_long (a value cut to metrics.maxLabelValueLength), max_values_per_label (a value reported as other), max_series (the overflow label set)',
+  ],
+  [
+    METRIC.estimateBounded,
+    'counter',
+    'Token estimates made from a bound instead of the call body, by reason: max_tokens_invalid (an output limit that is no token limit; the call reserved the model context window or its budgets room), text_past_tokenize_bound (a text too long to tokenize on the call path; counted 3 tokens per character)',
+  ],
+  [FUSE_METRIC.limit, 'gauge', 'Limit of a budget per window, by unit (tokens, usd, requests)'],
+  [FUSE_METRIC.spent, 'gauge', 'Spent in the current window of a budget, by unit'],
+  [
+    FUSE_METRIC.utilization,
+    'gauge',
+    'Spent divided by limit in the current window of a budget, by unit',
+  ],
+  [FUSE_METRIC.state, 'gauge', 'State of a budget fuse: 0 closed, 1 half-open, 2 open'],
+  [FUSE_METRIC.trips, 'counter', 'Times a budget fuse opened'],
+  [FUSE_METRIC.wouldBlock, 'counter', 'Calls a monitor-mode budget would have blocked'],
+  [
+    FUSE_METRIC.ledgerErrors,
+    'counter',
+    'Failures of the budget ledger, by operation (admit, settle, reconcile of the shared Redis ledger; restore from Prometheus) and reason (timeout, connection, script; response)',
+  ],
+  [
+    FUSE_METRIC.webhookDropped,
+    'counter',
+    'Webhook messages given up, by reason (queue_full, coalesced, timeout, failed, rejected)',
+  ],
+  [
+    PRICING_METRIC.catalogAge,
+    'gauge',
+    'Seconds since the price data in use was loaded (bundled: since start; a file or URL: since its last successful read)',
+  ],
+  [
+    PRICING_METRIC.catalogErrors,
+    'counter',
+    'Failed loads and refreshes of pricing.catalog (the prices in use were kept)',
+  ],
+  [
+    PRICING_METRIC.providerCost,
+    'counter',
+    'Cost of LLM calls in US dollars as the provider reported it, over the calls whose response carried a cost',
+  ],
+  [
+    PRICING_METRIC.providerCatalogCost,
+    'counter',
+    'Cost of the same calls in US dollars by the catalog (or an override), to compare with tokenfuse_cost_provider_usd_total',
+  ],
+];
+
+/** Prometheus metric name as the OpenTelemetry Prometheus exporter writes it. */
+export function prometheusName(otelName: string, monotonicCounter: boolean): string {
+  let name = otelName.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/_+/g, '_');
+  if (/^[0-9]/.test(name)) name = `_${name}`;
+  if (monotonicCounter && !name.endsWith('_total')) name += '_total';
+  return name;
+}
+
+/** Description (Prometheus `# HELP`) of each instrument. */
+export const METRIC_HELP: Readonly<Record<OtelMetricName, string>> = Object.fromEntries(
+  INSTRUMENTS.map(([otel, , help]) => [otel, help]),
+) as Record<OtelMetricName, string>;
+
+/** Prometheus type of each instrument. */
+export const METRIC_TYPE: Readonly<Record<OtelMetricName, MetricType>> = Object.fromEntries(
+  INSTRUMENTS.map(([otel, type]) => [otel, type]),
+) as Record<OtelMetricName, MetricType>;
+
+/** Prometheus name of each instrument (`_total` on counters). */
+export const PROMETHEUS_NAME: Readonly<Record<OtelMetricName, string>> = Object.fromEntries(
+  INSTRUMENTS.map(([otel, type]) => [otel, prometheusName(otel, type === 'counter')]),
+) as Record<OtelMetricName, string>;
+
+/** Every Prometheus metric of the metrics contract, with its type and help. */
+export const CONTRACT_METRICS: readonly ContractMetric[] = INSTRUMENTS.map(
+  ([otel, type, help]) => ({ name: PROMETHEUS_NAME[otel], help, type }),
+);
+
+/** Every Prometheus metric name of the metrics contract. */
+export const METRIC_NAMES: readonly string[] = CONTRACT_METRICS.map((m) => m.name);
+
+/** The instruments of `group` that are monotonic counters (`_total` in Prometheus). */
+export function countersOf(group: Readonly<Record<string, OtelMetricName>>): ReadonlySet<string> {
+  return new Set(Object.values(group).filter((n) => METRIC_TYPE[n] === 'counter'));
+}
