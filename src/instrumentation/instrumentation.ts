@@ -16,6 +16,8 @@ import {
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
 import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
+import { markCovered } from '../accounting/span-registry.js';
 import {
   readAttributionHeaders,
   readDefaultAttributionHeaders,
@@ -36,12 +38,11 @@ import {
   type ApiAdapter,
   chatAdapter,
   embeddingsAdapter,
+  estimateRequest,
   responsesAdapter,
 } from './api-adapters.js';
-import { ATTR } from './attributes.js';
 import { BatchApi } from './batch-api.js';
 import { LlmCall } from './llm-call.js';
-import { markCovered } from './span-registry.js';
 
 /** Versions of `openai` whose shapes tokenfuse knows. */
 export const SUPPORTED_OPENAI_VERSIONS = ['>=7.0.0 <8'];
@@ -417,8 +418,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<TokenfuseInstrume
       tags,
       provider: provider.id,
       model,
-      adapter,
-      body: prepared.body,
+      ...estimateRequest(adapter, prepared.body),
     });
     if (result instanceof Promise) return result.then((r) => this.finishStart(p, r, true));
     return this.finishStart(p, result, false);
