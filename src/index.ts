@@ -14,6 +14,7 @@ export {
   currentAttribution,
   withAttribution,
 } from './attribution/context.js';
+export { TokenfuseInstrumentation } from './compose.js';
 export { loadConfig } from './config/load-config.js';
 export { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 export {
@@ -62,7 +63,6 @@ export type {
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export {
   SUPPORTED_OPENAI_VERSIONS,
-  TokenfuseInstrumentation,
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 export type { Ledger } from './ledger/ledger.js';

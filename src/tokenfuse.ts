@@ -21,12 +21,12 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
+import { createSharedParts, TokenfuseInstrumentation } from './compose.js';
 import { CONFIG_FILE_NAMES, CONFIG_PATH_ENV, loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
 import { redactUrl } from './errors/redact.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
-import { createSharedParts, TokenfuseInstrumentation } from './instrumentation/instrumentation.js';
 import { PrometheusRestorer } from './ledger/prometheus-restore.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';

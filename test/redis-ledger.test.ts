@@ -27,7 +27,7 @@ import {
   type Tokenfuse,
   withAttribution,
 } from '../src/index.js';
-import { chatAdapter } from '../src/instrumentation/api-adapters.js';
+import { chatAdapter, estimateRequest } from '../src/instrumentation/api-adapters.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
@@ -356,8 +356,7 @@ describe('fleet-wide events', () => {
           tags: {},
           provider: 'openai',
           model: 'gpt-4.1',
-          adapter: chatAdapter,
-          body: x(1),
+          ...estimateRequest(chatAdapter, x(1)),
         });
         if (!('admitted' in r)) throw new Error('expected admission');
         t.fuses.settle(r.admitted, { tokens, usd: 0 });
@@ -448,8 +447,7 @@ describe('processes sharing one budget', () => {
         tags: {},
         provider: 'local-relay',
         model: 'gpt-4.1',
-        adapter: chatAdapter,
-        body: x(1),
+        ...estimateRequest(chatAdapter, x(1)),
       });
       if (!('admitted' in r)) throw new Error('expected admission');
       board.fuses.settle(r.admitted, { tokens: 99_000, usd: 0 });

@@ -2,12 +2,12 @@ import { type Context, diag, SpanStatusCode, trace } from '@opentelemetry/api';
 import { tagsFromContext } from '../attribution/context.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
-import { ATTR } from '../instrumentation/attributes.js';
-import { isCovered, isOurs, markCovered } from '../instrumentation/span-registry.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import { fromGenAiAttributes } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { Accountant } from './accountant.js';
+import { ATTR } from './span-attributes.js';
+import { isCovered, isOurs, markCovered } from './span-registry.js';
 import type { UsageRecord } from './usage-record.js';
 
 /** The parts of an SDK span the processor reads (structural, so any SDK 2.x/3.x span fits). */

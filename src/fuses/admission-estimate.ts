@@ -1,7 +1,5 @@
 import { diag } from '@opentelemetry/api';
-import type { ApiAdapter } from '../instrumentation/api-adapters.js';
 import { reportEstimateBounded } from '../pricing/estimate-bounds.js';
-import { inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js';
 
 /**
  * Token estimates for reserving budget before a call is sent.
@@ -20,6 +18,31 @@ import { inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js
  * reserves the model's context window, which no output exceeds, or, for a model
  * the catalog does not know, the rest of each budget's room (`takesRoom`).
  */
+/**
+ * The output limit of a call: none set, a valid one (output tokens across all
+ * choices), or a value no provider accepts as a limit (negative, not an integer,
+ * not finite, not a number), which bounds nothing.
+ */
+export type MaxOutput =
+  | { kind: 'unset' }
+  | { kind: 'set'; tokens: number }
+  | { kind: 'invalid'; field: string; value: unknown };
+
+/**
+ * A call's request in numbers, read from its body by the SDK's adapter before
+ * admission: the fuse layer never sees an SDK body.
+ */
+export interface RequestEstimate {
+  /** Upper bound of input tokens, from lengths alone. */
+  inputUpperBound: number;
+  /** Input tokens, tokenized within the call path's bound; called only when needed. */
+  exactInput(): number;
+  /** The body holds input the bound cannot see (files or ids it only refers to). */
+  inputUnseen: boolean;
+  /** The output limit the call sets (embeddings: a set limit of 0). */
+  maxOutput: MaxOutput;
+}
+
 export interface CallEstimate {
   /** Upper bound of input tokens, from lengths alone. */
   inputUpperBound: number;
@@ -61,19 +84,16 @@ let invalidLimitLogged = false;
  * @param maxOutputOf the model's largest possible output (its context window), when known
  */
 export function estimateCall(
-  adapter: ApiAdapter,
-  body: any,
+  request: RequestEstimate,
   model: string,
   averages: OutputAverages,
   maxOutputOf: (model: string) => number | undefined = () => undefined,
 ): CallEstimate {
-  const input = adapter.billedInput(body);
-  const max = adapter.maxOutputTokens(body);
+  const max = request.maxOutput;
   let output: number;
-  let takesRoom = input.unseen;
-  let outputBounded = adapter.operation === 'embeddings' || max.kind === 'set';
-  if (adapter.operation === 'embeddings') output = 0;
-  else if (max.kind === 'set') output = max.tokens;
+  let takesRoom = request.inputUnseen;
+  let outputBounded = max.kind === 'set';
+  if (max.kind === 'set') output = max.tokens;
   else if (max.kind === 'unset') output = Math.ceil(averages.get(model));
   else {
     const modelMax = maxOutputOf(model);
@@ -92,9 +112,9 @@ export function estimateCall(
   }
   let exact: number | undefined;
   return {
-    inputUpperBound: inputLengthBound(input),
+    inputUpperBound: request.inputUpperBound,
     exactInput: () => {
-      exact ??= inputTokenCount(input);
+      exact ??= request.exactInput();
       return exact;
     },
     output,

@@ -7,11 +7,10 @@ import {
 } from '../errors/blocked-call-error.js';
 import { isRestoreError, RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
-import type { ApiAdapter } from '../instrumentation/api-adapters.js';
 import type { RestoreFailure, SpendSource } from '../ledger/prometheus-restore.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { BudgetLimits, Tags } from '../types.js';
-import { estimateCall, OutputAverages } from './admission-estimate.js';
+import { estimateCall, OutputAverages, type RequestEstimate } from './admission-estimate.js';
 import {
   type Amounts,
   type Budget,
@@ -129,13 +128,11 @@ export interface RestoreSettings {
   timeoutMs: number;
 }
 
-/** What a call needs to be admitted. */
-export interface CallDescription {
+/** What a call needs to be admitted: its attribution and its request in numbers. */
+export interface CallDescription extends RequestEstimate {
   tags: Tags;
   provider: string;
   model: string;
-  adapter: ApiAdapter;
-  body: unknown;
 }
 
 /** An admitted call's claim on its budgets, handed back at settlement. */
@@ -312,7 +309,7 @@ export class FuseBoard {
     // Until the first restore has answered, the budgets hold only this process's spend.
     if (this.restoreGate !== undefined) return this.restoreGate.then(() => this.admit(call));
 
-    const estimate = estimateCall(call.adapter, call.body, model, this.outputs, (m) =>
+    const estimate = estimateCall(call, model, this.outputs, (m) =>
       this.prices.contextWindow(provider, m),
     );
     admission.outputBounded = estimate.outputBounded;

@@ -1,3 +1,4 @@
+import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -13,6 +14,7 @@ import {
   chatBilledInput,
   contentText,
   embeddingsBilledInput,
+  inputLengthBound,
   inputTokenCount,
   responsesBilledInput,
 } from '../pricing/estimate-tokens.js';
@@ -98,14 +100,22 @@ function list(value: unknown): unknown[] {
 }
 
 /**
- * The output limit of a call: none set, a valid one (output tokens across all
- * choices), or a value no provider accepts as a limit (negative, not an integer,
- * not finite, not a number), which bounds nothing.
+ * A call's request in numbers for admission: what the fuse board reserves from,
+ * read from the body here so that the budget layer never sees an SDK body.
  */
-export type MaxOutput =
-  | { kind: 'unset' }
-  | { kind: 'set'; tokens: number }
-  | { kind: 'invalid'; field: string; value: unknown };
+export function estimateRequest(adapter: ApiAdapter, body: unknown): RequestEstimate {
+  const input = adapter.billedInput(body);
+  return {
+    inputUpperBound: inputLengthBound(input),
+    exactInput: () => inputTokenCount(input),
+    inputUnseen: input.unseen,
+    // An embedding has no output, whatever the body says.
+    maxOutput:
+      adapter.operation === 'embeddings'
+        ? { kind: 'set', tokens: 0 }
+        : adapter.maxOutputTokens(body),
+  };
+}
 
 function readMax(body: any, field: string): MaxOutput {
   const value = body?.[field];

@@ -22,6 +22,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
 import type { UsageRecord } from '../accounting/usage-record.js';
 import { readAttributionHeaders } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
@@ -38,9 +39,9 @@ import {
   type ApiAdapter,
   chatAdapter,
   embeddingsAdapter,
+  estimateRequest,
   responsesAdapter,
 } from './api-adapters.js';
-import { ATTR } from './attributes.js';
 
 /** Metadata limits of the OpenAI API. */
 export const METADATA_MAX_KEYS = 16;
@@ -220,8 +221,7 @@ export class BatchApi {
       tags,
       provider: provider.id,
       model: folded.model,
-      adapter: folded.adapter,
-      body: folded.body,
+      ...estimateRequest(folded.adapter, folded.body),
     });
     if (result instanceof Promise) result = await result;
     if ('blocked' in result) {

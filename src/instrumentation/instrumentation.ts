@@ -15,7 +15,9 @@ import {
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
-import { Accountant } from '../accounting/accountant.js';
+import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
+import { markCovered } from '../accounting/span-registry.js';
 import {
   readAttributionHeaders,
   readDefaultAttributionHeaders,
@@ -23,19 +25,12 @@ import {
 } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
-import { type ResolvedConfig, resolveConfig } from '../config/resolved-config.js';
+import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
-import { type Admission, type AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
-import type { FuseStore } from '../fuses/fuse-store.js';
-import { attachWebhooks } from '../fuses/webhook-notifier.js';
+import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkResource } from '../internal-types.js';
-import { RedisOnceClaims } from '../ledger/once-claims.js';
-import { RedisFuseStore } from '../ledger/redis-store.js';
-import { registerFuseMetrics, registerWebhookMetrics } from '../metrics/fuse-metrics.js';
-import { PricingIssues } from '../metrics/pricing-issues.js';
-import { ProviderCostTotals, registerPricingMetrics } from '../metrics/pricing-metrics.js';
-import { PriceBook } from '../pricing/price-book.js';
-import { BUNDLED_CATALOG, PriceCatalog } from '../pricing/price-catalog.js';
+import type { PricingIssues } from '../metrics/pricing-issues.js';
+import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags, TokenfuseOptions } from '../types.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
@@ -43,12 +38,11 @@ import {
   type ApiAdapter,
   chatAdapter,
   embeddingsAdapter,
+  estimateRequest,
   responsesAdapter,
 } from './api-adapters.js';
-import { ATTR } from './attributes.js';
 import { BatchApi } from './batch-api.js';
 import { LlmCall } from './llm-call.js';
-import { markCovered } from './span-registry.js';
 
 /** Versions of `openai` whose shapes tokenfuse knows. */
 export const SUPPORTED_OPENAI_VERSIONS = ['>=7.0.0 <8'];
@@ -59,17 +53,23 @@ export interface TokenfuseInstrumentationConfig extends InstrumentationConfig {
   tokenfuse?: TokenfuseOptions;
 }
 
-/** @internal what `createTokenfuse()` shares between the instrumentation and the span processor. */
-export interface SharedParts {
+/**
+ * @internal what the instrumentation is given, as OpenTelemetry instrumentations are
+ * given their providers: the composition (`src/compose.ts`) builds it.
+ */
+export interface InstrumentationParts {
   config: ResolvedConfig;
   accountant: Accountant;
+  /** Admission and settlement of calls against the budgets. */
   board: FuseBoard;
   /** Pricing and attribution fallbacks, counted by reason. */
   issues: PricingIssues;
-  /** Where catalog prices come from, and its refreshes. */
-  catalog: PriceCatalog;
   /** Provider-reported costs beside the catalog's, for `tokenfuse_cost_provider_*`. */
   providerCosts: ProviderCostTotals;
+  /** Claims a batch result once per fleet (shared Redis ledger only). */
+  claimOnce?: ((key: string) => Promise<boolean>) | undefined;
+  /** Closes the connections the parts opened for the instrumentation. */
+  closeConnections(): Promise<void>;
   /** Points every metric of these parts at `meter`. */
   setMeter(meter: Meter): void;
 }
@@ -104,19 +104,15 @@ interface PreparedCall {
 }
 
 /**
- * OpenTelemetry instrumentation of the `openai` SDK: a span per call with GenAI
- * semantic-convention attributes and tokenfuse's tags, and every call priced and
- * counted exactly once, sampled or not.
- *
- * Add it to your own `NodeSDK` (with {@link CostSpanProcessor} if other GenAI
- * instrumentations should be priced too), or let `tokenfuse/register` do it.
+ * @internal OpenTelemetry instrumentation of the `openai` SDK, given its parts (budgets,
+ * accountant, config) the way OpenTelemetry instrumentations are given providers. Users
+ * construct {@link TokenfuseInstrumentation} (src/compose.ts), which composes the parts.
  */
-export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstrumentationConfig> {
-  private readonly parts: SharedParts;
+export class OpenAIInstrumentation extends InstrumentationBase<TokenfuseInstrumentationConfig> {
+  private readonly parts: InstrumentationParts;
   private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
   private readonly fingerprints = new WeakMap<object, string>();
   private readonly batchApi: BatchApi;
-  private readonly onceClaims: RedisOnceClaims | undefined;
   /** The SDK's APIPromise, for rejecting blocked calls the way the SDK rejects its own. */
   private apiPromiseClass:
     | (new (
@@ -126,24 +122,17 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       ) => unknown)
     | undefined;
 
-  constructor(config: TokenfuseInstrumentationConfig = {}, shared?: SharedParts) {
+  constructor(config: TokenfuseInstrumentationConfig, parts: InstrumentationParts) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
-    this.parts = shared ?? createSharedParts(resolveConfig(config.tokenfuse));
+    this.parts = parts;
     this.providerOf = createProviderResolver(this.parts.config.providers);
-    const { ledger } = this.parts.config;
-    // Batch results are counted once per fleet when the fleet shares a ledger.
-    const claims =
-      ledger.store === 'redis' && ledger.url !== undefined
-        ? new RedisOnceClaims(ledger)
-        : undefined;
-    this.onceClaims = claims;
     this.batchApi = new BatchApi({
       config: this.parts.config,
       accountant: this.parts.accountant,
       issues: this.parts.issues,
       tracer: () => this.tracer,
       providerOf: this.providerOf,
-      claimOnce: claims ? (key) => claims.claim(key) : undefined,
+      claimOnce: this.parts.claimOnce,
       board: this.parts.board,
       apiPromiseClass: () => this.apiPromiseClass,
     });
@@ -164,7 +153,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
 
   /** Closes the connection that marks batch results as counted (Redis ledger only). */
   async closeConnections(): Promise<void> {
-    await this.onceClaims?.close();
+    await this.parts.closeConnections();
   }
 
   /** The accountant that prices and counts this instrumentation's calls. */
@@ -429,8 +418,7 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
       tags,
       provider: provider.id,
       model,
-      adapter,
-      body: prepared.body,
+      ...estimateRequest(adapter, prepared.body),
     });
     if (result instanceof Promise) return result.then((r) => this.finishStart(p, r, true));
     return this.finishStart(p, result, false);
@@ -566,65 +554,6 @@ export class TokenfuseInstrumentation extends InstrumentationBase<TokenfuseInstr
     }
     return fp;
   }
-}
-
-/** @internal */
-export function createSharedParts(config: ResolvedConfig, clock?: () => number): SharedParts {
-  const prices = new PriceBook({
-    overrides: config.pricing.overrides,
-    providers: config.providers,
-  });
-  const issues = new PricingIssues();
-  const catalog = new PriceCatalog({
-    // Turned off, tokenfuse reads nothing and changes no process-wide price data.
-    source: config.enabled ? config.pricing.catalog : BUNDLED_CATALOG,
-    refreshMs: config.enabled ? config.pricing.refreshMs : undefined,
-    ...(clock ? { now: clock } : {}),
-  });
-  // New prices apply from the next call, not only to models first seen after them.
-  catalog.onChange(() => prices.invalidate());
-  const accountant = new Accountant({
-    prices,
-    labels: config.metrics.labels,
-    maxValuesPerLabel: config.metrics.maxValuesPerLabel,
-    serviceTiers: config.pricing.serviceTiers,
-    issues,
-    maxLabelValueLength: config.metrics.maxLabelValueLength,
-    maxSeries: config.metrics.maxSeries,
-    prefer: config.pricing.prefer,
-  });
-  const providerCosts = new ProviderCostTotals();
-  // The shared ledger only matters when there is a budget to share.
-  const store: FuseStore | undefined =
-    config.ledger.store === 'redis' && config.budgets.length > 0
-      ? new RedisFuseStore(config.ledger)
-      : undefined;
-  const board = new FuseBoard({
-    budgets: config.budgets,
-    policies: config.policies,
-    prices,
-    ...(store ? { store } : {}),
-    ...(clock ? { now: clock } : {}),
-  });
-  const webhooks =
-    config.webhooks.length > 0
-      ? attachWebhooks(board, config.webhooks, config.webhookDelivery)
-      : undefined;
-  return {
-    config,
-    accountant,
-    board,
-    issues,
-    catalog,
-    providerCosts,
-    setMeter(meter) {
-      accountant.setMeter(meter);
-      issues.setMeter(meter);
-      registerFuseMetrics(meter, board);
-      if (webhooks) registerWebhookMetrics(meter, webhooks);
-      registerPricingMetrics(meter, catalog, providerCosts);
-    },
-  };
 }
 
 function openAIClass(moduleExports: any): any {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
@@ -9,7 +10,6 @@ import { countTokensBounded } from '../pricing/estimate-tokens.js';
 import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { ApiAdapter, ResultInfo, StreamState } from './api-adapters.js';
-import { ATTR } from './attributes.js';
 
 export interface LlmCallInit {
   adapter: ApiAdapter;

@@ -20,7 +20,7 @@ import {
   isBudgetExceededError,
   isLedgerUnavailableError,
 } from '../../src/index.js';
-import { chatAdapter } from '../../src/instrumentation/api-adapters.js';
+import { chatAdapter, estimateRequest } from '../../src/instrumentation/api-adapters.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
@@ -235,8 +235,7 @@ describe('a replica starting cold (ledger.connectTimeoutMs)', () => {
         tags: {},
         provider: 'openai',
         model: 'gpt-4.1',
-        adapter: chatAdapter,
-        body: x(1),
+        ...estimateRequest(chatAdapter, x(1)),
       });
       blockLoop(1500);
       const result = await first;
@@ -359,8 +358,7 @@ describe('shutdown drains the ledger (ledger.shutdownTimeoutMs)', () => {
       tags: {},
       provider: 'local-relay',
       model: 'gpt-4.1',
-      adapter: chatAdapter,
-      body: x(1),
+      ...estimateRequest(chatAdapter, x(1)),
     });
     expect('admitted' in admission).toBe(true);
     expect((await ledgerNumbers(prefix)).reserved).toBe(10);
@@ -400,8 +398,7 @@ describe('an empty reconciliation', () => {
         tags: {},
         provider: 'local-relay',
         model: 'gpt-4.1',
-        adapter: chatAdapter,
-        body: x(1),
+        ...estimateRequest(chatAdapter, x(1)),
       });
     await h!.tokenfuse.fuses.read('fleet'); // connected
     redis.pause();

@@ -1,0 +1,114 @@
+/**
+ * The composition: the one place that builds tokenfuse's parts and wires them
+ * together. Beside `tokenfuse.ts` at the top layer; everything below receives its
+ * parts, and nothing below imports this file.
+ */
+import { Accountant } from './accounting/accountant.js';
+import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
+import { FuseBoard } from './fuses/fuse-board.js';
+import type { FuseStore } from './fuses/fuse-store.js';
+import { attachWebhooks } from './fuses/webhook-notifier.js';
+import {
+  type InstrumentationParts,
+  OpenAIInstrumentation,
+  type TokenfuseInstrumentationConfig,
+} from './instrumentation/instrumentation.js';
+import { RedisOnceClaims } from './ledger/once-claims.js';
+import { RedisFuseStore } from './ledger/redis-store.js';
+import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
+import { PricingIssues } from './metrics/pricing-issues.js';
+import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
+import { PriceBook } from './pricing/price-book.js';
+import { BUNDLED_CATALOG, PriceCatalog } from './pricing/price-catalog.js';
+
+/** @internal what `createTokenfuse()` shares between the instrumentation and the span processor. */
+export interface SharedParts extends InstrumentationParts {
+  /** Where catalog prices come from, and its refreshes. */
+  catalog: PriceCatalog;
+}
+
+/** @internal builds every part from one resolved configuration. */
+export function createSharedParts(config: ResolvedConfig, clock?: () => number): SharedParts {
+  const prices = new PriceBook({
+    overrides: config.pricing.overrides,
+    providers: config.providers,
+  });
+  const issues = new PricingIssues();
+  const catalog = new PriceCatalog({
+    // Turned off, tokenfuse reads nothing and changes no process-wide price data.
+    source: config.enabled ? config.pricing.catalog : BUNDLED_CATALOG,
+    refreshMs: config.enabled ? config.pricing.refreshMs : undefined,
+    ...(clock ? { now: clock } : {}),
+  });
+  // New prices apply from the next call, not only to models first seen after them.
+  catalog.onChange(() => prices.invalidate());
+  const accountant = new Accountant({
+    prices,
+    labels: config.metrics.labels,
+    maxValuesPerLabel: config.metrics.maxValuesPerLabel,
+    serviceTiers: config.pricing.serviceTiers,
+    issues,
+    maxLabelValueLength: config.metrics.maxLabelValueLength,
+    maxSeries: config.metrics.maxSeries,
+    prefer: config.pricing.prefer,
+  });
+  const providerCosts = new ProviderCostTotals();
+  // The shared ledger only matters when there is a budget to share.
+  const store: FuseStore | undefined =
+    config.ledger.store === 'redis' && config.budgets.length > 0
+      ? new RedisFuseStore(config.ledger)
+      : undefined;
+  const board = new FuseBoard({
+    budgets: config.budgets,
+    policies: config.policies,
+    prices,
+    ...(store ? { store } : {}),
+    ...(clock ? { now: clock } : {}),
+  });
+  const webhooks =
+    config.webhooks.length > 0
+      ? attachWebhooks(board, config.webhooks, config.webhookDelivery)
+      : undefined;
+  // Batch results are counted once per fleet when the fleet shares a ledger.
+  const claims =
+    config.ledger.store === 'redis' && config.ledger.url !== undefined
+      ? new RedisOnceClaims(config.ledger)
+      : undefined;
+  return {
+    config,
+    accountant,
+    board,
+    issues,
+    catalog,
+    providerCosts,
+    claimOnce: claims ? (key) => claims.claim(key) : undefined,
+    async closeConnections() {
+      await claims?.close();
+    },
+    setMeter(meter) {
+      accountant.setMeter(meter);
+      issues.setMeter(meter);
+      registerFuseMetrics(meter, board);
+      if (webhooks) registerWebhookMetrics(meter, webhooks);
+      registerPricingMetrics(meter, catalog, providerCosts);
+    },
+  };
+}
+
+/**
+ * OpenTelemetry instrumentation of the `openai` SDK: a span per call with GenAI
+ * semantic-convention attributes and tokenfuse's tags, and every call priced and
+ * counted exactly once, sampled or not.
+ *
+ * Add it to your own `NodeSDK` (with {@link CostSpanProcessor} if other GenAI
+ * instrumentations should be priced too), or let `tokenfuse/register` do it.
+ */
+export class TokenfuseInstrumentation extends OpenAIInstrumentation {
+  /**
+   * @param config OpenTelemetry's options, and tokenfuse's under `tokenfuse`.
+   * @param shared @internal parts already composed by `createTokenfuse()`.
+   */
+  constructor(config: TokenfuseInstrumentationConfig = {}, shared?: SharedParts) {
+    super(config, shared ?? createSharedParts(resolveConfig(config.tokenfuse)));
+  }
+}
