@@ -379,7 +379,9 @@ export interface RestoreOptions {
   intervalSeconds?: number;
   /**
    * Longest a restore may take, in milliseconds, all budgets together. Calls that
-   * match a budget wait for the first restore at startup, at most this long.
+   * match a budget wait for the first restore at startup, at most this long. Only
+   * time the process was free to read Prometheus's answer counts: a startup that
+   * keeps the event loop busy (loading modules, a host short of CPU) does not use it up.
    * @default 5000
    */
   timeoutMs?: number;

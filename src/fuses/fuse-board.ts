@@ -7,6 +7,7 @@ import {
 } from '../errors/blocked-call-error.js';
 import { isRestoreError, RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
+import { freeTimeSignal } from '../free-time-signal.js';
 import type { RestoreFailure, SpendSource } from '../ledger/prometheus-restore.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { BudgetLimits, Tags } from '../types.js';
@@ -124,7 +125,10 @@ export interface BudgetRestore {
 export interface RestoreSettings {
   /** 0: once, at startup. */
   intervalSeconds: number;
-  /** Bound of one restore, all budgets together; calls wait at most this long for the first. */
+  /**
+   * Bound of one restore, all budgets together, in time the process was free to read
+   * the answer; calls wait at most this long for the first.
+   */
   timeoutMs: number;
 }
 
@@ -618,7 +622,7 @@ export class FuseBoard {
    * right at startup, and a process in a crash loop would be nothing but first
    * moments: each incarnation would spend afresh. Waiting costs those first calls
    * one restore (a few Prometheus queries, typically milliseconds), bounded by
-   * `timeoutMs`; startup itself is not delayed, nor are calls that match no budget,
+   * `timeoutMs` of time the process was free to read the answer; startup itself is not delayed, nor are calls that match no budget,
    * and later restores (`intervalSeconds`) never hold calls up.
    */
   enableRestore(source: SpendSource, settings: RestoreSettings): void {
@@ -665,10 +669,13 @@ export class FuseBoard {
     settings: RestoreSettings,
   ): Promise<BudgetRestore[]> {
     const now = this.now();
-    const signal = AbortSignal.any([
-      AbortSignal.timeout(settings.timeoutMs),
-      this.restoreStop.signal,
-    ]);
+    // Bounded by time this process was free to read the answer, not by the wall clock:
+    // the first restore starts while the app is still loading its modules on this
+    // thread, and a wall-clock timer would fire before the request was even sent on a
+    // busy host, calling a healthy Prometheus silent and letting the first calls
+    // through unrestored (see freeTimeSignal).
+    const bound = freeTimeSignal(settings.timeoutMs);
+    const signal = AbortSignal.any([bound.signal, this.restoreStop.signal]);
     const results = await Promise.all(
       this.budgets.map(async (budget) => {
         try {
@@ -678,7 +685,7 @@ export class FuseBoard {
           return { budget, error: { reason, message: (err as Error)?.message ?? String(err) } };
         }
       }),
-    );
+    ).finally(() => bound.dispose());
     const at = this.now();
     const failed: string[] = [];
     const out = results.map((r): BudgetRestore => {
