@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { LedgerUnavailableError } from '../errors/blocked-call-error.js';
 import { LedgerControlError } from '../errors/ledger-control-error.js';
+import { freeTimeSignal } from '../free-time-signal.js';
 import { type Amounts, type Budget, UNITS, windowLabel, ZERO } from '../fuses/budget.js';
 import { closedFuse, type FuseRecord, type FuseState } from '../fuses/fuse.js';
 import type {
@@ -43,8 +44,6 @@ const MAX_SCRIPT_FAILURES = 5;
 /** Reconnection backoff: 50 ms doubling up to 2 s; every 50 ms while closing. */
 const RECONNECT_MAX_MS = 2000;
 const RECONNECT_CLOSING_MS = 50;
-/** Period of the clock that bounds the wait for a first connection (see start()). */
-const START_TICK_MS = 25;
 
 type LedgerConfig = ResolvedConfig['ledger'];
 
@@ -216,33 +215,23 @@ export class RedisFuseStore implements FuseStore {
    * The bound counts only time this process was free to read Redis's answer: an app
    * starting up loads its modules on the same thread (and a busy host starves it of
    * CPU), and a timer that fires before the socket is read would call a healthy
-   * Redis absent. So it advances in ticks, each counting at most twice its period.
+   * Redis absent. So it is bounded by {@link freeTimeSignal}, as the first restore is.
    */
   private start(): Promise<void> {
     const bound = this.config.connectTimeoutMs;
-    let ticker: NodeJS.Timeout | undefined;
     let onReady: (() => void) | undefined;
     const ready = new Promise<true>((resolve) => {
       onReady = () => resolve(true);
       if (this.redis.status === 'ready') resolve(true);
       else this.redis.once('ready', onReady);
     });
+    // Its clock is not referenced: an app that makes no call need not wait for Redis to exit.
+    const expiry = freeTimeSignal(bound);
     const expired = new Promise<false>((resolve) => {
-      let counted = 0;
-      let last = performance.now();
-      const tick = () => {
-        const now = performance.now();
-        counted += Math.min(now - last, 2 * START_TICK_MS);
-        last = now;
-        // After the poll phase: a reply already in the socket is read first.
-        if (counted >= bound) setImmediate(() => resolve(false));
-        else ticker = setTimeout(tick, START_TICK_MS).unref();
-      };
-      // Not referenced: an app that makes no call need not wait for Redis to exit.
-      ticker = setTimeout(tick, START_TICK_MS).unref();
+      expiry.signal.addEventListener('abort', () => resolve(false), { once: true });
     });
     return Promise.race([ready, expired]).then((connected) => {
-      clearTimeout(ticker);
+      expiry.dispose();
       if (onReady !== undefined) this.redis.off('ready', onReady);
       this.starting = undefined;
       if (connected || this.closed) return;
