@@ -1,7 +1,8 @@
-import { type DiagLogger, DiagLogLevel, diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
 
@@ -21,20 +22,6 @@ afterEach(async () => {
 });
 
 const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
-
-function captureDiag(): string[] {
-  const messages: string[] = [];
-  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
-  const logger: DiagLogger = {
-    error: log,
-    warn: log,
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
-  return messages;
-}
 
 describe('exactly once', () => {
   it('counts every call exactly when the sampler drops every span', async () => {

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import {
   calcPrice,
   type Provider,
@@ -21,6 +21,7 @@ import { resolveConfig } from '../src/config/resolved-config.js';
 import { ConfigError } from '../src/errors/config-error.js';
 import { PriceCatalog } from '../src/pricing/price-catalog.js';
 import type { TokenfuseOptions } from '../src/types.js';
+import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
@@ -43,20 +44,6 @@ afterEach(async () => {
   llm.reset();
   diag.disable();
 });
-
-function captureDiag(): string[] {
-  const messages: string[] = [];
-  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
-  const logger: DiagLogger = {
-    error: log,
-    warn: log,
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
-  return messages;
-}
 
 /** The fake server's host, declared as a provider priced from catalog provider `pricesFrom`. */
 function declared(id: string, pricesFrom: string) {

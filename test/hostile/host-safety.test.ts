@@ -6,13 +6,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { ConfigError } from '../../src/errors/index.js';
 import { resolveConfig, withAttribution } from '../../src/index.js';
 import type { BudgetOptions, TokenfuseOptions } from '../../src/types.js';
+import { captureDiag } from '../helpers/diag.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
 import { type Sample, select } from '../helpers/prom-text.js';
@@ -118,20 +119,6 @@ async function startHook(answer: HookServer['answer']): Promise<HookServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   hook.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return hook;
-}
-
-function captureDiag(): string[] {
-  const messages: string[] = [];
-  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
-  const logger: DiagLogger = {
-    error: log,
-    warn: log,
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
-  return messages;
 }
 
 const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { createTokenfuse } from '../../src/index.js';
+import { captureDiag } from '../helpers/diag.js';
 import { createHarness, type Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
 import { parsePrometheusText, select, sum } from '../helpers/prom-text.js';
@@ -33,20 +34,6 @@ const overrides = [
   { model: 'gpt-4o-mini', input_mtok: 2, output_mtok: 20 },
   { model: 'text-embedding-3-small', input_mtok: 100 },
 ];
-
-function captureDiag(): string[] {
-  const messages: string[] = [];
-  const log = (...args: unknown[]) => messages.push(args.map(String).join(' '));
-  const logger: DiagLogger = {
-    error: log,
-    warn: log,
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
-  return messages;
-}
 
 function client(harness: Harness) {
   return new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
