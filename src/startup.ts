@@ -7,6 +7,7 @@
  * show), and diag's console logger writes info to stdout, which belongs to the app.
  */
 import { ConfigError } from './errors/config-error.js';
+import { ledgerHost } from './ledger/redis-store.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Lowest Node.js version tokenfuse runs on; `engines` in package.json says the same (checked by a test). */
@@ -92,13 +93,7 @@ export function metricsUrl(host: string, port: number, endpoint: string): string
   return `http://${shown}:${port}${endpoint}${all}`;
 }
 
-/** `host:port` of a ledger URL, never its credentials, path or query. */
-export function ledgerHost(url: string | undefined): string {
-  if (url === undefined) return 'redis';
-  try {
-    const parsed = new URL(url);
-    return `redis ${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return 'redis';
-  }
+/** `redis host:port` for the startup line: never the URL's credentials, path or query. */
+export function ledgerLabel(url: string | undefined): string {
+  return url === undefined ? 'redis' : `redis ${ledgerHost(url)}`;
 }

@@ -32,7 +32,7 @@ import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contra
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
-import { ledgerHost, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
+import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 
 /** The parts tokenfuse adds to an OpenTelemetry setup, sharing one configuration and accountant. */
@@ -240,7 +240,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       policies: config.policies.length,
       ledger:
         config.ledger.store === 'redis'
-          ? ledgerHost(config.ledger.url)
+          ? ledgerLabel(config.ledger.url)
           : config.ledger.restore
             ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
             : 'memory',
