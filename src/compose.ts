@@ -7,14 +7,14 @@ import { Accountant } from './accounting/accountant.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { FuseBoard } from './fuses/fuse-board.js';
 import type { FuseStore } from './fuses/fuse-store.js';
+import { RedisOnceClaims } from './fuses/stores/redis/once-claims.js';
+import { RedisFuseStore } from './fuses/stores/redis/store.js';
 import { attachWebhooks } from './fuses/webhook-notifier.js';
 import {
   type InstrumentationParts,
   OpenAIInstrumentation,
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
-import { RedisOnceClaims } from './ledger/once-claims.js';
-import { RedisFuseStore } from './ledger/redis-store.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';

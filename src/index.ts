@@ -60,19 +60,19 @@ export type {
   ThresholdEvent,
   TripEvent,
 } from './fuses/fuse-board.js';
+export type { Ledger } from './fuses/stores/ledger.js';
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export {
   SUPPORTED_OPENAI_VERSIONS,
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
-export type { Ledger } from './ledger/ledger.js';
-export type { RestoreFailure } from './ledger/prometheus-restore.js';
 export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 export { PriceBook, type PriceResult } from './pricing/price-book.js';
 export { PriceCatalog } from './pricing/price-catalog.js';
 export type { NormalizedUsage } from './pricing/usage.js';
+export type { RestoreFailure } from './restore/prometheus-restore.js';
 export {
   type AdvancedOptions,
   createTokenfuse,

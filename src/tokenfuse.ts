@@ -27,11 +27,11 @@ import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js'
 import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
 import { redactUrl } from './errors/redact.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
-import { PrometheusRestorer } from './ledger/prometheus-restore.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
+import { PrometheusRestorer } from './restore/prometheus-restore.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 

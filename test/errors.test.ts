@@ -12,7 +12,7 @@ import {
   type TokenfuseErrorCode,
   withAttribution,
 } from '../src/index.js';
-import { PrometheusRestorer } from '../src/ledger/prometheus-restore.js';
+import { PrometheusRestorer } from '../src/restore/prometheus-restore.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';

@@ -15,17 +15,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { normalizeBudget } from '../src/budgets/budget.js';
+import { calendarWindow } from '../src/budgets/window.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
-import { normalizeBudget } from '../src/fuses/budget.js';
 import { FuseBoard } from '../src/fuses/fuse-board.js';
-import { MemoryFuseStore } from '../src/fuses/memory-fuse-store.js';
-import { calendarWindow } from '../src/fuses/window.js';
+import { MemoryFuseStore } from '../src/fuses/stores/memory.js';
 import {
   type BudgetRestore,
   ConfigError,
   createTokenfuse,
   type FuseSnapshot,
 } from '../src/index.js';
+import { PriceBook } from '../src/pricing/price-book.js';
 import {
   budgetSelector,
   chunking,
@@ -36,8 +37,7 @@ import {
   PrometheusRestorer,
   RestoreError,
   type SpendSource,
-} from '../src/ledger/prometheus-restore.js';
-import { PriceBook } from '../src/pricing/price-book.js';
+} from '../src/restore/prometheus-restore.js';
 import type { BudgetOptions, TokenfuseOptions } from '../src/types.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';

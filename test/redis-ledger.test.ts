@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { calendarWindow } from '../src/budgets/window.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
-import { calendarWindow } from '../src/fuses/window.js';
 import {
   type BudgetExceededError,
   ConfigError,

@@ -5,14 +5,14 @@
  */
 
 import { resolve as resolvePath } from 'node:path';
-import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
 import {
   type Budget,
   type ModelPolicy,
   normalizeBudget,
   normalizePolicy,
-} from '../fuses/budget.js';
-import { parseDuration } from '../fuses/duration.js';
+} from '../budgets/budget.js';
+import { parseDuration } from '../budgets/duration.js';
+import { ConfigError, type ConfigIssue } from '../errors/config-error.js';
 import { DEFAULT_METRIC_LABELS } from '../metrics/contract.js';
 import { DEFAULT_SERVICE_TIERS } from '../pricing/service-tiers.js';
 import type {

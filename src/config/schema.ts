@@ -4,8 +4,8 @@
  * alone, and the conversion of zod's issues into tokenfuse's.
  */
 import { z } from 'zod';
+import { parseDuration } from '../budgets/duration.js';
 import { describeSecretValue, isSecretPath } from '../errors/redact.js';
-import { parseDuration } from '../fuses/duration.js';
 import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
 import type { TagName, TokenfuseOptions } from '../types.js';
 

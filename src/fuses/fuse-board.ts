@@ -1,5 +1,14 @@
 import { diag } from '@opentelemetry/api';
 import {
+  type Amounts,
+  type Budget,
+  type Matcher,
+  type ModelPolicy,
+  type Unit,
+  windowLabel,
+} from '../budgets/budget.js';
+import { exhausted, fits, utilization } from '../budgets/rules.js';
+import {
   type BlockedCallError,
   type BudgetExceededDetails,
   BudgetExceededError,
@@ -8,18 +17,10 @@ import {
 import { isRestoreError, RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
 import { freeTimeSignal } from '../free-time-signal.js';
-import type { RestoreFailure, SpendSource } from '../ledger/prometheus-restore.js';
 import type { PriceBook } from '../pricing/price-book.js';
+import type { RestoreFailure, SpendSource } from '../restore/prometheus-restore.js';
 import type { BudgetLimits, Tags } from '../types.js';
 import { estimateCall, OutputAverages, type RequestEstimate } from './admission-estimate.js';
-import {
-  type Amounts,
-  type Budget,
-  type Matcher,
-  type ModelPolicy,
-  type Unit,
-  windowLabel,
-} from './budget.js';
 import { EventSource, type Subscribe } from './events.js';
 import type { FuseState } from './fuse.js';
 import {
@@ -34,8 +35,7 @@ import {
   type SettleOutcome,
   type Transition,
 } from './fuse-store.js';
-import { MemoryFuseStore } from './memory-fuse-store.js';
-import { exhausted, fits, utilization } from './rules.js';
+import { MemoryFuseStore } from './stores/memory.js';
 
 /** A fuse as seen from outside: state and the numbers behind it. */
 export interface FuseSnapshot {

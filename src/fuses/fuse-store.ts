@@ -1,5 +1,5 @@
+import type { Amounts, Budget } from '../budgets/budget.js';
 import type { BlockedCallError, BudgetExceededDetails } from '../errors/blocked-call-error.js';
-import type { Amounts, Budget } from './budget.js';
 import type { FuseRecord, FuseState } from './fuse.js';
 
 /** A value now, or later. The in-memory store answers now; the Redis store later. */

@@ -1,5 +1,5 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { type Budget, UNITS, windowLabel } from '../fuses/budget.js';
+import { type Budget, UNITS, windowLabel } from '../budgets/budget.js';
 import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';

@@ -14,7 +14,7 @@ import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
-import { calendarWindow } from '../../src/fuses/window.js';
+import { calendarWindow } from '../../src/budgets/window.js';
 import {
   createTokenfuse,
   isBudgetExceededError,

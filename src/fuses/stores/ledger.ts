@@ -1,4 +1,4 @@
-import type { Amounts, Budget } from '../fuses/budget.js';
+import type { Amounts, Budget } from '../../budgets/budget.js';
 
 /** What a ledger knows of one budget's current window. */
 export interface AccountSnapshot {

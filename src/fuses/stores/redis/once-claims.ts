@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { ResolvedConfig } from '../config/resolved-config.js';
-import { ledgerHost } from './redis-store.js';
+import type { ResolvedConfig } from '../../../config/resolved-config.js';
+import { ledgerHost } from './store.js';
 
 type LedgerConfig = ResolvedConfig['ledger'];
 

@@ -1,6 +1,6 @@
-import { type Amounts, type Budget, UNITS, ZERO } from '../fuses/budget.js';
-import { bucketSize } from '../fuses/rules.js';
-import { calendarWindow } from '../fuses/window.js';
+import { type Amounts, type Budget, UNITS, ZERO } from '../../budgets/budget.js';
+import { bucketSize } from '../../budgets/rules.js';
+import { calendarWindow } from '../../budgets/window.js';
 import type { AccountSnapshot, Ledger, ReservationEntry } from './ledger.js';
 
 interface Bucket {

@@ -1,7 +1,6 @@
-import type { ReservationEntry } from '../ledger/ledger.js';
-import { MemoryLedger } from '../ledger/memory-ledger.js';
-import { type Amounts, type Budget, ZERO } from './budget.js';
-import { closedFuse, type FuseRecord, type FuseState } from './fuse.js';
+import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
+import { exhausted, hasRoom, utilization } from '../../budgets/rules.js';
+import { closedFuse, type FuseRecord, type FuseState } from '../fuse.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
@@ -14,8 +13,9 @@ import type {
   StoreListener,
   Transition,
   TransitionCause,
-} from './fuse-store.js';
-import { exhausted, hasRoom, utilization } from './rules.js';
+} from '../fuse-store.js';
+import type { ReservationEntry } from './ledger.js';
+import { MemoryLedger } from './memory-ledger.js';
 
 /** What an admission holds in the in-memory store. */
 interface MemoryTicket {
@@ -30,7 +30,7 @@ type Decision = BudgetDecision & { trip?: boolean };
  * synchronous for one process; a fleet of replicas shares the Redis store, which
  * also falls back to one of these while Redis cannot be reached.
  *
- * The Lua scripts of the Redis store (src/ledger/redis-scripts.ts) implement the
+ * The Lua scripts of the Redis store (src/fuses/stores/redis/lua.ts) implement the
  * same state machine; a change here needs the same change there.
  */
 export class MemoryFuseStore implements FuseStore {

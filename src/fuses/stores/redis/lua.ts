@@ -25,7 +25,7 @@
  * `exp` expiry (epoch ms, client clock: keys get `PEXPIRE exp - now`), `lim` limits [tokens, usd, requests] (0 = none), `cool`,
  * `probes`, `th` thresholds, `mode` ('block' | 'monitor').
  *
- * The state machine is the in-memory store's (src/fuses/memory-fuse-store.ts),
+ * The state machine is the in-memory store's (src/fuses/stores/memory.ts),
  * restated: keep the two in step.
  */
 
@@ -103,7 +103,7 @@ local function set_state(b, F, to, cause)
   F.dirty = true
 end
 
--- The rules (src/fuses/rules.ts).
+-- The rules (src/budgets/rules.ts).
 local function exhausted(b, s)
   for u = 1, 3 do
     local l = n(b.lim[u])

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { ResolvedConfig } from '../config/resolved-config.js';
-import { LedgerUnavailableError } from '../errors/blocked-call-error.js';
-import { LedgerControlError } from '../errors/ledger-control-error.js';
-import { freeTimeSignal } from '../free-time-signal.js';
-import { type Amounts, type Budget, UNITS, windowLabel, ZERO } from '../fuses/budget.js';
-import { closedFuse, type FuseRecord, type FuseState } from '../fuses/fuse.js';
+import { type Amounts, type Budget, UNITS, windowLabel, ZERO } from '../../../budgets/budget.js';
+import { bucketSize, windowAt } from '../../../budgets/rules.js';
+import type { ResolvedConfig } from '../../../config/resolved-config.js';
+import { LedgerUnavailableError } from '../../../errors/blocked-call-error.js';
+import { LedgerControlError } from '../../../errors/ledger-control-error.js';
+import { freeTimeSignal } from '../../../free-time-signal.js';
+import { closedFuse, type FuseRecord, type FuseState } from '../../fuse.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
@@ -22,10 +23,9 @@ import type {
   StoreListener,
   Transition,
   TransitionCause,
-} from '../fuses/fuse-store.js';
-import { MemoryFuseStore } from '../fuses/memory-fuse-store.js';
-import { bucketSize, windowAt } from '../fuses/rules.js';
-import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './redis-scripts.js';
+} from '../../fuse-store.js';
+import { MemoryFuseStore } from '../memory.js';
+import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './lua.js';
 
 const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA];
 

@@ -86,11 +86,12 @@
  *   `intervalSeconds` for the other processes' spend (this process's own is counted
  *   locally at once).
  */
+
+import type { Amounts, Budget, Unit } from '../budgets/budget.js';
+import { UNITS, ZERO } from '../budgets/budget.js';
+import { windowAt } from '../budgets/rules.js';
 import { RestoreError } from '../errors/restore-errors.js';
-import type { Amounts, Budget, Unit } from '../fuses/budget.js';
-import { UNITS, ZERO } from '../fuses/budget.js';
 import type { LedgerErrorReason } from '../fuses/fuse-store.js';
-import { windowAt } from '../fuses/rules.js';
 import { BUDGET_LABELS, METRIC, type Outcome, PROMETHEUS_NAME } from '../metrics/contract.js';
 
 const BLOCKED: Outcome = 'blocked';
