@@ -25,6 +25,8 @@ interface Seen {
   decisions?: string[];
   /** Tokens [spent, reserved]; the pure machine keeps no ledger and shows none. */
   accounts?: Array<[number, number]>;
+  /** Thresholds crossed by a settlement: the stores' part, beside the machine. */
+  crossed?: number[][];
   transitions: string[];
   fuses: FuseRecord[];
 }
@@ -78,7 +80,7 @@ function storeDriver(store: FuseStore): Driver {
     async settle(budgets, ticket, actual, now) {
       const outcome = await store.settle({ now, budgets, ticket, actual });
       if (outcome === undefined) throw new Error('the store did not settle');
-      return show(outcome.states, outcome.transitions);
+      return { ...show(outcome.states, outcome.transitions), crossed: outcome.crossed };
     },
     async control(budget, op, now) {
       const outcome = await store.control(budget, op, now);
@@ -209,6 +211,7 @@ function expected(step: FuseCaseStep, budgets: Budget[], seen: Seen): Seen {
     ...('admitted' in e ? { admitted: e.admitted, decisions: e.decisions } : {}),
     // Checked where the driver shows accounts (the stores); control shows none.
     accounts: seen.accounts === undefined ? undefined : e.accounts,
+    ...(seen.crossed !== undefined && 'crossed' in e ? { crossed: e.crossed } : {}),
     transitions: e.transitions,
     fuses: e.fuses.map((f, i) => parseFuse(f, budgets[i]!)),
   };

@@ -9,7 +9,9 @@
 //
 // A fuse is written `state key=value …`: `trips` (times opened), `at` (when it last
 // opened, HH:MM[:SS] on the cases' day), `left` / `flight` (probe slots left / in
-// flight), and the flag `isolated`; what is not written is 0 (false).
+// flight), and the flag `isolated`; what is not written is 0 (false). A settlement
+// also states the thresholds it crosses per budget (the stores' part: settled spend,
+// once per window), which the stores are checked against.
 import type { BudgetOptions } from '../../src/types.js';
 
 /** The cases' day (UTC); steps give the time of day. */
@@ -40,7 +42,13 @@ export type FuseCaseStep = { at: string; budgets: string[]; limit?: number } & (
       tokens: number;
       expect: Expected & { admitted: boolean; decisions: Decision[] };
     }
-  | { op: 'settle'; id: string; tokens: number; expect: Expected }
+  | {
+      op: 'settle';
+      id: string;
+      tokens: number;
+      /** Thresholds each budget crosses (settled spend; once per window). */
+      expect: Expected & { crossed: number[][] };
+    }
   | { op: 'isolate' | 'reset' | 'read'; expect: Expected }
 );
 
@@ -63,6 +71,8 @@ export const CASE_BUDGETS: BudgetOptions[] = [
   { name: 'trial', window: 'hour', limit: { tokens: 20 }, action: 'monitor' },
 ];
 
+/** The default thresholds, all crossed at once. */
+const ALL = [0.5, 0.75, 0.9, 1];
 const H = ['hourly'];
 const R = ['rolling'];
 const T = ['trial'];
@@ -75,7 +85,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: H, id: 'a', tokens: 10,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: H, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:02', op: 'admit', budgets: H, tokens: 1,
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[20, 0]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
       // The cool-down is over, but the spend is still in the window: no probes.
@@ -93,13 +103,13 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: H, tokens: 1,
         expect: { admitted: false, decisions: ['block:reserved'], accounts: [[0, 20]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: H, id: 'a', tokens: 3,
-        expect: { accounts: [[3, 5]], transitions: [], fuses: ['closed'] } },
+        expect: { accounts: [[3, 5]], crossed: [[]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'admit', budgets: H, id: 'c', tokens: 1,
         expect: { admitted: true, decisions: ['admit'], accounts: [[3, 5]], transitions: [], fuses: ['closed'] } },
       { at: '10:02', op: 'settle', budgets: H, id: 'b', tokens: 4,
-        expect: { accounts: [[7, 1]], transitions: [], fuses: ['closed'] } },
+        expect: { accounts: [[7, 1]], crossed: [[]], transitions: [], fuses: ['closed'] } },
       { at: '10:02', op: 'settle', budgets: H, id: 'c', tokens: 1,
-        expect: { accounts: [[8, 0]], transitions: [], fuses: ['closed'] } },
+        expect: { accounts: [[8, 0]], crossed: [[]], transitions: [], fuses: ['closed'] } },
     ],
   },
   {
@@ -108,7 +118,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: H, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: H, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:02', op: 'reset', budgets: H,
         expect: { transitions: ['hourly: open -> closed (manual)'], fuses: ['closed trips=1 at=10:01'] } },
       { at: '10:03', op: 'admit', budgets: H, tokens: 1,
@@ -121,7 +131,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:50', op: 'admit', budgets: H, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:51', op: 'settle', budgets: H, id: 'a', tokens: 25,
-        expect: { accounts: [[25, 0]], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:51'] } },
+        expect: { accounts: [[25, 0]], crossed: [ALL], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:51'] } },
       { at: '10:59:59', op: 'read', budgets: H,
         expect: { accounts: [[25, 0]], transitions: [], fuses: ['open trips=1 at=10:51'] } },
       { at: '11:00', op: 'read', budgets: H,
@@ -129,7 +139,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '11:01', op: 'admit', budgets: H, id: 'b', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
       { at: '11:02', op: 'settle', budgets: H, id: 'b', tokens: 5,
-        expect: { accounts: [[5, 0]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
+        expect: { accounts: [[5, 0]], crossed: [[]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
     ],
   },
   {
@@ -148,7 +158,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '11:08', op: 'admit', budgets: H, id: 'a', tokens: 1,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed at=10:10'] } },
       { at: '11:09', op: 'settle', budgets: H, id: 'a', tokens: 1,
-        expect: { accounts: [[1, 0]], transitions: [], fuses: ['closed at=10:10'] } },
+        expect: { accounts: [[1, 0]], crossed: [[]], transitions: [], fuses: ['closed at=10:10'] } },
     ],
   },
   {
@@ -157,7 +167,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: H, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: H, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:02', op: 'isolate', budgets: H,
         expect: { transitions: [], fuses: ['open isolated trips=1 at=10:01'] } },
       { at: '11:00', op: 'admit', budgets: H, tokens: 1,
@@ -172,7 +182,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: R, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:00', op: 'settle', budgets: R, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['rolling: closed -> open (trip)'], fuses: ['open trips=1 at=10:00'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['rolling: closed -> open (trip)'], fuses: ['open trips=1 at=10:00'] } },
       { at: '10:00:30', op: 'admit', budgets: R, tokens: 1,
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[20, 0]], transitions: [], fuses: ['open trips=1 at=10:00'] } },
       { at: '10:01:30', op: 'admit', budgets: R, tokens: 1,
@@ -185,9 +195,14 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:11', op: 'admit', budgets: R, tokens: 1,
         expect: { admitted: false, decisions: ['block:probing'], accounts: [[0, 10]], transitions: [], fuses: ['half_open trips=1 at=10:00 flight=2'] } },
       { at: '10:12', op: 'settle', budgets: R, id: 'p1', tokens: 3,
-        expect: { accounts: [[3, 5]], transitions: [], fuses: ['half_open trips=1 at=10:00 flight=1'] } },
+        expect: { accounts: [[3, 5]], crossed: [[]], transitions: [], fuses: ['half_open trips=1 at=10:00 flight=1'] } },
       { at: '10:12', op: 'settle', budgets: R, id: 'p2', tokens: 3,
-        expect: { accounts: [[6, 0]], transitions: ['rolling: half_open -> closed (room)'], fuses: ['closed trips=1 at=10:00'] } },
+        expect: { accounts: [[6, 0]], crossed: [[]], transitions: ['rolling: half_open -> closed (room)'], fuses: ['closed trips=1 at=10:00'] } },
+      // The last settlement saw the spend below every threshold: a rolling window's fire again.
+      { at: '10:13', op: 'admit', budgets: R, id: 'c', tokens: 5,
+        expect: { admitted: true, decisions: ['admit'], accounts: [[6, 0]], transitions: [], fuses: ['closed trips=1 at=10:00'] } },
+      { at: '10:14', op: 'settle', budgets: R, id: 'c', tokens: 10,
+        expect: { accounts: [[16, 0]], crossed: [[0.5, 0.75]], transitions: [], fuses: ['closed trips=1 at=10:00'] } },
     ],
   },
   {
@@ -196,13 +211,13 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: R, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:00', op: 'settle', budgets: R, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['rolling: closed -> open (trip)'], fuses: ['open trips=1 at=10:00'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['rolling: closed -> open (trip)'], fuses: ['open trips=1 at=10:00'] } },
       { at: '10:11', op: 'admit', budgets: R, id: 'p1', tokens: 20,
         expect: { admitted: true, decisions: ['probe'], accounts: [[0, 0]], transitions: ['rolling: open -> half_open (cooldown)'], fuses: ['half_open trips=1 at=10:00 left=2'] } },
       { at: '10:11', op: 'admit', budgets: R, tokens: 1,
         expect: { admitted: false, decisions: ['block:reserved'], accounts: [[0, 20]], transitions: [], fuses: ['half_open trips=1 at=10:00 left=1 flight=1'] } },
       { at: '10:12', op: 'settle', budgets: R, id: 'p1', tokens: 21,
-        expect: { accounts: [[21, 0]], transitions: ['rolling: half_open -> open (trip)'], fuses: ['open trips=2 at=10:12'] } },
+        expect: { accounts: [[21, 0]], crossed: [[]], transitions: ['rolling: half_open -> open (trip)'], fuses: ['open trips=2 at=10:12'] } },
       { at: '10:18', op: 'admit', budgets: R, tokens: 1,
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[21, 0]], transitions: [], fuses: ['open trips=2 at=10:12'] } },
     ],
@@ -213,7 +228,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: H, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: H, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['hourly: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
       // Room again, but the cool-down (5 min) is not over.
       { at: '10:03', op: 'admit', budgets: H, limit: 40, tokens: 5,
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[20, 0]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
@@ -222,7 +237,7 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:08', op: 'admit', budgets: H, limit: 15, tokens: 1,
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[20, 5]], transitions: ['hourly: half_open -> open (trip)'], fuses: ['open trips=2 at=10:08 flight=1'] } },
       { at: '10:09', op: 'settle', budgets: H, limit: 15, id: 'p', tokens: 1,
-        expect: { accounts: [[21, 0]], transitions: [], fuses: ['open trips=2 at=10:08'] } },
+        expect: { accounts: [[21, 0]], crossed: [[]], transitions: [], fuses: ['open trips=2 at=10:08'] } },
     ],
   },
   {
@@ -231,11 +246,11 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:00', op: 'admit', budgets: T, id: 'a', tokens: 5,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '10:01', op: 'settle', budgets: T, id: 'a', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['trial: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['trial: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:02', op: 'admit', budgets: T, id: 'b', tokens: 5,
         expect: { admitted: true, decisions: ['block:limit_reached'], accounts: [[20, 0]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:03', op: 'settle', budgets: T, id: 'b', tokens: 5,
-        expect: { accounts: [[25, 0]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
+        expect: { accounts: [[25, 0]], crossed: [[]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
       { at: '10:04', op: 'reset', budgets: T,
         expect: { transitions: ['trial: open -> closed (manual)'], fuses: ['closed trips=1 at=10:01'] } },
       { at: '10:05', op: 'admit', budgets: T, id: 'c', tokens: 5,
@@ -245,9 +260,9 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '10:07', op: 'admit', budgets: T, id: 'd', tokens: 5,
         expect: { admitted: true, decisions: ['block:isolated'], accounts: [[25, 5]], transitions: [], fuses: ['open isolated trips=2 at=10:05'] } },
       { at: '10:08', op: 'settle', budgets: T, id: 'c', tokens: 1,
-        expect: { accounts: [[26, 5]], transitions: [], fuses: ['open isolated trips=2 at=10:05'] } },
+        expect: { accounts: [[26, 5]], crossed: [[]], transitions: [], fuses: ['open isolated trips=2 at=10:05'] } },
       { at: '10:08', op: 'settle', budgets: T, id: 'd', tokens: 1,
-        expect: { accounts: [[27, 0]], transitions: [], fuses: ['open isolated trips=2 at=10:05'] } },
+        expect: { accounts: [[27, 0]], crossed: [[]], transitions: [], fuses: ['open isolated trips=2 at=10:05'] } },
     ],
   },
   {
@@ -257,6 +272,7 @@ export const FUSE_CASES: FuseCase[] = [
         expect: { admitted: true, decisions: ['admit', 'admit'], accounts: [[0, 0], [0, 0]], transitions: [], fuses: ['closed', 'closed'] } },
       { at: '10:51', op: 'settle', budgets: ['daily', 'hourly'], id: 'a', tokens: 20,
         expect: {
+          crossed: [ALL, ALL],
           accounts: [[20, 0], [20, 0]],
           transitions: ['daily: closed -> open (trip)', 'hourly: closed -> open (trip)'],
           fuses: ['open trips=1 at=10:51', 'open trips=1 at=10:51'],
@@ -275,12 +291,12 @@ export const FUSE_CASES: FuseCase[] = [
       { at: '11:01', op: 'admit', budgets: H, id: 'b', tokens: 1,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
       { at: '11:02', op: 'settle', budgets: H, id: 'b', tokens: 1,
-        expect: { accounts: [[1, 0]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
+        expect: { accounts: [[1, 0]], crossed: [[]], transitions: [], fuses: ['closed trips=1 at=10:51'] } },
       // A monitor budget that would block refuses nothing: the call passes, reserving in both.
       { at: '11:03', op: 'admit', budgets: T, id: 'c', tokens: 1,
         expect: { admitted: true, decisions: ['admit'], accounts: [[0, 0]], transitions: [], fuses: ['closed'] } },
       { at: '11:04', op: 'settle', budgets: T, id: 'c', tokens: 20,
-        expect: { accounts: [[20, 0]], transitions: ['trial: closed -> open (trip)'], fuses: ['open trips=1 at=11:04'] } },
+        expect: { accounts: [[20, 0]], crossed: [ALL], transitions: ['trial: closed -> open (trip)'], fuses: ['open trips=1 at=11:04'] } },
       { at: '11:05', op: 'admit', budgets: ['trial', 'hourly'], id: 'd', tokens: 1,
         expect: {
           admitted: true,
@@ -291,6 +307,7 @@ export const FUSE_CASES: FuseCase[] = [
         } },
       { at: '11:06', op: 'settle', budgets: ['trial', 'hourly'], id: 'd', tokens: 2,
         expect: {
+          crossed: [[], []],
           accounts: [[22, 0], [3, 0]],
           transitions: [],
           fuses: ['open trips=1 at=11:04', 'closed trips=1 at=10:51'],
