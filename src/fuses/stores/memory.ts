@@ -1,10 +1,10 @@
 import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
-import { exhausted, hasRoom, utilization } from '../../budgets/rules.js';
-import { closedFuse, type FuseRecord, type FuseState } from '../fuse.js';
+import { utilization } from '../../budgets/rules.js';
+import { closedFuse, type FuseRecord } from '../fuse.js';
+import { admitCall, type FuseEvent, stepFuse } from '../fuse-machine.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
-  BudgetDecision,
   BudgetState,
   FuseStore,
   ReadOutcome,
@@ -12,7 +12,6 @@ import type {
   SettleRequest,
   StoreListener,
   Transition,
-  TransitionCause,
 } from '../fuse-store.js';
 import type { ReservationEntry } from './ledger.js';
 import { MemoryLedger } from './memory-ledger.js';
@@ -23,15 +22,14 @@ interface MemoryTicket {
   probes: boolean[];
 }
 
-type Decision = BudgetDecision & { trip?: boolean };
-
 /**
  * The default store: every fuse and budget in this process's memory. Exact and
  * synchronous for one process; a fleet of replicas shares the Redis store, which
  * also falls back to one of these while Redis cannot be reached.
  *
- * The Lua scripts of the Redis store (src/fuses/stores/redis/lua.ts) implement the
- * same state machine; a change here needs the same change there.
+ * Fuse transitions come from the pure machine (../fuse-machine.ts); this store keeps
+ * the records, the ledger and the thresholds. The Lua scripts of the Redis store
+ * restate the machine; the shared case table holds all three to the same transitions.
  */
 export class MemoryFuseStore implements FuseStore {
   readonly shared = false;
@@ -44,48 +42,34 @@ export class MemoryFuseStore implements FuseStore {
 
   admit(request: AdmitRequest): AdmitOutcome {
     const { now } = request;
-    const transitions: Transition[] = [];
-    const decisions: Decision[] = [];
-    const snapshots = request.entries.map(({ budget }) => {
-      const snapshot = this.ledger.read(budget, now);
-      const fuse = this.fuse(budget);
-      this.rollFuse(budget, fuse, snapshot.windowStart, now, transitions);
-      decisions.push(this.decide(budget, fuse, snapshot, now, transitions));
-      return snapshot;
-    });
-    const admitted = !decisions.some(
-      (d, i) => d.kind === 'block' && request.entries[i]!.budget.action === 'block',
+    const snapshots = request.entries.map(({ budget }) => this.ledger.read(budget, now));
+    const call = admitCall(
+      request.entries.map(({ budget }, i) => ({
+        budget,
+        fuse: this.fuse(budget),
+        account: snapshots[i]!,
+        windowStart: snapshots[i]!.windowStart,
+      })),
+      now,
     );
-    // Tripping happens whatever the outcome: a limit reached is a fact.
-    decisions.forEach((d, i) => {
-      const budget = request.entries[i]!.budget;
-      if (d.kind === 'block' && d.trip)
-        this.trip(budget, this.fuse(budget), snapshots[i]!.windowStart, now, transitions);
+    request.entries.forEach(({ budget }, i) => {
+      this.fuses.set(budget.name, call.fuses[i]!);
     });
-    const states = snapshots.map((s, i) => ({
-      ...s,
-      fuse: { ...this.fuse(request.entries[i]!.budget) },
-    }));
+    const states = snapshots.map((s, i) => ({ ...s, fuse: { ...call.decided[i]! } }));
     const ticket: MemoryTicket = { entries: [], probes: [] };
-    if (admitted) {
+    if (call.admitted) {
       request.entries.forEach(({ budget, amounts }, i) => {
-        const probe = decisions[i]!.kind === 'probe';
-        if (probe) {
-          const fuse = this.fuse(budget);
-          fuse.probesLeft -= 1;
-          fuse.probesInFlight += 1;
-        }
         ticket.entries.push({ budget, amounts: { ...amounts } });
-        ticket.probes.push(probe);
+        ticket.probes.push(call.probes[i]!);
       });
       this.ledger.reserve(ticket.entries, now);
     }
     return {
       kind: 'decided',
-      admitted,
-      decisions: decisions.map(({ trip: _, ...d }) => d),
+      admitted: call.admitted,
+      decisions: call.decisions,
       states,
-      transitions,
+      transitions: call.transitions,
       ticket,
     };
   }
@@ -99,15 +83,18 @@ export class MemoryFuseStore implements FuseStore {
     const crossed: number[][] = [];
     ticket.entries.forEach(({ budget }, i) => {
       const snapshot = this.ledger.read(budget, now);
-      const fuse = this.fuse(budget);
-      const probe = ticket.probes[i] === true;
-      if (probe) fuse.probesInFlight = Math.max(0, fuse.probesInFlight - 1);
       crossed.push(this.crossThresholds(budget, snapshot));
-      if (exhausted(budget.limit, snapshot) !== undefined) {
-        if (fuse.state !== 'open') this.trip(budget, fuse, snapshot.windowStart, now, transitions);
-      } else if (probe && fuse.state === 'half_open' && fuse.probesInFlight === 0) {
-        this.closeFuse(budget, fuse, 'room', transitions);
-      }
+      const fuse = this.step(
+        budget,
+        {
+          type: 'settle',
+          account: snapshot,
+          windowStart: snapshot.windowStart,
+          probe: ticket.probes[i] === true,
+        },
+        now,
+        transitions,
+      );
       states.push({ ...snapshot, fuse: { ...fuse } });
     });
     return { states, crossed, transitions };
@@ -146,11 +133,16 @@ export class MemoryFuseStore implements FuseStore {
     const added = this.ledger.raise(budget, now, windowStart, floor, timeline);
     const transitions: Transition[] = [];
     const snapshot = this.ledger.read(budget, now);
-    const fuse = this.fuse(budget);
-    this.rollFuse(budget, fuse, snapshot.windowStart, now, transitions);
+    const current = snapshot.windowStart;
+    this.step(budget, { type: 'roll', windowStart: current }, now, transitions);
     this.crossThresholds(budget, snapshot);
-    if (exhausted(budget.limit, snapshot) !== undefined && fuse.state !== 'open')
-      this.trip(budget, fuse, snapshot.windowStart, now, transitions);
+    // Spend recorded without a call of this process: it trips, it frees no probe.
+    const fuse = this.step(
+      budget,
+      { type: 'settle', account: snapshot, windowStart: current, probe: false },
+      now,
+      transitions,
+    );
     return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions, added };
   }
 
@@ -162,28 +154,19 @@ export class MemoryFuseStore implements FuseStore {
     const transitions: Transition[] = [];
     const states = budgets.map((budget) => {
       const snapshot = this.ledger.read(budget, now);
-      const fuse = this.fuse(budget);
-      this.rollFuse(budget, fuse, snapshot.windowStart, now, transitions);
+      const windowStart = snapshot.windowStart;
+      const fuse = this.step(budget, { type: 'roll', windowStart }, now, transitions);
       return { ...snapshot, fuse: { ...fuse } };
     });
     return { states, transitions };
   }
 
   control(budget: Budget, op: 'isolate' | 'reset', now: number): ReadOutcome {
-    const fuse = this.fuse(budget);
     const transitions: Transition[] = [];
-    if (op === 'isolate') {
-      fuse.isolated = true;
-      if (fuse.state !== 'open') {
-        fuse.openedAt = now;
-        fuse.openedInWindow = this.ledger.read(budget, now).windowStart;
-        setState(budget, fuse, 'open', 'isolate', transitions);
-      }
-    } else {
-      fuse.isolated = false;
-      if (fuse.state !== 'closed') this.closeFuse(budget, fuse, 'manual', transitions);
-    }
     const snapshot = this.ledger.read(budget, now);
+    const event: FuseEvent =
+      op === 'isolate' ? { type: 'isolate', windowStart: snapshot.windowStart } : { type: 'reset' };
+    const fuse = this.step(budget, event, now, transitions);
     return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions };
   }
 
@@ -200,81 +183,17 @@ export class MemoryFuseStore implements FuseStore {
     return fuse;
   }
 
-  /** A new calendar window closes a fuse that opened in an earlier one (unless isolated). */
-  private rollFuse(
+  /** Applies a machine event to the budget's fuse, keeps the result and returns it. */
+  private step(
     budget: Budget,
-    fuse: FuseRecord,
-    windowStart: number,
-    _now: number,
-    transitions: Transition[],
-  ): void {
-    if (
-      fuse.state !== 'closed' &&
-      !fuse.isolated &&
-      budget.window.kind !== 'rolling' &&
-      fuse.openedInWindow !== windowStart
-    ) {
-      this.closeFuse(budget, fuse, 'window', transitions);
-    }
-  }
-
-  private decide(
-    budget: Budget,
-    fuse: FuseRecord,
-    snapshot: { spent: Amounts; reserved: Amounts },
+    event: FuseEvent,
     now: number,
     transitions: Transition[],
-  ): Decision {
-    if (fuse.isolated) return { kind: 'block', reason: 'isolated' };
-    if (fuse.state === 'open') {
-      if (
-        now - fuse.openedAt < budget.cooldownMs ||
-        exhausted(budget.limit, snapshot) !== undefined
-      ) {
-        return { kind: 'block', reason: 'limit_reached' };
-      }
-      setState(budget, fuse, 'half_open', 'cooldown', transitions);
-      fuse.probesLeft = budget.probes;
-      fuse.probesInFlight = 0;
-    }
-    if (fuse.state === 'half_open') {
-      if (exhausted(budget.limit, snapshot) !== undefined)
-        return { kind: 'block', reason: 'limit_reached', trip: true };
-      if (fuse.probesLeft <= 0) return { kind: 'block', reason: 'probing' };
-      return hasRoom(budget.limit, snapshot)
-        ? { kind: 'probe' }
-        : { kind: 'block', reason: 'reserved' };
-    }
-    if (hasRoom(budget.limit, snapshot)) return { kind: 'admit' };
-    return exhausted(budget.limit, snapshot) !== undefined
-      ? { kind: 'block', reason: 'limit_reached', trip: true }
-      : { kind: 'block', reason: 'reserved' };
-  }
-
-  private trip(
-    budget: Budget,
-    fuse: FuseRecord,
-    windowStart: number,
-    now: number,
-    transitions: Transition[],
-  ): void {
-    if (fuse.state === 'open') return;
-    fuse.trips += 1;
-    fuse.openedAt = now;
-    fuse.openedInWindow = windowStart;
-    fuse.probesLeft = 0;
-    setState(budget, fuse, 'open', 'trip', transitions);
-  }
-
-  private closeFuse(
-    budget: Budget,
-    fuse: FuseRecord,
-    cause: TransitionCause,
-    transitions: Transition[],
-  ): void {
-    fuse.probesLeft = 0;
-    fuse.probesInFlight = 0;
-    setState(budget, fuse, 'closed', cause, transitions);
+  ): FuseRecord {
+    const next = stepFuse(this.fuse(budget), event, budget, now);
+    this.fuses.set(budget.name, next.fuse);
+    transitions.push(...next.transitions);
+    return next.fuse;
   }
 
   /** Thresholds newly crossed: once per window; a rolling window's fire again once utilisation drops below. */
@@ -304,17 +223,4 @@ export class MemoryFuseStore implements FuseStore {
     }
     return out;
   }
-}
-
-function setState(
-  budget: Budget,
-  fuse: FuseRecord,
-  to: FuseState,
-  cause: TransitionCause,
-  transitions: Transition[],
-): void {
-  const from = fuse.state;
-  if (from === to) return;
-  fuse.state = to;
-  transitions.push({ budget: budget.name, from, to, cause });
 }
