@@ -11,8 +11,13 @@
 //   GET  /v1/models, GET /v1/models/{id}
 //   POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET /v1/batches[/{id}]
 //                               the Batch API (see its section at the end of this file)
+//   POST /v1/messages[/count_tokens]          Anthropic Messages, JSON and SSE (./fake-anthropic.mjs)
+//   POST /v1beta/models/{model}:{method}      Gemini generateContent, streamGenerateContent?alt=sse,
+//                               embedContent, batchEmbedContents, countTokens (./fake-gemini.mjs)
 //   anything else               404 with OpenAI's "Invalid URL" error body
-//   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue
+//   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue;
+//                               on the Anthropic and Gemini paths errors take their API's shape
+//                               (Gemini reads the model from the path).
 //
 // Run on its own (to try an app without a key): `npm run fake-llm` or
 //   node examples/shared/fake-openai-server.mjs [--port 8787] [--host 127.0.0.1] [--chunk-delay-ms 0]
@@ -53,6 +58,13 @@ import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  anthropicCountTokens,
+  anthropicErrorFor,
+  anthropicMessages,
+  anthropicRawFrames,
+} from './fake-anthropic.mjs';
+import { geminiApi, geminiErrorFor, geminiRawFrames, geminiRoute } from './fake-gemini.mjs';
 
 export const DEFAULT_REPLY_WORDS = 5;
 export const REASONING_TOKENS = 10;
@@ -435,9 +447,16 @@ export async function startFakeOpenAI(options = {}) {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     requests.push({ method, path, headers, body, receivedAt: Date.now() });
+    const pathname = path.split('?')[0] ?? '/';
+    // One process speaks three wire protocols, told apart by their real paths.
+    const gemini = geminiRoute(pathname);
+    const anthropic = !gemini && pathname.startsWith('/v1/messages');
     // A model named `error-<status>` answers with that HTTP error: for processes
     // that cannot reach the server's script queue (apps under test, demos).
-    const errorModel = /^error-(\d{3})$/.exec(typeof body?.model === 'string' ? body.model : '');
+    const requestedModel = gemini ? gemini.model : body?.model;
+    const errorModel = /^error-(\d{3})$/.exec(
+      typeof requestedModel === 'string' ? requestedModel : '',
+    );
     const script = errorModel ? { kind: 'error', status: Number(errorModel[1]) } : queue.shift();
 
     const started = Date.now();
@@ -447,6 +466,7 @@ export async function startFakeOpenAI(options = {}) {
       'openai-organization': 'org-fake',
       'openai-processing-ms': '0',
     };
+    if (anthropic) responseHeaders['request-id'] = responseHeaders['x-request-id'];
     /** @type {Ctx} */
     const ctx = { res, body, script, headers: responseHeaders, ids, chunkDelayMs };
 
@@ -454,6 +474,8 @@ export async function startFakeOpenAI(options = {}) {
     if (script?.kind === 'raw') {
       // A 200 of any shape, verbatim: a JSON body, or SSE frames of `data: <JSON>`.
       if (script.events !== undefined) {
+        if (anthropic) return sendSse(ctx, anthropicRawFrames(script.events), null);
+        if (gemini) return sendSse(ctx, geminiRawFrames(script.events), null);
         const frames = script.events.map((e) => `data: ${JSON.stringify(e)}\n\n`);
         return sendSse(ctx, frames, 'data: [DONE]\n\n');
       }
@@ -463,7 +485,11 @@ export async function startFakeOpenAI(options = {}) {
     }
     if (script?.kind === 'bytes') return sendRaw(res, script, responseHeaders);
     if (script?.kind === 'error') {
-      const fallback = defaultErrorFor(script.status, body);
+      const fallback = anthropic
+        ? anthropicErrorFor(script.status, responseHeaders['x-request-id'])
+        : gemini
+          ? geminiErrorFor(script.status)
+          : defaultErrorFor(script.status, body);
       const errHeaders = { ...responseHeaders, ...fallback.headers, ...(script.headers ?? {}) };
       sendJson(res, script.status, script.body ?? fallback.body, errHeaders);
       return;
@@ -484,8 +510,13 @@ export async function startFakeOpenAI(options = {}) {
       return;
     }
 
-    const pathname = path.split('?')[0] ?? '/';
     responseHeaders['openai-processing-ms'] = String(Date.now() - started);
+    if (gemini) return geminiApi(ctx, PROTOCOL_IO, gemini);
+    if (method === 'POST' && pathname === '/v1/messages')
+      return anthropicMessages(ctx, PROTOCOL_IO);
+    if (method === 'POST' && pathname === '/v1/messages/count_tokens') {
+      return anthropicCountTokens(ctx, PROTOCOL_IO);
+    }
     if (method === 'POST' && pathname === '/v1/chat/completions') return chatCompletions(ctx);
     if (method === 'POST' && pathname === '/v1/responses') return responses(ctx);
     if (method === 'POST' && pathname === '/v1/embeddings') return embeddings(ctx);
@@ -539,6 +570,9 @@ export async function startFakeOpenAI(options = {}) {
     },
   };
 }
+
+/** What the Anthropic and Gemini halves (./fake-anthropic.mjs, ./fake-gemini.mjs) send with. */
+const PROTOCOL_IO = { sendJson, sendSse, cutJson };
 
 /** @param {{ id: string, created: number }} m */
 function modelObject(m) {
