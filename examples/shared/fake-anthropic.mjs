@@ -26,11 +26,10 @@
 import {
   contentWords,
   DEFAULT_REPLY_WORDS,
+  MESSAGE_OVERHEAD_TOKENS,
   REASONING_TOKENS,
   replyText,
-} from './fake-openai-server.mjs';
-
-const MESSAGE_OVERHEAD_TOKENS = 3;
+} from './fake-accounting.mjs';
 
 /**
  * @typedef {import('./fake-openai-server.d.mts').Script} Script

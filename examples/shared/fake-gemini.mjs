@@ -34,11 +34,11 @@ import {
   DEFAULT_EMBEDDING_DIMENSIONS,
   DEFAULT_REPLY_WORDS,
   fakeEmbedding,
+  MESSAGE_OVERHEAD_TOKENS,
   REASONING_TOKENS,
   replyText,
-} from './fake-openai-server.mjs';
+} from './fake-accounting.mjs';
 
-const MESSAGE_OVERHEAD_TOKENS = 3;
 const TOOL_USE_TOKENS_PER_TOOL = 4;
 
 /**
