@@ -125,3 +125,11 @@ export function defaultErrorFor(
 
 /** Parses the stand-alone command line (`--port`, `--host`, `--chunk-delay-ms`); throws on a bad value. */
 export function parseCliArgs(args: string[]): FakeOpenAIOptions;
+
+/*
+ * The same process also serves Anthropic Messages and the Gemini API on their real paths
+ * (./fake-anthropic.mjs and ./fake-gemini.mjs; their header comments hold the exact accounting
+ * rules, their .d.mts files the helpers). On those paths the scripts keep their meaning: `error`
+ * sends that API's error shape, `usage` replaces the Anthropic `usage` / Gemini `usageMetadata`
+ * verbatim, `raw` events become that API's SSE frames (no [DONE]).
+ */

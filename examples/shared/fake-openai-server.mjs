@@ -11,8 +11,13 @@
 //   GET  /v1/models, GET /v1/models/{id}
 //   POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET /v1/batches[/{id}]
 //                               the Batch API (see its section at the end of this file)
+//   POST /v1/messages[/count_tokens]          Anthropic Messages, JSON and SSE (./fake-anthropic.mjs)
+//   POST /v1beta/models/{model}:{method}      Gemini generateContent, streamGenerateContent?alt=sse,
+//                               embedContent, batchEmbedContents, countTokens (./fake-gemini.mjs)
 //   anything else               404 with OpenAI's "Invalid URL" error body
-//   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue
+//   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue;
+//                               on the Anthropic and Gemini paths errors take their API's shape
+//                               (Gemini reads the model from the path).
 //
 // Run on its own (to try an app without a key): `npm run fake-llm` or
 //   node examples/shared/fake-openai-server.mjs [--port 8787] [--host 127.0.0.1] [--chunk-delay-ms 0]
@@ -53,11 +58,44 @@ import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import {
+  cachedTokens,
+  chatPromptTokens,
+  DEFAULT_EMBEDDING_DIMENSIONS,
+  embeddingTokens,
+  fakeEmbedding,
+  float32Base64,
+  isReasoningModel,
+  planCompletion,
+  replyText,
+  responsesInputTokens,
+} from './fake-accounting.mjs';
+import {
+  anthropicCountTokens,
+  anthropicErrorFor,
+  anthropicMessages,
+  anthropicRawFrames,
+} from './fake-anthropic.mjs';
+import { geminiApi, geminiErrorFor, geminiRawFrames, geminiRoute } from './fake-gemini.mjs';
 
-export const DEFAULT_REPLY_WORDS = 5;
-export const REASONING_TOKENS = 10;
-export const DEFAULT_EMBEDDING_DIMENSIONS = 8;
-const MESSAGE_OVERHEAD_TOKENS = 3;
+// The accounting rules live in their own module, shared with the Anthropic and Gemini halves.
+export {
+  cachedTokens,
+  chatPromptTokens,
+  contentWords,
+  countWords,
+  DEFAULT_EMBEDDING_DIMENSIONS,
+  DEFAULT_REPLY_WORDS,
+  embeddingTokens,
+  fakeEmbedding,
+  float32Base64,
+  isReasoningModel,
+  planCompletion,
+  REASONING_TOKENS,
+  replyText,
+  responsesInputTokens,
+} from './fake-accounting.mjs';
+
 const SYSTEM_FINGERPRINT = 'fp_fa4e0ff1ce';
 
 /** @type {Array<{ id: string, created: number }>} */
@@ -87,178 +125,6 @@ const MODELS = [
  *   chunkDelayMs: number,
  * }} Ctx
  */
-
-// ---------------------------------------------------------------------------------------------
-// Deterministic accounting helpers (exported so tests and demos can reuse the exact rules)
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Number of whitespace-separated words in `text` (0 for anything that is not a string).
- * @param {unknown} text
- * @returns {number}
- */
-export function countWords(text) {
-  if (typeof text !== 'string') return 0;
-  return text.split(/\s+/).filter((w) => w !== '').length;
-}
-
-/**
- * Words in a message `content`: a string, or an array of parts whose string `text` fields count.
- * @param {unknown} content
- * @returns {number}
- */
-export function contentWords(content) {
-  if (typeof content === 'string') return countWords(content);
-  if (!Array.isArray(content)) return 0;
-  let n = 0;
-  for (const part of content) {
-    if (part && typeof part === 'object' && typeof part.text === 'string') {
-      n += countWords(part.text);
-    }
-  }
-  return n;
-}
-
-/**
- * prompt_tokens of a chat completion request: sum over messages of (content words + 3).
- * @param {any} body
- * @returns {number}
- */
-export function chatPromptTokens(body) {
-  const messages = Array.isArray(body?.messages) ? body.messages : [];
-  let n = 0;
-  for (const m of messages) n += contentWords(m?.content) + MESSAGE_OVERHEAD_TOKENS;
-  return n;
-}
-
-/**
- * input_tokens of a Responses API request: instructions and each input item count as a message
- * (words + 3); a string `input` is one message.
- * @param {any} body
- * @returns {number}
- */
-export function responsesInputTokens(body) {
-  let n = 0;
-  if (typeof body?.instructions === 'string') {
-    n += countWords(body.instructions) + MESSAGE_OVERHEAD_TOKENS;
-  }
-  const input = body?.input;
-  if (typeof input === 'string') {
-    n += countWords(input) + MESSAGE_OVERHEAD_TOKENS;
-  } else if (Array.isArray(input)) {
-    for (const item of input) n += contentWords(item?.content) + MESSAGE_OVERHEAD_TOKENS;
-  }
-  return n;
-}
-
-/**
- * Tokens of an embeddings `input`: words of each string; token arrays count their length.
- * @param {unknown} input
- * @returns {number}
- */
-export function embeddingTokens(input) {
-  if (typeof input === 'string') return countWords(input);
-  if (!Array.isArray(input)) return 0;
-  if (input.every((x) => typeof x === 'number')) return input.length;
-  let n = 0;
-  for (const item of input) n += Array.isArray(item) ? item.length : countWords(item);
-  return n;
-}
-
-/**
- * Whether the fake treats `model` as a reasoning model (o-series: /^o\d/).
- * @param {unknown} model
- * @returns {boolean}
- */
-export function isReasoningModel(model) {
-  return typeof model === 'string' && /^o\d/.test(model);
-}
-
-/**
- * The deterministic reply: "Hello", "from", `model` cycled to exactly `words` words.
- * @param {string} model
- * @param {number} words
- * @returns {string}
- */
-export function replyText(model, words) {
-  const cycle = ['Hello', 'from', model];
-  /** @type {string[]} */
-  const out = [];
-  for (let i = 0; i < words; i++) out.push(/** @type {string} */ (cycle[i % 3]));
-  return out.join(' ');
-}
-
-/**
- * How many reasoning and visible-reply tokens the fake produces for `model` under `limit`.
- * @param {unknown} model
- * @param {unknown} limit max_completion_tokens / max_tokens / max_output_tokens
- * @returns {CompletionPlan}
- */
-export function planCompletion(model, limit) {
-  const reasoningModel = isReasoningModel(model);
-  if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 0) {
-    const reasoning = reasoningModel ? Math.min(REASONING_TOKENS, limit) : 0;
-    return { reasoning, words: limit - reasoning, truncated: true };
-  }
-  return {
-    reasoning: reasoningModel ? REASONING_TOKENS : 0,
-    words: DEFAULT_REPLY_WORDS,
-    truncated: false,
-  };
-}
-
-/**
- * cached_tokens for a prompt: half of it (rounded down) when a prompt_cache_key is present.
- * @param {any} body
- * @param {number} promptTokens
- * @returns {number}
- */
-export function cachedTokens(body, promptTokens) {
-  const key = body?.prompt_cache_key;
-  return typeof key === 'string' && key !== '' ? Math.floor(promptTokens / 2) : 0;
-}
-
-/**
- * The deterministic embedding vector for one input (a string, or a token array).
- * Values are multiples of 1/256 in [-0.5, 0.5): exactly representable in float32.
- * @param {unknown} input
- * @param {number} [dimensions]
- * @returns {number[]}
- */
-export function fakeEmbedding(input, dimensions = DEFAULT_EMBEDDING_DIMENSIONS) {
-  const text = typeof input === 'string' ? input : JSON.stringify(input);
-  // FNV-1a over UTF-16 code units, then xorshift32 as a tiny PRNG.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  if (h === 0) h = 1;
-  /** @type {number[]} */
-  const out = [];
-  for (let i = 0; i < dimensions; i++) {
-    h ^= h << 13;
-    h >>>= 0;
-    h ^= h >>> 17;
-    h ^= h << 5;
-    h >>>= 0;
-    out.push(((h & 0xff) - 128) / 256);
-  }
-  return out;
-}
-
-/**
- * Base64 of the little-endian float32 bytes of `values` (OpenAI's `encoding_format: 'base64'`).
- * @param {number[]} values
- * @returns {string}
- */
-export function float32Base64(values) {
-  const view = new DataView(new ArrayBuffer(values.length * 4));
-  values.forEach((v, i) => {
-    view.setFloat32(i * 4, v, true);
-  });
-  return Buffer.from(view.buffer).toString('base64');
-}
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI-shaped error bodies
@@ -435,9 +301,16 @@ export async function startFakeOpenAI(options = {}) {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     requests.push({ method, path, headers, body, receivedAt: Date.now() });
+    const pathname = path.split('?')[0] ?? '/';
+    // One process speaks three wire protocols, told apart by their real paths.
+    const gemini = geminiRoute(pathname);
+    const anthropic = !gemini && pathname.startsWith('/v1/messages');
     // A model named `error-<status>` answers with that HTTP error: for processes
     // that cannot reach the server's script queue (apps under test, demos).
-    const errorModel = /^error-(\d{3})$/.exec(typeof body?.model === 'string' ? body.model : '');
+    const requestedModel = gemini ? gemini.model : body?.model;
+    const errorModel = /^error-(\d{3})$/.exec(
+      typeof requestedModel === 'string' ? requestedModel : '',
+    );
     const script = errorModel ? { kind: 'error', status: Number(errorModel[1]) } : queue.shift();
 
     const started = Date.now();
@@ -447,6 +320,7 @@ export async function startFakeOpenAI(options = {}) {
       'openai-organization': 'org-fake',
       'openai-processing-ms': '0',
     };
+    if (anthropic) responseHeaders['request-id'] = responseHeaders['x-request-id'];
     /** @type {Ctx} */
     const ctx = { res, body, script, headers: responseHeaders, ids, chunkDelayMs };
 
@@ -454,6 +328,8 @@ export async function startFakeOpenAI(options = {}) {
     if (script?.kind === 'raw') {
       // A 200 of any shape, verbatim: a JSON body, or SSE frames of `data: <JSON>`.
       if (script.events !== undefined) {
+        if (anthropic) return sendSse(ctx, anthropicRawFrames(script.events), null);
+        if (gemini) return sendSse(ctx, geminiRawFrames(script.events), null);
         const frames = script.events.map((e) => `data: ${JSON.stringify(e)}\n\n`);
         return sendSse(ctx, frames, 'data: [DONE]\n\n');
       }
@@ -463,7 +339,11 @@ export async function startFakeOpenAI(options = {}) {
     }
     if (script?.kind === 'bytes') return sendRaw(res, script, responseHeaders);
     if (script?.kind === 'error') {
-      const fallback = defaultErrorFor(script.status, body);
+      const fallback = anthropic
+        ? anthropicErrorFor(script.status, responseHeaders['x-request-id'])
+        : gemini
+          ? geminiErrorFor(script.status)
+          : defaultErrorFor(script.status, body);
       const errHeaders = { ...responseHeaders, ...fallback.headers, ...(script.headers ?? {}) };
       sendJson(res, script.status, script.body ?? fallback.body, errHeaders);
       return;
@@ -484,8 +364,13 @@ export async function startFakeOpenAI(options = {}) {
       return;
     }
 
-    const pathname = path.split('?')[0] ?? '/';
     responseHeaders['openai-processing-ms'] = String(Date.now() - started);
+    if (gemini) return geminiApi(ctx, PROTOCOL_IO, gemini);
+    if (method === 'POST' && pathname === '/v1/messages')
+      return anthropicMessages(ctx, PROTOCOL_IO);
+    if (method === 'POST' && pathname === '/v1/messages/count_tokens') {
+      return anthropicCountTokens(ctx, PROTOCOL_IO);
+    }
     if (method === 'POST' && pathname === '/v1/chat/completions') return chatCompletions(ctx);
     if (method === 'POST' && pathname === '/v1/responses') return responses(ctx);
     if (method === 'POST' && pathname === '/v1/embeddings') return embeddings(ctx);
@@ -539,6 +424,9 @@ export async function startFakeOpenAI(options = {}) {
     },
   };
 }
+
+/** What the Anthropic and Gemini halves (./fake-anthropic.mjs, ./fake-gemini.mjs) send with. */
+const PROTOCOL_IO = { sendJson, sendSse, cutJson };
 
 /** @param {{ id: string, created: number }} m */
 function modelObject(m) {
