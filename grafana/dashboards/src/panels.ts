@@ -1,5 +1,6 @@
 // Panel builders: one function per panel type, each turning a short spec into a Grafana panel
 // (before layout gives it an id and a grid position), plus the styles dashboards share.
+import { UTILIZATION_BASE_COLOR, UTILIZATION_THRESHOLDS } from '../../thresholds.ts';
 import { DATASOURCE, type JsonObject, type Panel, type PanelType, type Target } from './types.ts';
 
 export type Step = { color: string; value: number | null };
@@ -199,12 +200,10 @@ export function row(title: string): Item {
   return { type: 'row', title };
 }
 
+/** Utilization colours, changing at the thresholds the alert rules fire at. */
 export const UTILIZATION_STEPS: Step[] = [
-  { color: 'green', value: null },
-  { color: 'yellow', value: 0.5 },
-  { color: 'orange', value: 0.75 },
-  { color: 'red', value: 0.9 },
-  { color: 'dark-red', value: 1 },
+  { color: UTILIZATION_BASE_COLOR, value: null },
+  ...UTILIZATION_THRESHOLDS.map(({ at, color }) => ({ color, value: at })),
 ];
 
 export const OUTCOME_COLORS: JsonObject[] = [
