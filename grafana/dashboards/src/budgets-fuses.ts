@@ -1,5 +1,6 @@
 // Budgets and fuses: utilization, what is left, month-end projection, fuse states and trips.
 
+import { FieldColorModeId, MappingType } from '@grafana/schema';
 import { FUSE_STATE, thresholdOf, thresholdPercents } from '../../thresholds.ts';
 import { healthPanels } from './health-panels.ts';
 import { dashboard } from './layout.ts';
@@ -43,7 +44,7 @@ export function budgetsAndFuses(): Dashboard {
       min: 0,
       w: 8,
       h: 8,
-      color: { fixedColor: 'blue', mode: 'fixed' },
+      color: { fixedColor: 'blue', mode: FieldColorModeId.Fixed },
       targets: [
         {
           expr:
@@ -225,7 +226,7 @@ export function budgetsAndFuses(): Dashboard {
         })),
         mappings: [
           {
-            type: 'value',
+            type: MappingType.ValueToText,
             options: Object.fromEntries(
               FUSE_STATES.map(({ value, color, text }, index) => [
                 String(value),
