@@ -231,6 +231,25 @@ export const OUTCOME_COLORS: Overrides = [
   properties: [{ id: 'color', value: { fixedColor: color!, mode: FieldColorModeId.Fixed } }],
 }));
 
+/** Calls per second by outcome (ok, error, blocked), stacked, on `tokenfuse_requests_total`. */
+export function requestsByOutcome(filter: string, description: string): Item {
+  return timeseries({
+    title: 'Requests by outcome',
+    description,
+    unit: 'reqps',
+    w: 12,
+    h: 8,
+    stack: true,
+    overrides: OUTCOME_COLORS,
+    targets: [
+      {
+        expr: `sum by (outcome) (rate(tokenfuse_requests_total${filter}[$__rate_interval]))`,
+        legend: '{{outcome}}',
+      },
+    ],
+  });
+}
+
 /**
  * Month-to-date spend. PromQL range selectors need a literal duration, so the month start
  * cannot be computed in the query. The panel instead sets Grafana's relative time override
