@@ -6,9 +6,9 @@
 // The dashboards are in src/, one module per dashboard on shared panel, layout and variable
 // builders; this entry renders, checks and writes them.
 //
-// Plain objects, no SDK. Output is deterministic: keys sorted at every level (as Grafana's own
-// "Export" does), 2-space JSON, trailing newline. Importing this module writes nothing; tests use
-// `allQueries()` and `renderDashboards()`.
+// Plain objects typed with @grafana/schema (src/types.ts), no SDK. Output is deterministic: keys
+// sorted at every level (as Grafana's own "Export" does), 2-space JSON, trailing newline.
+// Importing this module writes nothing; tests use `allQueries()` and `renderDashboards()`.
 //
 // Conventions every dashboard follows (test/dashboards.test.ts checks them):
 // - a `$datasource` variable; every panel and target uses `{type: prometheus, uid: ${datasource}}`;

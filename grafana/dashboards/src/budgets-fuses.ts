@@ -1,4 +1,7 @@
 // Budgets and fuses: utilization, what is left, month-end projection, fuse states and trips.
+
+import { FieldColorModeId, MappingType } from '@grafana/schema';
+import { FUSE_STATE, thresholdOf, thresholdPercents } from '../../thresholds.ts';
 import { healthPanels } from './health-panels.ts';
 import { dashboard } from './layout.ts';
 import {
@@ -13,6 +16,13 @@ import {
 import { counterFilter } from './queries.ts';
 import type { Dashboard } from './types.ts';
 import { queryVariable, tagVariables } from './variables.ts';
+
+/** Fuse states as the state timeline shows them. */
+const FUSE_STATES = [
+  { value: FUSE_STATE.closed, color: 'green', text: 'closed' },
+  { value: FUSE_STATE.halfOpen, color: 'orange', text: 'half-open' },
+  { value: FUSE_STATE.open, color: 'red', text: 'open' },
+];
 
 export function budgetsAndFuses(): Dashboard {
   const b = 'budget=~"$budget"';
@@ -34,7 +44,7 @@ export function budgetsAndFuses(): Dashboard {
       min: 0,
       w: 8,
       h: 8,
-      color: { fixedColor: 'blue', mode: 'fixed' },
+      color: { fixedColor: 'blue', mode: FieldColorModeId.Fixed },
       targets: [
         {
           expr:
@@ -62,6 +72,8 @@ export function budgetsAndFuses(): Dashboard {
   const blockedFilter = counterFilter(false, `outcome="blocked", ${b}`);
   // Monitor budgets trip like any other but block nothing; only they export would_block.
   const notMonitor = `unless on (budget) tokenfuse_fuse_would_block_total{${b}}`;
+  const nearLimit = thresholdOf('LLMBudget90Percent');
+  const nearLimitPercent = Math.round(nearLimit * 100);
   return dashboard({
     uid: 'tokenfuse-budgets-fuses',
     title: 'tokenfuse / Budgets and fuses',
@@ -82,20 +94,20 @@ export function budgetsAndFuses(): Dashboard {
         'Blocking budgets whose fuse is open now (tokenfuse_fuse_state = 2 on any instance): ' +
           'their calls are blocked. Monitor budgets, which block nothing, are left out (they ' +
           'are the ones exporting tokenfuse_fuse_would_block_total).',
-        `count((${maxBy('tokenfuse_fuse_state', 'budget')} == 2) ${notMonitor})`,
+        `count((${maxBy('tokenfuse_fuse_state', 'budget')} == ${FUSE_STATE.open}) ${notMonitor})`,
         'red',
       ),
       countStat(
         'Half-open fuses',
         'Blocking budgets whose fuse is half-open now (tokenfuse_fuse_state = 1): only probe ' +
           'calls go through. Monitor budgets are left out.',
-        `count((${maxBy('tokenfuse_fuse_state', 'budget')} == 1) ${notMonitor})`,
+        `count((${maxBy('tokenfuse_fuse_state', 'budget')} == ${FUSE_STATE.halfOpen}) ${notMonitor})`,
         'orange',
       ),
       countStat(
-        'Budgets at ≥ 90%',
-        'Budget limits (per unit) at or above 90% utilization on some instance.',
-        `count(${maxBy('tokenfuse_budget_utilization', 'budget, unit')} >= 0.9)`,
+        `Budgets at ≥ ${nearLimitPercent}%`,
+        `Budget limits (per unit) at or above ${nearLimitPercent}% utilization on some instance.`,
+        `count(${maxBy('tokenfuse_budget_utilization', 'budget, unit')} >= ${nearLimit})`,
         'orange',
       ),
       countStat(
@@ -123,8 +135,8 @@ export function budgetsAndFuses(): Dashboard {
         title: 'Utilization now',
         description:
           'Spent / limit in the current window, per budget and limited unit (tokens, usd, ' +
-          'requests); the fuse opens at 100%. Max across instances. Thresholds 50/75/90/100% ' +
-          'match the default onThreshold events.',
+          'requests); the fuse opens at 100%. Max across instances. Thresholds ' +
+          `${thresholdPercents()} match the default onThreshold events.`,
         unit: 'percentunit',
         min: 0,
         max: 1,
@@ -142,7 +154,7 @@ export function budgetsAndFuses(): Dashboard {
         title: 'Utilization over time',
         description:
           'Spent / limit per budget and unit over time; drops to 0 when a calendar window rolls ' +
-          'over. Max across instances. Dashed lines at 50/75/90/100%.',
+          `over. Max across instances. Dashed lines at ${thresholdPercents()}.`,
         unit: 'percentunit',
         min: 0,
         w: 12,
@@ -208,19 +220,19 @@ export function budgetsAndFuses(): Dashboard {
         unit: 'none',
         w: 24,
         h: 8,
-        thresholds: [
-          { color: 'green', value: null },
-          { color: 'orange', value: 1 },
-          { color: 'red', value: 2 },
-        ],
+        thresholds: FUSE_STATES.map(({ value, color }, i) => ({
+          color,
+          value: i === 0 ? null : value,
+        })),
         mappings: [
           {
-            type: 'value',
-            options: {
-              '0': { color: 'green', index: 0, text: 'closed' },
-              '1': { color: 'orange', index: 1, text: 'half-open' },
-              '2': { color: 'red', index: 2, text: 'open' },
-            },
+            type: MappingType.ValueToText,
+            options: Object.fromEntries(
+              FUSE_STATES.map(({ value, color, text }, index) => [
+                String(value),
+                { color, index, text },
+              ]),
+            ),
           },
         ],
         targets: [{ expr: maxBy('tokenfuse_fuse_state', 'budget'), legend: '{{budget}}' }],

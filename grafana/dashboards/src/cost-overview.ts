@@ -1,6 +1,14 @@
 // The cost overview: spend, tokens, requests and latency across every department.
 import { dashboard } from './layout.ts';
-import { monthToDate, OUTCOME_COLORS, piechart, row, stat, timeseries } from './panels.ts';
+import {
+  monthToDate,
+  OUTCOME_COLORS,
+  piechart,
+  requestsByOutcome,
+  row,
+  stat,
+  timeseries,
+} from './panels.ts';
 import { counterFilter, histogramFilter, PER_HOUR } from './queries.ts';
 import type { Dashboard } from './types.ts';
 import { tagVariables } from './variables.ts';
@@ -172,23 +180,11 @@ export function costOverview(): Dashboard {
         })),
       }),
       row('Requests'),
-      timeseries({
-        title: 'Requests by outcome',
-        description:
-          'Calls per second by outcome, stacked: ok, error (provider or network failure), ' +
+      requestsByOutcome(
+        c,
+        'Calls per second by outcome, stacked: ok, error (provider or network failure), ' +
           'blocked (stopped by a budget fuse or a model policy before any request was made).',
-        unit: 'reqps',
-        w: 12,
-        h: 8,
-        stack: true,
-        overrides: OUTCOME_COLORS,
-        targets: [
-          {
-            expr: `sum by (outcome) (rate(tokenfuse_requests_total${c}[$__rate_interval]))`,
-            legend: '{{outcome}}',
-          },
-        ],
-      }),
+      ),
       timeseries({
         title: 'Error and blocked rate',
         description:

@@ -3,7 +3,7 @@ import { dashboard } from './layout.ts';
 import {
   bargauge,
   monthToDate,
-  OUTCOME_COLORS,
+  requestsByOutcome,
   row,
   stat,
   timeseries,
@@ -97,23 +97,11 @@ export function departmentDrillDown(): Dashboard {
           },
         ],
       }),
-      timeseries({
-        title: 'Requests by outcome',
-        description:
-          "The department's calls per second by outcome, stacked: ok, error, blocked (by a " +
+      requestsByOutcome(
+        c,
+        "The department's calls per second by outcome, stacked: ok, error, blocked (by a " +
           'budget or policy, before any request was made).',
-        unit: 'reqps',
-        w: 12,
-        h: 8,
-        stack: true,
-        overrides: OUTCOME_COLORS,
-        targets: [
-          {
-            expr: `sum by (outcome) (rate(tokenfuse_requests_total${c}[$__rate_interval]))`,
-            legend: '{{outcome}}',
-          },
-        ],
-      }),
+      ),
       timeseries({
         title: 'p95 call duration by model',
         description:

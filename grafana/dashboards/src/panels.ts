@@ -1,8 +1,23 @@
 // Panel builders: one function per panel type, each turning a short spec into a Grafana panel
 // (before layout gives it an id and a grid position), plus the styles dashboards share.
-import { DATASOURCE, type JsonObject, type Panel, type PanelType, type Target } from './types.ts';
+import {
+  type FieldColor,
+  FieldColorModeId,
+  type Threshold,
+  ThresholdsMode,
+  type ValueMapping,
+} from '@grafana/schema';
+import { UTILIZATION_BASE_COLOR, UTILIZATION_THRESHOLDS } from '../../thresholds.ts';
+import {
+  DATASOURCE,
+  type FieldConfigSource,
+  type JsonObject,
+  type Panel,
+  type PanelType,
+  type Target,
+} from './types.ts';
 
-export type Step = { color: string; value: number | null };
+type Overrides = FieldConfigSource['overrides'];
 
 interface TargetSpec {
   expr: string;
@@ -21,11 +36,11 @@ export interface PanelSpec {
   decimals?: number;
   min?: number;
   max?: number;
-  thresholds?: Step[];
+  thresholds?: Threshold[];
   noValue?: string;
-  mappings?: JsonObject[];
-  color?: JsonObject;
-  overrides?: JsonObject[];
+  mappings?: ValueMapping[];
+  color?: FieldColor;
+  overrides?: Overrides;
   links?: { title: string; url: string }[];
   /** Panel-level relative time ("Query options → Relative time"), e.g. `now/M`. */
   timeFrom?: string;
@@ -50,14 +65,14 @@ function targets(spec: PanelSpec): Target[] {
   }));
 }
 
-const GREEN_ONLY: Step[] = [{ color: 'green', value: null }];
+const GREEN_ONLY: Threshold[] = [{ color: 'green', value: null }];
 
 function panel(type: PanelType, spec: PanelSpec, options: JsonObject, custom?: JsonObject): Item {
-  const defaults: JsonObject & { unit: string } = {
+  const defaults: FieldConfigSource['defaults'] = {
     unit: spec.unit,
-    color: spec.color ?? { mode: 'palette-classic' },
+    color: spec.color ?? { mode: FieldColorModeId.PaletteClassic },
     mappings: spec.mappings ?? [],
-    thresholds: { mode: 'absolute', steps: spec.thresholds ?? GREEN_ONLY },
+    thresholds: { mode: ThresholdsMode.Absolute, steps: spec.thresholds ?? GREEN_ONLY },
   };
   if (custom) defaults.custom = custom;
   if (spec.decimals !== undefined) defaults.decimals = spec.decimals;
@@ -93,7 +108,9 @@ export function stat(spec: PanelSpec & { sparkline?: boolean }): Item {
       instant: spec.instant ?? !spec.sparkline,
       color:
         spec.color ??
-        (spec.thresholds ? { mode: 'thresholds' } : { fixedColor: 'blue', mode: 'fixed' }),
+        (spec.thresholds
+          ? { mode: FieldColorModeId.Thresholds }
+          : { fixedColor: 'blue', mode: FieldColorModeId.Fixed }),
     },
     {
       colorMode: 'value',
@@ -162,7 +179,7 @@ export function bargauge(spec: PanelSpec): Item {
     {
       ...spec,
       instant: spec.instant ?? true,
-      color: spec.color ?? { mode: 'thresholds' },
+      color: spec.color ?? { mode: FieldColorModeId.Thresholds },
     },
     {
       displayMode: 'gradient',
@@ -182,7 +199,7 @@ export function bargauge(spec: PanelSpec): Item {
 export function stateTimeline(spec: PanelSpec): Item {
   return panel(
     'state-timeline',
-    { ...spec, color: spec.color ?? { mode: 'thresholds' } },
+    { ...spec, color: spec.color ?? { mode: FieldColorModeId.Thresholds } },
     {
       alignValue: 'center',
       legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
@@ -199,22 +216,39 @@ export function row(title: string): Item {
   return { type: 'row', title };
 }
 
-export const UTILIZATION_STEPS: Step[] = [
-  { color: 'green', value: null },
-  { color: 'yellow', value: 0.5 },
-  { color: 'orange', value: 0.75 },
-  { color: 'red', value: 0.9 },
-  { color: 'dark-red', value: 1 },
+/** Utilization colours, changing at the thresholds the alert rules fire at. */
+export const UTILIZATION_STEPS: Threshold[] = [
+  { color: UTILIZATION_BASE_COLOR, value: null },
+  ...UTILIZATION_THRESHOLDS.map(({ at, color }) => ({ color, value: at })),
 ];
 
-export const OUTCOME_COLORS: JsonObject[] = [
+export const OUTCOME_COLORS: Overrides = [
   ['ok', 'green'],
   ['error', 'red'],
   ['blocked', 'orange'],
 ].map(([name, color]) => ({
   matcher: { id: 'byName', options: name! },
-  properties: [{ id: 'color', value: { fixedColor: color!, mode: 'fixed' } }],
+  properties: [{ id: 'color', value: { fixedColor: color!, mode: FieldColorModeId.Fixed } }],
 }));
+
+/** Calls per second by outcome (ok, error, blocked), stacked, on `tokenfuse_requests_total`. */
+export function requestsByOutcome(filter: string, description: string): Item {
+  return timeseries({
+    title: 'Requests by outcome',
+    description,
+    unit: 'reqps',
+    w: 12,
+    h: 8,
+    stack: true,
+    overrides: OUTCOME_COLORS,
+    targets: [
+      {
+        expr: `sum by (outcome) (rate(tokenfuse_requests_total${filter}[$__rate_interval]))`,
+        legend: '{{outcome}}',
+      },
+    ],
+  });
+}
 
 /**
  * Month-to-date spend. PromQL range selectors need a literal duration, so the month start

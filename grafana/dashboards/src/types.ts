@@ -1,10 +1,19 @@
-// Grafana's dashboard JSON model, the part these dashboards use. Hand-written: the dashboards
-// are plain objects and `@grafana/schema` is not a dependency of this package.
+// Grafana's dashboard JSON model, from `@grafana/schema` (a dev dependency: only this build uses
+// it), narrowed to what these dashboards always set, so that the builders cannot leave out a
+// field and the tests read fields without optional chaining.
+//
+// Three places where the published types and Grafana's own export disagree, kept as Grafana
+// exports them (the JSON must not change): a panel's `targets` are `Record<string, unknown>[]`
+// there, which an interface is not assignable to; a variable's `current` is `{}` until Grafana
+// picks a value, where the schema requires `text` and `value`; and query variables carry
+// `definition` (the query as the editor shows it), which the schema lacks.
+import type * as grafana from '@grafana/schema';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+/** Panel options and `custom` field config: per panel plugin, `Record<string, unknown>` in the schema. */
 export type JsonObject = { [key: string]: Json };
 
-export interface DataSourceRef {
+export interface DataSourceRef extends grafana.DataSourceRef {
   type: 'prometheus';
   uid: string;
 }
@@ -15,7 +24,8 @@ export interface DataSourceRef {
  */
 export const DATASOURCE: DataSourceRef = { type: 'prometheus', uid: '$' + '{datasource}' };
 
-export interface Target {
+/** A Prometheus query: Grafana's DataQuery with the fields of the Prometheus data source. */
+export interface Target extends grafana.DataQuery {
   datasource: DataSourceRef;
   editorMode: 'code';
   expr: string;
@@ -25,49 +35,46 @@ export interface Target {
   refId: string;
 }
 
-export interface GridPos {
-  h: number;
-  w: number;
-  x: number;
-  y: number;
-}
+export type GridPos = Required<Pick<grafana.GridPos, 'h' | 'w' | 'x' | 'y'>>;
 
 export type PanelType = 'stat' | 'timeseries' | 'piechart' | 'bargauge' | 'state-timeline';
 
-export interface Panel {
+/** Field config every panel has: a unit, and no `custom` but the panel type's own options. */
+export interface FieldConfigSource extends grafana.FieldConfigSource<JsonObject> {
+  defaults: grafana.FieldConfig<JsonObject> & { unit: string };
+}
+
+export interface Panel extends Omit<grafana.Panel, 'targets'> {
   type: PanelType;
   id: number;
   title: string;
   description: string;
   datasource: DataSourceRef;
   gridPos: GridPos;
-  fieldConfig: { defaults: JsonObject & { unit: string }; overrides: JsonObject[] };
+  fieldConfig: FieldConfigSource;
   options: JsonObject;
   targets: Target[];
-  timeFrom?: string;
-  hideTimeOverride?: boolean;
 }
 
-export interface RowPanel {
-  type: 'row';
-  id: number;
+export interface RowPanel extends grafana.RowPanel {
   title: string;
   collapsed: false;
   gridPos: GridPos;
   panels: [];
 }
 
-export interface Variable extends JsonObject {
-  name: string;
+export interface Variable extends Omit<grafana.VariableModel, 'current'> {
   type: 'datasource' | 'query';
+  /** `{}`: Grafana picks the current value when the dashboard loads. */
+  current: Record<string, never>;
+  definition?: string;
 }
 
-export interface Dashboard {
+export interface Dashboard extends Omit<grafana.Dashboard, 'panels' | 'templating'> {
   uid: string;
   title: string;
   description: string;
   tags: string[];
   panels: (Panel | RowPanel)[];
   templating: { list: Variable[] };
-  [key: string]: Json | (Panel | RowPanel)[] | { list: Variable[] };
 }
