@@ -1,23 +1,15 @@
 /**
  * Our own copies of the `openai` SDK shapes tokenfuse reads. `openai` is only a
  * dev/peer dependency: nothing here imports it at run time, and only the fields
- * we use are declared (all optional where the wire format allows absence).
+ * we use are declared (all optional where the wire format allows absence). The
+ * `usage` objects are defined once, beside the readers that read them.
  */
 
-export interface ChatCompletionUsage {
-  prompt_tokens?: number | null;
-  completion_tokens?: number | null;
-  total_tokens?: number | null;
-  prompt_tokens_details?: { cached_tokens?: number | null } | null;
-  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
-}
-
-export interface ResponsesUsage {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  input_tokens_details?: { cached_tokens?: number | null } | null;
-  output_tokens_details?: { reasoning_tokens?: number | null } | null;
-}
+import type {
+  ChatCompletionUsageLike,
+  EmbeddingsUsageLike,
+  ResponsesUsageLike,
+} from './pricing/usage.js';
 
 export interface ChatMessageParam {
   role?: string;
@@ -54,21 +46,21 @@ export interface ChatCompletion {
   id?: string;
   model?: string;
   choices?: Array<{ finish_reason?: string | null; message?: { content?: string | null } }>;
-  usage?: ChatCompletionUsage | null;
+  usage?: ChatCompletionUsageLike | null;
 }
 
 export interface ChatCompletionChunk {
   id?: string;
   model?: string;
   choices?: Array<{ finish_reason?: string | null; delta?: { content?: string | null } }>;
-  usage?: ChatCompletionUsage | null;
+  usage?: ChatCompletionUsageLike | null;
 }
 
 export interface ResponseObject {
   id?: string;
   model?: string;
   status?: string;
-  usage?: ResponsesUsage | null;
+  usage?: ResponsesUsageLike | null;
   output_text?: string;
   output?: Array<{ type?: string; content?: Array<{ type?: string; text?: string }> }>;
 }
@@ -81,7 +73,7 @@ export interface ResponseStreamEvent {
 
 export interface CreateEmbeddingResponse {
   model?: string;
-  usage?: { prompt_tokens?: number | null; total_tokens?: number | null } | null;
+  usage?: EmbeddingsUsageLike | null;
 }
 
 /** The parts of an SDK resource (`client.chat.completions`, …) a patched method sees as `this`. */

@@ -13,8 +13,8 @@ import { calcPrice, extractUsage, findProvider, type Usage } from '@pydantic/gen
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { TOKEN_TYPES } from '../src/metrics/series.js';
-import { PriceBook, toCatalogUsage } from '../src/pricing/price-book.js';
-import { fromCatalogUsage } from '../src/pricing/usage.js';
+import { PriceBook } from '../src/pricing/price-book.js';
+import { fromCatalogUsage, toCatalogUsage } from '../src/pricing/usage.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 

@@ -15,13 +15,12 @@ import {
   type Histograms,
 } from '../metrics/instruments.js';
 import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
-import type { PricingIssues } from '../metrics/pricing-issues.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
 import { onEstimateBounded } from '../pricing/estimate-bounds.js';
 import type { PriceBook } from '../pricing/price-book.js';
-import { DEFAULT_SERVICE_TIERS, tierFactor } from '../pricing/service-tiers.js';
 import { inputTokens, MAX_USAGE_TOKENS, outputTokens } from '../pricing/usage.js';
 import type { MetricLabel } from '../types.js';
+import { CallPricer, type CallPricerOptions } from './call-pricer.js';
 import type { AccountingResult, UsageRecord } from './usage-record.js';
 
 const PACKAGE = 'tokenfuse';
@@ -42,9 +41,6 @@ const LABEL_ORDER: readonly MetricLabel[] = [
  */
 const SEMCONV_VALUES_CAP = 100;
 
-/** Distinct (provider, model) pairs warned about as unpriced, at most. */
-const MAX_UNPRICED_WARNINGS = 1000;
-
 /** Attributes of `tokenfuse_series_dropped_total`, by reason. */
 const DROPPED = {
   valueTooLong: { reason: 'value_too_long' },
@@ -58,8 +54,7 @@ interface Note extends FoldNote {
   overflow: boolean;
 }
 
-export interface AccountantOptions {
-  prices: PriceBook;
+export interface AccountantOptions extends CallPricerOptions {
   labels: readonly MetricLabel[];
   maxValuesPerLabel: number;
   /** Longest label value; longer ones are cut (prefix + hash). @default unbounded */
@@ -68,12 +63,6 @@ export interface AccountantOptions {
   maxSeries?: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
-  /** Price factor per service tier (`pricing.serviceTiers`). @default DEFAULT_SERVICE_TIERS */
-  serviceTiers?: Readonly<Record<string, number>>;
-  /** Where fallbacks (a tier without a factor) are counted. */
-  issues?: PricingIssues;
-  /** Which figure counts when the provider reports its own cost (`pricing.prefer`). @default 'catalog' */
-  prefer?: 'catalog' | 'provider';
 }
 
 /**
@@ -94,14 +83,14 @@ export class Accountant {
   private readonly semconvLimiter: LabelLimiter;
   /** Allowlisted labels, in a fixed order. */
   private readonly activeLabels: readonly MetricLabel[];
-  private readonly warnedUnpriced = new Set<string>();
-  private readonly warnedTiers = new Set<string>();
   /** `provider\0field` pairs already logged as sending invalid usage. */
   private readonly warnedInvalid = new Set<string>();
   /** Where calls of new label sets go once `maxSeries` is reached. */
   private overflow: RecordSeries | undefined;
+  private readonly pricer: CallPricer;
 
   constructor(private readonly options: AccountantOptions) {
+    this.pricer = new CallPricer(options);
     const allow = new Set(options.labels);
     this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
     const maxLength = options.maxLabelValueLength ?? Number.POSITIVE_INFINITY;
@@ -174,7 +163,7 @@ export class Accountant {
     return this.options.prices;
   }
 
-  /** Prices the record and records every metric for it. Never throws. */
+  /** Prices the record (see {@link CallPricer}) and records every metric for it. Never throws. */
   account(record: UsageRecord): AccountingResult {
     let result: AccountingResult = { costUsd: 0, priced: false };
     try {
@@ -188,50 +177,7 @@ export class Accountant {
 
   /** Prices a record without recording it (for spans that need the cost before they end). */
   price(record: UsageRecord): AccountingResult {
-    const usage = record.usage;
-    if (usage === undefined) return { costUsd: 0, priced: true };
-    // What the provider says it ran first: an alias (`gpt-4o`) or an Azure
-    // deployment name is answered by a dated snapshot, and the snapshot is what is
-    // billed. The requested name is the fallback (no response model, or one the
-    // catalog does not know). Overrides match either name (see PriceBook.priceFirst).
-    const model = record.responseModel || record.model;
-    const names = model === record.model ? [model] : [model, record.model];
-    const price = this.options.prices.priceFirst(record.provider, names, usage, record.startedAt);
-    if (price.error !== undefined) {
-      diag.error(
-        `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,
-        price.error,
-      );
-    }
-    // The catalog's figure at the call's service tier (the Batch API is the tier `batch`).
-    const catalogUsd = price.usd * this.tierFactor(record.serviceTier);
-    const reported = record.providerCostUsd;
-    if (reported === undefined) {
-      if (!price.priced) this.warnUnpriced(record);
-      return { costUsd: catalogUsd, priced: price.priced };
-    }
-    // The provider's own figure: what the invoice says, when asked to prefer it;
-    // the catalog's is kept beside it so the two can be compared.
-    if (this.options.prefer === 'provider') {
-      return { costUsd: reported, priced: true, catalogUsd };
-    }
-    if (!price.priced) this.warnUnpriced(record);
-    return { costUsd: catalogUsd, priced: price.priced, catalogUsd };
-  }
-
-  /** The one place a service tier (or the Batch API) changes a price. */
-  private tierFactor(tier: string | undefined): number {
-    const factor = tierFactor(this.options.serviceTiers ?? DEFAULT_SERVICE_TIERS, tier);
-    if (factor !== undefined) return factor;
-    this.options.issues?.note('tier_unknown');
-    if (tier !== undefined && !this.warnedTiers.has(tier) && this.warnedTiers.size < 100) {
-      this.warnedTiers.add(tier);
-      diag.warn(
-        `tokenfuse: calls on service tier ${logValue(tier)} are priced at the standard rate: ` +
-          `the catalog has no ${logValue(tier)} prices and pricing.serviceTiers gives no factor for it`,
-      );
-    }
-    return 1;
+    return this.pricer.price(record);
   }
 
   private record(record: UsageRecord, result: AccountingResult): void {
@@ -406,20 +352,5 @@ export class Accountant {
           `provider and field.`,
       );
     }
-  }
-
-  private warnUnpriced(record: UsageRecord): void {
-    const provider = logValue(record.provider);
-    const model = logValue(record.model);
-    const key = `${provider}\u0000${model}`;
-    // Bounded: model names can come from anyone's spans; tokenfuse_unpriced_total
-    // still counts every unpriced call after the warnings stop.
-    if (this.warnedUnpriced.has(key) || this.warnedUnpriced.size >= MAX_UNPRICED_WARNINGS) return;
-    this.warnedUnpriced.add(key);
-    diag.warn(
-      `tokenfuse: no price known for model ${model} at provider ` +
-        `${provider}; its calls are counted in tokens and in tokenfuse_unpriced_total at $0. ` +
-        `Add a pricing.overrides entry to price it.`,
-    );
   }
 }

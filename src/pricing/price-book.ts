@@ -12,7 +12,7 @@ import { calcPrice, type ModelInfo, type Provider, type Usage } from '@pydantic/
 import { globToRegExp } from '../glob.js';
 import type { PriceOverride, ProviderDeclaration } from '../types.js';
 import { BUILTIN_PROVIDERS } from './providers.js';
-import { inputTokens, type NormalizedUsage, outputTokens } from './usage.js';
+import { type NormalizedUsage, outputTokens, toCatalogUsage } from './usage.js';
 
 /** The price of one call. */
 export interface PriceResult {
@@ -195,26 +195,6 @@ function priceWithOverride(o: PriceOverride, usage: NormalizedUsage): number {
     (usage.inputAudio ?? 0) * input +
     outputTokens(usage) * (o.output_mtok ?? 0);
   return usd / 1e6;
-}
-
-/**
- * genai-prices wants `input_tokens` and `output_tokens` as TOTALS with their parts
- * (cache, audio, reasoning, citations) reported beside them; ours keeps the text
- * parts apart. The result is the usage the catalog's own `extractUsage` gives for
- * the same response (see `fromCatalogUsage`).
- */
-export function toCatalogUsage(usage: NormalizedUsage): Usage {
-  const out: Usage = {
-    ...usage.other,
-    input_tokens: inputTokens(usage),
-    cache_read_tokens: usage.cacheRead,
-    cache_write_tokens: usage.cacheWrite,
-    output_tokens: outputTokens(usage),
-  };
-  if (usage.inputAudio) out.input_audio_tokens = usage.inputAudio;
-  if (usage.outputAudio) out.output_audio_tokens = usage.outputAudio;
-  if (usage.reasoning > 0) out.output_reasoning_tokens = usage.reasoning;
-  return out;
 }
 
 /** Options of {@link PriceBook}. */

@@ -1,0 +1,138 @@
+/**
+ * Which of the price catalog's usage extractors read a provider's `usage`, and
+ * which fields they read: decided once per catalog provider, API flavour and
+ * catalog, so the per-call reading in `catalog-usage.ts` only walks a short list.
+ */
+import { findProvider, type Provider } from '@pydantic/genai-prices';
+
+/**
+ * The API whose response shape a usage object has: the catalog's extractor
+ * `api_flavor` of the same name reads it.
+ */
+export type UsageFlavor = 'chat' | 'responses';
+
+/** An extractor the catalog gives for one provider and API flavour, prepared once. */
+export interface PreparedExtractor {
+  /** A copy of the provider holding only this extractor, every mapping optional. */
+  provider: Provider;
+  flavor: string;
+  /** The fields the extractor reads, each a path of keys inside `usage`. */
+  fields: string[][];
+}
+
+/** One field an extractor reads: its path inside `usage` and its name in logs and metrics. */
+export interface Field {
+  path: readonly string[];
+  name: string;
+}
+
+/** How usage of one catalog provider and flavour is read; built once per catalog. */
+export interface ReadPlan {
+  /** The catalog data the plan was built from: a refreshed catalog builds a new plan. */
+  openai: Provider | undefined;
+  own: Provider | undefined;
+  primary: PreparedExtractor;
+  /** OpenAI's extractor, when it is not the primary one. */
+  secondary: PreparedExtractor | undefined;
+  /** Every field either extractor reads, once. */
+  fields: Field[];
+  /** The fields only the secondary extractor reads. */
+  secondaryOnly: Field[];
+}
+
+// Keyed by the catalog's own Provider object, so a refreshed catalog is read afresh.
+const prepared = new WeakMap<Provider, Map<string, PreparedExtractor | null>>();
+
+/**
+ * The catalog's extractor of `flavor` for `provider`, fit for a `usage` object.
+ * Only extractors rooted at `usage` qualify (the SDK's responses carry usage
+ * there). Mappings are made optional: a missing count is 0 here, where
+ * `extractUsage` throws. A mapping whose path is not plain keys (an array match)
+ * is left out, because its value could not be checked first (see
+ * `fromCatalogUsage`); no usage-rooted extractor has one today.
+ */
+function extractorOf(provider: Provider, flavor: string): PreparedExtractor | undefined {
+  let byFlavor = prepared.get(provider);
+  if (byFlavor === undefined) {
+    byFlavor = new Map();
+    prepared.set(provider, byFlavor);
+  }
+  let found = byFlavor.get(flavor);
+  if (found === undefined) {
+    found = null;
+    const extractor = provider.extractors?.find((e) => e.api_flavor === flavor);
+    if (extractor !== undefined && extractor.root === 'usage') {
+      const mappings = extractor.mappings
+        .filter((m) => typeof m.path === 'string' || m.path.every((s) => typeof s === 'string'))
+        .map((m) => ({ ...m, required: false }));
+      found = {
+        provider: {
+          id: provider.id,
+          name: provider.name,
+          api_pattern: provider.api_pattern,
+          models: [],
+          extractors: [{ ...extractor, mappings }],
+        },
+        flavor,
+        fields: mappings.map((m) => (typeof m.path === 'string' ? [m.path] : (m.path as string[]))),
+      };
+    }
+    byFlavor.set(flavor, found);
+  }
+  return found ?? undefined;
+}
+
+// A handful of catalog providers by two flavours: small, bounded by the catalog.
+const plans = new Map<string, ReadPlan | null>();
+
+/**
+ * The plan for reading `flavor` usage of `catalogProviderId` (undefined reads as
+ * OpenAI). The provider's own extractor comes first; a provider's `default`
+ * extractor serves when it has no `chat` one (Perplexity, Groq, Mistral), if it is
+ * rooted at `usage`; OpenAI's extractor of the flavour fills what that one does not
+ * read, or serves alone for a provider the catalog does not know.
+ *
+ * @returns undefined when the catalog has no extractor for the flavour at all
+ */
+export function planFor(
+  catalogProviderId: string | undefined,
+  flavor: UsageFlavor,
+): ReadPlan | undefined {
+  const openai = findProvider({ providerId: 'openai' });
+  const own =
+    catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
+  const key = `${own?.id ?? ''}\u0000${flavor}`;
+  const cached = plans.get(key);
+  if (cached === null) return undefined;
+  if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
+
+  const fallback = openai && extractorOf(openai, flavor);
+  const primary =
+    (own &&
+      (extractorOf(own, flavor) ??
+        (flavor === 'chat' ? extractorOf(own, 'default') : undefined))) ??
+    fallback;
+  if (primary === undefined) {
+    plans.set(key, null);
+    return undefined;
+  }
+  const secondary = fallback !== undefined && fallback !== primary ? fallback : undefined;
+  const fieldsOf = (e: PreparedExtractor | undefined): Field[] =>
+    (e?.fields ?? []).map((path) => ({ path, name: path.join('.') }));
+  // An extractor may read one field into two kinds (Perplexity's citation tokens are
+  // output tokens and citation tokens): each field is checked, and counted invalid, once.
+  const names = new Set<string>();
+  const once = (f: Field) => !names.has(f.name) && names.add(f.name) !== undefined;
+  const primaryFields = fieldsOf(primary).filter(once);
+  const secondaryOnly = fieldsOf(secondary).filter(once);
+  const plan: ReadPlan = {
+    openai,
+    own,
+    primary,
+    secondary,
+    fields: [...primaryFields, ...secondaryOnly],
+    secondaryOnly,
+  };
+  plans.set(key, plan);
+  return plan;
+}

@@ -1,0 +1,198 @@
+/**
+ * The mapping between a provider's `usage` object, the price catalog's `Usage`
+ * (totals with their parts beside them) and our {@link NormalizedUsage} (parts kept
+ * apart), both ways, so the two directions are read and changed side by side.
+ */
+import { extractUsage, type Usage } from '@pydantic/genai-prices';
+import { fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
+import { type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
+import {
+  inputTokens,
+  MAX_USAGE_TOKENS,
+  type NormalizedUsage,
+  outputTokens,
+  UsageReader,
+} from './normalized-usage.js';
+import type { ChatCompletionUsageLike, ResponsesUsageLike } from './wire-shapes.js';
+
+/**
+ * Reads the `usage` of a chat or Responses result the way the price catalog
+ * does: the fields come from `@pydantic/genai-prices`' own extractor for the
+ * call's catalog provider and API flavour (audio, cache writes, Perplexity's
+ * citation tokens and searches, xAI's reasoning outside `completion_tokens`…),
+ * and `extractUsage` sums them. Where that extractor reads nothing for a kind,
+ * OpenAI's extractor of the same flavour fills it: the SDK speaks OpenAI's wire
+ * format and compatible endpoints report in its fields (Anthropic's compatible
+ * endpoint, for one, reports cache reads under `prompt_tokens_details`).
+ *
+ * What stays ours, and why:
+ * - Every field the extractor reads is checked first as {@link UsageReader} does
+ *   (a safe integer in [0, {@link MAX_USAGE_TOKENS}]); a bad one counts as 0 and
+ *   is listed in `invalid`. `extractUsage` alone throws on the first negative
+ *   count (losing the whole usage), drops a string without a word, and takes a
+ *   fraction or 1e300 as it is: a hostile number would reach prices and budgets.
+ * - Parts are clamped to their totals (see {@link clampParts}).
+ * - DeepSeek's `prompt_cache_hit_tokens`, which the catalog's DeepSeek extractor
+ *   does not read, stands in for a missing cache-read count.
+ * - A provider the catalog does not know, or one without an extractor for this
+ *   flavour, is read with OpenAI's (see `planFor`).
+ *
+ * @param catalogProviderId the call's provider in the catalog; undefined reads as OpenAI
+ */
+export function fromCatalogUsage(
+  catalogProviderId: string | undefined,
+  flavor: UsageFlavor,
+  usage: unknown,
+): NormalizedUsage {
+  const plan = planFor(catalogProviderId, flavor);
+  if (plan === undefined) {
+    // A catalog without OpenAI's extractors: keep reading as before.
+    return flavor === 'chat'
+      ? fromChatCompletionUsage(usage as ChatCompletionUsageLike)
+      : fromResponsesUsage(usage as ResponsesUsageLike);
+  }
+
+  const r = new UsageReader();
+  let clean = usage;
+  for (const field of plan.fields) {
+    const before = r.invalid.length;
+    r.count(field.name, at(usage, field.path));
+    // The bad value is left out of a copy, so the catalog never sees it.
+    if (r.invalid.length > before) clean = without(clean, field.path);
+  }
+
+  const extracted = extract(plan.primary, clean);
+  // OpenAI's extractor only adds what the provider's own one does not read, so it
+  // runs only when one of its fields was reported.
+  if (plan.secondary !== undefined && plan.secondaryOnly.some((f) => at(clean, f.path) != null)) {
+    const more = extract(plan.secondary, clean);
+    for (const key in more) {
+      if (extracted[key] === undefined && more[key] !== undefined) extracted[key] = more[key];
+    }
+  }
+  if (extracted.cache_read_tokens === undefined && flavor === 'chat') {
+    const hit = r.count('prompt_cache_hit_tokens', at(usage, ['prompt_cache_hit_tokens']));
+    if (hit > 0) extracted.cache_read_tokens = hit;
+  }
+  clampParts(extracted);
+  return r.done(toNormalized(extracted));
+}
+
+/**
+ * genai-prices wants `input_tokens` and `output_tokens` as TOTALS with their parts
+ * (cache, audio, reasoning, citations) reported beside them; ours keeps the text
+ * parts apart. The result is the usage the catalog's own `extractUsage` gives for
+ * the same response (the inverse of what {@link fromCatalogUsage} keeps).
+ */
+export function toCatalogUsage(usage: NormalizedUsage): Usage {
+  const out: Usage = {
+    ...usage.other,
+    input_tokens: inputTokens(usage),
+    cache_read_tokens: usage.cacheRead,
+    cache_write_tokens: usage.cacheWrite,
+    output_tokens: outputTokens(usage),
+  };
+  if (usage.inputAudio) out.input_audio_tokens = usage.inputAudio;
+  if (usage.outputAudio) out.output_audio_tokens = usage.outputAudio;
+  if (usage.reasoning > 0) out.output_reasoning_tokens = usage.reasoning;
+  return out;
+}
+
+/** The catalog's usage of a call as tokenfuse keeps it. */
+function toNormalized(u: Usage): NormalizedUsage {
+  const {
+    input_tokens = 0,
+    cache_read_tokens: cacheRead = 0,
+    cache_write_tokens: cacheWrite = 0,
+    input_audio_tokens: inputAudio = 0,
+    output_tokens = 0,
+    output_audio_tokens: outputAudio = 0,
+    output_reasoning_tokens: reasoning = 0,
+    ...rest
+  } = u;
+  const usage: NormalizedUsage = {
+    input: input_tokens - cacheRead - cacheWrite - inputAudio,
+    cacheRead,
+    cacheWrite,
+    output: output_tokens - outputAudio,
+    reasoning,
+  };
+  if (inputAudio > 0) usage.inputAudio = inputAudio;
+  if (outputAudio > 0) usage.outputAudio = outputAudio;
+  const other: Record<string, number> = {};
+  let any = false;
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined && value > 0) {
+      other[key] = value;
+      any = true;
+    }
+  }
+  if (any) usage.other = other;
+  return usage;
+}
+
+/** The sub-kinds of a total, in the order they are clamped to what the total has left. */
+const INPUT_PARTS = ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'];
+const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens', 'output_reasoning_tokens'];
+const KNOWN_KINDS = new Set(['input_tokens', 'output_tokens', ...INPUT_PARTS, ...OUTPUT_PARTS]);
+
+/**
+ * Clamps every part to what its total has left (the catalog's `calcPrice` throws
+ * when parts exceed their total), so a hostile count cannot price or count twice.
+ * The parts are disjoint in every usage the chat and Responses extractors read
+ * (Perplexity's citations and reasoning are added to its output side by side;
+ * OpenAI's reasoning is text, not audio).
+ */
+function clampParts(u: Usage): void {
+  const extra: string[] = [];
+  for (const key in u) {
+    const value = u[key];
+    if (value === undefined) continue;
+    // A total the catalog sums from several fields (Perplexity's output: completion,
+    // citation and reasoning tokens) stays within the bound of one field too.
+    if (value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
+    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) extra.push(key);
+  }
+  extra.sort();
+  clampTo(u, 'input_tokens', [...INPUT_PARTS, ...extra.filter((k) => /^(input|cache)_/.test(k))]);
+  clampTo(u, 'output_tokens', [...OUTPUT_PARTS, ...extra.filter((k) => k.startsWith('output_'))]);
+}
+
+function clampTo(u: Usage, total: string, parts: readonly string[]): void {
+  let left = u[total] ?? 0;
+  for (const key of parts) {
+    const value = u[key];
+    if (value === undefined) continue;
+    const kept = Math.min(value, left);
+    u[key] = kept;
+    left -= kept;
+  }
+}
+
+function extract(extractor: PreparedExtractor, usage: unknown): Usage {
+  try {
+    return extractUsage(extractor.provider, { usage }, extractor.flavor).usage;
+  } catch {
+    // "No usage information found": nothing this extractor reads was reported.
+    return {};
+  }
+}
+
+function at(obj: unknown, path: readonly string[]): unknown {
+  let value = obj;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** A copy of `obj` without the value at `path`; only the objects along the path are copied. */
+function without(obj: unknown, path: readonly string[]): unknown {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return obj;
+  const [key, ...rest] = path as [string, ...string[]];
+  const copy: Record<string, unknown> = { ...(obj as Record<string, unknown>) };
+  if (rest.length === 0) delete copy[key];
+  else copy[key] = without(copy[key], rest);
+  return copy;
+}
