@@ -2,30 +2,21 @@ import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Redis, RedisOptions } from 'ioredis';
 import { freeTimeSignal } from '../../../free-time-signal.js';
+import type { LedgerOptions } from '../../../types.js';
 import type { LedgerFailure } from '../../fuse-store.js';
 import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './lua.js';
 
 /**
- * What the Redis ledger needs to know: the `ledger` section of the resolved
- * configuration, passed in by the composition (this folder never reads config).
+ * What the Redis ledger needs to know: the public `ledger` options, resolved (the
+ * composition passes in the resolved config's section; this folder never reads config).
  */
-export interface RedisLedgerOptions {
-  /** A redis:// or rediss:// URL. */
-  url: string | undefined;
-  /** Prefix of every key written. */
-  keyPrefix: string;
-  /** How long Redis may stay silent while a call waits for it (ms). */
-  timeoutMs: number;
-  /** What calls get while Redis is away: a local decision, or a refusal. */
-  onFailure: 'open' | 'closed';
-  /** How long, from startup, calls wait for the first connection (ms). */
-  connectTimeoutMs: number;
-  /** How long closing may take to write what is pending (ms). */
-  shutdownTimeoutMs: number;
-  tls: boolean | Record<string, unknown> | undefined;
-  username: string | undefined;
-  password: string | undefined;
-}
+export type RedisLedgerOptions = Required<
+  Pick<
+    LedgerOptions,
+    'keyPrefix' | 'timeoutMs' | 'onFailure' | 'connectTimeoutMs' | 'shutdownTimeoutMs'
+  >
+> &
+  Pick<LedgerOptions, 'url' | 'tls' | 'username' | 'password'>;
 
 /** Reconnection backoff: 50 ms doubling up to 2 s; every 50 ms while closing. */
 const RECONNECT_MAX_MS = 2000;
