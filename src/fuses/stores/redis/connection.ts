@@ -1,3 +1,7 @@
+/**
+ * The Redis ledger's connection: the ioredis client with the scripts as commands,
+ * its timeouts, its reconnection, and `ledgerHost` (what messages may name).
+ */
 import { createRequire } from 'node:module';
 import { diag } from '@opentelemetry/api';
 import type { Redis, RedisOptions } from 'ioredis';

@@ -1,3 +1,7 @@
+/**
+ * The Redis store while Redis is away: calls decided locally, and what they leave
+ * behind written back to Redis, exactly once, when it answers again.
+ */
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Budget } from '../../../budgets/budget.js';
