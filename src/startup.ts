@@ -7,7 +7,7 @@
  * show), and diag's console logger writes info to stdout, which belongs to the app.
  */
 import { ConfigError } from './errors/config-error.js';
-import { ledgerHost } from './fuses/stores/redis/store.js';
+import { ledgerHost } from './fuses/stores/redis/connection.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Lowest Node.js version tokenfuse runs on; `engines` in package.json says the same (checked by a test). */

@@ -4,7 +4,7 @@ import { calendarWindow } from './window.js';
 
 /**
  * The admission rules, shared by every store. The Redis store's Lua scripts
- * (src/fuses/stores/redis/lua.ts) restate `hasRoom`, `exhausted` and `utilization`
+ * (src/fuses/stores/redis/lua-prelude.ts) restate `hasRoom`, `exhausted` and `utilization`
  * word for word; keep them in step.
  */
 

@@ -1,0 +1,255 @@
+/**
+ * The Redis store while Redis is away: calls decided locally, and what they leave
+ * behind written back to Redis, exactly once, when it answers again.
+ */
+import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
+import type { Budget } from '../../../budgets/budget.js';
+import type {
+  BudgetState,
+  LedgerFailure,
+  LedgerOperation,
+  StoreListener,
+} from '../../fuse-store.js';
+import { MemoryFuseStore } from '../memory.js';
+import { classify, type LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import {
+  LEASE_MS,
+  list,
+  parseState,
+  parseTransitions,
+  type ReconcileOp,
+  type ReconcileReply,
+} from './wire.js';
+
+/** Reconciled batch ids are remembered this long (a retried batch is applied once). */
+const BATCH_TTL_MS = 24 * 60 * 60_000;
+/** How often, while Redis is away, reconnection and reconciliation are tried. */
+export const RECOVER_EVERY_MS = 250;
+/** A batch that fails with a script error this many times is dropped (logged). */
+const MAX_SCRIPT_FAILURES = 5;
+
+/** What the reconciler shares with the store it serves. */
+export interface ReconcilerParts {
+  connection: LedgerConnection;
+  options: RedisLedgerOptions;
+  /** Last state seen per budget (the store's). */
+  cache: Map<string, BudgetState>;
+  /** Every budget the store has seen, by name (the store's). */
+  budgetsByName: Map<string, Budget>;
+  listener(): StoreListener | undefined;
+  /** Reads the shared numbers again, once Redis is back. */
+  reread(budgets: Budget[], now: number): unknown;
+}
+
+/**
+ * The Redis store's degraded mode: while Redis is away, calls are decided by a
+ * local in-memory store seeded with the last shared numbers seen, and what they
+ * and the failed round trips leave behind is queued; once Redis answers again the
+ * queue is written to it (exactly once) and calls go back to Redis.
+ */
+export class Reconciler {
+  /** Set while Redis is away: calls are decided locally. */
+  degraded = false;
+  lastFailure: LedgerFailure = 'connection';
+  /** The local store while degraded. */
+  local: MemoryFuseStore | undefined;
+  private readonly parts: ReconcilerParts;
+  private readonly pending: ReconcileOp[] = [];
+  private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was set with. */
+  private timerDelay = 0;
+  private recovering: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(parts: ReconcilerParts) {
+    this.parts = parts;
+  }
+
+  /** A connection is ready: flush what waits, if anything does. */
+  ready(): void {
+    if (this.degraded || this.pending.length > 0) this.kick(0);
+  }
+
+  /** Redis answered: leave degraded mode on the next good reply (a late one included), not after a pause. */
+  heard(): void {
+    if (this.degraded && this.recovering === undefined) this.kick(0);
+  }
+
+  /**
+   * A round trip failed: counts and (once) says it, and enters degraded mode.
+   * `maybeRan` is false when the command was never written to the socket.
+   */
+  failed(operation: LedgerOperation, err: unknown): { reason: LedgerFailure; maybeRan: boolean } {
+    const { connection, options } = this.parts;
+    const reason = classify(err);
+    this.lastFailure = reason;
+    const message = err instanceof Error ? err.message : String(err);
+    // Not written to the socket: it cannot have run.
+    const maybeRan = !/isn't writeable|not yet connected|Connection is closed before/i.test(
+      message,
+    );
+    this.parts.listener()?.ledgerError(operation, reason);
+    if (!this.degraded) {
+      diag.warn(
+        `tokenfuse: the budget ledger at ${connection.host} failed (${operation}, ${reason}: ${message}); ` +
+          (options.onFailure === 'open'
+            ? 'admitting calls locally and reconciling their spend when it is back'
+            : 'refusing calls until it is back (ledger.onFailure: closed)'),
+      );
+    }
+    this.degraded = true;
+    this.kick(RECOVER_EVERY_MS);
+    return { reason, maybeRan };
+  }
+
+  /** The local store while Redis is away, started from the last shared numbers seen. */
+  localStore(now: number): MemoryFuseStore {
+    if (this.local === undefined) {
+      this.local = new MemoryFuseStore();
+      for (const [name, state] of this.parts.cache) {
+        const budget = this.parts.budgetsByName.get(name);
+        if (budget !== undefined) this.local.seed(budget, state, now);
+      }
+    }
+    return this.local;
+  }
+
+  /** Queues an update for Redis and schedules its writing. */
+  enqueue(op: ReconcileOp): void {
+    this.pending.push(op);
+    this.kick(this.degraded ? RECOVER_EVERY_MS : 0);
+  }
+
+  /** Queues an update without scheduling: closing writes it itself. */
+  hold(op: ReconcileOp): void {
+    this.pending.push(op);
+  }
+
+  /** Something is still to be written to Redis. */
+  unwritten(): boolean {
+    return this.pending.length > 0 || this.batch !== undefined;
+  }
+
+  /** Schedules a recovery attempt (reconnected? flush what is pending); sooner replaces later. */
+  private kick(delay: number): void {
+    if (this.closed) return;
+    if (this.timer !== undefined) {
+      if (delay >= this.timerDelay) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDelay = delay;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.recover().then(() => {
+        if (this.degraded || this.unwritten()) this.kick(RECOVER_EVERY_MS);
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  /**
+   * Reconciles what was recorded while Redis was away, one batch at a time; a batch
+   * keeps its id until Redis confirms it, so a retry after a lost reply is not
+   * applied twice. Once nothing is pending and Redis answers, calls go back to it.
+   */
+  recover(): Promise<void> {
+    this.recovering ??= this.recoverOnce().finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  private async recoverOnce(): Promise<void> {
+    const { connection, options, budgetsByName } = this.parts;
+    if (connection.status !== 'ready') return;
+    try {
+      for (;;) {
+        if (this.batch === undefined) {
+          if (this.pending.length === 0) break;
+          this.batch = { id: randomUUID(), ops: this.pending.splice(0), scriptFailures: 0 };
+        }
+        const batch = this.batch;
+        const now = Date.now();
+        const payload = JSON.stringify({
+          prefix: options.keyPrefix,
+          now,
+          batch: batch.id,
+          batchTtl: BATCH_TTL_MS,
+          ops: batch.ops,
+        });
+        try {
+          const raw = await connection.run(() => connection.redis.tokenfuseReconcile(payload));
+          const reply = JSON.parse(raw) as ReconcileReply;
+          this.batch = undefined;
+          const states = new Map(
+            list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
+          );
+          for (const [name, s] of states) this.parts.cache.set(name, s);
+          const transitions = parseTransitions(reply.tr);
+          if (transitions.length > 0) this.parts.listener()?.transitions(transitions, states);
+        } catch (err) {
+          const failure = this.failed('reconcile', err);
+          if (failure.reason === 'script' && ++batch.scriptFailures >= MAX_SCRIPT_FAILURES) {
+            diag.error(
+              `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${connection.host} keeps refusing`,
+              err,
+            );
+            this.batch = undefined;
+          }
+          return;
+        }
+      }
+      if (this.degraded) {
+        await connection.run(() => connection.redis.ping());
+        this.degraded = false;
+        this.local = undefined;
+        diag.info(`tokenfuse: the budget ledger at ${connection.host} is back; spend reconciled`);
+        // What list() reports: the shared numbers again.
+        await this.parts.reread([...budgetsByName.values()], Date.now());
+      }
+    } catch (err) {
+      diag.debug('tokenfuse: ledger recovery attempt failed', err);
+    }
+  }
+
+  /** No more attempts (closing is over). */
+  stop(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * Says, with the amounts, what closing could not write to Redis (and the calls it
+   * gave up waiting for); counts each as a failed reconciliation.
+   */
+  reportUnwritten(abandoned: number, bound: number): void {
+    const ops = [...(this.batch?.ops ?? []), ...this.pending];
+    if (ops.length === 0 && abandoned === 0) return;
+    const spend = [0, 0, 0];
+    let reservations = 0;
+    for (const op of ops) {
+      if (op.op !== 'spend') reservations++;
+      if (op.op === 'cancel') continue;
+      for (let i = 0; i < 3; i++) spend[i]! += op.actual[i] ?? 0;
+    }
+    const parts: string[] = [];
+    if (ops.length > 0)
+      parts.push(
+        `${ops.length} update${ops.length === 1 ? '' : 's'} not written to it ` +
+          `(spend of ${spend[0]} tokens, ${spend[1]} USD, ${spend[2]} requests; ` +
+          `${reservations} reservation${reservations === 1 ? '' : 's'} left to expire with ${LEASE_MS / 60_000} min leases)`,
+      );
+    if (abandoned > 0)
+      parts.push(
+        `${abandoned} call${abandoned === 1 ? '' : 's'} still in flight, whose spend is not recorded`,
+      );
+    diag.warn(
+      `tokenfuse: closed the budget ledger at ${this.parts.connection.host} after ${bound} ms (ledger.shutdownTimeoutMs) with ${parts.join(' and ')}`,
+    );
+    for (let i = 0; i < ops.length + abandoned; i++)
+      this.parts.listener()?.ledgerError('reconcile', this.lastFailure);
+  }
+}
