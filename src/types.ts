@@ -6,7 +6,27 @@
  * Environment variables win over the config file, which wins over the defaults.
  */
 
+import type {
+  BudgetOptions,
+  LedgerOptions,
+  ModelPolicyOptions,
+  WebhookDeliveryOptions,
+  WebhookOptions,
+} from './budget-options.js';
 import type { MetricLabel, TagName } from './metrics/contract.js';
+
+/** Options of budgets, policies, webhooks and the ledger, in their own module. */
+export type {
+  BudgetLimits,
+  BudgetMatch,
+  BudgetOptions,
+  BudgetWindow,
+  LedgerOptions,
+  ModelPolicyOptions,
+  RestoreOptions,
+  WebhookDeliveryOptions,
+  WebhookOptions,
+} from './budget-options.js';
 
 /** The tags a call is attributed to, and the labels tokenfuse metrics may carry (the metrics contract). */
 export type { MetricLabel, TagName };
@@ -188,203 +208,6 @@ export interface ContentOptions {
    * @default false
    */
   capture?: boolean;
-}
-
-/** Which calls a budget or policy applies to. Every field given must match; omitted fields match anything. */
-export interface BudgetMatch {
-  department?: string;
-  project?: string;
-  environment?: string;
-  /** Model the call asks for; `*` is a wildcard (`gpt-4.1*`, `deepseek-*`). */
-  model?: string;
-  /** Provider id (`openai`, `azure`, a declared relay, …). */
-  provider?: string;
-}
-
-/**
- * A budget's window. Calendar windows (`minute`, `hour`, `day`, `month`) start
- * at the top of the minute/hour/day or the first of the month in the budget's
- * `timeZone`; `{ rolling: '1h' }` is a sliding window of that length.
- */
-export type BudgetWindow = 'minute' | 'hour' | 'day' | 'month' | { rolling: string };
-
-/** Limits of a budget per window; any combination. The fuse opens when any is reached. */
-export interface BudgetLimits {
-  /** Total tokens (input, cached and output). */
-  tokens?: number;
-  /** US dollars, as priced by tokenfuse. */
-  usd?: number;
-  /** Number of calls. */
-  requests?: number;
-}
-
-/** A spending limit on the calls it matches, enforced by a fuse (per process, or fleet-wide with the Redis ledger). */
-export interface BudgetOptions {
-  /** Unique name; it is the `budget` label and appears in errors and alerts. `[a-zA-Z0-9_.:-]` */
-  name: string;
-  /** Which calls count against this budget. @default {} (every call) */
-  match?: BudgetMatch;
-  window: BudgetWindow;
-  limit: BudgetLimits;
-  /**
-   * Utilisation fractions at which `onThreshold` fires (once per window each).
-   * @default [0.5, 0.75, 0.9, 1.0]
-   */
-  thresholds?: number[];
-  /**
-   * `block` stops calls before they are sent once the limit is reached;
-   * `monitor` never blocks and records what would have been blocked.
-   * @default 'block'
-   */
-  action?: 'block' | 'monitor';
-  /** IANA time zone of calendar windows. @default 'UTC' */
-  timeZone?: string;
-  /** How long an open fuse stays open before letting probe calls through, e.g. `5m`. @default '5m' */
-  cooldown?: string;
-  /** Calls let through while half-open. @default 3 */
-  probes?: number;
-  /** Cut off a stream whose running output pushes this budget over its limit. @default false */
-  cutOffStreams?: boolean;
-}
-
-/** Which models the calls a policy matches may use. A denied call fails before it is sent. */
-export interface ModelPolicyOptions {
-  /** Unique name; appears in errors and as the `budget` label of blocked calls. */
-  name: string;
-  match?: Omit<BudgetMatch, 'model'>;
-  /** Only these models (globs) are allowed. */
-  allowModels?: string[];
-  /** These models (globs) are denied; wins over `allowModels`. */
-  denyModels?: string[];
-}
-
-/** Built-in notifier for teams without Alertmanager: posts threshold crossings and fuse trips. */
-export interface WebhookOptions {
-  url: string;
-  /** Body shape. @default 'json' */
-  format?: 'json' | 'slack' | 'discord';
-}
-
-/**
- * How webhook messages are delivered. All of them go through one queue, so a slow
- * or failing endpoint cannot take the app's sockets or keep it alive; what is given
- * up is counted in `tokenfuse_webhook_dropped_total{reason}`.
- */
-export interface WebhookDeliveryOptions {
-  /** Requests in flight at most, over all webhooks. @default 4 */
-  concurrency?: number;
-  /**
-   * Messages waiting at most (a newer event of the same budget and kind replaces a
-   * waiting one instead of queueing). Past it new messages are dropped. @default 100
-   */
-  maxQueue?: number;
-  /** Retries of a message after a 5xx, 429, 408, timeout or network error, with exponential backoff. @default 3 */
-  retries?: number;
-  /** Time for one request, from sending to the end of the answer, in ms. @default 5000 */
-  timeoutMs?: number;
-}
-
-/**
- * Where budget spend and fuse state live. `memory` (the default) keeps them in
- * this process: exact, but each replica of a fleet enforces its own copy of every
- * budget. `redis` shares them through one Redis, so a fleet enforces ONE budget:
- * each call costs one Redis round trip to admit and one to settle.
- */
-export interface LedgerOptions {
-  /**
-   * `memory` or `redis`.
-   * @default 'memory'
-   */
-  store?: 'memory' | 'redis';
-  /**
-   * Redis URL, `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS).
-   * Required for `store: redis`. Credentials may be given here or in `username`/`password`;
-   * messages name only the host.
-   * Env: `TOKENFUSE_LEDGER_URL` (wins over the file, which keeps secrets out of it).
-   */
-  url?: string;
-  /**
-   * Prefix of every Redis key tokenfuse writes. Replicas enforcing the same budgets
-   * share a prefix; unrelated fleets on one Redis use different ones.
-   * @default 'tokenfuse:'
-   */
-  keyPrefix?: string;
-  /**
-   * How long Redis may stay silent while a call waits for it, in milliseconds, before
-   * the failure policy applies. Measured against when Redis's bytes arrive, so time the
-   * app's own event loop spends blocked does not count against Redis.
-   * @default 50
-   */
-  timeoutMs?: number;
-  /**
-   * When Redis does not answer within `timeoutMs` or cannot be reached:
-   * `open` admits calls against a local copy of the budgets (seeded with the
-   * last shared numbers seen) and adds what they spend to Redis when it answers
-   * again; `closed` refuses calls matched by a `block` budget with `LedgerUnavailableError`.
-   * @default 'open'
-   */
-  onFailure?: 'open' | 'closed';
-  /**
-   * How long, from startup, calls matched by a budget wait for the first connection
-   * to Redis (and its scripts loaded), in milliseconds. A cold start is not a failure:
-   * only when Redis has not answered by then does `onFailure` apply.
-   * @default 2000
-   */
-  connectTimeoutMs?: number;
-  /**
-   * How long `shutdown()` (or `fuses.close()`) waits, in milliseconds, for calls in
-   * flight to settle, for their reservations to be released and for spend recorded
-   * while Redis was away to be written to it. What is still not written by then is
-   * logged with its amounts and counted in `tokenfuse_ledger_errors_total{operation="reconcile"}`.
-   * @default 5000
-   */
-  shutdownTimeoutMs?: number;
-  /**
-   * TLS: `true`, or options passed to Node's `tls.connect()` (`ca`, `cert`, `key`,
-   * `servername`, `rejectUnauthorized`, …). A `rediss://` URL turns TLS on by itself.
-   * @default false
-   */
-  tls?: boolean | Record<string, unknown>;
-  /** Redis ACL user name (wins over the URL's). */
-  username?: string;
-  /** Redis password (wins over the URL's). */
-  password?: string;
-  /**
-   * With the in-memory store only: read this window's spend of every budget back
-   * from Prometheus at startup (and every `intervalSeconds`), so that a restarted
-   * process, or a new replica, starts from what the fleet has already spent
-   * instead of from zero. Not allowed with `store: redis`, which persists spend itself.
-   */
-  restore?: RestoreOptions;
-}
-
-/**
- * Where and how often spend is read back from Prometheus (`ledger.restore`). Every
- * budget's spend this window is summed from the `tokenfuse_cost_usd_total`,
- * `tokenfuse_tokens_total` and `tokenfuse_requests_total` series Prometheus has
- * scraped from the fleet, and this process's ledger is raised to it.
- */
-export interface RestoreOptions {
-  /**
-   * Base URL of the Prometheus HTTP API (`http://prometheus:9090`; a path prefix is kept).
-   * Credentials in the URL are sent as basic auth and never logged.
-   * Env: `TOKENFUSE_RESTORE_PROMETHEUS` (wins over the file).
-   */
-  prometheus: string;
-  /**
-   * Read again every this many seconds, so that this process also sees what the
-   * rest of the fleet spends while it runs; 0 reads once, at startup.
-   * @default 0
-   */
-  intervalSeconds?: number;
-  /**
-   * Longest a restore may take, in milliseconds, all budgets together. Calls that
-   * match a budget wait for the first restore at startup, at most this long. Only
-   * time the process was free to read Prometheus's answer counts: a startup that
-   * keeps the event loop busy (loading modules, a host short of CPU) does not use it up.
-   * @default 5000
-   */
-  timeoutMs?: number;
 }
 
 /** The whole configuration. */

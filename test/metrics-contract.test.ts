@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { METRIC_NAMES } from '../src/index.js';
+import { PRICING_ISSUES_METRIC, prometheusName } from '../src/metrics/contract.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 
 // The metrics contract dashboards and alert rules rely on (DESIGN.md, README
@@ -101,4 +102,28 @@ it('labels tokenfuse counters with the common labels', async () => {
     'otel_scope_name',
     'otel_scope_version',
   ]);
+});
+
+it('exports tokenfuse_pricing_issues_total as the contract names it, by reason', async () => {
+  const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  // A service tier with no price factor: priced at the standard rate, and counted.
+  await openai.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'x' }],
+    service_tier: 'priority',
+  });
+  const { otel, name, type, help } = PRICING_ISSUES_METRIC;
+  expect(prometheusName(otel, type === 'counter')).toBe(name);
+  const lines = (await h.metricsText()).split('\n').filter((l) => l.includes(name));
+  expect(lines.filter((l) => l.startsWith('#'))).toEqual([
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+  ]);
+  const sample = lines.find((l) => l.startsWith(`${name}{`))!;
+  expect([...sample.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]])).toEqual([
+    ['reason', 'tier_unknown'],
+    ['otel_scope_name', 'tokenfuse'],
+    ['otel_scope_version', expect.any(String)],
+  ]);
+  expect(sample.endsWith(' 1')).toBe(true);
 });

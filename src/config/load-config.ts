@@ -17,14 +17,9 @@ import {
   visit,
 } from 'yaml';
 import { ConfigError } from '../errors/config-error.js';
+import { describeValue, formatPath, showKey } from './messages.js';
 import { type ResolvedConfig, resolveValidatedOptions } from './resolved-config.js';
-import {
-  describeValue,
-  formatPath,
-  type OptionsIssue,
-  showKey,
-  validateOptions,
-} from './schema.js';
+import { type OptionsIssue, validateOptions } from './schema.js';
 
 /** File names looked up in the working directory, first found wins. */
 export const CONFIG_FILE_NAMES = [

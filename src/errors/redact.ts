@@ -24,33 +24,83 @@ export function isSecretPath(path: readonly (string | number)[]): boolean {
 }
 
 /**
- * A URL with its password, path, query and fragment hidden: the scheme, user, host
- * and port stay, and a path that is only a Redis database number (`/0`).
- * Webhook URLs carry their token in the path, others in the query.
+ * How much of a URL's path a message shows: `masked` (`/***`; a path that is only a
+ * Redis database number, `/0`, stays), for a URL whose path may hold its token
+ * (webhooks); `kept`, for one whose path only names a resource (a price catalog
+ * file); `omitted`, only `scheme://host:port` (a log line naming where it posted).
  */
-export function redactUrl(url: string): string {
-  let parsed: URL;
+export type UrlPathShown = 'masked' | 'kept' | 'omitted';
+
+/**
+ * The one policy for showing a URL in an error or a log line: the scheme, host and
+ * port stay; a password, the query and the fragment never show (`:***`, `?***`,
+ * `#***` say they were there); a username shows only beside a password (alone, it
+ * is often the token itself, as in `https://TOKEN@host`); the path as `path` says.
+ */
+export function redactUrl(url: string, path: UrlPathShown = 'masked'): string {
+  const parts = urlParts(url);
+  if (parts === undefined) return '***';
+  const origin = `${parts.scheme}//${parts.host}`;
+  if (path === 'omitted') return origin;
+  const auth =
+    parts.password !== undefined
+      ? `${parts.username}:***@`
+      : parts.username !== undefined
+        ? '***@'
+        : '';
+  const shownPath = path === 'kept' || /^\/?\d*$/.test(parts.path) ? parts.path : '/***';
+  return `${parts.scheme}//${auth}${parts.host}${shownPath}${parts.query ? '?***' : ''}${parts.hash ? '#***' : ''}`;
+}
+
+interface UrlParts {
+  /** With its colon: `https:`. */
+  scheme: string;
+  /** `undefined` when the URL has no userinfo; `''` for `redis://:pw@…`. */
+  username: string | undefined;
+  password: string | undefined;
+  /** Host and port as written (`[::1]:6379`). */
+  host: string;
+  /** `''` when the URL has none. */
+  path: string;
+  query: boolean;
+  hash: boolean;
+}
+
+/** The parts of `url`; by pattern when `URL` cannot parse it (the value is wrong anyway). */
+function urlParts(url: string): UrlParts | undefined {
+  let parsed: URL | undefined;
   try {
     parsed = new URL(url);
   } catch {
-    // Not parseable: keep the scheme and what looks like the host, hide the rest.
-    const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/@?#\s]*@)?([^/?#\s]*)(.*)$/i.exec(url);
-    if (!m) return '***';
-    const auth = m[2] ? `${m[2].includes(':') ? `${m[2].split(':')[0]}:***` : '***'}@` : '';
-    return `${m[1]}${auth}${m[3]}${m[4] ? '/***' : ''}`;
+    parsed = undefined;
   }
-  // Built by hand: URL's own setters would percent-encode the asterisks.
-  const auth = parsed.password
-    ? `${parsed.username}:***@`
-    : parsed.username
-      ? `${parsed.username}@`
-      : '';
-  const host = parsed.port ? `${parsed.hostname}:${parsed.port}` : parsed.hostname;
-  let path = /^\/?\d*$/.test(parsed.pathname) ? parsed.pathname : '/***';
   // URL gives http(s) URLs a '/' path even when none was written.
-  if (path === '/' && !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*\//i.test(url)) path = '';
-  const query = parsed.search ? '?***' : '';
-  return `${parsed.protocol}//${auth}${host}${path}${query}${parsed.hash ? '#***' : ''}`;
+  const written =
+    /^([a-z][a-z0-9+.-]*:)\/\/(?:([^/@?#\s]*)@)?([^/?#\s]*)([^?#]*)(\?[^#]*)?(#.*)?$/is.exec(url);
+  if (parsed !== undefined) {
+    const hasAuth = written?.[2] !== undefined || parsed.username !== '' || parsed.password !== '';
+    return {
+      scheme: parsed.protocol,
+      username: hasAuth ? parsed.username : undefined,
+      password: parsed.password !== '' ? parsed.password : undefined,
+      host: parsed.port ? `${parsed.hostname}:${parsed.port}` : parsed.hostname,
+      path: written !== null && written[4] === '' ? '' : parsed.pathname,
+      query: parsed.search !== '',
+      hash: parsed.hash !== '',
+    };
+  }
+  if (written === null) return undefined;
+  const [, scheme, auth, host, path, query, hash] = written;
+  const colon = auth?.indexOf(':') ?? -1;
+  return {
+    scheme: scheme!,
+    username: auth === undefined ? undefined : colon >= 0 ? auth.slice(0, colon) : auth,
+    password: auth !== undefined && colon >= 0 ? auth.slice(colon + 1) : undefined,
+    host: host!,
+    path: path ?? '',
+    query: query !== undefined,
+    hash: hash !== undefined,
+  };
 }
 
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;

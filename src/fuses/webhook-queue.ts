@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { diag } from '@opentelemetry/api';
+import { redactUrl } from '../errors/redact.js';
 
 /** Why a webhook delivery was dropped: the `reason` label of `tokenfuse_webhook_dropped_total`. */
 export const WEBHOOK_DROP_REASONS = [
@@ -45,19 +46,6 @@ type Outcome =
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
-
-/**
- * `scheme://host[:port]` of a webhook URL: its path and query often hold the token
- * (Slack, Discord), so nothing else of it is ever logged.
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return '(an invalid URL)';
-  }
-}
 
 /**
  * The one queue every webhook message goes through. It exists so that a slow or
@@ -168,7 +156,7 @@ export class WebhookQueue {
     if (this.logged.has(reason)) return;
     this.logged.add(reason);
     diag.warn(
-      `tokenfuse: webhook delivery to ${redactUrl(url)} dropped (${reason}): ${detail}. ` +
+      `tokenfuse: webhook delivery to ${redactUrl(url, 'omitted')} dropped (${reason}): ${detail}. ` +
         `Later drops for this reason are only counted in tokenfuse_webhook_dropped_total{reason="${reason}"}.`,
     );
   }

@@ -104,6 +104,38 @@ export const PRICING_METRIC = {
   providerCatalogCost: 'tokenfuse.cost.provider.catalog_usd',
 } as const;
 
+/**
+ * Why a figure was priced or attributed on a fallback: the `reason` label of
+ * `tokenfuse_pricing_issues_total`.
+ * - `tier_unknown`: a call ran on a service tier with no configured factor (priced at the standard rate);
+ * - `batch_metadata_full`: a batch's metadata had no room for tokenfuse's attribution keys;
+ * - `batch_not_found`: batch results were read but their batch (and so its attribution) was not found;
+ * - `batch_output_unreadable`: batch results could not be read (not JSONL, or the body failed);
+ * - `batch_once_unavailable`: the shared ledger could not say whether another process already counted a result file.
+ */
+export const PRICING_ISSUE_REASONS = [
+  'tier_unknown',
+  'batch_metadata_full',
+  'batch_not_found',
+  'batch_output_unreadable',
+  'batch_once_unavailable',
+] as const;
+/** A value of the `reason` label of `tokenfuse_pricing_issues_total`. */
+export type PricingIssue = (typeof PRICING_ISSUE_REASONS)[number];
+
+/**
+ * `tokenfuse_pricing_issues_total{reason}`: its names, type, help and label. Not yet
+ * in {@link CONTRACT_METRICS}, whose every metric a dashboard panel shows and the
+ * prom-client bridge declares before its first sample; it joins them with its panel.
+ */
+export const PRICING_ISSUES_METRIC = {
+  otel: 'tokenfuse.pricing.issues',
+  name: 'tokenfuse_pricing_issues_total',
+  type: 'counter',
+  help: 'Calls or batch results priced or attributed on a fallback (see the reason label)',
+  labels: ['reason'],
+} as const;
+
 /** An OpenTelemetry instrument name of the contract. */
 export type OtelMetricName =
   | (typeof METRIC)[keyof typeof METRIC]

@@ -17,6 +17,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { diag } from '@opentelemetry/api';
 import { type Provider, updatePrices } from '@pydantic/genai-prices';
+import { redactUrl } from '../errors/redact.js';
 
 /** `pricing.catalog` value meaning the data bundled with the installed genai-prices. */
 export const BUNDLED_CATALOG = 'bundled';
@@ -175,15 +176,7 @@ export function isUrl(source: string): boolean {
 
 function describeSource(source: string): string {
   if (!isUrl(source)) return source === BUNDLED_CATALOG ? source : `file ${source}`;
-  try {
-    const url = new URL(source);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    return url.toString();
-  } catch {
-    return 'URL';
-  }
+  return redactUrl(source, 'kept');
 }
 
 /**

@@ -1,0 +1,48 @@
+/** The `ledger` section: where budget state lives, and `ledger.restore` from Prometheus. */
+import { z } from 'zod';
+import {
+  boolean,
+  configObject,
+  expecting,
+  isHttpUrl,
+  isRedisUrl,
+  nonNegativeInteger,
+  positiveInteger,
+  text,
+} from '../fields.js';
+import { EXPECTED, prometheusUrlMessage } from '../messages.js';
+
+/**
+ * Fields of `ledger`. Exported so that later options extend it without restating
+ * these: `configObject({ ...ledgerShape, restore: restoreSchema.optional() })`.
+ */
+export const ledgerShape = {
+  store: z.enum(['memory', 'redis'], expecting(EXPECTED.ledgerStore)).optional(),
+  url: z
+    .string(expecting(EXPECTED.redisUrl))
+    .refine(isRedisUrl, {
+      // The value is not echoed: a Redis URL can hold a password.
+      error: `expected ${EXPECTED.redisUrl}, got a string that is not one`,
+    })
+    .optional(),
+  keyPrefix: text().optional(),
+  timeoutMs: positiveInteger().optional(),
+  onFailure: z.enum(['open', 'closed'], expecting(EXPECTED.onFailure)).optional(),
+  connectTimeoutMs: positiveInteger().optional(),
+  shutdownTimeoutMs: positiveInteger().optional(),
+  tls: z.union([boolean(), z.record(z.string(), z.unknown())], expecting(EXPECTED.tls)).optional(),
+  username: text().optional(),
+  password: text().optional(),
+};
+
+/** `ledger.restore`: spend read back from Prometheus (in-memory store only; the resolver checks that). */
+const restoreSchema = configObject({
+  prometheus: z
+    .string({ error: (issue) => prometheusUrlMessage(issue.input) })
+    .refine(isHttpUrl, { error: (issue) => prometheusUrlMessage(issue.input) }),
+  intervalSeconds: nonNegativeInteger().optional(),
+  timeoutMs: positiveInteger().optional(),
+});
+
+/** `ledger`. */
+export const ledgerSchema = configObject({ ...ledgerShape, restore: restoreSchema.optional() });
