@@ -443,6 +443,11 @@ export class RedisFuseStore implements FuseStore {
     };
   }
 
+  /** Raises nothing: Redis holds the fleet's spend itself (restoring is for the in-memory store). */
+  raise(budget: Budget, now: number): ReadOutcome & { added: undefined } {
+    return { ...this.peek([budget], now), added: undefined };
+  }
+
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
     if (this.starting !== undefined) return this.afterStart(() => this.control(budget, op, now));
     const payload = JSON.stringify({
