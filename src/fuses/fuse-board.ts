@@ -29,6 +29,8 @@ import {
   type AdmitOutcome,
   type FuseStore,
   isPromise,
+  type LedgerErrorCounts,
+  type LedgerErrorKey,
   type LedgerErrorOperation,
   type LedgerErrorReason,
   type MaybePromise,
@@ -52,17 +54,12 @@ export interface FuseBoardOptions {
   now?: () => number;
 }
 
-type LedgerErrorKey = `${LedgerErrorOperation}:${LedgerErrorReason}`;
-/** Per (operation, reason): failures of a shared store, and of restoring from Prometheus. */
-export type LedgerErrorCounts = ReadonlyMap<LedgerErrorKey, number>;
-
 /**
  * Every budget's fuse, and the admission and settlement of calls against them:
  * matching, estimating, blocking and cutting off streams. The fuse state machine
  * and the spend live in a {@link FuseStore}: in this process's memory (the default,
  * synchronous), or in Redis shared by a fleet (`ledger: { store: 'redis' }`),
- * where admission and settlement answer with promises. Model policies, events,
- * block errors and restoring spend each have their own module beside this one.
+ * where admission and settlement answer with promises.
  *
  * Events fire in the process that observed the transition; with the Redis store,
  * a threshold crossing fires once fleet-wide per window.
@@ -148,14 +145,11 @@ export class FuseBoard {
     );
     admission.outputBounded = reserved.outputBounded;
     admission.inputTokens = reserved.inputTokens;
-    const perBudget = reserved.amounts;
+    const { amounts } = reserved;
+    const entries = matched.map((budget, i) => ({ budget, amounts: amounts[i]! }));
 
-    const outcome = this.store.admit({
-      now,
-      entries: matched.map((budget, i) => ({ budget, amounts: perBudget[i]! })),
-    });
-    const decide = (o: AdmitOutcome) =>
-      this.afterAdmit(call, matched, perBudget, admission, o, now);
+    const outcome = this.store.admit({ now, entries });
+    const decide = (o: AdmitOutcome) => this.afterAdmit(call, matched, amounts, admission, o, now);
     return isPromise(outcome) ? outcome.then(decide) : decide(outcome);
   }
 
@@ -229,9 +223,8 @@ export class FuseBoard {
     try {
       // Thresholds first, then the fuse: a settlement that reaches the limit reports
       // the crossing before the trip, as an operator reads them.
-      budgets.forEach((budget, i) => {
+      for (const [i, budget] of budgets.entries())
         this.events.crossed(budget, outcome.states[i]!, outcome.crossed[i] ?? [], now);
-      });
       this.events.report(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: reporting a settlement failed', err);

@@ -95,6 +95,10 @@ export type LedgerFailure = 'timeout' | 'connection' | 'script';
 export type LedgerErrorOperation = LedgerOperation | 'restore';
 /** Every `reason`: the shared store's, and `response` (Prometheus answered with an error, or with something unreadable). */
 export type LedgerErrorReason = LedgerFailure | 'response';
+/** One series of `tokenfuse_ledger_errors_total`: `operation:reason`. */
+export type LedgerErrorKey = `${LedgerErrorOperation}:${LedgerErrorReason}`;
+/** Per series: failures of a shared store, and of restoring from Prometheus. */
+export type LedgerErrorCounts = ReadonlyMap<LedgerErrorKey, number>;
 
 /** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
 export interface StoreListener {

@@ -8,7 +8,7 @@
 import type { Amounts, Budget } from '../budgets/budget.js';
 import type { RestoreFailureReason } from '../errors/restore-errors.js';
 import type { FuseState } from './fuse.js';
-import type { FuseStore, RaiseOutcome, ReadOutcome } from './fuse-store.js';
+import type { FuseStore, ReadOutcome } from './fuse-store.js';
 
 /** One budget's restore: what the fleet had spent this window, and what this process counts now. */
 export interface BudgetRestore {
@@ -51,14 +51,8 @@ export interface RestoreTarget {
   now(): number;
   /** A budget's state as this process counts it (`states[0]`). */
   peek(budget: Budget, now: number): ReadOutcome;
-  /** Raises a budget's spend this window to at least `floor` per unit: {@link FuseStore.raise}. */
-  raise(
-    budget: Budget,
-    now: number,
-    windowStart: number,
-    floor: Amounts,
-    timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
-  ): RaiseOutcome;
+  /** Raises a budget's spend this window to at least the fleet's: {@link FuseStore.raise}. */
+  raise: FuseStore['raise'];
   /** Counts a budget whose fleet spend could not be read (`tokenfuse_ledger_errors_total{operation="restore"}`). */
   failed(reason: RestoreFailureReason): void;
 }

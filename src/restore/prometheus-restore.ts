@@ -142,7 +142,7 @@ export interface FleetSpend {
   resets: number;
 }
 
-/** Where the fleet's spend is read from; the board only needs this much. */
+/** Where the fleet's spend is read from; the restore scheduler only needs this much. */
 export interface SpendSource {
   /** Where, for messages (no credentials). */
   readonly location: string;
