@@ -28,17 +28,19 @@ import {
 } from '../src/index.js';
 import { PriceBook } from '../src/pricing/price-book.js';
 import {
-  budgetSelector,
-  chunking,
-  counterSpend,
   type FleetSpend,
-  globToPromRegex,
-  MAX_CHUNKS,
   PrometheusRestorer,
   RestoreError,
   type SpendSource,
 } from '../src/restore/prometheus-restore.js';
 import { enableRestore } from '../src/restore/scheduler.js';
+import {
+  budgetSelector,
+  chunking,
+  counterSpend,
+  globToPromRegex,
+  MAX_CHUNKS,
+} from '../src/restore/spend-query.js';
 import type { BudgetOptions, TokenfuseOptions } from '../src/types.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
