@@ -50,10 +50,10 @@ export interface BlockedEvent {
 }
 
 /** Looks a budget's state up by name, among the states a store answered with. */
-export type StateOf = (name: string) => BudgetState | undefined;
+type StateOf = (name: string) => BudgetState | undefined;
 
 /** A {@link StateOf} over `states`, which a store gives in the order of `budgets`. */
-export function stateOf(budgets: readonly Budget[], states: readonly BudgetState[]): StateOf {
+function stateOf(budgets: readonly Budget[], states: readonly BudgetState[]): StateOf {
   return (name) => {
     const i = budgets.findIndex((b) => b.name === name);
     return i < 0 ? undefined : states[i];
