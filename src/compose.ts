@@ -20,6 +20,8 @@ import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
 import { PriceBook } from './pricing/price-book.js';
 import { BUNDLED_CATALOG, PriceCatalog } from './pricing/price-catalog.js';
+import { PrometheusRestorer } from './restore/prometheus-restore.js';
+import { enableRestore } from './restore/scheduler.js';
 
 /** @internal what `createTokenfuse()` shares between the instrumentation and the span processor. */
 export interface SharedParts extends InstrumentationParts {
@@ -93,6 +95,18 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       registerPricingMetrics(meter, catalog, providerCosts);
     },
   };
+}
+
+/**
+ * @internal starts restoring the board's spend from Prometheus (`ledger.restore`,
+ * with the in-memory ledger). The first restore starts now, in the background;
+ * calls matching a budget wait for it (at most `timeoutMs`, see `enableRestore`).
+ * Before the metrics are registered: restoring adds its error counter.
+ */
+export function startRestore(config: ResolvedConfig, board: FuseBoard): void {
+  const restore = config.ledger.restore;
+  if (config.enabled && restore !== undefined && config.ledger.store === 'memory')
+    enableRestore(board, new PrometheusRestorer(restore.prometheus), restore);
 }
 
 /**

@@ -50,16 +50,16 @@ export {
 } from './errors/index.js';
 export type { Disposable, Subscribe } from './fuses/events.js';
 export type { FuseState } from './fuses/fuse.js';
+export type { FuseBoard } from './fuses/fuse-board.js';
 export type {
   BlockedEvent,
-  BudgetRestore,
-  FuseBoard,
-  FuseSnapshot,
   ResetEvent,
   StateChangeEvent,
   ThresholdEvent,
   TripEvent,
-} from './fuses/fuse-board.js';
+} from './fuses/fuse-events.js';
+export type { FuseSnapshot } from './fuses/fuse-snapshot.js';
+export type { BudgetRestore } from './fuses/spend-restorer.js';
 export type { Ledger } from './fuses/stores/ledger.js';
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export {

@@ -21,7 +21,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
-import { createSharedParts, TokenfuseInstrumentation } from './compose.js';
+import { createSharedParts, startRestore, TokenfuseInstrumentation } from './compose.js';
 import { CONFIG_FILE_NAMES, CONFIG_PATH_ENV, loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
@@ -31,7 +31,6 @@ import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contra
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
-import { PrometheusRestorer } from './restore/prometheus-restore.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 
@@ -68,11 +67,7 @@ export function createTokenfuse(
   const config = isResolved(options) ? options : resolveConfig(options);
   const shared = createSharedParts(config, advanced.clock);
   // Before the instrumentation registers the metrics: restoring adds its error counter.
-  // The first restore starts now, in the background; calls matching a budget wait for
-  // it (at most `timeoutMs`, see FuseBoard.enableRestore).
-  const restore = config.ledger.restore;
-  if (config.enabled && restore !== undefined && config.ledger.store === 'memory')
-    shared.board.enableRestore(new PrometheusRestorer(restore.prometheus), restore);
+  startRestore(config, shared.board);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
   const spanProcessor = new CostSpanProcessor(shared.accountant, config);
   return {

@@ -28,16 +28,19 @@ import {
 } from '../src/index.js';
 import { PriceBook } from '../src/pricing/price-book.js';
 import {
-  budgetSelector,
-  chunking,
-  counterSpend,
   type FleetSpend,
-  globToPromRegex,
-  MAX_CHUNKS,
   PrometheusRestorer,
   RestoreError,
   type SpendSource,
 } from '../src/restore/prometheus-restore.js';
+import { enableRestore } from '../src/restore/scheduler.js';
+import {
+  budgetSelector,
+  chunking,
+  counterSpend,
+  globToPromRegex,
+  MAX_CHUNKS,
+} from '../src/restore/spend-query.js';
 import type { BudgetOptions, TokenfuseOptions } from '../src/types.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
@@ -513,7 +516,7 @@ describe('when Prometheus cannot help', () => {
     const board = new FuseBoard({ budgets: [budget], policies: [], prices });
     try {
       const url = `http://127.0.0.1:${(prom.address() as AddressInfo).port}`;
-      board.enableRestore(new PrometheusRestorer(url), { intervalSeconds: 0, timeoutMs: 500 });
+      enableRestore(board, new PrometheusRestorer(url), { intervalSeconds: 0, timeoutMs: 500 });
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
       // Joins the restore enableRestore() started.
       const [r] = await board.restore();
@@ -774,7 +777,7 @@ describe('the arithmetic', () => {
         };
       },
     };
-    board.enableRestore(source, { intervalSeconds: 0, timeoutMs: 1000 });
+    enableRestore(board, source, { intervalSeconds: 0, timeoutMs: 1000 });
     const [r] = await board.restore();
     expect(r).toMatchObject({ state: 'open', spent: { usd: 1.5, requests: 2 }, local: { usd: 0 } });
     expect(events).toEqual(['trip usd 1.5']);
@@ -801,7 +804,8 @@ describe('the arithmetic', () => {
   it('a failing source is reported per budget and counted, never thrown', async () => {
     const budget = normalizeBudget({ name: 'f', window: 'day', limit: { usd: 1 } });
     const board = new FuseBoard({ budgets: [budget], policies: [], prices });
-    board.enableRestore(
+    enableRestore(
+      board,
       {
         location: 'http://nowhere',
         fleetSpend: async () => {

@@ -1,5 +1,11 @@
 import { globToRegExp } from '../glob.js';
-import type { BudgetLimits, BudgetMatch, BudgetOptions, ModelPolicyOptions } from '../types.js';
+import type {
+  BudgetLimits,
+  BudgetMatch,
+  BudgetOptions,
+  ModelPolicyOptions,
+  Tags,
+} from '../types.js';
 import { parseDuration } from './duration.js';
 
 /** The units a budget can limit. */
@@ -59,6 +65,17 @@ export function compileMatch(spec: BudgetMatch = {}): Matcher {
   if (spec.provider !== undefined) m.provider = spec.provider;
   if (spec.model !== undefined) m.model = globToRegExp(spec.model);
   return m;
+}
+
+/** Whether a call with these tags, provider and model is one `m` matches. */
+export function matches(m: Matcher, tags: Tags, provider: string, model: string): boolean {
+  return (
+    (m.department === undefined || m.department === tags.department) &&
+    (m.project === undefined || m.project === tags.project) &&
+    (m.environment === undefined || m.environment === tags.environment) &&
+    (m.provider === undefined || m.provider === provider) &&
+    (m.model === undefined || m.model.test(model))
+  );
 }
 
 /** Normalises validated budget options (the schema has checked types and ranges). */

@@ -81,6 +81,9 @@ export interface ReadOutcome {
   transitions: Transition[];
 }
 
+/** A raised budget's state, and what the raise added (undefined when it added nothing it could: see {@link FuseStore.raise}). */
+export type RaiseOutcome = ReadOutcome & { added: Amounts | undefined };
+
 /** Operations of a shared store that can fail (the `operation` label of `tokenfuse_ledger_errors_total`). */
 export type LedgerOperation = 'admit' | 'settle' | 'reconcile';
 /** Why they failed (the `reason` label). */
@@ -92,6 +95,10 @@ export type LedgerFailure = 'timeout' | 'connection' | 'script';
 export type LedgerErrorOperation = LedgerOperation | 'restore';
 /** Every `reason`: the shared store's, and `response` (Prometheus answered with an error, or with something unreadable). */
 export type LedgerErrorReason = LedgerFailure | 'response';
+/** One series of `tokenfuse_ledger_errors_total`: `operation:reason`. */
+export type LedgerErrorKey = `${LedgerErrorOperation}:${LedgerErrorReason}`;
+/** Per series: failures of a shared store, and of restoring from Prometheus. */
+export type LedgerErrorCounts = ReadonlyMap<LedgerErrorKey, number>;
 
 /** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
 export interface StoreListener {
@@ -119,6 +126,21 @@ export interface FuseStore {
   read(budgets: readonly Budget[], now: number): MaybePromise<ReadOutcome>;
   /** The budgets' state as last known here, without I/O. */
   peek(budgets: readonly Budget[], now: number): ReadOutcome;
+  /**
+   * Raises a budget's spend this window to at least `floor` per unit (the fleet's,
+   * read back from Prometheus: `ledger.restore`), spreading what it adds to a rolling
+   * window over `timeline`, and opens its fuse at once if that exhausts it.
+   * Thresholds passed are marked crossed without firing. `added` is undefined when
+   * `windowStart`'s window has ended, and from a shared store, which holds the
+   * fleet's spend itself and raises nothing.
+   */
+  raise(
+    budget: Budget,
+    now: number,
+    windowStart: number,
+    floor: Amounts,
+    timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
+  ): RaiseOutcome;
   /** Opens (`isolate`) or closes (`reset`) a fuse by hand. Rejects when a shared store cannot be reached. */
   control(budget: Budget, op: 'isolate' | 'reset', now: number): MaybePromise<ReadOutcome>;
   /** Flushes what can be flushed and lets go of connections. */

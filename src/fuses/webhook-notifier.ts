@@ -1,7 +1,8 @@
 import { diag } from '@opentelemetry/api';
 import type { WebhookOptions } from '../types.js';
 import type { Disposable } from './events.js';
-import type { FuseBoard, ThresholdEvent, TripEvent } from './fuse-board.js';
+import type { FuseBoard } from './fuse-board.js';
+import type { ThresholdEvent, TripEvent } from './fuse-events.js';
 import {
   type WebhookDeliveryLimits,
   type WebhookDropReason,

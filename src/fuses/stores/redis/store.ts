@@ -257,6 +257,11 @@ export class RedisFuseStore implements FuseStore {
     };
   }
 
+  /** Raises nothing: Redis holds the fleet's spend itself (restoring is for the in-memory store). */
+  raise(budget: Budget, now: number): ReadOutcome & { added: undefined } {
+    return { ...this.peek([budget], now), added: undefined };
+  }
+
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
     if (this.connection.starting !== undefined)
       return this.connection.afterStart(() => this.control(budget, op, now));
