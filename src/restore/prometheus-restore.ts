@@ -38,8 +38,7 @@
 import type { Amounts, Budget, Unit } from '../budgets/budget.js';
 import { UNITS, ZERO } from '../budgets/budget.js';
 import { windowAt } from '../budgets/rules.js';
-import { RestoreError } from '../errors/restore-errors.js';
-import type { LedgerErrorReason } from '../fuses/fuse-store.js';
+import { RestoreError, type RestoreFailureReason } from '../errors/restore-errors.js';
 import {
   budgetSelector,
   type ChunkOptions,
@@ -49,7 +48,7 @@ import {
 } from './spend-query.js';
 
 /** Why reading from Prometheus failed: the `reason` label of `tokenfuse_ledger_errors_total{operation="restore"}`. */
-export type RestoreFailure = Extract<LedgerErrorReason, 'timeout' | 'connection' | 'response'>;
+export type RestoreFailure = RestoreFailureReason;
 
 // Its home is errors/ with the other errors; re-exported where restoring is.
 export { RestoreError };

@@ -57,6 +57,7 @@
  */
 
 import type { Budget, Unit } from '../budgets/budget.js';
+import { globBody } from '../glob.js';
 import { BUDGET_LABELS, METRIC, type Outcome, PROMETHEUS_NAME } from '../metrics/contract.js';
 
 const BLOCKED: Outcome = 'blocked';
@@ -90,11 +91,7 @@ export interface ChunkOptions {
 
 /** A model glob as a Prometheus (RE2, fully anchored) regex: `*` is `.*`, the rest literal, any case (as budgets match). */
 export function globToPromRegex(glob: string): string {
-  const body = glob
-    .split('*')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('.*');
-  return `(?i)${body}`;
+  return `(?i)${globBody(glob)}`;
 }
 
 /** A PromQL string literal. JSON's escapes (`\"`, `\\`, `\n`, `\uXXXX`) are PromQL's too. */
