@@ -198,8 +198,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     }
     if (call === undefined) return result;
     try {
-      if (!call.attach(result, callerView ?? result))
-        call.fail(new Error(`${site.adapter.api}.create returned no APIPromise`));
+      const observed = call.attach(result, callerView ?? result);
+      if (observed !== undefined) return observed;
+      call.fail(new Error(`${site.adapter.api}.create returned no APIPromise`));
     } catch (err) {
       diag.error('tokenfuse: hooking the SDK promise failed; the call itself is unaffected', err);
     }

@@ -5,7 +5,7 @@ import { ATTR } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
-import { countTokensBounded } from '../pricing/estimate-tokens.js';
+import { countTokensBounded, inputTokenCount } from '../pricing/estimate-tokens.js';
 import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type {
@@ -68,8 +68,8 @@ export class LlmCall implements CallObserver {
     return this.init.body;
   }
 
-  /** Observes what the SDK method returned; false when it is not the SDK's promise. */
-  attach(returned: unknown, view: unknown): boolean {
+  /** Observes what the SDK method returned: what the caller gets, or undefined when it is not the SDK's promise. */
+  attach(returned: unknown, view: unknown): unknown {
     return this.init.promises.attach(returned, this, view);
   }
 
@@ -219,7 +219,7 @@ export class LlmCall implements CallObserver {
   }
 
   private estimate(fromStream: boolean): NormalizedUsage {
-    const input = this.init.adapter.estimateInputTokens(this.init.body);
+    const input = inputTokenCount(this.init.adapter.billedInput(this.init.body));
     // Bounded: a long stream is not tokenized on the caller's event loop past MAX_TOKENIZED_CHARS.
     const output =
       fromStream && this.stream ? countTokensBounded([this.stream.pieces.join('')]) : 0;

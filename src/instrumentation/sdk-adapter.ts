@@ -82,8 +82,6 @@ export interface OperationAdapter<Body = any> {
   maxOutputTokens(body: Body): MaxOutput;
   /** Every part of the body the provider bills as input. */
   billedInput(body: Body): BilledInput;
-  /** Input tokens, tokenized within the call path's bound. */
-  estimateInputTokens(body: Body): number;
   inputText(body: Body): string;
   /**
    * Reads a finished result. `catalogProvider` is the call's provider in the price
@@ -138,11 +136,14 @@ export interface CallObserver {
  */
 export interface SdkPromises {
   /**
-   * Observes what the SDK method returned, without replacing it. `view` is the
-   * promise the caller holds when it is not `returned` itself (see `deferred`).
-   * Returns false when `returned` is not the SDK's promise.
+   * Observes what the SDK method returned and returns what the caller gets:
+   * `returned` itself where its type can be hooked in place (an `APIPromise`, whose
+   * helpers must keep working), else a promise derived from it that passes results
+   * through `call.onResult` (a plain promise). `view` is the promise the caller
+   * holds when it is not `returned` itself (see `deferred`). Returns undefined when
+   * `returned` is not the SDK's promise.
    */
-  attach(returned: unknown, call: CallObserver, view: unknown): boolean;
+  attach(returned: unknown, call: CallObserver, view: unknown): unknown;
   /**
    * When `result` is a stream: makes its iteration go through `wrap` and returns
    * what the caller gets (the same object when wrapped in place); else undefined.
@@ -167,7 +168,11 @@ export interface SdkPromises {
 
 /** One method to wrap in a loaded module. */
 export interface PatchPoint {
-  /** The object (usually a prototype) that holds the method; undefined when absent. */
+  /**
+   * The object (usually a prototype) that holds the method; undefined when absent.
+   * A public method an SDK defines per instance (a class field) has no prototype to
+   * patch: declare the prototype method it delegates to, one per request sent.
+   */
   target: object | undefined;
   method: string;
   /** Named in the warning when the target or method is missing (`chat.completions.create`). */

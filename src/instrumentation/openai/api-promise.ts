@@ -53,9 +53,9 @@ export function openAIPromises(APIPromise: ApiPromiseClass | undefined): OpenAIP
   return {
     apiPromise: APIPromise,
     attach(returned, call, view) {
-      if (!isApiPromise(returned)) return false;
+      if (!isApiPromise(returned)) return undefined;
       attachApiPromise(returned, call, (view ?? returned) as { parsedPromise?: unknown });
-      return true;
+      return returned;
     },
     wrapStream(result, wrap) {
       if (!isSdkStream(result)) return undefined;

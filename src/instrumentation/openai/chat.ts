@@ -5,17 +5,15 @@ import type {
   ChatCompletionChunk,
   ChatCompletionCreateBody,
 } from '../../internal-types.js';
-import { chatBilledInput, inputTokenCount } from '../../pricing/estimate-tokens.js';
+import { chatBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, providerReportedCost } from '../../pricing/usage.js';
 import type { OperationAdapter } from '../sdk-adapter.js';
 import {
   isObject,
   list,
   noteStreamTier,
+  openaiRequest,
   readMax,
-  requestAttributes,
-  requestModel,
-  requestServiceTier,
   serviceTierOf,
   str,
 } from './read.js';
@@ -35,9 +33,7 @@ function chatMaxOutput(body: unknown): MaxOutput {
 export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
   api: 'chat.completions',
   operation: 'chat',
-  model: requestModel,
-  requestAttributes: (body) => requestAttributes(body, true),
-  requestServiceTier,
+  ...openaiRequest(true),
   prepareBody(body) {
     if (body?.stream !== true || body.stream_options?.include_usage != null) {
       return { body, injectedUsage: false };
@@ -49,7 +45,6 @@ export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
   },
   maxOutputTokens: chatMaxOutput,
   billedInput: chatBilledInput,
-  estimateInputTokens: (body) => inputTokenCount(chatBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.messages ?? []),
   fromResult(result, catalogProvider) {
     const r = (isObject(result) ? result : {}) as ChatCompletion;

@@ -74,3 +74,12 @@ export function noteStreamTier(state: StreamState, item: unknown): void {
     serviceTierOf(item) ??
     state.serviceTier;
 }
+
+/** What every openai API reads from its request the same way: model, tier, span attributes. */
+export function openaiRequest(withMaxTokens: boolean) {
+  return {
+    model: requestModel,
+    requestServiceTier,
+    requestAttributes: (body: unknown) => requestAttributes(body, withMaxTokens),
+  };
+}

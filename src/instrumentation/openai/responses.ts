@@ -4,17 +4,15 @@ import type {
   ResponseStreamEvent,
   ResponsesCreateBody,
 } from '../../internal-types.js';
-import { inputTokenCount, responsesBilledInput } from '../../pricing/estimate-tokens.js';
+import { responsesBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, providerReportedCost } from '../../pricing/usage.js';
 import type { OperationAdapter } from '../sdk-adapter.js';
 import {
   isObject,
   list,
   noteStreamTier,
+  openaiRequest,
   readMax,
-  requestAttributes,
-  requestModel,
-  requestServiceTier,
   serviceTierOf,
   str,
 } from './read.js';
@@ -22,13 +20,10 @@ import {
 export const responsesAdapter: OperationAdapter<ResponsesCreateBody> = {
   api: 'responses',
   operation: 'chat',
-  model: requestModel,
-  requestAttributes: (body) => requestAttributes(body, true),
-  requestServiceTier,
+  ...openaiRequest(true),
   prepareBody: (body) => ({ body, injectedUsage: false }),
   maxOutputTokens: (body) => readMax(body, 'max_output_tokens'),
   billedInput: responsesBilledInput,
-  estimateInputTokens: (body) => inputTokenCount(responsesBilledInput(body)),
   inputText: (body) => JSON.stringify(body?.input ?? ''),
   fromResult(result, catalogProvider) {
     const r = (isObject(result) ? result : {}) as ResponseObject;
