@@ -15,6 +15,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import type { Accountant } from '../accounting/accountant.js';
 import { ATTR } from '../accounting/span-attributes.js';
 import { markCovered } from '../accounting/span-registry.js';
 import {
@@ -24,11 +25,12 @@ import {
 } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
-import type { Admission, AdmissionResult } from '../fuses/fuse-board.js';
+import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
+import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import type { ProviderInfo } from '../pricing/providers.js';
 import type { Tags } from '../types.js';
-import type { InstrumentationParts } from './instrumentation.js';
 import { LlmCall } from './llm-call.js';
 import {
   estimateRequest,
@@ -68,12 +70,20 @@ interface PreparedCall {
   startTime: Date;
 }
 
+/** The parts a call is started with (the instrumentation's, see `InstrumentationParts`). */
+export interface CallParts {
+  config: ResolvedConfig;
+  accountant: Accountant;
+  board: FuseBoard;
+  providerCosts: ProviderCostTotals;
+}
+
 /** Starts calls for the generic wrapper. */
 export class CallStarter {
   private readonly fingerprints = new WeakMap<object, string>();
 
   constructor(
-    private readonly parts: InstrumentationParts,
+    private readonly parts: CallParts,
     private readonly tracer: () => Tracer,
     private readonly providerOf: (baseURL: string | undefined) => ProviderInfo,
   ) {}
