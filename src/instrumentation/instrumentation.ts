@@ -55,6 +55,8 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   private readonly starter: CallStarter;
   /** Each SDK's per-instrumentation state, by adapter. */
   private readonly sessions = new Map<SdkAdapter, unknown>();
+  /** What was patched in each loaded module, to unpatch exactly that. */
+  private readonly patched = new WeakMap<object, PatchPoint[]>();
 
   constructor(config: TokenfuseInstrumentationConfig, parts: InstrumentationParts) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -113,6 +115,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
           sdk.module.versions,
           (moduleExports) => {
             const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
+            if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
             for (const point of loaded?.patchPoints ?? []) {
               this.patch(sdk.module.name, point, (operation) => ({
                 sdk,
@@ -123,8 +126,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
             return moduleExports;
           },
           (moduleExports) => {
-            const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
-            for (const { target, method } of loaded?.patchPoints ?? []) {
+            for (const { target, method } of this.patched.get(moduleExports) ?? []) {
               if (target) this._unwrap(target as Record<string, AnyFunction>, method);
             }
           },
