@@ -12,7 +12,7 @@ import { RedisFuseStore } from './fuses/stores/redis/store.js';
 import { attachWebhooks } from './fuses/webhook-notifier.js';
 import {
   type InstrumentationParts,
-  OpenAIInstrumentation,
+  LlmInstrumentation,
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
@@ -117,7 +117,7 @@ export function startRestore(config: ResolvedConfig, board: FuseBoard): void {
  * Add it to your own `NodeSDK` (with {@link CostSpanProcessor} if other GenAI
  * instrumentations should be priced too), or let `tokenfuse/register` do it.
  */
-export class TokenfuseInstrumentation extends OpenAIInstrumentation {
+export class TokenfuseInstrumentation extends LlmInstrumentation {
   /**
    * @param config OpenTelemetry's options, and tokenfuse's under `tokenfuse`.
    * @param shared @internal parts already composed by `createTokenfuse()`.

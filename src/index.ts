@@ -62,10 +62,8 @@ export type { FuseSnapshot } from './fuses/fuse-snapshot.js';
 export type { BudgetRestore } from './fuses/spend-restorer.js';
 export type { Ledger } from './fuses/stores/ledger.js';
 export { registerEsmHook } from './instrumentation/esm-hook.js';
-export {
-  SUPPORTED_OPENAI_VERSIONS,
-  type TokenfuseInstrumentationConfig,
-} from './instrumentation/instrumentation.js';
+export type { TokenfuseInstrumentationConfig } from './instrumentation/instrumentation.js';
+export { SUPPORTED_OPENAI_VERSIONS } from './instrumentation/openai/module.js';
 export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';

@@ -3,17 +3,18 @@ import {
   register as registerSyncHook,
   supportsSyncHooks,
 } from 'import-in-the-middle/register-hooks.mjs';
+import { SDKS } from './sdks.js';
 
-/** The only module tokenfuse's loader hook intercepts. */
-export const HOOKED_MODULES = ['openai'];
+/** The only modules tokenfuse's loader hook intercepts: the instrumented SDKs. */
+export const HOOKED_MODULES = SDKS.map((sdk) => sdk.module.name);
 
 let registered = false;
 
 /**
  * Registers the ESM loader hook that lets the instrumentation patch `import 'openai'`,
- * limited to `openai`: hooking every module is known to break the SDK's shims, and
- * costs every import. `tokenfuse/register` calls it; an ESM app that builds its own
- * NodeSDK calls it before it imports `openai`. Calling it again does nothing.
+ * limited to the instrumented SDKs: hooking every module is known to break the SDK's
+ * shims, and costs every import. `tokenfuse/register` calls it; an ESM app that builds
+ * its own NodeSDK calls it before it imports `openai`. Calling it again does nothing.
  */
 export function registerEsmHook(): void {
   if (registered) return;

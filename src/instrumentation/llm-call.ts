@@ -4,15 +4,22 @@ import type { Accountant } from '../accounting/accountant.js';
 import { ATTR } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
-import type { ApiPromiseLike, SdkStreamLike } from '../internal-types.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
-import { countTokensBounded } from '../pricing/estimate-tokens.js';
+import { countTokensBounded, inputTokenCount } from '../pricing/estimate-tokens.js';
 import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
-import type { ApiAdapter, ResultInfo, StreamState } from './api-adapters.js';
+import type {
+  CallObserver,
+  OperationAdapter,
+  ResultInfo,
+  SdkPromises,
+  StreamState,
+} from './sdk-adapter.js';
 
 export interface LlmCallInit {
-  adapter: ApiAdapter;
+  adapter: OperationAdapter;
+  /** The SDK's promise and stream types, to observe the result with. */
+  promises: SdkPromises;
   body: any;
   injectedUsage: boolean;
   span: Span;
@@ -41,12 +48,12 @@ export interface LlmCallInit {
  * the stream finished or abandoned, or an error. Ends its span and accounts the
  * call exactly once, whichever of those happens first.
  */
-export class LlmCall {
+export class LlmCall implements CallObserver {
   private ended = false;
   private firstChunkAt: number | undefined;
   private stream: StreamState | undefined;
-  /** `service_tier` the response says the call ran on. */
-  private responseTier: string | undefined;
+  /** `service_tier` the (non-streamed) result says the call ran on. */
+  private resultTier: string | undefined;
   /** The provider's own cost figure of a non-streamed result. */
   private providerCostUsd: number | undefined;
 
@@ -57,78 +64,50 @@ export class LlmCall {
     return this.init.accountant.prices.catalogProviderId(this.init.provider);
   }
 
-  /**
-   * Hooks the SDK's own APIPromise without replacing it, so `.withResponse()`,
-   * `.asResponse()`, `_thenUnwrap()` helpers such as `parse()`, and streams keep
-   * working, and the body is read once, by the SDK, only when the caller asks.
-   * `view` is the promise the caller holds when it is not `promise` itself (a call
-   * sent after an asynchronous admission): whether the caller parses is read there.
-   */
-  attach(promise: ApiPromiseLike, view: { parsedPromise?: unknown } = promise): void {
-    const call = this;
-    const originalParse = promise.parseResponse;
-    promise.parseResponse = function tokenfuseParseResponse(client, props) {
-      let parsed: unknown;
-      try {
-        parsed = originalParse.call(this, client, props);
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-      return Promise.resolve(parsed).then(
-        (result) => call.onResult(result),
-        (err) => {
-          call.fail(err);
-          throw err;
-        },
-      );
-    };
-    // Transport errors, HTTP errors and timeouts reject the response promise before
-    // anything is parsed. Observe it without replacing it: openai v7 derives promises
-    // (`_thenUnwrap`, `withResponse`) from its own closure over the original.
-    promise.responsePromise.then(undefined, (err: unknown) => call.fail(err));
-    // SDK helpers such as `chat.completions.parse()` derive a new promise that parses
-    // through the client's closure, not through `parseResponse` above: see its result
-    // on the way to the helper's transform.
-    const originalThenUnwrap = promise._thenUnwrap;
-    if (typeof originalThenUnwrap === 'function') {
-      promise._thenUnwrap = function tokenfuseThenUnwrap(transform) {
-        return originalThenUnwrap.call(this, (result: unknown, props: unknown) =>
-          transform(call.onResult(result), props),
-        );
-      };
-    }
-    // `.asResponse()` hands the raw body to the caller and never parses. Read usage
-    // from a clone, but only when nothing else will parse (`withResponse()` does).
-    const originalAsResponse = promise.asResponse;
-    promise.asResponse = function tokenfuseAsResponse() {
-      return originalAsResponse.call(this).then((response) => {
-        if (view.parsedPromise === undefined) call.onRawResponse(response);
-        return response;
-      });
-    };
+  get body(): unknown {
+    return this.init.body;
   }
 
-  private onResult(result: unknown): unknown {
+  /** Observes what the SDK method returned: what the caller gets, or undefined when it is not the SDK's promise. */
+  attach(returned: unknown, view: unknown): unknown {
+    return this.init.promises.attach(returned, this, view);
+  }
+
+  /** The service tier the call ran on, as the result or the stream says. */
+  private responseTier(): string | undefined {
+    return this.resultTier ?? this.stream?.serviceTier;
+  }
+
+  /** @internal a parsed result (or stream) on its way to the caller. */
+  onResult(result: unknown): unknown {
     if (this.ended || this.stream !== undefined) return result;
-    if (isSdkStream(result)) {
-      try {
-        this.observeStream(result);
-      } catch (err) {
-        diag.error(
-          'tokenfuse: observing an LLM stream failed; the stream itself is unaffected',
-          err,
-        );
-        this.finishEstimated('ok', false);
-      }
+    let streamed: unknown;
+    try {
+      streamed = this.init.promises.wrapStream(result, (inner) => {
+        return new ObservedIterator(inner, this);
+      });
+    } catch (err) {
+      diag.error('tokenfuse: observing an LLM stream failed; the stream itself is unaffected', err);
+      this.finishEstimated('ok', false);
       return result;
+    }
+    if (streamed !== undefined) {
+      this.stream = {
+        usage: undefined,
+        responseModel: undefined,
+        responseId: undefined,
+        finishReasons: [],
+        pieces: [],
+        firstChunk: false,
+      };
+      return streamed;
     }
     // Whatever the payload holds, the call ends here, once: its reservation is
     // released and its span ended even when reading the result fails.
     let info: ResultInfo | undefined;
     try {
       info = this.init.adapter.fromResult(result, this.catalogProvider());
-      this.noteServiceTier(result);
+      this.resultTier = info.serviceTier;
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
       if (info.finishReasons) span.setAttribute(ATTR.finishReasons, info.finishReasons);
@@ -147,44 +126,14 @@ export class LlmCall {
     return result;
   }
 
-  private onRawResponse(response: unknown): void {
-    const r = response as Response;
-    if (this.init.body?.stream === true || typeof r?.clone !== 'function') {
-      // A raw SSE body belongs to the caller; count what we can know without it.
-      this.finishEstimated('ok', false);
-      return;
-    }
-    r.clone()
-      .json()
-      .then(
-        (json) => this.onResult(json),
-        () => this.finishEstimated('ok', false),
-      );
-  }
-
-  /** Wraps the stream's iterator in place: `tee()` and `toReadableStream()` go through it too. */
-  private observeStream(stream: SdkStreamLike): void {
-    this.stream = {
-      usage: undefined,
-      responseModel: undefined,
-      responseId: undefined,
-      finishReasons: [],
-      pieces: [],
-      firstChunk: false,
-    };
-    const original = stream.iterator;
-    const call = this;
-    stream.iterator = function tokenfuseStreamIterator(this: unknown) {
-      return new ObservedIterator(original.call(this), call);
-    };
+  /** @internal the caller took the raw response and nothing will parse it. */
+  endUnread(): void {
+    this.finishEstimated('ok', false);
   }
 
   /** @internal called by ObservedIterator for each item. Returns true to hide it. */
   onStreamItem(item: unknown): boolean {
     const state = this.stream!;
-    // Chat chunks carry it on every chunk; Responses events on `response`.
-    this.noteServiceTier(item);
-    this.noteServiceTier((item as { response?: unknown } | null)?.response);
     const hide = this.init.adapter.onStreamItem(
       item,
       state,
@@ -230,11 +179,6 @@ export class LlmCall {
     else this.finishEstimated('ok', true);
   }
 
-  private noteServiceTier(value: unknown): void {
-    const tier = (value as { service_tier?: unknown } | null | undefined)?.service_tier;
-    if (typeof tier === 'string' && tier !== '') this.responseTier = tier;
-  }
-
   /** Ends the call as failed. Safe to call more than once. */
   fail(err: unknown): void {
     if (this.ended) return;
@@ -275,7 +219,7 @@ export class LlmCall {
   }
 
   private estimate(fromStream: boolean): NormalizedUsage {
-    const input = this.init.adapter.estimateInputTokens(this.init.body);
+    const input = inputTokenCount(this.init.adapter.billedInput(this.init.body));
     // Bounded: a long stream is not tokenized on the caller's event loop past MAX_TOKENIZED_CHARS.
     const output =
       fromStream && this.stream ? countTokensBounded([this.stream.pieces.join('')]) : 0;
@@ -317,7 +261,7 @@ export class LlmCall {
         timeToFirstChunkS:
           this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
         // What ran is what is billed; a request's `auto` is resolved by the response.
-        serviceTier: this.responseTier ?? init.requestServiceTier,
+        serviceTier: this.responseTier() ?? init.requestServiceTier,
         startedAt: init.startTime,
         providerCostUsd: this.providerCostUsd ?? this.stream?.providerCostUsd,
       };
@@ -344,7 +288,8 @@ export class LlmCall {
     }
     try {
       if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
-      if (this.responseTier) span.setAttribute(ATTR.responseServiceTier, this.responseTier);
+      const tier = this.responseTier();
+      if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
       if (usage !== undefined) {
         span.setAttribute(ATTR.inputTokens, inputTokens(usage));
         span.setAttribute(ATTR.outputTokens, outputTokens(usage));
@@ -420,15 +365,6 @@ class ObservedIterator implements AsyncIterator<unknown>, AsyncIterable<unknown>
   [Symbol.asyncIterator](): this {
     return this;
   }
-}
-
-function isSdkStream(value: unknown): value is SdkStreamLike {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as SdkStreamLike).iterator === 'function' &&
-    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
-  );
 }
 
 /** `error.type`: the SDK's error class (RateLimitError, APIConnectionTimeoutError, …) or the HTTP status. */

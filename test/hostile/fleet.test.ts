@@ -20,7 +20,8 @@ import {
   isBudgetExceededError,
   isLedgerUnavailableError,
 } from '../../src/index.js';
-import { chatAdapter, estimateRequest } from '../../src/instrumentation/api-adapters.js';
+import { chatAdapter } from '../../src/instrumentation/openai/chat.js';
+import { estimateRequest } from '../../src/instrumentation/sdk-adapter.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
 import { createHarness, type Harness } from '../helpers/harness.js';

@@ -1,0 +1,289 @@
+/**
+ * Everything before an instrumented call's request: its tags (config, context and
+ * baggage, per-call headers), its span attributes, its admission against the
+ * budgets, and its span; for any SDK, through the SDK's adapter.
+ */
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
+import { markCovered } from '../accounting/span-registry.js';
+import {
+  readAttributionHeaders,
+  readDefaultAttributionHeaders,
+  withoutDefaultHeaders,
+} from '../attribution/headers.js';
+import { resolveTags } from '../attribution/resolve.js';
+import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import type { BlockedCallError } from '../errors/blocked-call-error.js';
+import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
+import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
+import type { ProviderInfo } from '../pricing/providers.js';
+import type { Tags } from '../types.js';
+import { LlmCall } from './llm-call.js';
+import {
+  estimateRequest,
+  type OperationAdapter,
+  type SdkAdapter,
+  type SdkPromises,
+} from './sdk-adapter.js';
+
+/** A call ready to be sent (or blocked), with the context to send it in. */
+export interface StartedCall {
+  call: LlmCall | undefined;
+  callArgs: unknown[];
+  ctx: Context;
+  blocked: BlockedCallError | undefined;
+}
+
+/** One patched method of one loaded SDK. */
+export interface CallSite {
+  sdk: SdkAdapter;
+  adapter: OperationAdapter;
+  promises: SdkPromises;
+}
+
+/** What `start` knows before admission. */
+interface PreparedCall {
+  site: CallSite;
+  args: unknown[];
+  callArgs: unknown[];
+  body: unknown;
+  tags: Tags;
+  provider: ProviderInfo;
+  model: string;
+  attributes: Attributes;
+  active: Context;
+  startedAt: number;
+  /** Wall-clock start, for prices in force at the call's start (`performance.now()` is no date). */
+  startTime: Date;
+}
+
+/** The parts a call is started with (the instrumentation's, see `InstrumentationParts`). */
+export interface CallParts {
+  config: ResolvedConfig;
+  accountant: Accountant;
+  board: FuseBoard;
+  providerCosts: ProviderCostTotals;
+}
+
+/** Starts calls for the generic wrapper. */
+export class CallStarter {
+  private readonly fingerprints = new WeakMap<object, string>();
+
+  constructor(
+    private readonly parts: CallParts,
+    private readonly tracer: () => Tracer,
+    private readonly providerOf: (baseURL: string | undefined) => ProviderInfo,
+  ) {}
+
+  /**
+   * Tags, attributes, admission, span. Synchronous unless admission answers later
+   * (the shared ledger), then a promise of the same.
+   */
+  start(site: CallSite, thisArg: unknown, args: unknown[]): StartedCall | Promise<StartedCall> {
+    const { config } = this.parts;
+    const { sdk, adapter } = site;
+    const startedAt = performance.now();
+    const startTime = new Date();
+    const request = sdk.readRequest(thisArg, args);
+    const { body, client } = request;
+
+    let headers = request.headers;
+    let headerTags: ReturnType<typeof readAttributionHeaders>['tags'];
+    if (config.attribution.headers && request.headersReadable) {
+      const strip = config.attribution.stripHeaders;
+      // Per-call headers win over the client's defaultHeaders, tag by tag.
+      const defaults = readDefaultAttributionHeaders(client?.object);
+      const read = headers != null ? readAttributionHeaders(headers, strip) : undefined;
+      headerTags = defaults.tags === undefined ? read?.tags : { ...defaults.tags, ...read?.tags };
+      headers = read?.stripped ?? headers;
+      if (strip && defaults.present.length > 0)
+        headers = withoutDefaultHeaders(headers, defaults.present);
+    }
+
+    const active = context.active();
+    const tags = resolveTags(
+      config.attribution.defaults,
+      config.attribution.baggage ? active : undefined,
+      headerTags,
+    );
+    const provider = this.providerOf(client?.baseURL);
+    const model = adapter.model(body) ?? 'unknown';
+    const prepared = adapter.prepareBody(body);
+
+    const attributes: Attributes = {
+      [ATTR.operationName]: adapter.operation,
+      [ATTR.providerName]: provider.semconvName,
+      [ATTR.requestModel]: model,
+      [ATTR.api]: adapter.api,
+      [ATTR.provider]: provider.id,
+    };
+    if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
+    if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
+    Object.assign(attributes, adapter.requestAttributes(body));
+    for (const name of TAG_NAMES) {
+      const value = tags[name];
+      if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
+    }
+    const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
+    if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
+    if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
+
+    const p: PreparedCall = {
+      site,
+      args,
+      callArgs:
+        prepared.body === body && headers === request.headers
+          ? args
+          : sdk.rebuildArgs(args, prepared.body, headers),
+      body: prepared.body,
+      tags,
+      provider,
+      model,
+      attributes,
+      active,
+      startedAt,
+      startTime,
+    };
+    const injectedUsage = prepared.injectedUsage;
+    if (!this.parts.board.active) return this.finishStart(p, injectedUsage, undefined, false);
+    const result = this.parts.board.admit({
+      tags,
+      provider: provider.id,
+      model,
+      ...estimateRequest(adapter, prepared.body),
+    });
+    if (result instanceof Promise)
+      return result.then((r) => this.finishStart(p, injectedUsage, r, true));
+    return this.finishStart(p, injectedUsage, result, false);
+  }
+
+  /** The span and the call, once admission has answered. */
+  private finishStart(
+    p: PreparedCall,
+    injectedUsage: boolean,
+    result: AdmissionResult | undefined,
+    deferred: boolean,
+  ): StartedCall {
+    const { site, args, callArgs, body, tags, provider, model, attributes, active } = p;
+    const { startedAt, startTime } = p;
+    const { adapter } = site;
+    const { config, accountant } = this.parts;
+    let admission: Admission | undefined;
+    let blocked: BlockedCallError | undefined;
+    if (result !== undefined) {
+      if ('blocked' in result) {
+        blocked = result.blocked;
+        if (result.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = result.wouldBlock;
+      } else {
+        admission = result.admitted;
+        if (admission.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = admission.wouldBlock;
+      }
+    }
+
+    // Another GenAI instrumentation's span around ours describes the same call:
+    // the span processor must not price it a second time.
+    const parent = trace.getSpan(active);
+    if (
+      parent &&
+      (parent as { attributes?: Attributes }).attributes?.[ATTR.operationName] !== undefined
+    ) {
+      markCovered(parent);
+    }
+
+    const span = this.tracer().startSpan(
+      `${adapter.operation} ${model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes,
+        // Waiting for the shared ledger's answer is part of the call.
+        ...(deferred ? { startTime: performance.timeOrigin + startedAt } : {}),
+      },
+      active,
+    );
+    if (blocked !== undefined) {
+      this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
+      return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };
+    }
+    const ctx = trace.setSpan(active, span);
+    const call = new LlmCall({
+      adapter,
+      promises: site.promises,
+      body,
+      injectedUsage,
+      span,
+      ctx,
+      tags,
+      provider: provider.id,
+      providerName: provider.semconvName,
+      model,
+      accountant,
+      captureContent: config.content.capture,
+      startedAt,
+      startTime,
+      admission,
+      board: this.parts.board,
+      requestServiceTier: adapter.requestServiceTier(body),
+      providerCosts: this.parts.providerCosts,
+    });
+    return { call, callArgs, ctx, blocked: undefined };
+  }
+
+  /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */
+  private recordBlocked(
+    span: Span,
+    err: BlockedCallError,
+    call: {
+      adapter: OperationAdapter;
+      tags: Tags;
+      provider: ProviderInfo;
+      model: string;
+      startedAt: number;
+    },
+  ): void {
+    try {
+      span.setAttribute(ATTR.budgetName, err.budget);
+      span.setAttribute(ATTR.blockReason, err.reason);
+      span.setAttribute(ATTR.errorType, err.name);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      this.parts.accountant.account({
+        operation: call.adapter.operation,
+        provider: call.provider.id,
+        providerName: call.provider.semconvName,
+        model: call.model,
+        tags: call.tags,
+        usage: undefined,
+        estimated: false,
+        outcome: 'blocked',
+        errorType: err.name,
+        budget: err.budget,
+        durationS: (performance.now() - call.startedAt) / 1000,
+      });
+    } finally {
+      span.end();
+    }
+  }
+
+  /** A short, non-reversible id of the client's API key, cached per client. */
+  private fingerprint(client: object, key: unknown): string | undefined {
+    let fp = this.fingerprints.get(client);
+    if (fp === undefined) {
+      if (typeof key !== 'string' || key === '') return undefined;
+      fp = createHash('sha256').update(key).digest('hex').slice(0, 8);
+      this.fingerprints.set(client, fp);
+    }
+    return fp;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * openai's `APIPromise` and `Stream` (Stainless; `@anthropic-ai/sdk` has the same),
+ * hooked in place and never replaced, so `.withResponse()`, `.asResponse()`,
+ * `_thenUnwrap()` helpers such as `parse()`, and streams' `tee()` keep working,
+ * and the body is read once, by the SDK, only when the caller asks.
+ */
+import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
+import type { CallObserver, SdkPromises } from '../sdk-adapter.js';
+
+/** The SDK's APIPromise class, as its constructor is called. */
+export type ApiPromiseClass = new (
+  client: unknown,
+  responsePromise: Promise<never>,
+  parseResponse?: (client: unknown, props: unknown) => unknown,
+) => unknown;
+
+/** The promise types of one loaded openai module. */
+export interface OpenAIPromises extends SdkPromises {
+  /** The module's APIPromise class; undefined when it exports none. */
+  apiPromise: ApiPromiseClass | undefined;
+}
+
+export function isApiPromise(value: unknown): value is ApiPromiseLike {
+  return (
+    value instanceof Promise &&
+    typeof (value as ApiPromiseLike).parseResponse === 'function' &&
+    typeof (value as ApiPromiseLike).asResponse === 'function' &&
+    (value as ApiPromiseLike).responsePromise instanceof Promise
+  );
+}
+
+function isSdkStream(value: unknown): value is SdkStreamLike {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as SdkStreamLike).iterator === 'function' &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+/** The APIPromise class a loaded module exports (CommonJS or an ESM namespace). */
+export function apiPromiseClass(moduleExports: any): ApiPromiseClass | undefined {
+  const mod =
+    moduleExports?.[Symbol.toStringTag] === 'Module'
+      ? (moduleExports.default ?? moduleExports)
+      : moduleExports;
+  const candidate = moduleExports?.APIPromise ?? mod?.APIPromise;
+  return typeof candidate === 'function' ? candidate : undefined;
+}
+
+/** The promise hooks of a module whose APIPromise class is `APIPromise`. */
+export function openAIPromises(APIPromise: ApiPromiseClass | undefined): OpenAIPromises {
+  return {
+    apiPromise: APIPromise,
+    attach(returned, call, view) {
+      if (!isApiPromise(returned)) return undefined;
+      attachApiPromise(returned, call, (view ?? returned) as { parsedPromise?: unknown });
+      return returned;
+    },
+    wrapStream(result, wrap) {
+      if (!isSdkStream(result)) return undefined;
+      // In place: `tee()` and `toReadableStream()` go through `iterator` too.
+      const original = result.iterator;
+      result.iterator = function tokenfuseStreamIterator(this: unknown) {
+        return wrap(original.call(this));
+      };
+      return result;
+    },
+    rejected(thisArg, err) {
+      const rejected = Promise.reject(err);
+      return APIPromise ? new APIPromise((thisArg as SdkResource)?._client, rejected) : rejected;
+    },
+    deferred(thisArg, ready, send) {
+      let inner: ApiPromiseLike | undefined;
+      let outer: ApiPromiseLike | undefined;
+      const responsePromise = ready.then((value) => {
+        const result = send(value, outer);
+        if (!isApiPromise(result)) return result;
+        inner = result;
+        return result.responsePromise;
+      });
+      if (!APIPromise) {
+        // An SDK that does not export its APIPromise: a plain promise of the result.
+        return responsePromise.then((value) => inner ?? value);
+      }
+      // The response is the real call's, parsed by the real call's (hooked) parser.
+      outer = new APIPromise(
+        (thisArg as SdkResource)?._client,
+        responsePromise as Promise<never>,
+        (client: unknown, props: unknown) => inner!.parseResponse(client, props),
+      ) as ApiPromiseLike;
+      // `.asResponse()` goes to the real call, whose hook reads usage from the raw body
+      // unless the caller parses too (`withResponse()` does, and asks to parse first).
+      outer.asResponse = function tokenfuseDeferredAsResponse() {
+        return responsePromise.then(() =>
+          inner === undefined ? responsePromise : inner.asResponse(),
+        );
+      };
+      return outer;
+    },
+  };
+}
+
+/**
+ * Hooks the APIPromise of one call. `view` is the promise the caller holds when it
+ * is not `promise` itself (a call sent after an asynchronous admission): whether
+ * the caller parses is read there.
+ */
+function attachApiPromise(
+  promise: ApiPromiseLike,
+  call: CallObserver,
+  view: { parsedPromise?: unknown },
+): void {
+  const originalParse = promise.parseResponse;
+  promise.parseResponse = function tokenfuseParseResponse(client, props) {
+    let parsed: unknown;
+    try {
+      parsed = originalParse.call(this, client, props);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    return Promise.resolve(parsed).then(
+      (result) => call.onResult(result),
+      (err) => {
+        call.fail(err);
+        throw err;
+      },
+    );
+  };
+  // Transport errors, HTTP errors and timeouts reject the response promise before
+  // anything is parsed. Observe it without replacing it: openai v7 derives promises
+  // (`_thenUnwrap`, `withResponse`) from its own closure over the original.
+  promise.responsePromise.then(undefined, (err: unknown) => call.fail(err));
+  // SDK helpers such as `chat.completions.parse()` derive a new promise that parses
+  // through the client's closure, not through `parseResponse` above: see its result
+  // on the way to the helper's transform.
+  const originalThenUnwrap = promise._thenUnwrap;
+  if (typeof originalThenUnwrap === 'function') {
+    promise._thenUnwrap = function tokenfuseThenUnwrap(transform) {
+      return originalThenUnwrap.call(this, (result: unknown, props: unknown) =>
+        transform(call.onResult(result), props),
+      );
+    };
+  }
+  // `.asResponse()` hands the raw body to the caller and never parses. Read usage
+  // from a clone, but only when nothing else will parse (`withResponse()` does).
+  const originalAsResponse = promise.asResponse;
+  promise.asResponse = function tokenfuseAsResponse() {
+    return originalAsResponse.call(this).then((response) => {
+      if (view.parsedPromise === undefined) onRawResponse(response, call);
+      return response;
+    });
+  };
+}
+
+function onRawResponse(response: unknown, call: CallObserver): void {
+  const r = response as Response;
+  if (
+    (call.body as { stream?: unknown } | undefined)?.stream === true ||
+    typeof r?.clone !== 'function'
+  ) {
+    // A raw SSE body belongs to the caller; count what we can know without it.
+    call.endUnread();
+    return;
+  }
+  r.clone()
+    .json()
+    .then(
+      (json) => call.onResult(json),
+      () => call.endUnread(),
+    );
+}

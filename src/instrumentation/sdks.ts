@@ -1,0 +1,5 @@
+import { openaiSdk } from './openai/index.js';
+import type { SdkAdapter } from './sdk-adapter.js';
+
+/** The SDK folders the instrumentation patches: adding an SDK adds its folder's adapter here. */
+export const SDKS: readonly SdkAdapter<any>[] = [openaiSdk];
