@@ -8,13 +8,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { SDKS } from '../src/instrumentation/sdks.js';
 import { inRanges, unreadRange } from '../src/instrumentation/version-range.js';
 import { PACKAGE_VERSION } from '../src/version.js';
 import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
+import { select } from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
 const OPENAI_RANGES = SDKS.find((s) => s.module.name === 'openai')!.module.versions.join(' || ');
@@ -94,6 +96,62 @@ describe('a supported version', () => {
       `tokenfuse_instrumentation_info{sdk="openai",version="${version}",supported="true",otel_scope_name="tokenfuse",otel_scope_version="${PACKAGE_VERSION}"} 1`,
     ]);
     expect(messages.filter((m) => m.includes('not a supported version'))).toEqual([]);
+  });
+});
+
+describe('gen_ai.provider.name on spans', () => {
+  let llm: FakeOpenAI;
+  let h: Harness | undefined;
+  beforeAll(async () => {
+    llm = await startFakeOpenAI();
+    return () => llm.close();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  /**
+   * A client whose base URL is the provider's own host (so the host table decides), its
+   * requests sent over HTTP to the fake server instead.
+   */
+  const clientFor = (harness: Harness, baseURL: string) =>
+    new harness.OpenAI({
+      baseURL,
+      apiKey: 'sk',
+      maxRetries: 0,
+      fetch: (url, init) => fetch(String(url).replace(new URL(baseURL).origin, llm.url), init),
+    });
+
+  it.each([
+    ['https://api.openai.com/v1', 'gpt-4o-mini', 'openai', 'openai'],
+    ['https://api.deepseek.com/v1', 'deepseek-chat', 'deepseek', 'deepseek'],
+    ['https://my-res.openai.azure.com/v1', 'gpt-4o-mini', 'azure', 'azure.ai.openai'],
+    ['https://api.x.ai/v1', 'grok-3', 'xai', 'x_ai'],
+  ])('%s (%s): provider label %s, gen_ai.provider.name %s', async (baseURL, model, id, name) => {
+    h = await createHarness();
+    await clientFor(h, baseURL).chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'hello there' }],
+      max_tokens: 2,
+    });
+    const [span] = h.spans();
+    expect(h.spans()).toHaveLength(1);
+    expect(span!.attributes['gen_ai.provider.name']).toBe(name);
+    expect(span!.attributes['tokenfuse.provider']).toBe(id);
+    const requests = select(await h.scrape(), 'tokenfuse_requests_total');
+    expect(requests.map((s) => [s.labels.provider, s.value])).toEqual([[id, 1]]);
+  });
+
+  it('a declared provider whose id is in the table gets its well-known name', async () => {
+    h = await createHarness({ providers: [{ id: 'aws', hosts: ['127.0.0.1'] }] });
+    await clientFor(h, `${llm.url}/v1`).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 1,
+    });
+    expect(h.spans()[0]!.attributes['gen_ai.provider.name']).toBe('aws.bedrock');
+    expect(h.spans()[0]!.attributes['tokenfuse.provider']).toBe('aws');
   });
 });
 

@@ -105,6 +105,13 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The semconv `gen_ai.provider.name` when the client itself says which service it
+   * talks to (`gcp.vertex_ai` for a Gen AI client with `vertexai: true`); else the
+   * provider table's for the base URL (`GEN_AI_PROVIDER_NAMES`). The `provider`
+   * metric label stays the catalog provider's id either way.
+   */
+  providerName?: string | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
