@@ -43,7 +43,7 @@ describe('README support table', () => {
     expect(SDKS.filter((sdk) => !sdk.support).map((sdk) => sdk.module.name)).toEqual([]);
   });
 
-  it('renders a new adapter as a row, undeclared cells said, pipes escaped', () => {
+  it('renders a new adapter as a row, aligned as biome formats Markdown, undeclared cells said, pipes escaped', () => {
     const fake = {
       module: { name: '@acme/llm', versions: ['>=1.0.0 <2', '>=2.1.0 <3'] },
       support: {
@@ -56,10 +56,10 @@ describe('README support table', () => {
     const bare = { module: { name: 'bare', versions: ['*'] } } as unknown as SdkAdapter;
     expect(supportTable([fake, bare])).toBe(
       [
-        '| SDK | Versions | APIs | Streaming | Cached tokens | Fuses |',
-        '| --- | --- | --- | --- | --- | --- |',
-        '| `@acme/llm` | `>=1.0.0 <2` or `>=2.1.0 <3` | `chat.send`<br>`chat.stream()` | yes \\| usage from the last event | none | every API |',
-        '| `bare` | `*` | (not declared) | (not declared) | (not declared) | (not declared) |',
+        '| SDK         | Versions                     | APIs                           | Streaming                        | Cached tokens  | Fuses          |',
+        '| ----------- | ---------------------------- | ------------------------------ | -------------------------------- | -------------- | -------------- |',
+        '| `@acme/llm` | `>=1.0.0 <2` or `>=2.1.0 <3` | `chat.send`<br>`chat.stream()` | yes \\| usage from the last event | none           | every API      |',
+        '| `bare`      | `*`                          | (not declared)                 | (not declared)                   | (not declared) | (not declared) |',
       ].join('\n'),
     );
   });

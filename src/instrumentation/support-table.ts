@@ -29,8 +29,12 @@ export function supportTable(sdks: readonly SdkAdapter<any>[] = SDKS): string {
     support?.cachedTokens ?? '(not declared)',
     support?.fuses ?? '(not declared)',
   ]);
-  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
-  return [line(HEADER), line(HEADER.map(() => '---')), ...rows.map(line)].join('\n');
+  // Aligned as the repository's formatter (biome) aligns Markdown tables.
+  const table = [HEADER, ...rows].map((cells) => cells.map(cell));
+  const widths = HEADER.map((_, i) => Math.max(3, ...table.map((cells) => cells[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const rule = `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`;
+  return [line(table[0]!), rule, ...table.slice(1).map(line)].join('\n');
 }
 
 /** `readme` with the text between the markers replaced by the generated table. */
