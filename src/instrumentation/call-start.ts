@@ -119,7 +119,11 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = this.providerOf(client?.baseURL);
+    const hostProvider = this.providerOf(client?.baseURL);
+    const provider =
+      client?.providerName === undefined || client.providerName === hostProvider.semconvName
+        ? hostProvider
+        : { ...hostProvider, semconvName: client.providerName };
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

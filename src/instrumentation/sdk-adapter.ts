@@ -105,6 +105,13 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The semconv `gen_ai.provider.name` when the client itself says which service it
+   * talks to (`gcp.vertex_ai` for a Gen AI client with `vertexai: true`); else the
+   * provider table's for the base URL (`GEN_AI_PROVIDER_NAMES`). The `provider`
+   * metric label stays the catalog provider's id either way.
+   */
+  providerName?: string | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
@@ -189,9 +196,27 @@ export interface LoadedSdk {
   promises: SdkPromises;
 }
 
+/**
+ * What an SDK folder instruments, in the words of the README's support table
+ * (generated from these by `support-table.ts`; a test keeps the README equal to it).
+ * Markdown, one short phrase per cell.
+ */
+export interface SdkSupport {
+  /** The methods instrumented, as a user calls them (`messages.create`, `messages.stream()`). */
+  apis: string[];
+  /** Which calls are instrumented streamed, and how their usage is read. */
+  streaming: string;
+  /** Which cached-token fields are read and how they are priced. */
+  cachedTokens: string;
+  /** Which calls the budget fuses block (with no request sent). */
+  fuses: string;
+}
+
 /** One SDK folder's declaration. `S` is what it keeps per instrumentation (see `createSession`). */
 export interface SdkAdapter<S = unknown> {
   module: SdkModule;
+  /** The README support table's row (a test requires it of every adapter in `SDKS`). */
+  support?: SdkSupport;
   /** Per-instrumentation state, built once from the parts it is given. */
   createSession(services: SdkServices): S;
   /**
