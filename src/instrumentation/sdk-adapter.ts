@@ -105,6 +105,13 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The provider an SDK that speaks one provider's own protocol (`@google/genai`:
+   * Gemini API or Vertex AI) talks to, used when neither the configuration nor the
+   * built-in table knows the base URL's host (a relay, a local fake, a regional
+   * Vertex host). Absent for OpenAI-compatible SDKs, whose host alone decides.
+   */
+  provider?: { id: string; semconvName: string } | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
