@@ -7,7 +7,8 @@ import { type BudgetExceededError, isBudgetExceededError, withAttribution } from
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { sum } from './helpers/prom-text.js';
+import { App, childEnv, freePort } from './helpers/processes.js';
+import { parsePrometheusText, sum } from './helpers/prom-text.js';
 
 // The CommonJS build, the one the instrumentation's require hook patches.
 const require = createRequire(import.meta.url);
@@ -398,3 +399,43 @@ describe('models.generateContentStream', () => {
 });
 
 const CUT_CHUNKS = 2;
+
+// Zero-code startup, as a user runs it (needs `npm run build`: `tokenfuse/register` is dist/).
+describe.each([
+  { flag: '--import', app: 'test/fixtures/apps/gemini-app.mjs' },
+  { flag: '--require', app: 'test/fixtures/apps/gemini-app.cjs' },
+])('node $flag tokenfuse/register, @google/genai', ({ flag, app: appFile }) => {
+  it('counts the call and the stream, attributed and priced, the header stripped', async () => {
+    const port = await freePort();
+    const app = new App([flag, 'tokenfuse/register', appFile], {
+      ...childEnv({
+        LLM_BASE_URL: llm.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_DEPARTMENT: 'platform',
+      }),
+    });
+    try {
+      expect(JSON.parse(await app.firstLine())).toEqual({ ready: true, chunks: 5 });
+      const m = parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      const l = { provider: 'google', model: 'gemini-2.5-flash' };
+      // "one two three" = 6 input, 4 output (research); "stream please" = 5 input, 5 output.
+      const research = { ...l, department: 'research' };
+      const platform = { ...l, department: 'platform' };
+      expect(sum(m, 'tokenfuse_tokens_total', { ...research, type: 'input' })).toBe(6);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...research, type: 'output' })).toBe(4);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...platform, type: 'input' })).toBe(5);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...platform, type: 'output' })).toBe(5);
+      expect(sum(m, 'tokenfuse_cost_usd_total', research)).toBeCloseTo(
+        price({ input_tokens: 6, output_tokens: 4 }, 'gemini-2.5-flash'),
+        15,
+      );
+      expect(sum(m, 'tokenfuse_cost_usd_total', platform)).toBeCloseTo(
+        price({ input_tokens: 5, output_tokens: 5 }, 'gemini-2.5-flash'),
+        15,
+      );
+      expect(llm.requests.map((r) => r.headers['x-department'])).toEqual([undefined, undefined]);
+    } finally {
+      await app.kill();
+    }
+  });
+});
