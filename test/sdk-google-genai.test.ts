@@ -9,6 +9,7 @@ import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
+import { RedisServer } from './helpers/redis.js';
 
 // The CommonJS build, the one the instrumentation's require hook patches.
 const require = createRequire(import.meta.url);
@@ -436,6 +437,46 @@ describe.each([
       expect(llm.requests.map((r) => r.headers['x-department'])).toEqual([undefined, undefined]);
     } finally {
       await app.kill();
+    }
+  });
+});
+
+describe('with the shared Redis ledger (admission answers later)', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('sends an admitted call once admitted, and rejects a blocked one with nothing sent', async () => {
+    await setup({
+      budgets: [{ name: 'one', window: 'hour', limit: { requests: 1 } }],
+      ledger: { store: 'redis', url: redis.url, keyPrefix: `tf-genai-${process.pid}:` },
+    });
+    try {
+      const admitted = ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'x' });
+      expect(admitted).toBeInstanceOf(Promise);
+      expect((await admitted).text).toBe('Hello from gemini-2.5-flash Hello from');
+      const stream = await ai.models
+        .generateContentStream({
+          model: 'gemini-2.5-flash',
+          contents: 'x',
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(isBudgetExceededError(stream)).toBe(true);
+      expect(llm.requests).toHaveLength(1);
+      const m = await h!.scrape();
+      const l = labels('gemini-2.5-flash');
+      expect(sum(m, 'tokenfuse_requests_total', { ...l, outcome: 'ok' })).toBe(1);
+      expect(sum(m, 'tokenfuse_requests_total', { ...l, outcome: 'blocked' })).toBe(1);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...l, type: 'input' })).toBe(4);
+    } finally {
+      await h!.tokenfuse.fuses.close();
     }
   });
 });
