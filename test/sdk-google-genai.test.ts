@@ -179,6 +179,29 @@ describe('models.generateContent', () => {
     expect(sum(m, 'tokenfuse_cost_usd_total', l)).toBeCloseTo(usd, 12);
   });
 
+  it('counts a usage field that is no token count as 0, says so, and marks the call estimated', async () => {
+    await setup();
+    llm.enqueue({
+      kind: 'usage',
+      usage: { promptTokenCount: 12, candidatesTokenCount: -3, thoughtsTokenCount: '7' } as any,
+    });
+    await ai.models.generateContent({ model: 'models/gemini-2.5-flash', contents: 'x' });
+    const m = await h!.scrape();
+    const l = labels('gemini-2.5-flash');
+    expect(sum(m, 'tokenfuse_tokens_total', { ...l, type: 'input' })).toBe(12);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...l, type: 'output' })).toBe(0);
+    const invalid = (field: string) =>
+      sum(m, 'tokenfuse_usage_invalid_total', { provider: 'google', model: l.model, field });
+    expect(invalid('candidatesTokenCount')).toBe(1);
+    expect(invalid('thoughtsTokenCount')).toBe(1);
+    // `models/…` names the same model as the catalog knows it.
+    expect(h!.spans()[0]!.attributes).toMatchObject({
+      'gen_ai.request.model': 'gemini-2.5-flash',
+      'tokenfuse.usage.estimated': true,
+      'tokenfuse.priced': true,
+    });
+  });
+
   it('attributes by withAttribution and by per-request headers, which never reach the server', async () => {
     await setup();
     await withAttribution({ department: 'marketing' }, () =>
