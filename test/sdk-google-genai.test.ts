@@ -354,6 +354,22 @@ describe('models.generateContentStream', () => {
     });
   });
 
+  it('counts a chat stream (sendMessageStream) once', async () => {
+    await setup();
+    const chat = ai.chats.create({ model: 'gemini-2.5-flash' });
+    let text = '';
+    for await (const chunk of await chat.sendMessageStream({ message: 'hello there' }))
+      text += chunk.text ?? '';
+    expect(text).toBe('Hello from gemini-2.5-flash Hello from');
+    // The SDK keeps the user turn and each streamed chunk, as it does uninstrumented.
+    expect(chat.getHistory()).toHaveLength(6);
+    const m = await h!.scrape();
+    const l = labels('gemini-2.5-flash');
+    expect(sum(m, 'tokenfuse_requests_total', { ...l, outcome: 'ok' })).toBe(1);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...l, type: 'input' })).toBe(5);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...l, type: 'output' })).toBe(5);
+  });
+
   it('an abandoned stream ends the span and releases the reservation', async () => {
     await setup({ budgets: [{ name: 'b', window: 'hour', limit: { tokens: 300 } }] });
     const open = () =>
