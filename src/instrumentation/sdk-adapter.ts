@@ -106,12 +106,12 @@ export interface SdkClient {
   /** The client object: per-client caches, and its default headers. */
   object: object;
   /**
-   * The semconv `gen_ai.provider.name` when the client itself says which service it
-   * talks to (`gcp.vertex_ai` for a Gen AI client with `vertexai: true`); else the
-   * provider table's for the base URL (`GEN_AI_PROVIDER_NAMES`). The `provider`
-   * metric label stays the catalog provider's id either way.
+   * The provider an SDK that speaks one provider's own protocol (`@google/genai`:
+   * Gemini API or Vertex AI) talks to, used when neither the configuration nor the
+   * built-in table knows the base URL's host (a relay, a local fake, a regional
+   * Vertex host). Absent for OpenAI-compatible SDKs, whose host alone decides.
    */
-  providerName?: string | undefined;
+  provider?: { id: string; semconvName: string } | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
