@@ -34,7 +34,8 @@ describe('README support table', () => {
     const rows = supportTable().split('\n').slice(2);
     expect(rows).toHaveLength(SDKS.length);
     SDKS.forEach((sdk, i) => {
-      expect(rows[i]!.startsWith(`| \`${sdk.module.name}\` | `)).toBe(true);
+      expect(rows[i]!.startsWith(`| \`${sdk.module.name}\` `)).toBe(true);
+      expect(rows[i]).toMatch(/^\| `[^`]+` +\| /);
       for (const range of sdk.module.versions) expect(rows[i]).toContain(`\`${range}\``);
     });
   });
