@@ -69,7 +69,7 @@ export function createTokenfuse(
   // Before the instrumentation registers the metrics: restoring adds its error counter.
   startRestore(config, shared.board);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
-  const spanProcessor = new CostSpanProcessor(shared.accountant, config);
+  const spanProcessor = new CostSpanProcessor(shared.accountant, config, shared.board);
   return {
     config,
     instrumentation,
