@@ -75,6 +75,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly settling = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
   private draining = false;
+  /** Closing is over: the connection is gone. */
+  private closed = false;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -202,10 +204,7 @@ export class RedisFuseStore implements FuseStore {
           return undefined;
         },
       );
-    this.settling.add(settled);
-    const done = () => this.settling.delete(settled);
-    settled.then(done, done);
-    return settled;
+    return this.track(settled);
   }
 
   /**
@@ -213,9 +212,10 @@ export class RedisFuseStore implements FuseStore {
    * a retry after a lost reply (queued for reconciliation) adds the spend once.
    */
   observe(request: ObserveRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
+    // Closing waits for it, whether it waits for the first connection or for Redis.
     if (this.connection.starting !== undefined)
-      return this.connection.afterStart(() => this.observe(request));
-    if (this.draining) {
+      return this.track(this.connection.afterStart(() => this.observe(request)));
+    if (this.closed) {
       diag.debug('tokenfuse: spend observed after the budget ledger was closed; not recorded');
       return undefined;
     }
@@ -244,6 +244,11 @@ export class RedisFuseStore implements FuseStore {
           return undefined;
         },
       );
+    return this.track(settled);
+  }
+
+  /** A write closing waits for. */
+  private track<T>(settled: Promise<T>): Promise<T> {
     this.settling.add(settled);
     const done = () => this.settling.delete(settled);
     settled.then(done, done);
@@ -383,6 +388,7 @@ export class RedisFuseStore implements FuseStore {
     reconciler.stop();
     connection.stop();
     reconciler.reportUnwritten(abandoned.length, bound);
+    this.closed = true;
     await connection.quit();
   }
 
