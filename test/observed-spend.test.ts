@@ -379,7 +379,9 @@ describe('with the Redis ledger', () => {
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('a span recorded in one process blocks the next wrapped call of the department in another', async () => {
+    it('a span recorded in one process blocks the next wrapped call of the department in another', {
+      timeout: 120_000,
+    }, async () => {
       const prefix = freshPrefix();
       const config = join(dir, 'observed.yaml');
       writeFileSync(
