@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { context, propagation, type Span } from '@opentelemetry/api';
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
+import type { Reconciler } from '../src/fuses/stores/redis/reconciler.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import {
   type BudgetExceededError,
@@ -370,6 +371,35 @@ describe('with the Redis ledger', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('observed spend whose write timed out on a hung Redis is written once when it answers again', async () => {
+    await setup({
+      budgets: [{ ...MARKETING_DAILY, limit: { usd: 100 } }],
+      ledger: { store: 'redis', url: redis.url, keyPrefix: freshPrefix(), timeoutMs: 50 },
+    });
+    await marketing(() => openai.chat.completions.create(x(1))); // 5 tokens, in Redis
+    expect((await h!.tokenfuse.fuses.read('marketing-daily')).spent.tokens).toBe(5);
+    redis.pause();
+    try {
+      // Its SETTLE is sent and times out; it runs when Redis wakes, and the
+      // reconciliation retries it under the same id.
+      recordHandMadeSpan(h!);
+      const store = (h!.tokenfuse.fuses as unknown as { store: { reconciler: Reconciler } }).store;
+      await vi.waitFor(() => expect(store.reconciler.degraded).toBe(true), { timeout: 5000 });
+      redis.resume();
+      await vi.waitFor(
+        () =>
+          expect([store.reconciler.degraded, store.reconciler.unwritten()]).toEqual([false, false]),
+        { timeout: 10_000, interval: 50 },
+      );
+    } finally {
+      redis.resume();
+    }
+    const fuse = await h!.tokenfuse.fuses.read('marketing-daily');
+    expect([fuse.spent.tokens, fuse.spent.requests]).toEqual([5 + INPUT + OUTPUT, 2]);
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_ledger_errors_total', { operation: 'settle' })).toBeGreaterThan(0);
   });
 
   describe('across two processes', () => {
