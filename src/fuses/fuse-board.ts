@@ -208,7 +208,7 @@ export class FuseBoard {
         ticket: admission.ticket,
         actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
       });
-      this.whenSettled(budgets, outcome, now);
+      this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: settling a call against its budgets failed', err);
     }
@@ -233,13 +233,14 @@ export class FuseBoard {
       const now = this.now();
       const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
       const outcome = this.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
-      this.whenSettled(budgets, outcome, now);
+      this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: recording observed spend against its budgets failed', err);
     }
   }
 
-  private whenSettled(
+  /** Reports a settlement's thresholds and fuse changes, once the store has answered. */
+  private afterSettle(
     budgets: Budget[],
     outcome: MaybePromise<SettleOutcome | undefined>,
     now: number,
@@ -249,10 +250,8 @@ export class FuseBoard {
         (o) => this.afterSettle(budgets, o, this.now()),
         (err: unknown) => diag.error('tokenfuse: settling spend against its budgets failed', err),
       );
-    } else this.afterSettle(budgets, outcome, now);
-  }
-
-  private afterSettle(budgets: Budget[], outcome: SettleOutcome | undefined, now: number): void {
+      return;
+    }
     if (outcome === undefined) return;
     try {
       // Thresholds first, then the fuse: a settlement that reaches the limit reports
