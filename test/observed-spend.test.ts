@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { context, propagation, type Span } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -178,7 +180,7 @@ describe('a hand-made GenAI span, with the in-memory ledger', () => {
     ).toBe(1);
   });
 
-  it('reads the environment from the resource below the defaults, and tags on the span over the baggage', async () => {
+  it("takes the environment from the span's resource, and a tag attribute on the span over its baggage", async () => {
     await setup({
       budgets: [
         {
@@ -189,9 +191,14 @@ describe('a hand-made GenAI span, with the in-memory ledger', () => {
         },
       ],
     });
+    // An app's own tracer provider, whose resource names the environment.
+    const withResource = new TracerProvider({
+      resource: resourceFromAttributes({ 'deployment.environment.name': 'staging' }),
+      spanProcessors: [h!.tokenfuse.spanProcessor],
+    });
     const baggage = propagation.createBaggage({ 'tokenfuse.department': { value: 'marketing' } });
     context.with(propagation.setBaggage(context.active(), baggage), () => {
-      const span = h!.tracerProvider.getTracer('hand-made-genai').startSpan('chat', {
+      const span = withResource.getTracer('hand-made-genai').startSpan('chat', {
         attributes: {
           'gen_ai.operation.name': 'chat',
           'gen_ai.provider.name': 'anthropic',
@@ -202,10 +209,6 @@ describe('a hand-made GenAI span, with the in-memory ledger', () => {
           'tokenfuse.department': 'ops',
         },
       });
-      // The test's tracer provider has no resource environment: give the span one.
-      (span as unknown as { resource: { attributes: Record<string, unknown> } }).resource = {
-        attributes: { 'deployment.environment.name': 'staging' },
-      };
       span.end();
     });
     const fuse = await h!.tokenfuse.fuses.read('ops-staging');
