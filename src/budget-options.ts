@@ -59,6 +59,14 @@ export interface BudgetOptions {
   probes?: number;
   /** Cut off a stream whose running output pushes this budget over its limit. @default false */
   cutOffStreams?: boolean;
+  /**
+   * What this budget does with calls it could not admit: calls seen only in other
+   * instrumentations' GenAI spans (a client tokenfuse does not wrap). `count` adds
+   * their spend (they move thresholds and trip the fuse, so the next call through a
+   * wrapped client is blocked); `ignore` leaves them out.
+   * @default 'count'
+   */
+  observedSpend?: 'count' | 'ignore';
 }
 
 /** Which models the calls a policy matches may use. A denied call fails before it is sent. */

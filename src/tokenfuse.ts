@@ -39,7 +39,10 @@ export interface Tokenfuse {
   readonly config: ResolvedConfig;
   /** Add to `NodeSDK({ instrumentations })`. */
   readonly instrumentation: TokenfuseInstrumentation;
-  /** Add to `NodeSDK({ spanProcessors })` to price other instrumentations' GenAI spans too. */
+  /**
+   * Add to `NodeSDK({ spanProcessors })` to price other instrumentations' GenAI spans too,
+   * and settle their spend into the budgets they match (counted, never blocked).
+   */
   readonly spanProcessor: CostSpanProcessor;
   readonly accountant: Accountant;
   /** Budgets' fuses: inspect, `isolate()`, `reset()`, and subscribe to `onTrip`, `onThreshold`, … */
@@ -69,7 +72,7 @@ export function createTokenfuse(
   // Before the instrumentation registers the metrics: restoring adds its error counter.
   startRestore(config, shared.board);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
-  const spanProcessor = new CostSpanProcessor(shared.accountant, config);
+  const spanProcessor = new CostSpanProcessor(shared.accountant, config, shared.board);
   return {
     config,
     instrumentation,

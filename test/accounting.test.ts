@@ -70,7 +70,9 @@ describe('exactly once', () => {
     expect(ended!.attributes['tokenfuse.cost.usd']).toBeCloseTo(expected, 15);
     const m = await h.scrape();
     const labels = { department: 'data', provider: 'openai', model: 'gpt-4.1' };
-    expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' })).toBe(1);
+    // Seen only in its span: counted, never admitted by tokenfuse.
+    expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'observed' })).toBe(1);
+    expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' })).toBe(0);
     expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(600);
     expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'cache_read' })).toBe(400);
     expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(expected, 12);

@@ -45,6 +45,8 @@ interface Driver {
     now: number,
     accounts: Account[],
   ): Promise<Seen>;
+  /** Spend with no admission behind it (a call seen only in a span). */
+  observe(budgets: Budget[], actual: Amounts, now: number, accounts: Account[]): Promise<Seen>;
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<Seen>;
   read(budgets: Budget[], now: number): Promise<Seen>;
   close(): Promise<void>;
@@ -80,6 +82,12 @@ function storeDriver(store: FuseStore): Driver {
     async settle(budgets, ticket, actual, now) {
       const outcome = await store.settle({ now, budgets, ticket, actual });
       if (outcome === undefined) throw new Error('the store did not settle');
+      return { ...show(outcome.states, outcome.transitions), crossed: outcome.crossed };
+    },
+    async observe(budgets, actual, now) {
+      const id = `observed-${now}`;
+      const outcome = await store.observe({ now, budgets, id, actual });
+      if (outcome === undefined) throw new Error('the store did not record the spend');
       return { ...show(outcome.states, outcome.transitions), crossed: outcome.crossed };
     },
     async control(budget, op, now) {
@@ -149,6 +157,16 @@ function machineDriver(): Driver {
         ),
       );
       return { transitions: showTransitions(transitions), fuses: after };
+    },
+    async observe(budgets, _actual, now, accounts) {
+      // Spend recorded without an admission: a settlement that held no probe slot.
+      return this.settle(
+        budgets,
+        budgets.map(() => false),
+        _actual,
+        now,
+        accounts,
+      );
     },
     async control(budget, op, now) {
       const transitions: Transition[] = [];
@@ -238,6 +256,8 @@ async function run(driver: Driver, steps: FuseCaseStep[]): Promise<void> {
           now,
           accounts,
         );
+      } else if (step.op === 'observe') {
+        seen = await driver.observe(budgets, tokens(step.tokens), now, accounts);
       } else if (step.op === 'read') {
         seen = await driver.read(budgets, now);
       } else {

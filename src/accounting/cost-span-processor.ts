@@ -2,8 +2,9 @@ import { type Context, diag, SpanStatusCode, trace } from '@opentelemetry/api';
 import { tagsFromContext } from '../attribution/context.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
+import type { FuseBoard } from '../fuses/fuse-board.js';
 import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
-import { fromGenAiAttributes } from '../pricing/usage.js';
+import { fromGenAiAttributes, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { Accountant } from './accountant.js';
 import { ATTR } from './span-attributes.js';
@@ -17,6 +18,7 @@ interface SpanLike {
   status?: { code: number };
   duration?: [number, number];
   startTime?: [number, number];
+  resource?: { attributes: Record<string, unknown> };
   setAttribute?(key: string, value: unknown): unknown;
 }
 
@@ -38,14 +40,25 @@ const PROVIDER_IDS: Record<string, string> = {
   'aws.bedrock': 'aws-bedrock',
 };
 
+/** The resource's environment: the lowest source of the `environment` tag, as for our own calls. */
+const ENVIRONMENT_ATTR = 'deployment.environment.name';
+
 /**
  * Prices and counts GenAI spans made by other instrumentations (anything following
  * the OpenTelemetry GenAI semantic conventions, e.g. `@opentelemetry/instrumentation-openai`),
- * and writes `tokenfuse.cost.usd` on them. tokenfuse's own spans are accounted by
+ * writes `tokenfuse.cost.usd` on them, and records their spend in the budgets they
+ * match (`tokenfuse_requests_total{outcome="observed"}`: counted, never blocked, as
+ * the call was sent before its span ended). tokenfuse's own spans are accounted by
  * the instrumentation itself (sampled or not), so this processor skips them, and
- * also skips a foreign span that wraps or is wrapped by one of ours: same call.
+ * also skips a foreign span that wraps or is wrapped by one of ours: same call,
+ * accounted and settled once, by the wrapper.
  *
- * Only sampled spans reach a span processor; calls made through tokenfuse's own
+ * A span is attributed as our own calls are: config defaults (the resource's
+ * `deployment.environment.name` below them), then the baggage of the context it
+ * started in, then its `tokenfuse.*` tag attributes (as a call's headers).
+ *
+ * Only recording spans reach a span processor: a span the sampler drops is never
+ * seen here (nor can it be counted). Calls made through tokenfuse's own
  * instrumentation are exact regardless.
  */
 export class CostSpanProcessor {
@@ -53,17 +66,23 @@ export class CostSpanProcessor {
   private readonly accounted = new WeakSet<object>();
   private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
 
+  /**
+   * @param board where observed spend is settled; without one (a processor built
+   *   apart from `createTokenfuse()`), spans are priced and counted only.
+   */
   constructor(
     private readonly accountant: Accountant,
     private readonly config: ResolvedConfig,
+    private readonly board?: FuseBoard,
   ) {
     this.providerOf = createProviderResolver(config.providers);
   }
 
   onStart(span: SpanLike, parentContext: Context): void {
     try {
-      // Our own spans are accounted by the instrumentation itself.
-      if (isOurs(span) || !isGenAi(span)) return;
+      // Our own spans are accounted by the instrumentation itself. A span may take its
+      // GenAI attributes after it starts: what is read here is read for every span.
+      if (isOurs(span)) return;
       const parent = trace.getSpan(parentContext);
       if (parent && isOurs(parent)) {
         markCovered(span as never);
@@ -102,6 +121,11 @@ export class CostSpanProcessor {
       if (record === undefined) return;
       this.accounted.add(span);
       const { costUsd, priced } = this.accountant.account(record);
+      // The same decision as the metrics: a span counted here is settled here, once.
+      this.board?.observe(record, {
+        tokens: record.usage ? totalTokens(record.usage) : 0,
+        usd: costUsd,
+      });
       if (writable && span.setAttribute) {
         span.setAttribute(ATTR.costUsd, costUsd);
         span.setAttribute(ATTR.priced, priced);
@@ -128,7 +152,12 @@ export class CostSpanProcessor {
         ? byHost.id
         : ((providerAttr && PROVIDER_IDS[providerAttr]) ?? providerAttr ?? 'unknown');
 
-    const tags: Tags = { ...this.config.attribution.defaults, ...this.tagsAtStart.get(span) };
+    const environment = str(span.resource?.attributes[ENVIRONMENT_ATTR]);
+    const tags: Tags = {
+      ...(environment ? { environment } : {}),
+      ...this.config.attribution.defaults,
+      ...this.tagsAtStart.get(span),
+    };
     for (const name of TAG_NAMES) {
       const value = str(a[TAG_ATTRIBUTES[name]]);
       if (value) tags[name] = value;
@@ -144,7 +173,7 @@ export class CostSpanProcessor {
       usage,
       // Rejected usage fields count as 0: not what the provider billed.
       estimated: usage?.invalid !== undefined,
-      outcome: failed ? 'error' : 'ok',
+      outcome: failed ? 'error' : 'observed',
       errorType: failed ? (str(a[ATTR.errorType]) ?? '_OTHER') : undefined,
       durationS: duration,
       startedAt: span.startTime

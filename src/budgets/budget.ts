@@ -43,6 +43,8 @@ export interface Budget {
   cooldownMs: number;
   probes: number;
   cutOffStreams: boolean;
+  /** Whether calls seen only in other instrumentations' spans count against it. */
+  observedSpend: 'count' | 'ignore';
 }
 
 /** A model policy, normalised. */
@@ -101,6 +103,7 @@ export function normalizeBudget(options: BudgetOptions): Budget {
       : DEFAULT_COOLDOWN_MS,
     probes: options.probes ?? DEFAULT_PROBES,
     cutOffStreams: options.cutOffStreams ?? false,
+    observedSpend: options.observedSpend ?? 'count',
   };
 }
 

@@ -33,6 +33,7 @@ export const EXPECTED = {
   limit: 'a number > 0',
   thresholds: 'an array of fractions in (0, 1]',
   action: "'block' or 'monitor'",
+  observedSpend: "'count' or 'ignore'",
   timeZone: "an IANA time zone such as 'UTC' or 'Europe/Berlin'",
   policies: 'an array of model policies',
   globs: 'an array of model names or globs',

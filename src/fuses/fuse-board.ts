@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import { type Amounts, type Budget, type ModelPolicy, matches } from '../budgets/budget.js';
 import type { BudgetExceededError } from '../errors/blocked-call-error.js';
 import { RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
 import type { PriceBook } from '../pricing/price-book.js';
+import type { Tags } from '../types.js';
 import {
   type Admission,
   type AdmissionResult,
@@ -206,19 +208,50 @@ export class FuseBoard {
         ticket: admission.ticket,
         actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
       });
-      if (isPromise(outcome)) {
-        outcome.then(
-          (o) => this.afterSettle(budgets, o, this.now()),
-          (err: unknown) =>
-            diag.error('tokenfuse: settling a call against its budgets failed', err),
-        );
-      } else this.afterSettle(budgets, outcome, now);
+      this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: settling a call against its budgets failed', err);
     }
   }
 
-  private afterSettle(budgets: Budget[], outcome: SettleOutcome | undefined, now: number): void {
+  /**
+   * Records a call no admission saw (seen only in another instrumentation's span: it
+   * was sent, it cannot be blocked) in every budget it matches that counts observed
+   * spend (`observedSpend: 'count'`, the default): its thresholds, trips and the next
+   * admission see it. Never throws.
+   */
+  observe(
+    call: { tags: Tags; provider: string; model: string },
+    actual: { tokens: number; usd: number },
+  ): void {
+    try {
+      const { tags, provider, model } = call;
+      const budgets = this.budgets.filter(
+        (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
+      );
+      if (budgets.length === 0) return;
+      const now = this.now();
+      const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
+      const outcome = this.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
+      this.afterSettle(budgets, outcome, now);
+    } catch (err) {
+      diag.error('tokenfuse: recording observed spend against its budgets failed', err);
+    }
+  }
+
+  /** Reports a settlement's thresholds and fuse changes, once the store has answered. */
+  private afterSettle(
+    budgets: Budget[],
+    outcome: MaybePromise<SettleOutcome | undefined>,
+    now: number,
+  ): void {
+    if (isPromise(outcome)) {
+      outcome.then(
+        (o) => this.afterSettle(budgets, o, this.now()),
+        (err: unknown) => diag.error('tokenfuse: settling spend against its budgets failed', err),
+      );
+      return;
+    }
     if (outcome === undefined) return;
     try {
       // Thresholds first, then the fuse: a settlement that reaches the limit reports

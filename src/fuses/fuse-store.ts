@@ -68,6 +68,17 @@ export interface SettleRequest {
   actual: Amounts;
 }
 
+/** Spend no admission reserved: a call seen only in another instrumentation's span. */
+export interface ObserveRequest {
+  now: number;
+  /** The budgets the call matches that count observed spend. */
+  budgets: readonly Budget[];
+  /** Names this spend, so that a retried write to a shared store counts it once. */
+  id: string;
+  /** What the call used (`requests` is 1). */
+  actual: Amounts;
+}
+
 export interface SettleOutcome {
   /** Per budget, after the settlement. */
   states: BudgetState[];
@@ -122,6 +133,11 @@ export interface FuseStore {
   admit(request: AdmitRequest): MaybePromise<AdmitOutcome>;
   /** Replaces an admitted call's reservation by what it used; trips and closes fuses. Never rejects. */
   settle(request: SettleRequest): MaybePromise<SettleOutcome | undefined>;
+  /**
+   * Adds spend no admission reserved (the call was already sent): crosses thresholds
+   * and trips as a settlement holding no probe slot does. Never rejects.
+   */
+  observe(request: ObserveRequest): MaybePromise<SettleOutcome | undefined>;
   /** The budgets' current state, read from where it lives. Never rejects. */
   read(budgets: readonly Budget[], now: number): MaybePromise<ReadOutcome>;
   /** The budgets' state as last known here, without I/O. */

@@ -64,8 +64,13 @@ export const TOKEN_TYPES = [
 /** A value of the `type` label of `tokenfuse_tokens_total`. */
 export type TokenType = (typeof TOKEN_TYPES)[number];
 
-/** How a call ended: the `outcome` label of `tokenfuse_requests_total`. */
-export const OUTCOMES = ['ok', 'error', 'blocked'] as const;
+/**
+ * How a call ended: the `outcome` label of `tokenfuse_requests_total`. `ok`, `error`
+ * and `blocked` are calls tokenfuse admitted (or refused); `observed` is a call that
+ * completed and was seen only in another instrumentation's GenAI span, which
+ * tokenfuse could count but never block (its failures are `error`).
+ */
+export const OUTCOMES = ['ok', 'error', 'blocked', 'observed'] as const;
 /** How a call ended. */
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -182,7 +187,11 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     'Tokens used by LLM calls, by type: input (uncached), cache_read, cache_write, output (reasoning included)',
   ],
   [METRIC.cost, 'counter', 'Cost of LLM calls in US dollars'],
-  [METRIC.requests, 'counter', 'LLM calls by outcome: ok, error, blocked'],
+  [
+    METRIC.requests,
+    'counter',
+    "LLM calls by outcome: ok, error, blocked, observed (seen only in another instrumentation's span: counted, never blocked)",
+  ],
   [
     METRIC.unpriced,
     'counter',

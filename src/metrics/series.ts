@@ -23,7 +23,7 @@ export class Series {
     input_audio: 0,
     output_audio: 0,
   };
-  readonly requests: Record<string, number> = { ok: 0, error: 0, blocked: 0 };
+  readonly requests: Record<string, number> = { ok: 0, error: 0, blocked: 0, observed: 0 };
   cost = 0;
   unpriced = 0;
   /** Whether any call with usage was recorded (blocked-only series report no cost). */

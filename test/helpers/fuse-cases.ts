@@ -49,6 +49,12 @@ export type FuseCaseStep = { at: string; budgets: string[]; limit?: number } & (
       /** Thresholds each budget crosses (settled spend; once per window). */
       expect: Expected & { crossed: number[][] };
     }
+  | {
+      /** Spend no admission reserved: a call seen only in another instrumentation's span. */
+      op: 'observe';
+      tokens: number;
+      expect: Expected & { crossed: number[][] };
+    }
   | { op: 'isolate' | 'reset' | 'read'; expect: Expected }
 );
 
@@ -238,6 +244,27 @@ export const FUSE_CASES: FuseCase[] = [
         expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[20, 5]], transitions: ['hourly: half_open -> open (trip)'], fuses: ['open trips=2 at=10:08 flight=1'] } },
       { at: '10:09', op: 'settle', budgets: H, limit: 15, id: 'p', tokens: 1,
         expect: { accounts: [[21, 0]], crossed: [[]], transitions: [], fuses: ['open trips=2 at=10:08'] } },
+    ],
+  },
+  {
+    name: 'spend observed without a reservation crosses thresholds and trips; it holds no probe slot, so it closes nothing',
+    steps: [
+      { at: '10:00', op: 'observe', budgets: R, tokens: 12,
+        expect: { accounts: [[12, 0]], crossed: [[0.5]], transitions: [], fuses: ['closed'] } },
+      { at: '10:00', op: 'admit', budgets: R, id: 'a', tokens: 5,
+        expect: { admitted: true, decisions: ['admit'], accounts: [[12, 0]], transitions: [], fuses: ['closed'] } },
+      { at: '10:01', op: 'observe', budgets: R, tokens: 9,
+        expect: { accounts: [[21, 5]], crossed: [[0.75, 0.9, 1]], transitions: ['rolling: closed -> open (trip)'], fuses: ['open trips=1 at=10:01'] } },
+      { at: '10:01:30', op: 'admit', budgets: R, tokens: 1,
+        expect: { admitted: false, decisions: ['block:limit_reached'], accounts: [[21, 5]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
+      { at: '10:02', op: 'settle', budgets: R, id: 'a', tokens: 2,
+        expect: { accounts: [[23, 0]], crossed: [[]], transitions: [], fuses: ['open trips=1 at=10:01'] } },
+      { at: '10:13', op: 'admit', budgets: R, id: 'p', tokens: 5,
+        expect: { admitted: true, decisions: ['probe'], accounts: [[0, 0]], transitions: ['rolling: open -> half_open (cooldown)'], fuses: ['half_open trips=1 at=10:01 left=2'] } },
+      { at: '10:13:30', op: 'observe', budgets: R, tokens: 3,
+        expect: { accounts: [[3, 5]], crossed: [[]], transitions: [], fuses: ['half_open trips=1 at=10:01 left=1 flight=1'] } },
+      { at: '10:14', op: 'settle', budgets: R, id: 'p', tokens: 2,
+        expect: { accounts: [[5, 0]], crossed: [[]], transitions: ['rolling: half_open -> closed (room)'], fuses: ['closed trips=1 at=10:01'] } },
     ],
   },
   {

@@ -151,14 +151,16 @@ describe('usage that is not a token count', () => {
     const spent = h.tokenfuse.fuses.get('all').spent;
     expect(spent.tokens).toBe(input + output);
     expect(spent.usd).toBeCloseTo((input * 1000 + output * 10_000) / 1e6, 12);
-    expect(spent.requests).toBe(6);
+    // Six wrapped calls, and the foreign span's call: observed, with no valid usage.
+    expect(spent.requests).toBe(7);
 
     const m = await h.scrape();
     const relayLabels = { provider: 'local-relay', model: 'gpt-4.1' };
     expect(sum(m, 'tokenfuse_tokens_total', { ...relayLabels, type: 'input' })).toBe(input);
     expect(sum(m, 'tokenfuse_tokens_total', { ...relayLabels, type: 'output' })).toBe(output);
     expect(sum(m, 'tokenfuse_tokens_total', { provider: 'openai' })).toBe(0);
-    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(7);
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(6);
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'observed' })).toBe(1);
     expect(sum(m, 'tokenfuse_cost_usd_total', relayLabels)).toBeCloseTo(spent.usd, 12);
     const invalid = (labels: Record<string, string>) =>
       sum(m, 'tokenfuse_usage_invalid_total', labels);

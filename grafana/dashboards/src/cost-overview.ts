@@ -183,7 +183,9 @@ export function costOverview(): Dashboard {
       requestsByOutcome(
         c,
         'Calls per second by outcome, stacked: ok, error (provider or network failure), ' +
-          'blocked (stopped by a budget fuse or a model policy before any request was made).',
+          'blocked (stopped by a budget fuse or a model policy before any request was made), ' +
+          "observed (a client tokenfuse does not wrap, seen only in another instrumentation's " +
+          'span: counted in budgets, never blocked).',
       ),
       timeseries({
         title: 'Error and blocked rate',

@@ -100,7 +100,8 @@ export function departmentDrillDown(): Dashboard {
       requestsByOutcome(
         c,
         "The department's calls per second by outcome, stacked: ok, error, blocked (by a " +
-          'budget or policy, before any request was made).',
+          'budget or policy, before any request was made), observed (seen only in another ' +
+          "instrumentation's span: counted in budgets, never blocked).",
       ),
       timeseries({
         title: 'p95 call duration by model',

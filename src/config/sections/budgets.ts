@@ -62,6 +62,7 @@ const budgetSchema = configObject({
   cooldown: duration().optional(),
   probes: positiveInteger().optional(),
   cutOffStreams: boolean().optional(),
+  observedSpend: z.enum(['count', 'ignore'], expecting(EXPECTED.observedSpend)).optional(),
 });
 
 const policySchema = configObject({

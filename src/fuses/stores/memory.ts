@@ -7,6 +7,7 @@ import type {
   AdmitRequest,
   BudgetState,
   FuseStore,
+  ObserveRequest,
   ReadOutcome,
   SettleOutcome,
   SettleRequest,
@@ -98,6 +99,14 @@ export class MemoryFuseStore implements FuseStore {
       states.push({ ...snapshot, fuse: { ...fuse } });
     });
     return { states, crossed, transitions };
+  }
+
+  /** A settlement with nothing reserved and no probe slot held. */
+  observe(request: ObserveRequest): SettleOutcome {
+    const { now, budgets, actual } = request;
+    const entries = budgets.map((budget) => ({ budget, amounts: { ...ZERO } }));
+    const ticket: MemoryTicket = { entries, probes: [] };
+    return this.settle({ now, budgets, actual, ticket });
   }
 
   /** Adds spend that was not reserved here (a shared store's call settled while it was away). */

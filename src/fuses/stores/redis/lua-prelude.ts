@@ -228,7 +228,11 @@ end
 -- cross thresholds, trip on a reached limit, close after the last good probe.
 -- A retried settlement (cond) applies only if its reservation is still there:
 -- the first attempt, if it ran, deleted it.
+-- Observed spend (obs: no reservation) claims its id first: applied once, retried or not.
 local function settle_one(op)
+  if op.obs and not redis.call('SET', P.prefix .. 'o:' .. op.rid, '1', 'NX', 'PX', f17(n(op.obs))) then
+    return nil
+  end
   local R = release(op.rid, false)
   if R == nil and op.cond then return nil end
   if R ~= nil then

@@ -16,6 +16,7 @@
  * | `P f:<budget>` | hash | the fuse: `state`, `isolated`, `openedAt`, `openedInWindow`, `probesLeft`, `probesInFlight`, `trips` |
  * | `P t:<budget>:<window>[:<windowStart>]` | set | thresholds crossed in the window (SADD = 1 fires the event: once fleet-wide) |
  * | `P r:<reservationId>` | hash | an admitted call's reservation: `n` budgets, per budget i `k<i>` account key, `f<i>` fuse key, `t<i>` `u<i>` `q<i>` amounts, `p<i>` probe; `released` |
+ * | `P o:<id>` | string | an observed spend (a call seen only in a span) already added; expires after 24 h |
  * | `P leases` | zset | reservation ids by lease expiry: a reservation of a process that died is released when its lease ends |
  * | `P batch:<id>` | string | a reconciled batch (applied at most once) |
  *
@@ -90,9 +91,10 @@ return cjson.encode({a = blocked and 0 or 1, d = d, st = st, tr = TR})
 `;
 
 /**
- * SETTLE `{prefix, now, rid, cond, actual: [t, u, q], budgets: [b]}` →
+ * SETTLE `{prefix, now, rid, cond, obs?, actual: [t, u, q], budgets: [b]}` →
  * `{st: [state], x: [[threshold]], tr: [...]}`, or `{skip: 1}` for a retried
- * settlement (`cond`) whose first attempt had already run.
+ * settlement (`cond`) whose first attempt had already run, or for observed spend
+ * (`obs`, ms to remember its id `rid`: no reservation) whose id was already claimed.
  *
  * The budgets carry the window at settlement time: spend goes to the current window;
  * the reservation is released from the account it was taken in.

@@ -12,6 +12,7 @@ import type {
   BudgetState,
   FuseStore,
   LedgerFailure,
+  ObserveRequest,
   ReadOutcome,
   SettleOutcome,
   SettleRequest,
@@ -23,6 +24,7 @@ import { Reconciler } from './reconciler.js';
 import {
   type AdmitReply,
   LEASE_MS,
+  OBSERVED_TTL_MS,
   parseCrossed,
   parseDecisions,
   parseState,
@@ -73,6 +75,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly settling = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
   private draining = false;
+  /** Closing is over: the connection is gone. */
+  private closed = false;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -184,19 +188,7 @@ export class RedisFuseStore implements FuseStore {
     const settled = this.connection
       .run(() => this.connection.redis.tokenfuseSettle(payload))
       .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as SettleReply;
-          if (reply.st === undefined) return undefined;
-          const states = reply.st.map((s, i) => parseState(s, request.budgets[i], request.now));
-          states.forEach((s, i) => {
-            this.cache.set(request.budgets[i]!.name, s);
-          });
-          return {
-            states,
-            crossed: parseCrossed(reply.x),
-            transitions: parseTransitions(reply.tr),
-          };
-        },
+        (raw) => this.settled(JSON.parse(raw) as SettleReply, request.budgets, request.now),
         (err: unknown) => {
           const failure = this.reconciler.failed('settle', err);
           this.reconciler.enqueue({
@@ -212,10 +204,69 @@ export class RedisFuseStore implements FuseStore {
           return undefined;
         },
       );
+    return this.track(settled);
+  }
+
+  /**
+   * SETTLE with no reservation behind it: the script claims `request.id` first, so
+   * a retry after a lost reply (queued for reconciliation) adds the spend once.
+   */
+  observe(request: ObserveRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
+    // Closing waits for it, whether it waits for the first connection or for Redis.
+    if (this.connection.starting !== undefined)
+      return this.track(this.connection.afterStart(() => this.observe(request)));
+    if (this.closed) {
+      diag.debug('tokenfuse: spend observed after the budget ledger was closed; not recorded');
+      return undefined;
+    }
+    const { now, budgets } = request;
+    const op = {
+      op: 'settle' as const,
+      rid: request.id,
+      cond: false,
+      obs: OBSERVED_TTL_MS,
+      actual: UNITS.map((u) => request.actual[u]),
+      budgets: budgets.map((b) => this.encode(b, now)),
+    };
+    if (this.reconciler.degraded) {
+      this.reconciler.enqueue(op);
+      return this.reconciler.localStore(now).observe(request);
+    }
+    const payload = JSON.stringify({ prefix: this.options.keyPrefix, now, ...op });
+    const settled = this.connection
+      .run(() => this.connection.redis.tokenfuseSettle(payload))
+      .then(
+        (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
+        (err: unknown) => {
+          this.reconciler.failed('settle', err);
+          this.reconciler.enqueue(op);
+          this.reconciler.localStore(now).observe(request);
+          return undefined;
+        },
+      );
+    return this.track(settled);
+  }
+
+  /** A write closing waits for. */
+  private track<T>(settled: Promise<T>): Promise<T> {
     this.settling.add(settled);
     const done = () => this.settling.delete(settled);
     settled.then(done, done);
     return settled;
+  }
+
+  /** A SETTLE reply as an outcome; the states are remembered as last seen. */
+  private settled(
+    reply: SettleReply,
+    budgets: readonly Budget[],
+    now: number,
+  ): SettleOutcome | undefined {
+    if (reply.st === undefined) return undefined;
+    const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
+    states.forEach((s, i) => {
+      this.cache.set(budgets[i]!.name, s);
+    });
+    return { states, crossed: parseCrossed(reply.x), transitions: parseTransitions(reply.tr) };
   }
 
   read(budgets: readonly Budget[], now: number): Promise<ReadOutcome> | ReadOutcome {
@@ -337,6 +388,7 @@ export class RedisFuseStore implements FuseStore {
     reconciler.stop();
     connection.stop();
     reconciler.reportUnwritten(abandoned.length, bound);
+    this.closed = true;
     await connection.quit();
   }
 

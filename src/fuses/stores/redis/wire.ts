@@ -14,6 +14,8 @@ const KEY_MARGIN_MS = 10 * 60_000;
 export const LEASE_MS = 60 * 60_000;
 /** A reservation record is kept this long, so a late settlement still finds it. */
 export const RESERVATION_TTL_MS = 2 * LEASE_MS;
+/** An observed spend's id is kept this long, so a reconciled retry still finds it. */
+export const OBSERVED_TTL_MS = 24 * 60 * 60_000;
 
 /** A budget as the scripts take it: the current window's keys and numbers (see lua.ts). */
 export interface ScriptBudget {
@@ -37,7 +39,15 @@ export interface ScriptBudget {
 export type ReconcileOp =
   | { op: 'cancel'; rid: string }
   | { op: 'spend'; actual: number[]; budgets: ScriptBudget[] }
-  | { op: 'settle'; rid: string; cond: boolean; actual: number[]; budgets: ScriptBudget[] };
+  | {
+      op: 'settle';
+      rid: string;
+      cond: boolean;
+      actual: number[];
+      budgets: ScriptBudget[];
+      /** Spend with no reservation (observed): its id is claimed for this long, so it counts once. */
+      obs?: number;
+    };
 
 /** A budget's state as a script answers it: numbers as `%.17g` strings. */
 export interface WireState {
