@@ -10,6 +10,11 @@ export { Accountant, UNATTRIBUTED } from './accounting/accountant.js';
 export { CostSpanProcessor } from './accounting/cost-span-processor.js';
 export type { AccountingResult, Outcome, UsageRecord } from './accounting/usage-record.js';
 export {
+  type TokenfuseMiddleware,
+  type TokenfuseMiddlewareOptions,
+  tokenfuseMiddleware,
+} from './ai-sdk-middleware.js';
+export {
   contextWithAttribution,
   currentAttribution,
   withAttribution,

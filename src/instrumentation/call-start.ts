@@ -119,7 +119,7 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = this.providerOf(client?.baseURL);
+    const provider = request.provider ?? this.providerOf(client?.baseURL);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 
