@@ -42,17 +42,17 @@ export interface TokenfuseMiddleware {
     doGenerate: () => PromiseLike<any>;
     params: any;
     model: ModelLike;
-  }): PromiseLike<any>;
+  }): Promise<any>;
   wrapStream(options: {
     doStream: () => PromiseLike<any>;
     params: any;
     model: ModelLike;
-  }): PromiseLike<any>;
+  }): Promise<any>;
   wrapEmbed(options: {
     doEmbed: () => PromiseLike<any>;
     params: any;
     model: ModelLike;
-  }): PromiseLike<any>;
+  }): Promise<any>;
 }
 
 /**
@@ -84,22 +84,23 @@ export function createAiSdkMiddleware(
     untouched: () => PromiseLike<any>,
     params: unknown,
     model: ModelLike,
-  ): PromiseLike<any> => {
+  ): Promise<any> => {
     let target: CallRunner | undefined;
     try {
       target = runner();
-      if (target === undefined || typeof model?.[method] !== 'function') return untouched();
+      if (target === undefined || typeof model?.[method] !== 'function')
+        return Promise.resolve(untouched());
       markAiSdkSpanCovered();
     } catch (err) {
       diag.error('tokenfuse: the AI SDK middleware failed; calling the model untouched', err);
-      return untouched();
+      return Promise.resolve(untouched());
     }
     // The wrapped model is called directly, not through `untouched`: the wrapper
     // may send other params (attribution headers stripped).
     const original = function (this: ModelLike, p: unknown) {
       return this[method]!(p);
     };
-    return target.callThrough(site, model, original, [params]) as PromiseLike<any>;
+    return Promise.resolve(target.callThrough(site, model, original, [params]));
   };
 
   return {
