@@ -60,7 +60,7 @@ export function tokenfuseMiddleware(options: TokenfuseMiddlewareOptions = {}): T
       if (!warnedNotRunning) {
         warnedNotRunning = true;
         diag.warn(
-          `tokenfuse: tokenfuseMiddleware() found no running tokenfuse (${(err as Error).message}); AI SDK calls go through uninstrumented`,
+          `tokenfuse: AI SDK calls through tokenfuseMiddleware() go uninstrumented: ${(err as Error).message}`,
         );
       }
       return undefined;

@@ -3,7 +3,7 @@
 
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { diag, SpanStatusCode } from '@opentelemetry/api';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import {
   embed,
@@ -25,6 +25,7 @@ import {
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
+import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
@@ -231,6 +232,48 @@ describe('generateObject', () => {
       'gen_ai.usage.reasoning.output_tokens': 4,
       'gen_ai.usage.output_tokens': 12,
     });
+  });
+  it('@ai-sdk/anthropic: the structured call is priced from its usage, cache writes included', async () => {
+    const { h, claude } = await setup();
+    llm.enqueue({
+      kind: 'raw',
+      body: {
+        id: 'msg_object',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-sonnet-4-5',
+        content: [{ type: 'text', text: '{"colour":"red"}' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: {
+          input_tokens: 21,
+          cache_read_input_tokens: 3400,
+          cache_creation_input_tokens: 1200,
+          output_tokens: 87,
+        },
+      },
+    });
+    const { object } = await generateObject({
+      model: claude('claude-sonnet-4-5'),
+      schema: z.object({ colour: z.string() }),
+      prompt: 'one colour',
+    });
+    expect(object).toEqual({ colour: 'red' });
+    const labels = { ...base, provider: 'anthropic', model: 'claude-sonnet-4-5' };
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(21);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'cache_read' })).toBe(3400);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'cache_write' })).toBe(1200);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(87);
+    // All writes at the 5-minute rate: the AI SDK's usage does not split 5m from 1h.
+    const dollars = usd('anthropic', 'claude-sonnet-4-5', {
+      input_tokens: 4621,
+      cache_read_tokens: 3400,
+      cache_write_tokens: 1200,
+      output_tokens: 87,
+    });
+    expect(dollars).toBeCloseTo(0.006888, 12);
+    expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(dollars, 12);
   });
 });
 
@@ -526,5 +569,32 @@ describe('with the AI SDK telemetry on', () => {
     const doGenerate = s.h.spans().find((span) => span.name === 'ai.generateText.doGenerate')!;
     expect(doGenerate.attributes['gen_ai.usage.input_tokens']).toBe(9);
     expect(doGenerate.attributes['tokenfuse.cost.usd']).toBeUndefined();
+  });
+});
+
+describe('without a running tokenfuse', () => {
+  it('calls go through untouched, headers included, and that is said once in the log', async () => {
+    const messages = captureDiag();
+    try {
+      const openai = createOpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk' });
+      const model = wrapLanguageModel({
+        model: openai.chat('gpt-4.1'),
+        middleware: tokenfuseMiddleware(),
+      });
+      const first = await generateText({
+        model,
+        prompt: 'x',
+        headers: { 'X-Department': 'sales' },
+      });
+      await generateText({ model, prompt: 'x' });
+      expect(first.text).toBe('Hello from gpt-4.1 Hello from');
+      expect(llm.requests).toHaveLength(2);
+      expect(llm.requests[0]!.headers['x-department']).toBe('sales');
+      expect(messages).toEqual([
+        'tokenfuse: AI SDK calls through tokenfuseMiddleware() go uninstrumented: getRuntime(): tokenfuse is not running: start the app with `node --import tokenfuse/register app.mjs` (ESM) or `node --require tokenfuse/register app.cjs` (CommonJS), or call start() first',
+      ]);
+    } finally {
+      diag.disable();
+    }
   });
 });
