@@ -598,3 +598,29 @@ describe('without a running tokenfuse', () => {
     }
   });
 });
+
+describe('content capture', () => {
+  it('puts the prompt and the reply on the span only when content.capture is on, streams included', async () => {
+    const s = await setup({ content: { capture: true } });
+    await generateText({ model: s.openaiChat('gpt-4.1'), prompt: 'a b', maxOutputTokens: 3 });
+    const stream = streamText({ model: s.claude('claude-sonnet-4-5'), prompt: 'c d' });
+    await stream.consumeStream();
+    const [plain, streamed] = s.h.spans();
+    expect(JSON.parse(String(plain!.attributes['gen_ai.input.messages']))).toEqual([
+      { role: 'user', content: [{ type: 'text', text: 'a b' }] },
+    ]);
+    expect(JSON.parse(String(plain!.attributes['gen_ai.output.messages']))).toEqual([
+      { role: 'assistant', content: 'Hello from gpt-4.1' },
+    ]);
+    expect(JSON.parse(String(streamed!.attributes['gen_ai.output.messages']))).toEqual([
+      { role: 'assistant', content: 'Hello from claude-sonnet-4-5 Hello from' },
+    ]);
+    await s.h.close();
+
+    const off = await setup();
+    await generateText({ model: off.openaiChat('gpt-4.1'), prompt: 'secret plan' });
+    const serialized = JSON.stringify(off.h.spans()[0]!.attributes);
+    expect(serialized).not.toContain('secret');
+    expect(serialized).not.toContain('Hello');
+  });
+});
