@@ -9,13 +9,19 @@ import {
   embed,
   generateObject,
   generateText,
+  stepCountIs,
   streamText,
+  tool,
   wrapEmbeddingModel,
   wrapLanguageModel,
 } from 'ai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import {
+  chatPromptTokens,
+  type FakeOpenAI,
+  startFakeOpenAI,
+} from '../examples/shared/fake-openai-server.mjs';
 import {
   type BudgetExceededError,
   isBudgetExceededError,
@@ -622,5 +628,66 @@ describe('content capture', () => {
     const serialized = JSON.stringify(off.h.spans()[0]!.attributes);
     expect(serialized).not.toContain('secret');
     expect(serialized).not.toContain('Hello');
+  });
+});
+
+describe('multi-step generateText (tools)', () => {
+  it('is one call per step, each priced from its own usage', async () => {
+    const s = await setup();
+    llm.enqueue({
+      kind: 'raw',
+      body: {
+        id: 'chatcmpl-step1',
+        object: 'chat.completion',
+        created: 1,
+        model: 'gpt-4.1',
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [
+                {
+                  id: 'call_1',
+                  type: 'function',
+                  function: { name: 'weather', arguments: '{"city":"Paris"}' },
+                },
+              ],
+            },
+            finish_reason: 'tool_calls',
+          },
+        ],
+        usage: { prompt_tokens: 50, completion_tokens: 10, total_tokens: 60 },
+      },
+    });
+    const result = await generateText({
+      model: s.openaiChat('gpt-4.1'),
+      prompt: 'weather in Paris',
+      tools: {
+        weather: tool({
+          inputSchema: z.object({ city: z.string() }),
+          execute: async () => 'sunny',
+        }),
+      },
+      stopWhen: stepCountIs(2),
+    });
+    expect(result.steps).toHaveLength(2);
+    expect(llm.requests).toHaveLength(2);
+    const secondInput = chatPromptTokens(llm.requests[1]!.body);
+    const labels = { ...base, provider: 'openai', model: 'gpt-4.1' };
+    const m = await s.h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' })).toBe(2);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(50 + secondInput);
+    expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(10 + 5);
+    expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(
+      usd('openai', 'gpt-4.1', { input_tokens: 50, output_tokens: 10 }) +
+        usd('openai', 'gpt-4.1', { input_tokens: secondInput, output_tokens: 5 }),
+      12,
+    );
+    expect(s.h.spans().map((span) => span.attributes['gen_ai.response.finish_reasons'])).toEqual([
+      ['tool-calls'],
+      ['stop'],
+    ]);
   });
 });
