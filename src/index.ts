@@ -10,11 +10,6 @@ export { Accountant, UNATTRIBUTED } from './accounting/accountant.js';
 export { CostSpanProcessor } from './accounting/cost-span-processor.js';
 export type { AccountingResult, Outcome, UsageRecord } from './accounting/usage-record.js';
 export {
-  type TokenfuseMiddleware,
-  type TokenfuseMiddlewareOptions,
-  tokenfuseMiddleware,
-} from './ai-sdk-middleware.js';
-export {
   contextWithAttribution,
   currentAttribution,
   withAttribution,
@@ -66,7 +61,10 @@ export type {
 export type { FuseSnapshot } from './fuses/fuse-snapshot.js';
 export type { BudgetRestore } from './fuses/spend-restorer.js';
 export type { Ledger } from './fuses/stores/ledger.js';
-export { SUPPORTED_AI_VERSIONS } from './instrumentation/ai-sdk/index.js';
+export {
+  SUPPORTED_AI_VERSIONS,
+  type TokenfuseMiddleware,
+} from './instrumentation/ai-sdk/index.js';
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export type { TokenfuseInstrumentationConfig } from './instrumentation/instrumentation.js';
 export { SUPPORTED_OPENAI_VERSIONS } from './instrumentation/openai/module.js';
@@ -86,6 +84,8 @@ export {
   type StartOptions,
   start,
   type Tokenfuse,
+  type TokenfuseMiddlewareOptions,
   type TokenfuseRuntime,
+  tokenfuseMiddleware,
 } from './tokenfuse.js';
 export type * from './types.js';
