@@ -61,6 +61,10 @@ export type {
 export type { FuseSnapshot } from './fuses/fuse-snapshot.js';
 export type { BudgetRestore } from './fuses/spend-restorer.js';
 export type { Ledger } from './fuses/stores/ledger.js';
+export {
+  SUPPORTED_AI_VERSIONS,
+  type TokenfuseMiddleware,
+} from './instrumentation/ai-sdk/index.js';
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export type { TokenfuseInstrumentationConfig } from './instrumentation/instrumentation.js';
 export { SUPPORTED_OPENAI_VERSIONS } from './instrumentation/openai/module.js';
@@ -80,6 +84,8 @@ export {
   type StartOptions,
   start,
   type Tokenfuse,
+  type TokenfuseMiddlewareOptions,
   type TokenfuseRuntime,
+  tokenfuseMiddleware,
 } from './tokenfuse.js';
 export type * from './types.js';

@@ -71,3 +71,32 @@ it('the budget-fuse example cuts a department off at 0.5 MTok/hour and lets it b
     'tokenfuse_fuse_trips_total{budget="marketing-hourly",window="hour",department="marketing"} 1',
   );
 });
+
+it('the ai-sdk example attributes, prices and blocks Vercel AI SDK calls through tokenfuseMiddleware()', async () => {
+  const port = await freePort();
+  const out = await run(['--import', 'tokenfuse/register', 'examples/ai-sdk/ai-sdk.mjs'], {
+    TOKENFUSE_CONFIG: 'examples/ai-sdk/tokenfuse.config.yaml',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+  });
+  expect(out.split('\n').slice(0, 5)).toEqual([
+    'support (gpt-4.1): Hello from gpt-4.1 Hello from gpt-4.1 Hello from',
+    'research (claude-sonnet-4-5, streamed): Hello from claude-sonnet-4-5 Hello from',
+    'research (text-embedding-3-small): 3 tokens embedded',
+    'support: blocked by "support-hourly" (limit_reached); answering from a template',
+    'requests that reached the LLM server: 3 of 4',
+  ]);
+  const labels = (department: string, provider: string, model: string) =>
+    `department="${department}",project="assistant",environment="local",provider="${provider}",model="${model}"`;
+  expect(out).toContain(
+    `tokenfuse_tokens_total{${labels('support', 'openai', 'gpt-4.1')},type="input"} 9`,
+  );
+  expect(out).toContain(
+    `tokenfuse_tokens_total{${labels('research', 'anthropic', 'claude-sonnet-4-5')},type="output"} 5`,
+  );
+  expect(out).toContain(
+    `tokenfuse_requests_total{${labels('support', 'openai', 'gpt-4.1')},budget="support-hourly",outcome="blocked"} 1`,
+  );
+  expect(out).toContain(
+    `tokenfuse_tokens_total{${labels('research', 'openai', 'text-embedding-3-small')},type="input"} 3`,
+  );
+});

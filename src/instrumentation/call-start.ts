@@ -119,7 +119,8 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = providerFor(this.providerOf(client?.baseURL), client?.provider);
+    const provider =
+      request.provider ?? providerFor(this.providerOf(client?.baseURL), client?.provider);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

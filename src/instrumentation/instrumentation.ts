@@ -176,6 +176,15 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     );
   }
 
+  /**
+   * @internal one model call through the same wrapper as a patched method, for an
+   * extension point that is no patch (the AI SDK's middleware): `original` is
+   * called with `thisArg` and the arguments as the site's SDK adapter rebuilds them.
+   */
+  callThrough(site: CallSite, thisArg: unknown, original: AnyFunction, args: unknown[]): unknown {
+    return this.patchedCall(original, site).apply(thisArg, args);
+  }
+
   /** The wrapper of one model call. Our failures never reach the caller. */
   private patchedCall(original: AnyFunction, site: CallSite): AnyFunction {
     const self = this;

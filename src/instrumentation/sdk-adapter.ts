@@ -122,6 +122,8 @@ export interface SdkRequest {
   /** False when the call's options are not a plain object the wrapper may copy. */
   headersReadable: boolean;
   client: SdkClient | undefined;
+  /** The provider, when the SDK names it itself (AI SDK models); else read from the client's base URL. */
+  provider?: ProviderInfo | undefined;
 }
 
 /** What the wrapper's call object offers the SDK's promise and stream hooks. */

@@ -1,0 +1,120 @@
+/**
+ * The AI SDK as the generic wrapper sees it. It is not patched: its middleware
+ * (`middleware.ts`) calls each model call through the wrapper, with the wrapped
+ * model as `this` and the call options as the only argument. Its promises are
+ * plain ones, and a stream result is `{ stream: ReadableStream<part>, … }`.
+ */
+import type { SdkAdapter, SdkPromises } from '../sdk-adapter.js';
+import type { AiSdkBody } from './operations.js';
+import { providerOfModel } from './provider.js';
+
+type Obj = Record<string, any>;
+
+function isObj(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null;
+}
+
+function isPlainObject(value: unknown): value is Obj {
+  if (!isObj(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The `ai` versions whose middleware shape (language-model spec v3) the middleware knows. */
+export const SUPPORTED_AI_VERSIONS = ['>=6.0.0 <7'];
+
+/** The adapter for one middleware: `provider` (its option) names the provider for every model. */
+export function aiSdkAdapter(provider: string | undefined): SdkAdapter<undefined> {
+  return {
+    module: { name: 'ai', versions: SUPPORTED_AI_VERSIONS },
+    createSession: () => undefined,
+    // Nothing to patch: calls arrive through the middleware.
+    load: () => undefined,
+    readRequest(thisArg, args) {
+      const model = (isObj(thisArg) ? thisArg : {}) as Obj;
+      const params = (isObj(args[0]) ? args[0] : {}) as Obj;
+      const headers = params.headers;
+      const body: AiSdkBody = {
+        modelId: typeof model.modelId === 'string' ? model.modelId : undefined,
+        params,
+      };
+      return {
+        body,
+        headers,
+        // The AI SDK passes headers as a plain record (`Record<string, string | undefined>`).
+        headersReadable: headers === undefined || isPlainObject(headers),
+        client: { baseURL: undefined, apiKey: undefined, object: model },
+        provider: providerOfModel(model.provider, provider),
+      };
+    },
+    rebuildArgs(args, body, headers) {
+      const params = (body as AiSdkBody).params;
+      return [{ ...params, headers }, ...args.slice(1)];
+    },
+  };
+}
+
+/** Plain promises; a stream result's `stream` is re-wrapped around the observed iteration. */
+export const aiSdkPromises: SdkPromises = {
+  attach(returned, call) {
+    if (!isObj(returned) || typeof (returned as Obj).then !== 'function') return undefined;
+    return (returned as Promise<unknown>).then(
+      (result) => call.onResult(result),
+      (err: unknown) => {
+        call.fail(err);
+        throw err;
+      },
+    );
+  },
+  wrapStream(result, wrap) {
+    if (!isObj(result)) return undefined;
+    const stream = result.stream as ReadableStream<unknown> | undefined;
+    if (!isObj(stream) || typeof (stream as Obj).getReader !== 'function') return undefined;
+    return { ...result, stream: readableOf(wrap(iteratorOf(stream))) };
+  },
+  rejected: (_thisArg, err) => Promise.reject(err),
+  deferred: (_thisArg, ready, send) => ready.then((value) => send(value, undefined)),
+};
+
+/** Reads a ReadableStream as an iterator whose `return()` cancels it (and so the request). */
+function iteratorOf(stream: ReadableStream<unknown>): AsyncIterator<unknown> {
+  const reader = stream.getReader();
+  return {
+    next: () =>
+      reader
+        .read()
+        .then((r) => (r.done ? { done: true, value: undefined } : { done: false, value: r.value })),
+    async return(value?: unknown) {
+      await reader.cancel().catch(() => undefined);
+      return { done: true, value };
+    },
+    async throw(err?: unknown) {
+      await reader.cancel(err).catch(() => undefined);
+      throw err;
+    },
+  };
+}
+
+/**
+ * The caller's stream: pulls from the observed iterator one part per read, so a
+ * cancel (an abandoned `streamText`) reaches `return()` and ends the call.
+ */
+function readableOf(iterator: AsyncIterator<unknown>): ReadableStream<unknown> {
+  return new ReadableStream<unknown>(
+    {
+      async pull(controller) {
+        try {
+          const r = await iterator.next();
+          if (r.done) controller.close();
+          else controller.enqueue(r.value);
+        } catch (err) {
+          controller.error(err);
+        }
+      },
+      async cancel(reason) {
+        await iterator.return?.(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
