@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import {
   type BudgetExceededError,
+  isBlockedCallError,
   isBudgetExceededError,
   isLedgerUnavailableError,
   isModelNotAllowedError,
@@ -339,6 +340,38 @@ describe('a fuse blocks a LangChain call before it is sent, once, with no retry'
     expect(spend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 0, blocked: 1 });
     inFlight.abort();
     await hanging;
+  });
+
+  it('model.withRetry() retries whatever fails, blocked calls too, unless its onFailedAttempt rethrows them', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-23T10:30:00Z') });
+    await setup({ budgets: [marketingHourly] });
+    const model = chatOpenAI({ maxTokens: 16 });
+    const marketing = <T>(fn: () => Promise<T>) => withAttribution({ department: 'marketing' }, fn);
+    await marketing(() => model.invoke('x')); // 4 + 16 = 20 of 20
+
+    // RunnableRetry has its own loop and no notion of retryable: 2 attempts, 2 blocked calls.
+    const retried = await rejection(
+      marketing(() => model.withRetry({ stopAfterAttempt: 2 }).invoke('x')),
+    );
+    expect(isBudgetExceededError(retried)).toBe(true);
+    expect(spend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 1, blocked: 2 });
+
+    // The README's pattern: rethrow a blocked call from onFailedAttempt to stop at once.
+    const stopped = await rejection(
+      marketing(() =>
+        model
+          .withRetry({
+            stopAfterAttempt: 3,
+            onFailedAttempt: (err) => {
+              if (isBlockedCallError(err)) throw err;
+            },
+          })
+          .invoke('x'),
+      ),
+    );
+    expect(isBudgetExceededError(stopped)).toBe(true);
+    expect(spend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 1, blocked: 3 });
+    expect(llm.requests).toHaveLength(1);
   });
 
   it('a model policy: our ModelNotAllowedError, message untouched, one blocked call', async () => {

@@ -5,9 +5,12 @@
 // which builds tokenfuse and runs
 //   TOKENFUSE_CONFIG=examples/demo/tokenfuse.config.yaml node --import tokenfuse/register examples/demo/demo.mjs
 //
-// It starts a local OpenAI-compatible server, makes calls for three departments
-// through the real `openai` SDK, prints what each department spent (read back
-// from tokenfuse's own /metrics endpoint) and leaves /metrics up until Ctrl-C.
+// It starts a local OpenAI-compatible server, makes calls for three departments,
+// marketing through LangChain (ChatOpenAI) and search and support through the
+// `openai` SDK directly, prints what each department spent (read back from
+// tokenfuse's own /metrics endpoint) and leaves /metrics up until Ctrl-C.
+import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { ChatOpenAI } from '@langchain/openai';
 import OpenAI from 'openai';
 import { isBudgetExceededError, withAttribution } from 'tokenfuse';
 import { startFakeOpenAI } from '../shared/fake-openai-server.mjs';
@@ -18,25 +21,26 @@ const openai = new OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-demo-not-a-rea
 
 const ask = (text) => [{ role: 'user', content: text }];
 
-// Marketing tags a whole unit of work; every call inside it is theirs.
+// Marketing writes copy with LangChain (ChatOpenAI, on the same `openai` SDK underneath).
+// It tags the whole unit of work; every call inside it is theirs, chain or not.
+const copywriter = ChatPromptTemplate.fromMessages([
+  ['system', 'You write subject lines'],
+  ['human', 'Subject line {n} for the autumn sale'],
+]).pipe(
+  new ChatOpenAI({
+    model: 'gpt-4.1',
+    maxTokens: 40,
+    apiKey: 'sk-demo-not-a-real-key',
+    configuration: { baseURL: `${llm.url}/v1` },
+  }),
+);
 await withAttribution({ department: 'marketing', feature: 'subject-lines' }, async () => {
-  for (let i = 0; i < 3; i++) {
-    await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: ask(`Write subject line number ${i} for the autumn sale`),
-      max_tokens: 40,
-    });
-  }
+  for (let n = 0; n < 3; n++) await copywriter.invoke({ n });
   // Marketing's budget (150 tokens an hour in tokenfuse.config.yaml) is spent by now:
-  // this call is stopped before it is sent, and the app falls back.
+  // this call is stopped before it is sent (and LangChain does not retry it), and the
+  // app falls back.
   try {
-    const stream = await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: ask('Stream a tagline for the autumn sale'),
-      max_tokens: 30,
-      stream: true,
-    });
-    for await (const chunk of stream) void chunk.choices[0]?.delta?.content;
+    for await (const chunk of await copywriter.stream({ n: 3 })) void chunk.content;
   } catch (err) {
     if (!isBudgetExceededError(err)) throw err;
     console.log(
