@@ -115,6 +115,12 @@ export interface SdkRequest {
   /** False when the call's options are not a plain object the wrapper may copy. */
   headersReadable: boolean;
   client: SdkClient | undefined;
+  /**
+   * A span the SDK's own tracing started for this call before calling the patched
+   * method and handed it in the arguments (`@anthropic-ai/sdk` 1.x stream helpers):
+   * neither parent nor child of ours, so it is marked as covered by ours here.
+   */
+  sdkSpan?: object;
 }
 
 /** What the wrapper's call object offers the SDK's promise and stream hooks. */
