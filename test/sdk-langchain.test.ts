@@ -7,7 +7,9 @@
 // LangChain is loaded as CommonJS, like `openai` in the harness: its ESM build would load
 // the ESM copy of `openai`, which the harness does not patch (in an app, `tokenfuse/register`
 // hooks both).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { ChatOpenAIFields, ChatOpenAI as ChatOpenAIType } from '@langchain/openai';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -410,5 +412,181 @@ describe('a fuse blocks a LangChain call before it is sent, once, with no retry'
     );
     expect(llm.requests).toHaveLength(0);
     expect(spend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 0, blocked: 1 });
+  });
+});
+
+// ChatAnthropic runs on the copy of @anthropic-ai/sdk that @langchain/anthropic installs
+// under itself (0.122), not the top-level 1.x: the Anthropic adapter covers both.
+describe('ChatAnthropic (@langchain/anthropic on its own @anthropic-ai/sdk 0.122)', () => {
+  const { ChatAnthropic } =
+    require('@langchain/anthropic') as typeof import('@langchain/anthropic');
+  const nestedRequire = createRequire(require.resolve('@langchain/anthropic'));
+  const CLAUDE = 'claude-sonnet-4-5';
+  const claudeTags = { project: 'core', environment: 'test', provider: 'anthropic', model: CLAUDE };
+  let uninstall: (() => void) | undefined;
+
+  afterEach(() => {
+    uninstall?.();
+    uninstall = undefined;
+  });
+
+  /** A harness where the fake (127.0.0.1) is Anthropic, with the nested SDK patched into it. */
+  async function setupClaude(options: TokenfuseOptions = {}): Promise<Harness> {
+    h = await createHarness({
+      attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
+      providers: [{ id: 'anthropic', hosts: ['127.0.0.1'] }],
+      ...options,
+    });
+    // The module is cached by an earlier test's harness, which unpatched it on close.
+    const main = nestedRequire.resolve('@anthropic-ai/sdk');
+    const mod = nestedRequire('@anthropic-ai/sdk');
+    const { version } = JSON.parse(readFileSync(join(dirname(main), 'package.json'), 'utf8'));
+    expect(version).toBe('0.122.0');
+    const defs = (h.tokenfuse.instrumentation as any)
+      .getModuleDefinitions()
+      .filter((d: any) => d.name === '@anthropic-ai/sdk');
+    const patched = () => Boolean(mod.Anthropic.Messages.prototype.create.__wrapped);
+    if (!patched()) for (const def of defs) def.patch(mod, version);
+    uninstall = () => {
+      if (patched()) for (const def of defs) def.unpatch(mod);
+    };
+    return h;
+  }
+
+  const claude = (maxTokens: number) =>
+    new ChatAnthropic({
+      model: CLAUDE,
+      apiKey: 'sk-ant-test',
+      anthropicApiUrl: llm.url,
+      maxTokens,
+    });
+
+  // Anthropic's usage: input_tokens EXCLUDES the cache reads and writes.
+  const CLAUDE_USAGE = {
+    input_tokens: 21,
+    cache_creation_input_tokens: 1200,
+    cache_read_input_tokens: 3400,
+    cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 200 },
+    output_tokens: 87,
+  };
+  /** The catalog's price of CLAUDE_USAGE (its input INCLUDES the cache): $0.007338. */
+  const claudeUsd = () =>
+    calcPrice(
+      {
+        input_tokens: 4621,
+        cache_read_tokens: 3400,
+        cache_write_tokens: 1200,
+        cache_write_5m_tokens: 1000,
+        cache_write_1h_tokens: 200,
+        output_tokens: 87,
+      },
+      CLAUDE,
+      { providerId: 'anthropic' },
+    )!.total_price;
+
+  function claudeSpend(m: Sample[], department: string) {
+    const l = { ...claudeTags, department };
+    return {
+      input: sum(m, 'tokenfuse_tokens_total', { ...l, type: 'input' }),
+      cacheRead: sum(m, 'tokenfuse_tokens_total', { ...l, type: 'cache_read' }),
+      cacheWrite: sum(m, 'tokenfuse_tokens_total', { ...l, type: 'cache_write' }),
+      output: sum(m, 'tokenfuse_tokens_total', { ...l, type: 'output' }),
+      ok: sum(m, 'tokenfuse_requests_total', { ...l, outcome: 'ok' }),
+      blocked: sum(m, 'tokenfuse_requests_total', { ...l, outcome: 'blocked' }),
+      usd: sum(m, 'tokenfuse_cost_usd_total', l),
+    };
+  }
+
+  it('invoke is one messages.create: exact tokens and dollars for the usage the server returned', async () => {
+    await setupClaude();
+    llm.enqueue({ kind: 'usage', usage: CLAUDE_USAGE });
+    const reply = await claude(5).invoke('name three autumn colours');
+    expect(reply.usage_metadata).toMatchObject({ output_tokens: 87 });
+    expect(llm.requests.map((r) => [r.path, r.headers['anthropic-version']])).toEqual([
+      ['/v1/messages', '2023-06-01'], // the 0.x wire protocol
+    ]);
+    const m = await h!.scrape();
+    expect(claudeSpend(m, 'platform')).toEqual({
+      input: 21,
+      cacheRead: 3400,
+      cacheWrite: 1200,
+      output: 87,
+      ok: 1,
+      blocked: 0,
+      usd: expect.closeTo(claudeUsd(), 12),
+    });
+    expect(claudeUsd()).toBeCloseTo(0.007338, 12);
+    expect(h!.spans()).toHaveLength(1);
+    expect(h!.spans()[0]!.attributes).toMatchObject({
+      'tokenfuse.api': 'messages',
+      'gen_ai.provider.name': 'anthropic',
+      'gen_ai.usage.output_tokens': 87,
+    });
+  });
+
+  it('stream is one call, counted from message_start and message_delta', async () => {
+    await setupClaude();
+    llm.enqueue({ kind: 'usage', usage: CLAUDE_USAGE });
+    let text = '';
+    for await (const chunk of await claude(4).stream('a tagline please')) text += chunk.content;
+    expect(text).toBe(`Hello from ${CLAUDE} Hello`);
+    expect(llm.requests[0]!.body.stream).toBe(true);
+    expect(claudeSpend(await h!.scrape(), 'platform')).toEqual({
+      input: 21,
+      cacheRead: 3400,
+      cacheWrite: 1200,
+      output: 87,
+      ok: 1,
+      blocked: 0,
+      usd: expect.closeTo(claudeUsd(), 12),
+    });
+    expect(h!.spans()).toHaveLength(1);
+  });
+
+  it('a chain inside withAttribution, and per-call headers, attribute the call; the headers are not sent', async () => {
+    await setupClaude();
+    const chain = ChatPromptTemplate.fromMessages([
+      ['system', 'You write short subject lines'],
+      ['human', 'Subject line for the {topic}'],
+    ]).pipe(claude(6));
+    await withAttribution({ department: 'marketing' }, () =>
+      chain.invoke({ topic: 'autumn sale' }),
+    );
+    await claude(2).invoke('x', { headers: { 'X-Department': 'support' } });
+    // The fake's own accounting: system (5 + 3) + message (6 + 3) = 17, and 5 reply words
+    // at most; then 1 + 3 = 4 and 2.
+    expect(llm.requests[0]!.body.system).toBe('You write short subject lines');
+    expect(llm.requests.every((r) => r.headers['x-department'] === undefined)).toBe(true);
+    const m = await h!.scrape();
+    expect(claudeSpend(m, 'marketing')).toMatchObject({ input: 17, output: 5, ok: 1 });
+    expect(claudeSpend(m, 'support')).toMatchObject({ input: 4, output: 2, ok: 1 });
+    expect(sum(m, 'tokenfuse_requests_total', { department: 'platform' })).toBe(0);
+  });
+
+  it('a fuse blocks before anything is sent: our BudgetExceededError, one blocked call, not retried', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-23T10:59:59Z') });
+    await setupClaude({
+      budgets: [
+        {
+          name: 'marketing-hourly',
+          match: { department: 'marketing' },
+          window: 'hour',
+          limit: { tokens: 9 },
+        },
+      ],
+    });
+    const marketing = <T>(fn: () => Promise<T>) => withAttribution({ department: 'marketing' }, fn);
+    await marketing(() => claude(5).invoke('x')); // 4 + 5 = 9 of 9
+    const err = (await rejection(marketing(() => claude(5).invoke('x')))) as BudgetExceededError & {
+      lc_error_code?: string;
+    };
+    expect(llm.requests).toHaveLength(1);
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect(err.message).toBe(
+      'tokenfuse: budget "marketing-hourly" blocked this call before it was sent: 9 of 9 tokens spent this hour; retry after 1s' +
+        '\n\nTroubleshooting URL: https://docs.langchain.com/oss/javascript/langchain/errors/MODEL_RATE_LIMIT/\n',
+    );
+    expect(err.lc_error_code).toBe('MODEL_RATE_LIMIT');
+    expect(claudeSpend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 1, blocked: 1 });
   });
 });
