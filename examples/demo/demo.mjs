@@ -5,10 +5,12 @@
 // which builds tokenfuse and runs
 //   TOKENFUSE_CONFIG=examples/demo/tokenfuse.config.yaml node --import tokenfuse/register examples/demo/demo.mjs
 //
-// It starts a local OpenAI-compatible server, makes calls for three departments,
-// marketing through LangChain (ChatOpenAI) and search and support through the
-// `openai` SDK directly, prints what each department spent (read back from
-// tokenfuse's own /metrics endpoint) and leaves /metrics up until Ctrl-C.
+// It starts a local fake LLM server (OpenAI and Anthropic APIs), makes calls for
+// three departments on three SDKs, marketing through LangChain (ChatOpenAI), search
+// through the `openai` SDK and support through Anthropic's `@anthropic-ai/sdk`,
+// prints what each department spent (read back from tokenfuse's own /metrics
+// endpoint) and leaves /metrics up until Ctrl-C.
+import Anthropic from '@anthropic-ai/sdk';
 import { ChatPromptTemplate } from '@langchain/core/prompts';
 import { ChatOpenAI } from '@langchain/openai';
 import OpenAI from 'openai';
@@ -52,7 +54,7 @@ await withAttribution({ department: 'marketing', feature: 'subject-lines' }, asy
 // Streaming works unchanged; tokenfuse asks for the usage chunk and hides it.
 await withAttribution({ department: 'search' }, async () => {
   const stream = await openai.chat.completions.create({
-    model: 'gpt-4.1',
+    model: 'gpt-4.1-mini',
     messages: ask('Stream a tagline for the search page'),
     max_tokens: 30,
     stream: true,
@@ -60,14 +62,20 @@ await withAttribution({ department: 'search' }, async () => {
   for await (const chunk of stream) void chunk.choices[0]?.delta?.content;
 });
 
-// Support tags single calls with request headers (stripped before they leave).
+// Support summarises tickets with Claude, through Anthropic's own SDK, and tags single calls
+// with request headers (stripped before they leave). The fake server speaks Anthropic's
+// Messages API too; it is reached as `localhost`, which tokenfuse.config.yaml declares to
+// be Anthropic, so these calls are priced at Anthropic's prices.
+const claude = new Anthropic({
+  baseURL: llm.url.replace('127.0.0.1', 'localhost'),
+  apiKey: 'sk-ant-demo-not-a-real-key',
+});
 for (let i = 0; i < 5; i++) {
-  await openai.chat.completions.create(
+  await claude.messages.create(
     {
-      model: 'gpt-4.1-mini',
-      messages: ask(`Summarise support ticket ${i} in one line`),
+      model: 'claude-haiku-4-5',
       max_tokens: 20,
-      prompt_cache_key: 'support-summaries',
+      messages: ask(`Summarise support ticket ${i} in one line`),
     },
     { headers: { 'X-Department': 'support', 'X-Feature': 'ticket-summary' } },
   );
