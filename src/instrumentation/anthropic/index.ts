@@ -22,10 +22,8 @@ function anthropicClass(moduleExports: any): any {
       ? (moduleExports.default ?? moduleExports)
       : moduleExports;
   // Named, never "any function": another SDK's module (openai's CommonJS exports are
-  // its client class) must not pass for this one. The named export first: in an ESM
-  // namespace `default` is the client class, whose `Anthropic` is the static
-  // `BaseAnthropic.Anthropic` (the base class, without `Messages`) it inherits.
-  const Anthropic = moduleExports?.Anthropic ?? mod?.Anthropic;
+  // its client class) must not pass for this one.
+  const Anthropic = mod?.Anthropic ?? moduleExports?.Anthropic;
   return typeof Anthropic === 'function' ? Anthropic : undefined;
 }
 
