@@ -1,6 +1,9 @@
 // @anthropic-ai/sdk through tokenfuse: 1.x (the installed major, with its own OpenTelemetry
 // tracing) and 0.122 (the copy @langchain/anthropic installs under itself), each through its
 // real client over HTTP against the fake server's Anthropic Messages endpoint.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
@@ -9,7 +12,8 @@ import { fromCatalogUsage, fromGenAiAttributes, toCatalogUsage } from '../src/pr
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { sum } from './helpers/prom-text.js';
+import { App, childEnv, freePort } from './helpers/processes.js';
+import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { type AnthropicCopy, installAnthropic, loadAnthropic } from './sdk/drivers/anthropic.js';
 
 interface Major {
@@ -512,5 +516,52 @@ describe('Anthropic usage normalisation', () => {
         'gen_ai.usage.output_tokens': 5,
       }),
     ).toEqual({ input: 8, cacheRead: 14, cacheWrite: 7, output: 5, reasoning: 0 });
+  });
+});
+
+// Needs `npm run build` first: `tokenfuse/register` resolves to dist/. The app has no tokenfuse
+// code; register's NodeSDK is the global tracer provider, so 1.x traces its calls itself too.
+describe.each([
+  { variant: 'ESM, node --import', args: ['--import', 'tokenfuse/register'], file: 'mjs' },
+  { variant: 'CJS, node --require', args: ['--require', 'tokenfuse/register'], file: 'cjs' },
+])('@anthropic-ai/sdk 1.x under tokenfuse/register ($variant)', ({ args, file }) => {
+  let app: App | undefined;
+  let tmp: string;
+  afterEach(async () => {
+    await app?.kill();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('counts create() and stream().finalMessage() once each, attributed, beside the SDK own spans', async () => {
+    llm.reset();
+    tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-anthropic-'));
+    const config = join(tmp, 'tokenfuse.config.yaml');
+    writeFileSync(config, 'providers:\n  - id: anthropic\n    hosts: ["127.0.0.1"]\n');
+    const port = await freePort();
+    app = new App(
+      [...args, `test/fixtures/apps/anthropic-app.${file}`],
+      childEnv({
+        LLM_BASE_URL: llm.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_DEPARTMENT: 'platform',
+        TOKENFUSE_CONFIG: config,
+      }),
+    );
+    expect(JSON.parse(await app.firstLine())).toEqual({ ready: true, output: 5 });
+    const m = parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const claude = { provider: 'anthropic', model: MODEL };
+    // "name three colours": 3 + 3 = 6 input tokens, 5 output, per call.
+    for (const department of ['platform', 'research']) {
+      expect(sum(m, 'tokenfuse_requests_total', { ...claude, department, outcome: 'ok' })).toBe(1);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...claude, department, type: 'input' })).toBe(6);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...claude, department, type: 'output' })).toBe(5);
+    }
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(2);
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(
+      2 * catalogUsd({ input_tokens: 6, output_tokens: 5 }),
+      15,
+    );
+    // The attribution header never reached the provider.
+    expect(llm.requests.map((r) => r.headers['x-department'])).toEqual([undefined, undefined]);
   });
 });
