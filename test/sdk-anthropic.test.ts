@@ -1,9 +1,9 @@
 // @anthropic-ai/sdk through tokenfuse: 1.x (the installed major, with its own OpenTelemetry
 // tracing) and 0.122 (the copy @langchain/anthropic installs under itself), each through its
 // real client over HTTP against the fake server's Anthropic Messages endpoint.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
@@ -12,59 +12,25 @@ import { fromCatalogUsage, fromGenAiAttributes, toCatalogUsage } from '../src/pr
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { sum } from './helpers/prom-text.js';
-
-const require = createRequire(import.meta.url);
+import { App, childEnv, freePort } from './helpers/processes.js';
+import { parsePrometheusText, sum } from './helpers/prom-text.js';
+import { type AnthropicCopy, installAnthropic, loadAnthropic } from './sdk/drivers/anthropic.js';
 
 interface Major {
   title: string;
-  /** The module's CommonJS exports. */
-  load(): any;
+  copy: AnthropicCopy;
   /** 1.x traces its own calls. */
   traces: boolean;
 }
 
-/** Where a module's package.json is: it is not in the package's `exports`. */
-function versionOf(main: string): string {
-  let dir = dirname(main);
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      if (pkg.name === '@anthropic-ai/sdk') return pkg.version;
-    } catch {}
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${main}`);
-    dir = up;
-  }
-}
-
-const nestedRequire = createRequire(require.resolve('@langchain/anthropic'));
 const MAJORS: Major[] = [
-  { title: '@anthropic-ai/sdk 1.x', load: () => require('@anthropic-ai/sdk'), traces: true },
+  { title: '@anthropic-ai/sdk 1.x', copy: 'current', traces: true },
   {
     title: '@anthropic-ai/sdk 0.122 (under @langchain/anthropic)',
-    load: () => nestedRequire('@anthropic-ai/sdk'),
+    copy: 'langchain',
     traces: false,
   },
 ];
-const mainOf = (m: Major) =>
-  m.traces ? require.resolve('@anthropic-ai/sdk') : nestedRequire.resolve('@anthropic-ai/sdk');
-
-function isPatched(mod: any): boolean {
-  return Boolean(mod.Anthropic.Messages.prototype.create.__wrapped);
-}
-
-/** Patches the loaded module into this harness' instrumentation; returns the unpatch. */
-function install(h: Harness, major: Major): () => void {
-  const mod = major.load();
-  const defs = (h.tokenfuse.instrumentation as any)
-    .getModuleDefinitions()
-    .filter((d: any) => d.name === '@anthropic-ai/sdk');
-  if (!isPatched(mod)) for (const def of defs) def.patch(mod, versionOf(mainOf(major)));
-  return () => {
-    if (isPatched(mod)) for (const def of defs) def.unpatch(mod);
-  };
-}
 
 const MODEL = 'claude-sonnet-4-5';
 // 20 words: with the message's 3 words, 20 + 3 + 3 + 3 = 29 prompt tokens at the fake.
@@ -121,8 +87,8 @@ describe.each(MAJORS)('$title', (major) => {
 
   async function setup(options: TokenfuseOptions = {}, clientOptions: object = {}) {
     h = await createHarness({ ...BASE_OPTIONS, ...options });
-    uninstall = install(h, major);
-    Anthropic = major.load().Anthropic;
+    uninstall = installAnthropic(h, major.copy);
+    Anthropic = loadAnthropic(major.copy).Anthropic;
     client = new Anthropic({
       baseURL: llm.url,
       apiKey: 'sk-ant-test',
@@ -298,14 +264,14 @@ describe.each(MAJORS)('$title', (major) => {
     await setup({ budgets: [{ name: 'all', window: 'day', limit: { requests: 1 } }] });
     await client.messages.create(cachedBody('5m'));
     const blocked = client.messages.create(cachedBody('5m'));
-    expect(blocked).toBeInstanceOf(major.load().APIPromise);
+    expect(blocked).toBeInstanceOf(loadAnthropic(major.copy).APIPromise);
     const err = await rejection(blocked);
     expect(isBudgetExceededError(err)).toBe(true);
     // The stream helper fails the way the SDK fails it: an AnthropicError caused by ours.
     const streamErr = (await rejection(
       client.messages.stream(cachedBody('5m')).finalMessage(),
     )) as { cause?: unknown };
-    expect(streamErr).toBeInstanceOf(major.load().AnthropicError);
+    expect(streamErr).toBeInstanceOf(loadAnthropic(major.copy).AnthropicError);
     expect(isBudgetExceededError(streamErr.cause)).toBe(true);
     const streamed = await rejection(client.messages.create(cachedBody('5m', { stream: true })));
     expect(isBudgetExceededError(streamed)).toBe(true);
@@ -327,12 +293,12 @@ describe.each(MAJORS)('$title', (major) => {
     expect(h.tokenfuse.fuses.get('all').reserved.tokens).toBeGreaterThanOrEqual(700);
     controller.abort();
     const aborted = await rejection(pending);
-    expect(aborted).toBeInstanceOf(major.load().APIUserAbortError);
+    expect(aborted).toBeInstanceOf(loadAnthropic(major.copy).APIUserAbortError);
     expect(h.tokenfuse.fuses.get('all').reserved.tokens).toBe(0);
 
     llm.enqueue({ kind: 'error', status: 429 });
     const limited = await rejection(client.messages.create(cachedBody('5m')));
-    expect(limited).toBeInstanceOf(major.load().RateLimitError);
+    expect(limited).toBeInstanceOf(loadAnthropic(major.copy).RateLimitError);
     expect(h.tokenfuse.fuses.get('all').reserved.tokens).toBe(0);
     const spans = ourSpans();
     expect(spans).toHaveLength(2);
@@ -455,7 +421,7 @@ describe.each(MAJORS)('$title', (major) => {
     "prices the SDK's own spans when tokenfuse does not instrument the call (once)",
     async () => {
       await setup();
-      uninstall();
+      h.tokenfuse.instrumentation.disable();
       client = new Anthropic({
         baseURL: llm.url,
         apiKey: 'sk-ant-test',
@@ -550,5 +516,52 @@ describe('Anthropic usage normalisation', () => {
         'gen_ai.usage.output_tokens': 5,
       }),
     ).toEqual({ input: 8, cacheRead: 14, cacheWrite: 7, output: 5, reasoning: 0 });
+  });
+});
+
+// Needs `npm run build` first: `tokenfuse/register` resolves to dist/. The app has no tokenfuse
+// code; register's NodeSDK is the global tracer provider, so 1.x traces its calls itself too.
+describe.each([
+  { variant: 'ESM, node --import', args: ['--import', 'tokenfuse/register'], file: 'mjs' },
+  { variant: 'CJS, node --require', args: ['--require', 'tokenfuse/register'], file: 'cjs' },
+])('@anthropic-ai/sdk 1.x under tokenfuse/register ($variant)', ({ args, file }) => {
+  let app: App | undefined;
+  let tmp: string;
+  afterEach(async () => {
+    await app?.kill();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('counts create() and stream().finalMessage() once each, attributed, beside the SDK own spans', async () => {
+    llm.reset();
+    tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-anthropic-'));
+    const config = join(tmp, 'tokenfuse.config.yaml');
+    writeFileSync(config, 'providers:\n  - id: anthropic\n    hosts: ["127.0.0.1"]\n');
+    const port = await freePort();
+    app = new App(
+      [...args, `test/fixtures/apps/anthropic-app.${file}`],
+      childEnv({
+        LLM_BASE_URL: llm.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_DEPARTMENT: 'platform',
+        TOKENFUSE_CONFIG: config,
+      }),
+    );
+    expect(JSON.parse(await app.firstLine())).toEqual({ ready: true, output: 5 });
+    const m = parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    const claude = { provider: 'anthropic', model: MODEL };
+    // "name three colours": 3 + 3 = 6 input tokens, 5 output, per call.
+    for (const department of ['platform', 'research']) {
+      expect(sum(m, 'tokenfuse_requests_total', { ...claude, department, outcome: 'ok' })).toBe(1);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...claude, department, type: 'input' })).toBe(6);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...claude, department, type: 'output' })).toBe(5);
+    }
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(2);
+    expect(sum(m, 'tokenfuse_cost_usd_total')).toBeCloseTo(
+      2 * catalogUsd({ input_tokens: 6, output_tokens: 5 }),
+      15,
+    );
+    // The attribution header never reached the provider.
+    expect(llm.requests.map((r) => r.headers['x-department'])).toEqual([undefined, undefined]);
   });
 });

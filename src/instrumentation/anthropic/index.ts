@@ -15,16 +15,20 @@ import type { SdkAdapter } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
 
-/** The `Anthropic` client class of a loaded module (CommonJS exports or an ESM namespace). */
+/**
+ * The `Anthropic` client class of a loaded module (CommonJS exports or an ESM
+ * namespace): the one whose statics hold the resources. Named, never "any
+ * function" (openai's CommonJS exports are its client class), and never the
+ * default export's own `Anthropic` static, which 1.x sets to `BaseAnthropic`.
+ */
 function anthropicClass(moduleExports: any): any {
   const mod =
     moduleExports?.[Symbol.toStringTag] === 'Module'
       ? (moduleExports.default ?? moduleExports)
       : moduleExports;
-  // Named, never "any function": another SDK's module (openai's CommonJS exports are
-  // its client class) must not pass for this one.
-  const Anthropic = mod?.Anthropic ?? moduleExports?.Anthropic;
-  return typeof Anthropic === 'function' ? Anthropic : undefined;
+  return [moduleExports?.Anthropic, mod, mod?.Anthropic].find(
+    (candidate) => typeof candidate === 'function' && typeof candidate.Messages === 'function',
+  );
 }
 
 /** Request options the wrapper may copy: an object that is no promise of options. */
