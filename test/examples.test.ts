@@ -24,14 +24,14 @@ it('the demo prints the spend per department read back from /metrics, with marke
   });
   expect(out).toBe(
     [
-      'marketing: call blocked by budget "marketing-hourly" (156 of 150 tokens this hour); using a cached tagline',
+      'marketing: call blocked by budget "marketing-hourly" (171 of 150 tokens this hour); using a cached tagline',
       '',
       'Spend by department (from tokenfuse /metrics)',
       '',
       'department   requests   tokens   cost (USD)',
-      'marketing           4      156     0.001032',
-      'search              3      107     0.000489',
-      'support             5      150     0.000075',
+      'marketing           4      171     0.001062',
+      'search              3      107     0.000249',
+      'support             5       75     0.000175',
       '',
       `Metrics: http://127.0.0.1:${port}/metrics   (Ctrl-C to stop)`,
       '',

@@ -5,9 +5,14 @@
 // which builds tokenfuse and runs
 //   TOKENFUSE_CONFIG=examples/demo/tokenfuse.config.yaml node --import tokenfuse/register examples/demo/demo.mjs
 //
-// It starts a local OpenAI-compatible server, makes calls for three departments
-// through the real `openai` SDK, prints what each department spent (read back
-// from tokenfuse's own /metrics endpoint) and leaves /metrics up until Ctrl-C.
+// It starts a local fake LLM server (OpenAI and Anthropic APIs), makes calls for
+// three departments on three SDKs, marketing through LangChain (ChatOpenAI), search
+// through the `openai` SDK and support through Anthropic's `@anthropic-ai/sdk`,
+// prints what each department spent (read back from tokenfuse's own /metrics
+// endpoint) and leaves /metrics up until Ctrl-C.
+import Anthropic from '@anthropic-ai/sdk';
+import { ChatPromptTemplate } from '@langchain/core/prompts';
+import { ChatOpenAI } from '@langchain/openai';
 import OpenAI from 'openai';
 import { isBudgetExceededError, withAttribution } from 'tokenfuse';
 import { startFakeOpenAI } from '../shared/fake-openai-server.mjs';
@@ -18,25 +23,26 @@ const openai = new OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-demo-not-a-rea
 
 const ask = (text) => [{ role: 'user', content: text }];
 
-// Marketing tags a whole unit of work; every call inside it is theirs.
+// Marketing writes copy with LangChain (ChatOpenAI, on the same `openai` SDK underneath).
+// It tags the whole unit of work; every call inside it is theirs, chain or not.
+const copywriter = ChatPromptTemplate.fromMessages([
+  ['system', 'You write subject lines'],
+  ['human', 'Subject line {n} for the autumn sale'],
+]).pipe(
+  new ChatOpenAI({
+    model: 'gpt-4.1',
+    maxTokens: 40,
+    apiKey: 'sk-demo-not-a-real-key',
+    configuration: { baseURL: `${llm.url}/v1` },
+  }),
+);
 await withAttribution({ department: 'marketing', feature: 'subject-lines' }, async () => {
-  for (let i = 0; i < 3; i++) {
-    await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: ask(`Write subject line number ${i} for the autumn sale`),
-      max_tokens: 40,
-    });
-  }
+  for (let n = 0; n < 3; n++) await copywriter.invoke({ n });
   // Marketing's budget (150 tokens an hour in tokenfuse.config.yaml) is spent by now:
-  // this call is stopped before it is sent, and the app falls back.
+  // this call is stopped before it is sent (and LangChain does not retry it), and the
+  // app falls back.
   try {
-    const stream = await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: ask('Stream a tagline for the autumn sale'),
-      max_tokens: 30,
-      stream: true,
-    });
-    for await (const chunk of stream) void chunk.choices[0]?.delta?.content;
+    for await (const chunk of await copywriter.stream({ n: 3 })) void chunk.content;
   } catch (err) {
     if (!isBudgetExceededError(err)) throw err;
     console.log(
@@ -48,7 +54,7 @@ await withAttribution({ department: 'marketing', feature: 'subject-lines' }, asy
 // Streaming works unchanged; tokenfuse asks for the usage chunk and hides it.
 await withAttribution({ department: 'search' }, async () => {
   const stream = await openai.chat.completions.create({
-    model: 'gpt-4.1',
+    model: 'gpt-4.1-mini',
     messages: ask('Stream a tagline for the search page'),
     max_tokens: 30,
     stream: true,
@@ -56,14 +62,20 @@ await withAttribution({ department: 'search' }, async () => {
   for await (const chunk of stream) void chunk.choices[0]?.delta?.content;
 });
 
-// Support tags single calls with request headers (stripped before they leave).
+// Support summarises tickets with Claude, through Anthropic's own SDK, and tags single calls
+// with request headers (stripped before they leave). The fake server speaks Anthropic's
+// Messages API too; it is reached as `localhost`, which tokenfuse.config.yaml declares to
+// be Anthropic, so these calls are priced at Anthropic's prices.
+const claude = new Anthropic({
+  baseURL: llm.url.replace('127.0.0.1', 'localhost'),
+  apiKey: 'sk-ant-demo-not-a-real-key',
+});
 for (let i = 0; i < 5; i++) {
-  await openai.chat.completions.create(
+  await claude.messages.create(
     {
-      model: 'gpt-4.1-mini',
-      messages: ask(`Summarise support ticket ${i} in one line`),
+      model: 'claude-haiku-4-5',
       max_tokens: 20,
-      prompt_cache_key: 'support-summaries',
+      messages: ask(`Summarise support ticket ${i} in one line`),
     },
     { headers: { 'X-Department': 'support', 'X-Feature': 'ticket-summary' } },
   );

@@ -4,6 +4,14 @@ import { TokenfuseError } from './tokenfuse-error.js';
 // and ESM builds), and `instanceof` fails across the copies.
 const BLOCKED = Symbol.for('tokenfuse.blocked-call');
 
+/**
+ * LangChain's retry mark (`stampRetryable` / `getRetryable` in `@langchain/core`), read as
+ * an own property. Its `AsyncCaller` (every chat model call, `maxRetries` 6 by default)
+ * retries a 429 whose message hints a retry within a minute, and a 503, up to 6 times:
+ * each retry would be blocked again, counted again, and wait a backoff for nothing.
+ */
+const LANGCHAIN_RETRYABLE = Symbol.for('langchain.errors.retryable');
+
 /** Why a call was stopped before it was sent. */
 export type BlockReason =
   /** The budget's limit is reached (the fuse is open). */
@@ -28,6 +36,15 @@ export abstract class BlockedCallError extends TokenfuseError {
   /** Budget or policy that blocked the call. */
   abstract readonly budget: string;
   abstract readonly reason: BlockReason;
+
+  constructor(message: string) {
+    super(message);
+    // Not retryable, for LangChain. Non-enumerable so it shows in no log or `toEqual`;
+    // non-writable and non-configurable because `@langchain/openai` and
+    // `@langchain/anthropic` re-stamp every 429 as retryable (`stampRetryable(e, true)`,
+    // which swallows the TypeError a frozen property raises): the fuse's word is final.
+    Object.defineProperty(this, LANGCHAIN_RETRYABLE, { value: false });
+  }
 }
 
 /** The numbers behind a {@link BudgetExceededError}. */

@@ -99,6 +99,8 @@ export class CallStarter {
     const startTime = new Date();
     const request = sdk.readRequest(thisArg, args);
     const { body, client } = request;
+    // The SDK's own span of this very call: the span processor must not price it too.
+    if (request.sdkSpan !== undefined) markCovered(request.sdkSpan as Span);
 
     let headers = request.headers;
     let headerTags: ReturnType<typeof readAttributionHeaders>['tags'];

@@ -124,6 +124,12 @@ export interface SdkRequest {
   client: SdkClient | undefined;
   /** The provider, when the SDK names it itself (AI SDK models); else read from the client's base URL. */
   provider?: ProviderInfo | undefined;
+  /**
+   * A span the SDK's own tracing started for this call before calling the patched
+   * method and handed it in the arguments (`@anthropic-ai/sdk` 1.x stream helpers):
+   * neither parent nor child of ours, so it is marked as covered by ours here.
+   */
+  sdkSpan?: object;
 }
 
 /** What the wrapper's call object offers the SDK's promise and stream hooks. */

@@ -158,7 +158,12 @@ class Collector implements BilledInput {
       this.text(p.text);
       return;
     }
-    if (p.type === 'image_url' || p.type === 'input_image' || p.image_url !== undefined) {
+    if (
+      p.type === 'image_url' ||
+      p.type === 'input_image' ||
+      p.type === 'image' ||
+      p.image_url !== undefined
+    ) {
       // Billed by size in tiles or patches, not by the length of its URL or data.
       this.extraTokens += IMAGE_TOKENS_BOUND;
       if (typeof p.file_id === 'string') this.unseen = true;
@@ -166,6 +171,9 @@ class Collector implements BilledInput {
     }
     const file = (p.file ?? p) as { file_id?: unknown; file_data?: unknown };
     if (typeof file.file_id === 'string' && file.file_data === undefined) this.unseen = true;
+    // An Anthropic document read from a URL or an uploaded file.
+    const source = p.source as { type?: unknown } | null | undefined;
+    if (source?.type === 'url' || source?.type === 'file') this.unseen = true;
     if (p.content !== undefined) this.content(p.content);
     else this.json(p);
   }
@@ -199,6 +207,7 @@ const CHAT_BILLED_PARTS = [
   'prediction',
 ] as const;
 const RESPONSES_BILLED_PARTS = ['tools', 'tool_choice', 'text'] as const;
+const MESSAGES_BILLED_PARTS = ['tools', 'tool_choice', 'output_config', 'output_format'] as const;
 const RESPONSES_UNSEEN_PARTS = ['previous_response_id', 'conversation', 'prompt'] as const;
 
 /** The billed input of a chat completions body. */
@@ -211,6 +220,22 @@ export function chatBilledInput(body: any): BilledInput {
       c.framing = TOKENS_REPLY_PRIMING + TOKENS_PER_MESSAGE * messages.length;
   } else c.json(messages);
   for (const key of CHAT_BILLED_PARTS) c.json(body?.[key]);
+  return c;
+}
+
+/**
+ * The billed input of an Anthropic Messages body (`system`, `messages`, tools).
+ * Anthropic documents no per-message framing, so none is added.
+ */
+export function messagesBilledInput(body: any): BilledInput {
+  const c = new Collector();
+  c.content(body?.system);
+  const messages = body?.messages;
+  if (Array.isArray(messages)) for (const m of messages) c.message(m);
+  else c.json(messages);
+  for (const key of MESSAGES_BILLED_PARTS) c.json(body?.[key]);
+  // The tools of MCP servers are billed but read by the provider, not sent.
+  if (body?.mcp_servers != null) c.unseen = true;
   return c;
 }
 

@@ -73,18 +73,37 @@ export function fromEmbeddingsUsage(u: EmbeddingsUsageLike | null | undefined): 
 /**
  * Reads Anthropic Messages usage. Unlike OpenAI, `input_tokens` EXCLUDES
  * `cache_read_input_tokens` and `cache_creation_input_tokens`, so the three are
- * taken as they are. Anthropic does not report thinking tokens apart from
- * `output_tokens`, so `reasoning` is 0.
+ * taken as they are; `cache_creation` splits the writes by cache lifetime (priced
+ * apart: a 1-hour write costs more). Anthropic does not report thinking tokens
+ * apart from `output_tokens`, so `reasoning` is 0.
  */
 export function fromAnthropicUsage(u: AnthropicUsageLike | null | undefined): NormalizedUsage {
   const r = new UsageReader();
-  return r.done({
+  const cacheWrite = r.count('cache_creation_input_tokens', u?.cache_creation_input_tokens);
+  const usage: NormalizedUsage = {
     input: r.count('input_tokens', u?.input_tokens),
     cacheRead: r.count('cache_read_input_tokens', u?.cache_read_input_tokens),
-    cacheWrite: r.count('cache_creation_input_tokens', u?.cache_creation_input_tokens),
+    cacheWrite,
     output: r.count('output_tokens', u?.output_tokens),
     reasoning: 0,
-  });
+  };
+  // The lifetime split is part of the writes: clamped to them, 5 minutes first.
+  const w5m = r.count(
+    'cache_creation.ephemeral_5m_input_tokens',
+    u?.cache_creation?.ephemeral_5m_input_tokens,
+  );
+  const w1h = r.count(
+    'cache_creation.ephemeral_1h_input_tokens',
+    u?.cache_creation?.ephemeral_1h_input_tokens,
+  );
+  const kept5m = Math.min(w5m, cacheWrite);
+  const kept1h = Math.min(w1h, cacheWrite - kept5m);
+  if (kept5m > 0 || kept1h > 0) {
+    usage.other = {};
+    if (kept5m > 0) usage.other.cache_write_5m_tokens = kept5m;
+    if (kept1h > 0) usage.other.cache_write_1h_tokens = kept1h;
+  }
+  return r.done(usage);
 }
 
 /**

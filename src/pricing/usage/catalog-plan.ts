@@ -7,9 +7,11 @@ import { findProvider, type Provider } from '@pydantic/genai-prices';
 
 /**
  * The API whose response shape a usage object has: the catalog's extractor
- * `api_flavor` of the same name reads it.
+ * `api_flavor` of the same name reads it. `default` is a provider's native API
+ * (Anthropic Messages, whose `input_tokens` exclude the cache counts): read by the
+ * provider's own extractor only, never completed with OpenAI's.
  */
-export type UsageFlavor = 'chat' | 'responses';
+export type UsageFlavor = 'chat' | 'responses' | 'default';
 
 /** An extractor the catalog gives for one provider and API flavour, prepared once. */
 export interface PreparedExtractor {
@@ -106,7 +108,8 @@ export function planFor(
   if (cached === null) return undefined;
   if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
 
-  const fallback = openai && extractorOf(openai, flavor);
+  // OpenAI's wire format only fills OpenAI-shaped usage (chat, Responses).
+  const fallback = openai && flavor !== 'default' ? extractorOf(openai, flavor) : undefined;
   const primary =
     (own &&
       (extractorOf(own, flavor) ??

@@ -4,7 +4,7 @@
  * apart), both ways, so the two directions are read and changed side by side.
  */
 import { extractUsage, type Usage } from '@pydantic/genai-prices';
-import { fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
+import { fromAnthropicUsage, fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
 import { type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
 import {
   inputTokens,
@@ -13,7 +13,11 @@ import {
   outputTokens,
   UsageReader,
 } from './normalized-usage.js';
-import type { ChatCompletionUsageLike, ResponsesUsageLike } from './wire-shapes.js';
+import type {
+  AnthropicUsageLike,
+  ChatCompletionUsageLike,
+  ResponsesUsageLike,
+} from './wire-shapes.js';
 
 /**
  * Reads the `usage` of a chat or Responses result the way the price catalog
@@ -46,7 +50,8 @@ export function fromCatalogUsage(
 ): NormalizedUsage {
   const plan = planFor(catalogProviderId, flavor);
   if (plan === undefined) {
-    // A catalog without OpenAI's extractors: keep reading as before.
+    // A catalog without these extractors: read by the API's own documented rules.
+    if (flavor === 'default') return fromAnthropicUsage(usage as AnthropicUsageLike);
     return flavor === 'chat'
       ? fromChatCompletionUsage(usage as ChatCompletionUsageLike)
       : fromResponsesUsage(usage as ResponsesUsageLike);
@@ -131,19 +136,46 @@ function toNormalized(u: Usage): NormalizedUsage {
   return usage;
 }
 
-/** The sub-kinds of a total, in the order they are clamped to what the total has left. */
-const INPUT_PARTS = ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'];
-const OUTPUT_PARTS = ['output_audio_tokens', 'output_citation_tokens', 'output_reasoning_tokens'];
-const KNOWN_KINDS = new Set(['input_tokens', 'output_tokens', ...INPUT_PARTS, ...OUTPUT_PARTS]);
+/**
+ * The direct sub-kinds of each total, in the order they are clamped to what the
+ * total has left. This follows the nesting the catalog declares between its usage
+ * kinds (a kind whose dimensions extend another's is part of it): a cache write
+ * is part of the input, and a 5-minute or 1-hour cache write part of the cache
+ * writes, never a sibling of them. `sdk-anthropic.test.ts` checks each pair
+ * against `calcPrice`, which rejects a part larger than its total.
+ */
+const PARTS: Readonly<Record<string, readonly string[]>> = {
+  input_tokens: ['cache_read_tokens', 'cache_write_tokens', 'input_audio_tokens'],
+  cache_write_tokens: ['cache_write_5m_tokens', 'cache_write_1h_tokens'],
+  output_tokens: ['output_audio_tokens', 'output_citation_tokens', 'output_reasoning_tokens'],
+};
+const KNOWN_KINDS = new Set([...Object.keys(PARTS), ...Object.values(PARTS).flat()]);
+
+/**
+ * The total a kind the table above does not name is part of: a kind with a cache
+ * lifetime (`…_5m_tokens`, `…_1h_tokens`) is part of the same kind without one, as
+ * the catalog's `cache_ttl` dimension nests it (when that kind was reported); else
+ * the input or output total.
+ */
+function totalOf(u: Usage, key: string): string | undefined {
+  const ttl = /^(.*)_(?:5m|1h)_tokens$/.exec(key);
+  if (ttl && u[`${ttl[1]}_tokens`] !== undefined) return `${ttl[1]}_tokens`;
+  if (/^(input|cache)_/.test(key)) return 'input_tokens';
+  if (key.startsWith('output_')) return 'output_tokens';
+  return undefined;
+}
 
 /**
  * Clamps every part to what its total has left (the catalog's `calcPrice` throws
  * when parts exceed their total), so a hostile count cannot price or count twice.
- * The parts are disjoint in every usage the chat and Responses extractors read
- * (Perplexity's citations and reasoning are added to its output side by side;
- * OpenAI's reasoning is text, not audio).
+ * Totals are clamped before their parts (input before cache writes before the
+ * 5-minute/1-hour split). The parts of one total are disjoint in every usage the
+ * extractors read (Perplexity's citations and reasoning are added to its output
+ * side by side; OpenAI's reasoning is text, not audio).
  */
 function clampParts(u: Usage): void {
+  const parts: Record<string, string[]> = {};
+  for (const [total, known] of Object.entries(PARTS)) parts[total] = [...known];
   const extra: string[] = [];
   for (const key in u) {
     const value = u[key];
@@ -153,9 +185,22 @@ function clampParts(u: Usage): void {
     if (value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
     if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) extra.push(key);
   }
-  extra.sort();
-  clampTo(u, 'input_tokens', [...INPUT_PARTS, ...extra.filter((k) => /^(input|cache)_/.test(k))]);
-  clampTo(u, 'output_tokens', [...OUTPUT_PARTS, ...extra.filter((k) => k.startsWith('output_'))]);
+  for (const key of extra.sort()) {
+    const total = totalOf(u, key);
+    if (total === undefined || total === key) continue;
+    parts[total] ??= [];
+    parts[total].push(key);
+  }
+  // Top down: a total is final before its parts are clamped to it.
+  const done = new Set<string>();
+  const visit = (total: string): void => {
+    if (done.has(total)) return;
+    done.add(total);
+    clampTo(u, total, parts[total] ?? []);
+    for (const part of parts[total] ?? []) visit(part);
+  };
+  visit('input_tokens');
+  visit('output_tokens');
 }
 
 function clampTo(u: Usage, total: string, parts: readonly string[]): void {

@@ -5,6 +5,8 @@ const GEN_AI_USAGE = {
   input: 'gen_ai.usage.input_tokens',
   cacheRead: 'gen_ai.usage.cache_read.input_tokens',
   cacheWrite: 'gen_ai.usage.cache_creation.input_tokens',
+  /** Anthropic 1.x's own spans name cache writes so. */
+  cacheWriteAlt: 'gen_ai.usage.cache_write.input_tokens',
   output: 'gen_ai.usage.output_tokens',
   reasoning: 'gen_ai.usage.reasoning.output_tokens',
   legacyInput: 'gen_ai.usage.prompt_tokens',
@@ -18,7 +20,9 @@ const GEN_AI_USAGE_KEYS = Object.values(GEN_AI_USAGE);
  * conventions (e.g. one written by another instrumentation). Per semconv,
  * `gen_ai.usage.input_tokens` includes the cache-read and cache-creation tokens.
  * The legacy `gen_ai.usage.prompt_tokens` / `completion_tokens` are read when the
- * current names are absent.
+ * current names are absent, and `gen_ai.usage.cache_write.input_tokens` (the name
+ * `@anthropic-ai/sdk` 1.x gives its spans' cache writes) when
+ * `gen_ai.usage.cache_creation.input_tokens` is.
  *
  * @returns undefined when the span carries no usage attribute at all, so "no
  *   usage reported" stays distinct from "zero tokens".
@@ -34,7 +38,7 @@ export function fromGenAiAttributes(attrs: Record<string, unknown>): NormalizedU
     fromInclusiveTotal(
       either(GEN_AI_USAGE.input, GEN_AI_USAGE.legacyInput),
       r.count(GEN_AI_USAGE.cacheRead, attrs[GEN_AI_USAGE.cacheRead]),
-      r.count(GEN_AI_USAGE.cacheWrite, attrs[GEN_AI_USAGE.cacheWrite]),
+      either(GEN_AI_USAGE.cacheWrite, GEN_AI_USAGE.cacheWriteAlt),
       either(GEN_AI_USAGE.output, GEN_AI_USAGE.legacyOutput),
       r.count(GEN_AI_USAGE.reasoning, attrs[GEN_AI_USAGE.reasoning]),
     ),

@@ -39,5 +39,10 @@ export interface AnthropicUsageLike {
   input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** The cache writes by lifetime: parts of `cache_creation_input_tokens`. */
+  cache_creation?: {
+    ephemeral_5m_input_tokens?: number | null;
+    ephemeral_1h_input_tokens?: number | null;
+  } | null;
   output_tokens?: number | null;
 }

@@ -1,0 +1,96 @@
+/**
+ * `@anthropic-ai/sdk` (1.x, and the 0.122+ copy `@langchain/anthropic` installs):
+ * `messages.create` and `beta.messages.create` through the generic wrapper. The
+ * SDK's helpers all send through `create`, so they are covered without being
+ * patched themselves (patching them too would count a call twice):
+ * `messages.stream()` and its `finalMessage()` (`MessageStream` calls
+ * `messages.create({ stream: true })`), `messages.parse()` (`create().then()`),
+ * the beta tool runner.
+ */
+import { diag } from '@opentelemetry/api';
+import type { SdkResource } from '../../internal-types.js';
+// Stainless SDKs share the APIPromise and Stream design: one hook serves both.
+import { apiPromiseClass, openAIPromises } from '../openai/api-promise.js';
+import type { SdkAdapter } from '../sdk-adapter.js';
+import { messagesAdapter } from './messages.js';
+import { ANTHROPIC_MODULE } from './module.js';
+
+/**
+ * The `Anthropic` client class of a loaded module (CommonJS exports or an ESM
+ * namespace): the one whose statics hold the resources. Named, never "any
+ * function" (openai's CommonJS exports are its client class), and never the
+ * default export's own `Anthropic` static, which 1.x sets to `BaseAnthropic`.
+ */
+function anthropicClass(moduleExports: any): any {
+  const mod =
+    moduleExports?.[Symbol.toStringTag] === 'Module'
+      ? (moduleExports.default ?? moduleExports)
+      : moduleExports;
+  return [moduleExports?.Anthropic, mod, mod?.Anthropic].find(
+    (candidate) => typeof candidate === 'function' && typeof candidate.Messages === 'function',
+  );
+}
+
+/** Request options the wrapper may copy: an object that is no promise of options. */
+function isOptions(options: unknown): options is Record<string, unknown> {
+  return (
+    options !== null &&
+    typeof options === 'object' &&
+    typeof (options as { then?: unknown }).then !== 'function'
+  );
+}
+
+export const anthropicSdk: SdkAdapter<undefined> = {
+  module: ANTHROPIC_MODULE,
+  createSession: () => undefined,
+  load(moduleExports) {
+    const Anthropic = anthropicClass(moduleExports);
+    if (!Anthropic) {
+      diag.warn(
+        'tokenfuse: the @anthropic-ai/sdk module has no Anthropic class; calls are not instrumented',
+      );
+      return undefined;
+    }
+    return {
+      promises: openAIPromises(apiPromiseClass(moduleExports)),
+      patchPoints: [
+        {
+          target: Anthropic.Messages?.prototype,
+          method: 'create',
+          name: 'messages.create',
+          operation: messagesAdapter,
+        },
+        {
+          target: Anthropic.Beta?.Messages?.prototype,
+          method: 'create',
+          name: 'beta.messages.create',
+          operation: messagesAdapter,
+        },
+      ],
+    };
+  },
+  readRequest(thisArg, args) {
+    const [body, options] = args as [unknown, Record<string, unknown> | null | undefined];
+    const client = (thisArg as SdkResource | undefined)?._client;
+    const readable = options == null || isOptions(options);
+    // 1.x stream helpers start the SDK's own call span before calling `create` and
+    // pass it down here (`__span`): a sibling of ours, not its parent or child.
+    const sdkSpan = readable
+      ? (options?.__span as { span?: unknown } | undefined)?.span
+      : undefined;
+    return {
+      body,
+      headers: options?.headers,
+      headersReadable: readable,
+      client: client
+        ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client }
+        : undefined,
+      ...(typeof sdkSpan === 'object' && sdkSpan !== null ? { sdkSpan } : {}),
+    };
+  },
+  rebuildArgs(args, body, headers) {
+    const [, options, ...rest] = args as [unknown, { headers?: unknown } | undefined, ...unknown[]];
+    const requestOptions = headers === options?.headers ? options : { ...options, headers };
+    return [body, requestOptions, ...rest];
+  },
+};

@@ -1,0 +1,150 @@
+/**
+ * `messages.create` (and `beta.messages.create`): Anthropic's Messages API. Every
+ * read tolerates anything in any field and never throws: a 200 response is not a
+ * promise of its shape (proxies, gateways, bugs).
+ */
+import type { Attributes } from '@opentelemetry/api';
+import { ATTR } from '../../accounting/span-attributes.js';
+import type { MaxOutput } from '../../fuses/admission-estimate.js';
+import { messagesBilledInput } from '../../pricing/estimate-tokens.js';
+import { fromCatalogUsage, type NormalizedUsage } from '../../pricing/usage.js';
+import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
+
+/**
+ * The catalog provider whose extractor reads a Messages `usage` object. The wire
+ * format is Anthropic's whoever serves it (a gateway, a proxy), so usage is always
+ * read as Anthropic reports it; the call's own provider only decides its price.
+ */
+const WIRE = 'anthropic';
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** `usage` as Anthropic counts it, read into ours (input EXCLUDES the cache counts). */
+function readUsage(usage: Record<string, unknown>): NormalizedUsage {
+  return fromCatalogUsage(WIRE, 'default', usage);
+}
+
+/**
+ * The raw usage of each stream merged so far, as the SDK's own `MessageStream`
+ * merges it: `message_start` gives the input and cache counts, each `message_delta`
+ * the CUMULATIVE output (taken, never summed) and overwrites a count it repeats.
+ */
+interface StreamUsage {
+  raw: Record<string, unknown>;
+  /** A `message_delta` carried the output count: it is final, not a placeholder. */
+  outputFinal: boolean;
+}
+const streams = new WeakMap<StreamState, StreamUsage>();
+
+function maxTokens(body: any): MaxOutput {
+  const value = body?.max_tokens;
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field: 'max_tokens', value };
+}
+
+function contentText(content: unknown): string {
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const block of content) if (isObject(block)) text += str(block.text) ?? '';
+  return text;
+}
+
+export const messagesAdapter: OperationAdapter<any> = {
+  api: 'messages',
+  operation: 'chat',
+  model: (body) => str(body?.model),
+  requestAttributes(body): Attributes {
+    const attributes: Attributes = {};
+    if (typeof body?.max_tokens === 'number' && Number.isFinite(body.max_tokens))
+      attributes[ATTR.requestMaxTokens] = body.max_tokens;
+    if (typeof body?.temperature === 'number')
+      attributes[ATTR.requestTemperature] = body.temperature;
+    return attributes;
+  },
+  // Anthropic's tiers (`auto`, `standard_only`; `priority` by commitment) are not
+  // OpenAI's price factors: calls are priced at the catalog's standard rates.
+  requestServiceTier: () => undefined,
+  prepareBody: (body) => ({ body, injectedUsage: false }),
+  // Required by the API: the admission reserves exactly this much output.
+  maxOutputTokens: maxTokens,
+  billedInput: messagesBilledInput,
+  inputText: (body) =>
+    JSON.stringify(
+      body?.system === undefined
+        ? (body?.messages ?? [])
+        : { system: body.system, messages: body?.messages },
+    ),
+  fromResult(result) {
+    const r = isObject(result) ? result : {};
+    const reason = str(r.stop_reason);
+    return {
+      usage: isObject(r.usage) ? readUsage(r.usage) : undefined,
+      responseModel: str(r.model),
+      responseId: str(r.id),
+      finishReasons: reason ? [reason] : undefined,
+      outputText: () => contentText(r.content),
+    };
+  },
+  onStreamItem(item, state) {
+    if (!isObject(item)) return false;
+    switch (item.type) {
+      case 'message_start': {
+        const message = isObject(item.message) ? item.message : undefined;
+        if (message) {
+          state.responseModel = str(message.model) ?? state.responseModel;
+          state.responseId = str(message.id) ?? state.responseId;
+          if (isObject(message.usage)) {
+            const merged: StreamUsage = { raw: { ...message.usage }, outputFinal: false };
+            streams.set(state, merged);
+            state.usage = readUsage(merged.raw);
+          }
+        }
+        break;
+      }
+      case 'content_block_delta': {
+        const delta = isObject(item.delta) ? item.delta : undefined;
+        const piece = delta && (str(delta.text) ?? str(delta.thinking) ?? str(delta.partial_json));
+        if (piece) state.pieces.push(piece);
+        state.firstChunk = true;
+        // Until `message_delta` says the output, `message_start`'s placeholder (1) is
+        // no count: each delta is at least one token, so a stream abandoned midway
+        // counts at least what it streamed.
+        const merged = streams.get(state);
+        if (
+          merged &&
+          !merged.outputFinal &&
+          state.usage &&
+          state.pieces.length > state.usage.output
+        )
+          state.usage.output = state.pieces.length;
+        break;
+      }
+      case 'message_delta': {
+        const reason = isObject(item.delta) ? str(item.delta.stop_reason) : undefined;
+        if (reason) state.finishReasons[0] = reason;
+        if (isObject(item.usage)) {
+          let merged = streams.get(state);
+          if (merged === undefined) {
+            merged = { raw: {}, outputFinal: false };
+            streams.set(state, merged);
+          }
+          for (const [key, value] of Object.entries(item.usage)) {
+            if (value !== null && value !== undefined) merged.raw[key] = value;
+          }
+          merged.outputFinal = true;
+          state.usage = readUsage(merged.raw);
+        }
+        break;
+      }
+    }
+    return false;
+  },
+};
