@@ -269,12 +269,12 @@ describe('queries', () => {
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
         } else if (
-          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd)_total$|^tokenfuse_price_catalog_age_seconds$/.test(
+          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd|pricing_issues)_total$|^tokenfuse_(price_catalog_age_seconds|instrumentation_info)$/.test(
             metric,
           )
         ) {
-          // The ledger's errors, the input-health, webhook and price-catalog counters are
-          // per process, and the provider-cost pair per provider, not per budget or
+          // The ledger's errors, the input-health, webhook, pricing-fallback and price-catalog
+          // counters and the SDK versions loaded are per process, and the provider-cost pair per provider, not per budget or
           // department: no filter applies.
           expect(matchers, where).toBe('');
         } else if (q.dashboard === 'tokenfuse-budgets-fuses') {

@@ -176,6 +176,9 @@ const EXPECTED_EMPTY: Record<string, string> = {
   // Proven exact in test/hostile/host-safety.test.ts and test/cost-truth.test.ts.
   'tokenfuse-budgets-fuses/Webhook messages dropped':
     'the scenario configures no webhook, so the counter is not exported',
+  // Proven exact on /metrics in test/batch-and-tiers.test.ts and test/metrics-contract.test.ts.
+  'tokenfuse-budgets-fuses/Pricing and attribution fallbacks':
+    'the scenario uses no unknown service tier and no batches: nothing is priced on a fallback',
   'tokenfuse-budgets-fuses/Provider-reported minus catalog cost':
     "the fake server reports no provider cost (OpenRouter's usage.cost) in this scenario",
 };

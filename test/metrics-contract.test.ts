@@ -29,6 +29,8 @@ const CONTRACT = {
   tokenfuse_price_catalog_errors_total: 'counter',
   tokenfuse_cost_provider_usd_total: 'counter',
   tokenfuse_cost_provider_catalog_usd_total: 'counter',
+  tokenfuse_pricing_issues_total: 'counter',
+  tokenfuse_instrumentation_info: 'gauge',
 } as const;
 
 let llm: FakeOpenAI;
@@ -69,7 +71,8 @@ it('exports exactly the contracted metric names and types on /metrics', async ()
     { model: 'unpriced-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
     { headers: { 'X-Department': 'd'.repeat(200) } },
   );
-  // A response carrying the provider's own cost (OpenRouter's usage.cost).
+  // A response carrying the provider's own cost (OpenRouter's usage.cost), on a service
+  // tier with no price factor (a pricing fallback).
   llm.enqueue({
     kind: 'usage',
     usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4, cost: 0.00001 },
@@ -77,6 +80,7 @@ it('exports exactly the contracted metric names and types on /metrics', async ()
   await openai.chat.completions.create({
     model: 'unpriced-model',
     messages: [{ role: 'user', content: 'x' }],
+    service_tier: 'priority',
   });
   const text = await h.metricsText();
   const types = Object.fromEntries(
@@ -125,5 +129,6 @@ it('exports tokenfuse_pricing_issues_total as the contract names it, by reason',
     ['otel_scope_name', 'tokenfuse'],
     ['otel_scope_version', expect.any(String)],
   ]);
-  expect(sample.endsWith(' 1')).toBe(true);
+  // This call and the first test's.
+  expect(sample.endsWith(' 2')).toBe(true);
 });

@@ -495,6 +495,18 @@ describe('createProviderResolver', () => {
       'gcp.gemini',
       'generativelanguage.googleapis.com',
     ],
+    [
+      'https://us-central1-aiplatform.googleapis.com/v1/projects/p',
+      'google',
+      'gcp.vertex_ai',
+      'us-central1-aiplatform.googleapis.com',
+    ],
+    [
+      'https://aiplatform.googleapis.com/v1',
+      'google',
+      'gcp.vertex_ai',
+      'aiplatform.googleapis.com',
+    ],
     ['https://openrouter.ai/api/v1', 'openrouter', 'openrouter', 'openrouter.ai'],
     ['https://api.anthropic.com/v1/', 'anthropic', 'anthropic', 'api.anthropic.com'],
     ['https://api.groq.com/openai/v1', 'groq', 'groq', 'api.groq.com'],

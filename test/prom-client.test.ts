@@ -220,6 +220,7 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_price_catalog_age_seconds: 'gauge',
       tokenfuse_price_catalog_errors_total: 'counter',
       tokenfuse_estimate_bounded_total: 'counter',
+      tokenfuse_instrumentation_info: 'gauge',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.
@@ -234,6 +235,8 @@ describe("an app's own prom-client /metrics", () => {
       // Only calls whose provider reported its own cost feed these.
       tokenfuse_cost_provider_usd_total: 'counter',
       tokenfuse_cost_provider_catalog_usd_total: 'counter',
+      // Only calls or batch results priced on a fallback feed it.
+      tokenfuse_pricing_issues_total: 'counter',
     });
   });
 

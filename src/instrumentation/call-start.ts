@@ -29,7 +29,7 @@ import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
-import type { ProviderInfo } from '../pricing/providers.js';
+import { OPENAI_COMPATIBLE, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags } from '../types.js';
 import { LlmCall } from './llm-call.js';
 import {
@@ -121,7 +121,7 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = this.providerOf(client?.baseURL);
+    const provider = providerFor(this.providerOf(client?.baseURL), client?.provider);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 
@@ -288,4 +288,13 @@ export class CallStarter {
     }
     return fp;
   }
+}
+
+/** The host's provider, or the SDK's own when no configuration or table knows the host. */
+function providerFor(
+  byHost: ProviderInfo,
+  sdkProvider: { id: string; semconvName: string } | undefined,
+): ProviderInfo {
+  if (sdkProvider === undefined || byHost.id !== OPENAI_COMPATIBLE) return byHost;
+  return { ...byHost, id: sdkProvider.id, semconvName: sdkProvider.semconvName };
 }

@@ -7,6 +7,7 @@ import {
 import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import { InstrumentationInfo } from '../metrics/instrumentation-info.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { createProviderResolver } from '../pricing/providers.js';
@@ -15,6 +16,7 @@ import { PACKAGE_NAME, PACKAGE_VERSION } from '../version.js';
 import { type CallSite, CallStarter, type StartedCall } from './call-start.js';
 import type { AnyFunction, PatchPoint, SdkAdapter } from './sdk-adapter.js';
 import { SDKS } from './sdks.js';
+import { inRanges } from './version-range.js';
 
 /** Options of {@link TokenfuseInstrumentation}: OpenTelemetry's, plus tokenfuse's own. */
 export interface TokenfuseInstrumentationConfig extends InstrumentationConfig {
@@ -57,6 +59,8 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   private readonly sessions = new Map<SdkAdapter, unknown>();
   /** What was patched in each loaded module, to unpatch exactly that. */
   private readonly patched = new WeakMap<object, PatchPoint[]>();
+  /** Every SDK module loaded, supported or not (`tokenfuse_instrumentation_info`). */
+  private readonly info = new InstrumentationInfo();
 
   constructor(config: TokenfuseInstrumentationConfig, parts: InstrumentationParts) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -79,6 +83,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     }
     // The base constructor ran _updateMetricInstruments before `parts` existed.
     this.parts.setMeter(this.meter);
+    this.info.setMeter(this.meter);
   }
 
   override enable(): void {
@@ -105,6 +110,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   protected override _updateMetricInstruments(): void {
     // Called by the base class whenever the meter provider changes.
     this.parts?.setMeter(this.meter);
+    this.info?.setMeter(this.meter);
   }
 
   protected init() {
@@ -112,8 +118,10 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       (sdk) =>
         new InstrumentationNodeModuleDefinition(
           sdk.module.name,
-          sdk.module.versions,
-          (moduleExports) => {
+          // Every version: the base would skip an unsupported one in silence.
+          ['*'],
+          (moduleExports, version) => {
+            if (!this.supported(sdk, version)) return moduleExports;
             const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
             if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
             for (const point of loaded?.patchPoints ?? []) {
@@ -132,6 +140,24 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
           },
         ),
     );
+  }
+
+  /**
+   * Whether the loaded `version` of `sdk` is one its folder declares; records it in
+   * `tokenfuse_instrumentation_info` and, once per version, warns when it is not.
+   */
+  private supported(sdk: SdkAdapter, version: string | undefined): boolean {
+    const { name, versions } = sdk.module;
+    const supported = version !== undefined && inRanges(version, versions);
+    const found = version ?? 'unknown';
+    if (this.info.record(name, found, supported) && !supported) {
+      diag.warn(
+        `tokenfuse: ${name} ${found} is not a supported version (supported: ${versions.join(' || ')}); ` +
+          `its calls are not instrumented: no spans, metrics or fuses ` +
+          `(tokenfuse_instrumentation_info{sdk="${name}",version="${found}",supported="false"})`,
+      );
+    }
+    return supported;
   }
 
   private patch(

@@ -105,6 +105,13 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The provider an SDK that speaks one provider's own protocol (`@google/genai`:
+   * Gemini API or Vertex AI) talks to, used when neither the configuration nor the
+   * built-in table knows the base URL's host (a relay, a local fake, a regional
+   * Vertex host). Absent for OpenAI-compatible SDKs, whose host alone decides.
+   */
+  provider?: { id: string; semconvName: string } | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
@@ -195,9 +202,27 @@ export interface LoadedSdk {
   promises: SdkPromises;
 }
 
+/**
+ * What an SDK folder instruments, in the words of the README's support table
+ * (generated from these by `support-table.ts`; a test keeps the README equal to it).
+ * Markdown, one short phrase per cell.
+ */
+export interface SdkSupport {
+  /** The methods instrumented, as a user calls them (`messages.create`, `messages.stream()`). */
+  apis: string[];
+  /** Which calls are instrumented streamed, and how their usage is read. */
+  streaming: string;
+  /** Which cached-token fields are read and how they are priced. */
+  cachedTokens: string;
+  /** Which calls the budget fuses block (with no request sent). */
+  fuses: string;
+}
+
 /** One SDK folder's declaration. `S` is what it keeps per instrumentation (see `createSession`). */
 export interface SdkAdapter<S = unknown> {
   module: SdkModule;
+  /** The README support table's row (a test requires it of every adapter in `SDKS`). */
+  support?: SdkSupport;
   /** Per-instrumentation state, built once from the parts it is given. */
   createSession(services: SdkServices): S;
   /**

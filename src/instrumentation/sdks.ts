@@ -1,6 +1,7 @@
 import { anthropicSdk } from './anthropic/index.js';
+import { googleGenAiSdk } from './google-genai/index.js';
 import { openaiSdk } from './openai/index.js';
 import type { SdkAdapter } from './sdk-adapter.js';
 
 /** The SDK folders the instrumentation patches: adding an SDK adds its folder's adapter here. */
-export const SDKS: readonly SdkAdapter<any>[] = [openaiSdk, anthropicSdk];
+export const SDKS: readonly SdkAdapter<any>[] = [openaiSdk, googleGenAiSdk, anthropicSdk];

@@ -123,11 +123,7 @@ export const PRICING_ISSUE_REASONS = [
 /** A value of the `reason` label of `tokenfuse_pricing_issues_total`. */
 export type PricingIssue = (typeof PRICING_ISSUE_REASONS)[number];
 
-/**
- * `tokenfuse_pricing_issues_total{reason}`: its names, type, help and label. Not yet
- * in {@link CONTRACT_METRICS}, whose every metric a dashboard panel shows and the
- * prom-client bridge declares before its first sample; it joins them with its panel.
- */
+/** `tokenfuse_pricing_issues_total{reason}`: its names, type, help and label. */
 export const PRICING_ISSUES_METRIC = {
   otel: 'tokenfuse.pricing.issues',
   name: 'tokenfuse_pricing_issues_total',
@@ -136,11 +132,25 @@ export const PRICING_ISSUES_METRIC = {
   labels: ['reason'],
 } as const;
 
+/**
+ * Instrument names of what tokenfuse instruments: `tokenfuse_instrumentation_info{sdk,
+ * version,supported}` is 1 for every SDK module the process loaded, `supported`
+ * "false" for a version whose calls are not instrumented.
+ */
+export const INSTRUMENTATION_METRIC = {
+  info: 'tokenfuse.instrumentation.info',
+} as const;
+
+/** Labels of `tokenfuse_instrumentation_info`. */
+export const INSTRUMENTATION_INFO_LABELS = ['sdk', 'version', 'supported'] as const;
+
 /** An OpenTelemetry instrument name of the contract. */
 export type OtelMetricName =
   | (typeof METRIC)[keyof typeof METRIC]
   | (typeof FUSE_METRIC)[keyof typeof FUSE_METRIC]
-  | (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC];
+  | (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC]
+  | (typeof INSTRUMENTATION_METRIC)[keyof typeof INSTRUMENTATION_METRIC]
+  | typeof PRICING_ISSUES_METRIC.otel;
 
 /** Prometheus type of a contract metric. */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -232,6 +242,12 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     PRICING_METRIC.providerCatalogCost,
     'counter',
     'Cost of the same calls in US dollars by the catalog (or an override), to compare with tokenfuse_cost_provider_usd_total',
+  ],
+  [PRICING_ISSUES_METRIC.otel, PRICING_ISSUES_METRIC.type, PRICING_ISSUES_METRIC.help],
+  [
+    INSTRUMENTATION_METRIC.info,
+    'gauge',
+    '1 for each SDK module the process loaded, by sdk, version and supported (false: a version tokenfuse does not instrument)',
   ],
 ];
 

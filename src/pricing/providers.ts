@@ -11,8 +11,7 @@ export interface ProviderInfo {
   id: string;
   /**
    * Value for the `gen_ai.provider.name` span attribute: the semconv well-known
-   * value when one exists (openai, azure.ai.openai, deepseek, gcp.gemini, x_ai,
-   * groq, mistral_ai, anthropic, perplexity), else `id`.
+   * value when one exists ({@link GEN_AI_PROVIDER_NAMES}), else `id`.
    */
   semconvName: string;
   /** `server.address`: the base URL's host name. Absent when the URL is unusable. */
@@ -24,7 +23,11 @@ export interface ProviderInfo {
 /** A provider tokenfuse knows without configuration. */
 export interface BuiltinProvider {
   id: string;
-  semconvName: string;
+  /**
+   * `gen_ai.provider.name` when it is not the table's for `id`
+   * ({@link GEN_AI_PROVIDER_NAMES}): one catalog provider, several services (Vertex AI).
+   */
+  semconvName?: string;
   /** Provider id in the `@pydantic/genai-prices` catalog. */
   catalogId: string;
   /** Exact host names. */
@@ -34,51 +37,80 @@ export interface BuiltinProvider {
 }
 
 /**
+ * The one table from a provider id (the `provider` metric label: built-in or
+ * declared) to its semconv `gen_ai.provider.name` well-known value (OpenTelemetry
+ * GenAI registry). An id not in it is its own name.
+ */
+export const GEN_AI_PROVIDER_NAMES: Readonly<Record<string, string>> = {
+  openai: 'openai',
+  azure: 'azure.ai.openai',
+  'azure-inference': 'azure.ai.inference',
+  anthropic: 'anthropic',
+  google: 'gcp.gemini',
+  'google-vertex': 'gcp.vertex_ai',
+  aws: 'aws.bedrock',
+  deepseek: 'deepseek',
+  xai: 'x_ai',
+  mistral: 'mistral_ai',
+  groq: 'groq',
+  perplexity: 'perplexity',
+  cohere: 'cohere',
+  ibm: 'ibm.watsonx.ai',
+};
+
+/** The `gen_ai.provider.name` of a provider id: its well-known value, else the id. */
+export function genAiProviderName(id: string): string {
+  return GEN_AI_PROVIDER_NAMES[id] ?? id;
+}
+
+/**
  * The built-in host table. Catalog ids were checked against the bundled data of
  * `@pydantic/genai-prices` 0.1.8 (`x-ai` is the catalog's spelling for xAI).
  */
 export const BUILTIN_PROVIDERS: readonly BuiltinProvider[] = [
-  { id: 'openai', semconvName: 'openai', catalogId: 'openai', hosts: ['api.openai.com'] },
+  { id: 'openai', catalogId: 'openai', hosts: ['api.openai.com'] },
   {
     id: 'azure',
-    semconvName: 'azure.ai.openai',
     catalogId: 'azure',
     hosts: [],
     hostSuffixes: ['.openai.azure.com', '.cognitiveservices.azure.com', '.services.ai.azure.com'],
   },
-  { id: 'deepseek', semconvName: 'deepseek', catalogId: 'deepseek', hosts: ['api.deepseek.com'] },
+  { id: 'deepseek', catalogId: 'deepseek', hosts: ['api.deepseek.com'] },
   // Gemini's OpenAI-compatible endpoint lives under /v1beta/openai on this host.
   {
     id: 'google',
-    semconvName: 'gcp.gemini',
     catalogId: 'google',
     hosts: ['generativelanguage.googleapis.com'],
   },
+  // Vertex AI: the same catalog prices, another service (`{location}-aiplatform...`).
+  {
+    id: 'google',
+    semconvName: GEN_AI_PROVIDER_NAMES['google-vertex'],
+    catalogId: 'google',
+    hosts: ['aiplatform.googleapis.com'],
+    hostSuffixes: ['-aiplatform.googleapis.com'],
+  },
   {
     id: 'openrouter',
-    semconvName: 'openrouter',
     catalogId: 'openrouter',
     hosts: ['openrouter.ai'],
   },
   {
     id: 'anthropic',
-    semconvName: 'anthropic',
     catalogId: 'anthropic',
     hosts: ['api.anthropic.com'],
   },
-  { id: 'groq', semconvName: 'groq', catalogId: 'groq', hosts: ['api.groq.com'] },
-  { id: 'mistral', semconvName: 'mistral_ai', catalogId: 'mistral', hosts: ['api.mistral.ai'] },
-  { id: 'xai', semconvName: 'x_ai', catalogId: 'x-ai', hosts: ['api.x.ai'] },
-  { id: 'together', semconvName: 'together', catalogId: 'together', hosts: ['api.together.xyz'] },
+  { id: 'groq', catalogId: 'groq', hosts: ['api.groq.com'] },
+  { id: 'mistral', catalogId: 'mistral', hosts: ['api.mistral.ai'] },
+  { id: 'xai', catalogId: 'x-ai', hosts: ['api.x.ai'] },
+  { id: 'together', catalogId: 'together', hosts: ['api.together.xyz'] },
   {
     id: 'fireworks',
-    semconvName: 'fireworks',
     catalogId: 'fireworks',
     hosts: ['api.fireworks.ai'],
   },
   {
     id: 'perplexity',
-    semconvName: 'perplexity',
     catalogId: 'perplexity',
     hosts: ['api.perplexity.ai'],
   },
@@ -152,10 +184,10 @@ export function createProviderResolver(
     const declaredId =
       (port !== undefined ? declaredHosts.get(`${hostname}:${port}`) : undefined) ??
       declaredHosts.get(hostname);
-    if (declaredId !== undefined) return info(declaredId, declaredId);
+    if (declaredId !== undefined) return info(declaredId, genAiProviderName(declaredId));
 
     const builtin = builtinFor(hostname);
-    if (builtin) return info(builtin.id, builtin.semconvName);
+    if (builtin) return info(builtin.id, builtin.semconvName ?? genAiProviderName(builtin.id));
     return info(OPENAI_COMPATIBLE, OPENAI_COMPATIBLE);
   };
 

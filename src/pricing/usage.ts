@@ -18,6 +18,7 @@ export {
 } from './usage/api-readers.js';
 export type { UsageFlavor } from './usage/catalog-plan.js';
 export { fromCatalogUsage, toCatalogUsage } from './usage/catalog-usage.js';
+export { fromGeminiUsage, type GeminiUsageLike } from './usage/gemini-usage.js';
 export { fromGenAiAttributes } from './usage/gen-ai-attributes.js';
 export {
   type InvalidUsageField,

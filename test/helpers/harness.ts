@@ -68,8 +68,8 @@ export async function createHarness(
   const openaiModule = require('openai');
   const OpenAI = openaiModule.OpenAI as typeof OpenAIType;
   if (!isWrapped(OpenAI)) {
-    for (const def of openaiDefinitions(tokenfuse)) {
-      def.patch?.(openaiModule, require('openai/version').VERSION);
+    for (const def of (tokenfuse.instrumentation as any).getModuleDefinitions()) {
+      if (def.name === 'openai') def.patch?.(openaiModule, require('openai/version').VERSION);
     }
   }
 
@@ -88,20 +88,14 @@ export async function createHarness(
     async close() {
       tokenfuse.instrumentation.disable();
       if (isWrapped(OpenAI)) {
-        for (const def of openaiDefinitions(tokenfuse)) def.unpatch?.(openaiModule);
+        for (const def of (tokenfuse.instrumentation as any).getModuleDefinitions())
+          if (def.name === 'openai') def.unpatch?.(openaiModule);
       }
       await new Promise((resolve) => server.close(resolve));
       await meterProvider.shutdown();
       await tracerProvider.shutdown();
     },
   };
-}
-
-/** The instrumentation's definitions of `openai` (each SDK has its own). */
-function openaiDefinitions(tokenfuse: Tokenfuse): any[] {
-  return (tokenfuse.instrumentation as any)
-    .getModuleDefinitions()
-    .filter((def: any) => def.name === 'openai');
 }
 
 function isWrapped(OpenAI: any): boolean {

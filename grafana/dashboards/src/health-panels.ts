@@ -3,8 +3,8 @@ import { type Item, stat, timeseries } from './panels.ts';
 
 /**
  * Panels on tokenfuse's own health, at the end of the budgets dashboard's "Fuses" row: shared
- * ledger errors, invalid usage fields, label overflow, bounded estimates, webhook drops and
- * the price catalog.
+ * ledger errors, invalid usage fields, label overflow, bounded estimates, webhook drops,
+ * the price catalog, pricing fallbacks and the SDK versions loaded.
  */
 export function healthPanels(): Item[] {
   return [
@@ -140,6 +140,47 @@ export function healthPanels(): Item[] {
             'sum by (provider) (increase(tokenfuse_cost_provider_usd_total[$__rate_interval])) - ' +
             'sum by (provider) (increase(tokenfuse_cost_provider_catalog_usd_total[$__rate_interval]))',
           legend: '{{provider}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Pricing and attribution fallbacks',
+      description:
+        'Calls or batch results priced or attributed on a fallback (tokenfuse_pricing_issues_total), ' +
+        'by reason: tier_unknown (a service tier with no configured factor, priced at the standard ' +
+        'rate), batch_metadata_full, batch_not_found, batch_output_unreadable, batch_once_unavailable.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (reason) (increase(tokenfuse_pricing_issues_total[$__rate_interval]))',
+          legend: '{{reason}}',
+        },
+      ],
+    }),
+    stat({
+      title: 'LLM SDKs loaded',
+      description:
+        'Instances running each SDK module at each version (tokenfuse_instrumentation_info). ' +
+        'Red: supported="false", a version tokenfuse does not instrument: its calls make no ' +
+        'spans, metrics or fuses (the log names the supported range).',
+      unit: 'short',
+      decimals: 0,
+      w: 12,
+      h: 8,
+      noValue: 'no SDK loaded',
+      targets: [
+        {
+          expr: 'count by (sdk, version, supported) (tokenfuse_instrumentation_info)',
+          legend: '{{sdk}} {{version}} supported={{supported}}',
+        },
+      ],
+      overrides: [
+        {
+          matcher: { id: 'byRegexp', options: '.*supported=false' },
+          properties: [{ id: 'color', value: { fixedColor: 'red', mode: 'fixed' } }],
         },
       ],
     }),

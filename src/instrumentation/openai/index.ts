@@ -13,6 +13,7 @@ import { chatAdapter } from './chat.js';
 import { embeddingsAdapter } from './embeddings.js';
 import { OPENAI_MODULE } from './module.js';
 import { responsesAdapter } from './responses.js';
+import { OPENAI_SUPPORT } from './support.js';
 
 /** The `OpenAI` client class of a loaded module (CommonJS exports or an ESM namespace). */
 function openAIClass(moduleExports: any): any {
@@ -25,6 +26,7 @@ function openAIClass(moduleExports: any): any {
 
 export const openaiSdk: SdkAdapter<BatchApi> = {
   module: OPENAI_MODULE,
+  support: OPENAI_SUPPORT,
   createSession: (services) => new BatchApi(services),
   load(moduleExports, batchApi) {
     const OpenAI = openAIClass(moduleExports);

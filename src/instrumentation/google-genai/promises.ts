@@ -1,0 +1,51 @@
+/**
+ * `@google/genai`'s promise and stream types: plain promises (async methods, no
+ * `APIPromise` helpers to keep) and async generators. A stream is handed to the
+ * caller as our own async generator delegating to the SDK's: `yield*` forwards the
+ * caller's `return()` (a `break`, an abandoned stream) to the observed iterator,
+ * which ends the span, settles the reservation, and closes the SDK's response.
+ */
+import type { SdkPromises } from '../sdk-adapter.js';
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+/** An SDK stream: an async iterator (the SDK's async generator), not a response object. */
+function isAsyncStream(value: unknown): value is AsyncIterableIterator<unknown> {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { next?: unknown }).next === 'function' &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+export const genaiPromises: SdkPromises = {
+  attach(returned, call) {
+    if (!isPromise(returned)) return undefined;
+    return Promise.resolve(returned).then(
+      (result) => call.onResult(result),
+      (err: unknown) => {
+        call.fail(err);
+        throw err;
+      },
+    );
+  },
+  wrapStream(result, wrap) {
+    if (!isAsyncStream(result)) return undefined;
+    const observed = wrap(result[Symbol.asyncIterator]());
+    return (async function* tokenfuseStream() {
+      yield* { [Symbol.asyncIterator]: () => observed };
+    })();
+  },
+  rejected: (_thisArg, err) => Promise.reject(err),
+  deferred(_thisArg, ready, send) {
+    const view: Promise<unknown> = ready.then((value) => send(value, view));
+    return view;
+  },
+};
