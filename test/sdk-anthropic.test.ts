@@ -43,9 +43,9 @@ const LABELS = {
   model: MODEL,
 };
 const BASE_OPTIONS: TokenfuseOptions = {
+  // No provider declared for the fake's host (127.0.0.1): the SDK speaks Anthropic's own
+  // protocol, so an unknown host is Anthropic.
   attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
-  // The fake listens on 127.0.0.1: it is Anthropic here.
-  providers: [{ id: 'anthropic', hosts: ['127.0.0.1'] }],
 };
 
 /** A request whose system prompt is cached (`ttl` 5m or 1h): 8 input, 14 read, 7 written. */
@@ -536,7 +536,7 @@ describe.each([
     llm.reset();
     tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-anthropic-'));
     const config = join(tmp, 'tokenfuse.config.yaml');
-    writeFileSync(config, 'providers:\n  - id: anthropic\n    hosts: ["127.0.0.1"]\n');
+    writeFileSync(config, 'budgets: []\n');
     const port = await freePort();
     app = new App(
       [...args, `test/fixtures/apps/anthropic-app.${file}`],

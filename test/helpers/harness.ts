@@ -97,13 +97,6 @@ export async function createHarness(
   };
 }
 
-/** The instrumentation's definitions of `openai` (each SDK has its own). */
-function openaiDefinitions(tokenfuse: Tokenfuse): any[] {
-  return (tokenfuse.instrumentation as any)
-    .getModuleDefinitions()
-    .filter((def: any) => def.name === 'openai');
-}
-
 function isWrapped(OpenAI: any): boolean {
   return Boolean(OpenAI.Chat.Completions.prototype.create.__wrapped);
 }

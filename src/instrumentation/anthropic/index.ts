@@ -14,6 +14,7 @@ import { apiPromiseClass, openAIPromises } from '../openai/api-promise.js';
 import type { SdkAdapter } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
+import { ANTHROPIC_SUPPORT } from './support.js';
 
 /**
  * The `Anthropic` client class of a loaded module (CommonJS exports or an ESM
@@ -31,6 +32,12 @@ function anthropicClass(moduleExports: any): any {
   );
 }
 
+/**
+ * The SDK speaks Anthropic's own protocol: a host neither configured nor built in (a
+ * gateway, a proxy) is still Anthropic.
+ */
+const ANTHROPIC = { id: 'anthropic', semconvName: 'anthropic' };
+
 /** Request options the wrapper may copy: an object that is no promise of options. */
 function isOptions(options: unknown): options is Record<string, unknown> {
   return (
@@ -42,6 +49,7 @@ function isOptions(options: unknown): options is Record<string, unknown> {
 
 export const anthropicSdk: SdkAdapter<undefined> = {
   module: ANTHROPIC_MODULE,
+  support: ANTHROPIC_SUPPORT,
   createSession: () => undefined,
   load(moduleExports) {
     const Anthropic = anthropicClass(moduleExports);
@@ -83,7 +91,7 @@ export const anthropicSdk: SdkAdapter<undefined> = {
       headers: options?.headers,
       headersReadable: readable,
       client: client
-        ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client }
+        ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client, provider: ANTHROPIC }
         : undefined,
       ...(typeof sdkSpan === 'object' && sdkSpan !== null ? { sdkSpan } : {}),
     };

@@ -80,8 +80,8 @@ export function anthropicDriver(copy: AnthropicCopy): SdkDriver {
   });
   return {
     name: `@anthropic-ai/sdk ${anthropicVersion(copy)}${copy === 'langchain' ? ' (under @langchain/anthropic)' : ''}`,
-    // The fake listens on 127.0.0.1: declared as Anthropic.
-    harnessOptions: { providers: [{ id: 'anthropic', hosts: ['127.0.0.1'] }] },
+    // Nothing declared for the fake's host: an Anthropic client's unknown host is Anthropic.
+    harnessOptions: {},
     install(h) {
       mod = loadAnthropic(copy);
       return installAnthropic(h, copy);
