@@ -100,3 +100,10 @@ export async function createHarness(
 function isWrapped(OpenAI: any): boolean {
   return Boolean(OpenAI.Chat.Completions.prototype.create.__wrapped);
 }
+
+/** The instrumentation's definitions of `openai` (each SDK has its own). */
+function openaiDefinitions(tokenfuse: Tokenfuse): any[] {
+  return (tokenfuse.instrumentation as any)
+    .getModuleDefinitions()
+    .filter((def: any) => def.name === 'openai');
+}
