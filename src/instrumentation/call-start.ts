@@ -85,7 +85,7 @@ export class CallStarter {
   constructor(
     private readonly parts: CallParts,
     private readonly tracer: () => Tracer,
-    private readonly providerOf: (baseURL: string | undefined) => ProviderInfo,
+    private readonly providerOf: (baseURL: string | undefined, implied?: string) => ProviderInfo,
   ) {}
 
   /**
@@ -119,7 +119,7 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = this.providerOf(client?.baseURL);
+    const provider = this.providerOf(client?.baseURL, client?.impliedProvider);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

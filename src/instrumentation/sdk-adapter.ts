@@ -105,6 +105,11 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The built-in provider id the client's class implies (openai's `AzureOpenAI`:
+   * `azure`), used when the base URL's host is neither declared nor built in.
+   */
+  impliedProvider?: string | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
@@ -212,7 +217,7 @@ export interface SdkServices {
   issues: PricingIssues;
   board: FuseBoard;
   tracer: () => Tracer;
-  providerOf: (baseURL: string | undefined) => ProviderInfo;
+  providerOf: (baseURL: string | undefined, implied?: string) => ProviderInfo;
   /** Claims a key once per fleet (shared Redis ledger); per process only when omitted. */
   claimOnce?: ((key: string) => Promise<boolean>) | undefined;
 }

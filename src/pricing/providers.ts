@@ -116,13 +116,15 @@ function normalizeHost(host: string): string {
  *
  * Declared providers win over the built-in table and may name a `host` or a
  * `host:port` (the port compared is the explicit one, else the scheme's
- * default). Any other host is {@link OPENAI_COMPATIBLE}; a malformed URL is too,
+ * default). A host neither declared nor built in takes the built-in provider
+ * `implied` names, when the client's class tells it (openai's `AzureOpenAI` behind
+ * a gateway); any other is {@link OPENAI_COMPATIBLE}; a malformed URL is too,
  * without a server address. An undefined base URL means the SDK default
  * (api.openai.com). Results are cached per base URL string and frozen.
  */
 export function createProviderResolver(
   declared: ProviderDeclaration[],
-): (baseURL: string | undefined) => ProviderInfo {
+): (baseURL: string | undefined, implied?: string) => ProviderInfo {
   const declaredHosts = new Map<string, string>();
   for (const provider of declared) {
     for (const host of provider.hosts) {
@@ -132,7 +134,7 @@ export function createProviderResolver(
     }
   }
 
-  const resolve = (baseURL: string): ProviderInfo => {
+  const resolve = (baseURL: string, implied: string | undefined): ProviderInfo => {
     let url: URL;
     try {
       url = new URL(baseURL);
@@ -154,17 +156,18 @@ export function createProviderResolver(
       declaredHosts.get(hostname);
     if (declaredId !== undefined) return info(declaredId, declaredId);
 
-    const builtin = builtinFor(hostname);
+    const builtin = builtinFor(hostname) ?? BUILTIN_PROVIDERS.find((p) => p.id === implied);
     if (builtin) return info(builtin.id, builtin.semconvName);
     return info(OPENAI_COMPATIBLE, OPENAI_COMPATIBLE);
   };
 
   const cache = new Map<string, ProviderInfo>();
-  return (baseURL) => {
-    const key = baseURL ?? DEFAULT_BASE_URL;
+  return (baseURL, implied) => {
+    const url = baseURL ?? DEFAULT_BASE_URL;
+    const key = implied === undefined ? url : `${implied} ${url}`;
     let info = cache.get(key);
     if (info === undefined) {
-      info = Object.freeze(resolve(key));
+      info = Object.freeze(resolve(url, implied));
       if (cache.size >= MAX_CACHED_URLS) cache.delete(cache.keys().next().value as string);
       cache.set(key, info);
     }
