@@ -1,10 +1,152 @@
 // The shared behaviour suite (test/sdk/behaviour.ts) for every openai major installed
 // side by side, and the AzureOpenAI client.
+import { calcPrice } from '@pydantic/genai-prices';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { createHarness, type Harness } from './helpers/harness.js';
+import { sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
-import { type OpenAIModule, openaiDriver } from './sdk/openai-driver.js';
+import { type OpenAIModule, openaiDriver, patchOpenAI } from './sdk/openai-driver.js';
 
 const MAJORS: OpenAIModule[] = ['openai-v4', 'openai-v5', 'openai-v6', 'openai'];
 
 for (const module of MAJORS) behaviourSuite(openaiDriver({ module, api: 'chat' }));
 for (const module of MAJORS) behaviourSuite(openaiDriver({ module, api: 'responses' }));
 behaviourSuite(openaiDriver({ module: 'openai', api: 'chat', azure: true }));
+
+// What only openai has: its helpers built on create (parse, stream helpers,
+// withResponse, asResponse), its streams' tee() and toReadableStream(), embeddings,
+// and the two places v4 differs (chat parse/stream under `beta`).
+describe.each(MAJORS)('openai helpers on %s', (module) => {
+  let fake: FakeOpenAI;
+  let h: Harness;
+  let unpatch: () => void;
+  let client: any;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  beforeEach(async () => {
+    h = await createHarness({
+      providers: [{ id: 'openai', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+      attribution: { defaults: { department: 'platform' } },
+    });
+    const patched = patchOpenAI(h, module);
+    unpatch = patched.unpatch;
+    client = new patched.mod.OpenAI({ apiKey: 'sk', baseURL: `${fake.url}/v1`, maxRetries: 0 });
+  });
+  afterEach(async () => {
+    unpatch();
+    await h.close();
+    fake.reset();
+  });
+
+  const v4 = module === 'openai-v4';
+  // 'a b c' is 3 words + 3 = 6 input tokens; the reply uses all 4 output tokens.
+  const chat = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'a b c' }], max_tokens: 4 };
+  const responses = { model: 'gpt-4.1', input: 'a b c', max_output_tokens: 4 };
+  const once = { input_tokens: 6, output_tokens: 4 };
+  // Chat helpers refuse a reply cut by its limit: without one, the reply is 5 words.
+  const unlimited = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'a b c' }] };
+  const unlimitedOnce = { input_tokens: 6, output_tokens: 5 };
+
+  /** Exactly one call of `usage` on /metrics, priced as the catalog prices it, and one request sent. */
+  async function expectOnce(
+    usage: { input_tokens: number; output_tokens: number },
+    model = 'gpt-4.1',
+  ) {
+    const m = await h.scrape();
+    const labels = { provider: 'openai', model, department: 'platform' };
+    expect({
+      input: sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' }),
+      output: sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' }),
+      ok: sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' }),
+      requests: fake.requests.length,
+      spans: h.spans().length,
+    }).toEqual({
+      input: usage.input_tokens,
+      output: usage.output_tokens,
+      ok: 1,
+      requests: 1,
+      spans: 1,
+    });
+    const price = calcPrice({ ...usage }, model, { providerId: 'openai' });
+    expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(price!.total_price, 12);
+    expect(h.spans()[0]!.attributes['tokenfuse.usage.estimated']).toBe(false);
+  }
+
+  it('counts embeddings.create', async () => {
+    await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: 'one two three four',
+    });
+    await expectOnce({ input_tokens: 4, output_tokens: 0 }, 'text-embedding-3-small');
+  });
+
+  it(`counts ${v4 ? 'beta.' : ''}chat.completions.parse() once`, async () => {
+    const completions = v4 ? client.beta.chat.completions : client.chat.completions;
+    const parsed = await completions.parse(unlimited);
+    expect(parsed.choices[0].message.content).toBe('Hello from gpt-4.1 Hello from');
+    await expectOnce(unlimitedOnce);
+  });
+
+  it('counts responses.parse() once', async () => {
+    const parsed = await client.responses.parse(responses);
+    expect(parsed.output_text).toBe('Hello from gpt-4.1 Hello');
+    await expectOnce(once);
+  });
+
+  it('keeps withResponse() working and counts it once', async () => {
+    const { data, response } = await client.chat.completions.create(chat).withResponse();
+    expect(response.status).toBe(200);
+    expect(data.usage.completion_tokens).toBe(4);
+    await expectOnce(once);
+  });
+
+  it('counts asResponse() from the raw body the caller reads', async () => {
+    const response = await client.chat.completions.create(chat).asResponse();
+    expect((await response.json()).usage.prompt_tokens).toBe(6);
+    await vi.waitFor(() => expect(h.spans()).toHaveLength(1));
+    await expectOnce(once);
+  });
+
+  it('counts a stream split by tee() once, both halves reading every chunk', async () => {
+    const stream = await client.chat.completions.create({ ...chat, stream: true });
+    const [left, right] = stream.tee();
+    const read = async (s: AsyncIterable<any>) => {
+      let text = '';
+      for await (const chunk of s) text += chunk.choices[0]?.delta?.content ?? '';
+      return text;
+    };
+    expect(await Promise.all([read(left), read(right)])).toEqual([
+      'Hello from gpt-4.1 Hello',
+      'Hello from gpt-4.1 Hello',
+    ]);
+    await expectOnce(once);
+  });
+
+  it('counts a stream read through toReadableStream()', async () => {
+    const stream = await client.responses.create({ ...responses, stream: true });
+    const reader = stream.toReadableStream().getReader();
+    let bytes = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.length;
+    expect(bytes).toBeGreaterThan(0);
+    await expectOnce(once);
+  });
+
+  it(`counts the ${v4 ? 'beta.' : ''}chat.completions.stream() and responses.stream() helpers once each`, async () => {
+    const completions = v4 ? client.beta.chat.completions : client.chat.completions;
+    const final = await completions.stream(unlimited).finalChatCompletion();
+    expect(final.choices[0].message.content).toBe('Hello from gpt-4.1 Hello from');
+    await expectOnce(unlimitedOnce);
+    const response = await client.responses.stream(responses).finalResponse();
+    expect(response.id).toMatch(/^resp_/);
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(2);
+    expect(sum(m, 'tokenfuse_tokens_total', { type: 'output' })).toBe(5 + 4);
+    expect(fake.requests).toHaveLength(2);
+  });
+});
