@@ -1,10 +1,13 @@
 // The shared behaviour suite (test/sdk/behaviour.ts) for every openai major installed
 // side by side, and the AzureOpenAI client.
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { sum } from './helpers/prom-text.js';
+import { App, childEnv, freePort, ROOT } from './helpers/processes.js';
+import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
 import { type OpenAIModule, openaiDriver, patchOpenAI } from './sdk/openai-driver.js';
 
@@ -148,5 +151,64 @@ describe.each(MAJORS)('openai helpers on %s', (module) => {
     expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(2);
     expect(sum(m, 'tokenfuse_tokens_total', { type: 'output' })).toBe(5 + 4);
     expect(fake.requests).toHaveLength(2);
+  });
+});
+
+// A user whose `openai` IS v4: `tokenfuse/register` hooks it by its module name
+// (ESM and CJS) and admits it by its version. The app and a copy of openai 4 sit in
+// a directory of their own under the repo, so `openai` resolves to v4 there and
+// `tokenfuse/register` to this package (needs `npm run build`).
+describe.each([
+  { variant: 'ESM, --import', flag: '--import', app: 'chat-app.mjs' },
+  { variant: 'CJS, --require', flag: '--require', app: 'chat-app.cjs' },
+])('openai 4 as `openai` under tokenfuse/register, $variant', ({ flag, app: appFile }) => {
+  let dir: string;
+  let fake: FakeOpenAI;
+  let app: App;
+
+  beforeAll(async () => {
+    mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+    dir = mkdtempSync(join(ROOT, '.tmp', 'openai-v4-app-'));
+    cpSync(join(ROOT, 'node_modules', 'openai-v4'), join(dir, 'node_modules', 'openai'), {
+      recursive: true,
+    });
+    copyFileSync(join(ROOT, 'test', 'fixtures', 'apps', appFile), join(dir, appFile));
+    const config = join(dir, 'tokenfuse.config.yaml');
+    writeFileSync(config, 'providers:\n  - id: openai\n    hosts: ["127.0.0.1"]\n');
+    fake = await startFakeOpenAI();
+    const port = await freePort();
+    app = new App(
+      [flag, 'tokenfuse/register', join(dir, appFile)],
+      childEnv({
+        LLM_BASE_URL: `${fake.url}/v1`,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_DEPARTMENT: 'platform',
+        TOKENFUSE_CONFIG: config,
+      }),
+    );
+    await app.firstLine();
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    samples = parsePrometheusText(await res.text());
+  }, 60_000);
+  let samples: ReturnType<typeof parsePrometheusText>;
+
+  afterAll(async () => {
+    await app?.kill();
+    await fake?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts its calls by department, with exact tokens (the fake ran the real v4 client)', () => {
+    expect(fake.requests[0]!.headers['user-agent']).toMatch(/^OpenAI\/JS 4\./);
+    const tokens = (department: string, type: string) =>
+      sum(samples, 'tokenfuse_tokens_total', { department, type, provider: 'openai' });
+    // test/register.test.ts's chat app: 8 + 5 input / 4 + 3 output for platform,
+    // 5 input / 2 output for the X-Department: research call.
+    expect({
+      platformIn: tokens('platform', 'input'),
+      platformOut: tokens('platform', 'output'),
+      researchIn: tokens('research', 'input'),
+      researchOut: tokens('research', 'output'),
+    }).toEqual({ platformIn: 13, platformOut: 7, researchIn: 5, researchOut: 2 });
   });
 });
