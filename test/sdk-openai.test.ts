@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { isBudgetExceededError } from '../src/index.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort, ROOT } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
+import { RedisServer } from './helpers/redis.js';
 import { behaviourSuite } from './sdk/behaviour.js';
 import { type OpenAIModule, openaiDriver, patchOpenAI } from './sdk/openai-driver.js';
 
@@ -210,5 +212,116 @@ describe.each([
       researchIn: tokens('research', 'input'),
       researchOut: tokens('research', 'output'),
     }).toEqual({ platformIn: 13, platformOut: 7, researchIn: 5, researchOut: 2 });
+  });
+});
+
+// A shared Redis ledger admits asynchronously: the SDK's promise is built by tokenfuse
+// before the request goes out, with each major's own APIPromise constructor (openai 4's
+// takes no client and is not exported).
+describe.each(MAJORS)('openai %s admitted by the shared Redis ledger', (module) => {
+  let redis: RedisServer;
+  let fake: FakeOpenAI;
+  let h: Harness;
+  let unpatch: () => void;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    fake = await startFakeOpenAI();
+  });
+  afterAll(async () => {
+    await fake.close();
+    await redis.stop();
+  });
+  afterEach(async () => {
+    unpatch();
+    await h.tokenfuse.fuses.close();
+    await h.close();
+  });
+
+  it('returns the SDK promise at once; withResponse() works; a blocked call sends nothing', async () => {
+    h = await createHarness({
+      providers: [{ id: 'openai', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+      ledger: { store: 'redis', url: redis.url, keyPrefix: `v-${module}-`, timeoutMs: 1000 },
+      // 'a' is 1 + 3 = 4 input tokens, 2 output: 6 per call.
+      budgets: [{ name: 'tiny', window: 'day', limit: { tokens: 6 } }],
+    });
+    const patched = patchOpenAI(h, module);
+    unpatch = patched.unpatch;
+    const client = new patched.mod.OpenAI({
+      apiKey: 'sk',
+      baseURL: `${fake.url}/v1`,
+      maxRetries: 0,
+    });
+    const body = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'a' }], max_tokens: 2 };
+    const first = client.chat.completions.create(body);
+    expect(first.constructor.name).toBe('APIPromise');
+    const { data, response } = await first.withResponse();
+    expect([data.usage.total_tokens, response.status]).toEqual([6, 200]);
+    const second = client.chat.completions.create(body);
+    expect(second.constructor.name).toBe('APIPromise');
+    const err = await second.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect(fake.requests).toHaveLength(1);
+    const m = await h.scrape();
+    expect(sum(m, 'tokenfuse_tokens_total', { provider: 'openai' })).toBe(6);
+  });
+});
+
+describe('AzureOpenAI', () => {
+  let fake: FakeOpenAI;
+  let h: Harness;
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+  });
+  afterAll(async () => {
+    await fake.close();
+  });
+  afterEach(async () => {
+    await h.close();
+    fake.reset();
+  });
+
+  const azure = (url: string) =>
+    new (patchOpenAI(h, 'openai').mod.AzureOpenAI)({
+      apiKey: 'azure-key',
+      apiVersion: '2024-10-21',
+      endpoint: url,
+      maxRetries: 0,
+      // An API gateway in front of the deployment, mapping Azure's paths onto the fake's.
+      fetch: (u: string | URL | Request, init?: RequestInit) =>
+        fetch(String(u).replace(/\/openai\/deployments\/[^/?]+\//, '/v1/'), init),
+    });
+  const body = { model: 'gpt-4.1', messages: [{ role: 'user' as const, content: 'a' }] };
+
+  it('is Azure by its class on an unknown host, and speaks Azure on the wire', async () => {
+    h = await createHarness({});
+    await azure(fake.url).chat.completions.create(body);
+    expect(fake.requests[0]!.path).toBe('/v1/chat/completions?api-version=2024-10-21');
+    expect(fake.requests[0]!.headers['api-key']).toBe('azure-key');
+    expect(h.spans()[0]!.attributes).toMatchObject({
+      'tokenfuse.provider': 'azure',
+      'gen_ai.provider.name': 'azure.ai.openai',
+    });
+  });
+
+  it('yields to a host the configuration declares', async () => {
+    h = await createHarness({
+      providers: [{ id: 'relay', hosts: ['127.0.0.1'], pricesFrom: 'azure' }],
+    });
+    await azure(fake.url).chat.completions.create(body);
+    expect(h.spans()[0]!.attributes['tokenfuse.provider']).toBe('relay');
+  });
+
+  it('leaves a plain OpenAI client on the same host openai_compatible', async () => {
+    h = await createHarness({});
+    await new h.OpenAI({
+      apiKey: 'sk',
+      baseURL: `${fake.url}/v1`,
+      maxRetries: 0,
+    }).chat.completions.create(body);
+    expect(h.spans()[0]!.attributes['tokenfuse.provider']).toBe('openai_compatible');
   });
 });
