@@ -32,7 +32,13 @@ export const openaiSdk: SdkAdapter<BatchApi> = {
       diag.warn('tokenfuse: the openai module has no OpenAI class; calls are not instrumented');
       return undefined;
     }
-    const promises = openAIPromises(apiPromiseFactory(moduleExports, OpenAI));
+    const factory = apiPromiseFactory(moduleExports, OpenAI);
+    if (factory === undefined) {
+      diag.warn(
+        'tokenfuse: found no APIPromise in the openai module; blocked calls reject as plain promises, without withResponse()',
+      );
+    }
+    const promises = openAIPromises(factory);
     const patchPoints: PatchPoint[] = [
       {
         target: OpenAI.Chat?.Completions?.prototype,
