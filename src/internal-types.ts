@@ -84,7 +84,8 @@ export interface SdkResource {
 /** The SDK's `APIPromise`: a Promise subclass whose parsing is lazy. */
 export interface ApiPromiseLike<T = unknown> extends Promise<T> {
   responsePromise: Promise<unknown>;
-  parseResponse: (client: unknown, props: unknown) => unknown;
+  /** openai 5+: `(client, props)`; openai 4: `(props)`. */
+  parseResponse: (...args: unknown[]) => unknown;
   parsedPromise?: Promise<T>;
   asResponse(): Promise<unknown>;
   /** Derives a promise that transforms the parsed result (v7 defines it per instance). */

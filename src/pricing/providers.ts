@@ -148,7 +148,8 @@ function normalizeHost(host: string): string {
  *
  * Declared providers win over the built-in table and may name a `host` or a
  * `host:port` (the port compared is the explicit one, else the scheme's
- * default). Any other host is {@link OPENAI_COMPATIBLE}; a malformed URL is too,
+ * default). A host neither declared nor built in is {@link OPENAI_COMPATIBLE} (an
+ * SDK adapter may name the provider its client implies instead: `SdkClient.provider`); a malformed URL is too,
  * without a server address. An undefined base URL means the SDK default
  * (api.openai.com). Results are cached per base URL string and frozen.
  */
@@ -193,12 +194,12 @@ export function createProviderResolver(
 
   const cache = new Map<string, ProviderInfo>();
   return (baseURL) => {
-    const key = baseURL ?? DEFAULT_BASE_URL;
-    let info = cache.get(key);
+    const url = baseURL ?? DEFAULT_BASE_URL;
+    let info = cache.get(url);
     if (info === undefined) {
-      info = Object.freeze(resolve(key));
+      info = Object.freeze(resolve(url));
       if (cache.size >= MAX_CACHED_URLS) cache.delete(cache.keys().next().value as string);
-      cache.set(key, info);
+      cache.set(url, info);
     }
     return info;
   };

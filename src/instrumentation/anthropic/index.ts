@@ -10,7 +10,7 @@
 import { diag } from '@opentelemetry/api';
 import type { SdkResource } from '../../internal-types.js';
 // Stainless SDKs share the APIPromise and Stream design: one hook serves both.
-import { apiPromiseClass, openAIPromises } from '../openai/api-promise.js';
+import { apiPromiseFactory, openAIPromises } from '../openai/api-promise.js';
 import type { SdkAdapter } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
@@ -60,7 +60,7 @@ export const anthropicSdk: SdkAdapter<undefined> = {
       return undefined;
     }
     return {
-      promises: openAIPromises(apiPromiseClass(moduleExports)),
+      promises: openAIPromises(apiPromiseFactory(moduleExports, Anthropic)),
       patchPoints: [
         {
           target: Anthropic.Messages?.prototype,

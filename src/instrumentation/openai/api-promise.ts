@@ -7,17 +7,22 @@
 import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
 import type { CallObserver, SdkPromises } from '../sdk-adapter.js';
 
-/** The SDK's APIPromise class, as its constructor is called. */
-export type ApiPromiseClass = new (
+/**
+ * Builds an APIPromise of the module's class, whatever its constructor's shape:
+ * openai 5+ takes `(client, responsePromise, parseResponse)`, openai 4
+ * `(responsePromise, parseResponse)` with no client; `parseResponse` is given the
+ * arguments its version passes (`(client, props)` or `(props)`).
+ */
+export type ApiPromiseFactory = (
   client: unknown,
   responsePromise: Promise<never>,
-  parseResponse?: (client: unknown, props: unknown) => unknown,
-) => unknown;
+  parseResponse?: (...args: any[]) => unknown,
+) => ApiPromiseLike;
 
 /** The promise types of one loaded openai module. */
 export interface OpenAIPromises extends SdkPromises {
-  /** The module's APIPromise class; undefined when it exports none. */
-  apiPromise: ApiPromiseClass | undefined;
+  /** Builds the module's APIPromise; undefined when the module has none we could find. */
+  apiPromise: ApiPromiseFactory | undefined;
 }
 
 export function isApiPromise(value: unknown): value is ApiPromiseLike {
@@ -38,18 +43,42 @@ function isSdkStream(value: unknown): value is SdkStreamLike {
   );
 }
 
-/** The APIPromise class a loaded module exports (CommonJS or an ESM namespace). */
-export function apiPromiseClass(moduleExports: any): ApiPromiseClass | undefined {
+/**
+ * The APIPromise of a loaded module (CommonJS or an ESM namespace). openai 5+ exports
+ * the class; openai 4 keeps it in `core.js` unexported, and its namespace twin
+ * (`core.mjs`) is another class: it is read off a promise the client's own
+ * `request()` builds, given a `this` whose `makeRequest` never sends anything.
+ */
+export function apiPromiseFactory(moduleExports: any, OpenAI: any): ApiPromiseFactory | undefined {
   const mod =
     moduleExports?.[Symbol.toStringTag] === 'Module'
       ? (moduleExports.default ?? moduleExports)
       : moduleExports;
-  const candidate = moduleExports?.APIPromise ?? mod?.APIPromise;
-  return typeof candidate === 'function' ? candidate : undefined;
+  const exported = moduleExports?.APIPromise ?? mod?.APIPromise;
+  const APIPromise = typeof exported === 'function' ? exported : probeApiPromise(OpenAI);
+  if (APIPromise === undefined) return undefined;
+  // openai 4's constructor has one required parameter, openai 5+'s two (client first).
+  if (APIPromise.length >= 2) {
+    return (client, responsePromise, parse) =>
+      new APIPromise(client, responsePromise, ...(parse ? [parse] : [])) as ApiPromiseLike;
+  }
+  return (_client, responsePromise, parse) =>
+    new APIPromise(responsePromise, ...(parse ? [parse] : [])) as ApiPromiseLike;
+}
+
+function probeApiPromise(OpenAI: any): (new (...args: any[]) => unknown) | undefined {
+  const request = OpenAI?.prototype?.request;
+  if (typeof request !== 'function') return undefined;
+  try {
+    const probe = request.call({ makeRequest: () => new Promise(() => {}) }, {});
+    return isApiPromise(probe) ? (probe.constructor as new (...args: any[]) => unknown) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The promise hooks of a module whose APIPromise class is `APIPromise`. */
-export function openAIPromises(APIPromise: ApiPromiseClass | undefined): OpenAIPromises {
+export function openAIPromises(APIPromise: ApiPromiseFactory | undefined): OpenAIPromises {
   return {
     apiPromise: APIPromise,
     attach(returned, call, view) {
@@ -68,7 +97,7 @@ export function openAIPromises(APIPromise: ApiPromiseClass | undefined): OpenAIP
     },
     rejected(thisArg, err) {
       const rejected = Promise.reject(err);
-      return APIPromise ? new APIPromise((thisArg as SdkResource)?._client, rejected) : rejected;
+      return APIPromise ? APIPromise((thisArg as SdkResource)?._client, rejected) : rejected;
     },
     deferred(thisArg, ready, send) {
       let inner: ApiPromiseLike | undefined;
@@ -84,11 +113,11 @@ export function openAIPromises(APIPromise: ApiPromiseClass | undefined): OpenAIP
         return responsePromise.then((value) => inner ?? value);
       }
       // The response is the real call's, parsed by the real call's (hooked) parser.
-      outer = new APIPromise(
+      outer = APIPromise(
         (thisArg as SdkResource)?._client,
         responsePromise as Promise<never>,
-        (client: unknown, props: unknown) => inner!.parseResponse(client, props),
-      ) as ApiPromiseLike;
+        (...args: unknown[]) => inner!.parseResponse(...args),
+      );
       // `.asResponse()` goes to the real call, whose hook reads usage from the raw body
       // unless the caller parses too (`withResponse()` does, and asks to parse first).
       outer.asResponse = function tokenfuseDeferredAsResponse() {
@@ -112,10 +141,11 @@ function attachApiPromise(
   view: { parsedPromise?: unknown },
 ): void {
   const originalParse = promise.parseResponse;
-  promise.parseResponse = function tokenfuseParseResponse(client, props) {
+  // openai 5+ passes `(client, props)`, openai 4 `(props)`: passed on as given.
+  promise.parseResponse = function tokenfuseParseResponse(...args: unknown[]) {
     let parsed: unknown;
     try {
-      parsed = originalParse.call(this, client, props);
+      parsed = originalParse.apply(this, args);
     } catch (err) {
       call.fail(err);
       throw err;

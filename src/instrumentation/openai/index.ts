@@ -1,19 +1,23 @@
 /**
- * The `openai` SDK (v7): Chat Completions, Responses and Embeddings through the
+ * The `openai` SDK (4.87 through 7.x): Chat Completions, Responses and Embeddings through the
  * generic wrapper, and the Batch API through its own wrappers. Any
  * OpenAI-compatible endpoint (Azure, DeepSeek, OpenRouter, a relay) is this SDK
  * with another `baseURL`: the provider is told by the client's base URL.
  */
 import { diag } from '@opentelemetry/api';
 import type { SdkResource } from '../../internal-types.js';
+import { genAiProviderName } from '../../pricing/providers.js';
 import type { PatchPoint, SdkAdapter } from '../sdk-adapter.js';
-import { apiPromiseClass, openAIPromises } from './api-promise.js';
+import { apiPromiseFactory, openAIPromises } from './api-promise.js';
 import { BatchApi } from './batch/batch-api.js';
 import { chatAdapter } from './chat.js';
 import { embeddingsAdapter } from './embeddings.js';
 import { OPENAI_MODULE } from './module.js';
 import { responsesAdapter } from './responses.js';
 import { OPENAI_SUPPORT } from './support.js';
+
+/** What an `AzureOpenAI` client implies on a host neither declared nor built in (a gateway). */
+const AZURE = Object.freeze({ id: 'azure', semconvName: genAiProviderName('azure') });
 
 /** The `OpenAI` client class of a loaded module (CommonJS exports or an ESM namespace). */
 function openAIClass(moduleExports: any): any {
@@ -34,7 +38,13 @@ export const openaiSdk: SdkAdapter<BatchApi> = {
       diag.warn('tokenfuse: the openai module has no OpenAI class; calls are not instrumented');
       return undefined;
     }
-    const promises = openAIPromises(apiPromiseClass(moduleExports));
+    const factory = apiPromiseFactory(moduleExports, OpenAI);
+    if (factory === undefined) {
+      diag.warn(
+        'tokenfuse: found no APIPromise in the openai module; blocked calls reject as plain promises, without withResponse()',
+      );
+    }
+    const promises = openAIPromises(factory);
     const patchPoints: PatchPoint[] = [
       {
         target: OpenAI.Chat?.Completions?.prototype,
@@ -86,7 +96,12 @@ export const openaiSdk: SdkAdapter<BatchApi> = {
       headers: options?.headers,
       headersReadable: options == null || isOptions(options),
       client: client
-        ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client }
+        ? {
+            baseURL: client.baseURL,
+            apiKey: client.apiKey,
+            object: client,
+            provider: isAzureClient(client) ? AZURE : undefined,
+          }
         : undefined,
     };
   },
@@ -96,6 +111,17 @@ export const openaiSdk: SdkAdapter<BatchApi> = {
     return [body, requestOptions, ...rest];
   },
 };
+
+/**
+ * An `AzureOpenAI` client (openai 4-7 set both fields in its constructor, and only
+ * there): Azure whatever its host, e.g. behind an API gateway.
+ */
+function isAzureClient(client: object): boolean {
+  return (
+    'deploymentName' in client &&
+    typeof (client as { apiVersion?: unknown }).apiVersion === 'string'
+  );
+}
 
 /** Request options the wrapper may copy: an object that is no promise of options. */
 function isOptions(options: unknown): options is { headers?: unknown } {
