@@ -85,7 +85,10 @@ export class CallStarter {
   constructor(
     private readonly parts: CallParts,
     private readonly tracer: () => Tracer,
-    private readonly providerOf: (baseURL: string | undefined) => ProviderInfo,
+    private readonly providerOf: (
+      baseURL: string | undefined,
+      providerId?: string | undefined,
+    ) => ProviderInfo,
   ) {}
 
   /**
@@ -119,7 +122,7 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider = this.providerOf(client?.baseURL);
+    const provider = this.providerOf(client?.baseURL, client?.providerId);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

@@ -105,6 +105,12 @@ export interface SdkClient {
   apiKey: unknown;
   /** The client object: per-client caches, and its default headers. */
   object: object;
+  /**
+   * The provider whatever the endpoint, for an SDK that only ever talks to one
+   * (a Bedrock client behind a VPC endpoint or a proxy is still Bedrock); the base
+   * URL then only gives `server.address`. Undefined: told by the base URL.
+   */
+  providerId?: string | undefined;
 }
 
 /** A call's arguments as the wrapper reads them. */
@@ -179,6 +185,12 @@ export interface PatchPoint {
   name: string;
   /** A model call: wrapped by the generic wrapper, read through this adapter. */
   operation?: OperationAdapter;
+  /**
+   * One method for many operations (Bedrock's `client.send(command)`): the
+   * operation of each call, read from its `this` and arguments; undefined sends
+   * the call untouched (a command that is no model call).
+   */
+  operationOf?: (thisArg: unknown, args: unknown[]) => OperationAdapter | undefined;
   /** Anything else (the OpenAI Batch API): a wrapper of the SDK's own. */
   wrapper?: (original: AnyFunction, enabled: () => boolean) => AnyFunction;
 }

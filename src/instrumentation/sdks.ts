@@ -1,5 +1,6 @@
+import { bedrockSdk } from './bedrock/index.js';
 import { openaiSdk } from './openai/index.js';
 import type { SdkAdapter } from './sdk-adapter.js';
 
 /** The SDK folders the instrumentation patches: adding an SDK adds its folder's adapter here. */
-export const SDKS: readonly SdkAdapter<any>[] = [openaiSdk];
+export const SDKS: readonly SdkAdapter<any>[] = [openaiSdk, bedrockSdk];

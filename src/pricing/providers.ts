@@ -67,6 +67,8 @@ export const BUILTIN_PROVIDERS: readonly BuiltinProvider[] = [
     hosts: ['api.anthropic.com'],
   },
   { id: 'groq', semconvName: 'groq', catalogId: 'groq', hosts: ['api.groq.com'] },
+  // Reached through the AWS SDK only, whatever its endpoint (see `providerOf`'s `providerId`).
+  { id: 'bedrock', semconvName: 'aws.bedrock', catalogId: 'aws', hosts: [] },
   { id: 'mistral', semconvName: 'mistral_ai', catalogId: 'mistral', hosts: ['api.mistral.ai'] },
   { id: 'xai', semconvName: 'x_ai', catalogId: 'x-ai', hosts: ['api.x.ai'] },
   { id: 'together', semconvName: 'together', catalogId: 'together', hosts: ['api.together.xyz'] },
@@ -122,7 +124,7 @@ function normalizeHost(host: string): string {
  */
 export function createProviderResolver(
   declared: ProviderDeclaration[],
-): (baseURL: string | undefined) => ProviderInfo {
+): (baseURL: string | undefined, providerId?: string) => ProviderInfo {
   const declaredHosts = new Map<string, string>();
   for (const provider of declared) {
     for (const host of provider.hosts) {
@@ -132,12 +134,22 @@ export function createProviderResolver(
     }
   }
 
-  const resolve = (baseURL: string): ProviderInfo => {
+  const resolve = (baseURL: string, providerId: string | undefined): ProviderInfo => {
+    // An SDK that only talks to one provider names it; the URL only gives the server.
+    const fixed =
+      providerId === undefined
+        ? undefined
+        : (BUILTIN_PROVIDERS.find((p) => p.id === providerId) ?? {
+            id: providerId,
+            semconvName: providerId,
+          });
     let url: URL;
     try {
       url = new URL(baseURL);
     } catch {
-      return { id: OPENAI_COMPATIBLE, semconvName: OPENAI_COMPATIBLE };
+      return fixed
+        ? { id: fixed.id, semconvName: fixed.semconvName }
+        : { id: OPENAI_COMPATIBLE, semconvName: OPENAI_COMPATIBLE };
     }
     // URL keeps IPv6 brackets and a trailing root dot; semconv wants the bare name.
     const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
@@ -149,6 +161,7 @@ export function createProviderResolver(
       return out;
     };
 
+    if (fixed) return info(fixed.id, fixed.semconvName);
     const declaredId =
       (port !== undefined ? declaredHosts.get(`${hostname}:${port}`) : undefined) ??
       declaredHosts.get(hostname);
@@ -160,11 +173,13 @@ export function createProviderResolver(
   };
 
   const cache = new Map<string, ProviderInfo>();
-  return (baseURL) => {
-    const key = baseURL ?? DEFAULT_BASE_URL;
+  return (baseURL, providerId) => {
+    // Without a URL, a named provider has no known server (not OpenAI's default one).
+    const url = baseURL ?? (providerId === undefined ? DEFAULT_BASE_URL : '');
+    const key = providerId === undefined ? url : `${providerId}\u0000${url}`;
     let info = cache.get(key);
     if (info === undefined) {
-      info = Object.freeze(resolve(key));
+      info = Object.freeze(resolve(url, providerId));
       if (cache.size >= MAX_CACHED_URLS) cache.delete(cache.keys().next().value as string);
       cache.set(key, info);
     }

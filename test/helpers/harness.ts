@@ -69,7 +69,7 @@ export async function createHarness(
   const OpenAI = openaiModule.OpenAI as typeof OpenAIType;
   if (!isWrapped(OpenAI)) {
     for (const def of (tokenfuse.instrumentation as any).getModuleDefinitions()) {
-      def.patch?.(openaiModule, require('openai/version').VERSION);
+      if (def.name === 'openai') def.patch?.(openaiModule, require('openai/version').VERSION);
     }
   }
 
@@ -89,7 +89,7 @@ export async function createHarness(
       tokenfuse.instrumentation.disable();
       if (isWrapped(OpenAI)) {
         for (const def of (tokenfuse.instrumentation as any).getModuleDefinitions())
-          def.unpatch?.(openaiModule);
+          if (def.name === 'openai') def.unpatch?.(openaiModule);
       }
       await new Promise((resolve) => server.close(resolve));
       await meterProvider.shutdown();
