@@ -368,7 +368,45 @@ describe('InvokeModelWithResponseStream', () => {
   });
 });
 
-describe('other commands', () => {
+describe('failures and other forms', () => {
+  it('a stream cut midway ends the call as failed, counted on what it streamed', async () => {
+    const client = await setup();
+    // messageStart and two text deltas ("Hello", " from"), then the connection drops.
+    fake.enqueue({ kind: 'stream-cut', afterChunks: 3 });
+    const out = await client.send(new ConverseStreamCommand(CACHED_CONVERSE));
+    const err = await (async () => {
+      try {
+        for await (const _ of out.stream!) {
+          // read until it fails
+        }
+      } catch (e) {
+        return e;
+      }
+      throw new Error('expected the stream to fail');
+    })();
+    const span = onlySpan();
+    expect(span.status.code).toBe(2);
+    // The reset HTTP/2 stream surfaces as Node's own error, named by its code.
+    expect((err as { code?: string }).code).toBe('ERR_HTTP2_STREAM_ERROR');
+    expect(span.attributes['error.type']).toBe('ERR_HTTP2_STREAM_ERROR');
+    expect(span.attributes['tokenfuse.usage.estimated']).toBe(true);
+    const { m } = await tokens();
+    expect(sum(m, 'tokenfuse_requests_total', { provider: 'bedrock', outcome: 'error' })).toBe(1);
+    expect(sum(m, 'tokenfuse_tokens_total', { provider: 'bedrock', type: 'output' })).toBe(2);
+  });
+
+  it('sends the callback form untouched', async () => {
+    const client = await setup();
+    const out = await new Promise<any>((resolve, reject) => {
+      client.send(new ConverseCommand(CACHED_CONVERSE), (err: unknown, data: unknown) =>
+        err ? reject(err) : resolve(data),
+      );
+    });
+    expect(out.usage.outputTokens).toBe(5);
+    expect(fake.requests).toHaveLength(1);
+    expect(h!.spans()).toHaveLength(0);
+  });
+
   it('sends commands that are no model call untouched', async () => {
     const client = await setup();
     await client

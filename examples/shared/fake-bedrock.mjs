@@ -197,8 +197,10 @@ async function sendEvents(ctx, messages) {
   const cutAfter = script?.kind === 'stream-cut' ? Math.max(0, script.afterChunks) : Infinity;
   for (let i = 0; i < messages.length; i++) {
     if (i >= cutAfter) {
-      const socket = res.socket;
-      if (socket && !socket.destroyed) socket.end(() => socket.destroy());
+      // Over HTTP/2 the stream is reset (INTERNAL_ERROR); over HTTP/1 the connection drops.
+      const h2 = /** @type {any} */ (res).stream;
+      if (h2 && typeof h2.close === 'function') h2.close(0x2);
+      else if (res.socket && !res.socket.destroyed) res.socket.destroy();
       return;
     }
     if (i > 0) await sleep(ctx.chunkDelayMs);
