@@ -1,7 +1,8 @@
 // A local, deterministic, OpenAI-compatible fake LLM server.
 //
 // Used by the vitest suites and by the runnable examples/demos, so it is plain ESM with JSDoc
-// types and depends on nothing but node: builtins. Types for TypeScript importers live in
+// types and depends on nothing but node: builtins (the Bedrock half's event streams load the AWS
+// SDK's own codec, on the first stream). Types for TypeScript importers live in
 // ./fake-openai-server.d.mts.
 //
 // Endpoints (all under /v1; clients use `url + '/v1'` as their base URL):
