@@ -17,6 +17,7 @@ import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
+import { RedisServer } from './helpers/redis.js';
 
 const require = createRequire(import.meta.url);
 // Loaded before any instrumentation: each harness patches this very copy (and unpatches it).
@@ -413,5 +414,32 @@ describe('failures and other forms', () => {
       .send(new bedrock.GetAsyncInvokeCommand({ invocationArn: 'arn:x' }))
       .catch(() => undefined);
     expect(h!.spans()).toHaveLength(0);
+  });
+});
+
+describe('with the shared Redis ledger (admission answers asynchronously)', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('sends an admitted command once admitted, and rejects a blocked one unsent', async () => {
+    const client = await setup({
+      ledger: { store: 'redis', url: redis.url, keyPrefix: `tf-bedrock-${process.pid}:` },
+      budgets: [{ name: 'shared', window: 'day', limit: { requests: 1 } }],
+    });
+    const out = await client.send(new ConverseStreamCommand(CACHED_CONVERSE));
+    for await (const _ of out.stream!) {
+      // drain
+    }
+    const err = await rejection(client.send(new ConverseCommand(CACHED_CONVERSE)));
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect(fake.requests).toHaveLength(1);
+    const { tokens: t } = await tokens();
+    expect(t).toEqual({ input: 4, cache_read: 6, cache_write: 3, output: 5 });
+    await h!.tokenfuse.fuses.close();
   });
 });
