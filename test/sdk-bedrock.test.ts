@@ -149,6 +149,8 @@ describe('Converse', () => {
       'tokenfuse.priced': true,
     });
     expect(span.attributes['tokenfuse.cost.usd']).toBeCloseTo(usd, 12);
+    // The endpoint is an async setting of the client: no server is named before sending.
+    expect(span.attributes['server.address']).toBeUndefined();
   });
 
   it('attributes the call from withAttribution', async () => {
