@@ -13,6 +13,8 @@ import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { isBudgetExceededError, withAttribution } from '../src/index.js';
+import { converseStreamAdapter } from '../src/instrumentation/bedrock/converse.js';
+import { inputTokenCount } from '../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
@@ -368,6 +370,36 @@ describe('InvokeModelWithResponseStream', () => {
     const { m, tokens: t } = await tokens({ model: NOVA });
     expect(t).toEqual({ input: 5, cache_read: 0, cache_write: 0, output: 5 });
     expect(sum(m, 'tokenfuse_cost_usd_total', { provider: 'bedrock' })).toBeCloseTo(usd, 12);
+  });
+});
+
+describe('stream cut-off', () => {
+  it('ends a ConverseStream that pushes a cutOffStreams budget over its limit', async () => {
+    // The prompt as the admission tokenizes it (its length bound does not fit the budget),
+    // plus 2 streamed pieces: the third piece passes the limit.
+    const input = inputTokenCount(
+      converseStreamAdapter.billedInput({ input: CACHED_CONVERSE, payload: undefined }),
+    );
+    const client = await setup({
+      budgets: [{ name: 'hard', window: 'day', limit: { tokens: input + 2 }, cutOffStreams: true }],
+    });
+    const out = await client.send(new ConverseStreamCommand(CACHED_CONVERSE));
+    const pieces: string[] = [];
+    const err = await (async () => {
+      for await (const event of out.stream!) {
+        const text = event.contentBlockDelta?.delta?.text;
+        if (text) pieces.push(text);
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect((err as { budget: string }).budget).toBe('hard');
+    expect(pieces).toEqual(['Hello', ' from']);
+    const span = onlySpan();
+    expect(span.attributes['tokenfuse.stream.cut_off']).toBe(true);
+    expect(span.attributes['tokenfuse.usage.estimated']).toBe(true);
   });
 });
 
