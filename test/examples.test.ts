@@ -100,3 +100,29 @@ it('the ai-sdk example attributes, prices and blocks Vercel AI SDK calls through
     `tokenfuse_tokens_total{${labels('research', 'openai', 'text-embedding-3-small')},type="input"} 3`,
   );
 });
+
+it('the Bedrock example counts Converse, ConverseStream and InvokeModel at Bedrock prices and blocks the fourth call unsent', async () => {
+  const port = await freePort();
+  const out = await run(['--import', 'tokenfuse/register', 'examples/bedrock/bedrock.mjs'], {
+    TOKENFUSE_CONFIG: 'examples/bedrock/tokenfuse.config.yaml',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+  });
+  const labels = 'department="research",project="claims",environment="local",provider="bedrock"';
+  const claude = 'model="us.anthropic.claude-sonnet-4-5-20250929-v1:0"';
+  const nova = 'model="amazon.nova-pro-v1:0"';
+  // Regional Claude Sonnet 4.5 ($3.30 in, $0.33 cache read, $4.125 cache write, $16.50 out
+  // per MTok): converse 4*3.3 + 8*0.33 + 4*4.125 + 5*16.5 = 114.84 µ$, invoke 7*3.3 + 5*16.5
+  // = 105.6 µ$. Nova Pro ($0.80 / $3.20): 4*0.8 + 5*3.2 = 19.2 µ$.
+  expect(out.split('\n')).toEqual([
+    'converse: {"inputTokens":4,"outputTokens":5,"totalTokens":21,"cacheReadInputTokens":8,"cacheWriteInputTokens":4}',
+    'converse-stream: "Hello from amazon.nova-pro-v1:0 Hello from"',
+    'invoke-model: {"input_tokens":7,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":5}',
+    'blocked by "research-daily" before sending: 3 requests sent',
+    `tokenfuse_cost_usd_total{${labels},${claude}} 0.00022044`,
+    `tokenfuse_cost_usd_total{${labels},${nova}} 0.0000192`,
+    `tokenfuse_requests_total{${labels},${claude},outcome="ok"} 2`,
+    `tokenfuse_requests_total{${labels},${nova},outcome="ok"} 1`,
+    `tokenfuse_requests_total{${labels},${claude},budget="research-daily",outcome="blocked"} 1`,
+    '',
+  ]);
+});

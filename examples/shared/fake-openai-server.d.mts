@@ -73,6 +73,11 @@ export type Script =
 export interface FakeOpenAI {
   /** Base URL without /v1, e.g. 'http://127.0.0.1:40123'. Clients use `url + '/v1'`. */
   readonly url: string;
+  /**
+   * The same server over HTTP/2 without TLS (h2c), e.g. 'http://127.0.0.1:40124': the AWS SDK's
+   * Bedrock client speaks HTTP/2, so `new BedrockRuntimeClient({ endpoint: fake.bedrockUrl })`.
+   */
+  readonly bedrockUrl: string;
   /** Every request received, in order. */
   readonly requests: RecordedRequest[];
   /** Clear recorded requests and queued scripts. */

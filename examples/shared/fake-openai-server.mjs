@@ -1,7 +1,8 @@
 // A local, deterministic, OpenAI-compatible fake LLM server.
 //
 // Used by the vitest suites and by the runnable examples/demos, so it is plain ESM with JSDoc
-// types and depends on nothing but node: builtins. Types for TypeScript importers live in
+// types and depends on nothing but node: builtins (the Bedrock half's event streams load the AWS
+// SDK's own codec, on the first stream). Types for TypeScript importers live in
 // ./fake-openai-server.d.mts.
 //
 // Endpoints (all under /v1; clients use `url + '/v1'` as their base URL):
@@ -14,6 +15,8 @@
 //   POST /v1/messages[/count_tokens]          Anthropic Messages, JSON and SSE (./fake-anthropic.mjs)
 //   POST /v1beta/models/{model}:{method}      Gemini generateContent, streamGenerateContent?alt=sse,
 //                               embedContent, batchEmbedContents, countTokens (./fake-gemini.mjs)
+//   POST /model/{modelId}/{converse,converse-stream,invoke,invoke-with-response-stream}
+//                               Amazon Bedrock Runtime, JSON and AWS event-stream (./fake-bedrock.mjs)
 //   anything else               404 with OpenAI's "Invalid URL" error body
 //   model "error-<status>"      that HTTP error (e.g. error-500), for apps that can't enqueue;
 //                               on the Anthropic and Gemini paths errors take their API's shape
@@ -55,6 +58,7 @@
 import { Buffer } from 'node:buffer';
 import { realpathSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -76,6 +80,7 @@ import {
   anthropicMessages,
   anthropicRawFrames,
 } from './fake-anthropic.mjs';
+import { bedrockApi, bedrockErrorFor, bedrockRoute } from './fake-bedrock.mjs';
 import { geminiApi, geminiErrorFor, geminiRawFrames, geminiRoute } from './fake-gemini.mjs';
 
 // The accounting rules live in their own module, shared with the Anthropic and Gemini halves.
@@ -252,7 +257,8 @@ export async function startFakeOpenAI(options = {}) {
   /** @param {string} prefix */
   const ids = (prefix) => `${prefix}${(++counter).toString(16).padStart(24, '0')}`;
 
-  const server = createServer((req, res) => {
+  /** @type {(req: IncomingMessage, res: ServerResponse) => void} */
+  const onRequest = (req, res) => {
     handle(req, res).catch((err) => {
       if (!res.headersSent && !res.destroyed) {
         sendJson(
@@ -265,8 +271,16 @@ export async function startFakeOpenAI(options = {}) {
         res.destroy();
       }
     });
-  });
+  };
+  const server = createServer(onRequest);
   server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  // The AWS SDK's Bedrock client speaks HTTP/2 without TLS (prior knowledge), which an HTTP/1
+  // server cannot answer: the same handler also listens for h2c on a port of its own.
+  const h2c = createHttp2Server(/** @type {any} */ (onRequest));
+  h2c.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -305,9 +319,10 @@ export async function startFakeOpenAI(options = {}) {
     // One process speaks three wire protocols, told apart by their real paths.
     const gemini = geminiRoute(pathname);
     const anthropic = !gemini && pathname.startsWith('/v1/messages');
+    const bedrock = !gemini && !anthropic ? bedrockRoute(pathname) : undefined;
     // A model named `error-<status>` answers with that HTTP error: for processes
     // that cannot reach the server's script queue (apps under test, demos).
-    const requestedModel = gemini ? gemini.model : body?.model;
+    const requestedModel = gemini ? gemini.model : bedrock ? bedrock.model : body?.model;
     const errorModel = /^error-(\d{3})$/.exec(
       typeof requestedModel === 'string' ? requestedModel : '',
     );
@@ -343,7 +358,9 @@ export async function startFakeOpenAI(options = {}) {
         ? anthropicErrorFor(script.status, responseHeaders['x-request-id'])
         : gemini
           ? geminiErrorFor(script.status)
-          : defaultErrorFor(script.status, body);
+          : bedrock
+            ? bedrockErrorFor(script.status)
+            : defaultErrorFor(script.status, body);
       const errHeaders = { ...responseHeaders, ...fallback.headers, ...(script.headers ?? {}) };
       sendJson(res, script.status, script.body ?? fallback.body, errHeaders);
       return;
@@ -366,6 +383,7 @@ export async function startFakeOpenAI(options = {}) {
 
     responseHeaders['openai-processing-ms'] = String(Date.now() - started);
     if (gemini) return geminiApi(ctx, PROTOCOL_IO, gemini);
+    if (bedrock && method === 'POST') return bedrockApi(ctx, PROTOCOL_IO, bedrock);
     if (method === 'POST' && pathname === '/v1/messages')
       return anthropicMessages(ctx, PROTOCOL_IO);
     if (method === 'POST' && pathname === '/v1/messages/count_tokens') {
@@ -392,20 +410,26 @@ export async function startFakeOpenAI(options = {}) {
     );
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(undefined);
+  /** @param {import('node:net').Server} listener @param {number} onPort */
+  const listen = (listener, onPort) =>
+    new Promise((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(onPort, host, () => {
+        listener.off('error', reject);
+        resolve(undefined);
+      });
     });
-  });
+  await listen(server, port);
+  await listen(h2c, 0);
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const h2cPort = /** @type {import('node:net').AddressInfo} */ (h2c.address()).port;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   /** @type {Promise<void> | undefined} */
   let closing;
   return {
     url: `http://${urlHost}:${address.port}`,
+    bedrockUrl: `http://${urlHost}:${h2cPort}`,
     requests,
     reset() {
       requests.length = 0;
@@ -416,7 +440,12 @@ export async function startFakeOpenAI(options = {}) {
     },
     close() {
       closing ??= new Promise((resolve) => {
-        server.close(() => resolve());
+        let open = 2;
+        const closed = () => {
+          if (--open === 0) resolve();
+        };
+        server.close(closed);
+        h2c.close(closed);
         for (const socket of sockets) socket.destroy();
         server.closeAllConnections();
       });

@@ -85,7 +85,10 @@ export class CallStarter {
   constructor(
     private readonly parts: CallParts,
     private readonly tracer: () => Tracer,
-    private readonly providerOf: (baseURL: string | undefined) => ProviderInfo,
+    private readonly providerOf: (
+      baseURL: string | undefined,
+      providerId?: string | undefined,
+    ) => ProviderInfo,
   ) {}
 
   /**
@@ -121,8 +124,13 @@ export class CallStarter {
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
-    const provider =
-      request.provider ?? providerFor(this.providerOf(client?.baseURL), client?.provider);
+    // A client with no base URL of its own (Bedrock: its endpoint is resolved inside the
+    // AWS SDK) is the provider its adapter names, with no server address.
+    const provider: ProviderInfo =
+      request.provider ??
+      (client !== undefined && client.baseURL === undefined && client.provider !== undefined
+        ? client.provider
+        : providerFor(this.providerOf(client?.baseURL), client?.provider));
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

@@ -165,15 +165,45 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     point: PatchPoint,
     siteOf: (operation: NonNullable<PatchPoint['operation']>) => CallSite,
   ): void {
-    const { target, method, name, operation, wrapper } = point;
+    const { target, method, name, operation, operationOf, wrapper } = point;
     if (!target) {
       diag.warn(`tokenfuse: ${sdk} has no ${name} to instrument`);
       return;
     }
     const enabled = () => this.isEnabled();
-    this._wrap(target as Record<string, AnyFunction>, method, (original: AnyFunction) =>
-      operation ? this.patchedCall(original, siteOf(operation)) : wrapper!(original, enabled),
-    );
+    this._wrap(target as Record<string, AnyFunction>, method, (original: AnyFunction) => {
+      if (operation) return this.patchedCall(original, siteOf(operation));
+      if (operationOf) return this.dispatchedCall(original, operationOf, siteOf);
+      return wrapper!(original, enabled);
+    });
+  }
+
+  /** The wrapper of a method that serves many operations, one patched call per operation. */
+  private dispatchedCall(
+    original: AnyFunction,
+    operationOf: NonNullable<PatchPoint['operationOf']>,
+    siteOf: (operation: NonNullable<PatchPoint['operation']>) => CallSite,
+  ): AnyFunction {
+    const self = this;
+    const calls = new Map<NonNullable<PatchPoint['operation']>, AnyFunction>();
+    return function tokenfuseDispatch(this: unknown, ...args: unknown[]) {
+      let operation: PatchPoint['operation'];
+      try {
+        operation = operationOf(this, args);
+      } catch (err) {
+        diag.error(
+          'tokenfuse: reading which operation a call is failed; calling it untouched',
+          err,
+        );
+      }
+      if (operation === undefined) return original.apply(this, args);
+      let call = calls.get(operation);
+      if (call === undefined) {
+        call = self.patchedCall(original, siteOf(operation));
+        calls.set(operation, call);
+      }
+      return call.apply(this, args);
+    };
   }
 
   /**

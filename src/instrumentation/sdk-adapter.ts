@@ -194,6 +194,12 @@ export interface PatchPoint {
   name: string;
   /** A model call: wrapped by the generic wrapper, read through this adapter. */
   operation?: OperationAdapter;
+  /**
+   * One method for many operations (Bedrock's `client.send(command)`): the
+   * operation of each call, read from its `this` and arguments; undefined sends
+   * the call untouched (a command that is no model call).
+   */
+  operationOf?: (thisArg: unknown, args: unknown[]) => OperationAdapter | undefined;
   /** Anything else (the OpenAI Batch API): a wrapper of the SDK's own. */
   wrapper?: (original: AnyFunction, enabled: () => boolean) => AnyFunction;
 }

@@ -49,6 +49,7 @@ export const GEN_AI_PROVIDER_NAMES: Readonly<Record<string, string>> = {
   google: 'gcp.gemini',
   'google-vertex': 'gcp.vertex_ai',
   aws: 'aws.bedrock',
+  bedrock: 'aws.bedrock',
   deepseek: 'deepseek',
   xai: 'x_ai',
   mistral: 'mistral_ai',
@@ -101,6 +102,8 @@ export const BUILTIN_PROVIDERS: readonly BuiltinProvider[] = [
     hosts: ['api.anthropic.com'],
   },
   { id: 'groq', catalogId: 'groq', hosts: ['api.groq.com'] },
+  // Reached through the AWS SDK only, whatever its endpoint (the Bedrock adapter names it).
+  { id: 'bedrock', catalogId: 'aws', hosts: [] },
   { id: 'mistral', catalogId: 'mistral', hosts: ['api.mistral.ai'] },
   { id: 'xai', catalogId: 'x-ai', hosts: ['api.x.ai'] },
   { id: 'together', catalogId: 'together', hosts: ['api.together.xyz'] },

@@ -1,0 +1,102 @@
+/** `ConverseCommand` and `ConverseStreamCommand`: Bedrock's model-agnostic chat API. */
+import type { NormalizedUsage } from '../../pricing/usage.js';
+import { fromCatalogUsage } from '../../pricing/usage.js';
+import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
+import {
+  type BedrockRequest,
+  bedrockModel,
+  billedInputOf,
+  isObject,
+  limitAttributes,
+  list,
+  readMax,
+  str,
+  withMessages,
+} from './read.js';
+
+/**
+ * Bedrock's Converse usage (`inputTokens` EXCLUDES `cacheReadInputTokens` and
+ * `cacheWriteInputTokens`), read by the catalog's own Bedrock extractor, which sums them.
+ */
+export function fromConverseUsage(
+  usage: unknown,
+  catalogProvider: string | undefined,
+): NormalizedUsage | undefined {
+  return isObject(usage) ? fromCatalogUsage(catalogProvider, 'chat', usage) : undefined;
+}
+
+/** Text of Converse content blocks (`[{ text }, …]`). */
+function blocksText(content: unknown): string {
+  return list(content)
+    .map((b) => (isObject(b) ? (str(b.text) ?? '') : ''))
+    .join('');
+}
+
+/** What Converse and ConverseStream read the same way from the request. */
+const converseRequest = {
+  operation: 'chat' as const,
+  model: (req: BedrockRequest) => bedrockModel(req?.input?.modelId),
+  requestAttributes: (req: BedrockRequest) =>
+    limitAttributes(
+      req?.input?.inferenceConfig?.maxTokens,
+      req?.input?.inferenceConfig?.temperature,
+    ),
+  // Bedrock's service tiers are not in the price catalog: every call prices as standard.
+  requestServiceTier: () => undefined,
+  prepareBody: (req: BedrockRequest) => ({ body: req, injectedUsage: false }),
+  maxOutputTokens: (req: BedrockRequest) =>
+    readMax(req?.input?.inferenceConfig?.maxTokens, 'inferenceConfig.maxTokens'),
+  billedInput: (req: BedrockRequest) =>
+    withMessages(
+      billedInputOf(req?.input?.system, req?.input?.messages, req?.input?.toolConfig),
+      req?.input?.messages,
+    ),
+  inputText: (req: BedrockRequest) =>
+    JSON.stringify({ system: req?.input?.system, messages: req?.input?.messages }) ?? '',
+};
+
+export const converseAdapter: OperationAdapter<BedrockRequest> = {
+  api: 'bedrock.converse',
+  ...converseRequest,
+  fromResult(result, catalogProvider) {
+    const r = isObject(result) ? result : {};
+    const stop = str(r.stopReason);
+    return {
+      usage: fromConverseUsage(r.usage, catalogProvider),
+      // Converse names no model: the model id asked for is what is billed.
+      responseModel: undefined,
+      responseId: str(r.$metadata?.requestId),
+      finishReasons: stop ? [stop] : undefined,
+      outputText: () => blocksText(r.output?.message?.content),
+    };
+  },
+  onStreamItem: () => false,
+};
+
+/** One ConverseStream event (`{ messageStart }`, `{ contentBlockDelta }`, `{ metadata }`, …). */
+function onConverseEvent(item: unknown, state: StreamState, catalogProvider?: string): void {
+  if (!isObject(item)) return;
+  const delta = item.contentBlockDelta?.delta;
+  if (isObject(delta)) {
+    const text = str(delta.text);
+    if (text) state.pieces.push(text);
+    state.firstChunk = true;
+    return;
+  }
+  const stop = str(item.messageStop?.stopReason);
+  if (stop) state.finishReasons[0] = stop;
+  if (isObject(item.metadata?.usage)) {
+    state.usage = fromConverseUsage(item.metadata.usage, catalogProvider);
+  }
+}
+
+export const converseStreamAdapter: OperationAdapter<BedrockRequest> = {
+  api: 'bedrock.converse_stream',
+  ...converseRequest,
+  // A ConverseStream result is always a stream; this only reads one that is not.
+  fromResult: (result, catalogProvider) => converseAdapter.fromResult(result, catalogProvider),
+  onStreamItem(item, state, _injected, catalogProvider) {
+    onConverseEvent(item, state, catalogProvider);
+    return false;
+  },
+};
