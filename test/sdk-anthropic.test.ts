@@ -431,7 +431,7 @@ describe.each(MAJORS)('$title', (major) => {
       await client.messages.create(cachedBody('1h'));
       expect(ourSpans()).toHaveLength(0);
       const m = await h.scrape();
-      expect(sum(m, 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(1);
+      expect(sum(m, 'tokenfuse_requests_total', { outcome: 'observed' })).toBe(1);
       // Read from the SDK span's `gen_ai.usage.cache_write.input_tokens`.
       expect(sum(m, 'tokenfuse_tokens_total', { type: 'cache_write' })).toBe(7);
       expect(sum(m, 'tokenfuse_tokens_total', { type: 'input' })).toBe(8);

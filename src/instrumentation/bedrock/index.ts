@@ -18,6 +18,7 @@ import { converseAdapter, converseStreamAdapter } from './converse.js';
 import { invokeAdapter, invokeStreamAdapter } from './invoke.js';
 import { bedrockPromises } from './promises.js';
 import { type BedrockRequest, isObject, parseJsonBytes } from './read.js';
+import { BEDROCK_SUPPORT } from './support.js';
 
 /** A Bedrock client is Bedrock whatever its endpoint (a VPC endpoint, a proxy). */
 const BEDROCK = Object.freeze({ id: 'bedrock', semconvName: genAiProviderName('bedrock') });
@@ -45,6 +46,7 @@ let callbackWarned = false;
 
 export const bedrockSdk: SdkAdapter<undefined> = {
   module: { name: '@aws-sdk/client-bedrock-runtime', versions: SUPPORTED_BEDROCK_VERSIONS },
+  support: BEDROCK_SUPPORT,
   createSession: () => undefined,
   load(moduleExports) {
     const mod = exportsOf(moduleExports);
