@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { diag } from '@opentelemetry/api';
 import { type Amounts, type Budget, type ModelPolicy, matches } from '../budgets/budget.js';
 import type { BudgetExceededError } from '../errors/blocked-call-error.js';
 import { RestoreNotConfiguredError } from '../errors/restore-errors.js';
@@ -37,9 +35,9 @@ import {
   type LedgerErrorReason,
   type MaybePromise,
   type ReadOutcome,
-  type SettleOutcome,
 } from './fuse-store.js';
 import { policyRefusal } from './model-policies.js';
+import { Settlement } from './settlement.js';
 import type { BudgetRestore, RestoreTarget, SpendRestorer } from './spend-restorer.js';
 import { MemoryFuseStore } from './stores/memory.js';
 
@@ -77,6 +75,7 @@ export class FuseBoard {
   private readonly wouldBlockCounts = new Map<string, number>();
   private readonly ledgerErrorCounts = new Map<LedgerErrorKey, number>();
   private readonly events = new FuseEvents(this.byName);
+  private readonly settlement: Settlement;
   /** Set by `ledger.restore` (src/restore/): calls wait for its first restore. */
   private restorer: SpendRestorer | undefined;
 
@@ -103,6 +102,13 @@ export class FuseBoard {
       transitions: (transitions, states) =>
         this.events.transitions(transitions, (name) => states.get(name), this.now()),
       ledgerError: (operation, reason) => this.countLedgerError(operation, reason),
+    });
+    this.settlement = new Settlement({
+      budgets: this.budgets,
+      store: this.store,
+      events: this.events,
+      outputs: this.outputs,
+      now: () => this.now(),
     });
   }
 
@@ -196,22 +202,7 @@ export class FuseBoard {
     admission: Admission,
     actual: { tokens: number; usd: number; outputTokens?: number; estimated?: boolean },
   ): void {
-    try {
-      const now = this.now();
-      if (actual.outputTokens !== undefined && !actual.estimated)
-        this.outputs.observe(admission.model, actual.outputTokens);
-      if (admission.entries.length === 0) return;
-      const budgets = admission.entries.map((e) => e.budget);
-      const outcome = this.store.settle({
-        now,
-        budgets,
-        ticket: admission.ticket,
-        actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
-      });
-      this.afterSettle(budgets, outcome, now);
-    } catch (err) {
-      diag.error('tokenfuse: settling a call against its budgets failed', err);
-    }
+    this.settlement.settle(admission, actual);
   }
 
   /**
@@ -224,44 +215,7 @@ export class FuseBoard {
     call: { tags: Tags; provider: string; model: string },
     actual: { tokens: number; usd: number },
   ): void {
-    try {
-      const { tags, provider, model } = call;
-      const budgets = this.budgets.filter(
-        (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
-      );
-      if (budgets.length === 0) return;
-      const now = this.now();
-      const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
-      const outcome = this.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
-      this.afterSettle(budgets, outcome, now);
-    } catch (err) {
-      diag.error('tokenfuse: recording observed spend against its budgets failed', err);
-    }
-  }
-
-  /** Reports a settlement's thresholds and fuse changes, once the store has answered. */
-  private afterSettle(
-    budgets: Budget[],
-    outcome: MaybePromise<SettleOutcome | undefined>,
-    now: number,
-  ): void {
-    if (isPromise(outcome)) {
-      outcome.then(
-        (o) => this.afterSettle(budgets, o, this.now()),
-        (err: unknown) => diag.error('tokenfuse: settling spend against its budgets failed', err),
-      );
-      return;
-    }
-    if (outcome === undefined) return;
-    try {
-      // Thresholds first, then the fuse: a settlement that reaches the limit reports
-      // the crossing before the trip, as an operator reads them.
-      for (const [i, budget] of budgets.entries())
-        this.events.crossed(budget, outcome.states[i]!, outcome.crossed[i] ?? [], now);
-      this.events.report(budgets, outcome, now);
-    } catch (err) {
-      diag.error('tokenfuse: reporting a settlement failed', err);
-    }
+    this.settlement.observe(call, actual);
   }
 
   /**

@@ -5,7 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Budget } from '../../../budgets/budget.js';
+import { LedgerUnavailableError } from '../../../errors/blocked-call-error.js';
 import type {
+  AdmitOutcome,
+  AdmitRequest,
   BudgetState,
   LedgerFailure,
   LedgerOperation,
@@ -102,6 +105,23 @@ export class Reconciler {
     this.degraded = true;
     this.kick(RECOVER_EVERY_MS);
     return { reason, maybeRan };
+  }
+
+  /**
+   * `ledger.onFailure: 'closed'`: a call Redis could not decide is refused when a
+   * block budget matches it; undefined when it is to be decided locally.
+   */
+  refusal(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome | undefined {
+    const enforced = request.entries.filter((e) => e.budget.action === 'block');
+    if (this.parts.options.onFailure !== 'closed' || enforced.length === 0) return undefined;
+    return {
+      kind: 'unavailable',
+      error: new LedgerUnavailableError({
+        ledger: this.parts.connection.host,
+        budgets: enforced.map((e) => e.budget.name),
+        cause: reason,
+      }),
+    };
   }
 
   /** The local store while Redis is away, started from the last shared numbers seen. */

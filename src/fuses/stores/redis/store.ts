@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
-import { type Amounts, type Budget, UNITS, ZERO } from '../../../budgets/budget.js';
-import { windowAt } from '../../../budgets/rules.js';
-import { LedgerUnavailableError } from '../../../errors/blocked-call-error.js';
+import { type Amounts, type Budget, UNITS } from '../../../budgets/budget.js';
 import { LedgerControlError } from '../../../errors/ledger-control-error.js';
-import { closedFuse, type FuseRecord } from '../../fuse.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
@@ -18,8 +15,9 @@ import type {
   SettleRequest,
   StoreListener,
 } from '../../fuse-store.js';
-import type { MemoryFuseStore } from '../memory.js';
 import { classify, LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { InFlight, type Ticket } from './in-flight.js';
+import { rolledForward } from './last-seen.js';
 import { Reconciler } from './reconciler.js';
 import {
   type AdmitReply,
@@ -35,11 +33,6 @@ import {
   type SettleReply,
   scriptBudget,
 } from './wire.js';
-
-/** What an admission holds with the Redis store. */
-type Ticket =
-  | { kind: 'shared'; rid: string }
-  | { kind: 'local'; store: MemoryFuseStore; inner: unknown };
 
 /**
  * The shared ledger: fuses and budget spend in Redis, changed by Lua scripts so
@@ -69,10 +62,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly cache = new Map<string, BudgetState>();
   /** Every budget seen, by name (to roll and seed their states). */
   private readonly budgetsByName = new Map<string, Budget>();
-  /** Admitted calls not yet settled. */
-  private readonly unsettled = new Set<Ticket>();
-  /** Settlements sent to Redis, not yet answered. */
-  private readonly settling = new Set<Promise<unknown>>();
+  /** Admitted calls not yet settled, and writes not yet answered. */
+  private readonly inFlight = new InFlight();
   private closing: Promise<void> | undefined;
   private draining = false;
   /** Closing is over: the connection is gone. */
@@ -127,7 +118,7 @@ export class RedisFuseStore implements FuseStore {
           );
           const admitted = reply.a === 1;
           const ticket: Ticket = { kind: 'shared', rid };
-          if (admitted) this.unsettled.add(ticket);
+          if (admitted) this.inFlight.admitted(ticket);
           request.entries.forEach((e, i) => {
             const s = states[i]!;
             this.cache.set(e.budget.name, {
@@ -156,7 +147,7 @@ export class RedisFuseStore implements FuseStore {
   settle(request: SettleRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
     const ticket = request.ticket as Ticket;
     // Closing gave up on it (its reservation was released, its spend reported unwritten).
-    if (!this.unsettled.delete(ticket) && this.draining) {
+    if (!this.inFlight.settled(ticket) && this.draining) {
       diag.debug('tokenfuse: a call settled after the budget ledger was closed; not recorded');
       return undefined;
     }
@@ -204,7 +195,7 @@ export class RedisFuseStore implements FuseStore {
           return undefined;
         },
       );
-    return this.track(settled);
+    return this.inFlight.track(settled);
   }
 
   /**
@@ -214,7 +205,7 @@ export class RedisFuseStore implements FuseStore {
   observe(request: ObserveRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
     // Closing waits for it, whether it waits for the first connection or for Redis.
     if (this.connection.starting !== undefined)
-      return this.track(this.connection.afterStart(() => this.observe(request)));
+      return this.inFlight.track(this.connection.afterStart(() => this.observe(request)));
     if (this.closed) {
       diag.debug('tokenfuse: spend observed after the budget ledger was closed; not recorded');
       return undefined;
@@ -244,15 +235,7 @@ export class RedisFuseStore implements FuseStore {
           return undefined;
         },
       );
-    return this.track(settled);
-  }
-
-  /** A write closing waits for. */
-  private track<T>(settled: Promise<T>): Promise<T> {
-    this.settling.add(settled);
-    const done = () => this.settling.delete(settled);
-    settled.then(done, done);
-    return settled;
+    return this.inFlight.track(settled);
   }
 
   /** A SETTLE reply as an outcome; the states are remembered as last seen. */
@@ -303,7 +286,7 @@ export class RedisFuseStore implements FuseStore {
     const local = this.reconciler.local;
     if (local !== undefined) return local.peek(budgets, now);
     return {
-      states: budgets.map((budget) => this.cached(budget, now)),
+      states: budgets.map((budget) => rolledForward(budget, this.cache.get(budget.name), now)),
       transitions: [],
     };
   }
@@ -372,9 +355,8 @@ export class RedisFuseStore implements FuseStore {
     // Closing: reconnect at once, and often.
     connection.reconnectNow();
     // Calls in flight settle first: into Redis, or queued for it.
-    while ((this.unsettled.size > 0 || this.settling.size > 0) && left() > 0) await pause(10);
-    const abandoned = [...this.unsettled];
-    this.unsettled.clear();
+    while (!this.inFlight.empty && left() > 0) await pause(10);
+    const abandoned = this.inFlight.abandon();
     for (const ticket of abandoned) {
       // Its reservation would hold the budget until its lease ends.
       if (ticket.kind === 'shared') reconciler.hold({ op: 'cancel', rid: ticket.rid });
@@ -392,25 +374,15 @@ export class RedisFuseStore implements FuseStore {
     await connection.quit();
   }
 
-  // --- failure policy ---------------------------------------------------------
-
+  /** The failure policy (`ledger.onFailure`) for a call Redis could not decide. */
   private fallbackAdmit(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome {
-    const enforced = request.entries.filter((e) => e.budget.action === 'block');
-    if (this.options.onFailure === 'closed' && enforced.length > 0) {
-      return {
-        kind: 'unavailable',
-        error: new LedgerUnavailableError({
-          ledger: this.connection.host,
-          budgets: enforced.map((e) => e.budget.name),
-          cause: reason,
-        }),
-      };
-    }
+    const refused = this.reconciler.refusal(request, reason);
+    if (refused !== undefined) return refused;
     const local = this.reconciler.localStore(request.now);
     const outcome = local.admit(request);
     if (outcome.kind === 'decided') {
       const ticket: Ticket = { kind: 'local', store: local, inner: outcome.ticket };
-      if (outcome.admitted) this.unsettled.add(ticket);
+      if (outcome.admitted) this.inFlight.admitted(ticket);
       outcome.ticket = ticket;
     }
     return outcome;
@@ -420,36 +392,6 @@ export class RedisFuseStore implements FuseStore {
   private encode(budget: Budget, now: number): ScriptBudget {
     this.budgetsByName.set(budget.name, budget);
     return scriptBudget(budget, now, this.options.keyPrefix);
-  }
-
-  /** The last state seen, rolled forward to `now` the way the scripts would. */
-  private cached(budget: Budget, now: number): BudgetState {
-    const w = windowAt(budget, now);
-    const seen = this.cache.get(budget.name);
-    if (seen === undefined)
-      return {
-        spent: { ...ZERO },
-        reserved: { ...ZERO },
-        windowStart: w.start,
-        windowEnd: w.end,
-        fuse: closedFuse(),
-      };
-    const rolling = budget.window.kind === 'rolling';
-    if (rolling || seen.windowStart === w.start)
-      return { ...seen, windowStart: w.start, windowEnd: w.end, fuse: { ...seen.fuse } };
-    const fuse: FuseRecord = { ...seen.fuse };
-    if (fuse.state !== 'closed' && !fuse.isolated) {
-      fuse.state = 'closed';
-      fuse.probesLeft = 0;
-      fuse.probesInFlight = 0;
-    }
-    return {
-      spent: { ...ZERO },
-      reserved: { ...ZERO },
-      windowStart: w.start,
-      windowEnd: w.end,
-      fuse,
-    };
   }
 }
 

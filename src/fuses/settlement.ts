@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
+import { type Budget, matches } from '../budgets/budget.js';
+import type { Tags } from '../types.js';
+import type { Admission } from './admission.js';
+import type { OutputAverages } from './admission-estimate.js';
+import type { FuseEvents } from './fuse-events.js';
+import { type FuseStore, isPromise, type MaybePromise, type SettleOutcome } from './fuse-store.js';
+
+/** What settlement shares with the board that admitted the calls. */
+export interface SettlementParts {
+  budgets: readonly Budget[];
+  store: FuseStore;
+  events: FuseEvents;
+  /** Learns each model's output length from settled calls, for the next estimates. */
+  outputs: OutputAverages;
+  now: () => number;
+}
+
+/**
+ * The write side of the board, after the call: an admitted call's reservation
+ * replaced by what it used, and spend no admission saw added; then the
+ * thresholds and fuse changes the store reports. Nothing here throws: a failure
+ * is logged and the user's call goes on.
+ */
+export class Settlement {
+  private readonly parts: SettlementParts;
+
+  constructor(parts: SettlementParts) {
+    this.parts = parts;
+  }
+
+  /** See `FuseBoard.settle`. */
+  settle(
+    admission: Admission,
+    actual: { tokens: number; usd: number; outputTokens?: number; estimated?: boolean },
+  ): void {
+    try {
+      const now = this.parts.now();
+      if (actual.outputTokens !== undefined && !actual.estimated)
+        this.parts.outputs.observe(admission.model, actual.outputTokens);
+      if (admission.entries.length === 0) return;
+      const budgets = admission.entries.map((e) => e.budget);
+      const outcome = this.parts.store.settle({
+        now,
+        budgets,
+        ticket: admission.ticket,
+        actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
+      });
+      this.afterSettle(budgets, outcome, now);
+    } catch (err) {
+      diag.error('tokenfuse: settling a call against its budgets failed', err);
+    }
+  }
+
+  /** See `FuseBoard.observe`. */
+  observe(
+    call: { tags: Tags; provider: string; model: string },
+    actual: { tokens: number; usd: number },
+  ): void {
+    try {
+      const { tags, provider, model } = call;
+      const budgets = this.parts.budgets.filter(
+        (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
+      );
+      if (budgets.length === 0) return;
+      const now = this.parts.now();
+      const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
+      const outcome = this.parts.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
+      this.afterSettle(budgets, outcome, now);
+    } catch (err) {
+      diag.error('tokenfuse: recording observed spend against its budgets failed', err);
+    }
+  }
+
+  /** Reports a settlement's thresholds and fuse changes, once the store has answered. */
+  private afterSettle(
+    budgets: Budget[],
+    outcome: MaybePromise<SettleOutcome | undefined>,
+    now: number,
+  ): void {
+    if (isPromise(outcome)) {
+      outcome.then(
+        (o) => this.afterSettle(budgets, o, this.parts.now()),
+        (err: unknown) => diag.error('tokenfuse: settling spend against its budgets failed', err),
+      );
+      return;
+    }
+    if (outcome === undefined) return;
+    try {
+      // Thresholds first, then the fuse: a settlement that reaches the limit reports
+      // the crossing before the trip, as an operator reads them.
+      const { events } = this.parts;
+      for (const [i, budget] of budgets.entries())
+        events.crossed(budget, outcome.states[i]!, outcome.crossed[i] ?? [], now);
+      events.report(budgets, outcome, now);
+    } catch (err) {
+      diag.error('tokenfuse: reporting a settlement failed', err);
+    }
+  }
+}
