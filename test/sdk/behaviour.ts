@@ -278,12 +278,12 @@ export function behaviourSuite(driver: SdkDriver): void {
     it('cuts off a stream that pushes a cutOffStreams budget over its limit', async () => {
       const long: CallSpec = { ...spec, maxTokens: 100 };
       // A running stream counts its admission's input estimate (a tokenizer's, not the
-      // fake's count) plus one token per delta. A limit below the reply alone is crossed
-      // before the reply ends whatever that estimate, and nothing is spent at admission,
-      // so the call is sent and then cut.
+      // fake's count) plus one token per delta. A limit of half the reply alone is
+      // crossed midway whatever that estimate, and nothing is spent at admission, so the
+      // call is sent and then cut.
       const reply = driver.usage(long).output_tokens;
       expect(reply).toBeGreaterThan(1);
-      const limit = reply - 1;
+      const limit = Math.ceil(reply / 2);
       const client = await setup({
         budgets: [{ name: 'hard', window: 'hour', limit: { tokens: limit }, cutOffStreams: true }],
       });
