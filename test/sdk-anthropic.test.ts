@@ -14,7 +14,13 @@ import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
-import { type AnthropicCopy, installAnthropic, loadAnthropic } from './sdk/drivers/anthropic.js';
+import { behaviourSuite } from './sdk/behaviour.js';
+import {
+  type AnthropicCopy,
+  anthropicDriver,
+  installAnthropic,
+  loadAnthropic,
+} from './sdk/drivers/anthropic.js';
 
 interface Major {
   title: string;
@@ -31,6 +37,9 @@ const MAJORS: Major[] = [
     traces: false,
   },
 ];
+
+// The shared behaviour suite (test/sdk/behaviour.ts), on both copies.
+for (const { copy } of MAJORS) behaviourSuite(anthropicDriver(copy));
 
 const MODEL = 'claude-sonnet-4-5';
 // 20 words: with the message's 3 words, 20 + 3 + 3 + 3 = 29 prompt tokens at the fake.

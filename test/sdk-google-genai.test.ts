@@ -10,11 +10,16 @@ import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
+import { behaviourSuite } from './sdk/behaviour.js';
+import { googleGenAiDriver } from './sdk/drivers/google-genai.js';
 
 // The CommonJS build, the one the instrumentation's require hook patches.
 const require = createRequire(import.meta.url);
 const genai = require('@google/genai') as typeof GenAI;
 const MODULE_NAME = '@google/genai';
+
+// The shared behaviour suite (test/sdk/behaviour.ts); client-wide headers declared away.
+behaviourSuite(googleGenAiDriver);
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;

@@ -29,11 +29,17 @@ import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { freePort } from './helpers/processes.js';
 import { type Sample, sum } from './helpers/prom-text.js';
+import { behaviourSuite } from './sdk/behaviour.js';
+import { chatAnthropicDriver, chatOpenAIDriver } from './sdk/drivers/langchain.js';
 
 const require = createRequire(import.meta.url);
 const { ChatOpenAI } = require('@langchain/openai') as typeof import('@langchain/openai');
 const { ChatPromptTemplate } =
   require('@langchain/core/prompts') as typeof import('@langchain/core/prompts');
+
+// The shared behaviour suite (test/sdk/behaviour.ts) through both LangChain chat models.
+behaviourSuite(chatOpenAIDriver());
+behaviourSuite(chatAnthropicDriver());
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;

@@ -20,6 +20,7 @@ import { sum } from '../helpers/prom-text.js';
 import type { CallSpec, CatalogUsage, DriverClient, SdkDriver } from './driver.js';
 
 const DEFAULTS = { department: 'platform', project: 'core', environment: 'test' };
+const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
 /** The error `p` rejects with; fails when it resolves. */
 async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
@@ -110,17 +111,22 @@ export function behaviourSuite(driver: SdkDriver): void {
       expect(sum(m, 'tokenfuse_cost_usd_total', l)).toBeCloseTo(calls * dollars(usage), 12);
     }
 
-    function expectSpan(usage: CatalogUsage, spec: CallSpec, tags: Record<string, string> = {}) {
+    function expectSpan(
+      usage: CatalogUsage,
+      spec: CallSpec,
+      tags: Record<string, string> = {},
+      streamed = false,
+    ) {
       const spans = h!.spans();
       expect(spans).toHaveLength(1);
       expect(spans[0]!.attributes).toMatchObject({
+        'tokenfuse.api': streamed ? (driver.streamApi ?? driver.api) : driver.api,
         'gen_ai.provider.name': driver.providerName,
         'gen_ai.request.model': driver.model,
         'gen_ai.request.max_tokens': spec.maxTokens,
         'gen_ai.usage.input_tokens': usage.input_tokens,
         'gen_ai.usage.output_tokens': usage.output_tokens,
         'server.address': '127.0.0.1',
-        'tokenfuse.api': driver.api,
         'tokenfuse.provider': driver.provider,
         'tokenfuse.department': tags.department ?? DEFAULTS.department,
         'tokenfuse.project': tags.project ?? DEFAULTS.project,
@@ -136,7 +142,8 @@ export function behaviourSuite(driver: SdkDriver): void {
     it('counts a plain call: exact tokens and catalog dollars on /metrics, span attributes', async () => {
       const client = await setup();
       const result = await client.call(spec);
-      expect(client.text(result).split(' ')).toHaveLength(spec.maxTokens);
+      // The fake replies one word per output token.
+      expect(words(client.text(result))).toBe(driver.usage(spec).output_tokens);
       await expectCounted(driver.usage(spec));
       expectSpan(driver.usage(spec), spec);
       expect(modelRequests()).toBe(1);
@@ -145,12 +152,13 @@ export function behaviourSuite(driver: SdkDriver): void {
     it('counts a streamed call the same, read through the SDK stream', async () => {
       const client = await setup();
       const { text } = await client.stream(spec);
-      expect(text.trim().split(/\s+/)).toHaveLength(spec.maxTokens);
+      expect(words(text)).toBe(driver.usage(spec).output_tokens);
       await expectCounted(driver.usage(spec));
-      expectSpan(driver.usage(spec), spec);
+      expectSpan(driver.usage(spec), spec, {}, true);
     });
 
     it('attributes by withAttribution, per-request X- headers, client headers, config and env defaults', async () => {
+      const clientHeaders = driver.capabilities?.clientHeaders ?? true;
       process.env.TOKENFUSE_ENVIRONMENT = 'staging';
       const client = await setup({}, { 'X-Project': 'from-client' });
       await withAttribution({ department: 'marketing' }, () => client.call(spec));
@@ -159,16 +167,26 @@ export function behaviourSuite(driver: SdkDriver): void {
         client.call({ ...spec, headers: { 'X-Department': 'support', 'X-Project': 'faq' } }),
       );
       const usage = driver.usage(spec);
-      // The environment variable wins over the configured default (`test`).
+      // The environment variable wins over the configured default (`test`). Where the SDK
+      // cannot have client-wide headers read (README, Limits), they tag nothing: the
+      // configured default project stands.
       const env = { environment: 'staging' };
-      await expectCounted(usage, { ...env, department: 'marketing', project: 'from-client' });
-      await expectCounted(usage, { ...env, department: 'search', project: 'from-client' });
+      const fromClient = clientHeaders ? 'from-client' : DEFAULTS.project;
+      await expectCounted(usage, { ...env, department: 'marketing', project: fromClient });
+      await expectCounted(usage, { ...env, department: 'search', project: fromClient });
       await expectCounted(usage, { ...env, department: 'support', project: 'faq' });
-      // The attribution headers are tokenfuse's, never sent to the provider.
-      for (const r of fake.requests) {
+      // The attribution headers are tokenfuse's, never sent to the provider; client-wide
+      // ones that cannot be read are sent as they are, as documented.
+      const sent = fake.requests.filter((r) => driver.isModelRequest(r.path));
+      expect(sent).toHaveLength(3);
+      for (const r of sent) {
         expect(Object.keys(r.headers).filter((k) => k.startsWith('x-department'))).toEqual([]);
-        expect(r.headers['x-project']).toBeUndefined();
       }
+      expect(sent.map((r) => r.headers['x-project'])).toEqual(
+        clientHeaders
+          ? [undefined, undefined, undefined]
+          : ['from-client', 'from-client', 'from-client'],
+      );
       expect(h!.spans().map((s) => s.attributes['tokenfuse.department'])).toEqual([
         'marketing',
         'search',
@@ -258,14 +276,20 @@ export function behaviourSuite(driver: SdkDriver): void {
     });
 
     it('cuts off a stream that pushes a cutOffStreams budget over its limit', async () => {
-      const usage = driver.usage(spec);
       const long: CallSpec = { ...spec, maxTokens: 100 };
-      // Room for the prompt and a few streamed tokens, not for the whole reply.
-      const limit = usage.input_tokens + 40;
+      // A running stream counts its admission's input estimate (a tokenizer's, not the
+      // fake's count) plus one token per delta. A limit of half the reply alone is
+      // crossed midway whatever that estimate, and nothing is spent at admission, so the
+      // call is sent and then cut.
+      const reply = driver.usage(long).output_tokens;
+      expect(reply).toBeGreaterThan(1);
+      const limit = Math.ceil(reply / 2);
       const client = await setup({
         budgets: [{ name: 'hard', window: 'hour', limit: { tokens: limit }, cutOffStreams: true }],
       });
       const err = await rejection(client.stream(long));
+      // Sent and streaming when cut, not blocked at admission.
+      expect(modelRequests()).toBe(1);
       expect(isBudgetExceededError(err)).toBe(true);
       expect((err as BudgetExceededError).budget).toBe('hard');
       await vi.waitFor(() => expect(h!.spans()).toHaveLength(1));

@@ -30,7 +30,11 @@ export interface CallSpec {
    * in examples/shared/): the driver turns it into the expected usage.
    */
   prompt: string;
-  /** The output limit (max_tokens / max_output_tokens / maxOutputTokens): the fake uses it all. */
+  /**
+   * The output limit (max_tokens / max_output_tokens / maxOutputTokens). The fakes reply
+   * up to it (OpenAI's all of it, Anthropic's and Gemini's at most 5 words): the reply's
+   * length is the driver's `usage(spec).output_tokens`, never assumed from this.
+   */
   maxTokens: number;
   /** Per-request headers (`X-Department`, ...), put where the SDK takes them per request. */
   headers?: Record<string, string>;
@@ -62,6 +66,19 @@ export interface DriverClient {
   stream(spec: CallSpec, read?: StreamRead): Promise<{ text: string; items: number }>;
 }
 
+/**
+ * What a driver's SDK can do that not every SDK can. Each is `true` unless declared
+ * `false`; a `false` makes the suite assert the documented behaviour instead (see the
+ * README's Limits), never skip the case.
+ */
+export interface DriverCapabilities {
+  /**
+   * Client-wide `X-Department`... headers (`defaultHeaders`) attribute every call and are
+   * stripped. `false` (`@google/genai`): they are sent as they are and tag nothing.
+   */
+  clientHeaders?: boolean;
+}
+
 /** One SDK (one major) as the behaviour suite drives it. */
 export interface SdkDriver {
   /** Suite title, e.g. `openai 4.104.0 (openai-v4)`. */
@@ -90,6 +107,9 @@ export interface SdkDriver {
   /** The HTTP status an SDK error carries (429 for the fake's rate-limit script). */
   statusOf(err: unknown): number | undefined;
 
+  /** What this SDK cannot do; omitted means everything. */
+  capabilities?: DriverCapabilities;
+
   /** The model `call`/`stream` request. */
   model: string;
   /** Expected `provider` metric label (tokenfuse's provider id). */
@@ -100,6 +120,8 @@ export interface SdkDriver {
   providerName: string;
   /** Expected `tokenfuse.api` span attribute. */
   api: string;
+  /** Expected `tokenfuse.api` of `stream`, where the SDK streams by another method; else `api`. */
+  streamApi?: string;
   /** What the fake server reports for `spec` (plain or streamed, the same). */
   usage(spec: CallSpec): CatalogUsage;
   /**

@@ -85,6 +85,9 @@ export const googleGenAiDriver: SdkDriver = {
       },
     };
   },
+  // README, Limits: the SDK merges client-wide headers into every request with no way to
+  // remove one per call, so they are sent as they are and tag nothing.
+  capabilities: { clientHeaders: false },
   // Plain promises: @google/genai has no APIPromise.
   isSdkPromise: (value) => value instanceof Promise,
   statusOf: (err) => {
@@ -96,6 +99,7 @@ export const googleGenAiDriver: SdkDriver = {
   catalogProvider: 'google',
   providerName: 'gcp.gemini',
   api: 'models.generateContent',
+  streamApi: 'models.generateContentStream',
   usage(spec: CallSpec): CatalogUsage {
     return {
       input_tokens: words(spec.prompt) + MESSAGE_OVERHEAD,
