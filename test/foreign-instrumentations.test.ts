@@ -25,8 +25,14 @@ const OPENAI_VERSION: string = require('openai/version').VERSION;
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;
-/** Unpatches, innermost last: shimmer's unwrap only undoes the outermost wrapper. */
 let unwind: (() => void)[] = [];
+
+/** The methods both instrumentations patch, as the SDK defines them (nothing patched yet). */
+const PATCHED = [
+  openaiModule.OpenAI.Chat.Completions.prototype,
+  openaiModule.OpenAI.Embeddings.prototype,
+  openaiModule.OpenAI.Responses.prototype,
+].map((target) => ({ target, create: target.create }));
 
 beforeAll(async () => {
   llm = await startFakeOpenAI();
@@ -35,8 +41,10 @@ afterAll(async () => {
   await llm?.close();
 });
 afterEach(async () => {
-  for (const undo of unwind.reverse()) undo();
+  for (const undo of unwind) undo();
   unwind = [];
+  // Whichever wrapper is left (each order leaves one), the SDK's own methods go back.
+  for (const { target, create } of PATCHED) target.create = create;
   if (h) {
     await h.tokenfuse.fuses.close();
     await h.close();
@@ -58,9 +66,6 @@ const definitionsOf = (instrumentation: unknown): Definition[] =>
 function patch(instrumentation: unknown): void {
   const defs = definitionsOf(instrumentation);
   for (const def of defs) def.patch?.(openaiModule, OPENAI_VERSION);
-  unwind.push(() => {
-    for (const def of defs) def.unpatch?.(openaiModule);
-  });
 }
 
 /** The harness patches tokenfuse in; take it out so another wrapper can go under it. */
