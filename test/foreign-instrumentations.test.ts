@@ -249,3 +249,50 @@ describe("contrib's OpenAIInstrumentation alone, with tokenfuse's span processor
     expect(sum(m, 'tokenfuse_tokens_total', { type: 'input' })).toBe(8);
   });
 });
+
+describe('a span written by hand to the current GenAI semantic conventions', () => {
+  // `gen_ai.system` is the name before `gen_ai.provider.name` (contrib's chat spans still use it).
+  it.each(['gen_ai.provider.name', 'gen_ai.system'])(
+    'is priced exactly from its response model, cache reads at the cache rate, and settled once (provider in %s)',
+    async (providerAttr) => {
+      await setup();
+      const model = 'claude-sonnet-4-5-20250929';
+      // Per semconv, input_tokens includes the cache reads: 3,000 uncached + 7,000 read.
+      const usage = { input_tokens: 10_000, cache_read_tokens: 7_000, output_tokens: 500 };
+      const catalog = calcPrice(usage, model, { providerId: 'anthropic' });
+      if (catalog === null) throw new Error(`the catalog has no anthropic/${model}`);
+      const uncachedOnly = calcPrice({ input_tokens: 10_000, output_tokens: 500 }, model, {
+        providerId: 'anthropic',
+      });
+      expect(catalog.total_price).toBeLessThan(uncachedOnly!.total_price);
+
+      await inBaggage('marketing', async () => {
+        const span = h!.tracerProvider.getTracer('hand-made-genai').startSpan('chat', {
+          attributes: { 'gen_ai.operation.name': 'chat', [providerAttr]: 'anthropic' },
+        });
+        // No request model: the span names only the model that answered.
+        span.setAttributes({
+          'gen_ai.response.model': model,
+          'gen_ai.usage.input_tokens': usage.input_tokens,
+          'gen_ai.usage.cache_read.input_tokens': usage.cache_read_tokens,
+          'gen_ai.usage.output_tokens': usage.output_tokens,
+        });
+        span.end();
+      });
+
+      const [span] = h!.spans();
+      expect(span!.attributes['tokenfuse.cost.usd']).toBe(catalog.total_price);
+      expect(span!.attributes['tokenfuse.priced']).toBe(true);
+      const m = await h!.scrape();
+      const labels = { department: 'marketing', provider: 'anthropic', model };
+      expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'observed' })).toBe(1);
+      expect(sum(m, 'tokenfuse_requests_total')).toBe(1);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(3_000);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'cache_read' })).toBe(7_000);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(500);
+      expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBe(catalog.total_price);
+      const fuse = await h!.tokenfuse.fuses.read('marketing-daily');
+      expect(fuse.spent).toEqual({ tokens: 10_500, usd: catalog.total_price, requests: 1 });
+    },
+  );
+});
