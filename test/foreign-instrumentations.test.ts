@@ -1,7 +1,7 @@
 // GenAI spans from other instrumentations: contrib's `@opentelemetry/instrumentation-openai`
 // beside tokenfuse on the same `openai` 7 module and tracer provider (each call counted
-// once, by tokenfuse's wrapper, whichever of the two wraps the other), contrib alone with
-// tokenfuse's span processor (each call counted once from contrib's span, as observed
+// once in either patch order: the instrumentation patched last replaces the other's
+// wrapper, see below), contrib alone with tokenfuse's span processor (each call counted once from contrib's span, as observed
 // spend, attributed from baggage), and a span written by hand to the current GenAI
 // semantic conventions. Real `openai` SDK over HTTP against the fake server.
 //
@@ -68,7 +68,7 @@ function patch(instrumentation: unknown): void {
   for (const def of defs) def.patch?.(openaiModule, OPENAI_VERSION);
 }
 
-/** The harness patches tokenfuse in; take it out so another wrapper can go under it. */
+/** The harness patches tokenfuse in; take it out (its openai patch off, its span processor on). */
 function unpatchTokenfuse(harness: Harness): void {
   for (const def of definitionsOf(harness.tokenfuse.instrumentation)) def.unpatch?.(openaiModule);
 }
