@@ -3,7 +3,11 @@ import { tagsFromContext } from '../attribution/context.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
-import { createProviderResolver, type ProviderInfo } from '../pricing/providers.js';
+import {
+  createProviderResolver,
+  genAiProviderName,
+  type ProviderInfo,
+} from '../pricing/providers.js';
 import { fromGenAiAttributes, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
 import type { Accountant } from './accountant.js';
@@ -37,8 +41,31 @@ const PROVIDER_IDS: Record<string, string> = {
   mistral_ai: 'mistral',
   x_ai: 'xai',
   perplexity: 'perplexity',
-  'aws.bedrock': 'aws-bedrock',
+  'aws.bedrock': 'bedrock',
 };
+
+// The Vercel AI SDK's telemetry names the system `<provider>.<api>` (`openai.chat`,
+// `anthropic.messages`, `google.generative-ai`): its provider prefixes → our provider ids.
+const AI_SDK_PREFIXES: Record<string, string> = {
+  openai: 'openai',
+  anthropic: 'anthropic',
+  google: 'google',
+  'google-vertex': 'google',
+  'amazon-bedrock': 'bedrock',
+  'azure-openai': 'azure',
+  azure: 'azure',
+  mistral: 'mistral',
+  xai: 'xai',
+  groq: 'groq',
+  deepseek: 'deepseek',
+  togetherai: 'together',
+  perplexity: 'perplexity',
+};
+
+/** Our provider id for a span's semconv provider name (or an AI SDK `<provider>.<api>`). */
+function providerIdOf(name: string): string | undefined {
+  return PROVIDER_IDS[name] ?? AI_SDK_PREFIXES[name.split('.')[0] as string];
+}
 
 /** The resource's environment: the lowest source of the `environment` tag, as for our own calls. */
 const ENVIRONMENT_ATTR = 'deployment.environment.name';
@@ -147,10 +174,11 @@ export class CostSpanProcessor {
     const byHost = host
       ? this.providerOf(`https://${host}${a[ATTR.serverPort] ? `:${a[ATTR.serverPort]}` : ''}`)
       : undefined;
+    const known = providerAttr === undefined ? undefined : providerIdOf(providerAttr);
     const provider =
       byHost && byHost.id !== 'openai_compatible'
         ? byHost.id
-        : ((providerAttr && PROVIDER_IDS[providerAttr]) ?? providerAttr ?? 'unknown');
+        : (known ?? providerAttr ?? 'unknown');
 
     const environment = str(span.resource?.attributes[ENVIRONMENT_ATTR]);
     const tags: Tags = {
@@ -166,7 +194,11 @@ export class CostSpanProcessor {
     return {
       operation: str(a[ATTR.operationName]) ?? 'chat',
       provider,
-      providerName: providerAttr ?? provider,
+      // A semconv name stays as the span gave it; an AI SDK `openai.chat` becomes `openai`.
+      providerName:
+        providerAttr !== undefined && PROVIDER_IDS[providerAttr] === undefined && known
+          ? genAiProviderName(known)
+          : (providerAttr ?? provider),
       model: str(a[ATTR.requestModel]) ?? str(a[ATTR.responseModel]) ?? 'unknown',
       responseModel: str(a[ATTR.responseModel]),
       tags,
