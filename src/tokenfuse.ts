@@ -192,13 +192,24 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   }
 
   const tokenfuse = createTokenfuse(config);
+  // Detect the resource ourselves so we can wait for its async attributes (host.id
+  // is read from a file): pull exporters never wait for them, and the Prometheus
+  // serializer logs an error on every scrape until they settle, so /metrics waits.
+  let resource = detectResources({
+    detectors: [envDetector, processDetector, hostDetector, osDetector, serviceInstanceIdDetector],
+  });
+  if (config.serviceName)
+    resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
+  const resourceReady = (resource.waitForAsyncAttributes?.() ?? Promise.resolve()).catch(
+    () => undefined,
+  );
   const metricReaders: IMetricReader[] = [...(options.metricReaders ?? [])];
   let prometheus: PrometheusExporter | undefined;
   let metricsServer: Server | undefined;
   if (config.metrics.exporter === 'prometheus') {
     const { host, port, endpoint } = config.metrics;
     prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
-    metricsServer = serveMetrics(prometheus, { host, port, endpoint });
+    metricsServer = serveMetrics(prometheus, { host, port, endpoint, ready: resourceReady });
     metricReaders.push(prometheus);
   }
   // Every reader keeps its own copy of every histogram, so each one costs per call.
@@ -206,16 +217,6 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   // exporter instead of being a reader of its own.
   const promClientBridge = prometheus ? new PromClientBridge(prometheus) : new PromClientBridge();
   if (!prometheus) metricReaders.push(promClientBridge);
-
-  // Detect the resource ourselves so we can wait for its async attributes (host.id
-  // is read from a file): pull exporters never wait for them, and the Prometheus
-  // serializer logs an error on every scrape until they settle.
-  let resource = detectResources({
-    detectors: [envDetector, processDetector, hostDetector, osDetector, serviceInstanceIdDetector],
-  });
-  if (config.serviceName)
-    resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
-  void resource.waitForAsyncAttributes?.().catch(() => undefined);
 
   const sdk = new NodeSDK({
     resource,

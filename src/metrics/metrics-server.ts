@@ -14,6 +14,12 @@ export interface MetricsAddress {
   port: number;
   /** Path of the endpoint, starting with `/`. */
   endpoint: string;
+  /**
+   * Settles when the resource's async attributes have (host.id is read from a file):
+   * a scrape waits for it, since the exporter reads the resource on every scrape and
+   * logs "Accessing resource attributes before async attributes settled" otherwise.
+   */
+  ready?: Promise<unknown>;
 }
 
 /**
@@ -23,7 +29,16 @@ export interface MetricsAddress {
  * A failure to listen (the port taken) is logged through diag; the app goes on.
  */
 export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
-  const { host, port, endpoint } = address;
+  const { host, port, endpoint, ready } = address;
+  let settled = ready === undefined;
+  void ready?.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   const server = createServer((request, response) => {
     let pathname: string;
     try {
@@ -34,7 +49,12 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
       return;
     }
     if (pathname === endpoint) {
-      exporter.getMetricsRequestHandler(request, response);
+      if (settled || ready === undefined) exporter.getMetricsRequestHandler(request, response);
+      else
+        void ready.then(
+          () => exporter.getMetricsRequestHandler(request, response),
+          () => exporter.getMetricsRequestHandler(request, response),
+        );
     } else {
       response.statusCode = 404;
       response.end();
