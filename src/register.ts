@@ -2,8 +2,8 @@
  * Startup entry: `node --import tokenfuse/register app.mjs` or
  * `node --require tokenfuse/register app.cjs`.
  *
- * Registers the ESM hook for `openai`, then starts OpenTelemetry with tokenfuse
- * in it, before the app loads `openai`. Whatever happens here, the app's own
+ * Registers the ESM hook for the instrumented SDKs, then starts OpenTelemetry with tokenfuse
+ * in it, before the app loads them. Whatever happens here, the app's own
  * behaviour and exit code stay its own, with one deliberate exception: an invalid
  * configuration stops the process (exit code 78), because budgets the operator
  * believes are enforced must not silently be absent.
