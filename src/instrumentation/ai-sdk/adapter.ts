@@ -4,6 +4,8 @@
  * model as `this` and the call options as the only argument. Its promises are
  * plain ones, and a stream result is `{ stream: ReadableStream<part>, … }`.
  */
+
+import { observePlainPromise } from '../plain-promise.js';
 import type { SdkAdapter, SdkPromises } from '../sdk-adapter.js';
 import type { AiSdkBody } from './operations.js';
 import { providerOfModel } from './provider.js';
@@ -58,13 +60,7 @@ export function aiSdkAdapter(provider: string | undefined): SdkAdapter<undefined
 export const aiSdkPromises: SdkPromises = {
   attach(returned, call) {
     if (!isObj(returned) || typeof (returned as Obj).then !== 'function') return undefined;
-    return (returned as Promise<unknown>).then(
-      (result) => call.onResult(result),
-      (err: unknown) => {
-        call.fail(err);
-        throw err;
-      },
-    );
+    return observePlainPromise(returned as Promise<unknown>, call);
   },
   wrapStream(result, wrap) {
     if (!isObj(result)) return undefined;

@@ -4,6 +4,8 @@
  * InvokeModelWithResponseStream), replaced here by one that iterates through the
  * wrapper, so the stream ends the call when it finishes and releases it when abandoned.
  */
+
+import { observePlainPromise } from '../plain-promise.js';
 import type { SdkPromises } from '../sdk-adapter.js';
 import { isObject } from './read.js';
 
@@ -20,13 +22,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterableLike {
 export const bedrockPromises: SdkPromises = {
   attach(returned, call) {
     if (!(returned instanceof Promise)) return undefined;
-    return returned.then(
-      (output) => call.onResult(output),
-      (err: unknown) => {
-        call.fail(err);
-        throw err;
-      },
-    );
+    return observePlainPromise(returned, call);
   },
   wrapStream(result, wrap) {
     if (!isObject(result)) return undefined;

@@ -5,6 +5,8 @@
  * caller's `return()` (a `break`, an abandoned stream) to the observed iterator,
  * which ends the span, settles the reservation, and closes the SDK's response.
  */
+
+import { observePlainPromise } from '../plain-promise.js';
 import type { SdkPromises } from '../sdk-adapter.js';
 
 function isPromise(value: unknown): value is Promise<unknown> {
@@ -28,13 +30,7 @@ function isAsyncStream(value: unknown): value is AsyncIterableIterator<unknown> 
 export const genaiPromises: SdkPromises = {
   attach(returned, call) {
     if (!isPromise(returned)) return undefined;
-    return Promise.resolve(returned).then(
-      (result) => call.onResult(result),
-      (err: unknown) => {
-        call.fail(err);
-        throw err;
-      },
-    );
+    return observePlainPromise(returned, call);
   },
   wrapStream(result, wrap) {
     if (!isAsyncStream(result)) return undefined;
