@@ -52,7 +52,17 @@ const now =
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const tokenfuse = createTokenfuse({ metrics: { exporter: 'none' } });
-const tracerProvider = new TracerProvider({ spanProcessors: [tokenfuse.spanProcessor] });
+/** Counts spans, so a block that should be instrumented and is not fails the run. */
+const spans = {
+  ended: 0,
+  onStart() {},
+  onEnd() {
+    this.ended++;
+  },
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+const tracerProvider = new TracerProvider({ spanProcessors: [tokenfuse.spanProcessor, spans] });
 const meterProvider = new MeterProvider({
   readers: [new PrometheusExporter({ preventServerStart: true })],
 });
@@ -388,7 +398,7 @@ async function chunkBlock(sdk) {
 // The six orders of A (bare), B (bare again) and T (instrumented), cycled through.
 const ORDERS = ['ABT', 'ATB', 'BAT', 'BTA', 'TAB', 'TBA'];
 
-async function measure(sdk, block) {
+async function measure(sdk, block, callsPerBlock) {
   const added = [];
   const control = [];
   const bare = [];
@@ -396,7 +406,12 @@ async function measure(sdk, block) {
     const t = {};
     for (const arm of ORDERS[r % ORDERS.length]) {
       sdk.setInstrumented(arm === 'T');
+      const before = spans.ended;
       t[arm] = await block(sdk);
+      const got = spans.ended - before;
+      const want = arm === 'T' ? callsPerBlock : 0;
+      if (got !== want)
+        throw new Error(`bench: ${sdk.label} block ${arm} ended ${got} spans, not ${want}`);
     }
     added.push(t.T - t.A);
     control.push(t.B - t.A);
@@ -462,8 +477,8 @@ for (const name of names) {
     await chunkBlock(sdk);
   }
   const t0 = performance.now();
-  const call = await measure(sdk, callBlock);
-  const chunk = await measure(sdk, chunkBlock);
+  const call = await measure(sdk, callBlock, CALLS);
+  const chunk = await measure(sdk, chunkBlock, 2 * STREAMS);
   sdk.setInstrumented(false);
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   console.log(`${sdk.label}   (${secs} s, load average ${load()})`);
