@@ -34,10 +34,15 @@ tokenfuse.instrumentation.setMeterProvider(meterProvider);
 const openaiModule = require('openai');
 const version = require('openai/version').VERSION;
 const definitions = tokenfuse.instrumentation.getModuleDefinitions();
-const isPatched = () => Boolean(openaiModule.OpenAI.Chat.Completions.prototype.create.__wrapped);
+// Tracked here: since the per-SDK adapters, what is patched is no longer `create` itself,
+// and asking the module would patch twice or unpatch what is not patched.
+let patched = false;
 function setInstrumented(on) {
-  if (on === isPatched()) return;
-  for (const def of definitions) (on ? def.patch : def.unpatch)(openaiModule, version);
+  if (on === patched) return;
+  for (const def of definitions.filter((d) => d.name === 'openai')) {
+    (on ? def.patch : def.unpatch)(openaiModule, version);
+  }
+  patched = on;
 }
 
 // ---- the fake fetch -------------------------------------------------------
