@@ -4,7 +4,10 @@
 // `…/publishers/anthropic/models/{m}:rawPredict`). Both reuse `@anthropic-ai/sdk`'s
 // `Messages` resource, so the same patch counts them; the client's class, not the host
 // (the fake's is unknown), makes them Bedrock (catalog `aws`) or Vertex (catalog `google`).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
@@ -12,7 +15,8 @@ import { isBudgetExceededError } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { sum } from './helpers/prom-text.js';
+import { App, childEnv, freePort } from './helpers/processes.js';
+import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { installAnthropic } from './sdk/drivers/anthropic.js';
 
 const require = createRequire(import.meta.url);
@@ -162,5 +166,50 @@ describe.each(CLOUDS)('$title', (cloud) => {
       sum(m, 'tokenfuse_requests_total', { provider: cloud.provider, outcome: 'blocked' }),
     ).toBe(1);
     expect(ourSpans()[1]!.attributes['gen_ai.provider.name']).toBe(cloud.semconv);
+  });
+});
+
+// Needs `npm run build` first: `tokenfuse/register` resolves to dist/. The app loads only the
+// cloud clients, which import `@anthropic-ai/sdk/client`, never the package's entry point.
+describe.each([
+  { variant: 'ESM, node --import', args: ['--import', 'tokenfuse/register'], file: 'mjs' },
+  { variant: 'CJS, node --require', args: ['--require', 'tokenfuse/register'], file: 'cjs' },
+])('the cloud clients alone under tokenfuse/register ($variant)', ({ args, file }) => {
+  let app: App | undefined;
+  let tmp: string;
+  afterEach(async () => {
+    await app?.kill();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('counts each call once, as its cloud', async () => {
+    llm.reset();
+    tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-anthropic-cloud-'));
+    const config = join(tmp, 'tokenfuse.config.yaml');
+    writeFileSync(config, 'budgets: []\n');
+    const port = await freePort();
+    app = new App(
+      [...args, `test/fixtures/apps/anthropic-cloud-app.${file}`],
+      childEnv({
+        LLM_BASE_URL: llm.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_CONFIG: config,
+      }),
+    );
+    expect(JSON.parse(await app.firstLine())).toEqual({ ready: true, output: 10 });
+    const m = parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    for (const cloud of CLOUDS) {
+      const labels = { provider: cloud.provider, model: cloud.model };
+      expect(sum(m, 'tokenfuse_requests_total', { ...labels, outcome: 'ok' })).toBe(1);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(6);
+      expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'output' })).toBe(5);
+      expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(
+        calcPrice({ input_tokens: 6, output_tokens: 5 }, cloud.model, {
+          providerId: cloud.catalog,
+        })!.total_price,
+        15,
+      );
+    }
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(2);
   });
 });
