@@ -153,6 +153,19 @@ describe.each(CLOUDS)('$title', (cloud) => {
     expect(ourSpans()[0]!.attributes['gen_ai.provider.name']).toBe(cloud.semconv);
   });
 
+  it('attributes from a per-request X-Department header, which never reaches the cloud', async () => {
+    await setup();
+    await client.messages.create(
+      { model: cloud.model, ...MESSAGE },
+      { headers: { 'X-Department': 'research' } },
+    );
+    expect(llm.requests.map((r) => r.headers['x-department'])).toEqual([undefined]);
+    const m = await h.scrape();
+    const research = { ...labels(), department: 'research' };
+    expect(sum(m, 'tokenfuse_requests_total', { ...research, outcome: 'ok' })).toBe(1);
+    expect(sum(m, 'tokenfuse_cost_usd_total', research)).toBeCloseTo(usd(6, 5), 15);
+  });
+
   it('a fuse blocks the call before any request is sent', async () => {
     await setup({ budgets: [{ name: 'tiny', window: 'day', limit: { requests: 1 } }] });
     await client.messages.create({ model: cloud.model, ...MESSAGE });
