@@ -13,6 +13,8 @@
 //   POST /v1/files, GET /v1/files/{id}[/content], POST /v1/batches, GET /v1/batches[/{id}]
 //                               the Batch API (see its section at the end of this file)
 //   POST /v1/messages[/count_tokens]          Anthropic Messages, JSON and SSE (./fake-anthropic.mjs)
+//   POST [/v1]/projects/{p}/locations/{r}/publishers/anthropic/models/{m}:{rawPredict,streamRawPredict}
+//                               Anthropic Messages on Vertex AI (the model from the path)
 //   POST /v1beta/models/{model}:{method}      Gemini generateContent, streamGenerateContent?alt=sse,
 //                               embedContent, batchEmbedContents, countTokens (./fake-gemini.mjs)
 //   POST /model/{modelId}/{converse,converse-stream,invoke,invoke-with-response-stream}
@@ -241,6 +243,21 @@ export function defaultErrorFor(status, requestBody) {
  * @param {FakeOpenAIOptions} [options]
  * @returns {Promise<FakeOpenAI>}
  */
+/**
+ * The model of an Anthropic-on-Vertex path
+ * (`[/v1]/projects/{p}/locations/{r}/publishers/anthropic/models/{m}:rawPredict` or
+ * `:streamRawPredict`, the body's `stream` deciding the answer), else undefined.
+ * @param {string} pathname
+ * @returns {string | undefined}
+ */
+function vertexAnthropicModel(pathname) {
+  const match =
+    /^(?:\/v1)?\/projects\/[^/]+\/locations\/[^/]+\/publishers\/anthropic\/models\/([^/:]+):(?:rawPredict|streamRawPredict)$/.exec(
+      pathname,
+    );
+  return match ? decodeURIComponent(match[1] ?? '') : undefined;
+}
+
 export async function startFakeOpenAI(options = {}) {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
@@ -318,7 +335,10 @@ export async function startFakeOpenAI(options = {}) {
     const pathname = path.split('?')[0] ?? '/';
     // One process speaks three wire protocols, told apart by their real paths.
     const gemini = geminiRoute(pathname);
-    const anthropic = !gemini && pathname.startsWith('/v1/messages');
+    // Anthropic on Vertex AI: the Messages body at the model's `rawPredict` path.
+    const vertexModel = !gemini ? vertexAnthropicModel(pathname) : undefined;
+    if (vertexModel !== undefined && body && typeof body === 'object') body.model = vertexModel;
+    const anthropic = !gemini && (pathname.startsWith('/v1/messages') || vertexModel !== undefined);
     const bedrock = !gemini && !anthropic ? bedrockRoute(pathname) : undefined;
     // A model named `error-<status>` answers with that HTTP error: for processes
     // that cannot reach the server's script queue (apps under test, demos).
@@ -384,7 +404,7 @@ export async function startFakeOpenAI(options = {}) {
     responseHeaders['openai-processing-ms'] = String(Date.now() - started);
     if (gemini) return geminiApi(ctx, PROTOCOL_IO, gemini);
     if (bedrock && method === 'POST') return bedrockApi(ctx, PROTOCOL_IO, bedrock);
-    if (method === 'POST' && pathname === '/v1/messages')
+    if (method === 'POST' && (pathname === '/v1/messages' || vertexModel !== undefined))
       return anthropicMessages(ctx, PROTOCOL_IO);
     if (method === 'POST' && pathname === '/v1/messages/count_tokens') {
       return anthropicCountTokens(ctx, PROTOCOL_IO);

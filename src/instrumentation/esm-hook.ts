@@ -6,7 +6,13 @@ import {
 import { SDKS } from './sdks.js';
 
 /** The only modules tokenfuse's loader hook intercepts: the instrumented SDKs. */
-export const HOOKED_MODULES = SDKS.map((sdk) => sdk.module.name);
+export const HOOKED_MODULES = SDKS.flatMap((sdk) => [
+  sdk.module.name,
+  // Files other packages import by their own specifier (`@anthropic-ai/sdk/client`).
+  ...(sdk.module.files ?? [])
+    .filter((file) => file.endsWith('.mjs'))
+    .map((file) => `${sdk.module.name}/${file.slice(0, -'.mjs'.length)}`),
+]);
 
 let registered = false;
 

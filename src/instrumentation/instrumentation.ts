@@ -3,6 +3,7 @@ import {
   InstrumentationBase,
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
 } from '@opentelemetry/instrumentation';
 import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
@@ -114,32 +115,37 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   }
 
   protected init() {
-    return SDKS.map(
-      (sdk) =>
-        new InstrumentationNodeModuleDefinition(
-          sdk.module.name,
-          // Every version: the base would skip an unsupported one in silence.
-          ['*'],
-          (moduleExports, version) => {
-            if (!this.supported(sdk, version)) return moduleExports;
-            const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
-            if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
-            for (const point of loaded?.patchPoints ?? []) {
-              this.patch(sdk.module.name, point, (operation) => ({
-                sdk,
-                adapter: operation,
-                promises: loaded!.promises,
-              }));
-            }
-            return moduleExports;
-          },
-          (moduleExports) => {
-            for (const { target, method } of this.patched.get(moduleExports) ?? []) {
-              if (target) this._unwrap(target as Record<string, AnyFunction>, method);
-            }
-          },
-        ),
-    );
+    return SDKS.map((sdk) => {
+      const patch = (moduleExports: any, version: string | undefined) => {
+        if (!this.supported(sdk, version)) return moduleExports;
+        const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
+        // The entry point and a file of the same copy share their prototypes: patch once.
+        const points = (loaded?.patchPoints ?? []).filter(
+          (point) =>
+            !ourWrappers.has((point.target as Record<string, any> | undefined)?.[point.method]),
+        );
+        if (loaded) this.patched.set(moduleExports, points);
+        for (const point of points) {
+          this.patch(sdk.module.name, point, (operation) => ({
+            sdk,
+            adapter: operation,
+            promises: loaded!.promises,
+          }));
+        }
+        return moduleExports;
+      };
+      const unpatch = (moduleExports: any) => {
+        for (const { target, method } of this.patched.get(moduleExports) ?? []) {
+          if (target) this._unwrap(target as Record<string, AnyFunction>, method);
+        }
+      };
+      const files = (sdk.module.files ?? []).map(
+        (file) =>
+          new InstrumentationNodeModuleFile(`${sdk.module.name}/${file}`, ['*'], patch, unpatch),
+      );
+      // Every version: the base would skip an unsupported one in silence.
+      return new InstrumentationNodeModuleDefinition(sdk.module.name, ['*'], patch, unpatch, files);
+    });
   }
 
   /**
@@ -176,6 +182,8 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       if (operationOf) return this.dispatchedCall(original, operationOf, siteOf);
       return wrapper!(original, enabled);
     });
+    const installed = (target as Record<string, unknown>)[method];
+    if (typeof installed === 'function') ourWrappers.add(installed);
   }
 
   /** The wrapper of a method that serves many operations, one patched call per operation. */
@@ -274,3 +282,6 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     return result;
   }
 }
+
+/** The wrappers tokenfuse installed: one prototype is never wrapped twice. */
+const ourWrappers = new WeakSet<object>();

@@ -24,6 +24,11 @@ export interface SdkModule {
   name: string;
   /** semver ranges, declared once: the patch and the ESM hook both read them. */
   versions: string[];
+  /**
+   * Files inside the module that other packages load without its entry point (the
+   * Bedrock and Vertex clients load `@anthropic-ai/sdk/client`): patched like the entry.
+   */
+  files?: string[];
 }
 
 /** What a finished (non-streamed) result tells us. */

@@ -9,6 +9,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { SdkResource } from '../../internal-types.js';
+import { genAiProviderName } from '../../pricing/providers.js';
 // Stainless SDKs share the APIPromise and Stream design: one hook serves both.
 import { apiPromiseFactory, openAIPromises } from '../openai/api-promise.js';
 import type { SdkAdapter } from '../sdk-adapter.js';
@@ -37,6 +38,31 @@ function anthropicClass(moduleExports: any): any {
  * gateway, a proxy) is still Anthropic.
  */
 const ANTHROPIC = { id: 'anthropic', semconvName: 'anthropic' };
+
+/** `AnthropicBedrock` (`@anthropic-ai/bedrock-sdk`): Bedrock's catalog prices, whatever the host. */
+const BEDROCK = Object.freeze({ id: 'bedrock', semconvName: genAiProviderName('bedrock') });
+/** `AnthropicVertex` (`@anthropic-ai/vertex-sdk`): Google's catalog, the Vertex AI service. */
+const VERTEX = Object.freeze({ id: 'google', semconvName: genAiProviderName('google-vertex') });
+
+/**
+ * The cloud a Bedrock or Vertex client bills through, whatever its base URL (a gateway,
+ * a private endpoint). Both classes reuse this SDK's `Messages` resource and name their
+ * platform in `_instrumentationScope()` (bedrock-sdk and vertex-sdk 1.x); nothing else
+ * tells them from a plain `Anthropic` client.
+ */
+function cloudProvider(client: object): { id: string; semconvName: string } | undefined {
+  let platform: unknown;
+  try {
+    platform = (
+      client as { _instrumentationScope?: () => { platform?: unknown } }
+    )._instrumentationScope?.()?.platform;
+  } catch {
+    return undefined;
+  }
+  if (platform === 'bedrock') return BEDROCK;
+  if (platform === 'vertex') return VERTEX;
+  return undefined;
+}
 
 /** Request options the wrapper may copy: an object that is no promise of options. */
 function isOptions(options: unknown): options is Record<string, unknown> {
@@ -83,6 +109,7 @@ export const anthropicSdk: SdkAdapter<undefined> = {
     const readable = options == null || isOptions(options);
     // 1.x stream helpers start the SDK's own call span before calling `create` and
     // pass it down here (`__span`): a sibling of ours, not its parent or child.
+    const cloud = client ? cloudProvider(client) : undefined;
     const sdkSpan = readable
       ? (options?.__span as { span?: unknown } | undefined)?.span
       : undefined;
@@ -93,6 +120,7 @@ export const anthropicSdk: SdkAdapter<undefined> = {
       client: client
         ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client, provider: ANTHROPIC }
         : undefined,
+      ...(cloud ? { provider: cloud } : {}),
       ...(typeof sdkSpan === 'object' && sdkSpan !== null ? { sdkSpan } : {}),
     };
   },

@@ -12,4 +12,7 @@ export const SUPPORTED_ANTHROPIC_VERSIONS = ['>=0.122.0 <2'];
 export const ANTHROPIC_MODULE: SdkModule = {
   name: '@anthropic-ai/sdk',
   versions: SUPPORTED_ANTHROPIC_VERSIONS,
+  // `@anthropic-ai/bedrock-sdk` and `@anthropic-ai/vertex-sdk` import `@anthropic-ai/sdk/client`
+  // and never the entry point: without these an app using only them would have no spans.
+  files: ['client.js', 'client.mjs'],
 };

@@ -8,6 +8,7 @@ export const ANTHROPIC_SUPPORT: SdkSupport = {
     '`messages.parse()`',
     '`beta.messages.create`',
     '0.122 under `@langchain/anthropic` too',
+    '`AnthropicBedrock` / `AnthropicVertex` (`@anthropic-ai/bedrock-sdk`, `@anthropic-ai/vertex-sdk`) as Bedrock / Vertex AI',
   ],
   streaming:
     'input and cache counts of `message_start`, the last (cumulative) `message_delta` output; never summed',
