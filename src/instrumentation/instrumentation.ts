@@ -60,6 +60,12 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   private readonly sessions = new Map<SdkAdapter, unknown>();
   /** What was patched in each loaded module, to unpatch exactly that. */
   private readonly patched = new WeakMap<object, PatchPoint[]>();
+  /**
+   * The wrappers this instrumentation installed: the entry point and a file of the same
+   * copy (`@anthropic-ai/sdk` and its `client.js`) share their prototypes, patched once.
+   * Per instance: another tokenfuse's wrapper left on a prototype is replaced, as before.
+   */
+  private readonly ourWrappers = new WeakSet<object>();
   /** Every SDK module loaded, supported or not (`tokenfuse_instrumentation_info`). */
   private readonly info = new InstrumentationInfo();
 
@@ -122,7 +128,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
         // The entry point and a file of the same copy share their prototypes: patch once.
         const points = (loaded?.patchPoints ?? []).filter(
           (point) =>
-            !ourWrappers.has((point.target as Record<string, any> | undefined)?.[point.method]),
+            !this.ourWrappers.has(
+              (point.target as Record<string, any> | undefined)?.[point.method],
+            ),
         );
         if (loaded) this.patched.set(moduleExports, points);
         for (const point of points) {
@@ -183,7 +191,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       return wrapper!(original, enabled);
     });
     const installed = (target as Record<string, unknown>)[method];
-    if (typeof installed === 'function') ourWrappers.add(installed);
+    if (typeof installed === 'function') this.ourWrappers.add(installed);
   }
 
   /** The wrapper of a method that serves many operations, one patched call per operation. */
@@ -282,6 +290,3 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     return result;
   }
 }
-
-/** The wrappers tokenfuse installed: one prototype is never wrapped twice. */
-const ourWrappers = new WeakSet<object>();
