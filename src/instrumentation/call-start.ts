@@ -125,12 +125,12 @@ export class CallStarter {
       headerTags,
     );
     // A client with no base URL of its own (Bedrock: its endpoint is resolved inside the
-    // AWS SDK; an AI SDK model: its provider package's) is the provider its adapter
-    // names, with no server address.
+    // AWS SDK) is the provider its adapter names, with no server address.
     const provider: ProviderInfo =
-      client !== undefined && client.baseURL === undefined && client.provider !== undefined
+      request.provider ??
+      (client !== undefined && client.baseURL === undefined && client.provider !== undefined
         ? client.provider
-        : providerFor(this.providerOf(client?.baseURL), client?.provider);
+        : providerFor(this.providerOf(client?.baseURL), client?.provider));
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

@@ -127,6 +127,8 @@ export interface SdkRequest {
   /** False when the call's options are not a plain object the wrapper may copy. */
   headersReadable: boolean;
   client: SdkClient | undefined;
+  /** The provider, when the SDK names it itself (AI SDK models); else read from the client's base URL. */
+  provider?: ProviderInfo | undefined;
   /**
    * A span the SDK's own tracing started for this call before calling the patched
    * method and handed it in the arguments (`@anthropic-ai/sdk` 1.x stream helpers):

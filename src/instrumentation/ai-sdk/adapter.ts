@@ -45,12 +45,8 @@ export function aiSdkAdapter(provider: string | undefined): SdkAdapter<undefined
         headers,
         // The AI SDK passes headers as a plain record (`Record<string, string | undefined>`).
         headersReadable: headers === undefined || isPlainObject(headers),
-        client: {
-          baseURL: undefined,
-          apiKey: undefined,
-          object: model,
-          provider: providerOfModel(model.provider, provider),
-        },
+        client: { baseURL: undefined, apiKey: undefined, object: model },
+        provider: providerOfModel(model.provider, provider),
       };
     },
     rebuildArgs(args, body, headers) {
