@@ -30,6 +30,15 @@ export interface MetricsAddress {
  */
 export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
   const { host, port, endpoint, ready } = address;
+  let settled = ready === undefined;
+  void ready?.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
   const server = createServer((request, response) => {
     let pathname: string;
     try {
@@ -40,9 +49,12 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
       return;
     }
     if (pathname === endpoint) {
-      const answer = () => exporter.getMetricsRequestHandler(request, response);
-      if (ready === undefined) answer();
-      else void ready.then(answer, answer);
+      if (settled || ready === undefined) exporter.getMetricsRequestHandler(request, response);
+      else
+        void ready.then(
+          () => exporter.getMetricsRequestHandler(request, response),
+          () => exporter.getMetricsRequestHandler(request, response),
+        );
     } else {
       response.statusCode = 404;
       response.end();
