@@ -9,7 +9,6 @@ import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { chatBilledInput, embeddingsBilledInput } from '../../pricing/estimate-tokens.js';
-import { maxOutputOf } from '../payload.js';
 import type { OperationAdapter, ResultInfo } from '../sdk-adapter.js';
 import { fromEmbeddingModelUsage, fromLanguageModelUsage } from './usage.js';
 
@@ -36,7 +35,11 @@ function finishReason(value: unknown): string | undefined {
 }
 
 function maxOutput(params: Obj | undefined): MaxOutput {
-  return maxOutputOf(params?.maxOutputTokens, 'maxOutputTokens');
+  const value = params?.maxOutputTokens;
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field: 'maxOutputTokens', value };
 }
 
 function textOf(content: unknown): string {

@@ -8,7 +8,6 @@ import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { messagesBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, type NormalizedUsage } from '../../pricing/usage.js';
-import { isObject, maxOutputOf, str } from '../payload.js';
 import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
 
 /**
@@ -17,6 +16,14 @@ import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
  * read as Anthropic reports it; the call's own provider only decides its price.
  */
 const WIRE = 'anthropic';
+
+function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
 
 /** `usage` as Anthropic counts it, read into ours (input EXCLUDES the cache counts). */
 function readUsage(usage: Record<string, unknown>): NormalizedUsage {
@@ -36,7 +43,11 @@ interface StreamUsage {
 const streams = new WeakMap<StreamState, StreamUsage>();
 
 function maxTokens(body: any): MaxOutput {
-  return maxOutputOf(body?.max_tokens, 'max_tokens');
+  const value = body?.max_tokens;
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field: 'max_tokens', value };
 }
 
 function contentText(content: unknown): string {

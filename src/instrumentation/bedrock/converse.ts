@@ -1,7 +1,6 @@
 /** `ConverseCommand` and `ConverseStreamCommand`: Bedrock's model-agnostic chat API. */
 import type { NormalizedUsage } from '../../pricing/usage.js';
 import { fromCatalogUsage } from '../../pricing/usage.js';
-import { maxOutputOf } from '../payload.js';
 import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
 import {
   type BedrockRequest,
@@ -10,6 +9,7 @@ import {
   isObject,
   limitAttributes,
   list,
+  readMax,
   str,
   withMessages,
 } from './read.js';
@@ -45,7 +45,7 @@ const converseRequest = {
   requestServiceTier: () => undefined,
   prepareBody: (req: BedrockRequest) => ({ body: req, injectedUsage: false }),
   maxOutputTokens: (req: BedrockRequest) =>
-    maxOutputOf(req?.input?.inferenceConfig?.maxTokens, 'inferenceConfig.maxTokens'),
+    readMax(req?.input?.inferenceConfig?.maxTokens, 'inferenceConfig.maxTokens'),
   billedInput: (req: BedrockRequest) =>
     withMessages(
       billedInputOf(req?.input?.system, req?.input?.messages, req?.input?.toolConfig),

@@ -7,7 +7,6 @@
  */
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import type { NormalizedUsage } from '../../pricing/usage.js';
-import { maxOutputOf } from '../payload.js';
 import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
 import { fromConverseUsage } from './converse.js';
 import {
@@ -18,6 +17,7 @@ import {
   limitAttributes,
   list,
   parseJsonBytes,
+  readMax,
   str,
   withMessages,
 } from './read.js';
@@ -35,14 +35,14 @@ function familyOf(payload: Record<string, any> | undefined): Family {
 function maxOutput(payload: Record<string, any> | undefined): MaxOutput {
   switch (familyOf(payload)) {
     case 'anthropic':
-      return maxOutputOf(payload?.max_tokens, 'body.max_tokens');
+      return readMax(payload?.max_tokens, 'body.max_tokens');
     case 'nova':
-      return maxOutputOf(
+      return readMax(
         payload?.inferenceConfig?.max_new_tokens,
         'body.inferenceConfig.max_new_tokens',
       );
     case 'titan':
-      return maxOutputOf(
+      return readMax(
         payload?.textGenerationConfig?.maxTokenCount,
         'body.textGenerationConfig.maxTokenCount',
       );

@@ -5,10 +5,8 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
+import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
-import { isObject, list, str } from '../payload.js';
-
-export { isObject, list, str };
 
 /** One `client.send(command)` as the adapters read it. */
 export interface BedrockRequest {
@@ -16,6 +14,26 @@ export interface BedrockRequest {
   input: Record<string, any>;
   /** InvokeModel's `body`, parsed from its JSON bytes; undefined for Converse or unreadable bytes. */
   payload: Record<string, any> | undefined;
+}
+
+export function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A token limit field: unset, a count, or a value the admission must refuse to trust. */
+export function readMax(value: unknown, field: string): MaxOutput {
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field, value };
 }
 
 const decoder = new TextDecoder();

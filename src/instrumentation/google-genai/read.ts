@@ -6,13 +6,18 @@ import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
-import { isObject, str, maxOutputOf as tokenLimit } from '../payload.js';
 
-export { isObject, str };
+export function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
 
 /** A plain object that is no thenable: parameters the wrapper may copy. */
 export function isPlainObject(value: unknown): value is Record<string, any> {
   return isObject(value) && !Array.isArray(value) && typeof value.then !== 'function';
+}
+
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**
@@ -28,7 +33,11 @@ export function modelOf(params: any): string | undefined {
 
 /** `config.maxOutputTokens`: unset, a count, or a value admission must not trust. */
 export function maxOutputOf(params: any): MaxOutput {
-  return tokenLimit(params?.config?.maxOutputTokens, 'config.maxOutputTokens');
+  const value = params?.config?.maxOutputTokens;
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field: 'config.maxOutputTokens', value };
 }
 
 export function requestAttributes(params: any, withMaxTokens: boolean): Attributes {

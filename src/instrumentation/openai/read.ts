@@ -6,10 +6,11 @@
 import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
-import { isObject, list, maxOutputOf, str } from '../payload.js';
 import type { StreamState } from '../sdk-adapter.js';
 
-export { isObject, list, str };
+export function isObject(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null;
+}
 
 /** A plain object that is no thenable: caller options and body fields the SDK would copy. */
 export function isPlainObject(value: unknown): value is Record<string, any> {
@@ -21,9 +22,21 @@ export function isPlainObject(value: unknown): value is Record<string, any> {
   );
 }
 
-/** The token limit `field` of an OpenAI request body. */
+export function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** A token limit field: unset, a count, or a value the admission must refuse to trust. */
 export function readMax(body: any, field: string): MaxOutput {
-  return maxOutputOf(body?.[field], field);
+  const value = body?.[field];
+  if (value === undefined || value === null) return { kind: 'unset' };
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    ? { kind: 'set', tokens: value }
+    : { kind: 'invalid', field, value };
 }
 
 /** `service_tier` of a request, a response or a stream item, when it names one. */
