@@ -8,7 +8,7 @@
 // contrib 0.22 declares `openai >=4.19.0 <7`, so its require hook leaves `openai` 7 alone;
 // the tests apply its module definition by hand, as the harness does for tokenfuse's.
 import { createRequire } from 'node:module';
-import { context, metrics, propagation } from '@opentelemetry/api';
+import { context, diag, metrics, propagation } from '@opentelemetry/api';
 import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { withAttribution } from '../src/index.js';
 import { x } from './helpers/budget-calls.js';
+import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
@@ -173,10 +174,15 @@ describe("contrib's OpenAIInstrumentation beside tokenfuse's on one openai modul
     expect(contribSpans()).toHaveLength(0);
     expect(ourSpans()).toHaveLength(3);
     await expectEachCallOnce('ok');
+    // Our wrappers are in place: nothing replaced.
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_instrumentation_replaced', { sdk: 'openai' })).toBe(0);
   });
 
   it("contrib patched last replaces tokenfuse's wrapper: counted once from contrib's spans (observed), never blocked", async () => {
     const openai = await setup();
+    const logged = captureDiag();
+    unwind.push(() => diag.disable());
     patch(contribInstrumentation(h!));
     await withAttribution({ department: 'marketing' }, () => threeCalls(openai));
 
@@ -195,6 +201,25 @@ describe("contrib's OpenAIInstrumentation beside tokenfuse's on one openai modul
     });
     expect(theirs[0]!.attributes['gen_ai.provider.name']).toBeUndefined();
     await expectEachCallOnce('observed');
+    // Never silent: each replaced method is 1 on /metrics, and said once in the log.
+    const m = await h!.scrape();
+    const replaced = m.filter((sample) => sample.name === 'tokenfuse_instrumentation_replaced');
+    expect(
+      Object.fromEntries(replaced.map((sample) => [sample.labels.method, sample.value])),
+    ).toEqual({
+      'chat.completions.create': 1,
+      'embeddings.create': 1,
+      'responses.create': 1,
+      // contrib does not wrap the Batch API's methods: tokenfuse's are still in place.
+      'batches.create': 0,
+      'files.content': 0,
+    });
+    await h!.scrape();
+    const warnings = logged.filter((line) =>
+      line.includes('re-wrapped by another instrumentation'),
+    );
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toContain('budgets cannot block them');
 
     // The fuse is open, yet a call through the (now contrib-only) client still goes out.
     await h!.tokenfuse.fuses.isolate('marketing-daily');

@@ -31,6 +31,7 @@ const CONTRACT = {
   tokenfuse_cost_provider_catalog_usd_total: 'counter',
   tokenfuse_pricing_issues_total: 'counter',
   tokenfuse_instrumentation_info: 'gauge',
+  tokenfuse_instrumentation_replaced: 'gauge',
 } as const;
 
 let llm: FakeOpenAI;

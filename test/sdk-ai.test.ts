@@ -34,6 +34,12 @@ import { rejection } from './helpers/budget-calls.js';
 import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
+import { behaviourSuite } from './sdk/behaviour.js';
+import { aiSdkDriver } from './sdk/drivers/ai-sdk.js';
+
+// The shared behaviour suite (test/sdk/behaviour.ts), one run per provider package.
+behaviourSuite(aiSdkDriver('openai'));
+behaviourSuite(aiSdkDriver('anthropic'));
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;

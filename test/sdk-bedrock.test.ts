@@ -20,6 +20,8 @@ import { rejection } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
+import { behaviourSuite } from './sdk/behaviour.js';
+import { bedrockDriver } from './sdk/drivers/bedrock.js';
 
 const require = createRequire(import.meta.url);
 // Loaded before any instrumentation: each harness patches this very copy (and unpatches it).
@@ -108,6 +110,10 @@ const CACHED_USAGE: Usage = {
   cache_write_tokens: 3,
   output_tokens: 5,
 };
+
+// The shared behaviour suite (test/sdk/behaviour.ts), Converse and InvokeModel.
+behaviourSuite(bedrockDriver('converse'));
+behaviourSuite(bedrockDriver('invoke'));
 
 describe('Converse', () => {
   it('counts exact tokens (cache reads and writes apart) and the catalog dollars', async () => {

@@ -290,6 +290,11 @@ export async function startFakeOpenAI(options = {}) {
     });
   };
   const server = createServer(onRequest);
+  // Idle keep-alive sockets live longer than Node's 5 s default, as behind a provider's load
+  // balancer: with 5 s, a client on a busy machine can take a pooled socket from its pool at
+  // the moment the server closes it, and the next call fails with ECONNRESET (seen under
+  // load, in tests). close() destroys every socket, so nothing outlives the fake.
+  server.keepAliveTimeout = 65_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

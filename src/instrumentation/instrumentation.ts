@@ -67,7 +67,11 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
    */
   private readonly ourWrappers = new WeakSet<object>();
   /** Every SDK module loaded, supported or not (`tokenfuse_instrumentation_info`). */
-  private readonly info = new InstrumentationInfo();
+  private readonly info = new InstrumentationInfo(() => this.wrapperStates());
+  /** Each method this instrumentation wrapped, with the wrapper it installed there. */
+  private readonly installed: Array<{ sdk: string; point: PatchPoint; wrapper: object }> = [];
+  /** The methods found replaced, said once each. */
+  private readonly saidReplaced = new WeakSet<object>();
 
   constructor(config: TokenfuseInstrumentationConfig, parts: InstrumentationParts) {
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -191,7 +195,47 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       return wrapper!(original, enabled);
     });
     const installed = (target as Record<string, unknown>)[method];
-    if (typeof installed === 'function') this.ourWrappers.add(installed);
+    if (typeof installed === 'function') {
+      this.ourWrappers.add(installed);
+      this.installed.push({ sdk, point, wrapper: installed });
+    }
+  }
+
+  /**
+   * Whether each method this instrumentation wrapped still holds its wrapper. Another
+   * OpenTelemetry instrumentation patched later (`@opentelemetry/instrumentation-openai`)
+   * first unwraps what it finds, so its wrapper replaces ours: that SDK's calls are then
+   * counted only from its spans, never admitted. Said once per method in the diag log;
+   * `tokenfuse_instrumentation_replaced{sdk,method}` is 1 for it. A method unpatched on
+   * purpose (disable, unpatch) is no longer listed.
+   */
+  wrapperStates(): Array<{ sdk: string; method: string; replaced: boolean }> {
+    const states: Array<{ sdk: string; method: string; replaced: boolean }> = [];
+    for (let i = this.installed.length - 1; i >= 0; i--) {
+      const { sdk, point, wrapper } = this.installed[i]!;
+      const current = (point.target as Record<string, unknown>)[point.method] as
+        | { __original?: unknown; __wrapped?: boolean }
+        | undefined;
+      // Our own unwrap puts the original back: not a replacement, and no longer ours to watch.
+      const unpatched = current !== wrapper && !current?.__wrapped;
+      if (unpatched || !this.isEnabled()) {
+        if (unpatched) this.installed.splice(i, 1);
+        continue;
+      }
+      const replaced = current !== wrapper && !this.ourWrappers.has(current as object);
+      if (replaced && !this.saidReplaced.has(wrapper)) {
+        this.saidReplaced.add(wrapper);
+        diag.warn(
+          `tokenfuse: the ${sdk} method ${point.name} that tokenfuse instrumented was re-wrapped by ` +
+            `another instrumentation loaded after it; its calls are now counted only from that ` +
+            `instrumentation's spans (as observed spend) and budgets cannot block them. Load ` +
+            `tokenfuse's instrumentation after the other one, or disable the other for this SDK ` +
+            `(tokenfuse_instrumentation_replaced{sdk="${sdk}",method="${point.name}"} is 1).`,
+        );
+      }
+      states.push({ sdk, method: point.name, replaced });
+    }
+    return states;
   }
 
   /** The wrapper of a method that serves many operations, one patched call per operation. */

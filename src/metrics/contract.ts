@@ -144,7 +144,16 @@ export const PRICING_ISSUES_METRIC = {
  */
 export const INSTRUMENTATION_METRIC = {
   info: 'tokenfuse.instrumentation.info',
+  /**
+   * `tokenfuse_instrumentation_replaced{sdk,method}`: 1 for a method tokenfuse patched
+   * and found replaced by another instrumentation's wrapper (its calls are no longer
+   * admitted, only counted from that instrumentation's spans).
+   */
+  replaced: 'tokenfuse.instrumentation.replaced',
 } as const;
+
+/** Labels of `tokenfuse_instrumentation_replaced`. */
+export const INSTRUMENTATION_REPLACED_LABELS = ['sdk', 'method'] as const;
 
 /** Labels of `tokenfuse_instrumentation_info`. */
 export const INSTRUMENTATION_INFO_LABELS = ['sdk', 'version', 'supported'] as const;
@@ -257,6 +266,11 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     INSTRUMENTATION_METRIC.info,
     'gauge',
     '1 for each SDK module the process loaded, by sdk, version and supported (false: a version tokenfuse does not instrument)',
+  ],
+  [
+    INSTRUMENTATION_METRIC.replaced,
+    'gauge',
+    "Per method tokenfuse wrapped: 1 when another instrumentation's wrapper replaced tokenfuse's (its calls are counted from that instrumentation's spans and cannot be blocked), else 0",
   ],
 ];
 

@@ -77,6 +77,25 @@ export interface DriverCapabilities {
    * stripped. `false` (`@google/genai`): they are sent as they are and tag nothing.
    */
   clientHeaders?: boolean;
+  /**
+   * Per-request `X-Department`... headers attribute the call and are stripped. `false`
+   * (Bedrock: the AWS SDK's `send` options carry no headers; a user adds them with a
+   * middleware on the command): they are sent as they are and tag nothing.
+   */
+  requestHeaders?: boolean;
+  /**
+   * The span names the server (`server.address` 127.0.0.1, the fake's host). `false`
+   * (Bedrock: the endpoint is an async setting of the client, unknown before sending;
+   * the AI SDK middleware: the provider's URL is not part of the call it sees).
+   */
+  serverAddress?: boolean;
+  /**
+   * A `break` out of the stream loop abandons the request: the call ends on what was
+   * read, estimated. `false` (the AI SDK's `streamText`: it reads the model's stream to
+   * its end for its own promises, `text` and `usage`, whatever the caller reads): the
+   * request completes and the call ends ok with the provider's full usage.
+   */
+  abandonOnBreak?: boolean;
 }
 
 /** One SDK (one major) as the behaviour suite drives it. */
@@ -102,6 +121,11 @@ export interface SdkDriver {
    * base URL without `/v1`. Retries off. `defaultHeaders` are client-wide headers.
    */
   connect(fakeUrl: string, defaultHeaders?: Record<string, string>): DriverClient;
+  /**
+   * The fake's listener the client talks to: its HTTP/1.1 URL (default) or, for the AWS
+   * SDK, its HTTP/2 cleartext one (`bedrockUrl`).
+   */
+  fakeListener?: 'http1' | 'bedrock';
   /** True when `value` is the SDK's own promise type (openai/Anthropic: its APIPromise). */
   isSdkPromise(value: unknown): boolean;
   /** The HTTP status an SDK error carries (429 for the fake's rate-limit script). */

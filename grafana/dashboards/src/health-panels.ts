@@ -184,5 +184,26 @@ export function healthPanels(): Item[] {
         },
       ],
     }),
+    stat({
+      title: 'SDK methods re-wrapped by another instrumentation',
+      description:
+        'Methods tokenfuse wrapped whose wrapper another instrumentation loaded later replaced ' +
+        '(tokenfuse_instrumentation_replaced == 1), by SDK. Their calls are counted from that ' +
+        'instrumentation’s spans as observed spend and cannot be blocked by budgets.',
+      unit: 'short',
+      decimals: 0,
+      w: 12,
+      h: 8,
+      thresholds: [
+        { color: 'green', value: null },
+        { color: 'red', value: 1 },
+      ],
+      targets: [
+        {
+          expr: 'sum by (sdk) (tokenfuse_instrumentation_replaced)',
+          legend: '{{sdk}}',
+        },
+      ],
+    }),
   ];
 }
