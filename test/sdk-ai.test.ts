@@ -35,11 +35,14 @@ import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
-import { aiSdkDriver } from './sdk/drivers/ai-sdk.js';
+import { AI_SDK_MAJORS, aiSdkDriver } from './sdk/drivers/ai-sdk.js';
 
-// The shared behaviour suite (test/sdk/behaviour.ts), one run per provider package.
-behaviourSuite(aiSdkDriver('openai'));
-behaviourSuite(aiSdkDriver('anthropic'));
+// The shared behaviour suite (test/sdk/behaviour.ts), per provider package, on `ai` 6 and 5
+// (language-model spec v3 and v2: one middleware serves both).
+for (const major of AI_SDK_MAJORS) {
+  behaviourSuite(aiSdkDriver('openai', major));
+  behaviourSuite(aiSdkDriver('anthropic', major));
+}
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;

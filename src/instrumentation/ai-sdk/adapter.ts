@@ -22,8 +22,11 @@ function isPlainObject(value: unknown): value is Obj {
   return proto === Object.prototype || proto === null;
 }
 
-/** The `ai` versions whose middleware shape (language-model spec v3) the middleware knows. */
-export const SUPPORTED_AI_VERSIONS = ['>=6.0.0 <7'];
+/**
+ * The `ai` versions whose middleware shape the middleware knows: language-model spec v3
+ * (`ai` 6) and v2 (`ai` 5), both run by the shared behaviour suite.
+ */
+export const SUPPORTED_AI_VERSIONS = ['>=5.0.0 <7'];
 
 /** The adapter for one middleware: `provider` (its option) names the provider for every model. */
 export function aiSdkAdapter(provider: string | undefined): SdkAdapter<undefined> {

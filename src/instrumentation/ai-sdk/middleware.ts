@@ -33,8 +33,9 @@ interface ModelLike {
 
 /**
  * Middleware for `wrapLanguageModel` and `wrapEmbeddingModel` of the `ai` package
- * (language-model specification v3, `ai` 6). Structural, so tokenfuse does not
- * depend on `ai`'s types.
+ * (language-model specification v3, `ai` 6, and v2, `ai` 5: `ai` 5 ignores the
+ * `specificationVersion` it does not know). Structural, so tokenfuse does not depend on
+ * `ai`'s types.
  */
 export interface TokenfuseMiddleware {
   readonly specificationVersion: 'v3';

@@ -4,20 +4,34 @@
  * packages (`@ai-sdk/openai` Chat Completions, `@ai-sdk/anthropic` Messages) over HTTP to
  * the fake server. Nothing is patched: the middleware is the integration.
  */
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createOpenAI } from '@ai-sdk/openai';
-import { APICallError, generateText, type LanguageModel, streamText, wrapLanguageModel } from 'ai';
+import { createRequire } from 'node:module';
 import { tokenfuseMiddleware } from '../../../src/index.js';
 import type { Harness } from '../../helpers/harness.js';
 import type { CallSpec, SdkDriver } from '../driver.js';
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
+const require = createRequire(import.meta.url);
+
 type Provider = 'openai' | 'anthropic';
+
+/** One major of `ai` with the provider packages of its language-model spec. */
+export interface AiSdkMajor {
+  /** `ai` 6 (spec v3) or 5 (spec v2), as installed (5 under npm aliases). */
+  title: string;
+  ai: string;
+  openai: string;
+  anthropic: string;
+}
+
+export const AI_SDK_MAJORS: AiSdkMajor[] = [
+  { title: 'ai 6', ai: 'ai', openai: '@ai-sdk/openai', anthropic: '@ai-sdk/anthropic' },
+  { title: 'ai 5', ai: 'ai-v5', openai: 'ai-sdk-openai-v2', anthropic: 'ai-sdk-anthropic-v2' },
+];
 
 const MODELS: Record<Provider, string> = { openai: 'gpt-4.1', anthropic: 'claude-sonnet-4-5' };
 
-function options(model: LanguageModel, spec: CallSpec) {
+function options(model: unknown, spec: CallSpec) {
   return {
     model,
     prompt: spec.prompt,
@@ -28,12 +42,15 @@ function options(model: LanguageModel, spec: CallSpec) {
   };
 }
 
-/** `ai` 6 with one provider package, `generateText` for `call`, `streamText` for `stream`. */
-export function aiSdkDriver(provider: Provider): SdkDriver {
+/** One `ai` major with one provider package, `generateText` for `call`, `streamText` for `stream`. */
+export function aiSdkDriver(provider: Provider, major: AiSdkMajor = AI_SDK_MAJORS[0]!): SdkDriver {
   let middleware: ReturnType<typeof tokenfuseMiddleware> | undefined;
   const modelId = MODELS[provider];
+  const ai = require(major.ai);
+  const { APICallError, generateText, streamText, wrapLanguageModel } = ai;
+  const version: string = ai.version ?? require(`${major.ai}/package.json`).version;
   return {
-    name: `ai 6 with @ai-sdk/${provider} (generateText, streamText)`,
+    name: `ai ${version} with @ai-sdk/${provider} ${require(`${major[provider]}/package.json`).version} (generateText, streamText)`,
     harnessOptions: {},
     install(h: Harness) {
       middleware = tokenfuseMiddleware({ tokenfuse: h.tokenfuse });
@@ -45,8 +62,8 @@ export function aiSdkDriver(provider: Provider): SdkDriver {
       const settings = { baseURL: `${fakeUrl}/v1`, apiKey: 'sk-test-ai', headers: defaultHeaders };
       const base =
         provider === 'openai'
-          ? createOpenAI(settings).chat(modelId)
-          : createAnthropic(settings)(modelId);
+          ? require(major.openai).createOpenAI(settings).chat(modelId)
+          : require(major.anthropic).createAnthropic(settings)(modelId);
       if (!middleware) throw new Error('install() before connect()');
       const model = wrapLanguageModel({ model: base, middleware });
       return {
@@ -72,7 +89,8 @@ export function aiSdkDriver(provider: Provider): SdkDriver {
     },
     // The AI SDK's functions are async functions: a blocked call rejects their promise.
     isSdkPromise: (value) => value instanceof Promise,
-    statusOf: (err) => (APICallError.isInstance(err) ? err.statusCode : undefined),
+    statusOf: (err) =>
+      APICallError.isInstance(err) ? (err as { statusCode?: number }).statusCode : undefined,
     capabilities: {
       // Provider-wide `headers` (createOpenAI({ headers })) are merged by the provider,
       // below the middleware: they are sent as they are and tag nothing.
