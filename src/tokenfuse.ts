@@ -77,7 +77,12 @@ export function createTokenfuse(
   // Before the instrumentation registers the metrics: restoring adds its error counter.
   startRestore(config, shared.board);
   const instrumentation = new TokenfuseInstrumentation({ enabled: config.enabled }, shared);
-  const spanProcessor = new CostSpanProcessor(shared.accountant, config, shared.board);
+  const spanProcessor = new CostSpanProcessor(
+    shared.accountant,
+    config,
+    shared.board,
+    shared.issues,
+  );
   return {
     config,
     instrumentation,

@@ -321,3 +321,30 @@ describe('a span written by hand to the current GenAI semantic conventions', () 
     },
   );
 });
+
+describe('a GenAI span with neither usage nor an error', () => {
+  it('is not counted as a call, and is counted as a pricing issue and said once', async () => {
+    await setup();
+    const logged = captureDiag();
+    unwind.push(() => diag.disable());
+    const tracer = h!.tracerProvider.getTracer('hand-made-genai');
+    for (let i = 0; i < 2; i++) {
+      tracer
+        .startSpan('chat', {
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': 'openai',
+            'gen_ai.request.model': 'gpt-4.1',
+          },
+        })
+        .end();
+    }
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_requests_total')).toBe(0);
+    expect(sum(m, 'tokenfuse_pricing_issues_total', { reason: 'span_without_usage' })).toBe(2);
+    const said = logged.filter((line) => line.includes('no gen_ai.usage.* attributes'));
+    expect(said).toEqual([
+      'tokenfuse: a GenAI span from hand-made-genai ended with no gen_ai.usage.* attributes and no error status: its call is not counted or priced (tokenfuse_pricing_issues_total{reason="span_without_usage"} counts such spans; said once)',
+    ]);
+  });
+});

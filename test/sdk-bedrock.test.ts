@@ -436,16 +436,29 @@ describe('failures and other forms', () => {
     expect(sum(m, 'tokenfuse_tokens_total', { provider: 'bedrock', type: 'output' })).toBe(2);
   });
 
-  it('sends the callback form untouched', async () => {
-    const client = await setup();
-    const out = await new Promise<any>((resolve, reject) => {
-      client.send(new ConverseCommand(CACHED_CONVERSE), (err: unknown, data: unknown) =>
-        err ? reject(err) : resolve(data),
-      );
+  it('counts the callback form, and a fuse blocks it before anything is sent', async () => {
+    const client = await setup({
+      budgets: [{ name: 'tiny', window: 'day', limit: { requests: 1 } }],
     });
+    const viaCallback = (options?: { abortSignal?: AbortSignal }) =>
+      new Promise<any>((resolve, reject) => {
+        const done = (err: unknown, data: unknown) => (err ? reject(err) : resolve(data));
+        if (options) client.send(new ConverseCommand(CACHED_CONVERSE), options, done);
+        else client.send(new ConverseCommand(CACHED_CONVERSE), done);
+      });
+    const out = await viaCallback();
     expect(out.usage.outputTokens).toBe(5);
     expect(fake.requests).toHaveLength(1);
-    expect(h!.spans()).toHaveLength(0);
+    expect(onlySpan().attributes).toMatchObject({
+      'tokenfuse.api': 'bedrock.converse',
+      'gen_ai.usage.output_tokens': 5,
+    });
+    const { tokens: t } = await tokens({ model: CLAUDE });
+    expect(t).toEqual({ input: 4, cache_read: 6, cache_write: 3, output: 5 });
+    // The budget's one request is spent: the callback gets the BudgetExceededError, unsent.
+    const err = await rejection(viaCallback({ abortSignal: new AbortController().signal }));
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect(fake.requests).toHaveLength(1);
   });
 
   it('sends commands that are no model call untouched', async () => {

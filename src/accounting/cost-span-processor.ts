@@ -3,6 +3,7 @@ import { tagsFromContext } from '../attribution/context.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import type { PricingIssues } from '../metrics/pricing-issues.js';
 import {
   createProviderResolver,
   genAiProviderName,
@@ -91,16 +92,21 @@ const ENVIRONMENT_ATTR = 'deployment.environment.name';
 export class CostSpanProcessor {
   private readonly tagsAtStart = new WeakMap<object, Tags>();
   private readonly accounted = new WeakSet<object>();
+  /** A span without usage said once in the log (then counted only). */
+  private saidWithoutUsage = false;
   private readonly providerOf: (baseURL: string | undefined) => ProviderInfo;
 
   /**
    * @param board where observed spend is settled; without one (a processor built
    *   apart from `createTokenfuse()`), spans are priced and counted only.
+   * @param issues where a GenAI span with nothing to price is counted
+   *   (`tokenfuse_pricing_issues_total{reason="span_without_usage"}`).
    */
   constructor(
     private readonly accountant: Accountant,
     private readonly config: ResolvedConfig,
     private readonly board?: FuseBoard,
+    private readonly issues?: PricingIssues,
   ) {
     this.providerOf = createProviderResolver(config.providers);
   }
@@ -145,7 +151,10 @@ export class CostSpanProcessor {
       if (isOurs(span)) return;
       if (this.accounted.has(span) || isCovered(span) || !isGenAi(span)) return;
       const record = this.toRecord(span);
-      if (record === undefined) return;
+      if (record === undefined) {
+        this.withoutUsage(span);
+        return;
+      }
       this.accounted.add(span);
       const { costUsd, priced } = this.accountant.account(record);
       // The same decision as the metrics: a span counted here is settled here, once.
@@ -161,6 +170,24 @@ export class CostSpanProcessor {
     } catch (err) {
       diag.error('tokenfuse: CostSpanProcessor failed on a span', err);
     }
+  }
+
+  /**
+   * A GenAI span that ended with neither usage nor an error: the call happened (or was
+   * described) but nothing says what it used. Never a silent zero: counted, said once.
+   */
+  private withoutUsage(span: SpanLike): void {
+    if (this.accounted.has(span)) return;
+    this.accounted.add(span);
+    this.issues?.note('span_without_usage');
+    if (this.saidWithoutUsage) return;
+    this.saidWithoutUsage = true;
+    const scope = (span as { instrumentationScope?: { name?: string } }).instrumentationScope;
+    diag.warn(
+      `tokenfuse: a GenAI span from ${scope?.name ?? 'another instrumentation'} ended with no ` +
+        'gen_ai.usage.* attributes and no error status: its call is not counted or priced ' +
+        '(tokenfuse_pricing_issues_total{reason="span_without_usage"} counts such spans; said once)',
+    );
   }
 
   private toRecord(span: SpanLike): UsageRecord | undefined {

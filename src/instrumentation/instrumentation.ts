@@ -191,7 +191,8 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     const enabled = () => this.isEnabled();
     this._wrap(target as Record<string, AnyFunction>, method, (original: AnyFunction) => {
       if (operation) return this.patchedCall(original, siteOf(operation));
-      if (operationOf) return this.dispatchedCall(original, operationOf, siteOf);
+      if (operationOf)
+        return this.dispatchedCall(original, operationOf, siteOf, point.callbackLast === true);
       return wrapper!(original, enabled);
     });
     const installed = (target as Record<string, unknown>)[method];
@@ -243,6 +244,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     original: AnyFunction,
     operationOf: NonNullable<PatchPoint['operationOf']>,
     siteOf: (operation: NonNullable<PatchPoint['operation']>) => CallSite,
+    callbackLast: boolean,
   ): AnyFunction {
     const self = this;
     const calls = new Map<NonNullable<PatchPoint['operation']>, AnyFunction>();
@@ -262,7 +264,18 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
         call = self.patchedCall(original, siteOf(operation));
         calls.set(operation, call);
       }
-      return call.apply(this, args);
+      const callback = callbackLast ? args.at(-1) : undefined;
+      if (typeof callback !== 'function') return call.apply(this, args);
+      // The callback form: the promise form without the callback, its outcome handed to
+      // the callback as the SDK does it (a throwing callback is swallowed there too).
+      const settled = call.apply(this, args.slice(0, -1)) as PromiseLike<unknown>;
+      Promise.resolve(settled)
+        .then(
+          (value) => callback(null, value),
+          (err: unknown) => callback(err),
+        )
+        .catch(() => {});
+      return undefined;
     };
   }
 

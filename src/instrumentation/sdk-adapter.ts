@@ -205,6 +205,13 @@ export interface PatchPoint {
    * the call untouched (a command that is no model call).
    */
   operationOf?: (thisArg: unknown, args: unknown[]) => OperationAdapter | undefined;
+  /**
+   * With `operationOf`: the method also takes a Node-style callback as its last argument
+   * (the AWS SDK's `send(command, [options], callback)`), which returns nothing to observe.
+   * Such a call goes through the promise form (the arguments without the callback) and
+   * its outcome is handed to the callback.
+   */
+  callbackLast?: boolean;
   /** Anything else (the OpenAI Batch API): a wrapper of the SDK's own. */
   wrapper?: (original: AnyFunction, enabled: () => boolean) => AnyFunction;
 }

@@ -116,7 +116,8 @@ export const PRICING_METRIC = {
  * - `batch_metadata_full`: a batch's metadata had no room for tokenfuse's attribution keys;
  * - `batch_not_found`: batch results were read but their batch (and so its attribution) was not found;
  * - `batch_output_unreadable`: batch results could not be read (not JSONL, or the body failed);
- * - `batch_once_unavailable`: the shared ledger could not say whether another process already counted a result file.
+ * - `batch_once_unavailable`: the shared ledger could not say whether another process already counted a result file;
+ * - `span_without_usage`: another instrumentation's GenAI span ended with neither token usage nor an error status: nothing to price, not counted.
  */
 export const PRICING_ISSUE_REASONS = [
   'tier_unknown',
@@ -124,6 +125,7 @@ export const PRICING_ISSUE_REASONS = [
   'batch_not_found',
   'batch_output_unreadable',
   'batch_once_unavailable',
+  'span_without_usage',
 ] as const;
 /** A value of the `reason` label of `tokenfuse_pricing_issues_total`. */
 export type PricingIssue = (typeof PRICING_ISSUE_REASONS)[number];

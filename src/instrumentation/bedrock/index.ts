@@ -42,8 +42,6 @@ function exportsOf(moduleExports: any): any {
     : moduleExports;
 }
 
-let callbackWarned = false;
-
 export const bedrockSdk: SdkAdapter<undefined> = {
   module: { name: '@aws-sdk/client-bedrock-runtime', versions: SUPPORTED_BEDROCK_VERSIONS },
   support: BEDROCK_SUPPORT,
@@ -72,19 +70,10 @@ export const bedrockSdk: SdkAdapter<undefined> = {
           name: 'BedrockRuntimeClient.send',
           operationOf(_thisArg, args) {
             const adapter = byClass.get((args[0] as { constructor?: unknown } | null)?.constructor);
-            if (adapter === undefined) return undefined;
-            if (args.some((a) => typeof a === 'function')) {
-              // The callback form returns nothing to observe: sent untouched, said once.
-              if (!callbackWarned) {
-                callbackWarned = true;
-                diag.warn(
-                  'tokenfuse: BedrockRuntimeClient.send(command, callback) is not instrumented; use the promise form',
-                );
-              }
-              return undefined;
-            }
             return adapter;
           },
+          // `send(command, callback)` and `send(command, options, callback)`.
+          callbackLast: true,
         },
       ],
     };
