@@ -3,6 +3,7 @@
 // duration, the fuse-state codes, the spend-spike factor, and the runbook link of every alert.
 // dashboards/build.ts and prometheus/build.ts both read it; changing a number here and running
 // both builds changes the panels' thresholds and the rules together.
+import { readFileSync } from 'node:fs';
 
 /** Severity label of an alert; the example Alertmanager config routes by it. */
 export type Severity = 'critical' | 'warning' | 'info';
@@ -30,8 +31,21 @@ export const ALERTS = {
 /** The name of a shipped alert. */
 export type AlertName = keyof typeof ALERTS;
 
-/** Where grafana/runbook.md is published; each alert links to its own section. */
-export const RUNBOOK_URL = 'https://github.com/tokenfuse/tokenfuse/blob/main/grafana/runbook.md';
+/**
+ * The repository's web address, from package.json `repository` (the one place it is set):
+ * `git+https://host/owner/name.git` → `https://host/owner/name`.
+ */
+export function repositoryWebUrl(pkg: { repository?: string | { url?: string } }): string {
+  const raw = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
+  if (!raw)
+    throw new Error('package.json has no "repository": the runbook links are built from it');
+  return raw.replace(/^git\+/, '').replace(/\.git$/, '');
+}
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+/** Where grafana/runbook.md is published (main branch); each alert links to its own section. */
+export const RUNBOOK_URL = `${repositoryWebUrl(PACKAGE)}/blob/main/grafana/runbook.md`;
 
 /** GitHub's anchor of the runbook section `## <alert>`: the heading in lower case. */
 export function runbookUrl(alert: AlertName): string {

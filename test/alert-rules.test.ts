@@ -15,7 +15,9 @@ const RULES = join(ROOT, 'grafana/prometheus/tokenfuse-rules.yml');
 const RULE_TESTS = join(ROOT, 'grafana/prometheus/tokenfuse-rules.test.yml');
 const ALERTMANAGER = join(ROOT, 'grafana/alertmanager/alertmanager.yml');
 const RUNBOOK = join(ROOT, 'grafana/runbook.md');
-const RUNBOOK_URL = 'https://github.com/tokenfuse/tokenfuse/blob/main/grafana/runbook.md#';
+// The repository named once, in package.json: every runbook link is built from it.
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const RUNBOOK_URL = `${PACKAGE.repository.url.replace(/^git\+/, '').replace(/\.git$/, '')}/blob/main/grafana/runbook.md#`;
 
 /** Receiver of each severity in the example Alertmanager configuration. */
 const RECEIVER_OF: Record<string, string> = {

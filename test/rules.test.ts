@@ -18,7 +18,12 @@ import {
   rulesStale,
 } from '../grafana/prometheus/build.js';
 import { renderRuleFile } from '../grafana/prometheus/src/yaml.js';
-import { ALERTS, runbookUrl, UTILIZATION_THRESHOLDS } from '../grafana/thresholds.js';
+import {
+  ALERTS,
+  repositoryWebUrl,
+  runbookUrl,
+  UTILIZATION_THRESHOLDS,
+} from '../grafana/thresholds.js';
 import { DEFAULT_THRESHOLDS } from '../src/budgets/budget.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -144,5 +149,17 @@ describe('one source of thresholds for rules and dashboards', () => {
       });
     }
     expect(utilizationPanels[0]!.targets[0]!.expr).toMatch(/ >= 0\.9\)$/);
+  });
+});
+
+describe('runbook links', () => {
+  it('are built from package.json "repository", the one place the address is set', () => {
+    expect(repositoryWebUrl({ repository: { url: 'git+https://example.org/o/n.git' } })).toBe(
+      'https://example.org/o/n',
+    );
+    expect(repositoryWebUrl({ repository: 'https://example.org/o/n' })).toBe(
+      'https://example.org/o/n',
+    );
+    expect(() => repositoryWebUrl({})).toThrow('package.json has no "repository"');
   });
 });
