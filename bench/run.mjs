@@ -23,9 +23,10 @@
 // Hooks: bench/budgets.mjs and bench/scrape.mjs, when present, each export
 //   `async function bench(ctx): Promise<Row[]>` (Row: see stats.mjs), called with
 //   ctx = { env, log, measure, arms: { bare, tokenfuseArm, ARM_FACTORIES }, summary }.
-// Their rows join the one table; when a file is absent its section prints a row saying so.
+// Their rows join the one table. A file without a `bench` export runs as a child process (its
+// output on stderr, a row with its exit code); an absent file gets a row saying so.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ARM_FACTORIES, bare, OPENAI_VERSION, shutdownProviders, tokenfuseArm } from './arms.mjs';
@@ -102,28 +103,49 @@ async function hook(file) {
     rows.push({ figure: file, subject: `(bench/${file} not present: not measured)`, value: NaN });
     return;
   }
-  const mod = await import(`./${file}`);
+  const url = new URL(file, import.meta.url);
+  // A script written to run on its own (no `bench` export) runs as a child process instead:
+  // importing it would run its top level inside this process, among the arms.
+  if (!/export\s+(async\s+)?function\s+bench\b/.test(readFileSync(url, 'utf8'))) {
+    const code = await child(url.pathname, [], process.env);
+    rows.push({
+      figure: file,
+      subject: `bench/${file} (ran on its own, exit ${code})`,
+      value: NaN,
+      note: 'its own output is printed above, on stderr',
+    });
+    return;
+  }
+  const mod = await import(url.href);
   const ctx = { env, log, measure, arms: { bare, tokenfuseArm, ARM_FACTORIES }, summary };
   rows.push(...(await mod.bench(ctx)));
+}
+
+/** Runs a script in a child Node process; its stdout goes to our stderr and is returned. */
+async function child(path, args, childEnv, onOut) {
+  const proc = spawn(process.execPath, ['--expose-gc', path, ...args], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  proc.stdout.on('data', (d) => {
+    onOut?.(d);
+    process.stderr.write(d);
+  });
+  return new Promise((resolve) => proc.on('close', resolve));
 }
 
 /** bench/soak.mjs in a child process; its closing lines become rows. */
 async function soakSection() {
   log(`soak: ${env.soakCalls} calls (bench/soak.mjs)`);
-  const child = spawn(
-    process.execPath,
-    ['--expose-gc', new URL('soak.mjs', import.meta.url).pathname],
-    {
-      env: { ...process.env, SOAK_CALLS: String(env.soakCalls) },
-      stdio: ['ignore', 'pipe', 'inherit'],
+  let out = '';
+  const code = await child(
+    new URL('soak.mjs', import.meta.url).pathname,
+    [],
+    { ...process.env, SOAK_CALLS: String(env.soakCalls) },
+    (d) => {
+      out += d;
     },
   );
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    process.stderr.write(d);
-  });
-  const code = await new Promise((resolve) => child.on('close', resolve));
   const mem = (label) => {
     const m = out.match(
       new RegExp(`${label} \\(GC\\):\\s+heap used ([\\d.]+) MB, RSS ([\\d.]+) MB`),
