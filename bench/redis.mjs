@@ -145,7 +145,7 @@ export async function redisBench({ env, log, measure, tokenfuseArm, target }) {
         subject: arm.name,
         value: added,
         control: f.call.control,
-        note: 'one round trip on loopback',
+        note: 'Redis on loopback, same machine',
       });
     for (const count of [1, 10]) {
       const arm =
