@@ -1,0 +1,131 @@
+// Alternating blocks: every round runs one block of each arm, in a fresh (seeded) random
+// order, so every arm, and the bare B control, sits at the same spread of distances from the
+// bare A block it is compared with; drift (JIT, GC, a busy neighbour) hits all arms alike.
+// Per round and arm one sample: µs per call (a block of calls), µs per chunk (the marginal
+// cost: long streams minus short ones, over the chunks between them, so the per-call part
+// cancels) and µs to the first chunk. Added by an arm = its sample minus bare A's of the
+// same round; the A-vs-A control = bare B minus bare A, what noise alone makes of one code.
+import { performance } from 'node:perf_hooks';
+import { call, spans, stream } from './arms.mjs';
+import { prng, shuffled, summary } from './stats.mjs';
+
+/** Now, in µs: the process's CPU time (user + system, all threads, so GC counts), or wall. */
+export function clock(kind) {
+  if (kind === 'wall') return () => performance.now() * 1000;
+  return () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+}
+
+/**
+ * Runs the rounds and returns, per arm, the samples and, for each instrumented arm, the
+ * summaries of what it adds over bare A (with bare B − bare A as the control).
+ * @param {object} o
+ * @param {import('./arms.mjs').Arm[]} o.arms bare A first, bare B second, then the others
+ * @param {number} o.rounds
+ * @param {number} o.calls calls per call block
+ * @param {number} o.streams long/short stream pairs per stream block (0: no stream block)
+ * @param {number} o.long chunks in a long stream
+ * @param {number} o.short chunks in a short stream
+ * @param {number} o.warmup untimed calls per arm before the first round
+ * @param {number} o.settle untimed calls after switching arms, before a timed block
+ * @param {'cpu' | 'wall'} o.clock
+ * @param {number} [o.seed]
+ * @param {(line: string) => void} o.log
+ */
+export async function measure(o) {
+  const now = clock(o.clock);
+  const random = prng(o.seed ?? 13);
+  const samples = new Map(o.arms.map((a) => [a, { call: [], chunk: [], ttfc: [], latency: [] }]));
+  let current;
+  /** Only one arm patched at a time: switch the last one off before the next goes on. */
+  function use(arm) {
+    if (current && current.set !== arm.set) current.set(false);
+    arm.set(true);
+    current = arm;
+  }
+  async function callBlock(arm, out) {
+    const latency = out?.latency;
+    const t0 = now();
+    for (let i = 0; i < o.calls; i++) {
+      const w = latency ? performance.now() : 0;
+      await call(arm.client);
+      if (latency) latency.push((performance.now() - w) * 1000);
+    }
+    return (now() - t0) / o.calls;
+  }
+  async function streamBlock(arm) {
+    let long = 0;
+    let short = 0;
+    let ttfc = 0;
+    for (let i = 0; i < o.streams; i++) {
+      for (const n of i % 2 === 0 ? [o.long, o.short] : [o.short, o.long]) {
+        const r = await stream(arm.client, n, now);
+        if (n === o.long) long += r.total;
+        else short += r.total;
+        ttfc += r.ttfc;
+      }
+    }
+    return {
+      chunk: (long - short) / (o.streams * (o.long - o.short)),
+      ttfc: ttfc / (2 * o.streams),
+    };
+  }
+  /** Fails the run when an arm did not instrument its block (or a bare one did). */
+  function checkSpans(arm, before, expected) {
+    const got = spans.ended - before;
+    const ok = arm.spansPerCall === 0 ? got === 0 : got >= expected * arm.spansPerCall;
+    if (!ok) throw new Error(`bench: ${arm.name} ended ${got} spans over ${expected} calls`);
+  }
+
+  const t0 = performance.now();
+  for (const arm of o.arms) {
+    use(arm);
+    for (let done = 0; done < o.warmup; done += o.calls) {
+      await callBlock(arm);
+      if (o.streams) await streamBlock(arm);
+    }
+  }
+  o.log(`  warm-up done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  for (let r = 0; r < o.rounds; r++) {
+    for (const arm of shuffled(o.arms, random)) {
+      use(arm);
+      const s = samples.get(arm);
+      for (let i = 0; i < o.settle; i++) await call(arm.client);
+      let before = spans.ended;
+      s.call.push(await callBlock(arm, s));
+      checkSpans(arm, before, o.calls);
+      if (o.streams) {
+        before = spans.ended;
+        const b = await streamBlock(arm);
+        checkSpans(arm, before, 2 * o.streams);
+        s.chunk.push(b.chunk);
+        s.ttfc.push(b.ttfc);
+      }
+    }
+    if ((r + 1) % Math.max(1, Math.round(o.rounds / 10)) === 0)
+      o.log(`  round ${r + 1}/${o.rounds}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  current?.set(false);
+
+  const [a, b, ...instrumented] = o.arms;
+  const A = samples.get(a);
+  const B = samples.get(b);
+  const minus = (x, y) => x.map((v, i) => v - y[i]);
+  const figures = {};
+  for (const kind of ['call', 'chunk', 'ttfc']) {
+    if (A[kind].length === 0) continue;
+    figures[kind] = {
+      bare: summary(A[kind]),
+      control: summary(minus(B[kind], A[kind])),
+      added: instrumented.map((arm) => ({
+        arm,
+        added: summary(minus(samples.get(arm)[kind], A[kind])),
+      })),
+    };
+  }
+  // Tail latency of single calls (wall clock), per arm: a real p99 of many calls.
+  figures.latency = o.arms.map((arm) => ({ arm, latency: summary(samples.get(arm).latency) }));
+  return figures;
+}
