@@ -174,7 +174,7 @@ export class ReportScenario {
       body: JSON.stringify(calls),
     });
     const results = (await res.json()) as Result[];
-    calls.forEach((c, i) => this.account(c, results[i]!));
+    for (const [i, c] of calls.entries()) this.account(c, results[i]!);
   }
 
   /** Adds a call's answer to its department's figures, priced by the catalog itself. */
