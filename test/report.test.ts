@@ -3,13 +3,20 @@
 // app, one restarted mid-period (test/helpers/report-scenario.ts). Every figure, in every
 // format, is checked against what the apps were answered, priced by calcPrice.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { usd } from '../src/cli/report/render-text.js';
-import { freePort } from './helpers/processes.js';
+import { freePort, ROOT } from './helpers/processes.js';
 import { requireBinary } from './helpers/prometheus.js';
 import { ReportScenario, type Spent, tokenfuse } from './helpers/report-scenario.js';
 
 const scenario = new ReportScenario();
+/** `UPDATE_SCREENSHOT=1` writes the screenshot the docs show (docs/chargeback.md). */
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? join(ROOT, 'docs', 'images', 'chargeback-report.png')
+  : undefined;
 let range: string[];
 
 beforeAll(async () => {
@@ -29,6 +36,17 @@ afterAll(() => scenario.stop());
 
 const DEPARTMENTS = ['research', 'ops', 'marketing'];
 const spent = (d: string): Spent => scenario.spent.get(d)!;
+
+const humanCells = (s: Spent) => [
+  usd(s.usd),
+  String(s.input),
+  String(s.cached),
+  '0',
+  String(s.output),
+  String(s.ok),
+  String(s.error),
+  String(s.blocked),
+];
 
 describe('tokenfuse report', () => {
   it('the scenario is what the figures below assume', () => {
@@ -116,17 +134,6 @@ describe('tokenfuse report', () => {
       ]);
     }
   });
-
-  const humanCells = (s: Spent) => [
-    usd(s.usd),
-    String(s.input),
-    String(s.cached),
-    '0',
-    String(s.output),
-    String(s.ok),
-    String(s.error),
-    String(s.blocked),
-  ];
 
   it('table: the figures as people read them, a TOTAL row and the notes', async () => {
     const run = await tokenfuse(['report', ...range]);
@@ -260,4 +267,98 @@ describe('tokenfuse report: failures are one line and a non-zero exit', () => {
       /^tokenfuse: --tz: unknown time zone "Mars\/Olympus"/,
     );
   });
+});
+
+describe('tokenfuse report --format html, in a real headless Chromium', () => {
+  it('shows the table’s figures, renders every chart, loads nothing and logs no error', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const file = join(scenario.dir, 'report.html');
+    const run = await tokenfuse([
+      'report',
+      '--prometheus',
+      scenario.prometheus.url,
+      '--month',
+      month,
+      '--format',
+      'html',
+      '--out',
+      file,
+    ]);
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    const html = readFileSync(file, 'utf8');
+    expect(html).not.toMatch(/<script|<link|@import|url\(/i);
+
+    const browser = await chromium.launch({
+      executablePath: requireBinary('chromium'),
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith('file:')) return route.continue();
+        requests.push(url);
+        return route.abort();
+      });
+      await page.goto(pathToFileURL(file).href);
+
+      // The table, as the reader sees it.
+      const rows = await page.$$eval('#report tbody tr, #report tfoot tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+      );
+      const pick = (c: string[]) => [c[1], c[3], c[4], c[5], c[6], c[7], c[8], c[9]];
+      expect(rows.map((c) => c[0])).toEqual([...DEPARTMENTS, 'TOTAL']);
+      for (const [i, d] of DEPARTMENTS.entries())
+        expect(pick(rows[i]!)).toEqual(humanCells(spent(d)));
+      expect(pick(rows[3]!)).toEqual(humanCells(scenario.total()));
+      expect(rows[0]!.slice(-2)).toEqual([
+        usd(0.05),
+        `${((spent('research').usd / 0.05) * 100).toFixed(1)}%`,
+      ]);
+
+      // Every chart drew its marks: a bar and an arc per department, a line per
+      // department with a point per day of the month.
+      const marks = (selector: string) => page.$$eval(selector, (els) => els.length);
+      const days = new Date(
+        Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5)), 0),
+      ).getUTCDate();
+      expect(await marks('#chart-spend svg .mark-rect.role-mark path')).toBe(3);
+      expect(await marks('#chart-share svg .mark-arc.role-mark path')).toBe(3);
+      expect(await marks('#chart-daily svg .mark-line.role-mark path')).toBe(3);
+      expect(await marks('#chart-daily svg .mark-symbol.role-mark path')).toBe(3 * days);
+
+      const background = () =>
+        page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+      expect(await background()).toBe('rgb(255, 255, 255)');
+      await page.screenshot({
+        path: SCREENSHOT ?? join(scenario.dir, 'report.png'),
+        fullPage: true,
+      });
+      await page.emulateMedia({ colorScheme: 'dark' });
+      expect(await background()).toBe('rgb(13, 17, 23)');
+      await page.emulateMedia({ colorScheme: 'dark', media: 'print' });
+      expect(await background()).toBe('rgb(255, 255, 255)');
+
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
