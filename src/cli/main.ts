@@ -5,6 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../version.js';
 import { exitCodeOf, messageOf } from './cli-error.js';
+import { registerCheck } from './commands/check.js';
+import { registerFakeServer } from './commands/fake-server.js';
+import { registerPrices } from './commands/prices.js';
 import { registerReport } from './commands/report.js';
 
 /** The program with every command registered. */
@@ -15,6 +18,9 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Commands register here, one line each (keep the list alphabetical).
+  registerCheck(program);
+  registerFakeServer(program);
+  registerPrices(program);
   registerReport(program);
   return program;
 }
