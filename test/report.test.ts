@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolvePeriod } from '../src/cli/report/period.js';
 import { usd } from '../src/cli/report/render-text.js';
+import { exactChunking } from '../src/restore/spend-query.js';
 import { freePort, ROOT } from './helpers/processes.js';
 import { requireBinary } from './helpers/prometheus.js';
 import { ReportScenario, type Spent, tokenfuse } from './helpers/report-scenario.js';
@@ -361,4 +363,68 @@ describe('tokenfuse report --format html, in a real headless Chromium', () => {
       await browser.close();
     }
   }, 60_000);
+});
+
+describe('report periods: exact instants in the time zone, across DST', () => {
+  const H = 3_600_000;
+
+  it('a month where summer time ends has a 25-hour day', () => {
+    // Europe/Berlin, October 2026: CEST (+2) until 25 Oct 03:00, then CET (+1).
+    const p = resolvePeriod({ month: '2026-10' }, 'Europe/Berlin', 0);
+    expect(new Date(p.start).toISOString()).toBe('2026-09-30T22:00:00.000Z');
+    expect(new Date(p.end).toISOString()).toBe('2026-10-31T23:00:00.000Z');
+    expect(p.end - p.start).toBe((31 * 24 + 1) * H);
+    expect(p.days.map((d) => d.label)).toEqual(
+      Array.from({ length: 31 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`),
+    );
+    const lengths = p.days.map((d) => (d.end - d.start) / H);
+    expect(lengths[24]).toBe(25);
+    expect(lengths.filter((l) => l !== 24)).toEqual([25]);
+    expect(p.previous).toEqual({
+      start: Date.parse('2026-08-31T22:00:00Z'),
+      end: p.start,
+      label: '2026-09',
+    });
+  });
+
+  it('a month where summer time starts has a 23-hour day', () => {
+    // America/New_York, March 2026: EST (-5) until 8 Mar 02:00, then EDT (-4).
+    const p = resolvePeriod({ month: '2026-03' }, 'America/New_York', 0);
+    expect(new Date(p.start).toISOString()).toBe('2026-03-01T05:00:00.000Z');
+    expect(new Date(p.end).toISOString()).toBe('2026-04-01T04:00:00.000Z');
+    const lengths = p.days.map((d) => (d.end - d.start) / H);
+    expect(lengths[7]).toBe(23);
+    expect(lengths.filter((l) => l !== 24)).toEqual([23]);
+  });
+
+  it('days and months are cut into chunks that end exactly at their end', () => {
+    const p = resolvePeriod({ month: '2026-10' }, 'Europe/Berlin', 0);
+    for (const span of [p, ...p.days, p.previous]) {
+      const { count, stepMs } = exactChunking(span.start, span.end);
+      expect(count * stepMs).toBe(span.end - span.start);
+      expect(Number.isInteger(stepMs)).toBe(true);
+    }
+    // A span no chunk count divides but one: one chunk.
+    expect(exactChunking(0, 15 * 60_000 * 7 + 1)).toEqual({
+      count: 1,
+      stepMs: 15 * 60_000 * 7 + 1,
+    });
+  });
+
+  it('--from/--to: dates are local midnights, date-times need their offset', () => {
+    const p = resolvePeriod({ from: '2026-10-24', to: '2026-10-26' }, 'Europe/Berlin', 0);
+    expect(new Date(p.start).toISOString()).toBe('2026-10-23T22:00:00.000Z');
+    expect(new Date(p.end).toISOString()).toBe('2026-10-25T23:00:00.000Z');
+    expect(p.days.map((d) => [d.label, (d.end - d.start) / H])).toEqual([
+      ['2026-10-24', 24],
+      ['2026-10-25', 25],
+    ]);
+    expect(p.previous).toMatchObject({ start: p.start - 49 * H, end: p.start });
+    expect(() => resolvePeriod({ from: '2026-10-24T08:00' }, 'UTC', 0)).toThrow(
+      '--from: expected a date (2026-11-03) or a date-time with its offset (2026-11-03T08:00:00Z), got "2026-10-24T08:00"',
+    );
+    expect(() => resolvePeriod({ month: '2026-10', from: '2026-10-01' }, 'UTC', 0)).toThrow(
+      'give either --month or --from/--to, not both',
+    );
+  });
 });
