@@ -5,14 +5,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePeriod } from '../src/cli/report/period.js';
 import { usd } from '../src/cli/report/render-text.js';
 import { exactChunking } from '../src/restore/spend-query.js';
 import { freePort, ROOT } from './helpers/processes.js';
 import { requireBinary } from './helpers/prometheus.js';
-import { ReportScenario, type Spent, tokenfuse } from './helpers/report-scenario.js';
+import {
+  humanCells,
+  launchChromium,
+  ReportScenario,
+  type Spent,
+  tokenfuse,
+} from './helpers/report-scenario.js';
 
 const scenario = new ReportScenario();
 /** `UPDATE_SCREENSHOT=1` writes the screenshot the docs show (docs/chargeback.md). */
@@ -38,17 +43,6 @@ afterAll(() => scenario.stop());
 
 const DEPARTMENTS = ['research', 'ops', 'marketing'];
 const spent = (d: string): Spent => scenario.spent.get(d)!;
-
-const humanCells = (s: Spent) => [
-  usd(s.usd),
-  String(s.input),
-  String(s.cached),
-  '0',
-  String(s.output),
-  String(s.ok),
-  String(s.error),
-  String(s.blocked),
-];
 
 describe('tokenfuse report', () => {
   it('the scenario is what the figures below assume', () => {
@@ -290,20 +284,7 @@ describe('tokenfuse report --format html, in a real headless Chromium', () => {
     const html = readFileSync(file, 'utf8');
     expect(html).not.toMatch(/<script|<link|@import|url\(/i);
 
-    const browser = await chromium.launch({
-      executablePath: requireBinary('chromium'),
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];

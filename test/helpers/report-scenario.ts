@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
+import { type Browser, chromium } from 'playwright-core';
 import { stringify } from 'yaml';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
+import { usd } from '../../src/cli/report/render-text.js';
 import { App, childEnv, freePort, ROOT } from './processes.js';
-import { type PrometheusServer, startPrometheus } from './prometheus.js';
+import { type PrometheusServer, requireBinary, startPrometheus } from './prometheus.js';
 
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
@@ -219,4 +221,34 @@ export class ReportScenario {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
+}
+
+/** A department's figures as the table, Markdown and HTML formats show them. */
+export const humanCells = (s: Spent) => [
+  usd(s.usd),
+  String(s.input),
+  String(s.cached),
+  '0',
+  String(s.output),
+  String(s.ok),
+  String(s.error),
+  String(s.blocked),
+];
+
+/** Debian's Chromium, headless, with nothing of its own on the network. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: requireBinary('chromium'),
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
 }
