@@ -2,7 +2,7 @@
 // second restarted mid-period) spend for three departments against the fake OpenAI
 // server; a real Prometheus (1 s scrapes) scrapes them. The scenario keeps what every
 // call used, so the tests can say what the report must show: known usage × calcPrice.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { usd } from '../../src/cli/report/render-text.js';
 import { App, childEnv, freePort, ROOT } from './processes.js';
-import { type PrometheusServer, requireBinary, startPrometheus } from './prometheus.js';
+import { type PrometheusServer, startPrometheus } from './prometheus.js';
 
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
@@ -237,8 +237,12 @@ export const humanCells = (s: Spent) => [
 
 /** Debian's Chromium, headless, with nothing of its own on the network. */
 export function launchChromium(): Promise<Browser> {
+  const found = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' });
+  const executablePath = found.stdout.trim();
+  if (found.status !== 0 || executablePath === '')
+    throw new Error('chromium is not installed; install it with: apt-get install chromium');
   return chromium.launch({
-    executablePath: requireBinary('chromium'),
+    executablePath,
     headless: true,
     args: [
       '--headless',
