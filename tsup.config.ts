@@ -22,6 +22,9 @@ export default defineConfig([
   {
     entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
+    // `fake-server` bundles examples/shared/; its Bedrock event streams load the AWS
+    // SDK's codec on first use, from the user's install (a peer's dependency).
+    external: ['@smithy/core'],
     sourcemap: true,
     clean: false,
     splitting: false,

@@ -107,6 +107,10 @@ describe('the tarball', () => {
     for (const entry of ['package.json', 'tsconfig.json', 'tsup.config.ts', 'README.md', 'LICENSE'])
       copyFileSync(join(ROOT, entry), join(checkout, entry));
     cpSync(join(ROOT, 'src'), join(checkout, 'src'), { recursive: true });
+    // The CLI's `fake-server` bundles the examples' fake server at build time.
+    cpSync(join(ROOT, 'examples', 'shared'), join(checkout, 'examples', 'shared'), {
+      recursive: true,
+    });
     symlinkSync(join(ROOT, 'node_modules'), join(checkout, 'node_modules'), 'dir');
     expect(existsSync(join(checkout, 'dist'))).toBe(false);
     const { stdout } = await npm(['pack', '--dry-run', '--json'], checkout, 180_000);

@@ -5,6 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../version.js';
 import { exitCodeOf, messageOf } from './cli-error.js';
+import { registerCheck } from './commands/check.js';
+import { registerFakeServer } from './commands/fake-server.js';
+import { registerPrices } from './commands/prices.js';
+import { registerReport } from './commands/report.js';
 
 /** The program with every command registered. */
 function buildProgram(): Command {
@@ -14,6 +18,10 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Commands register here, one line each (keep the list alphabetical).
+  registerCheck(program);
+  registerFakeServer(program);
+  registerPrices(program);
+  registerReport(program);
   return program;
 }
 

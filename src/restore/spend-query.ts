@@ -139,6 +139,21 @@ export function chunking(
   return { count, stepMs: Math.ceil(span / count) };
 }
 
+/**
+ * The chunks of `[start, end]` for a fixed period (a report's day or month): equal
+ * chunks that end exactly at `end` (their count divides the span in ms; one chunk when
+ * nothing else does), at most {@link MAX_CHUNKS} and, where the span allows, at least
+ * {@link MIN_CHUNK_MS} long. Exactly at `end`, so that consecutive periods neither
+ * overlap nor leave a gap: their figures add up to the whole's.
+ */
+export function exactChunking(start: number, end: number): { count: number; stepMs: number } {
+  const span = end - start;
+  if (span <= 0) return { count: 0, stepMs: 0 };
+  let count = Math.min(MAX_CHUNKS, Math.max(1, Math.floor(span / MIN_CHUNK_MS)));
+  while (span % count !== 0) count--;
+  return { count, stepMs: span / count };
+}
+
 /** The rule, over one series' samples after `prev` (0 for a series born among them). */
 export function counterSpend(prev: number | undefined, samples: readonly number[]): number {
   let spent = 0;
@@ -151,13 +166,15 @@ export function counterSpend(prev: number | undefined, samples: readonly number[
 }
 
 /**
- * PromQL of one chunk's spend for the series of `selector`, summed, but for the
- * series with a reset inside the chunk (left to the raw samples); and of those
- * series themselves, with their `prev` (absent: born in the chunk).
+ * PromQL of one chunk's spend for the series of `selector`, summed (per value of the
+ * `by` labels, when given), but for the series with a reset inside the chunk (left to
+ * the raw samples); and of those series themselves, with their `prev` (absent: born
+ * in the chunk).
  */
 export function chunkExpressions(
   selector: string,
   stepMs: number,
+  by: readonly string[] = [],
 ): { sum: string; resets: string; prev: string } {
   const chunk = `[${stepMs}ms]`;
   const last = `last_over_time(${selector}${chunk})`;
@@ -166,7 +183,7 @@ export function chunkExpressions(
   const prev = `last_over_time(${selector}[${Math.max(stepMs, GAP_MS)}ms] offset ${stepMs}ms)`;
   const steady = `((${min}) >= (${prev}))`;
   return {
-    sum: `sum(((((${last}) - (${prev})) and ${steady}) or ((${last}) unless ${steady})) unless ${reset})`,
+    sum: `sum${by.length > 0 ? ` by (${by.join(',')})` : ''}(((((${last}) - (${prev})) and ${steady}) or ((${last}) unless ${steady})) unless ${reset})`,
     resets: reset,
     prev: `(${prev}) and ${reset}`,
   };
