@@ -168,7 +168,7 @@ export function behaviourSuite(driver: SdkDriver): void {
       );
       const usage = driver.usage(spec);
       // The environment variable wins over the configured default (`test`). Where the SDK
-      // cannot have client-wide headers read (README, Limits), they tag nothing: the
+      // cannot have client-wide headers read (docs/limits.md), they tag nothing: the
       // configured default project stands.
       const env = { environment: 'staging' };
       const fromClient = clientHeaders ? 'from-client' : DEFAULTS.project;
