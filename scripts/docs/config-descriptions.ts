@@ -112,6 +112,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     default: '`{ flex: 0.5, batch: 0.5 }`',
   },
   'pricing.catalog': {
+    type: '`bundled`, a file path or an http(s) URL',
     description:
       "`bundled`, or a catalog JSON in `@pydantic/genai-prices`' own format (its `data.json` v2): a file path (relative to the working directory at start) or an `http://` / `https://` URL; see [Catalog updates](pricing.md#catalog-updates)",
   },
@@ -198,14 +199,23 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     type: 'object of strings',
     default: 'every call',
   },
-  'policies[].allowModels': { description: 'model globs the matched calls may use' },
-  'policies[].denyModels': { description: 'model globs they may not use; deny wins' },
+  'policies[].allowModels': {
+    description: 'models the matched calls may use',
+    type: 'array of model globs',
+  },
+  'policies[].denyModels': {
+    description: 'models they may not use; deny wins',
+    type: 'array of model globs',
+  },
   webhooks: {
     description:
       'endpoints posted on every threshold crossing and fuse trip; see [Events and manual control](budgets-and-fuses.md#events-and-manual-control)',
     default: '`[]`',
   },
-  'webhooks[].url': { description: 'where messages are posted (logged by scheme and host only)' },
+  'webhooks[].url': {
+    description: 'where messages are posted (logged by scheme and host only)',
+    type: 'http(s) URL',
+  },
   'webhooks[].format': { description: 'body of the message', default: '`json`' },
   'webhookDelivery.concurrency': { description: 'webhook requests in flight at most' },
   'webhookDelivery.maxQueue': { description: 'messages waiting at most' },
@@ -218,6 +228,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
   },
   'ledger.url': {
     description: 'Redis URL (required for `redis`); the variable wins over the file',
+    type: '`redis://` or `rediss://` URL',
     env: 'TOKENFUSE_LEDGER_URL',
   },
   'ledger.keyPrefix': {
@@ -245,6 +256,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
   'ledger.restore.prometheus': {
     description:
       'Prometheus URL to restore spend from (memory ledger only); see [Running many replicas](fleet.md)',
+    type: 'http(s) URL',
     env: 'TOKENFUSE_RESTORE_PROMETHEUS',
     default: 'none (off)',
   },

@@ -58,16 +58,22 @@ function numberType(schema: Schema): string {
   // An integer's safe-integer bounds are no limit a reader needs to see.
   const bounded = (n: number | null | undefined): n is number =>
     n != null && Math.abs(n) < Number.MAX_SAFE_INTEGER;
-  if (bounded(min) && bounded(max)) return `${kind} ${min}..${max}`;
+  const exclusiveMax = checks.some(
+    (c) => c.check === 'less_than' && (c as { inclusive?: boolean }).inclusive === false,
+  );
+  if (bounded(min) && bounded(max))
+    return exclusiveMin || exclusiveMax
+      ? `${kind} ${exclusiveMin ? '>' : '>='} ${min} and ${exclusiveMax ? '<' : '<='} ${max}`
+      : `${kind} ${min}..${max}`;
   if (bounded(min)) return `${kind} ${exclusiveMin ? '>' : '>='} ${min}`;
   return kind;
 }
 
 function stringType(schema: Schema): string {
-  const prefix = (schema.def.checks ?? [])
-    .map((c) => c._zod.def)
-    .find((c) => c.format === 'starts_with')?.prefix;
-  return prefix ? `string starting with ${code(prefix)}` : 'string';
+  const checks = (schema.def.checks ?? []).map((c) => c._zod.def);
+  const prefix = checks.find((c) => c.format === 'starts_with')?.prefix;
+  if (prefix) return `string starting with ${code(prefix)}`;
+  return checks.some((c) => c.check === 'min_length') ? 'non-empty string' : 'string';
 }
 
 /** The type of a field in words, from what its schema declares. */
@@ -107,10 +113,9 @@ export function typeOf(schema: Schema): string {
 }
 
 function plural(schema: Schema): string {
+  if (unwrap(schema).def.type === 'object') return 'objects';
   const type = typeOf(schema);
-  if (type === 'object') return 'objects';
-  if (type === 'string') return 'strings';
-  return type;
+  return type.endsWith('string') ? `${type}s` : type;
 }
 
 function unwrap(schema: Schema): Schema {
