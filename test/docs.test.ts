@@ -18,11 +18,12 @@ import GithubSlugger from 'github-slugger';
 import { Lexer, type Token } from 'marked';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { configReference } from '../scripts/docs/config-reference.js';
 import { readBlock, writeBlock } from '../scripts/docs/generated-blocks.js';
 import { metricsReference } from '../scripts/docs/metrics-reference.js';
 import { validateOptions } from '../src/config/schema.js';
-import { ROOT } from './helpers/processes.js';
+import { freePort, ROOT } from './helpers/processes.js';
 import { runnableBlocks, runSession } from './helpers/runnable-blocks.js';
 
 const DOCS = readdirSync(join(ROOT, 'docs'))
@@ -166,7 +167,9 @@ describe('runnable blocks', () => {
   const pages = DOCS.filter((page) => runnableBlocks(read(page)).length > 0);
 
   it('docs/ has runnable blocks', () => {
-    expect(pages).toContain('docs/troubleshooting.md');
+    expect(pages).toEqual(
+      expect.arrayContaining(['docs/troubleshooting.md', 'docs/budgets-and-fuses.md']),
+    );
   });
 
   it.each(pages)(
@@ -175,9 +178,20 @@ describe('runnable blocks', () => {
       // Inside the repository, so `tokenfuse` resolves to this package (dist/) by its own name.
       mkdirSync(join(ROOT, '.tmp'), { recursive: true });
       const dir = mkdtempSync(join(ROOT, '.tmp', 'docs-'));
+      // What the quickstart sets up: the fake server, and the variables pointing the SDK at it.
+      const fake = await startFakeOpenAI();
       try {
-        await runSession(runnableBlocks(read(page)), { cwd: dir, replace: [[dir, '/srv/app']] });
+        await runSession(runnableBlocks(read(page)), {
+          cwd: dir,
+          replace: [[dir, '/srv/app']],
+          env: {
+            OPENAI_BASE_URL: `${fake.url}/v1`,
+            OPENAI_API_KEY: 'fake',
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+          },
+        });
       } finally {
+        await fake.close();
         rmSync(dir, { recursive: true, force: true });
       }
     },

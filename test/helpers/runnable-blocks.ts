@@ -111,6 +111,21 @@ export function normalise(text: string, replace: [string, string][] = []): strin
     .trimEnd();
 }
 
+/** Whether something accepts connections on the loopback port. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
 function waitForPort(port: number, deadline: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const attempt = () => {
@@ -151,6 +166,12 @@ export async function runSession(
         continue;
       }
       if (block.options.background) {
+        const wanted = Number(block.options.port);
+        // A port already taken would have the session talk to someone else's server.
+        if (wanted && (await answers(wanted)))
+          throw new Error(
+            `line ${block.line}: port ${wanted} is already in use; stop what holds it`,
+          );
         const child = spawn('bash', ['-c', block.code], {
           cwd: where,
           env: blockEnv(opts.env),
@@ -158,8 +179,7 @@ export async function runSession(
           detached: true,
         });
         background.push(child);
-        const port = Number(block.options.port);
-        if (port) await waitForPort(port, Date.now() + 30_000);
+        if (wanted) await waitForPort(wanted, Date.now() + 30_000);
         continue;
       }
       const cwdFile = join(state, 'cwd');
