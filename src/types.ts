@@ -74,7 +74,7 @@ export interface MetricsOptions {
   exporter?: 'prometheus' | 'none';
   /**
    * Interface the Prometheus endpoint binds to: loopback by default, `0.0.0.0` for a
-   * Prometheus on another host or pod (README, Security).
+   * Prometheus on another host or pod (docs/security.md).
    * Env: `OTEL_EXPORTER_PROMETHEUS_HOST`.
    * @default '127.0.0.1'
    */

@@ -1,5 +1,5 @@
 // The Grafana dashboards in grafana/dashboards/: generated from build.ts, in step with the
-// committed JSON, and every query on the metrics contract with the conventions the README and
+// committed JSON, and every query on the metrics contract with the conventions docs/ and
 // build.ts describe. PromQL syntax is checked with promtool (Debian's `prometheus` package, as
 // for the end-to-end alerting suite).
 import { spawnSync } from 'node:child_process';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The layers of src/, bottom first (README, "Development": the layers). A file may
+ * The layers of src/, bottom first (docs/architecture.md: the layers). A file may
  * import from its own layer or a lower one, never from a higher one; and no two
  * folders import each other, directly or round a loop.
  */

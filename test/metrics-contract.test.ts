@@ -4,8 +4,8 @@ import { METRIC_NAMES } from '../src/index.js';
 import { PRICING_ISSUES_METRIC, prometheusName } from '../src/metrics/contract.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 
-// The metrics contract dashboards and alert rules rely on (DESIGN.md, README
-// "Metrics reference"). Changing a name here means changing them too.
+// The metrics contract dashboards and alert rules rely on (DESIGN.md, docs/metrics.md
+// generated from the contract). Changing a name here means changing them too.
 const CONTRACT = {
   gen_ai_client_token_usage: 'histogram',
   gen_ai_client_operation_duration: 'histogram',

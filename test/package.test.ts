@@ -23,6 +23,7 @@ import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai
 import { PACKAGE_VERSION } from '../src/version.js';
 import { App, childEnv, freePort, ROOT } from './helpers/processes.js';
 import { parsePrometheusText, select } from './helpers/prom-text.js';
+import { runnableBlocks, runSession } from './helpers/runnable-blocks.js';
 
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -93,6 +94,28 @@ describe('the tarball', () => {
     expect(
       tarballFiles.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(f)),
     ).toEqual([]);
+  });
+
+  it('`npm pack --dry-run` lists the build with its types, README and LICENSE, and nothing else', async () => {
+    const { stdout } = await npm(['pack', '--ignore-scripts', '--dry-run', '--json'], ROOT);
+    const [listed] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    const files = listed!.files.map((f) => f.path);
+    for (const file of [
+      'README.md',
+      'LICENSE',
+      'package.json',
+      'dist/cli.js',
+      'dist/index.d.ts',
+      'dist/index.d.cts',
+      'dist/register.d.ts',
+      'dist/register.d.cts',
+    ])
+      expect(files).toContain(file);
+    expect(files.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(f))).toEqual(
+      [],
+    );
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toContain('Apache License');
+    expect(pkg.license).toBe('Apache-2.0');
   });
 
   it('lists the same files in `npm pack --dry-run`', async () => {
@@ -244,4 +267,33 @@ describe('installed from the tarball', () => {
       expect(researchCost).toBeCloseTo(26e-6, 12);
     });
   });
+});
+
+describe("the README's quickstart", () => {
+  it('works verbatim from the packed tarball, with no key, against the fake server', async () => {
+    // The README's first step (`npm install`, `npm pack --pack-destination ..` in a clone) is
+    // what beforeAll did: the tarball is in tmp/. A stand-in for the clone beside it holds
+    // what `npm run fake-llm` needs; every block marked runnable then runs as written.
+    const clone = join(tmp, 'clone');
+    mkdirSync(clone);
+    copyFileSync(join(ROOT, 'package.json'), join(clone, 'package.json'));
+    symlinkSync(join(ROOT, 'examples'), join(clone, 'examples'), 'dir');
+    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+    expect(existsSync(join(tmp, `tokenfuse-${PACKAGE_VERSION}.tgz`))).toBe(true);
+
+    const blocks = runnableBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    expect(blocks.map((b) => Object.keys(b.options).join(' '))).toEqual([
+      'background cwd port',
+      '',
+      'file',
+      'expect',
+    ]);
+    const runs = await runSession(blocks, { cwd: clone, dirs: { clone } });
+    const app = runs.at(-1)!;
+    // The startup line goes to stderr, naming where it looked for a config file.
+    expect(app.stderr).toContain(
+      `tokenfuse ${PACKAGE_VERSION} started: config none (looked for tokenfuse.config.yaml, ` +
+        `tokenfuse.config.yml, tokenfuse.config.json in ${join(tmp, 'tokenfuse-try')};`,
+    );
+  }, 300_000);
 });

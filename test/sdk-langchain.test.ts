@@ -364,7 +364,7 @@ describe('a fuse blocks a LangChain call before it is sent, once, with no retry'
     expect(isBudgetExceededError(retried)).toBe(true);
     expect(spend(await h!.scrape(), 'marketing')).toMatchObject({ ok: 1, blocked: 2 });
 
-    // The README's pattern: rethrow a blocked call from onFailedAttempt to stop at once.
+    // The pattern of docs/sdks.md (LangChain): rethrow a blocked call from onFailedAttempt to stop at once.
     const stopped = await rejection(
       marketing(() =>
         model

@@ -497,8 +497,8 @@ describe('reading usage with the catalog’s extractors', () => {
   });
 });
 
-it('README’s metrics reference lists exactly the token types exported', () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+it('the metrics reference (docs/metrics.md) lists exactly the token types exported', () => {
+  const readme = readFileSync(new URL('../docs/metrics.md', import.meta.url), 'utf8');
   const bullet = readme.slice(readme.indexOf('- `tokenfuse_tokens_total`: tokens used, by `type`'));
   const text = bullet.slice(0, bullet.indexOf('\n- '));
   const documented = [...text.matchAll(/`([a-z_]+)` \(/g)].map((m) => m[1]);

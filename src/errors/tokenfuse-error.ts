@@ -4,7 +4,7 @@ const TOKENFUSE_ERROR = Symbol.for('tokenfuse.error');
 
 /**
  * The `code` of every error tokenfuse throws or rejects with: stable, snake_case,
- * listed in the README's Errors section. Tell the errors apart by it.
+ * listed in docs/troubleshooting.md, "Error codes". Tell the errors apart by it.
  */
 export type TokenfuseErrorCode =
   | 'budget_exceeded'

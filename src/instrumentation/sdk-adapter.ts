@@ -223,8 +223,8 @@ export interface LoadedSdk {
 }
 
 /**
- * What an SDK folder instruments, in the words of the README's support table
- * (generated from these by `support-table.ts`; a test keeps the README equal to it).
+ * What an SDK folder instruments, in the words of the support table of docs/sdks.md
+ * (generated from these by `support-table.ts`; a test keeps docs/sdks.md equal to it).
  * Markdown, one short phrase per cell.
  */
 export interface SdkSupport {
@@ -241,7 +241,7 @@ export interface SdkSupport {
 /** One SDK folder's declaration. `S` is what it keeps per instrumentation (see `createSession`). */
 export interface SdkAdapter<S = unknown> {
   module: SdkModule;
-  /** The README support table's row (a test requires it of every adapter in `SDKS`). */
+  /** The support table's row (docs/sdks.md) (a test requires it of every adapter in `SDKS`). */
   support?: SdkSupport;
   /** Per-instrumentation state, built once from the parts it is given. */
   createSession(services: SdkServices): S;

@@ -1,13 +1,13 @@
 /**
- * The README's support table, generated from what each SDK folder in `SDKS`
- * declares (its module's ranges, its `support`), so the README cannot claim an
+ * The support table of docs/sdks.md, generated from what each SDK folder in `SDKS`
+ * declares (its module's ranges, its `support`), so the docs cannot claim an
  * SDK, version or API the code does not instrument. test/support-table.test.ts
- * holds the README to it (`npm run readme:support` rewrites it).
+ * holds docs/sdks.md to it (`npm run readme:support` or `npm run docs` rewrites it).
  */
 import type { SdkAdapter } from './sdk-adapter.js';
 import { SDKS } from './sdks.js';
 
-/** The lines around the table in README.md. */
+/** The lines around the table in docs/sdks.md. */
 export const SUPPORT_TABLE_START =
   '<!-- support-table:start (generated: npm run readme:support) -->';
 export const SUPPORT_TABLE_END = '<!-- support-table:end -->';

@@ -2,8 +2,8 @@
  * The metrics contract: the one list of tag names, metric label names, label values
  * with a fixed set (token types, outcomes) and every metric's OpenTelemetry name,
  * Prometheus name, type and help. Code, the Prometheus restore, the alert rules and
- * the dashboards read their names from here, so a rename is one edit (README,
- * "Metrics reference", documents the same contract for users).
+ * the dashboards read their names from here, so a rename is one edit (docs/metrics.md,
+ * generated from this file by `npm run docs`, documents the same contract for users).
  *
  * Bottom layer: this file imports nothing, so any layer may read it.
  */

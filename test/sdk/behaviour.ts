@@ -174,7 +174,7 @@ export function behaviourSuite(driver: SdkDriver): void {
       );
       const usage = driver.usage(spec);
       // The environment variable wins over the configured default (`test`). Where the SDK
-      // cannot have client-wide or per-request headers read (README, Limits), they tag
+      // cannot have client-wide or per-request headers read (docs/limits.md), they tag
       // nothing: the context's or the configured default's tags stand.
       const env = { environment: 'staging' };
       const fromClient = clientHeaders ? 'from-client' : DEFAULTS.project;

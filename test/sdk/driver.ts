@@ -69,7 +69,7 @@ export interface DriverClient {
 /**
  * What a driver's SDK can do that not every SDK can. Each is `true` unless declared
  * `false`; a `false` makes the suite assert the documented behaviour instead (see the
- * README's Limits), never skip the case.
+ * docs/limits.md), never skip the case.
  */
 export interface DriverCapabilities {
   /**

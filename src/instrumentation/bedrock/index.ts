@@ -86,7 +86,7 @@ export const bedrockSdk: SdkAdapter<undefined> = {
     };
     return {
       body,
-      // Bedrock has no per-request headers to attribute from (see the README).
+      // Bedrock has no per-request headers to attribute from (docs/sdks.md, Amazon Bedrock).
       headers: undefined,
       headersReadable: false,
       // The client's region and endpoint are async providers: the server is not known

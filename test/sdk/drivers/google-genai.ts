@@ -85,7 +85,7 @@ export const googleGenAiDriver: SdkDriver = {
       },
     };
   },
-  // README, Limits: the SDK merges client-wide headers into every request with no way to
+  // docs/limits.md: the SDK merges client-wide headers into every request with no way to
   // remove one per call, so they are sent as they are and tag nothing.
   capabilities: { clientHeaders: false },
   // Plain promises: @google/genai has no APIPromise.
