@@ -42,6 +42,8 @@ import { AI_SDK_MAJORS, aiSdkDriver } from './sdk/drivers/ai-sdk.js';
 for (const major of AI_SDK_MAJORS) {
   behaviourSuite(aiSdkDriver('openai', major));
   behaviourSuite(aiSdkDriver('anthropic', major));
+  // generateObject / streamObject: the fake answers a JSON-schema request with JSON.
+  behaviourSuite(aiSdkDriver('openai', major, 'object'));
 }
 
 let llm: FakeOpenAI;

@@ -51,6 +51,9 @@
 //   completion_tokens / output_tokens = reply words + reasoning_tokens.
 //   reply text         = the words "Hello", "from", <model> cycled, joined by single spaces,
 //                        e.g. 5 words for gpt-4.1: "Hello from gpt-4.1 Hello from".
+//                        Chat with response_format json_schema or json_object: the same
+//                        words as JSON, {"text":"Hello from gpt-4.1 Hello from"}, the same
+//                        counts (a stream splits it at the spaces, as any reply).
 //   embeddings tokens  = sum of words(input string) over inputs (token-array inputs count
 //                        their array length); prompt_tokens = total_tokens.
 //   embedding vectors  = `dimensions` (default 8) floats, a deterministic function of the
@@ -629,7 +632,11 @@ async function chatCompletions(ctx) {
   const model = body.model;
   const limit = body.max_completion_tokens ?? body.max_tokens;
   const plan = planCompletion(model, limit);
-  const text = replyText(model, plan.words);
+  const format = body.response_format?.type;
+  const words = replyText(model, plan.words);
+  // Structured output: the words as the one field of a JSON object (generateObject, parse()).
+  const text =
+    format === 'json_schema' || format === 'json_object' ? JSON.stringify({ text: words }) : words;
   const finishReason = plan.truncated ? 'length' : 'stop';
   const usage = usageFor(ctx, () => {
     const prompt = chatPromptTokens(body);
@@ -706,8 +713,8 @@ async function chatCompletions(ctx) {
   });
 
   const frames = [chunk([choice({ role: 'assistant', content: '', refusal: null })])];
-  const words = text === '' ? [] : text.split(' ');
-  words.forEach((w, i) => {
+  const pieces = text === '' ? [] : text.split(' ');
+  pieces.forEach((w, i) => {
     frames.push(chunk([choice({ content: i === 0 ? w : ` ${w}` })]));
   });
   frames.push(chunk([choice({}, finishReason)]));

@@ -91,7 +91,7 @@ export interface DriverCapabilities {
   serverAddress?: boolean;
   /**
    * A `break` out of the stream loop abandons the request: the call ends on what was
-   * read, estimated. `false` (the AI SDK's `streamText`: it reads the model's stream to
+   * read, estimated. `false` (the AI SDK's `streamText`, not `streamObject`: it reads the model's stream to
    * its end for its own promises, `text` and `usage`, whatever the caller reads): the
    * request completes and the call ends ok with the provider's full usage.
    */

@@ -5,6 +5,7 @@
  * the fake server. Nothing is patched: the middleware is the integration.
  */
 import { createRequire } from 'node:module';
+import { z } from 'zod';
 import { tokenfuseMiddleware } from '../../../src/index.js';
 import type { Harness } from '../../helpers/harness.js';
 import type { CallSpec, SdkDriver } from '../driver.js';
@@ -43,14 +44,34 @@ function options(model: unknown, spec: CallSpec) {
 }
 
 /** One `ai` major with one provider package, `generateText` for `call`, `streamText` for `stream`. */
-export function aiSdkDriver(provider: Provider, major: AiSdkMajor = AI_SDK_MAJORS[0]!): SdkDriver {
+export function aiSdkDriver(
+  provider: Provider,
+  major: AiSdkMajor = AI_SDK_MAJORS[0]!,
+  functions: 'text' | 'object' = 'text',
+): SdkDriver {
   let middleware: ReturnType<typeof tokenfuseMiddleware> | undefined;
   const modelId = MODELS[provider];
   const ai = require(major.ai);
-  const { APICallError, generateText, streamText, wrapLanguageModel } = ai;
+  const {
+    APICallError,
+    generateObject,
+    generateText,
+    streamObject,
+    streamText,
+    wrapLanguageModel,
+  } = ai;
   const version: string = ai.version ?? require(`${major.ai}/package.json`).version;
+  const objects = functions === 'object';
+  // The fake answers a JSON-schema request with its reply words as {"text": "..."}.
+  const schema = objects ? z.object({ text: z.string() }) : undefined;
+  const call = (spec: CallSpec) =>
+    objects
+      ? generateObject({ ...options(model(), spec), schema })
+      : generateText(options(model(), spec));
+  let wrapped: unknown;
+  const model = () => wrapped;
   return {
-    name: `ai ${version} with @ai-sdk/${provider} ${require(`${major[provider]}/package.json`).version} (generateText, streamText)`,
+    name: `ai ${version} with @ai-sdk/${provider} ${require(`${major[provider]}/package.json`).version} (${objects ? 'generateObject, streamObject' : 'generateText, streamText'})`,
     harnessOptions: {},
     install(h: Harness) {
       middleware = tokenfuseMiddleware({ tokenfuse: h.tokenfuse });
@@ -65,13 +86,17 @@ export function aiSdkDriver(provider: Provider, major: AiSdkMajor = AI_SDK_MAJOR
           ? require(major.openai).createOpenAI(settings).chat(modelId)
           : require(major.anthropic).createAnthropic(settings)(modelId);
       if (!middleware) throw new Error('install() before connect()');
-      const model = wrapLanguageModel({ model: base, middleware });
+      wrapped = wrapLanguageModel({ model: base, middleware });
       return {
-        call: (spec) => generateText(options(model, spec)),
-        text: (result) => (result as { text: string }).text,
+        call,
+        text: (result) =>
+          objects
+            ? (result as { object: { text: string } }).object.text
+            : (result as { text: string }).text,
         async stream(spec, read = {}) {
           // The error is thrown from the loop below; the default onError would also log it.
-          const result = streamText({ ...options(model, spec), onError: () => {} });
+          const settings = { ...options(model(), spec), onError: () => {} };
+          const result = objects ? streamObject({ ...settings, schema }) : streamText(settings);
           let text = '';
           let items = 0;
           // fullStream carries the call's error as a part; the caller's loop sees it thrown.
@@ -79,7 +104,8 @@ export function aiSdkDriver(provider: Provider, major: AiSdkMajor = AI_SDK_MAJOR
             if (part.type === 'error') throw part.error;
             if (part.type === 'abort') throw spec.signal?.reason ?? new Error('aborted');
             if (part.type !== 'text-delta') continue;
-            text += part.text;
+            // streamObject's deltas are the JSON text; streamText's the reply's.
+            text += objects ? part.textDelta : part.text;
             items++;
             if (read.stopAfter !== undefined && items >= read.stopAfter) break;
           }
@@ -96,7 +122,9 @@ export function aiSdkDriver(provider: Provider, major: AiSdkMajor = AI_SDK_MAJOR
       // below the middleware: they are sent as they are and tag nothing.
       clientHeaders: false,
       serverAddress: false,
-      abandonOnBreak: false,
+      // streamText reads the model's stream to its end whatever the caller reads;
+      // streamObject cancels it when the caller's loop ends.
+      abandonOnBreak: objects,
     },
     model: modelId,
     provider,
