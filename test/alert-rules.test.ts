@@ -94,6 +94,7 @@ describe('Prometheus rules', () => {
       'LLMBudgetProjectedOverrun',
       'LLMUnpricedUsage',
       'LLMSpendSpike',
+      'LLMMetricsOverflow',
     ]);
   });
 

@@ -31,6 +31,7 @@ const CONTRACT = {
   tokenfuse_cost_provider_catalog_usd_total: 'counter',
   tokenfuse_pricing_issues_total: 'counter',
   tokenfuse_instrumentation_info: 'gauge',
+  tokenfuse_series_overflow_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
