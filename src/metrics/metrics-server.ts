@@ -105,6 +105,7 @@ async function respond(
     }
     response.end();
   } catch (err) {
+    diag.error('tokenfuse: serving /metrics failed', err);
     if (response.headersSent) response.destroy(err as Error);
     else response.end(`# failed to export metrics: ${err}`);
   }
