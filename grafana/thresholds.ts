@@ -26,6 +26,7 @@ export const ALERTS = {
   LLMBudgetProjectedOverrun: { severity: 'warning', for: '30m' },
   LLMUnpricedUsage: { severity: 'info', for: '15m' },
   LLMSpendSpike: { severity: 'warning', for: '10m' },
+  LLMMetricsOverflow: { severity: 'warning', for: '5m' },
 } as const satisfies Record<string, AlertParams>;
 
 /** The name of a shipped alert. */

@@ -16,6 +16,7 @@ import {
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
+import { OverflowWatch } from './metrics/overflow-watch.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
 import { PriceBook } from './pricing/price-book.js';
@@ -27,6 +28,8 @@ import { enableRestore } from './restore/scheduler.js';
 export interface SharedParts extends InstrumentationParts {
   /** Where catalog prices come from, and its refreshes. */
   catalog: PriceCatalog;
+  /** Counts the SDK's overflow series in what tokenfuse serves. */
+  seriesOverflow: OverflowWatch;
 }
 
 /** @internal builds every part from one resolved configuration. */
@@ -55,6 +58,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     prefer: config.pricing.prefer,
   });
   const providerCosts = new ProviderCostTotals();
+  const seriesOverflow = new OverflowWatch();
   // The shared ledger only matters when there is a budget to share.
   const store: FuseStore | undefined =
     config.ledger.store === 'redis' && config.budgets.length > 0
@@ -83,6 +87,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     issues,
     catalog,
     providerCosts,
+    seriesOverflow,
     claimOnce: claims ? (key) => claims.claim(key) : undefined,
     async closeConnections() {
       await claims?.close();
@@ -93,6 +98,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       registerFuseMetrics(meter, board);
       if (webhooks) registerWebhookMetrics(meter, webhooks);
       registerPricingMetrics(meter, catalog, providerCosts);
+      seriesOverflow.register(meter);
     },
   };
 }

@@ -68,6 +68,7 @@ export {
 export { registerEsmHook } from './instrumentation/esm-hook.js';
 export type { TokenfuseInstrumentationConfig } from './instrumentation/instrumentation.js';
 export { SUPPORTED_OPENAI_VERSIONS } from './instrumentation/openai/module.js';
+export { type CardinalityCaps, tokenfuseMetricViews } from './metrics/cardinality.js';
 export { METRIC } from './metrics/instruments.js';
 export { OVERFLOW_VALUE } from './metrics/label-limiter.js';
 export { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';

@@ -11,7 +11,7 @@ import {
   resourceFromAttributes,
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
-import type { IMetricReader } from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
@@ -32,8 +32,10 @@ import {
   createAiSdkMiddleware,
   type TokenfuseMiddleware,
 } from './instrumentation/ai-sdk/index.js';
+import { tokenfuseMetricViews } from './metrics/cardinality.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
+import type { OverflowWatch } from './metrics/overflow-watch.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
@@ -54,6 +56,14 @@ export interface Tokenfuse {
   readonly fuses: FuseBoard;
   /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
   readonly priceCatalog: PriceCatalog;
+  /**
+   * Add to `NodeSDK({ views })` (or `MeterProvider({ views })`): the SDK's cardinality
+   * limit of tokenfuse's per-call instruments, sized from `metrics.maxSeries` (or
+   * `metrics.cardinalityLimit`), so the SDK never folds a label set tokenfuse keeps.
+   */
+  readonly metricViews: ViewOptions[];
+  /** @internal counts the SDK's overflow series in what tokenfuse serves. */
+  readonly seriesOverflow: OverflowWatch;
 }
 
 /**
@@ -66,6 +76,7 @@ export interface Tokenfuse {
  *   instrumentations: [tokenfuse.instrumentation],
  *   spanProcessors: [tokenfuse.spanProcessor, new BatchSpanProcessor({ exporter })],
  *   metricReaders: [new PrometheusExporter()],
+ *   views: tokenfuse.metricViews,
  * }).start();
  */
 export function createTokenfuse(
@@ -90,6 +101,8 @@ export function createTokenfuse(
     accountant: shared.accountant,
     fuses: shared.board,
     priceCatalog: shared.catalog,
+    metricViews: tokenfuseMetricViews(config.metrics),
+    seriesOverflow: shared.seriesOverflow,
   };
 }
 
@@ -214,13 +227,19 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   if (config.metrics.exporter === 'prometheus') {
     const { host, port, endpoint } = config.metrics;
     prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
-    metricsServer = serveMetrics(prometheus, { host, port, endpoint, ready: resourceReady });
+    metricsServer = serveMetrics(prometheus, {
+      host,
+      port,
+      endpoint,
+      ready: resourceReady,
+      watch: tokenfuse.seriesOverflow,
+    });
     metricReaders.push(prometheus);
   }
   // Every reader keeps its own copy of every histogram, so each one costs per call.
   // With the Prometheus endpoint on, the prom-client bridge reads through that
   // exporter instead of being a reader of its own.
-  const promClientBridge = prometheus ? new PromClientBridge(prometheus) : new PromClientBridge();
+  const promClientBridge = new PromClientBridge(prometheus, tokenfuse.seriesOverflow);
   if (!prometheus) metricReaders.push(promClientBridge);
 
   const sdk = new NodeSDK({
@@ -233,6 +252,9 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       ...(options.spanProcessors ?? []),
     ],
     metricReaders,
+    // Past the SDK's default of 2000 series per instrument, label sets tokenfuse keeps
+    // would be folded into one overflow series (with wrong sums): sized from our caps.
+    views: tokenfuse.metricViews,
     logRecordProcessors: [],
   });
   sdk.start();

@@ -118,6 +118,17 @@ export interface MetricsOptions {
    * @default 2000
    */
   maxSeries?: number;
+  /**
+   * Most attribute sets (series) the OpenTelemetry SDK keeps per tokenfuse per-call
+   * instrument before folding the rest into one `otel_metric_overflow="true"` series,
+   * on the meter provider `tokenfuse/register` (or `start()`) builds. By default it is
+   * sized from `maxSeries` so that no label set tokenfuse keeps is ever folded; set it
+   * lower only to bound memory harder. Folding is counted in
+   * `tokenfuse_series_overflow_total{instrument}`. With your own NodeSDK, pass
+   * `views: tokenfuseMetricViews(config)` to it instead (see docs/cardinality-and-scrape.md).
+   * @default sized from maxSeries (e.g. 12007 for tokenfuse_tokens_total at maxSeries 2000)
+   */
+  cardinalityLimit?: number;
 }
 
 /**

@@ -96,6 +96,7 @@ describe('Prometheus rules', () => {
       'LLMBudgetProjectedOverrun',
       'LLMUnpricedUsage',
       'LLMSpendSpike',
+      'LLMMetricsOverflow',
     ]);
   });
 

@@ -32,6 +32,7 @@ const CONTRACT = {
   tokenfuse_pricing_issues_total: 'counter',
   tokenfuse_instrumentation_info: 'gauge',
   tokenfuse_instrumentation_replaced: 'gauge',
+  tokenfuse_series_overflow_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;

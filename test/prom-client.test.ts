@@ -221,6 +221,7 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_price_catalog_errors_total: 'counter',
       tokenfuse_estimate_bounded_total: 'counter',
       tokenfuse_instrumentation_info: 'gauge',
+      tokenfuse_series_overflow_total: 'counter',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { budgetRules } from './src/budget-rules.ts';
 import { HEADER } from './src/header.ts';
+import { healthRules } from './src/health-rules.ts';
 import { spendRules } from './src/spend-rules.ts';
 import { type RuleFile, renderRuleFile } from './src/yaml.ts';
 
@@ -26,7 +27,7 @@ export const RULES_FILE = 'tokenfuse-rules.yml';
 
 /** The rules, as data. */
 export function ruleFile(): RuleFile {
-  return { header: HEADER, groups: [budgetRules(), spendRules()] };
+  return { header: HEADER, groups: [budgetRules(), spendRules(), healthRules()] };
 }
 
 /** The exact text build.ts writes to tokenfuse-rules.yml. */

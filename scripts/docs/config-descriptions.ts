@@ -76,6 +76,11 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
   'metrics.maxLabelValueLength': {
     description: 'longer values are cut to a prefix, `~` and 8 hex digits of their SHA-256',
   },
+  'metrics.cardinalityLimit': {
+    description:
+      "the OpenTelemetry SDK's per-instrument series limit, one number for every instrument; see [cardinality-and-scrape.md](cardinality-and-scrape.md)",
+    default: 'sized from `metrics.maxSeries`',
+  },
   'metrics.maxSeries': {
     description:
       'label sets kept per process; calls of new ones past it are counted under one set of `other` values',

@@ -39,6 +39,7 @@ export const METRIC_WORDS: Readonly<Record<string, MetricWords>> = {
   tokenfuse_unpriced_total: { labels: 'allowlisted labels', unit: 'calls' },
   tokenfuse_usage_invalid_total: { labels: '`provider`, `model`, `field`', unit: 'fields' },
   tokenfuse_series_dropped_total: { labels: '`reason`', unit: 'calls' },
+  tokenfuse_series_overflow_total: { labels: '`instrument`', unit: 'collections' },
   tokenfuse_estimate_bounded_total: { labels: '`reason`', unit: 'estimates' },
   tokenfuse_budget_limit: { labels: '`budget`, `window`, `unit`, match labels', unit: '`unit`' },
   tokenfuse_budget_spent: { labels: '`budget`, `window`, `unit`, match labels', unit: '`unit`' },

@@ -6,6 +6,7 @@ import {
   type ObservableResult,
 } from '@opentelemetry/api';
 import { logValue } from '../log-text.js';
+import { SEMCONV_VALUES_CAP } from '../metrics/cardinality.js';
 import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
 import {
   createCounters,
@@ -33,13 +34,10 @@ const LABEL_ORDER: readonly MetricLabel[] = [
   ...METRIC_LABELS.filter((label) => !(TAG_NAMES as readonly string[]).includes(label)),
 ];
 
-/**
- * Distinct values kept of each histogram-only attribute (operation, provider name,
- * error type). Our own calls use a handful; the cap is for foreign spans, which may
- * set anything, and does not follow `maxValuesPerLabel` so a small label cap does
- * not merge operations.
- */
-const SEMCONV_VALUES_CAP = 100;
+// Distinct values kept of each histogram-only attribute (operation, provider name,
+// error type). Our own calls use a handful; the cap is for foreign spans, which may
+// set anything, and does not follow `maxValuesPerLabel` so a small label cap does
+// not merge operations. In metrics/ because the SDK's cardinality limits count it.
 
 /** Attributes of `tokenfuse_series_dropped_total`, by reason. */
 const DROPPED = {

@@ -47,6 +47,8 @@ export interface ResolvedConfig {
     maxValuesPerLabel: number;
     maxLabelValueLength: number;
     maxSeries: number;
+    /** Per-instrument cardinality limit for the meter provider `start()` builds; undefined: sized from the caps. */
+    cardinalityLimit?: number | undefined;
   };
   pricing: {
     overrides: PriceOverride[];
@@ -149,6 +151,7 @@ export function resolveValidatedOptions(
       maxLabelValueLength:
         metrics.maxLabelValueLength ?? CONFIG_DEFAULTS.metrics.maxLabelValueLength,
       maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
+      cardinalityLimit: metrics.cardinalityLimit,
     },
     pricing: resolvePricing(options.pricing ?? {}, opts.source),
     providers: options.providers ?? [],

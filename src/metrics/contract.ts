@@ -160,13 +160,25 @@ export const INSTRUMENTATION_REPLACED_LABELS = ['sdk', 'method'] as const;
 /** Labels of `tokenfuse_instrumentation_info`. */
 export const INSTRUMENTATION_INFO_LABELS = ['sdk', 'version', 'supported'] as const;
 
+/**
+ * `tokenfuse_series_overflow_total{instrument}`: collections of tokenfuse's endpoint that
+ * found an instrument's `otel_metric_overflow="true"` series (the meter provider's
+ * cardinality limit folded some of its attribute sets together).
+ */
+export const SERIES_OVERFLOW_METRIC = {
+  otel: 'tokenfuse.series.overflow',
+  name: 'tokenfuse_series_overflow_total',
+  labels: ['instrument'],
+} as const;
+
 /** An OpenTelemetry instrument name of the contract. */
 export type OtelMetricName =
   | (typeof METRIC)[keyof typeof METRIC]
   | (typeof FUSE_METRIC)[keyof typeof FUSE_METRIC]
   | (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC]
   | (typeof INSTRUMENTATION_METRIC)[keyof typeof INSTRUMENTATION_METRIC]
-  | typeof PRICING_ISSUES_METRIC.otel;
+  | typeof PRICING_ISSUES_METRIC.otel
+  | typeof SERIES_OVERFLOW_METRIC.otel;
 
 /** Prometheus type of a contract metric. */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -273,6 +285,11 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     INSTRUMENTATION_METRIC.replaced,
     'gauge',
     "Per method tokenfuse wrapped: 1 when another instrumentation's wrapper replaced tokenfuse's (its calls are counted from that instrumentation's spans and cannot be blocked), else 0",
+  ],
+  [
+    SERIES_OVERFLOW_METRIC.otel,
+    'counter',
+    "Collections that found an instrument's otel_metric_overflow series: the meter provider's cardinality limit folded some of its label sets together, so its sums are wrong",
   ],
 ];
 

@@ -4,9 +4,11 @@
  * process that has finished its work stays up as long as Prometheus keeps scraping.
  */
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { OverflowWatch } from './overflow-watch.js';
+import { prometheusText } from './prometheus-text.js';
 
 /** Where the endpoint listens. */
 export interface MetricsAddress {
@@ -20,6 +22,8 @@ export interface MetricsAddress {
    * logs "Accessing resource attributes before async attributes settled" otherwise.
    */
   ready?: Promise<unknown>;
+  /** Told of every collection served, to count the SDK's overflow series. */
+  watch?: OverflowWatch;
 }
 
 /**
@@ -29,7 +33,7 @@ export interface MetricsAddress {
  * A failure to listen (the port taken) is logged through diag; the app goes on.
  */
 export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
-  const { host, port, endpoint, ready } = address;
+  const { host, port, endpoint, ready, watch } = address;
   let settled = ready === undefined;
   void ready?.then(
     () => {
@@ -49,11 +53,11 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
       return;
     }
     if (pathname === endpoint) {
-      if (settled || ready === undefined) exporter.getMetricsRequestHandler(request, response);
+      if (settled || ready === undefined) void respond(exporter, response, watch);
       else
         void ready.then(
-          () => exporter.getMetricsRequestHandler(request, response),
-          () => exporter.getMetricsRequestHandler(request, response),
+          () => respond(exporter, response, watch),
+          () => respond(exporter, response, watch),
         );
     } else {
       response.statusCode = 404;
@@ -74,5 +78,47 @@ export function closeMetricsServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+  });
+}
+
+/**
+ * Collects and writes the Prometheus text in chunks, handing the event loop back
+ * between them (and waiting for the socket to drain), so that one scrape of tens of
+ * thousands of series never stalls the app's own work for long. The text is the
+ * exporter's (see prometheus-text.ts).
+ */
+async function respond(
+  exporter: PrometheusExporter,
+  response: ServerResponse,
+  watch: OverflowWatch | undefined,
+): Promise<void> {
+  response.statusCode = 200;
+  response.setHeader('content-type', 'text/plain');
+  try {
+    const { resourceMetrics, errors } = await exporter.collect();
+    if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
+    watch?.inspect(resourceMetrics);
+    for (const chunk of prometheusText(resourceMetrics)) {
+      if (response.destroyed) return;
+      if (!response.write(chunk)) await drained(response);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    response.end();
+  } catch (err) {
+    diag.error('tokenfuse: serving /metrics failed', err);
+    if (response.headersSent) response.destroy(err as Error);
+    else response.end(`# failed to export metrics: ${err}`);
+  }
+}
+
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.on('drain', done);
+    response.on('close', done);
   });
 }

@@ -7,6 +7,7 @@ import {
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { type ContractMetric, prometheusName } from './contract.js';
+import type { OverflowWatch } from './overflow-watch.js';
 
 /** The part of a prom-client `Registry` the bridge uses (prom-client v13–v15). */
 export interface PromClientRegistryLike {
@@ -52,8 +53,12 @@ export class PromClientBridge extends MetricReader {
    * @param source a reader already attached to the meter provider (e.g. the Prometheus
    * exporter) to collect through, so the provider does not keep a second copy of every
    * metric for this bridge. Without it, add the bridge itself to `metricReaders`.
+   * @param watch @internal told of every collection, to count the SDK's overflow series.
    */
-  constructor(private readonly source?: Pick<MetricReader, 'collect'>) {
+  constructor(
+    private readonly source?: Pick<MetricReader, 'collect'>,
+    private readonly watch?: OverflowWatch,
+  ) {
     super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
   }
 
@@ -107,6 +112,7 @@ export class PromClientBridge extends MetricReader {
     if (this.pending === undefined) {
       this.pending = (this.source ?? this).collect().then(({ resourceMetrics, errors }) => {
         for (const error of errors) diag.warn('tokenfuse: metric collection error', error);
+        this.watch?.inspect(resourceMetrics);
         const out = new Map<string, PromMetric>();
         for (const scope of resourceMetrics.scopeMetrics) {
           for (const metric of scope.metrics) {

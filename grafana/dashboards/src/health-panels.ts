@@ -205,5 +205,28 @@ export function healthPanels(): Item[] {
         },
       ],
     }),
+    stat({
+      title: 'Series folded by the cardinality limit',
+      description:
+        'Per instance and instrument, scrapes that found the OpenTelemetry overflow series ' +
+        '(tokenfuse_series_overflow_total): the meter provider folded some label sets of that ' +
+        'instrument into one otel_metric_overflow series, whose sums are wrong until restart. ' +
+        'Above 0: see the LLMMetricsOverflow runbook.',
+      unit: 'short',
+      decimals: 0,
+      w: 24,
+      h: 6,
+      noValue: '0',
+      thresholds: [
+        { color: 'green', value: null },
+        { color: 'red', value: 1 },
+      ],
+      targets: [
+        {
+          expr: 'max by (instance, instrument) (tokenfuse_series_overflow_total)',
+          legend: '{{instance}} {{instrument}}',
+        },
+      ],
+    }),
   ];
 }

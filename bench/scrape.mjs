@@ -1,0 +1,226 @@
+// Cost of one scrape of tokenfuse's `/metrics`, beside prom-client serving the same series.
+//
+//   npm run build && npx node bench/scrape.mjs            # 1k and 10k label sets
+//   SCRAPE_SETS=50000 npx node bench/scrape.mjs           # others (comma-separated)
+//
+// For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves),
+// makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label
+// set (department × project), then GETs /metrics over HTTP SCRAPE_ROUNDS times, timing each
+// request to its last byte and the longest event-loop stall during it. prom-client gets the
+// same families, label sets and bucket boundaries, fed the same values, and is timed on
+// `registry.metrics()` (its serializer alone: no HTTP), so the ratio flatters prom-client.
+// Each size runs in a child process of its own, so one size's heap does not slow the next.
+import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 15);
+
+if (process.env.SCRAPE_CHILD === undefined) {
+  const sizes = (process.env.SCRAPE_SETS ?? '1000,10000').split(',').map(Number);
+  const rows = [];
+  for (const n of sizes) {
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url)], {
+      env: { ...process.env, SCRAPE_CHILD: String(n) },
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    rows.push(JSON.parse(out.trim().split('\n').at(-1)));
+  }
+  const fmt = (x) => x.toFixed(1).padStart(8);
+  console.log(`node ${process.version}, ${ROUNDS} scrapes per size, median [p90]`);
+  console.log(
+    'label sets |  lines  |    MB | tokenfuse ms [p90] | max stall ms | prom-client ms | ratio | served sum',
+  );
+  for (const r of rows) {
+    console.log(
+      `${String(r.sets).padStart(10)} | ${String(r.lines).padStart(7)} | ${(r.bytes / 1e6).toFixed(1).padStart(5)} |` +
+        `${fmt(r.tokenfuse.median)} [${r.tokenfuse.p90.toFixed(1)}] | ${fmt(r.stall)}     |` +
+        `${fmt(r.promClient.median)}       | ${(r.tokenfuse.median / r.promClient.median).toFixed(2).padStart(5)} | ${r.requestsSum}`,
+    );
+  }
+  process.exit(0);
+}
+
+// ---- child: one size --------------------------------------------------------
+const SETS = Number(process.env.SCRAPE_CHILD);
+const { start } = await import('../dist/index.js');
+const port = await freePort();
+const side = Math.ceil(Math.sqrt(SETS));
+const runtime = start({
+  config: {
+    serviceName: 'scrape-bench',
+    metrics: { port, maxSeries: SETS + 10, maxValuesPerLabel: side + 10 },
+  },
+});
+const openai = require('openai');
+const usage = { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 };
+const body = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1,
+  model: 'gpt-4.1-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+  usage,
+});
+const client = new openai.OpenAI({
+  apiKey: 'sk-bench',
+  baseURL: 'http://bench.invalid/v1',
+  fetch: async () => new Response(body, { headers: { 'content-type': 'application/json' } }),
+  maxRetries: 0,
+});
+const pairs = [];
+for (let i = 0; i < SETS; i++) pairs.push([`dept-${i % side}`, `proj-${Math.floor(i / side)}`]);
+for (const [department, project] of pairs) {
+  await client.chat.completions.create(
+    { model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] },
+    { headers: { 'X-Department': department, 'X-Project': project } },
+  );
+}
+
+// prom-client holding the same series: the families and label sets tokenfuse exports.
+const prom = require('prom-client');
+const registry = new prom.Registry();
+const base = ['department', 'project', 'environment', 'provider', 'model'];
+const semconv = [
+  'gen_ai_operation_name',
+  'gen_ai_provider_name',
+  'gen_ai_request_model',
+  'department',
+  'project',
+  'environment',
+];
+const tokens = new prom.Counter({
+  name: 'tokenfuse_tokens_total',
+  help: 'h',
+  labelNames: [...base, 'type'],
+  registers: [registry],
+});
+const cost = new prom.Counter({
+  name: 'tokenfuse_cost_usd_total',
+  help: 'h',
+  labelNames: base,
+  registers: [registry],
+});
+const requests = new prom.Counter({
+  name: 'tokenfuse_requests_total',
+  help: 'h',
+  labelNames: [...base, 'outcome'],
+  registers: [registry],
+});
+const tokenUsage = new prom.Histogram({
+  name: 'gen_ai_client_token_usage',
+  help: 'h',
+  labelNames: [...semconv, 'gen_ai_token_type'],
+  buckets: [
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+  ],
+  registers: [registry],
+});
+const duration = new prom.Histogram({
+  name: 'gen_ai_client_operation_duration',
+  help: 'h',
+  labelNames: semconv,
+  buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+  registers: [registry],
+});
+for (const [department, project] of pairs) {
+  const l = {
+    department,
+    project,
+    environment: 'unknown',
+    provider: 'openai',
+    model: 'gpt-4.1-mini',
+  };
+  tokens.inc({ ...l, type: 'input' }, 20);
+  tokens.inc({ ...l, type: 'output' }, 2);
+  cost.inc(l, 0.0000112);
+  requests.inc({ ...l, outcome: 'ok' });
+  const s = {
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'openai',
+    gen_ai_request_model: 'gpt-4.1-mini',
+    department,
+    project,
+    environment: 'unknown',
+  };
+  tokenUsage.observe({ ...s, gen_ai_token_type: 'input' }, 20);
+  tokenUsage.observe({ ...s, gen_ai_token_type: 'output' }, 2);
+  duration.observe(s, 0.001);
+}
+
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+const ours = [];
+let stall = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  loop.reset();
+  const t0 = performance.now();
+  // Bytes counted, not decoded: a scraper's parsing is not the endpoint's cost.
+  await get(`http://127.0.0.1:${port}/metrics`, false);
+  ours.push(performance.now() - t0);
+  // The first scrape also builds what later ones reuse: the stall that counts is the worst.
+  stall = Math.max(stall, loop.max / 1e6);
+}
+const theirs = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const t0 = performance.now();
+  await registry.metrics();
+  theirs.push(performance.now() - t0);
+}
+loop.disable();
+const text = await get(`http://127.0.0.1:${port}/metrics`, true);
+let requestsSum = 0;
+for (const line of text.split('\n'))
+  if (line.startsWith('tokenfuse_requests_total{')) requestsSum += Number(line.split(' ').at(-1));
+await runtime.shutdown();
+console.log(
+  JSON.stringify({
+    sets: SETS,
+    lines: text.split('\n').length,
+    bytes: Buffer.byteLength(text),
+    tokenfuse: stats(ours),
+    promClient: stats(theirs),
+    stall,
+    requestsSum,
+  }),
+);
+
+function stats(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] };
+}
+
+function get(url, decode) {
+  return new Promise((resolve, reject) => {
+    // A fresh connection each time: a kept-alive one may have been closed while prom-client
+    // held the event loop.
+    request(url, { agent: false }, (res) => {
+      const parts = [];
+      let bytes = 0;
+      res.on('data', (c) => {
+        bytes += c.length;
+        if (decode) parts.push(c);
+      });
+      res.on('end', () => resolve(decode ? Buffer.concat(parts).toString('utf8') : bytes));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
