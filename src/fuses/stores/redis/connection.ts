@@ -8,6 +8,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { freeTimeSignal } from '../../../free-time-signal.js';
 import type { LedgerOptions } from '../../../types.js';
 import type { LedgerFailure } from '../../fuse-store.js';
+import { LEASE_LUA } from './lease-lua.js';
 import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './lua.js';
 
 /**
@@ -20,21 +21,31 @@ export type RedisLedgerOptions = Required<
     'keyPrefix' | 'timeoutMs' | 'onFailure' | 'connectTimeoutMs' | 'shutdownTimeoutMs'
   >
 > &
-  Pick<LedgerOptions, 'url' | 'tls' | 'username' | 'password'>;
+  Pick<LedgerOptions, 'url' | 'tls' | 'username' | 'password'> & {
+    /** Leased slices (`ledger.leases`, resolved); undefined when off. */
+    leases?: { minSlice: number; ttlMs: number } | undefined;
+    /** Seed nodes of a Redis Cluster (`ledger.cluster`), instead of `url`. */
+    cluster?: string[] | undefined;
+  };
 
 /** Reconnection backoff: 50 ms doubling up to 2 s; every 50 ms while closing. */
 const RECONNECT_MAX_MS = 2000;
 const RECONNECT_CLOSING_MS = 50;
 
-const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA];
+const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA, LEASE_LUA];
 
-/** The scripts, as commands of the client (each takes one JSON payload). */
+/**
+ * The scripts, as commands of the client. Each takes one key, which only routes it
+ * (on a cluster: to the slot of the budget it touches; the scripts build their keys),
+ * and one JSON payload.
+ */
 export interface LedgerCommands {
-  tokenfuseAdmit(payload: string): Promise<string>;
-  tokenfuseSettle(payload: string): Promise<string>;
-  tokenfuseRead(payload: string): Promise<string>;
-  tokenfuseControl(payload: string): Promise<string>;
-  tokenfuseReconcile(payload: string): Promise<string>;
+  tokenfuseAdmit(route: string, payload: string): Promise<string>;
+  tokenfuseSettle(route: string, payload: string): Promise<string>;
+  tokenfuseRead(route: string, payload: string): Promise<string>;
+  tokenfuseControl(route: string, payload: string): Promise<string>;
+  tokenfuseReconcile(route: string, payload: string): Promise<string>;
+  tokenfuseLease(route: string, payload: string): Promise<string>;
 }
 
 /** Redis stayed silent too long (an internal cause, never thrown to the app). */
@@ -143,11 +154,12 @@ export class LedgerConnection {
       'budget ledger',
     );
     this.redis = redis as Redis & LedgerCommands;
-    redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 0 });
+    redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     redis.on('connect', () => {
       const stream = redis.stream as { on?: (event: 'data', fn: () => void) => void } | undefined;
       // A round trip is timed against when bytes arrive, not when a timer fires.

@@ -16,8 +16,11 @@ import type {
   StoreListener,
 } from '../../fuse-store.js';
 import { classify, LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { drainLedger } from './drain.js';
 import { InFlight, type Ticket } from './in-flight.js';
 import { rolledForward } from './last-seen.js';
+import { leaseParts } from './lease-parts.js';
+import { LeaseBook } from './leases.js';
 import { Reconciler } from './reconciler.js';
 import {
   type AdmitReply,
@@ -68,6 +71,8 @@ export class RedisFuseStore implements FuseStore {
   private draining = false;
   /** Closing is over: the connection is gone. */
   private closed = false;
+  /** This replica's leased slices (`ledger.leases`); undefined when off. */
+  private readonly leases: LeaseBook | undefined;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -86,6 +91,30 @@ export class RedisFuseStore implements FuseStore {
       listener: () => this.listener,
       reread: (budgets, now) => this.read(budgets, now),
     });
+    if (options.leases !== undefined)
+      this.leases = new LeaseBook(
+        leaseParts(
+          options,
+          options.leases,
+          this.connection,
+          {
+            encode: (b, now) => this.encode(b, now),
+            failed: (err) => this.reconciler.failed('settle', err),
+            seen: (b, st) => this.cache.set(b.name, st),
+          },
+          (name) => this.budgetsByName.get(name),
+        ),
+      );
+  }
+
+  /** Whether calls are decided locally because Redis did not answer (see `ledger.onFailure`). */
+  get degraded(): boolean {
+    return this.reconciler.degraded;
+  }
+
+  /** `ledger.keyPrefix`: every key of this store starts with it. */
+  get keyPrefix(): string {
+    return this.options.keyPrefix;
   }
 
   setListener(listener: StoreListener): void {
@@ -96,6 +125,15 @@ export class RedisFuseStore implements FuseStore {
     // A cold start is not a failure: wait for the first connection (bounded).
     if (this.connection.starting !== undefined)
       return this.connection.afterStart(() => this.admit(request));
+    if (this.leases !== undefined)
+      return this.leases.admit(request, this.inFlight, !this.reconciler.degraded, (r) =>
+        this.admitOnce(r),
+      );
+    return this.admitOnce(request);
+  }
+
+  /** One call decided by the ADMIT script: one round trip. */
+  private admitOnce(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
     if (this.reconciler.degraded) return this.fallbackAdmit(request, this.reconciler.lastFailure);
     const rid = randomUUID();
     const budgets = request.entries.map((e) => this.encode(e.budget, request.now));
@@ -109,7 +147,7 @@ export class RedisFuseStore implements FuseStore {
       amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
     });
     return this.connection
-      .run(() => this.connection.redis.tokenfuseAdmit(payload))
+      .run(() => this.connection.redis.tokenfuseAdmit(this.options.keyPrefix, payload))
       .then(
         (raw) => {
           const reply = JSON.parse(raw) as AdmitReply;
@@ -121,6 +159,7 @@ export class RedisFuseStore implements FuseStore {
           if (admitted) this.inFlight.admitted(ticket);
           request.entries.forEach((e, i) => {
             const s = states[i]!;
+            this.leases?.follow(e.budget, s);
             this.cache.set(e.budget.name, {
               ...s,
               reserved: admitted ? add(s.reserved, e.amounts) : { ...s.reserved },
@@ -151,6 +190,8 @@ export class RedisFuseStore implements FuseStore {
       diag.debug('tokenfuse: a call settled after the budget ledger was closed; not recorded');
       return undefined;
     }
+    if (ticket.kind === 'lease')
+      return this.inFlight.track(this.leases!.settle(ticket, request.actual));
     const actual = UNITS.map((u) => request.actual[u]);
     if (ticket.kind === 'local') {
       const outcome = ticket.store.settle({ ...request, ticket: ticket.inner });
@@ -177,7 +218,7 @@ export class RedisFuseStore implements FuseStore {
       budgets,
     });
     const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(payload))
+      .run(() => this.connection.redis.tokenfuseSettle(this.options.keyPrefix, payload))
       .then(
         (raw) => this.settled(JSON.parse(raw) as SettleReply, request.budgets, request.now),
         (err: unknown) => {
@@ -225,7 +266,7 @@ export class RedisFuseStore implements FuseStore {
     }
     const payload = JSON.stringify({ prefix: this.options.keyPrefix, now, ...op });
     const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(payload))
+      .run(() => this.connection.redis.tokenfuseSettle(this.options.keyPrefix, payload))
       .then(
         (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
         (err: unknown) => {
@@ -248,6 +289,7 @@ export class RedisFuseStore implements FuseStore {
     const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
     states.forEach((s, i) => {
       this.cache.set(budgets[i]!.name, s);
+      this.leases?.follow(budgets[i]!, s);
     });
     return { states, crossed: parseCrossed(reply.x), transitions: parseTransitions(reply.tr) };
   }
@@ -262,7 +304,7 @@ export class RedisFuseStore implements FuseStore {
       budgets: budgets.map((b) => this.encode(b, now)),
     });
     return this.connection
-      .run(() => this.connection.redis.tokenfuseRead(payload))
+      .run(() => this.connection.redis.tokenfuseRead(this.options.keyPrefix, payload))
       .then(
         (raw) => {
           const reply = JSON.parse(raw) as ReadReply;
@@ -306,7 +348,7 @@ export class RedisFuseStore implements FuseStore {
       budget: this.encode(budget, now),
     });
     return this.connection
-      .run(() => this.connection.redis.tokenfuseControl(payload))
+      .run(() => this.connection.redis.tokenfuseControl(this.options.keyPrefix, payload))
       .then(
         (raw) => {
           const reply = JSON.parse(raw) as ReadReply;
@@ -342,50 +384,21 @@ export class RedisFuseStore implements FuseStore {
   }
 
   private async drain(): Promise<void> {
-    const bound = this.options.shutdownTimeoutMs;
-    const deadline = performance.now() + bound;
-    const left = () => deadline - performance.now();
-    // Referenced: the app awaits its shutdown.
-    const pause = (ms: number) =>
-      new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, left()))));
-    const { connection, reconciler } = this;
     this.draining = true;
-    connection.drain();
-    if (connection.starting !== undefined) await Promise.race([connection.starting, pause(left())]);
-    // Closing: reconnect at once, and often.
-    connection.reconnectNow();
-    // Calls in flight settle first: into Redis, or queued for it.
-    while (!this.inFlight.empty && left() > 0) await pause(10);
-    const abandoned = this.inFlight.abandon();
-    for (const ticket of abandoned) {
-      // Its reservation would hold the budget until its lease ends.
-      if (ticket.kind === 'shared') reconciler.hold({ op: 'cancel', rid: ticket.rid });
-    }
-    // At least one attempt when Redis is there, even if the calls took all the time.
-    if (reconciler.unwritten() && this.redis.status === 'ready') await reconciler.recover();
-    while (reconciler.unwritten() && left() > 0) {
-      await pause(25);
-      if (this.redis.status === 'ready') await reconciler.recover();
-    }
-    reconciler.stop();
-    connection.stop();
-    reconciler.reportUnwritten(abandoned.length, bound);
+    await drainLedger({
+      options: this.options,
+      connection: this.connection,
+      reconciler: this.reconciler,
+      inFlight: this.inFlight,
+      leases: this.leases,
+    });
     this.closed = true;
-    await connection.quit();
+    await this.connection.quit();
   }
 
   /** The failure policy (`ledger.onFailure`) for a call Redis could not decide. */
   private fallbackAdmit(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome {
-    const refused = this.reconciler.refusal(request, reason);
-    if (refused !== undefined) return refused;
-    const local = this.reconciler.localStore(request.now);
-    const outcome = local.admit(request);
-    if (outcome.kind === 'decided') {
-      const ticket: Ticket = { kind: 'local', store: local, inner: outcome.ticket };
-      if (outcome.admitted) this.inFlight.admitted(ticket);
-      outcome.ticket = ticket;
-    }
-    return outcome;
+    return this.reconciler.fallbackAdmit(request, reason, this.inFlight);
   }
 
   /** `budget` as the scripts take it; remembered, to roll and seed its state later. */
