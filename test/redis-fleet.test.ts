@@ -1,12 +1,13 @@
 // The Redis ledger at fleet scale, on real redis-servers: recovery after a stall
 // under load. Stores are driven directly (as the fuse case table does): what is
 // asserted is the ledger's own state and numbers, not an SDK's.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LedgerOptions } from '../src/budget-options.js';
 import { type Budget, normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { RedisServer } from './helpers/redis.js';
+import { RedisCluster } from './helpers/redis-cluster.js';
 
 let redis: RedisServer;
 let prefixes = 0;
@@ -161,3 +162,108 @@ async function scriptCalls(admin: import('ioredis').Redis): Promise<number> {
   for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
   return calls;
 }
+
+describe('on a Redis Cluster of three masters', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await RedisCluster.start();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  const clusterStore = (extra: LedgerOptions = {}) =>
+    new RedisFuseStore(
+      resolveConfig(
+        { ledger: { store: 'redis', cluster: cluster.urls, timeoutMs: 5000, ...extra } },
+        { env: {} },
+      ).ledger,
+    );
+
+  it('keys are hash-tagged per budget; calls matching budgets in different slots admit, settle and block', async () => {
+    const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
+    const names = ['alpha', 'beta', 'gamma', 'delta'];
+    const budgets = names.map((name) =>
+      normalizeBudget({ name, window: 'day', limit: { tokens: name === 'delta' ? 30 : 1000 } }),
+    );
+    // The budgets hash to different slots (so, with three masters, not all on one).
+    const slots = await Promise.all(
+      names.map((n) => cluster.cli('cluster', 'keyslot', `{${prefix}${n}}`)),
+    );
+    expect(new Set(slots).size).toBe(4);
+    const s = clusterStore({ keyPrefix: prefix });
+    const entries = budgets.map((budget) => ({
+      budget,
+      amounts: { tokens: 10, usd: 0, requests: 1 },
+    }));
+    for (let i = 0; i < 3; i++) {
+      const now = Date.now();
+      const outcome = await s.admit({ now, entries });
+      if (outcome.kind !== 'decided') throw outcome.error;
+      expect(outcome.admitted).toBe(true);
+      await s.settle({
+        now,
+        budgets,
+        ticket: outcome.ticket,
+        actual: { tokens: 10, usd: 0, requests: 1 },
+      });
+    }
+    // delta (30 tokens) is spent: the call is blocked, and what the others reserved is given back.
+    const blocked = await s.admit({ now: Date.now(), entries });
+    if (blocked.kind !== 'decided') throw blocked.error;
+    expect(blocked.admitted).toBe(false);
+    expect(blocked.decisions.map((d) => (d.kind === 'block' ? d.reason : d.kind))).toEqual([
+      'admit',
+      'admit',
+      'admit',
+      'limit_reached',
+    ]);
+    await vi.waitFor(async () =>
+      expect(await shared(s, budgets)).toEqual(budgets.map(() => [30, 0, 3])),
+    );
+    // Every key of a budget is in its slot.
+    const windowStart = Date.now() - (Date.now() % 86_400_000);
+    expect(
+      await cluster.cli('cluster', 'keyslot', `{${prefix}alpha}a:alpha:day:${windowStart}`),
+    ).toBe(slots[0]);
+    expect(await cluster.cli('hget', `{${prefix}alpha}a:alpha:day:${windowStart}`, 's:t')).toBe(
+      '30',
+    );
+    await s.close();
+  });
+
+  it('leases on a cluster: replicas admit from their slices and the spend lands in each budget once', async () => {
+    const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
+    const budgets = ['one', 'two'].map((name) =>
+      normalizeBudget({ name, window: 'hour', limit: { tokens: 100_000 } }),
+    );
+    const stores = [0, 1].map(() => clusterStore({ keyPrefix: prefix, leases: true }));
+    const entries = budgets.map((budget) => ({
+      budget,
+      amounts: { tokens: 50, usd: 0, requests: 1 },
+    }));
+    let calls = 0;
+    await Promise.all(
+      stores.flatMap((s) =>
+        Array.from({ length: 5 }, async () => {
+          for (let i = 0; i < 40; i++) {
+            const now = Date.now();
+            const outcome = await s.admit({ now, entries });
+            if (outcome.kind !== 'decided' || !outcome.admitted) throw new Error('not admitted');
+            calls++;
+            await s.settle({
+              now,
+              budgets,
+              ticket: outcome.ticket,
+              actual: { tokens: 7, usd: 0, requests: 1 },
+            });
+          }
+        }),
+      ),
+    );
+    await Promise.all(stores.map((s) => s.close()));
+    const check = clusterStore({ keyPrefix: prefix });
+    expect(await shared(check, budgets)).toEqual(budgets.map(() => [7 * calls, 0, calls]));
+    await check.close();
+  });
+});

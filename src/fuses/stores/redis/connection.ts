@@ -88,8 +88,11 @@ export function openClient(options: RedisLedgerOptions, base: RedisOptions, what
   if (options.password !== undefined) settings.password = options.password;
   if (options.tls !== undefined && options.tls !== false)
     settings.tls = options.tls === true ? {} : (options.tls as RedisOptions['tls']);
-  const redis = new RedisClient(options.url ?? '', settings);
-  const host = ledgerHost(options.url ?? '');
+  const redis =
+    options.cluster === undefined
+      ? new RedisClient(options.url ?? '', settings)
+      : openCluster(options.cluster, settings);
+  const host = ledgerHost(options.url ?? options.cluster?.[0] ?? '');
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
     if (Date.now() - lastLogged < 30_000) return;
@@ -99,6 +102,41 @@ export function openClient(options: RedisLedgerOptions, base: RedisOptions, what
   // The connection must not keep an app alive; calls in flight hold their own timers.
   redis.on('connect', () => (redis.stream as { unref?: () => void } | undefined)?.unref?.());
   return redis;
+}
+
+/**
+ * A Redis Cluster client from seed node URLs, with the same settings for each node.
+ * Typed as the single-node client: the store uses only what both have (commands,
+ * status and its events, connect, quit); the per-socket timing of replies is the
+ * single node's only (on a cluster a round trip is timed from when it was sent).
+ */
+function openCluster(urls: string[], settings: RedisOptions): Redis {
+  const require = createRequire(import.meta.url);
+  const { Cluster } = require('ioredis') as typeof import('ioredis');
+  const nodes = urls.map((url) => {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port || '6379') };
+  });
+  const first = new URL(urls[0]!);
+  const redisOptions: RedisOptions = { ...settings };
+  if (redisOptions.username === undefined && first.username)
+    redisOptions.username = decodeURIComponent(first.username);
+  if (redisOptions.password === undefined && first.password)
+    redisOptions.password = decodeURIComponent(first.password);
+  if (first.protocol === 'rediss:' && redisOptions.tls === undefined) redisOptions.tls = {};
+  const cluster = new Cluster(nodes, {
+    redisOptions,
+    enableOfflineQueue: false,
+    // Reconnecting is the store's (as for one Redis): its timer does not hold the app.
+    clusterRetryStrategy: () => null,
+    lazyConnect: false,
+    keyPrefix: '',
+  });
+  // No node's socket may keep an app alive.
+  cluster.on('+node', (node: Redis) => {
+    node.on('connect', () => (node.stream as { unref?: () => void } | undefined)?.unref?.());
+  });
+  return cluster as unknown as Redis;
 }
 
 /** What the store hears from its connection. */
@@ -133,7 +171,7 @@ export class LedgerConnection {
   constructor(options: RedisLedgerOptions, events: ConnectionEvents) {
     this.options = options;
     this.events = events;
-    this.host = ledgerHost(options.url ?? '');
+    this.host = ledgerHost(options.url ?? options.cluster?.[0] ?? '');
     const redis = openClient(
       options,
       {

@@ -37,7 +37,8 @@ export async function drainLedger(parts: DrainParts): Promise<void> {
   if (leases !== undefined) await leases.close(connection.status === 'ready');
   for (const ticket of abandoned) {
     // Its reservation would hold the budget until its lease ends.
-    if (ticket.kind === 'shared') reconciler.hold({ op: 'cancel', rid: ticket.rid });
+    if (ticket.kind === 'shared')
+      reconciler.hold({ op: 'cancel', rid: ticket.rid, budgets: ticket.budgets });
   }
   // At least one attempt when Redis is there, even if the calls took all the time.
   if (reconciler.unwritten() && connection.status === 'ready') await reconciler.recover();

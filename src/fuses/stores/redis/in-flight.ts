@@ -1,9 +1,10 @@
 import type { MemoryFuseStore } from '../memory.js';
 import type { LeaseTicket } from './leases.js';
+import type { ScriptBudget } from './wire.js';
 
 /** What an admission holds with the Redis store: a reservation in Redis, or in the local store. */
 export type Ticket =
-  | { kind: 'shared'; rid: string }
+  | { kind: 'shared'; rid: string; budgets: ScriptBudget[] }
   | { kind: 'local'; store: MemoryFuseStore; inner: unknown }
   | LeaseTicket;
 

@@ -1,8 +1,9 @@
 /** The lease book's link to Redis: the LEASE script run on the store's connection. */
 import type { Budget } from '../../../budgets/budget.js';
 import type { BudgetState } from '../../fuse-store.js';
-import type { LedgerConnection, RedisLedgerOptions } from './connection.js';
+import type { RedisLedgerOptions } from './connection.js';
 import { type LeaseParts, SHARE_K } from './leases.js';
+import type { LedgerScripts } from './scripts.js';
 import {
   type LeaseWireReply,
   type LeaseWrite,
@@ -22,7 +23,7 @@ export interface LeaseHooks {
 export function leaseParts(
   options: RedisLedgerOptions,
   leases: { minSlice: number; ttlMs: number },
-  connection: LedgerConnection,
+  scripts: LedgerScripts,
   hooks: LeaseHooks,
   budgetOf: (name: string) => Budget | undefined,
 ): LeaseParts {
@@ -35,9 +36,7 @@ export function leaseParts(
     // One script for all on one Redis; one per budget on a cluster (each its own slot).
     group: (writes) => (options.cluster === undefined ? [writes] : writes.map((w) => [w])),
     async run(writes: LeaseWrite[], now: number) {
-      const prefix = options.cluster === undefined ? options.keyPrefix : tagOf(writes[0]!.b);
-      const payload = JSON.stringify({
-        prefix,
+      const raw = await scripts.run('lease', {
         now,
         ttl: leases.ttlMs,
         rsvTtl: RESERVATION_TTL_MS,
@@ -45,7 +44,6 @@ export function leaseParts(
         k: SHARE_K,
         leases: writes,
       });
-      const raw = await connection.run(() => connection.redis.tokenfuseLease(prefix, payload));
       const reply = JSON.parse(raw) as LeaseWireReply;
       const budgets = writes.map((w) => budgetOf(w.b.name)!);
       return { replies: parseLeases(reply, writes, budgets, now), tr: parseTransitions(reply.tr) };
@@ -56,9 +54,4 @@ export function leaseParts(
 /** `L:<holder>:<budget>` → holder. */
 function holderOf(id: string): string {
   return id.split(':')[1] ?? '';
-}
-
-/** The hash-tagged prefix every key of a budget starts with on a cluster (see wire.ts). */
-export function tagOf(b: ScriptBudget): string {
-  return b.fuse.slice(0, b.fuse.indexOf('}') + 1);
 }

@@ -17,6 +17,7 @@ import type {
 import { MemoryFuseStore } from '../memory.js';
 import { classify, type LedgerConnection, type RedisLedgerOptions } from './connection.js';
 import type { InFlight, Ticket } from './in-flight.js';
+import type { LedgerScripts } from './scripts.js';
 import {
   LEASE_MS,
   list,
@@ -54,6 +55,8 @@ function batchLength(ops: readonly ReconcileOp[]): number {
 /** What the reconciler shares with the store it serves. */
 export interface ReconcilerParts {
   connection: LedgerConnection;
+  /** The scripts, on one Redis or split by slot on a cluster. */
+  scripts: LedgerScripts;
   options: RedisLedgerOptions;
   /** Last state seen per budget (the store's). */
   cache: Map<string, BudgetState>;
@@ -234,17 +237,13 @@ export class Reconciler {
         }
         const batch = this.batch;
         const now = Date.now();
-        const payload = JSON.stringify({
-          prefix: options.keyPrefix,
-          now,
-          batch: batch.id,
-          batchTtl: BATCH_TTL_MS,
-          ops: batch.ops,
-        });
         try {
-          const raw = await connection.run(() =>
-            connection.redis.tokenfuseReconcile(options.keyPrefix, payload),
-          );
+          const raw = await this.parts.scripts.run('reconcile', {
+            now,
+            batch: batch.id,
+            batchTtl: BATCH_TTL_MS,
+            ops: batch.ops,
+          });
           const reply = JSON.parse(raw) as ReconcileReply;
           this.batch = undefined;
           const states = new Map(

@@ -22,6 +22,7 @@ import { rolledForward } from './last-seen.js';
 import { leaseParts } from './lease-parts.js';
 import { LeaseBook } from './leases.js';
 import { Reconciler } from './reconciler.js';
+import { budgetPrefix, LedgerScripts } from './scripts.js';
 import {
   type AdmitReply,
   LEASE_MS,
@@ -69,6 +70,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly inFlight = new InFlight();
   private closing: Promise<void> | undefined;
   private draining = false;
+  /** The scripts, run on one Redis or split by slot on a cluster. */
+  private readonly scripts: LedgerScripts;
   /** Closing is over: the connection is gone. */
   private closed = false;
   /** This replica's leased slices (`ledger.leases`); undefined when off. */
@@ -83,8 +86,10 @@ export class RedisFuseStore implements FuseStore {
       startFailed: (err) => this.reconciler.failed('admit', err),
     });
     this.redis = this.connection.redis;
+    this.scripts = new LedgerScripts(this.connection, options);
     this.reconciler = new Reconciler({
       connection: this.connection,
+      scripts: this.scripts,
       options,
       cache: this.cache,
       budgetsByName: this.budgetsByName,
@@ -96,7 +101,7 @@ export class RedisFuseStore implements FuseStore {
         leaseParts(
           options,
           options.leases,
-          this.connection,
+          this.scripts,
           {
             encode: (b, now) => this.encode(b, now),
             failed: (err) => this.reconciler.failed('settle', err),
@@ -137,17 +142,15 @@ export class RedisFuseStore implements FuseStore {
     if (this.reconciler.degraded) return this.fallbackAdmit(request, this.reconciler.lastFailure);
     const rid = randomUUID();
     const budgets = request.entries.map((e) => this.encode(e.budget, request.now));
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now: request.now,
-      rid,
-      lease: LEASE_MS,
-      rsvTtl: RESERVATION_TTL_MS,
-      budgets,
-      amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseAdmit(this.options.keyPrefix, payload))
+    return this.scripts
+      .run('admit', {
+        now: request.now,
+        rid,
+        lease: LEASE_MS,
+        rsvTtl: RESERVATION_TTL_MS,
+        budgets,
+        amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
+      })
       .then(
         (raw) => {
           const reply = JSON.parse(raw) as AdmitReply;
@@ -155,7 +158,7 @@ export class RedisFuseStore implements FuseStore {
             parseState(s, request.entries[i]!.budget, request.now),
           );
           const admitted = reply.a === 1;
-          const ticket: Ticket = { kind: 'shared', rid };
+          const ticket: Ticket = { kind: 'shared', rid, budgets };
           if (admitted) this.inFlight.admitted(ticket);
           request.entries.forEach((e, i) => {
             const s = states[i]!;
@@ -177,7 +180,7 @@ export class RedisFuseStore implements FuseStore {
         (err: unknown) => {
           const failure = this.reconciler.failed('admit', err);
           // The script may still run once Redis answers: release what it would reserve.
-          if (failure.maybeRan) this.reconciler.enqueue({ op: 'cancel', rid });
+          if (failure.maybeRan) this.reconciler.enqueue({ op: 'cancel', rid, budgets });
           return this.fallbackAdmit(request, failure.reason);
         },
       );
@@ -209,16 +212,8 @@ export class RedisFuseStore implements FuseStore {
       this.reconciler.local?.addSpend(request.budgets, request.actual, request.now);
       return undefined;
     }
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now: request.now,
-      rid: ticket.rid,
-      cond: false,
-      actual,
-      budgets,
-    });
-    const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(this.options.keyPrefix, payload))
+    const settled = this.scripts
+      .run('settle', { now: request.now, rid: ticket.rid, cond: false, actual, budgets })
       .then(
         (raw) => this.settled(JSON.parse(raw) as SettleReply, request.budgets, request.now),
         (err: unknown) => {
@@ -264,18 +259,15 @@ export class RedisFuseStore implements FuseStore {
       this.reconciler.enqueue(op);
       return this.reconciler.localStore(now).observe(request);
     }
-    const payload = JSON.stringify({ prefix: this.options.keyPrefix, now, ...op });
-    const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(this.options.keyPrefix, payload))
-      .then(
-        (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
-        (err: unknown) => {
-          this.reconciler.failed('settle', err);
-          this.reconciler.enqueue(op);
-          this.reconciler.localStore(now).observe(request);
-          return undefined;
-        },
-      );
+    const settled = this.scripts.run('settle', { now, ...op }).then(
+      (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
+      (err: unknown) => {
+        this.reconciler.failed('settle', err);
+        this.reconciler.enqueue(op);
+        this.reconciler.localStore(now).observe(request);
+        return undefined;
+      },
+    );
     return this.inFlight.track(settled);
   }
 
@@ -298,30 +290,23 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now,
-      budgets: budgets.map((b) => this.encode(b, now)),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseRead(this.options.keyPrefix, payload))
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as ReadReply;
-          const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
-          states.forEach((s, i) => {
-            this.cache.set(budgets[i]!.name, s);
-          });
-          return { states, transitions: parseTransitions(reply.tr) };
-        },
-        (err: unknown) => {
-          diag.debug(
-            `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
-            err,
-          );
-          return this.peek(budgets, now);
-        },
-      );
+    return this.scripts.run('read', { now, budgets: budgets.map((b) => this.encode(b, now)) }).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as ReadReply;
+        const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
+        states.forEach((s, i) => {
+          this.cache.set(budgets[i]!.name, s);
+        });
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        diag.debug(
+          `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
+          err,
+        );
+        return this.peek(budgets, now);
+      },
+    );
   }
 
   peek(budgets: readonly Budget[], now: number): ReadOutcome {
@@ -341,35 +326,27 @@ export class RedisFuseStore implements FuseStore {
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
     if (this.connection.starting !== undefined)
       return this.connection.afterStart(() => this.control(budget, op, now));
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now,
-      op,
-      budget: this.encode(budget, now),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseControl(this.options.keyPrefix, payload))
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as ReadReply;
-          const states = reply.st.map((s) => parseState(s, budget, now));
-          this.cache.set(budget.name, states[0]!);
-          // While Redis was away the local store decides: it follows the operator too.
-          this.reconciler.local?.control(budget, op, now);
-          return { states, transitions: parseTransitions(reply.tr) };
-        },
-        (err: unknown) => {
-          throw new LedgerControlError(
-            {
-              budget: budget.name,
-              operation: op,
-              ledger: this.connection.host,
-              failure: classify(err),
-            },
-            { cause: err },
-          );
-        },
-      );
+    return this.scripts.run('control', { now, op, budget: this.encode(budget, now) }).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as ReadReply;
+        const states = reply.st.map((s) => parseState(s, budget, now));
+        this.cache.set(budget.name, states[0]!);
+        // While Redis was away the local store decides: it follows the operator too.
+        this.reconciler.local?.control(budget, op, now);
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        throw new LedgerControlError(
+          {
+            budget: budget.name,
+            operation: op,
+            ledger: this.connection.host,
+            failure: classify(err),
+          },
+          { cause: err },
+        );
+      },
+    );
   }
 
   /**
@@ -404,7 +381,7 @@ export class RedisFuseStore implements FuseStore {
   /** `budget` as the scripts take it; remembered, to roll and seed its state later. */
   private encode(budget: Budget, now: number): ScriptBudget {
     this.budgetsByName.set(budget.name, budget);
-    return scriptBudget(budget, now, this.options.keyPrefix);
+    return scriptBudget(budget, now, budgetPrefix(this.options, budget.name));
   }
 }
 

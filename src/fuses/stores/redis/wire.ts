@@ -37,7 +37,8 @@ export interface ScriptBudget {
 
 /** One update the reconciliation script applies (see RECONCILE in lua.ts). */
 export type ReconcileOp =
-  | { op: 'cancel'; rid: string }
+  /** `budgets`: where the reservation was taken (a cluster routes the cancellation by them). */
+  | { op: 'cancel'; rid: string; budgets?: ScriptBudget[] }
   | { op: 'spend'; actual: number[]; budgets: ScriptBudget[] }
   | {
       op: 'settle';
