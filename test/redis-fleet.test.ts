@@ -267,3 +267,66 @@ describe('on a Redis Cluster of three masters', () => {
     await check.close();
   });
 });
+
+describe('ledger.leases and ledger.cluster configuration', () => {
+  const issues = (ledger: unknown, env: NodeJS.ProcessEnv = {}) => {
+    try {
+      return resolveConfig({ ledger } as never, { env }).ledger;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  it('resolves the defaults: leases off unless given, 0.001 of each limit, 10 s leases', () => {
+    const url = 'redis://ledger:6379';
+    expect(issues({ store: 'redis', url })).toMatchObject({
+      leases: undefined,
+      cluster: undefined,
+    });
+    expect(issues({ store: 'redis', url, leases: true })).toMatchObject({
+      leases: { minSlice: 0.001, ttlMs: 10_000 },
+    });
+    expect(issues({ store: 'redis', url, leases: { minSlice: 0.01, ttlMs: 3000 } })).toMatchObject({
+      leases: { minSlice: 0.01, ttlMs: 3000 },
+    });
+    expect(issues({ store: 'redis', url, leases: { enabled: false } })).toMatchObject({
+      leases: undefined,
+    });
+    expect(issues({ store: 'redis', cluster: ['redis://a:7000', 'redis://b:7001'] })).toMatchObject(
+      {
+        url: undefined,
+        cluster: ['redis://a:7000', 'redis://b:7001'],
+      },
+    );
+  });
+
+  it('rejects bad values, and combinations that cannot work, naming the field', () => {
+    expect(
+      issues({
+        store: 'redis',
+        url: 'redis://x',
+        leases: { minSlice: 2, ttlMs: 10, slice: 1 },
+        cluster: [],
+      }),
+    ).toBe(
+      [
+        'invalid tokenfuse configuration in code:',
+        '  - ledger.cluster: expected a non-empty array of redis:// or rediss:// URLs (the cluster nodes to start from), got an empty array',
+        '  - ledger.leases.minSlice: expected a fraction in (0, 1] (of each limit), got 2 (number)',
+        '  - ledger.leases.ttlMs: expected an integer >= 1000 (ms), got 10 (number)',
+        "  - ledger.leases: unknown field 'slice'",
+      ].join('\n'),
+    );
+    expect(issues({ leases: true })).toBe(
+      "invalid tokenfuse configuration in code:\n  - ledger.leases: needs ledger.store 'redis' (the in-memory store has no one to lease from)",
+    );
+    expect(
+      issues(
+        { store: 'redis', cluster: ['redis://a:7000'] },
+        { TOKENFUSE_LEDGER_URL: 'redis://b:6379' },
+      ),
+    ).toBe(
+      "invalid tokenfuse configuration in code:\n  - ledger.cluster: cannot be combined with TOKENFUSE_LEDGER_URL (give the cluster's nodes in ledger.cluster only)",
+    );
+  });
+});
