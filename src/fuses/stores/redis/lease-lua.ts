@@ -36,6 +36,8 @@ local out = {}
 for i, L in ipairs(P.leases) do
   local b = L.b
   local key = rsv_key(L.id)
+  -- A lease that expired (its holder stalled past the TTL) held nothing since.
+  local lost = redis.call('HGET', key, 'released') ~= '0'
   local R = release(L.id, false)
   if R ~= nil then
     redis.call('DEL', key)
@@ -71,7 +73,9 @@ for i, L in ipairs(P.leases) do
         local avail = l - s[u] - r[u]
         local slice = mins[u]
         if not demand then slice = math.max(mins[u], (l - s[u]) / (n(P.k) * holders)) end
-        h[u] = math.max(floor[u], math.min(used[u] + want[u] + slice, avail))
+        local keep = floor[u]
+        if lost then keep = math.max(used[u], math.min(keep, avail)) end
+        h[u] = math.max(keep, math.min(used[u] + want[u] + slice, avail))
         if h[u] < used[u] + want[u] then fits = false end
         if avail <= used[u] then room = false end
       end
@@ -94,7 +98,7 @@ for i, L in ipairs(P.leases) do
     end
     expire(b.acct, b.exp)
     redis.call('HSET', key, 'n', '1', 'k1', b.acct, 'f1', b.fuse, 't1', f17(h[1]), 'u1', f17(h[2]),
-      'q1', f17(h[3]), 'p1', '0', 'w', f17(n(L.w)))
+      'q1', f17(h[3]), 'p1', '0', 'w', f17(n(L.w)), 'released', '0')
     redis.call('PEXPIRE', key, f17(n(P.rsvTtl)))
     redis.call('ZADD', LEASES, f17(now + n(P.ttl)), L.id)
     redis.call('ZADD', hk, f17(now + n(P.ttl)), P.holder)

@@ -176,7 +176,8 @@ export class LeaseBook {
     for (const { budget, amounts } of request.entries) {
       const lease = this.lease(budget);
       const a = units(amounts);
-      if (lease.seen === undefined) need.push(budget);
+      // Room leased in a window that has ended is not room in this one.
+      if (lease.seen === undefined || request.now >= lease.seen.windowEnd) need.push(budget);
       else if (lease.seen.fuse.state !== 'closed' || lease.seen.fuse.isolated)
         return { kind: 'exact' };
       else if (!this.fits(lease, a)) need.push(budget);
@@ -246,7 +247,8 @@ export class LeaseBook {
       if (busy.length === 0) break;
       await Promise.all(busy.map((l) => l.writing));
     }
-    if (leases.every((l) => l.seen !== undefined && this.fits(l, wants.get(l)!))) return;
+    const fresh = (l: Lease) => l.seen !== undefined && request.now < l.seen.windowEnd;
+    if (leases.every((l) => fresh(l) && this.fits(l, wants.get(l)!))) return;
     await this.write(leases, request.now, wants);
   }
 
