@@ -1,8 +1,11 @@
 /** The lease book's link to Redis: the LEASE script run on the store's connection. */
 import type { Budget } from '../../../budgets/budget.js';
-import type { BudgetState } from '../../fuse-store.js';
+import type { BudgetState, Transition } from '../../fuse-store.js';
+
+type Triple = [number, number, number];
+
 import type { RedisLedgerOptions } from './connection.js';
-import { type LeaseParts, SHARE_K } from './leases.js';
+import { SHARE_K } from './leases.js';
 import type { LedgerScripts } from './scripts.js';
 import {
   type LeaseWireReply,
@@ -12,6 +15,28 @@ import {
   RESERVATION_TTL_MS,
   type ScriptBudget,
 } from './wire.js';
+
+/** What the lease book needs from its store. */
+export interface LeaseParts {
+  /** Runs LEASE for writes that share a slot (all of them on one Redis). */
+  run(writes: LeaseWrite[], now: number): Promise<{ replies: LeaseReply[]; tr: Transition[] }>;
+  encode(budget: Budget, now: number): ScriptBudget;
+  /** Groups writes that may run in one script (one group on one Redis; per slot on a cluster). */
+  group(writes: LeaseWrite[]): LeaseWrite[][];
+  /** A write failed (counted, said, degraded mode). */
+  failed(err: unknown): void;
+  /** A budget's state as Redis answered it (the store's last-seen cache). */
+  seen(budget: Budget, state: BudgetState): void;
+  minSlice: number;
+  ttlMs: number;
+}
+
+export interface LeaseReply {
+  held: Triple;
+  state: BudgetState;
+  crossed: number[];
+  demand: boolean;
+}
 
 /** What the store lends its lease book. */
 export interface LeaseHooks {

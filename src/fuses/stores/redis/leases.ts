@@ -16,7 +16,8 @@ import type {
   Transition,
 } from '../../fuse-store.js';
 import type { InFlight } from './in-flight.js';
-import type { LeaseWrite, ScriptBudget } from './wire.js';
+import type { LeaseParts, LeaseReply } from './lease-parts.js';
+import type { LeaseWrite } from './wire.js';
 
 /** How often leases with spend to write, or due for renewal, are written. */
 export const WRITE_EVERY_MS = 100;
@@ -66,28 +67,6 @@ interface Lease {
 export interface LeaseTicket {
   kind: 'lease';
   parts: Array<{ lease: Lease; amounts: Triple }>;
-}
-
-/** What the lease book needs from its store. */
-export interface LeaseParts {
-  /** Runs LEASE for writes that share a slot (all of them on one Redis). */
-  run(writes: LeaseWrite[], now: number): Promise<{ replies: LeaseReply[]; tr: Transition[] }>;
-  encode(budget: Budget, now: number): ScriptBudget;
-  /** Groups writes that may run in one script (one group on one Redis; per slot on a cluster). */
-  group(writes: LeaseWrite[]): LeaseWrite[][];
-  /** A write failed (counted, said, degraded mode). */
-  failed(err: unknown): void;
-  /** A budget's state as Redis answered it (the store's last-seen cache). */
-  seen(budget: Budget, state: BudgetState): void;
-  minSlice: number;
-  ttlMs: number;
-}
-
-export interface LeaseReply {
-  held: Triple;
-  state: BudgetState;
-  crossed: number[];
-  demand: boolean;
 }
 
 const units = (a: Amounts): Triple => [a.tokens, a.usd, a.requests];

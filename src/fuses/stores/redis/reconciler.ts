@@ -218,7 +218,7 @@ export class Reconciler {
   }
 
   private async recoverOnce(): Promise<void> {
-    const { connection, options, budgetsByName } = this.parts;
+    const { connection, budgetsByName } = this.parts;
     if (connection.status !== 'ready') return;
     // Under load, calls decided locally keep adding updates while batches are written:
     // waiting for an empty queue would keep the store degraded for as long as the load
