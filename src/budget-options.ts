@@ -172,12 +172,44 @@ export interface LedgerOptions {
   /** Redis password (wins over the URL's). */
   password?: string;
   /**
+   * Seed nodes of a Redis Cluster or Valkey cluster (`redis://host:port` each), given
+   * instead of `url`. Every key of a budget carries the hash tag `{keyPrefix + budget}`,
+   * so that each script touches one slot. See docs/fleet-scale.md.
+   */
+  cluster?: string[];
+  /**
+   * Leases: each replica reserves a slice of each budget's room in Redis and admits
+   * calls from it locally, with no round trip on the call path in the steady state;
+   * spend is written back and unused room returned in the background. `true` turns
+   * them on with the defaults. See docs/fleet-scale.md.
+   * @default false
+   */
+  leases?: boolean | LeaseOptions;
+  /**
    * With the in-memory store only: read this window's spend of every budget back
    * from Prometheus at startup (and every `intervalSeconds`), so that a restarted
    * process, or a new replica, starts from what the fleet has already spent
    * instead of from zero. Not allowed with `store: redis`, which persists spend itself.
    */
   restore?: RestoreOptions;
+}
+
+/** `ledger.leases`: slices of each budget's room, leased by each replica. */
+export interface LeaseOptions {
+  /** @default true (when `leases` is given as an object) */
+  enabled?: boolean;
+  /**
+   * The smallest slice a replica leases, as a fraction of each limit. Slices are
+   * `max(minSlice × limit, room left / (4 × replicas holding a lease))`.
+   * @default 0.001
+   */
+  minSlice?: number;
+  /**
+   * A lease not renewed for this long (its replica died) is given back to the budget.
+   * Live replicas renew theirs in the background several times per TTL.
+   * @default 10000
+   */
+  ttlMs?: number;
 }
 
 /**

@@ -228,6 +228,16 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description: 'retries of a 5xx, 429, 408, timeout or network error, with backoff',
   },
   'webhookDelivery.timeoutMs': { description: 'bound of one request (ms)' },
+  'ledger.leases': {
+    description:
+      "`true` or `{ enabled, minSlice, ttlMs }`: each replica leases a slice of each budget's room and admits from it locally, with no Redis round trip per call; see [fleet-scale.md](fleet-scale.md)",
+    default: 'off',
+  },
+  'ledger.cluster': {
+    description:
+      'Redis Cluster / Valkey node URLs (instead of `ledger.url`): keys hash-tagged per budget; see [fleet-scale.md](fleet-scale.md)',
+    default: 'none (one Redis at `ledger.url`)',
+  },
   'ledger.store': {
     description: 'where budget spend and fuses live; see [Running many replicas](fleet.md)',
   },

@@ -27,5 +27,6 @@ export const CONFIG_DEFAULTS = Object.freeze({
     connectTimeoutMs: 2000,
     shutdownTimeoutMs: 5000,
     restore: Object.freeze({ intervalSeconds: 0, timeoutMs: 5000 }),
+    leases: Object.freeze({ minSlice: 0.001, ttlMs: 10_000 }),
   }),
 });

@@ -24,6 +24,17 @@ export interface ResolvedLedger {
   password: string | undefined;
   /** Spend read back from Prometheus (in-memory store only); undefined when off. */
   restore?: ResolvedRestore | undefined;
+  /** Seed nodes of a Redis Cluster (store `redis`, instead of `url`); undefined for one Redis. */
+  cluster?: string[] | undefined;
+  /** Leased slices of each budget's room (store `redis`); undefined when off. */
+  leases?: ResolvedLeases | undefined;
+}
+
+/** `ledger.leases`, resolved. */
+export interface ResolvedLeases {
+  /** Fraction of each limit. */
+  minSlice: number;
+  ttlMs: number;
 }
 
 /** `ledger.restore`, resolved. */
@@ -43,7 +54,9 @@ export function resolveLedger(
 ): ResolvedLedger {
   const store = ledger.store ?? CONFIG_DEFAULTS.ledger.store;
   const url = env.redisUrl('TOKENFUSE_LEDGER_URL') ?? ledger.url;
-  if (store === 'redis' && url === undefined) {
+  const cluster = ledger.cluster;
+  checkScale(ledger, store, url, source);
+  if (store === 'redis' && url === undefined && cluster === undefined) {
     throw new ConfigError(source, [
       {
         path: 'ledger.url',
@@ -63,6 +76,46 @@ export function resolveLedger(
     username: ledger.username,
     password: ledger.password,
     restore: resolveRestore(ledger, store, env, source),
+    cluster,
+    leases: resolveLeases(ledger.leases),
+  };
+}
+
+/** `ledger.cluster` and `ledger.leases` need the Redis store; a cluster is given instead of one URL. */
+function checkScale(
+  ledger: NonNullable<TokenfuseOptions['ledger']>,
+  store: 'memory' | 'redis',
+  url: string | undefined,
+  source: string,
+): void {
+  const issues: ConfigIssue[] = [];
+  const on =
+    ledger.leases === true ||
+    (typeof ledger.leases === 'object' && ledger.leases.enabled !== false);
+  if (store !== 'redis' && on)
+    issues.push({
+      path: 'ledger.leases',
+      message: `needs ledger.store 'redis' (the in-memory store has no one to lease from)`,
+    });
+  if (store !== 'redis' && ledger.cluster !== undefined)
+    issues.push({ path: 'ledger.cluster', message: `needs ledger.store 'redis'` });
+  if (ledger.cluster !== undefined && url !== undefined)
+    issues.push({
+      path: 'ledger.cluster',
+      message: `cannot be combined with ${ledger.url !== undefined ? 'ledger.url' : 'TOKENFUSE_LEDGER_URL'} (give the cluster's nodes in ledger.cluster only)`,
+    });
+  if (issues.length > 0) throw new ConfigError(source, issues);
+}
+
+function resolveLeases(
+  leases: NonNullable<TokenfuseOptions['ledger']>['leases'],
+): ResolvedLeases | undefined {
+  if (leases === undefined || leases === false) return undefined;
+  const given = leases === true ? {} : leases;
+  if (given.enabled === false) return undefined;
+  return {
+    minSlice: given.minSlice ?? CONFIG_DEFAULTS.ledger.leases.minSlice,
+    ttlMs: given.ttlMs ?? CONFIG_DEFAULTS.ledger.leases.ttlMs,
   };
 }
 

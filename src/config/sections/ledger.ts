@@ -33,6 +33,35 @@ export const ledgerShape = {
   tls: z.union([boolean(), z.record(z.string(), z.unknown())], expecting(EXPECTED.tls)).optional(),
   username: text().optional(),
   password: text().optional(),
+  /** Seed nodes of a Redis Cluster (or Valkey cluster), instead of `url`. */
+  cluster: z
+    .array(
+      z.string(expecting(EXPECTED.redisUrls)).refine(isRedisUrl, {
+        // The value is not echoed: a Redis URL can hold a password.
+        error: `expected ${EXPECTED.redisUrls}, got a string that is not one`,
+      }),
+      expecting(EXPECTED.redisUrls),
+    )
+    .min(1, expecting(EXPECTED.redisUrls))
+    .optional(),
+  /** Replicas admit from slices of each budget's room leased from Redis. */
+  leases: z
+    .union(
+      [
+        boolean(),
+        configObject({
+          enabled: boolean().optional(),
+          minSlice: z
+            .number(expecting(EXPECTED.minSlice))
+            .gt(0, expecting(EXPECTED.minSlice))
+            .max(1, expecting(EXPECTED.minSlice))
+            .optional(),
+          ttlMs: positiveInteger().min(1000, expecting(EXPECTED.leaseTtl)).optional(),
+        }),
+      ],
+      expecting(EXPECTED.leases),
+    )
+    .optional(),
 };
 
 /** `ledger.restore`: spend read back from Prometheus (in-memory store only; the resolver checks that). */

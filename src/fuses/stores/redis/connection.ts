@@ -8,6 +8,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { freeTimeSignal } from '../../../free-time-signal.js';
 import type { LedgerOptions } from '../../../types.js';
 import type { LedgerFailure } from '../../fuse-store.js';
+import { LEASE_LUA } from './lease-lua.js';
 import { ADMIT_LUA, CONTROL_LUA, READ_LUA, RECONCILE_LUA, SETTLE_LUA } from './lua.js';
 
 /**
@@ -20,21 +21,31 @@ export type RedisLedgerOptions = Required<
     'keyPrefix' | 'timeoutMs' | 'onFailure' | 'connectTimeoutMs' | 'shutdownTimeoutMs'
   >
 > &
-  Pick<LedgerOptions, 'url' | 'tls' | 'username' | 'password'>;
+  Pick<LedgerOptions, 'url' | 'tls' | 'username' | 'password'> & {
+    /** Leased slices (`ledger.leases`, resolved); undefined when off. */
+    leases?: { minSlice: number; ttlMs: number } | undefined;
+    /** Seed nodes of a Redis Cluster (`ledger.cluster`), instead of `url`. */
+    cluster?: string[] | undefined;
+  };
 
 /** Reconnection backoff: 50 ms doubling up to 2 s; every 50 ms while closing. */
 const RECONNECT_MAX_MS = 2000;
 const RECONNECT_CLOSING_MS = 50;
 
-const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA];
+const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA, LEASE_LUA];
 
-/** The scripts, as commands of the client (each takes one JSON payload). */
+/**
+ * The scripts, as commands of the client. Each takes one key, which only routes it
+ * (on a cluster: to the slot of the budget it touches; the scripts build their keys),
+ * and one JSON payload.
+ */
 export interface LedgerCommands {
-  tokenfuseAdmit(payload: string): Promise<string>;
-  tokenfuseSettle(payload: string): Promise<string>;
-  tokenfuseRead(payload: string): Promise<string>;
-  tokenfuseControl(payload: string): Promise<string>;
-  tokenfuseReconcile(payload: string): Promise<string>;
+  tokenfuseAdmit(route: string, payload: string): Promise<string>;
+  tokenfuseSettle(route: string, payload: string): Promise<string>;
+  tokenfuseRead(route: string, payload: string): Promise<string>;
+  tokenfuseControl(route: string, payload: string): Promise<string>;
+  tokenfuseReconcile(route: string, payload: string): Promise<string>;
+  tokenfuseLease(route: string, payload: string): Promise<string>;
 }
 
 /** Redis stayed silent too long (an internal cause, never thrown to the app). */
@@ -77,8 +88,11 @@ export function openClient(options: RedisLedgerOptions, base: RedisOptions, what
   if (options.password !== undefined) settings.password = options.password;
   if (options.tls !== undefined && options.tls !== false)
     settings.tls = options.tls === true ? {} : (options.tls as RedisOptions['tls']);
-  const redis = new RedisClient(options.url ?? '', settings);
-  const host = ledgerHost(options.url ?? '');
+  const redis =
+    options.cluster === undefined
+      ? new RedisClient(options.url ?? '', settings)
+      : openCluster(options.cluster, settings);
+  const host = ledgerHost(options.url ?? options.cluster?.[0] ?? '');
   let lastLogged = 0;
   redis.on('error', (err: Error) => {
     if (Date.now() - lastLogged < 30_000) return;
@@ -88,6 +102,41 @@ export function openClient(options: RedisLedgerOptions, base: RedisOptions, what
   // The connection must not keep an app alive; calls in flight hold their own timers.
   redis.on('connect', () => (redis.stream as { unref?: () => void } | undefined)?.unref?.());
   return redis;
+}
+
+/**
+ * A Redis Cluster client from seed node URLs, with the same settings for each node.
+ * Typed as the single-node client: the store uses only what both have (commands,
+ * status and its events, connect, quit); the per-socket timing of replies is the
+ * single node's only (on a cluster a round trip is timed from when it was sent).
+ */
+function openCluster(urls: string[], settings: RedisOptions): Redis {
+  const require = createRequire(import.meta.url);
+  const { Cluster } = require('ioredis') as typeof import('ioredis');
+  const nodes = urls.map((url) => {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port || '6379') };
+  });
+  const first = new URL(urls[0]!);
+  const redisOptions: RedisOptions = { ...settings };
+  if (redisOptions.username === undefined && first.username)
+    redisOptions.username = decodeURIComponent(first.username);
+  if (redisOptions.password === undefined && first.password)
+    redisOptions.password = decodeURIComponent(first.password);
+  if (first.protocol === 'rediss:' && redisOptions.tls === undefined) redisOptions.tls = {};
+  const cluster = new Cluster(nodes, {
+    redisOptions,
+    enableOfflineQueue: false,
+    // Reconnecting is the store's (as for one Redis): its timer does not hold the app.
+    clusterRetryStrategy: () => null,
+    lazyConnect: false,
+    keyPrefix: '',
+  });
+  // No node's socket may keep an app alive.
+  cluster.on('+node', (node: Redis) => {
+    node.on('connect', () => (node.stream as { unref?: () => void } | undefined)?.unref?.());
+  });
+  return cluster as unknown as Redis;
 }
 
 /** What the store hears from its connection. */
@@ -122,7 +171,7 @@ export class LedgerConnection {
   constructor(options: RedisLedgerOptions, events: ConnectionEvents) {
     this.options = options;
     this.events = events;
-    this.host = ledgerHost(options.url ?? '');
+    this.host = ledgerHost(options.url ?? options.cluster?.[0] ?? '');
     const redis = openClient(
       options,
       {
@@ -143,11 +192,12 @@ export class LedgerConnection {
       'budget ledger',
     );
     this.redis = redis as Redis & LedgerCommands;
-    redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 0 });
-    redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 0 });
+    redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('tokenfuseLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     redis.on('connect', () => {
       const stream = redis.stream as { on?: (event: 'data', fn: () => void) => void } | undefined;
       // A round trip is timed against when bytes arrive, not when a timer fires.

@@ -1,9 +1,12 @@
 import type { MemoryFuseStore } from '../memory.js';
+import type { LeaseTicket } from './leases.js';
+import type { ScriptBudget } from './wire.js';
 
 /** What an admission holds with the Redis store: a reservation in Redis, or in the local store. */
 export type Ticket =
-  | { kind: 'shared'; rid: string }
-  | { kind: 'local'; store: MemoryFuseStore; inner: unknown };
+  | { kind: 'shared'; rid: string; budgets: ScriptBudget[] }
+  | { kind: 'local'; store: MemoryFuseStore; inner: unknown }
+  | LeaseTicket;
 
 /**
  * The Redis store's calls in flight: admitted and not yet settled, and writes sent

@@ -16,6 +16,8 @@ import type {
 } from '../../fuse-store.js';
 import { MemoryFuseStore } from '../memory.js';
 import { classify, type LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import type { InFlight, Ticket } from './in-flight.js';
+import type { LedgerScripts } from './scripts.js';
 import {
   LEASE_MS,
   list,
@@ -31,10 +33,30 @@ const BATCH_TTL_MS = 24 * 60 * 60_000;
 export const RECOVER_EVERY_MS = 250;
 /** A batch that fails with a script error this many times is dropped (logged). */
 const MAX_SCRIPT_FAILURES = 5;
+/**
+ * Most budget updates one reconciliation script applies (an update of a call that
+ * matched ten budgets counts ten). A batch must run well within `timeoutMs`
+ * whatever the backlog, or recovery times out on its own writing and the store
+ * never leaves degraded mode (what a stall under load used to do).
+ */
+export const MAX_BATCH_UPDATES = 64;
+
+/** How many of `ops`, from the start, make one batch (at least one). */
+function batchLength(ops: readonly ReconcileOp[]): number {
+  let weight = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    weight += op.op === 'cancel' ? 1 : Math.max(1, op.budgets.length);
+    if (weight > MAX_BATCH_UPDATES) return Math.max(1, i);
+  }
+  return ops.length;
+}
 
 /** What the reconciler shares with the store it serves. */
 export interface ReconcilerParts {
   connection: LedgerConnection;
+  /** The scripts, on one Redis or split by slot on a cluster. */
+  scripts: LedgerScripts;
   options: RedisLedgerOptions;
   /** Last state seen per budget (the store's). */
   cache: Map<string, BudgetState>;
@@ -124,6 +146,20 @@ export class Reconciler {
     };
   }
 
+  /** The failure policy (`ledger.onFailure`) for a call Redis could not decide. */
+  fallbackAdmit(request: AdmitRequest, reason: LedgerFailure, inFlight: InFlight): AdmitOutcome {
+    const refused = this.refusal(request, reason);
+    if (refused !== undefined) return refused;
+    const local = this.localStore(request.now);
+    const outcome = local.admit(request);
+    if (outcome.kind === 'decided') {
+      const ticket: Ticket = { kind: 'local', store: local, inner: outcome.ticket };
+      if (outcome.admitted) inFlight.admitted(ticket);
+      outcome.ticket = ticket;
+    }
+    return outcome;
+  }
+
   /** The local store while Redis is away, started from the last shared numbers seen. */
   localStore(now: number): MemoryFuseStore {
     if (this.local === undefined) {
@@ -182,25 +218,32 @@ export class Reconciler {
   }
 
   private async recoverOnce(): Promise<void> {
-    const { connection, options, budgetsByName } = this.parts;
+    const { connection, budgetsByName } = this.parts;
     if (connection.status !== 'ready') return;
+    // Under load, calls decided locally keep adding updates while batches are written:
+    // waiting for an empty queue would keep the store degraded for as long as the load
+    // lasts. So what was queued when recovery began is written, then calls go back to
+    // Redis, and what came meanwhile (one round trip's worth) follows in the background.
+    compact(this.pending);
+    let backlog = this.pending.length;
     try {
       for (;;) {
         if (this.batch === undefined) {
-          if (this.pending.length === 0) break;
-          this.batch = { id: randomUUID(), ops: this.pending.splice(0), scriptFailures: 0 };
+          if (this.pending.length === 0 || (this.degraded && backlog <= 0)) break;
+          compact(this.pending);
+          const ops = this.pending.splice(0, batchLength(this.pending));
+          backlog -= ops.length;
+          this.batch = { id: randomUUID(), ops, scriptFailures: 0 };
         }
         const batch = this.batch;
         const now = Date.now();
-        const payload = JSON.stringify({
-          prefix: options.keyPrefix,
-          now,
-          batch: batch.id,
-          batchTtl: BATCH_TTL_MS,
-          ops: batch.ops,
-        });
         try {
-          const raw = await connection.run(() => connection.redis.tokenfuseReconcile(payload));
+          const raw = await this.parts.scripts.run('reconcile', {
+            now,
+            batch: batch.id,
+            batchTtl: BATCH_TTL_MS,
+            ops: batch.ops,
+          });
           const reply = JSON.parse(raw) as ReconcileReply;
           this.batch = undefined;
           const states = new Map(
@@ -228,6 +271,7 @@ export class Reconciler {
         diag.info(`tokenfuse: the budget ledger at ${connection.host} is back; spend reconciled`);
         // What list() reports: the shared numbers again.
         await this.parts.reread([...budgetsByName.values()], Date.now());
+        if (this.pending.length > 0) this.kick(0);
       }
     } catch (err) {
       diag.debug('tokenfuse: ledger recovery attempt failed', err);
@@ -272,4 +316,32 @@ export class Reconciler {
     for (let i = 0; i < ops.length + abandoned; i++)
       this.parts.listener()?.ledgerError('reconcile', this.lastFailure);
   }
+}
+
+/**
+ * Folds the spend of calls decided locally into one update per budget window and
+ * bucket, in place: a backlog of any number of calls becomes as many updates as
+ * there are budgets, so it is written in a few bounded batches. Settlements and
+ * cancellations name a reservation each and are kept as they are, in order.
+ */
+export function compact(ops: ReconcileOp[]): void {
+  const folded = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
+  const kept: ReconcileOp[] = [];
+  for (const op of ops) {
+    if (op.op !== 'spend') {
+      kept.push(op);
+      continue;
+    }
+    for (const b of op.budgets) {
+      const key = `${b.acct}\u0000${b.rolling ? b.bucket : ''}`;
+      const into = folded.get(key);
+      if (into === undefined) {
+        const single = { op: 'spend' as const, actual: [...op.actual], budgets: [b] };
+        folded.set(key, single);
+        kept.push(single);
+      } else
+        for (let i = 0; i < 3; i++) into.actual[i] = (into.actual[i] ?? 0) + (op.actual[i] ?? 0);
+    }
+  }
+  ops.splice(0, ops.length, ...kept);
 }

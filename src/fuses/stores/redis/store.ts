@@ -16,9 +16,13 @@ import type {
   StoreListener,
 } from '../../fuse-store.js';
 import { classify, LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { drainLedger } from './drain.js';
 import { InFlight, type Ticket } from './in-flight.js';
 import { rolledForward } from './last-seen.js';
+import { leaseParts } from './lease-parts.js';
+import { LeaseBook } from './leases.js';
 import { Reconciler } from './reconciler.js';
+import { budgetPrefix, LedgerScripts } from './scripts.js';
 import {
   type AdmitReply,
   LEASE_MS,
@@ -66,8 +70,12 @@ export class RedisFuseStore implements FuseStore {
   private readonly inFlight = new InFlight();
   private closing: Promise<void> | undefined;
   private draining = false;
+  /** The scripts, run on one Redis or split by slot on a cluster. */
+  private readonly scripts: LedgerScripts;
   /** Closing is over: the connection is gone. */
   private closed = false;
+  /** This replica's leased slices (`ledger.leases`); undefined when off. */
+  private readonly leases: LeaseBook | undefined;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -78,14 +86,40 @@ export class RedisFuseStore implements FuseStore {
       startFailed: (err) => this.reconciler.failed('admit', err),
     });
     this.redis = this.connection.redis;
+    this.scripts = new LedgerScripts(this.connection, options);
     this.reconciler = new Reconciler({
       connection: this.connection,
+      scripts: this.scripts,
       options,
       cache: this.cache,
       budgetsByName: this.budgetsByName,
       listener: () => this.listener,
       reread: (budgets, now) => this.read(budgets, now),
     });
+    if (options.leases !== undefined)
+      this.leases = new LeaseBook(
+        leaseParts(
+          options,
+          options.leases,
+          this.scripts,
+          {
+            encode: (b, now) => this.encode(b, now),
+            failed: (err) => this.reconciler.failed('settle', err),
+            seen: (b, st) => this.cache.set(b.name, st),
+          },
+          (name) => this.budgetsByName.get(name),
+        ),
+      );
+  }
+
+  /** Whether calls are decided locally because Redis did not answer (see `ledger.onFailure`). */
+  get degraded(): boolean {
+    return this.reconciler.degraded;
+  }
+
+  /** `ledger.keyPrefix`: every key of this store starts with it. */
+  get keyPrefix(): string {
+    return this.options.keyPrefix;
   }
 
   setListener(listener: StoreListener): void {
@@ -96,20 +130,27 @@ export class RedisFuseStore implements FuseStore {
     // A cold start is not a failure: wait for the first connection (bounded).
     if (this.connection.starting !== undefined)
       return this.connection.afterStart(() => this.admit(request));
+    if (this.leases !== undefined)
+      return this.leases.admit(request, this.inFlight, !this.reconciler.degraded, (r) =>
+        this.admitOnce(r),
+      );
+    return this.admitOnce(request);
+  }
+
+  /** One call decided by the ADMIT script: one round trip. */
+  private admitOnce(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
     if (this.reconciler.degraded) return this.fallbackAdmit(request, this.reconciler.lastFailure);
     const rid = randomUUID();
     const budgets = request.entries.map((e) => this.encode(e.budget, request.now));
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now: request.now,
-      rid,
-      lease: LEASE_MS,
-      rsvTtl: RESERVATION_TTL_MS,
-      budgets,
-      amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseAdmit(payload))
+    return this.scripts
+      .run('admit', {
+        now: request.now,
+        rid,
+        lease: LEASE_MS,
+        rsvTtl: RESERVATION_TTL_MS,
+        budgets,
+        amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
+      })
       .then(
         (raw) => {
           const reply = JSON.parse(raw) as AdmitReply;
@@ -117,10 +158,11 @@ export class RedisFuseStore implements FuseStore {
             parseState(s, request.entries[i]!.budget, request.now),
           );
           const admitted = reply.a === 1;
-          const ticket: Ticket = { kind: 'shared', rid };
+          const ticket: Ticket = { kind: 'shared', rid, budgets };
           if (admitted) this.inFlight.admitted(ticket);
           request.entries.forEach((e, i) => {
             const s = states[i]!;
+            this.leases?.follow(e.budget, s);
             this.cache.set(e.budget.name, {
               ...s,
               reserved: admitted ? add(s.reserved, e.amounts) : { ...s.reserved },
@@ -138,7 +180,7 @@ export class RedisFuseStore implements FuseStore {
         (err: unknown) => {
           const failure = this.reconciler.failed('admit', err);
           // The script may still run once Redis answers: release what it would reserve.
-          if (failure.maybeRan) this.reconciler.enqueue({ op: 'cancel', rid });
+          if (failure.maybeRan) this.reconciler.enqueue({ op: 'cancel', rid, budgets });
           return this.fallbackAdmit(request, failure.reason);
         },
       );
@@ -151,6 +193,8 @@ export class RedisFuseStore implements FuseStore {
       diag.debug('tokenfuse: a call settled after the budget ledger was closed; not recorded');
       return undefined;
     }
+    if (ticket.kind === 'lease')
+      return this.inFlight.track(this.leases!.settle(ticket, request.actual));
     const actual = UNITS.map((u) => request.actual[u]);
     if (ticket.kind === 'local') {
       const outcome = ticket.store.settle({ ...request, ticket: ticket.inner });
@@ -168,16 +212,8 @@ export class RedisFuseStore implements FuseStore {
       this.reconciler.local?.addSpend(request.budgets, request.actual, request.now);
       return undefined;
     }
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now: request.now,
-      rid: ticket.rid,
-      cond: false,
-      actual,
-      budgets,
-    });
-    const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(payload))
+    const settled = this.scripts
+      .run('settle', { now: request.now, rid: ticket.rid, cond: false, actual, budgets })
       .then(
         (raw) => this.settled(JSON.parse(raw) as SettleReply, request.budgets, request.now),
         (err: unknown) => {
@@ -223,18 +259,15 @@ export class RedisFuseStore implements FuseStore {
       this.reconciler.enqueue(op);
       return this.reconciler.localStore(now).observe(request);
     }
-    const payload = JSON.stringify({ prefix: this.options.keyPrefix, now, ...op });
-    const settled = this.connection
-      .run(() => this.connection.redis.tokenfuseSettle(payload))
-      .then(
-        (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
-        (err: unknown) => {
-          this.reconciler.failed('settle', err);
-          this.reconciler.enqueue(op);
-          this.reconciler.localStore(now).observe(request);
-          return undefined;
-        },
-      );
+    const settled = this.scripts.run('settle', { now, ...op }).then(
+      (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
+      (err: unknown) => {
+        this.reconciler.failed('settle', err);
+        this.reconciler.enqueue(op);
+        this.reconciler.localStore(now).observe(request);
+        return undefined;
+      },
+    );
     return this.inFlight.track(settled);
   }
 
@@ -248,6 +281,7 @@ export class RedisFuseStore implements FuseStore {
     const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
     states.forEach((s, i) => {
       this.cache.set(budgets[i]!.name, s);
+      this.leases?.follow(budgets[i]!, s);
     });
     return { states, crossed: parseCrossed(reply.x), transitions: parseTransitions(reply.tr) };
   }
@@ -256,30 +290,23 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now,
-      budgets: budgets.map((b) => this.encode(b, now)),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseRead(payload))
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as ReadReply;
-          const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
-          states.forEach((s, i) => {
-            this.cache.set(budgets[i]!.name, s);
-          });
-          return { states, transitions: parseTransitions(reply.tr) };
-        },
-        (err: unknown) => {
-          diag.debug(
-            `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
-            err,
-          );
-          return this.peek(budgets, now);
-        },
-      );
+    return this.scripts.run('read', { now, budgets: budgets.map((b) => this.encode(b, now)) }).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as ReadReply;
+        const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
+        states.forEach((s, i) => {
+          this.cache.set(budgets[i]!.name, s);
+        });
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        diag.debug(
+          `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
+          err,
+        );
+        return this.peek(budgets, now);
+      },
+    );
   }
 
   peek(budgets: readonly Budget[], now: number): ReadOutcome {
@@ -299,35 +326,27 @@ export class RedisFuseStore implements FuseStore {
   control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
     if (this.connection.starting !== undefined)
       return this.connection.afterStart(() => this.control(budget, op, now));
-    const payload = JSON.stringify({
-      prefix: this.options.keyPrefix,
-      now,
-      op,
-      budget: this.encode(budget, now),
-    });
-    return this.connection
-      .run(() => this.connection.redis.tokenfuseControl(payload))
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as ReadReply;
-          const states = reply.st.map((s) => parseState(s, budget, now));
-          this.cache.set(budget.name, states[0]!);
-          // While Redis was away the local store decides: it follows the operator too.
-          this.reconciler.local?.control(budget, op, now);
-          return { states, transitions: parseTransitions(reply.tr) };
-        },
-        (err: unknown) => {
-          throw new LedgerControlError(
-            {
-              budget: budget.name,
-              operation: op,
-              ledger: this.connection.host,
-              failure: classify(err),
-            },
-            { cause: err },
-          );
-        },
-      );
+    return this.scripts.run('control', { now, op, budget: this.encode(budget, now) }).then(
+      (raw) => {
+        const reply = JSON.parse(raw) as ReadReply;
+        const states = reply.st.map((s) => parseState(s, budget, now));
+        this.cache.set(budget.name, states[0]!);
+        // While Redis was away the local store decides: it follows the operator too.
+        this.reconciler.local?.control(budget, op, now);
+        return { states, transitions: parseTransitions(reply.tr) };
+      },
+      (err: unknown) => {
+        throw new LedgerControlError(
+          {
+            budget: budget.name,
+            operation: op,
+            ledger: this.connection.host,
+            failure: classify(err),
+          },
+          { cause: err },
+        );
+      },
+    );
   }
 
   /**
@@ -342,56 +361,27 @@ export class RedisFuseStore implements FuseStore {
   }
 
   private async drain(): Promise<void> {
-    const bound = this.options.shutdownTimeoutMs;
-    const deadline = performance.now() + bound;
-    const left = () => deadline - performance.now();
-    // Referenced: the app awaits its shutdown.
-    const pause = (ms: number) =>
-      new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, left()))));
-    const { connection, reconciler } = this;
     this.draining = true;
-    connection.drain();
-    if (connection.starting !== undefined) await Promise.race([connection.starting, pause(left())]);
-    // Closing: reconnect at once, and often.
-    connection.reconnectNow();
-    // Calls in flight settle first: into Redis, or queued for it.
-    while (!this.inFlight.empty && left() > 0) await pause(10);
-    const abandoned = this.inFlight.abandon();
-    for (const ticket of abandoned) {
-      // Its reservation would hold the budget until its lease ends.
-      if (ticket.kind === 'shared') reconciler.hold({ op: 'cancel', rid: ticket.rid });
-    }
-    // At least one attempt when Redis is there, even if the calls took all the time.
-    if (reconciler.unwritten() && this.redis.status === 'ready') await reconciler.recover();
-    while (reconciler.unwritten() && left() > 0) {
-      await pause(25);
-      if (this.redis.status === 'ready') await reconciler.recover();
-    }
-    reconciler.stop();
-    connection.stop();
-    reconciler.reportUnwritten(abandoned.length, bound);
+    await drainLedger({
+      options: this.options,
+      connection: this.connection,
+      reconciler: this.reconciler,
+      inFlight: this.inFlight,
+      leases: this.leases,
+    });
     this.closed = true;
-    await connection.quit();
+    await this.connection.quit();
   }
 
   /** The failure policy (`ledger.onFailure`) for a call Redis could not decide. */
   private fallbackAdmit(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome {
-    const refused = this.reconciler.refusal(request, reason);
-    if (refused !== undefined) return refused;
-    const local = this.reconciler.localStore(request.now);
-    const outcome = local.admit(request);
-    if (outcome.kind === 'decided') {
-      const ticket: Ticket = { kind: 'local', store: local, inner: outcome.ticket };
-      if (outcome.admitted) this.inFlight.admitted(ticket);
-      outcome.ticket = ticket;
-    }
-    return outcome;
+    return this.reconciler.fallbackAdmit(request, reason, this.inFlight);
   }
 
   /** `budget` as the scripts take it; remembered, to roll and seed its state later. */
   private encode(budget: Budget, now: number): ScriptBudget {
     this.budgetsByName.set(budget.name, budget);
-    return scriptBudget(budget, now, this.options.keyPrefix);
+    return scriptBudget(budget, now, budgetPrefix(this.options, budget.name));
   }
 }
 

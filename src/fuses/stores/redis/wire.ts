@@ -37,7 +37,8 @@ export interface ScriptBudget {
 
 /** One update the reconciliation script applies (see RECONCILE in lua.ts). */
 export type ReconcileOp =
-  | { op: 'cancel'; rid: string }
+  /** `budgets`: where the reservation was taken (a cluster routes the cancellation by them). */
+  | { op: 'cancel'; rid: string; budgets?: ScriptBudget[] }
   | { op: 'spend'; actual: number[]; budgets: ScriptBudget[] }
   | {
       op: 'settle';
@@ -164,4 +165,41 @@ export function parseDecisions(d: AdmitReply['d']): BudgetDecision[] {
 /** SETTLE's thresholds newly crossed, per budget (an empty list arrives as an object). */
 export function parseCrossed(x: SettleReply['x']): number[][] {
   return (x ?? []).map((t) => (Array.isArray(t) ? t.map(Number) : []));
+}
+
+/** One lease written by LEASE (lease-lua.ts): amounts are [tokens, usd, requests]. */
+export interface LeaseWrite {
+  id: string;
+  /** Numbers this write among the holder's writes of the lease. */
+  w: number;
+  b: ScriptBudget;
+  spent: [number, number, number];
+  used: [number, number, number];
+  floor: [number, number, number];
+  want: [number, number, number];
+  min: [number, number, number];
+  give?: 1 | undefined;
+  prev?: { w: number; spent: [number, number, number] } | undefined;
+}
+
+/** LEASE's reply. */
+export interface LeaseWireReply {
+  l: Array<{ h: string[]; st: WireState; x: string[] | object; dm: number }>;
+  tr?: WireTransition[] | object;
+}
+
+/** LEASE's reply, per lease in request order. */
+export function parseLeases(
+  reply: LeaseWireReply,
+  writes: LeaseWrite[],
+  budgets: Budget[],
+  now: number,
+) {
+  return reply.l.map((l, i) => ({
+    held: l.h.map(Number) as [number, number, number],
+    state: parseState(l.st, budgets[i], now),
+    crossed: Array.isArray(l.x) ? l.x.map(Number) : [],
+    demand: l.dm === 1,
+    id: writes[i]!.id,
+  }));
 }

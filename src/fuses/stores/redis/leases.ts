@@ -1,0 +1,402 @@
+/**
+ * Leases (`ledger.leases`): this replica's slices of each budget's room, held in
+ * Redis and spent locally, so that a call is admitted and settled with no round
+ * trip while its budgets' slices have room. Spend is written back, and slices
+ * renewed and resized, in the background (LEASE in lease-lua.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
+import type { Amounts, Budget } from '../../../budgets/budget.js';
+import type {
+  AdmitOutcome,
+  AdmitRequest,
+  BudgetState,
+  MaybePromise,
+  SettleOutcome,
+  Transition,
+} from '../../fuse-store.js';
+import type { InFlight } from './in-flight.js';
+import type { LeaseParts, LeaseReply } from './lease-parts.js';
+import type { LeaseWrite } from './wire.js';
+
+/** How often leases with spend to write, or due for renewal, are written. */
+export const WRITE_EVERY_MS = 100;
+/** Slices are `(limit − spent) / (SHARE_K × holders)`: a quarter of a fair share each. */
+export const SHARE_K = 4;
+/** A lease with no call for this many TTLs is given back. */
+const IDLE_TTLS = 1;
+
+type Triple = [number, number, number];
+
+/** What one write of a lease answered (per lease), shared by the settlements waiting on it. */
+interface Written {
+  state: BudgetState;
+  /** Thresholds crossed: reported by the first settlement that takes them. */
+  crossed: number[] | undefined;
+  /** The write's transitions, reported once across its leases. */
+  shared: { transitions: Transition[] | undefined };
+}
+
+/** One budget's lease in this replica. */
+interface Lease {
+  budget: Budget;
+  id: string;
+  /** Room Redis holds for this replica. */
+  held: Triple;
+  /** Reservations of local calls not settled yet. */
+  inflight: Triple;
+  /** Spend settled locally and not yet written. */
+  unflushed: Triple;
+  /** While a write is in flight: the most local calls may use (what it keeps at least). */
+  cap: Triple | undefined;
+  /** Headroom the last write granted (what `floor` keeps on the next). */
+  slice: Triple;
+  /** Last state Redis answered. */
+  seen: BudgetState | undefined;
+  demand: boolean;
+  seq: number;
+  /** A write whose reply was lost: sent again with the next. */
+  prev: { w: number; spent: Triple } | undefined;
+  writing: Promise<void> | undefined;
+  waiters: Array<(w: Written | undefined) => void>;
+  lastWrite: number;
+  lastUse: number;
+}
+
+/** A call admitted from leases: what it took from each. */
+export interface LeaseTicket {
+  kind: 'lease';
+  parts: Array<{ lease: Lease; amounts: Triple }>;
+}
+
+const units = (a: Amounts): Triple => [a.tokens, a.usd, a.requests];
+const zero = (): Triple => [0, 0, 0];
+
+/** This replica's leases, one per budget. */
+export class LeaseBook {
+  /** Names this replica in Redis (its leases and the count of holders). */
+  readonly holder = randomUUID();
+  private readonly leases = new Map<string, Lease>();
+  private readonly parts: LeaseParts;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(parts: LeaseParts) {
+    this.parts = parts;
+    this.timer = setInterval(() => this.tick(), WRITE_EVERY_MS);
+    // Writing leases in the background must not keep an app alive.
+    this.timer.unref();
+  }
+
+  private lease(budget: Budget): Lease {
+    let lease = this.leases.get(budget.name);
+    if (lease === undefined) {
+      lease = {
+        budget,
+        id: `L:${this.holder}:${budget.name}`,
+        held: zero(),
+        inflight: zero(),
+        unflushed: zero(),
+        cap: undefined,
+        slice: zero(),
+        seen: undefined,
+        demand: false,
+        seq: 0,
+        prev: undefined,
+        writing: undefined,
+        waiters: [],
+        lastWrite: 0,
+        lastUse: 0,
+      };
+      this.leases.set(budget.name, lease);
+    }
+    lease.budget = budget;
+    return lease;
+  }
+
+  /**
+   * Admits a call: from this replica's leases when they have room (no round trip);
+   * else, when Redis answers (`ask`), after asking it for room; else, or when a fuse
+   * is not closed, by `exact` (the per-call script, or the failure policy).
+   */
+  admit(
+    request: AdmitRequest,
+    inFlight: InFlight,
+    ask: boolean,
+    exact: (request: AdmitRequest) => MaybePromise<AdmitOutcome>,
+  ): MaybePromise<AdmitOutcome> {
+    const local = this.tryAdmit(request);
+    if (local.kind === 'admitted') {
+      inFlight.admitted(local.ticket);
+      return local.outcome;
+    }
+    if (local.kind === 'exact' || !ask) return exact(request);
+    return this.request(local.need, request).then(() => {
+      const again = this.tryAdmit(request);
+      if (again.kind !== 'admitted') return exact(request);
+      inFlight.admitted(again.ticket);
+      return again.outcome;
+    });
+  }
+
+  /**
+   * Admits a call from its budgets' leases when every one has room: `admitted`;
+   * `room` lists the leases to ask Redis for room; `exact` when a budget's fuse is
+   * not closed (the per-call script decides: cool-down, probes, blocks).
+   */
+  private tryAdmit(
+    request: AdmitRequest,
+  ):
+    | { kind: 'admitted'; outcome: AdmitOutcome; ticket: LeaseTicket }
+    | { kind: 'room'; need: Budget[] }
+    | { kind: 'exact' } {
+    const need: Budget[] = [];
+    const parts: LeaseTicket['parts'] = [];
+    for (const { budget, amounts } of request.entries) {
+      const lease = this.lease(budget);
+      const a = units(amounts);
+      // Room leased in a window that has ended is not room in this one.
+      if (lease.seen === undefined || request.now >= lease.seen.windowEnd) need.push(budget);
+      else if (lease.seen.fuse.state !== 'closed' || lease.seen.fuse.isolated)
+        return { kind: 'exact' };
+      else if (!this.fits(lease, a)) need.push(budget);
+      parts.push({ lease, amounts: a });
+    }
+    if (need.length > 0) return { kind: 'room', need };
+    const states: BudgetState[] = [];
+    for (const { lease, amounts } of parts) {
+      states.push(this.view(lease));
+      for (let u = 0; u < 3; u++) lease.inflight[u]! += amounts[u]!;
+      lease.lastUse = request.now;
+    }
+    const ticket: LeaseTicket = { kind: 'lease', parts };
+    return {
+      kind: 'admitted',
+      ticket,
+      outcome: {
+        kind: 'decided',
+        admitted: true,
+        decisions: parts.map(() => ({ kind: 'admit' as const })),
+        states,
+        transitions: [],
+        ticket,
+      },
+    };
+  }
+
+  /** Whether `a` fits in the lease (only units a `block` budget limits are leased). */
+  private fits(lease: Lease, a: Triple): boolean {
+    const { budget } = lease;
+    if (budget.action !== 'block') return true;
+    const lim = [budget.limit.tokens ?? 0, budget.limit.usd ?? 0, budget.limit.requests ?? 0];
+    for (let u = 0; u < 3; u++) {
+      if (lim[u]! <= 0) continue;
+      const room = Math.min(lease.held[u]!, lease.cap?.[u] ?? Number.POSITIVE_INFINITY);
+      if (lease.inflight[u]! + lease.unflushed[u]! + a[u]! > room + 1e-9) return false;
+    }
+    return true;
+  }
+
+  /** The budget as this replica sees it: the last shared numbers plus its own unwritten spend. */
+  private view(lease: Lease): BudgetState {
+    const s = lease.seen!;
+    const [t, u, q] = lease.unflushed;
+    return {
+      ...s,
+      spent: { tokens: s.spent.tokens + t, usd: s.spent.usd + u, requests: s.spent.requests + q },
+      reserved: { ...s.reserved },
+      fuse: { ...s.fuse },
+    };
+  }
+
+  /**
+   * Asks Redis for room in `budgets` for a call of `request` (one round trip). Writes
+   * of one lease never overlap: each keeps what the one before left (`floor`), so a
+   * request waits for a write in flight, and asks only if that did not bring the room.
+   */
+  async request(budgets: Budget[], request: AdmitRequest): Promise<void> {
+    const wants = new Map<Lease, Triple>();
+    for (const budget of budgets) {
+      const entry = request.entries.find((e) => e.budget.name === budget.name)!;
+      wants.set(this.lease(budget), units(entry.amounts));
+    }
+    const leases = [...wants.keys()];
+    for (;;) {
+      const busy = leases.filter((l) => l.writing !== undefined);
+      if (busy.length === 0) break;
+      await Promise.all(busy.map((l) => l.writing));
+    }
+    const fresh = (l: Lease) => l.seen !== undefined && request.now < l.seen.windowEnd;
+    if (leases.every((l) => fresh(l) && this.fits(l, wants.get(l)!))) return;
+    await this.write(leases, request.now, wants);
+  }
+
+  /** An admitted call settles: its reservation leaves the leases, its spend waits to be written. */
+  settle(ticket: LeaseTicket, actual: Amounts): Promise<SettleOutcome | undefined> {
+    const a = units(actual);
+    for (const { lease, amounts } of ticket.parts) {
+      for (let u = 0; u < 3; u++) {
+        lease.inflight[u] = Math.max(0, lease.inflight[u]! - amounts[u]!);
+        lease.unflushed[u]! += a[u]!;
+      }
+    }
+    const next = ticket.parts.map(
+      ({ lease }) => new Promise<Written | undefined>((resolve) => lease.waiters.push(resolve)),
+    );
+    return Promise.all(next).then((written) => {
+      if (written.some((w) => w === undefined)) return undefined;
+      const transitions: Transition[] = [];
+      const crossed = written.map((w) => {
+        const c = w!.crossed ?? [];
+        w!.crossed = undefined;
+        if (w!.shared.transitions !== undefined) transitions.push(...w!.shared.transitions);
+        w!.shared.transitions = undefined;
+        return c;
+      });
+      return { states: written.map((w) => w!.state), crossed, transitions };
+    });
+  }
+
+  /** The fuse a per-call script answered: a lease follows it (closed again: leasing resumes). */
+  follow(budget: Budget, state: BudgetState): void {
+    this.lease(budget).seen = state;
+  }
+
+  /** The leases due for a write: spend to write, renewal, an idle lease to give back. */
+  private tick(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const due = [...this.leases.values()].filter(
+      (l) =>
+        l.writing === undefined &&
+        (l.unflushed.some((v) => v > 0) ||
+          l.prev !== undefined ||
+          l.waiters.length > 0 ||
+          (l.held.some((v) => v > 0) && (l.demand || now - l.lastWrite >= this.parts.ttlMs / 4))),
+    );
+    if (due.length > 0) void this.write(due, now).catch(() => undefined);
+  }
+
+  /**
+   * Writes leases: their spend, and new slices (`wants`: room a call asked for).
+   * Idle leases, and all of them when `give`, are given back.
+   */
+  private write(
+    leases: Lease[],
+    now: number,
+    wants?: Map<Lease, Triple>,
+    give = false,
+  ): Promise<void> {
+    const writes: LeaseWrite[] = [];
+    const sent = new Map<Lease, { spent: Triple; waiters: Lease['waiters'] }>();
+    const { minSlice, ttlMs } = this.parts;
+    for (const lease of leases) {
+      const spent = lease.unflushed;
+      lease.unflushed = zero();
+      const used = [...lease.inflight] as Triple;
+      // What Redis must keep: the calls in flight, and half the last slice's headroom
+      // (local calls may use that while the write is on its way), so a lease shrinks
+      // step by step to smaller slices; nothing spare while another replica waits.
+      const spare = lease.demand ? 0 : lease.slice.map((v) => v / 2);
+      const floor = used.map((v, u) =>
+        Math.max(v, Math.min(lease.held[u]! - spent[u]!, v + (spare === 0 ? 0 : spare[u]!))),
+      ) as Triple;
+      lease.cap = floor;
+      const b = this.parts.encode(lease.budget, now);
+      const idle = now - lease.lastUse > IDLE_TTLS * ttlMs && !wants?.has(lease);
+      lease.seq++;
+      writes.push({
+        id: lease.id,
+        w: lease.seq,
+        b,
+        spent,
+        used,
+        floor: give || idle ? used : floor,
+        want: wants?.get(lease) ?? zero(),
+        min: b.lim.map((l) => l * minSlice) as Triple,
+        give: give || idle ? 1 : undefined,
+        prev: lease.prev,
+      });
+      sent.set(lease, { spent, waiters: lease.waiters });
+      lease.waiters = [];
+    }
+    const done = this.runGroups(writes, now).then((results) => {
+      for (const lease of leases) {
+        const { spent, waiters } = sent.get(lease)!;
+        const result = results.get(lease.id);
+        lease.cap = undefined;
+        lease.writing = undefined;
+        if (result === undefined) {
+          // The reply was lost: the write may have run. Send it again with the next one,
+          // and count only the room every outcome leaves.
+          lease.prev = {
+            w: lease.seq,
+            spent: spent.map((v, u) => v + (lease.prev?.spent[u] ?? 0)) as Triple,
+          };
+          lease.held = writes.find((w) => w.id === lease.id)!.floor;
+          lease.waiters.unshift(...waiters);
+          continue;
+        }
+        const { reply, shared } = result;
+        lease.prev = undefined;
+        lease.lastWrite = now;
+        lease.held = reply.held;
+        lease.slice = reply.held.map((h, u) => Math.max(0, h - lease.inflight[u]!)) as Triple;
+        lease.demand = reply.demand;
+        lease.seen = reply.state;
+        this.parts.seen(lease.budget, reply.state);
+        const written: Written = { state: reply.state, crossed: reply.crossed, shared };
+        for (const resolve of waiters) resolve(written);
+      }
+    });
+    for (const lease of leases) lease.writing = done;
+    return done;
+  }
+
+  /** Runs the writes, by group; a failed group leaves its leases out of the result. */
+  private async runGroups(
+    writes: LeaseWrite[],
+    now: number,
+  ): Promise<Map<string, { reply: LeaseReply; shared: Written['shared'] }>> {
+    const results = new Map<string, { reply: LeaseReply; shared: Written['shared'] }>();
+    await Promise.all(
+      this.parts.group(writes).map(async (group) => {
+        try {
+          const { replies, tr } = await this.parts.run(group, now);
+          const shared = { transitions: tr };
+          for (const [i, w] of group.entries()) results.set(w.id, { reply: replies[i]!, shared });
+        } catch (err) {
+          this.parts.failed(err);
+        }
+      }),
+    );
+    return results;
+  }
+
+  /**
+   * Closing: writes what is left and gives every lease back (when Redis is there).
+   * Spend it could not write is said once with its amounts; the leased room comes
+   * back when the leases expire (`ttlMs`).
+   */
+  async close(reachable: boolean): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    const all = [...this.leases.values()];
+    await Promise.all(all.map((l) => l.writing));
+    // Calls still in flight were given up on: their room goes back too.
+    for (const lease of all) lease.inflight = zero();
+    const held = all.filter(
+      (l) => l.held.some((v) => v > 0) || l.unflushed.some((v) => v > 0) || l.prev !== undefined,
+    );
+    if (held.length === 0) return;
+    if (reachable) await this.write(held, Date.now(), undefined, true);
+    const lost = zero();
+    for (const l of held) {
+      for (let u = 0; u < 3; u++) lost[u]! += l.unflushed[u]! + (l.prev?.spent[u] ?? 0);
+    }
+    if (lost.some((v) => v > 0))
+      diag.warn(
+        `tokenfuse: closed the budget ledger with spend settled here not written to it (${lost[0]} tokens, ${lost[1]} USD, ${lost[2]} requests); its leased room comes back when the leases expire (ledger.leases.ttlMs)`,
+      );
+  }
+}
