@@ -16,6 +16,7 @@ import {
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
+import { registerPerValueMetrics } from './metrics/per-value-metrics.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
 import { PriceBook } from './pricing/price-book.js';
@@ -91,6 +92,10 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       accountant.setMeter(meter);
       issues.setMeter(meter);
       registerFuseMetrics(meter, board);
+      registerPerValueMetrics(meter, board, {
+        top: config.metrics.perValueTop,
+        maxLabelValueLength: config.metrics.maxLabelValueLength,
+      });
       if (webhooks) registerWebhookMetrics(meter, webhooks);
       registerPricingMetrics(meter, catalog, providerCosts);
     },

@@ -29,4 +29,5 @@ export const metricsSchema = configObject({
     .min(16, expecting(EXPECTED.labelValueLength))
     .optional(),
   maxSeries: positiveInteger().optional(),
+  perValueTop: positiveInteger().optional(),
 });
