@@ -40,12 +40,23 @@ export function registerPerValueMetrics(
     value.length > options.maxLabelValueLength
       ? cutValue(value, options.maxLabelValueLength)
       : value;
+  // Keys exported at the last collection, per budget. The OpenTelemetry SDK keeps
+  // exporting a series it has seen (cumulative), with its last value: a key that
+  // leaves the top N is observed once more at 0, so what stays behind reads 0.
+  const exported = new Map<string, Set<string>>();
   meter.addBatchObservableCallback(
     (result) => {
       for (const summary of board.perValueSummaries(options.top)) {
         const budget = summary.budget.name;
-        for (const t of summary.top)
-          result.observe(top, t.utilization, { budget, [PER_VALUE_KEY_LABEL]: key(t.key) });
+        const keys = new Set<string>();
+        for (const t of summary.top) {
+          const k = key(t.key);
+          keys.add(k);
+          result.observe(top, t.utilization, { budget, [PER_VALUE_KEY_LABEL]: k });
+        }
+        for (const k of exported.get(budget) ?? [])
+          if (!keys.has(k)) result.observe(top, 0, { budget, [PER_VALUE_KEY_LABEL]: k });
+        exported.set(budget, keys);
         for (const state of PER_VALUE_STATES)
           result.observe(values, summary.counts[state], { budget, state });
         result.observe(unkeyed, summary.unkeyed, { budget });
