@@ -91,6 +91,7 @@ describe('Prometheus rules', () => {
       'LLMBudgetExhausted',
       'LLMFuseOpen',
       'LLMBudgetWouldBlock',
+      'LLMBudgetValueOverLimit',
       'LLMBudgetProjectedOverrun',
       'LLMUnpricedUsage',
       'LLMSpendSpike',

@@ -58,6 +58,16 @@ export function instanceName(template: string, key: string): string {
 }
 
 /**
+ * The configured budget a name belongs to: `<budget>` for `<budget>[<value>]` (a
+ * configured name cannot hold `[`), the name itself otherwise. Metric labels carry
+ * this, never a value.
+ */
+export function configuredName(name: string): string {
+  const i = name.indexOf('[');
+  return i < 0 ? name : name.slice(0, i);
+}
+
+/**
  * The budget of one value: the template's window, thresholds, action and fuse
  * settings, its limit with the value's override applied unit by unit.
  */

@@ -26,6 +26,7 @@ import {
 } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import { configuredName } from '../budgets/per-value.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
@@ -292,7 +293,8 @@ export class CallStarter {
         estimated: false,
         outcome: 'blocked',
         errorType: err.name,
-        budget: err.budget,
+        // The configured budget, not `<budget>[<value>]`: no series per value.
+        budget: configuredName(err.budget),
         durationS: (performance.now() - call.startedAt) / 1000,
       });
     } finally {
