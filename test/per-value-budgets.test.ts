@@ -126,6 +126,11 @@ describe('per-user budget on the shared ledger', () => {
     expect(sum(m, 'tokenfuse_budget_values', { budget: 'per-user', state: 'over' })).toBe(USERS);
     expect(sum(m, 'tokenfuse_budget_values', { budget: 'per-user', state: 'open' })).toBe(USERS);
     expect(select(m, 'tokenfuse_budget_top_utilization')).toHaveLength(10);
+    // Blocked calls are labelled with the configured budget, never a value's.
+    expect(sum(m, 'tokenfuse_requests_total', { outcome: 'blocked', budget: 'per-user' })).toBe(
+      USERS,
+    );
+    expect(m.some((s) => s.labels.budget?.includes('['))).toBe(false);
   }, 300_000);
 });
 
