@@ -20,10 +20,13 @@ export class ApiKeyIds {
    * @param secret `apiKeys.secret`; when undefined, one is generated on first use
    *   and said once in the log (ids then change with every restart).
    * @param owners `apiKeys.owners`, by id.
+   * @param relied whether ids must be stable (owners or `per: apiKey` budgets are configured):
+   *   a generated secret is then a warning, otherwise an info line.
    */
   constructor(
     secret: string | undefined,
     private readonly owners: ReadonlyMap<string, ApiKeyOwner> = new Map(),
+    private readonly relied = false,
   ) {
     this.secret = secret;
   }
@@ -44,7 +47,7 @@ export class ApiKeyIds {
   private key(): string {
     if (this.secret === undefined) {
       this.secret = randomBytes(32).toString('hex');
-      diag.warn(
+      (this.relied ? diag.warn : diag.info)(
         `tokenfuse: no apiKeys.secret (TOKENFUSE_API_KEY_SECRET) is set; generated one for this process: ${this.secret} ` +
           '— API key ids (tokenfuse.api_key.id) change with every restart and differ between processes until every process sets the same secret.',
       );

@@ -94,7 +94,12 @@ export class CallStarter {
       providerId?: string | undefined,
     ) => ProviderInfo,
   ) {
-    this.apiKeys = new ApiKeyIds(parts.config.apiKeys.secret, parts.config.apiKeys.owners);
+    const { apiKeys, budgets } = parts.config;
+    this.apiKeys = new ApiKeyIds(
+      apiKeys.secret,
+      apiKeys.owners,
+      apiKeys.owners.size > 0 || budgets.some((b) => b.per?.tags.includes('apiKey')),
+    );
   }
 
   /**
