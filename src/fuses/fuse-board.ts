@@ -105,14 +105,7 @@ export class FuseBoard {
     this.store = options.store ?? new MemoryFuseStore();
     // Read Date.now on each call (not a captured reference), so fake clocks apply.
     this.now = options.now ?? (() => Date.now());
-    this.perValue = new PerValueBudgets(options.budgets, {
-      created: (budget) => this.byName.set(budget.name, budget),
-      forgotten: (budgets) => {
-        for (const b of budgets) this.byName.delete(b.name);
-        this.store.forget?.(budgets);
-      },
-      peek: (budget, now) => this.store.peek([budget], now).states[0]!,
-    });
+    this.perValue = PerValueBudgets.forBoard(options.budgets, this.byName, this.store);
     this.store.setListener({
       transitions: (transitions, states) =>
         this.events.transitions(transitions, (name) => states.get(name), this.now()),

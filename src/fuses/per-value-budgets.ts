@@ -13,7 +13,7 @@ import type { Budget } from '../budgets/budget.js';
 import { instanceBudget, type PerValueCall, perValueKey } from '../budgets/per-value.js';
 import { utilization, windowAt } from '../budgets/rules.js';
 import { PER_VALUE_NEAR, type PerValueState } from '../metrics/contract.js';
-import type { BudgetState } from './fuse-store.js';
+import type { BudgetState, FuseStore } from './fuse-store.js';
 
 /** One value's budget and what the summaries need of it. */
 interface ValueEntry {
@@ -79,6 +79,22 @@ export class PerValueBudgets {
           unkeyed: 0,
         });
     }
+  }
+
+  /** The registry of a board: values' budgets named in `byName`, kept in `store`. */
+  static forBoard(
+    budgets: readonly Budget[],
+    byName: Map<string, Budget>,
+    store: FuseStore,
+  ): PerValueBudgets {
+    return new PerValueBudgets(budgets, {
+      created: (budget) => byName.set(budget.name, budget),
+      forgotten: (gone) => {
+        for (const b of gone) byName.delete(b.name);
+        store.forget?.(gone);
+      },
+      peek: (budget, now) => store.peek([budget], now).states[0]!,
+    });
   }
 
   /** Whether any budget is per-value. */
