@@ -23,6 +23,7 @@ export const ALERTS = {
   LLMBudgetExhausted: { severity: 'critical', for: '1m' },
   LLMFuseOpen: { severity: 'critical', for: '1m' },
   LLMBudgetWouldBlock: { severity: 'warning', for: '5m' },
+  LLMBudgetValueOverLimit: { severity: 'warning', for: '1m' },
   LLMBudgetProjectedOverrun: { severity: 'warning', for: '30m' },
   LLMUnpricedUsage: { severity: 'info', for: '15m' },
   LLMSpendSpike: { severity: 'warning', for: '10m' },

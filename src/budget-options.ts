@@ -67,6 +67,65 @@ export interface BudgetOptions {
    * @default 'count'
    */
   observedSpend?: 'count' | 'ignore';
+  /**
+   * Applies the budget to each value of a tag (or of a combination of tags) on its
+   * own: every distinct user, customer, API key, … gets its own window, limit,
+   * thresholds and fuse, created on first sight and named `<name>[<value>]`
+   * (several tags: values joined by `,`). A call with no value for the tag is not
+   * counted against this budget (counted in `tokenfuse_budget_unkeyed_total`).
+   * See docs/per-value-budgets.md.
+   * @default undefined (one budget for every call it matches)
+   */
+  per?: PerValueTag | PerValueTag[];
+  /**
+   * Limits of single values of a per-value budget, by value (`"cust-42"`; several
+   * tags: `"eng,alice"`); each unit given replaces the budget's `limit` of that unit.
+   */
+  overrides?: Record<string, BudgetLimits>;
+}
+
+/** A tag a budget can apply to each value of (`per`); `apiKey` is the id of the SDK client's key. */
+export type PerValueTag =
+  | 'user'
+  | 'feature'
+  | 'customer'
+  | 'apiKey'
+  | 'department'
+  | 'project'
+  | 'environment';
+
+/**
+ * How calls are attributed to the API key of their SDK client: `tokenfuse.api_key.id`,
+ * an HMAC-SHA256 of the key under `secret` (never the key itself), and the owners
+ * of shared service keys. See docs/per-value-budgets.md, "API keys".
+ */
+export interface ApiKeyOptions {
+  /**
+   * Per-install secret of the key ids (at least 16 characters). Every process of a
+   * fleet must share it for ids (and per-`apiKey` budgets) to match across processes.
+   * When absent, a random one is generated at start and said once in the log.
+   * Env: `TOKENFUSE_API_KEY_SECRET`.
+   */
+  secret?: string;
+  /**
+   * Owners of keys, by key id (`tokenfuse.api_key.id`): the tags (a team's
+   * `department`, `project`, …) calls made with that key are attributed to, under
+   * the context's and the call's headers (which win), over the config defaults;
+   * `name` names the key on spans (`tokenfuse.api_key.name`).
+   */
+  owners?: Record<string, ApiKeyOwner>;
+}
+
+/** The owner of one API key (see {@link ApiKeyOptions.owners}). */
+export interface ApiKeyOwner {
+  /** A name for the key, on spans as `tokenfuse.api_key.name`. */
+  name?: string;
+  department?: string;
+  project?: string;
+  environment?: string;
+  feature?: string;
+  customer?: string;
+  user?: string;
 }
 
 /** Which models the calls a policy matches may use. A denied call fails before it is sent. */

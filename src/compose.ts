@@ -17,6 +17,7 @@ import {
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
 import { OverflowWatch } from './metrics/overflow-watch.js';
+import { registerPerValueMetrics } from './metrics/per-value-metrics.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
 import { PriceBook } from './pricing/price-book.js';
@@ -96,6 +97,10 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       accountant.setMeter(meter);
       issues.setMeter(meter);
       registerFuseMetrics(meter, board);
+      registerPerValueMetrics(meter, board, {
+        top: config.metrics.perValueTop,
+        maxLabelValueLength: config.metrics.maxLabelValueLength,
+      });
       if (webhooks) registerWebhookMetrics(meter, webhooks);
       registerPricingMetrics(meter, catalog, providerCosts);
       seriesOverflow.register(meter);

@@ -7,6 +7,7 @@
  */
 
 import type {
+  ApiKeyOptions,
   BudgetOptions,
   LedgerOptions,
   ModelPolicyOptions,
@@ -17,12 +18,15 @@ import type { MetricLabel, TagName } from './metrics/contract.js';
 
 /** Options of budgets, policies, webhooks and the ledger, in their own module. */
 export type {
+  ApiKeyOptions,
+  ApiKeyOwner,
   BudgetLimits,
   BudgetMatch,
   BudgetOptions,
   BudgetWindow,
   LedgerOptions,
   ModelPolicyOptions,
+  PerValueTag,
   RestoreOptions,
   WebhookDeliveryOptions,
   WebhookOptions,
@@ -129,6 +133,13 @@ export interface MetricsOptions {
    * @default sized from maxSeries (e.g. 12007 for tokenfuse_tokens_total at maxSeries 2000)
    */
   cardinalityLimit?: number;
+  /**
+   * Per-value budgets (`per:`) export no series per value: only the N values of each
+   * with the highest utilisation (`tokenfuse_budget_top_utilization{budget,key}`)
+   * and counts by state (`tokenfuse_budget_values`). This is N.
+   * @default 10
+   */
+  perValueTop?: number;
 }
 
 /**
@@ -251,4 +262,6 @@ export interface TokenfuseOptions {
   webhookDelivery?: WebhookDeliveryOptions;
   /** Where budgets' spend and fuses live: this process, or Redis shared by a fleet. */
   ledger?: LedgerOptions;
+  /** API-key ids (`tokenfuse.api_key.id`) and the owners of shared keys. */
+  apiKeys?: ApiKeyOptions;
 }

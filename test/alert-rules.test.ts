@@ -93,6 +93,7 @@ describe('Prometheus rules', () => {
       'LLMBudgetExhausted',
       'LLMFuseOpen',
       'LLMBudgetWouldBlock',
+      'LLMBudgetValueOverLimit',
       'LLMBudgetProjectedOverrun',
       'LLMUnpricedUsage',
       'LLMSpendSpike',

@@ -47,6 +47,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     maxValuesPerLabel: 100,
     maxLabelValueLength: 128,
     maxSeries: 2000,
+    perValueTop: 10,
   },
   pricing: {
     overrides: [],
@@ -73,6 +74,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     username: undefined,
     password: undefined,
   },
+  apiKeys: { secret: undefined, owners: new Map() },
 };
 
 const FULL_YAML = `# every option
@@ -132,6 +134,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     maxValuesPerLabel: 20,
     maxLabelValueLength: 128,
     maxSeries: 2000,
+    perValueTop: 10,
   },
   pricing: {
     overrides: [
@@ -163,6 +166,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     username: undefined,
     password: undefined,
   },
+  apiKeys: { secret: undefined, owners: new Map() },
 };
 
 describe('defaults', () => {
@@ -451,7 +455,7 @@ describe('errors in the config file', () => {
     expect(err.message).toBe(
       [
         `invalid tokenfuse configuration in ${path}:`,
-        `  - metrics.labels[1] (line 2): expected one of 'department', 'project', 'environment', 'provider', 'model', 'user', 'feature', got "team" (string)`,
+        `  - metrics.labels[1] (line 2): expected one of 'department', 'project', 'environment', 'provider', 'model', 'user', 'feature', 'customer', got "team" (string)`,
         '  - metrics.maxValuesPerLabel (line 3): expected a positive integer, got 0 (number)',
         `  - metrics.endpoint (line 4): expected a path starting with '/', got "metrics" (string)`,
         `  - pricing.overrides[0].input_mtok (line 8): ${price}, got -1 (number)`,

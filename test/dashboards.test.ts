@@ -169,7 +169,8 @@ describe('dashboards', () => {
     }
     const budgets = dashboards.find((d) => d.dashboard.uid === 'tokenfuse-budgets-fuses')!;
     expect(budgets.dashboard.templating.list.find((v) => v.name === 'budget')).toMatchObject({
-      query: 'label_values(tokenfuse_budget_limit, budget)',
+      // Per-value budgets export tokenfuse_budget_values, not tokenfuse_budget_limit.
+      query: 'label_values({__name__=~"tokenfuse_budget_limit|tokenfuse_budget_values"}, budget)',
       multi: true,
       includeAll: true,
       allValue: '.*',

@@ -126,7 +126,7 @@ const cases: Case[] = [
     name: 'InvalidTagsError',
     trigger: () => errorOf(() => withAttribution({ team: 'x' } as never, () => {})),
     message:
-      "withAttribution(): unknown tag 'team'; tags are 'department', 'project', 'environment', 'user', 'feature'",
+      "withAttribution(): unknown tag 'team'; tags are 'department', 'project', 'environment', 'user', 'feature', 'customer'",
   },
   ...(['get', 'read', 'isolate', 'reset'] as const).map(
     (method): Case => ({

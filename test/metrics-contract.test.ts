@@ -33,6 +33,9 @@ const CONTRACT = {
   tokenfuse_instrumentation_info: 'gauge',
   tokenfuse_instrumentation_replaced: 'gauge',
   tokenfuse_series_overflow_total: 'counter',
+  tokenfuse_budget_top_utilization: 'gauge',
+  tokenfuse_budget_values: 'gauge',
+  tokenfuse_budget_unkeyed_total: 'counter',
 } as const;
 
 let llm: FakeOpenAI;
@@ -46,6 +49,8 @@ beforeAll(async () => {
     budgets: [
       { name: 'all-hourly', window: 'hour', limit: { tokens: 1_000_000 } },
       { name: 'all-monthly-trial', window: 'month', limit: { usd: 100 }, action: 'monitor' },
+      // Per-value: its summaries (a call with a user, calls without).
+      { name: 'per-user', per: 'user', window: 'hour', limit: { tokens: 1_000_000 } },
     ],
     ledger: { store: 'redis', url: 'redis://127.0.0.1:1' },
     // A webhook, so its drop counter does (no event fires: nothing is posted).
@@ -71,7 +76,7 @@ it('exports exactly the contracted metric names and types on /metrics', async ()
   llm.enqueue({ kind: 'usage', usage: { prompt_tokens: -1, completion_tokens: 1 } });
   await openai.chat.completions.create(
     { model: 'unpriced-model', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
-    { headers: { 'X-Department': 'd'.repeat(200) } },
+    { headers: { 'X-Department': 'd'.repeat(200), 'X-User': 'u1' } },
   );
   // A response carrying the provider's own cost (OpenRouter's usage.cost), on a service
   // tier with no price factor (a pricing fallback).

@@ -40,6 +40,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
       'tag of calls no other source tags; with neither the variable nor the option set, `deployment.environment.name` (then the older `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES`',
     env: 'TOKENFUSE_ENVIRONMENT',
   },
+  'attribution.defaults.customer': {
+    description: 'tag of calls no other source tags (span-only unless in `metrics.labels`)',
+    env: 'TOKENFUSE_CUSTOMER',
+  },
   'attribution.defaults.user': {
     description: 'tag of calls no other source tags',
     env: 'TOKENFUSE_USER',
@@ -80,6 +84,20 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description:
       "the OpenTelemetry SDK's per-instrument series limit, one number for every instrument; see [cardinality-and-scrape.md](cardinality-and-scrape.md)",
     default: 'sized from `metrics.maxSeries`',
+  },
+  'metrics.perValueTop': {
+    description:
+      'per-value budgets export only the N values of highest utilisation (`tokenfuse_budget_top_utilization`); this is N',
+  },
+  'apiKeys.secret': {
+    description:
+      'HMAC secret (16+ characters) of `tokenfuse.api_key.id`; share it across a fleet. Env: `TOKENFUSE_API_KEY_SECRET`',
+    default: 'generated per process (said once in the log)',
+  },
+  'apiKeys.owners': {
+    description:
+      'map of API-key id to its owner (`name`, tags) that attributes calls made with a shared key; see [per-value-budgets.md](per-value-budgets.md)',
+    default: '`{}`',
   },
   'metrics.maxSeries': {
     description:
@@ -196,6 +214,15 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description:
       'count or ignore the spend of calls tokenfuse could not admit, seen only in other GenAI spans',
     default: '`count`',
+  },
+  'budgets[].per': {
+    description:
+      'a tag (or a list): each value gets its own budget `<name>[<value>]`, created on first sight; see [per-value-budgets.md](per-value-budgets.md)',
+    default: 'none (one budget)',
+  },
+  'budgets[].overrides': {
+    description: 'with `per`: the limits of single values, e.g. `{ "cust-42": { usd: 500 } }`',
+    default: '`{}`',
   },
   policies: { description: 'model policies, checked before budgets', default: '`[]`' },
   'policies[].name': { description: 'unique; what a `ModelNotAllowedError` names' },

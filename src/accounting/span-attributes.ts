@@ -26,6 +26,8 @@ export const ATTR = {
   usageEstimated: 'tokenfuse.usage.estimated',
   streamAbandoned: 'tokenfuse.stream.abandoned',
   apiKeyFingerprint: 'tokenfuse.api_key.fingerprint',
+  apiKeyId: 'tokenfuse.api_key.id',
+  apiKeyName: 'tokenfuse.api_key.name',
   budgetName: 'tokenfuse.budget.name',
   blockReason: 'tokenfuse.block.reason',
   wouldBlock: 'tokenfuse.budget.would_block',

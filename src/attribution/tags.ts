@@ -12,6 +12,7 @@ export const TAG_HEADERS: Readonly<Record<TagName, string>> = {
   environment: 'x-environment',
   user: 'x-user',
   feature: 'x-feature',
+  customer: 'x-customer',
 };
 
 /** W3C baggage keys carrying tags between services. */
@@ -21,6 +22,7 @@ export const TAG_BAGGAGE_KEYS: Readonly<Record<TagName, string>> = {
   environment: 'tokenfuse.environment',
   user: 'tokenfuse.user',
   feature: 'tokenfuse.feature',
+  customer: 'tokenfuse.customer',
 };
 
 /** Span attribute names of the tags. */
@@ -30,6 +32,7 @@ export const TAG_ATTRIBUTES: Readonly<Record<TagName, string>> = {
   environment: 'tokenfuse.environment',
   user: 'tokenfuse.user',
   feature: 'tokenfuse.feature',
+  customer: 'tokenfuse.customer',
 };
 
 /** Validates a tag object given by user code, naming the bad key or value. */

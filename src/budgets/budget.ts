@@ -7,6 +7,7 @@ import type {
   Tags,
 } from '../types.js';
 import { parseDuration } from './duration.js';
+import { normalizePerValue, type PerValue } from './per-value.js';
 
 /** The units a budget can limit. */
 export type Unit = 'tokens' | 'usd' | 'requests';
@@ -45,6 +46,10 @@ export interface Budget {
   cutOffStreams: boolean;
   /** Whether calls seen only in other instrumentations' spans count against it. */
   observedSpend: 'count' | 'ignore';
+  /** A per-value budget (`per:`): never admitted against itself, only through its values' budgets. */
+  per?: PerValue;
+  /** The budget of one value of a per-value budget: which, and the value. */
+  instance?: { budget: string; key: string };
 }
 
 /** A model policy, normalised. */
@@ -104,7 +109,12 @@ export function normalizeBudget(options: BudgetOptions): Budget {
     probes: options.probes ?? DEFAULT_PROBES,
     cutOffStreams: options.cutOffStreams ?? false,
     observedSpend: options.observedSpend ?? 'count',
+    ...withPerValue(normalizePerValue(options.per, options.overrides)),
   };
+}
+
+function withPerValue(per: PerValue | undefined): { per?: PerValue } {
+  return per === undefined ? {} : { per };
 }
 
 export function normalizePolicy(options: ModelPolicyOptions): ModelPolicy {

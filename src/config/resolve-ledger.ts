@@ -163,6 +163,8 @@ export function checkRestorable(
 ): void {
   const issues: ConfigIssue[] = [];
   budgets.forEach((budget, i) => {
+    // Per-value budgets are not restored: no series per value to read back.
+    if (budget.per !== undefined) return;
     for (const [field, value] of Object.entries(budget.match.spec)) {
       if (value === undefined || labels.includes(field as MetricLabel)) continue;
       issues.push({

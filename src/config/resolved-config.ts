@@ -15,6 +15,7 @@ import { parseDuration } from '../budgets/duration.js';
 import { ConfigError } from '../errors/config-error.js';
 import { DEFAULT_SERVICE_TIERS } from '../pricing/service-tiers.js';
 import type {
+  ApiKeyOwner,
   MetricLabel,
   PriceOverride,
   ProviderDeclaration,
@@ -49,6 +50,7 @@ export interface ResolvedConfig {
     maxSeries: number;
     /** Per-instrument cardinality limit for the meter provider `start()` builds; undefined: sized from the caps. */
     cardinalityLimit?: number | undefined;
+    perValueTop: number;
   };
   pricing: {
     overrides: PriceOverride[];
@@ -68,6 +70,8 @@ export interface ResolvedConfig {
   webhooks: WebhookOptions[];
   webhookDelivery: Required<WebhookDeliveryOptions>;
   ledger: ResolvedLedger;
+  /** `apiKeys`: the secret of key ids (undefined: generated at first use) and owners by id. */
+  apiKeys: { secret: string | undefined; owners: ReadonlyMap<string, ApiKeyOwner> };
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
@@ -152,6 +156,7 @@ export function resolveValidatedOptions(
         metrics.maxLabelValueLength ?? CONFIG_DEFAULTS.metrics.maxLabelValueLength,
       maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
       cardinalityLimit: metrics.cardinalityLimit,
+      perValueTop: metrics.perValueTop ?? CONFIG_DEFAULTS.metrics.perValueTop,
     },
     pricing: resolvePricing(options.pricing ?? {}, opts.source),
     providers: options.providers ?? [],
@@ -166,6 +171,10 @@ export function resolveValidatedOptions(
     webhooks: options.webhooks ?? [],
     webhookDelivery: resolveWebhookDelivery(options.webhookDelivery ?? {}),
     ledger,
+    apiKeys: {
+      secret: env.text('TOKENFUSE_API_KEY_SECRET') ?? options.apiKeys?.secret,
+      owners: new Map(Object.entries(options.apiKeys?.owners ?? {})),
+    },
     source: opts.source,
   };
 }

@@ -14,6 +14,8 @@ import type { BudgetDecision, BudgetState } from './fuse-store.js';
 /** What a call needs to be admitted: its attribution and its request in numbers. */
 export interface CallDescription extends RequestEstimate {
   tags: Tags;
+  /** Id of the SDK client's API key (`tokenfuse.api_key.id`), for budgets `per: apiKey`. */
+  apiKey?: string | undefined;
   provider: string;
   model: string;
 }

@@ -37,6 +37,7 @@ import {
   type ReadOutcome,
 } from './fuse-store.js';
 import { policyRefusal } from './model-policies.js';
+import { PerValueBudgets, type PerValueSummary } from './per-value-budgets.js';
 import { Settlement } from './settlement.js';
 import type { BudgetRestore, RestoreTarget, SpendRestorer } from './spend-restorer.js';
 import { MemoryFuseStore } from './stores/memory.js';
@@ -66,6 +67,9 @@ export interface FuseBoardOptions {
  */
 export class FuseBoard {
   private readonly budgets: Budget[];
+  /** The budgets that are not per-value: listed, exported and restored as themselves. */
+  private readonly plain: Budget[];
+  private readonly perValue: PerValueBudgets;
   private readonly byName = new Map<string, Budget>();
   private readonly policies: ModelPolicy[];
   private readonly outputs = new OutputAverages();
@@ -74,7 +78,9 @@ export class FuseBoard {
   private readonly now: () => number;
   private readonly wouldBlockCounts = new Map<string, number>();
   private readonly ledgerErrorCounts = new Map<LedgerErrorKey, number>();
-  private readonly events = new FuseEvents(this.byName);
+  private readonly events = new FuseEvents(this.byName, (budgets, states) =>
+    this.perValue.seen(budgets, states),
+  );
   private readonly settlement: Settlement;
   /** Set by `ledger.restore` (src/restore/): calls wait for its first restore. */
   private restorer: SpendRestorer | undefined;
@@ -93,11 +99,13 @@ export class FuseBoard {
   constructor(options: FuseBoardOptions) {
     this.budgets = options.budgets;
     for (const b of options.budgets) this.byName.set(b.name, b);
+    this.plain = options.budgets.filter((b) => b.per === undefined);
     this.policies = options.policies;
     this.prices = options.prices;
     this.store = options.store ?? new MemoryFuseStore();
     // Read Date.now on each call (not a captured reference), so fake clocks apply.
     this.now = options.now ?? (() => Date.now());
+    this.perValue = PerValueBudgets.forBoard(options.budgets, this.byName, this.store);
     this.store.setListener({
       transitions: (transitions, states) =>
         this.events.transitions(transitions, (name) => states.get(name), this.now()),
@@ -109,6 +117,7 @@ export class FuseBoard {
       events: this.events,
       outputs: this.outputs,
       now: () => this.now(),
+      expand: (budgets, call, now) => this.perValue.expand(budgets, call, now),
     });
   }
 
@@ -137,7 +146,11 @@ export class FuseBoard {
       return { blocked: refused, wouldBlock: [] };
     }
 
-    const matched = this.budgets.filter((b) => matches(b.match, tags, provider, model));
+    const matched = this.perValue.expand(
+      this.budgets.filter((b) => matches(b.match, tags, provider, model)),
+      call,
+      now,
+    );
     const admission = emptyAdmission(provider, model);
     if (matched.length === 0) return { admitted: admission };
     // Until the first restore has answered, the budgets hold only this process's spend.
@@ -244,7 +257,7 @@ export class FuseBoard {
    * them); `await snapshot()` reads them afresh.
    */
   list(): FuseSnapshot[] {
-    return this.snapshots(this.budgets, this.store.peek(this.budgets, this.now()));
+    return this.snapshots(this.plain, this.store.peek(this.plain, this.now()));
   }
 
   /** One fuse (see {@link list}); throws naming the known budgets when there is none of that name. */
@@ -255,7 +268,7 @@ export class FuseBoard {
 
   /** Every fuse, read from where the fuses live (Redis, for the shared ledger). */
   snapshot(): Promise<FuseSnapshot[]> {
-    return this.readFresh(this.budgets);
+    return this.readFresh(this.plain);
   }
 
   /** One fuse, read from where the fuses live; rejects naming the known budgets when there is none of that name. */
@@ -273,8 +286,8 @@ export class FuseBoard {
    * there is nothing to refresh (the in-memory store is always current).
    */
   refresh(): Promise<void> | undefined {
-    if (!this.store.shared || this.budgets.length === 0) return undefined;
-    return this.readFresh(this.budgets).then(
+    if (!this.store.shared || this.plain.length === 0) return undefined;
+    return this.readFresh(this.plain).then(
       () => undefined,
       () => undefined,
     );
@@ -341,7 +354,8 @@ export class FuseBoard {
    */
   attachRestorer(connect: (target: RestoreTarget) => SpendRestorer): void {
     this.restorer = connect({
-      budgets: this.budgets,
+      // Per-value budgets have no series per value to restore from.
+      budgets: this.plain,
       now: () => this.now(),
       peek: (budget, at) => this.events.report([budget], this.store.peek([budget], at), at),
       raise: (budget, at, windowStart, floor, timeline) =>
@@ -364,9 +378,14 @@ export class FuseBoard {
     return this.ledgerErrorCounts;
   }
 
-  /** @internal */
+  /** @internal the budgets {@link list} reports (per-value budgets: {@link perValueSummaries}). */
   budgetList(): readonly Budget[] {
-    return this.budgets;
+    return this.plain;
+  }
+
+  /** @internal per-value budgets: each one's top `n` values by utilisation, and counts by state. */
+  perValueSummaries(n: number): PerValueSummary[] {
+    return this.perValue.summaries(n, this.now());
   }
 
   private countLedgerError(operation: LedgerErrorOperation, reason: LedgerErrorReason): void {

@@ -78,8 +78,14 @@ export class FuseEvents {
   readonly onThreshold: Subscribe<ThresholdEvent> = this.thresholds.subscribe;
   readonly onBlocked: Subscribe<BlockedEvent> = this.blocks.subscribe;
 
-  /** @param byName the board's budgets, for what a trip reports. */
-  constructor(private readonly byName: ReadonlyMap<string, Budget>) {}
+  /**
+   * @param byName the board's budgets, for what a trip reports.
+   * @param seen told every state reported (per-value budgets keep their values' utilisation).
+   */
+  constructor(
+    private readonly byName: ReadonlyMap<string, Budget>,
+    private readonly seen?: (budgets: readonly Budget[], states: readonly BudgetState[]) => void,
+  ) {}
 
   /** A call to `model` with `tags` was blocked by `budget` (a budget or a policy), or would have been (`enforced` false). */
   blocked(
@@ -101,6 +107,7 @@ export class FuseEvents {
 
   /** Reports what a store did to `budgets` (its answer's states are theirs, in order); returns the answer. */
   report<T extends ReadOutcome>(budgets: readonly Budget[], outcome: T, now: number): T {
+    this.seen?.(budgets, outcome.states);
     this.transitions(outcome.transitions, stateOf(budgets, outcome.states), now);
     return outcome;
   }

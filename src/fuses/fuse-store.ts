@@ -159,6 +159,11 @@ export interface FuseStore {
   ): RaiseOutcome;
   /** Opens (`isolate`) or closes (`reset`) a fuse by hand. Rejects when a shared store cannot be reached. */
   control(budget: Budget, op: 'isolate' | 'reset', now: number): MaybePromise<ReadOutcome>;
+  /**
+   * Lets go of what this process keeps of budgets whose window has ended (values of a
+   * per-value budget no call has used since). A shared store's keys expire on their own.
+   */
+  forget?(budgets: readonly Budget[]): void;
   /** Flushes what can be flushed and lets go of connections. */
   close(): Promise<void>;
   setListener(listener: StoreListener): void;

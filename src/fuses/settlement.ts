@@ -15,6 +15,8 @@ export interface SettlementParts {
   /** Learns each model's output length from settled calls, for the next estimates. */
   outputs: OutputAverages;
   now: () => number;
+  /** Per-value budgets replaced by the budgets of the call's values. */
+  expand: (budgets: Budget[], call: { tags: Tags }, now: number) => Budget[];
 }
 
 /**
@@ -60,11 +62,15 @@ export class Settlement {
   ): void {
     try {
       const { tags, provider, model } = call;
-      const budgets = this.parts.budgets.filter(
-        (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
+      const now = this.parts.now();
+      const budgets = this.parts.expand(
+        this.parts.budgets.filter(
+          (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
+        ),
+        call,
+        now,
       );
       if (budgets.length === 0) return;
-      const now = this.parts.now();
       const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
       const outcome = this.parts.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
       this.afterSettle(budgets, outcome, now);

@@ -18,6 +18,7 @@ import {
 import type { Accountant } from '../accounting/accountant.js';
 import { ATTR } from '../accounting/span-attributes.js';
 import { markCovered } from '../accounting/span-registry.js';
+import { ApiKeyIds } from '../attribution/api-key.js';
 import {
   readAttributionHeaders,
   readDefaultAttributionHeaders,
@@ -25,6 +26,7 @@ import {
 } from '../attribution/headers.js';
 import { resolveTags } from '../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import { configuredName } from '../budgets/per-value.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
@@ -81,6 +83,8 @@ export interface CallParts {
 /** Starts calls for the generic wrapper. */
 export class CallStarter {
   private readonly fingerprints = new WeakMap<object, string>();
+  private readonly keyIds = new WeakMap<object, { key: string; id: string }>();
+  private readonly apiKeys: ApiKeyIds;
 
   constructor(
     private readonly parts: CallParts,
@@ -89,7 +93,14 @@ export class CallStarter {
       baseURL: string | undefined,
       providerId?: string | undefined,
     ) => ProviderInfo,
-  ) {}
+  ) {
+    const { apiKeys, budgets } = parts.config;
+    this.apiKeys = new ApiKeyIds(
+      apiKeys.secret,
+      apiKeys.owners,
+      apiKeys.owners.size > 0 || budgets.some((b) => b.per?.tags.includes('apiKey')),
+    );
+  }
 
   /**
    * Tags, attributes, admission, span. Synchronous unless admission answers later
@@ -119,8 +130,13 @@ export class CallStarter {
     }
 
     const active = context.active();
+    const apiKey = client ? this.keyId(client.object, client.apiKey) : undefined;
+    const owner = apiKey === undefined ? undefined : this.apiKeys.owner(apiKey);
+    // A shared key's owner stands in for the config defaults; context and headers still win.
     const tags = resolveTags(
-      config.attribution.defaults,
+      owner?.tags === undefined
+        ? config.attribution.defaults
+        : { ...config.attribution.defaults, ...owner.tags },
       config.attribution.baggage ? active : undefined,
       headerTags,
     );
@@ -150,6 +166,8 @@ export class CallStarter {
     }
     const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
     if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
+    if (apiKey !== undefined) attributes[ATTR.apiKeyId] = apiKey;
+    if (owner?.name !== undefined) attributes[ATTR.apiKeyName] = owner.name;
     if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
 
     const p: PreparedCall = {
@@ -172,6 +190,7 @@ export class CallStarter {
     if (!this.parts.board.active) return this.finishStart(p, injectedUsage, undefined, false);
     const result = this.parts.board.admit({
       tags,
+      apiKey,
       provider: provider.id,
       model,
       ...estimateRequest(adapter, prepared.body),
@@ -279,12 +298,23 @@ export class CallStarter {
         estimated: false,
         outcome: 'blocked',
         errorType: err.name,
-        budget: err.budget,
+        // The configured budget, not `<budget>[<value>]`: no series per value.
+        budget: configuredName(err.budget),
         durationS: (performance.now() - call.startedAt) / 1000,
       });
     } finally {
       span.end();
     }
+  }
+
+  /** The keyed id of the client's API key (`tokenfuse.api_key.id`), cached per client and key. */
+  private keyId(client: object, key: unknown): string | undefined {
+    if (typeof key !== 'string' || key === '') return undefined;
+    const cached = this.keyIds.get(client);
+    if (cached !== undefined && cached.key === key) return cached.id;
+    const id = this.apiKeys.id(key);
+    this.keyIds.set(client, { key, id });
+    return id;
   }
 
   /** A short, non-reversible id of the client's API key, cached per client. */

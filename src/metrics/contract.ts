@@ -9,7 +9,14 @@
  */
 
 /** The tags a call is attributed to, in a fixed order. */
-export const TAG_NAMES = ['department', 'project', 'environment', 'user', 'feature'] as const;
+export const TAG_NAMES = [
+  'department',
+  'project',
+  'environment',
+  'user',
+  'feature',
+  'customer',
+] as const;
 /** A tag a call is attributed to. */
 export type TagName = (typeof TAG_NAMES)[number];
 
@@ -22,11 +29,12 @@ export const METRIC_LABELS = [
   'model',
   'user',
   'feature',
+  'customer',
 ] as const;
 /** A label that may appear on tokenfuse metrics. */
 export type MetricLabel = (typeof METRIC_LABELS)[number];
 
-/** The labels on by default (`metrics.labels`); `user` and `feature` are off for cardinality. */
+/** The labels on by default (`metrics.labels`); `user`, `feature` and `customer` are off for cardinality. */
 export const DEFAULT_METRIC_LABELS = Object.freeze([
   'department',
   'project',
@@ -98,7 +106,23 @@ export const FUSE_METRIC = {
   wouldBlock: 'tokenfuse.fuse.would_block',
   ledgerErrors: 'tokenfuse.ledger.errors',
   webhookDropped: 'tokenfuse.webhook.dropped',
+  topUtilization: 'tokenfuse.budget.top_utilization',
+  values: 'tokenfuse.budget.values',
+  unkeyed: 'tokenfuse.budget.unkeyed',
 } as const;
+
+/**
+ * States counted by `tokenfuse_budget_values{budget,state}` for a per-value budget
+ * (`per:`): `tracked` values held this window, `near` at 90% of their limit or more,
+ * `over` at or over it, `open` with their fuse open or half-open.
+ */
+export const PER_VALUE_STATES = ['tracked', 'near', 'over', 'open'] as const;
+/** A value of the `state` label of `tokenfuse_budget_values`. */
+export type PerValueState = (typeof PER_VALUE_STATES)[number];
+/** Utilisation from which a value counts as `near` its limit. */
+export const PER_VALUE_NEAR = 0.9;
+/** Label of `tokenfuse_budget_top_utilization` naming the value (a user, customer, API key id, …). */
+export const PER_VALUE_KEY_LABEL = 'key';
 
 /** Instrument names of the price data's health. */
 export const PRICING_METRIC = {
@@ -254,6 +278,21 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     FUSE_METRIC.webhookDropped,
     'counter',
     'Webhook messages given up, by reason (queue_full, coalesced, timeout, failed, rejected)',
+  ],
+  [
+    FUSE_METRIC.topUtilization,
+    'gauge',
+    'Per-value budgets: utilisation (settled spend over limit, highest unit) of the top N values by utilisation, by budget and key (metrics.perValueTop)',
+  ],
+  [
+    FUSE_METRIC.values,
+    'gauge',
+    'Per-value budgets: values held this window, by state (tracked, near = 90% or more, over = limit reached, open = fuse open or half-open)',
+  ],
+  [
+    FUSE_METRIC.unkeyed,
+    'counter',
+    'Calls a per-value budget matched but did not count, having no value for its tag (per:)',
   ],
   [
     PRICING_METRIC.catalogAge,

@@ -82,10 +82,17 @@ export function budgetsAndFuses(): Dashboard {
       'trips. Budget gauges take the max across instances (each process enforces its own ledger).',
     tags: ['llm', 'budgets'],
     variables: [
-      queryVariable('budget', 'Budget', 'label_values(tokenfuse_budget_limit, budget)', {
-        multi: true,
-        description: 'Configured budgets (tokenfuse_budget_limit exists only when budgets do).',
-      }),
+      queryVariable(
+        'budget',
+        'Budget',
+        'label_values({__name__=~"tokenfuse_budget_limit|tokenfuse_budget_values"}, budget)',
+        {
+          multi: true,
+          description:
+            'Configured budgets (tokenfuse_budget_limit exists only when budgets do; per-value ' +
+            'budgets export tokenfuse_budget_values instead).',
+        },
+      ),
       ...tagVariables(),
     ],
     items: [
@@ -287,6 +294,68 @@ export function budgetsAndFuses(): Dashboard {
         ],
       }),
       ...healthPanels(),
+      ...perValuePanels(b),
     ],
   });
+}
+
+/**
+ * Per-value budgets (`per: user | customer | apiKey …`): one fuse per value, never one
+ * series per value; the top N values by utilisation and counts by state.
+ */
+function perValuePanels(b: string): Item[] {
+  return [
+    row('Per-value budgets'),
+    bargauge({
+      title: 'Top spenders (per-value budgets)',
+      description:
+        'The values (users, customers, API key ids, …) of per-value budgets closest to their own ' +
+        'limit: settled spend / limit in the current window, highest unit. Each process exports ' +
+        'its top N (metrics.perValueTop); the highest across instances. A value that left the ' +
+        'top reads 0. At 100% calls with that value are blocked.',
+      unit: 'percentunit',
+      min: 0,
+      max: 1,
+      w: 12,
+      h: 9,
+      thresholds: UTILIZATION_STEPS,
+      targets: [
+        {
+          expr: `topk(10, max by (budget, key) (tokenfuse_budget_top_utilization{${b}}))`,
+          legend: '{{budget}} · {{key}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Values by state (per-value budgets)',
+      description:
+        'Values of each per-value budget held this window (tracked), at 90% of their limit or ' +
+        'more (near), at their limit (over: their calls are blocked) and with their fuse open. ' +
+        'The highest count across instances.',
+      unit: 'short',
+      w: 6,
+      h: 9,
+      targets: [
+        {
+          expr: `max by (budget, state) (tokenfuse_budget_values{${b}})`,
+          legend: '{{budget}} · {{state}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Calls with no value (per-value budgets)',
+      description:
+        'Calls a per-value budget matched but did not count: they had no value for its tag ' +
+        '(no user, no customer, …), per second. A budget without per covers them.',
+      unit: 'reqps',
+      w: 6,
+      h: 9,
+      targets: [
+        {
+          expr: `sum by (budget) (rate(tokenfuse_budget_unkeyed_total{${b}}[$__rate_interval]))`,
+          legend: '{{budget}}',
+        },
+      ],
+    }),
+  ];
 }

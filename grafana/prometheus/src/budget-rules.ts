@@ -10,6 +10,7 @@ const STATE = PROMETHEUS_NAME[FUSE_METRIC.state];
 const SPENT = PROMETHEUS_NAME[FUSE_METRIC.spent];
 const LIMIT = PROMETHEUS_NAME[FUSE_METRIC.limit];
 const WOULD_BLOCK = PROMETHEUS_NAME[FUSE_METRIC.wouldBlock];
+const VALUES = PROMETHEUS_NAME[FUSE_METRIC.values];
 
 /** One alert per budget limit: the budget's series labels, replicas aggregated away. */
 const PER_LIMIT = ['budget', 'window', 'unit', ...BUDGET_LABELS].join(', ');
@@ -121,6 +122,22 @@ export function budgetRules(): RuleGroup {
           '{{ $labels.unit }} limit in the current {{ $labels.window }} window. Nothing is',
           `blocked (action: monitor); ${WOULD_BLOCK} counts the calls it`,
           'would have blocked.',
+        ],
+      },
+      {
+        comment: [
+          'Per-value budgets (`per: customer`, …) export no series per value: this counts the',
+          'values at or over their own limit (state="over"), highest replica. Which values they',
+          'are: tokenfuse_budget_top_utilization{budget=…}, or the spans of the blocked calls.',
+        ],
+        alert: 'LLMBudgetValueOverLimit',
+        expr: [`max by (budget) (`, `  ${VALUES}{state="over"}`, `) > 0`],
+        summary:
+          'Values of a per-value LLM budget (users, customers, API keys) have reached their own limit.',
+        description: [
+          '{{ $value }} value(s) of per-value budget {{ $labels.budget }} have spent their whole',
+          'limit in the current window: calls with those values fail with BudgetExceededError',
+          '(unless the budget is action: monitor); other values are not affected.',
         ],
       },
       {

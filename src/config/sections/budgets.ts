@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { boolean, configObject, duration, expecting, positiveInteger, text } from '../fields.js';
 import { EXPECTED, expectedMessage } from '../messages.js';
+import { perValueShape } from './per-value.js';
 
 /** A limit of a budget: a finite number > 0. */
 function limitNumber() {
@@ -63,6 +64,7 @@ const budgetSchema = configObject({
   probes: positiveInteger().optional(),
   cutOffStreams: boolean().optional(),
   observedSpend: z.enum(['count', 'ignore'], expecting(EXPECTED.observedSpend)).optional(),
+  ...perValueShape(budgetLimitSchema),
 });
 
 const policySchema = configObject({

@@ -30,4 +30,5 @@ export const metricsSchema = configObject({
     .optional(),
   maxSeries: positiveInteger().optional(),
   cardinalityLimit: positiveInteger().optional(),
+  perValueTop: positiveInteger().optional(),
 });

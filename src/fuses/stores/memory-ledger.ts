@@ -140,6 +140,11 @@ export class MemoryLedger implements Ledger {
     return added;
   }
 
+  /** Drops a budget's account (a value of a per-value budget whose window has ended). */
+  forget(budget: Budget): void {
+    this.accounts.delete(budget.name);
+  }
+
   private account(budget: Budget, now: number): Account {
     let a = this.accounts.get(budget.name);
     if (budget.window.kind === 'rolling') {

@@ -179,6 +179,14 @@ export class MemoryFuseStore implements FuseStore {
     return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions };
   }
 
+  forget(budgets: readonly Budget[]): void {
+    for (const budget of budgets) {
+      this.ledger.forget(budget);
+      this.fuses.delete(budget.name);
+      this.thresholdsSeen.delete(budget.name);
+    }
+  }
+
   async close(): Promise<void> {}
 
   setListener(_listener: StoreListener): void {}

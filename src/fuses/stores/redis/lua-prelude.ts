@@ -58,11 +58,15 @@ local function read_fuse(key)
   }
 end
 
-local function write_fuse(key, F)
+-- fexp (per-value budgets only): the fuse key leaves with its window, unless isolated by hand.
+local function write_fuse(key, F, fexp)
   if not F.dirty then return end
   redis.call('HSET', key, 'state', F.state, 'isolated', f17(F.isolated), 'openedAt', f17(F.openedAt),
     'openedInWindow', f17(F.openedInWindow), 'probesLeft', f17(F.probesLeft),
     'probesInFlight', f17(F.probesInFlight), 'trips', f17(F.trips))
+  if fexp == nil then return end
+  if F.isolated == 1 then redis.call('PERSIST', key)
+  else redis.call('PEXPIRE', key, math.max(1, math.floor(n(fexp) - now))) end
 end
 
 local function fuse_out(F)
@@ -252,7 +256,7 @@ local function settle_one(op)
     elseif probe and F.state == 'half_open' and F.probesInFlight == 0 then
       close(b, F, 'room')
     end
-    write_fuse(b.fuse, F)
+    write_fuse(b.fuse, F, b.fexp)
     states[i] = state_out(b, F, s, r)
   end
   return {states = states, crossed = crossed}

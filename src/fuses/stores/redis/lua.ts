@@ -24,7 +24,8 @@
  * window (time zones are resolved in JavaScript): `name`, `acct`, `fuse`, `thr` keys,
  * `rolling`, `ws` window start, `bms` bucket length, `bucket` current bucket start,
  * `exp` expiry (epoch ms, client clock: keys get `PEXPIRE exp - now`), `lim` limits [tokens, usd, requests] (0 = none), `cool`,
- * `probes`, `th` thresholds, `mode` ('block' | 'monitor').
+ * `probes`, `th` thresholds, `mode` ('block' | 'monitor'), and for the value of a per-value
+ * budget (`<budget>[<value>]`: one key set per value) `fexp`, the fuse key's expiry.
  *
  * The state machine is the in-memory store's (src/fuses/stores/memory.ts),
  * restated in the prelude every script starts with (lua-prelude.ts): keep the two in step.
@@ -84,7 +85,7 @@ if not blocked then
   redis.call('PEXPIRE', rsv_key(P.rid), f17(n(P.rsvTtl)))
   redis.call('ZADD', LEASES, f17(now + n(P.lease)), P.rid)
 end
-for i, b in ipairs(P.budgets) do write_fuse(b.fuse, Fs[i]) end
+for i, b in ipairs(P.budgets) do write_fuse(b.fuse, Fs[i], b.fexp) end
 local d = {}
 for i = 1, #D do d[i] = {D[i][1], D[i][2]} end
 return cjson.encode({a = blocked and 0 or 1, d = d, st = st, tr = TR})
@@ -113,7 +114,7 @@ for i, b in ipairs(P.budgets) do
   local F = read_fuse(b.fuse)
   local s, r = read_account(b)
   roll_fuse(b, F)
-  write_fuse(b.fuse, F)
+  write_fuse(b.fuse, F, b.fexp)
   st[i] = state_out(b, F, s, r)
 end
 return cjson.encode({st = st, tr = TR})
@@ -135,7 +136,7 @@ else
   F.isolated = 0
   if F.state ~= 'closed' then close(b, F, 'manual') end
 end
-write_fuse(b.fuse, F)
+write_fuse(b.fuse, F, b.fexp)
 local s, r = read_account(b)
 return cjson.encode({st = {state_out(b, F, s, r)}, tr = TR})
 `;

@@ -349,6 +349,15 @@ export class RedisFuseStore implements FuseStore {
     );
   }
 
+  /** Forgets the last-seen numbers of budgets whose window ended; their keys expire in Redis. */
+  forget(budgets: readonly Budget[]): void {
+    for (const budget of budgets) {
+      this.cache.delete(budget.name);
+      this.budgetsByName.delete(budget.name);
+    }
+    this.reconciler.local?.forget(budgets);
+  }
+
   /**
    * Drains, within `shutdownTimeoutMs`: waits for calls in flight to settle,
    * releases the reservations of those that do not, writes what was recorded while

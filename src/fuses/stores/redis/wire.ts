@@ -33,6 +33,8 @@ export interface ScriptBudget {
   probes: number;
   th: number[];
   mode: 'block' | 'monitor';
+  /** A per-value budget's fuse key expires with its window (others are kept: they are few). */
+  fexp?: number;
 }
 
 /** One update the reconciliation script applies (see RECONCILE in lua.ts). */
@@ -108,6 +110,13 @@ export function scriptBudget(budget: Budget, now: number, prefix: string): Scrip
     probes: budget.probes,
     th: budget.thresholds,
     mode: budget.action,
+    ...(budget.instance === undefined
+      ? {}
+      : {
+          fexp:
+            Math.max(rolling ? now + windowLength(budget) : w.end, now + budget.cooldownMs) +
+            KEY_MARGIN_MS,
+        }),
   };
 }
 
