@@ -132,7 +132,10 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
               (point.target as Record<string, any> | undefined)?.[point.method],
             ),
         );
-        if (loaded) this.patched.set(moduleExports, points);
+        // Added to, not replaced: patching a module already patched (the hook and then a
+        // direct patch) finds every point ours, and must not forget what unpatch restores.
+        if (loaded)
+          this.patched.set(moduleExports, [...(this.patched.get(moduleExports) ?? []), ...points]);
         for (const point of points) {
           this.patch(sdk.module.name, point, (operation) => ({
             sdk,
@@ -146,6 +149,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
         for (const { target, method } of this.patched.get(moduleExports) ?? []) {
           if (target) this._unwrap(target as Record<string, AnyFunction>, method);
         }
+        this.patched.delete(moduleExports);
       };
       const files = (sdk.module.files ?? []).map(
         (file) =>
