@@ -708,3 +708,59 @@ describe('price plans (the cached price decision)', () => {
     expect(flash?.regions[0]).toMatchObject({ input: 0.3, cacheRead: 0.03, inputAudio: 1 });
   });
 });
+
+describe('compiled usage extractors', () => {
+  it("read exactly what the catalog's extractUsage reads, for every usage-rooted extractor", async () => {
+    const { extractUsage } = await import('@pydantic/genai-prices');
+    const { planFor } = await import('../src/pricing/usage/catalog-plan.js');
+    const { runCompiled } = await import('../src/pricing/usage/compiled-extractor.js');
+    // A fixed pseudo-random sequence: the same usages on every run.
+    let seed = 12345;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const values = [0, 7, 1_000, 123_456, -1, 2.5, 1e308, Number.NaN, '12', null, {}, [3]];
+    const extractors = new Map<string, NonNullable<ReturnType<typeof planFor>>['primary']>();
+    for (const { catalogId } of BUILTIN_PROVIDERS) {
+      for (const flavor of ['chat', 'responses', 'default'] as const) {
+        const plan = planFor(catalogId, flavor);
+        for (const e of [plan?.primary, plan?.secondary]) {
+          if (e) extractors.set(`${e.provider.id}/${e.flavor}`, e);
+        }
+      }
+    }
+    expect([...extractors.keys()]).toEqual(
+      expect.arrayContaining(['openai/chat', 'openai/responses', 'anthropic/default']),
+    );
+    let compared = 0;
+    for (const [name, e] of extractors) {
+      expect(e.compiled, `${name} compiled`).toBeDefined();
+      for (let n = 0; n < 300; n++) {
+        const usage: Record<string, unknown> = {};
+        for (const path of e.fields) {
+          if (rand() < 0.3) continue;
+          let at = usage;
+          for (const key of path.slice(0, -1)) {
+            if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
+            if (typeof at[key] !== 'object') break;
+            at = at[key] as Record<string, unknown>;
+          }
+          at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
+        }
+        let expected: unknown;
+        try {
+          expected = extractUsage(e.provider, { usage }, e.flavor).usage;
+        } catch {
+          expected = {};
+        }
+        const got = runCompiled(e.compiled!, usage);
+        expect(Object.entries(got), `${name} ${JSON.stringify(usage)}`).toEqual(
+          Object.entries(expected as object),
+        );
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+});

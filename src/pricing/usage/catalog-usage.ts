@@ -6,6 +6,7 @@
 import { extractUsage, type Usage } from '@pydantic/genai-prices';
 import { fromAnthropicUsage, fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
 import { type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
+import { runCompiled } from './compiled-extractor.js';
 import {
   inputTokens,
   MAX_USAGE_TOKENS,
@@ -230,6 +231,7 @@ function clampTo(u: Usage, total: string, parts: readonly string[]): void {
 }
 
 function extract(extractor: PreparedExtractor, usage: unknown): Usage {
+  if (extractor.compiled !== undefined) return runCompiled(extractor.compiled, usage);
   try {
     return extractUsage(extractor.provider, { usage }, extractor.flavor).usage;
   } catch {
