@@ -147,7 +147,9 @@ export class PriceBook {
   private readonly overrides: CompiledOverride[];
   private readonly pricesFrom: ReadonlyMap<string, string>;
   private readonly resolveCatalog: CatalogResolver;
-  private readonly resolved = new Map<string, Resolution>();
+  /** Decisions by provider, then model: no key string is built per call. */
+  private readonly resolved = new Map<string, Map<string, Resolution>>();
+  private resolvedPairs = 0;
 
   constructor(opts: PriceBookOptions = {}) {
     this.overrides = (opts.overrides ?? []).map((override) => ({
@@ -163,6 +165,7 @@ export class PriceBook {
   /** Forgets every cached decision, so the next call of each pair sees the catalog as it is now. */
   invalidate(): void {
     this.resolved.clear();
+    this.resolvedPairs = 0;
   }
 
   /**
@@ -174,7 +177,15 @@ export class PriceBook {
    * @param at when the call happened, for dated and time-of-day prices @default now
    */
   price(provider: string, model: string, usage: NormalizedUsage, at?: Date): PriceResult {
-    const resolution = this.resolve(provider, model);
+    return this.priceBy(this.resolve(provider, model), model, usage, at);
+  }
+
+  private priceBy(
+    resolution: Resolution,
+    model: string,
+    usage: NormalizedUsage,
+    at: Date | undefined,
+  ): PriceResult {
     switch (resolution.kind) {
       case 'override':
         return {
@@ -237,10 +248,12 @@ export class PriceBook {
     usage: NormalizedUsage,
     at?: Date,
   ): PriceResult {
+    // One name (the response named the model asked for): its decision, looked up once.
+    if (models.length === 1)
+      return this.priceBy(this.resolve(provider, models[0]!), models[0]!, usage, at);
     for (const model of models) {
-      if (this.resolve(provider, model).kind === 'override') {
-        return this.price(provider, model, usage, at);
-      }
+      const resolution = this.resolve(provider, model);
+      if (resolution.kind === 'override') return this.priceBy(resolution, model, usage, at);
     }
     let first: PriceResult | undefined;
     for (const model of models) {
@@ -276,16 +289,30 @@ export class PriceBook {
   }
 
   private resolve(provider: string, model: string): Resolution {
-    const key = `${provider}\u0000${model}`;
-    let resolution = this.resolved.get(key);
+    let byModel = this.resolved.get(provider);
+    let resolution = byModel?.get(model);
     if (resolution === undefined) {
       resolution = this.lookUp(provider, model);
-      if (this.resolved.size >= MAX_CACHED_PAIRS) {
-        this.resolved.delete(this.resolved.keys().next().value as string);
+      if (this.resolvedPairs >= MAX_CACHED_PAIRS) this.forgetOne();
+      if (byModel === undefined) {
+        byModel = new Map();
+        this.resolved.set(provider, byModel);
       }
-      this.resolved.set(key, resolution);
+      byModel.set(model, resolution);
+      this.resolvedPairs++;
     }
     return resolution;
+  }
+
+  /** Forgets the oldest decision of the provider first seen, to keep the cache bounded. */
+  private forgetOne(): void {
+    const [provider, byModel] = this.resolved.entries().next().value as [
+      string,
+      Map<string, Resolution>,
+    ];
+    byModel.delete(byModel.keys().next().value as string);
+    if (byModel.size === 0) this.resolved.delete(provider);
+    this.resolvedPairs--;
   }
 
   private lookUp(provider: string, model: string): Resolution {
