@@ -633,3 +633,134 @@ describe('flat-rate fast path', () => {
     }
   });
 });
+
+describe('price plans (the cached price decision)', () => {
+  // Usages across every kind a plan prices, below and above the 200k-token tier
+  // (Gemini Pro, Claude), with Anthropic-style cache writes, audio with and without
+  // cache reads (Gemini Flash prices cached audio only jointly), and a kind no plan
+  // covers (searches): whatever path the book takes, the dollars are calcPrice's.
+  const usages: NormalizedUsage[] = [
+    usage({ input: 20, output: 7 }),
+    usage({ input: 1_234, cacheRead: 5_678, cacheWrite: 0, output: 910, reasoning: 300 }),
+    usage({ input: 150_001, cacheRead: 49_999, output: 1 }), // 200 000: not above the tier
+    usage({ input: 150_001, cacheRead: 50_000, output: 1 }), // 200 001: above it
+    usage({ input: 12_345, cacheWrite: 240_000, output: 6_789 }),
+    usage({ input: 310_000, cacheRead: 90_001, cacheWrite: 5_003, output: 40_000, reasoning: 7 }),
+    usage({ input: 900, inputAudio: 3_100, output: 80, outputAudio: 1_200 }),
+    usage({ input: 900, cacheRead: 400, inputAudio: 3_100, output: 80 }),
+    usage({ input: 250_000, inputAudio: 1_000, output: 10 }),
+    usage({ input: 500, output: 50, other: { web_searches: 2 } }),
+  ];
+  const models: Array<[string, string, string]> = [];
+  for (const { id, catalogId } of BUILTIN_PROVIDERS) {
+    if (models.some(([p]) => p === id)) continue;
+    for (const m of findProvider({ providerId: catalogId })?.models ?? []) {
+      models.push([id, m.id, catalogId]);
+    }
+  }
+
+  it('gives what calcPrice gives for every catalog model of every built-in provider', async () => {
+    const { calcPrice } = await import('@pydantic/genai-prices');
+    const { toCatalogUsage } = await import('../src/pricing/usage.js');
+    const book = new PriceBook({});
+    let compared = 0;
+    for (const [provider, model, catalogId] of models) {
+      for (const u of usages) {
+        let expected: number | undefined;
+        try {
+          expected = calcPrice(toCatalogUsage(u), model, { providerId: catalogId })?.total_price;
+        } catch {
+          expected = undefined; // calcPrice refuses the mix: the book must not price it either
+        }
+        // Twice: the first call resolves the model, the second takes the cached decision.
+        book.price(provider, model, u);
+        const got = book.price(provider, model, u);
+        const what = `${provider}/${model} ${JSON.stringify(u)}`;
+        if (expected === undefined) {
+          expect(got.priced, what).toBe(false);
+          continue;
+        }
+        expect(got.priced, what).toBe(true);
+        expect(Math.abs(got.usd - expected), what).toBeLessThanOrEqual(
+          1e-12 * Math.max(1, expected),
+        );
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
+  it('covers tiered Claude and Gemini Pro prices, and Gemini Flash text and audio apart', async () => {
+    const { ratePlan } = await import('../src/pricing/rate-plan.js');
+    const planOf = (catalogId: string, model: string) => {
+      const resolved = resolveCatalogPrice(catalogId, model)!;
+      return ratePlan(resolved.model, resolved.provider, model);
+    };
+    const sonnet = planOf('anthropic', 'claude-sonnet-4-5');
+    expect(sonnet?.starts).toEqual([200_000]);
+    expect(sonnet?.regions.map((r) => [r.input, r.cacheWrite, r.cacheRead, r.output])).toEqual([
+      [3, 3.75, 0.3, 15],
+      [6, 7.5, 0.6, 22.5],
+    ]);
+    expect(planOf('google', 'gemini-2.5-pro')?.starts).toEqual([200_000]);
+    const flash = planOf('google', 'gemini-2.5-flash');
+    expect(flash).toMatchObject({ starts: [], audio: true, mixed: false });
+    expect(flash?.regions[0]).toMatchObject({ input: 0.3, cacheRead: 0.03, inputAudio: 1 });
+  });
+});
+
+describe('compiled usage extractors', () => {
+  it("read exactly what the catalog's extractUsage reads, for every usage-rooted extractor", async () => {
+    const { extractUsage } = await import('@pydantic/genai-prices');
+    const { planFor } = await import('../src/pricing/usage/catalog-plan.js');
+    const { runCompiled } = await import('../src/pricing/usage/compiled-extractor.js');
+    // A fixed pseudo-random sequence: the same usages on every run.
+    let seed = 12345;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const values = [0, 7, 1_000, 123_456, -1, 2.5, 1e308, Number.NaN, '12', null, {}, [3]];
+    const extractors = new Map<string, NonNullable<ReturnType<typeof planFor>>['primary']>();
+    for (const { catalogId } of BUILTIN_PROVIDERS) {
+      for (const flavor of ['chat', 'responses', 'default'] as const) {
+        const plan = planFor(catalogId, flavor);
+        for (const e of [plan?.primary, plan?.secondary]) {
+          if (e) extractors.set(`${e.provider.id}/${e.flavor}`, e);
+        }
+      }
+    }
+    expect([...extractors.keys()]).toEqual(
+      expect.arrayContaining(['openai/chat', 'openai/responses', 'anthropic/default']),
+    );
+    let compared = 0;
+    for (const [name, e] of extractors) {
+      expect(e.compiled, `${name} compiled`).toBeDefined();
+      for (let n = 0; n < 300; n++) {
+        const usage: Record<string, unknown> = {};
+        for (const path of e.fields) {
+          if (rand() < 0.3) continue;
+          let at = usage;
+          for (const key of path.slice(0, -1)) {
+            if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
+            if (typeof at[key] !== 'object') break;
+            at = at[key] as Record<string, unknown>;
+          }
+          at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
+        }
+        let expected: unknown;
+        try {
+          expected = extractUsage(e.provider, { usage }, e.flavor).usage;
+        } catch {
+          expected = {};
+        }
+        const got = runCompiled(e.compiled!, usage);
+        expect(Object.entries(got), `${name} ${JSON.stringify(usage)}`).toEqual(
+          Object.entries(expected as object),
+        );
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+});

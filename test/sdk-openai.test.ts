@@ -325,3 +325,34 @@ describe('AzureOpenAI', () => {
     expect(h.spans()[0]!.attributes['tokenfuse.provider']).toBe('openai_compatible');
   });
 });
+
+// A module patched a second time (the hook, then a direct patch; bench/sdks.mjs toggles
+// it so) finds every method already ours: unpatching it must still restore the SDK.
+describe('patching openai-v4 twice, then unpatching once', () => {
+  it('leaves the SDK unwrapped: a call after unpatch makes no span and no metric', async () => {
+    const fake = await startFakeOpenAI();
+    const h = await createHarness({
+      providers: [{ id: 'openai', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+    });
+    try {
+      const first = patchOpenAI(h, 'openai-v4');
+      patchOpenAI(h, 'openai-v4');
+      const client = new first.mod.OpenAI({
+        apiKey: 'sk',
+        baseURL: `${fake.url}/v1`,
+        maxRetries: 0,
+      });
+      const chat = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'a b c' }] };
+      await client.chat.completions.create(chat);
+      expect(h.spans()).toHaveLength(1);
+      first.unpatch();
+      await client.chat.completions.create(chat);
+      expect(fake.requests).toHaveLength(2);
+      expect(h.spans()).toHaveLength(1);
+      expect(sum(await h.scrape(), 'tokenfuse_requests_total', { outcome: 'ok' })).toBe(1);
+    } finally {
+      await h.close();
+      await fake.close();
+    }
+  });
+});

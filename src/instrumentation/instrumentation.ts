@@ -136,7 +136,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
               (point.target as Record<string, any> | undefined)?.[point.method],
             ),
         );
-        if (loaded) this.patched.set(moduleExports, points);
+        // Every point of this module, those patched through another file of the same copy
+        // or by an earlier patch included: unpatching it restores them all.
+        if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
         for (const point of points) {
           this.patch(sdk.module.name, point, (operation) => ({
             sdk,
@@ -148,7 +150,11 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       };
       const unpatch = (moduleExports: any) => {
         for (const { target, method } of this.patched.get(moduleExports) ?? []) {
-          if (target) this._unwrap(target as Record<string, AnyFunction>, method);
+          const installed = (target as Record<string, unknown> | undefined)?.[method];
+          // Only our own wrappers: one already restored (through the entry point or
+          // another file of the same copy) has nothing left to unwrap.
+          if (target && this.ourWrappers.has(installed as object))
+            this._unwrap(target as Record<string, AnyFunction>, method);
         }
       };
       const files = (sdk.module.files ?? []).map(

@@ -59,9 +59,15 @@ export class LlmCall implements CallObserver {
 
   constructor(private readonly init: LlmCallInit) {}
 
+  /** The catalog provider, once looked up: streams read it for every chunk. */
+  private catalogId: string | null | undefined;
+
   /** The call's provider in the price catalog, whose usage fields are read. */
   private catalogProvider(): string | undefined {
-    return this.init.accountant.prices.catalogProviderId(this.init.provider);
+    if (this.catalogId === undefined) {
+      this.catalogId = this.init.accountant.prices.catalogProviderId(this.init.provider) ?? null;
+    }
+    return this.catalogId ?? undefined;
   }
 
   get body(): unknown {

@@ -4,14 +4,16 @@
  *
  * Finding a model in the catalog means scanning providers and hundreds of match
  * rules, so it is done once per (provider, model) pair and the result kept.
- * The per-call work is then `calcPrice` against a one-model provider, which
- * still lets the library apply historic, tiered and time-of-day prices for the
- * call's own timestamp.
+ * The per-call work is then a few multiplications by the model's rate plan
+ * (`rate-plan.ts`: flat and input-tiered prices, checked against `calcPrice`), or
+ * `calcPrice` against a one-model provider for what the plan does not cover, which
+ * lets the library apply historic and time-of-day prices for the call's own timestamp.
  */
 import { calcPrice, type ModelInfo, type Provider, type Usage } from '@pydantic/genai-prices';
 import { globToRegExp } from '../glob.js';
 import type { PriceOverride, ProviderDeclaration } from '../types.js';
 import { BUILTIN_PROVIDERS } from './providers.js';
+import { priceByPlan, type RatePlan, ratePlan } from './rate-plan.js';
 import { type NormalizedUsage, outputTokens, toCatalogUsage } from './usage.js';
 
 /** The price of one call. */
@@ -89,93 +91,8 @@ export function resolveCatalogPrice(
 /** How a (provider, model) pair is priced; decided once, then cached. */
 type Resolution =
   | { kind: 'override'; override: PriceOverride }
-  | { kind: 'catalog'; catalog: CatalogPrice; flat: FlatRates | undefined }
+  | { kind: 'catalog'; catalog: CatalogPrice; plan: RatePlan | undefined }
   | { kind: 'none'; error?: unknown };
-
-/** USD per million tokens, when a catalog price is one flat rate per token type. */
-interface FlatRates {
-  input: number;
-  cacheRead: number;
-  cacheWrite: number;
-  inputAudio: number;
-  output: number;
-  outputAudio: number;
-}
-
-const FLAT_KEYS = new Set([
-  'input_mtok',
-  'output_mtok',
-  'cache_read_mtok',
-  'cache_write_mtok',
-  'input_audio_mtok',
-  'output_audio_mtok',
-]);
-
-/**
- * Most catalog prices are one number per token type. For those, pricing a call is
- * one multiplication per token kind, which matters on the hot path (`calcPrice`
- * walks its unit tables on every call). Tiered, dated and time-of-day prices keep going through
- * `calcPrice`. The flat rates are accepted only if they reproduce `calcPrice` on a
- * probe usage carrying every kind the fast path prices (reasoning included, in case
- * a model prices it apart), so the two paths cannot drift apart silently. A call
- * carrying any other kind (`NormalizedUsage.other`: searches, citation tokens…)
- * always goes through `calcPrice`.
- */
-function flatRates(catalog: CatalogPrice, model: string): FlatRates | undefined {
-  const prices = catalog.model.prices;
-  if (Array.isArray(prices)) return undefined;
-  // Keys for other units (web searches, images) only count for calls that carry
-  // them, and those go through calcPrice; a tiered token price sends the model there.
-  for (const [key, value] of Object.entries(prices)) {
-    if (value !== undefined && FLAT_KEYS.has(key) && typeof value !== 'number') return undefined;
-  }
-  const p = prices as Record<string, number | undefined>;
-  const input = p.input_mtok ?? 0;
-  const rates: FlatRates = {
-    input,
-    cacheRead: p.cache_read_mtok ?? input,
-    cacheWrite: p.cache_write_mtok ?? input,
-    // calcPrice prices audio at the text rate when the model has no audio price.
-    inputAudio: p.input_audio_mtok ?? input,
-    output: p.output_mtok ?? 0,
-    outputAudio: p.output_audio_mtok ?? p.output_mtok ?? 0,
-  };
-  const probe: NormalizedUsage = {
-    input: 1_000_003,
-    cacheRead: 200_017,
-    cacheWrite: 30_011,
-    inputAudio: 5_003,
-    output: 4_007,
-    outputAudio: 701,
-    reasoning: 1_009,
-  };
-  let expected: ReturnType<typeof calcPrice>;
-  try {
-    expected = calcPrice(toCatalogUsage(probe), model, { provider: catalog.provider });
-  } catch {
-    // The probe mixes kinds a model prices only jointly (Gemini Flash's cached audio:
-    // `cache_audio_read_tokens` is required beside cache reads and audio): such a
-    // model is priced by calcPrice per call, where that mix does not arise for text.
-    return undefined;
-  }
-  if (expected === null) return undefined;
-  const got = linearPrice(rates, probe);
-  return Math.abs(got - expected.total_price) <= 1e-9 * Math.max(1, expected.total_price)
-    ? rates
-    : undefined;
-}
-
-function linearPrice(r: FlatRates, usage: NormalizedUsage): number {
-  return (
-    (usage.input * r.input +
-      usage.cacheRead * r.cacheRead +
-      usage.cacheWrite * r.cacheWrite +
-      (usage.inputAudio ?? 0) * r.inputAudio +
-      usage.output * r.output +
-      (usage.outputAudio ?? 0) * r.outputAudio) /
-    1e6
-  );
-}
 
 interface CompiledOverride {
   override: PriceOverride;
@@ -230,7 +147,9 @@ export class PriceBook {
   private readonly overrides: CompiledOverride[];
   private readonly pricesFrom: ReadonlyMap<string, string>;
   private readonly resolveCatalog: CatalogResolver;
-  private readonly resolved = new Map<string, Resolution>();
+  /** Decisions by provider, then model: no key string is built per call. */
+  private readonly resolved = new Map<string, Map<string, Resolution>>();
+  private resolvedPairs = 0;
 
   constructor(opts: PriceBookOptions = {}) {
     this.overrides = (opts.overrides ?? []).map((override) => ({
@@ -246,6 +165,7 @@ export class PriceBook {
   /** Forgets every cached decision, so the next call of each pair sees the catalog as it is now. */
   invalidate(): void {
     this.resolved.clear();
+    this.resolvedPairs = 0;
   }
 
   /**
@@ -257,7 +177,15 @@ export class PriceBook {
    * @param at when the call happened, for dated and time-of-day prices @default now
    */
   price(provider: string, model: string, usage: NormalizedUsage, at?: Date): PriceResult {
-    const resolution = this.resolve(provider, model);
+    return this.priceBy(this.resolve(provider, model), model, usage, at);
+  }
+
+  private priceBy(
+    resolution: Resolution,
+    model: string,
+    usage: NormalizedUsage,
+    at: Date | undefined,
+  ): PriceResult {
     switch (resolution.kind) {
       case 'override':
         return {
@@ -265,10 +193,11 @@ export class PriceBook {
           priced: true,
           source: 'override',
         };
-      case 'catalog':
-        if (resolution.flat !== undefined && usage.other === undefined) {
+      case 'catalog': {
+        const usd = resolution.plan && priceByPlan(resolution.plan, usage);
+        if (usd !== undefined) {
           return {
-            usd: linearPrice(resolution.flat, usage),
+            usd,
             priced: true,
             source: 'catalog',
             catalogProvider: resolution.catalog.providerId,
@@ -276,6 +205,7 @@ export class PriceBook {
           };
         }
         return this.priceFromCatalog(resolution.catalog, model, usage, at);
+      }
       default:
         return resolution.error === undefined
           ? { ...UNPRICED }
@@ -318,10 +248,12 @@ export class PriceBook {
     usage: NormalizedUsage,
     at?: Date,
   ): PriceResult {
+    // One name (the response named the model asked for): its decision, looked up once.
+    if (models.length === 1)
+      return this.priceBy(this.resolve(provider, models[0]!), models[0]!, usage, at);
     for (const model of models) {
-      if (this.resolve(provider, model).kind === 'override') {
-        return this.price(provider, model, usage, at);
-      }
+      const resolution = this.resolve(provider, model);
+      if (resolution.kind === 'override') return this.priceBy(resolution, model, usage, at);
     }
     let first: PriceResult | undefined;
     for (const model of models) {
@@ -357,16 +289,30 @@ export class PriceBook {
   }
 
   private resolve(provider: string, model: string): Resolution {
-    const key = `${provider}\u0000${model}`;
-    let resolution = this.resolved.get(key);
+    let byModel = this.resolved.get(provider);
+    let resolution = byModel?.get(model);
     if (resolution === undefined) {
       resolution = this.lookUp(provider, model);
-      if (this.resolved.size >= MAX_CACHED_PAIRS) {
-        this.resolved.delete(this.resolved.keys().next().value as string);
+      if (this.resolvedPairs >= MAX_CACHED_PAIRS) this.forgetOne();
+      if (byModel === undefined) {
+        byModel = new Map();
+        this.resolved.set(provider, byModel);
       }
-      this.resolved.set(key, resolution);
+      byModel.set(model, resolution);
+      this.resolvedPairs++;
     }
     return resolution;
+  }
+
+  /** Forgets the oldest decision of the provider first seen, to keep the cache bounded. */
+  private forgetOne(): void {
+    const [provider, byModel] = this.resolved.entries().next().value as [
+      string,
+      Map<string, Resolution>,
+    ];
+    byModel.delete(byModel.keys().next().value as string);
+    if (byModel.size === 0) this.resolved.delete(provider);
+    this.resolvedPairs--;
   }
 
   private lookUp(provider: string, model: string): Resolution {
@@ -382,7 +328,7 @@ export class PriceBook {
     try {
       const catalog = this.resolveCatalog(catalogProviderId, model);
       return catalog
-        ? { kind: 'catalog', catalog, flat: flatRates(catalog, model) }
+        ? { kind: 'catalog', catalog, plan: ratePlan(catalog.model, catalog.provider, model) }
         : { kind: 'none' };
     } catch (error) {
       return { kind: 'none', error };

@@ -4,6 +4,7 @@
  * catalog, so the per-call reading in `catalog-usage.ts` only walks a short list.
  */
 import { findProvider, type Provider } from '@pydantic/genai-prices';
+import { type CompiledExtractor, compileExtractor } from './compiled-extractor.js';
 
 /**
  * The API whose response shape a usage object has: the catalog's extractor
@@ -20,6 +21,8 @@ export interface PreparedExtractor {
   flavor: string;
   /** The fields the extractor reads, each a path of keys inside `usage`. */
   fields: string[][];
+  /** The extractor without `extractUsage` per call, when proven to read the same. */
+  compiled: CompiledExtractor | undefined;
 }
 
 /** One field an extractor reads: its path inside `usage` and its name in logs and metrics. */
@@ -67,16 +70,22 @@ function extractorOf(provider: Provider, flavor: string): PreparedExtractor | un
       const mappings = extractor.mappings
         .filter((m) => typeof m.path === 'string' || m.path.every((s) => typeof s === 'string'))
         .map((m) => ({ ...m, required: false }));
+      const only: Provider = {
+        id: provider.id,
+        name: provider.name,
+        api_pattern: provider.api_pattern,
+        models: [],
+        extractors: [{ ...extractor, mappings }],
+      };
+      const fields = mappings.map((m) =>
+        typeof m.path === 'string' ? [m.path] : (m.path as string[]),
+      );
+      const dests = mappings.map((m) => m.dest);
       found = {
-        provider: {
-          id: provider.id,
-          name: provider.name,
-          api_pattern: provider.api_pattern,
-          models: [],
-          extractors: [{ ...extractor, mappings }],
-        },
+        provider: only,
         flavor,
-        fields: mappings.map((m) => (typeof m.path === 'string' ? [m.path] : (m.path as string[]))),
+        fields,
+        compiled: compileExtractor(only, flavor, fields, dests),
       };
     }
     byFlavor.set(flavor, found);

@@ -6,6 +6,7 @@
 import { extractUsage, type Usage } from '@pydantic/genai-prices';
 import { fromAnthropicUsage, fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
 import { type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
+import { runCompiled } from './compiled-extractor.js';
 import {
   inputTokens,
   MAX_USAGE_TOKENS,
@@ -174,33 +175,48 @@ function totalOf(u: Usage, key: string): string | undefined {
  * side by side; OpenAI's reasoning is text, not audio).
  */
 function clampParts(u: Usage): void {
-  const parts: Record<string, string[]> = {};
-  for (const [total, known] of Object.entries(PARTS)) parts[total] = [...known];
-  const extra: string[] = [];
+  let extra: string[] | undefined;
   for (const key in u) {
     const value = u[key];
     if (value === undefined) continue;
     // A total the catalog sums from several fields (Perplexity's output: completion,
     // citation and reasoning tokens) stays within the bound of one field too.
     if (value > MAX_USAGE_TOKENS) u[key] = MAX_USAGE_TOKENS;
-    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) extra.push(key);
+    if (!KNOWN_KINDS.has(key) && key.endsWith('_tokens')) {
+      extra ??= [];
+      extra.push(key);
+    }
   }
-  for (const key of extra.sort()) {
-    const total = totalOf(u, key);
-    if (total === undefined || total === key) continue;
-    parts[total] ??= [];
-    parts[total].push(key);
+  // The usual usage holds known kinds only: the fixed table, nothing built per call.
+  let parts = PARTS;
+  if (extra !== undefined) {
+    const more: Record<string, string[]> = {};
+    for (const [total, known] of Object.entries(PARTS)) more[total] = [...known];
+    for (const key of extra.sort()) {
+      const total = totalOf(u, key);
+      if (total === undefined || total === key) continue;
+      more[total] ??= [];
+      more[total].push(key);
+    }
+    parts = more;
   }
   // Top down: a total is final before its parts are clamped to it.
   const done = new Set<string>();
-  const visit = (total: string): void => {
-    if (done.has(total)) return;
-    done.add(total);
-    clampTo(u, total, parts[total] ?? []);
-    for (const part of parts[total] ?? []) visit(part);
-  };
-  visit('input_tokens');
-  visit('output_tokens');
+  clampTree(u, parts, 'input_tokens', done);
+  clampTree(u, parts, 'output_tokens', done);
+}
+
+function clampTree(
+  u: Usage,
+  parts: Readonly<Record<string, readonly string[]>>,
+  total: string,
+  done: Set<string>,
+): void {
+  if (done.has(total)) return;
+  done.add(total);
+  const own = parts[total] ?? [];
+  clampTo(u, total, own);
+  for (const part of own) clampTree(u, parts, part, done);
 }
 
 function clampTo(u: Usage, total: string, parts: readonly string[]): void {
@@ -215,6 +231,7 @@ function clampTo(u: Usage, total: string, parts: readonly string[]): void {
 }
 
 function extract(extractor: PreparedExtractor, usage: unknown): Usage {
+  if (extractor.compiled !== undefined) return runCompiled(extractor.compiled, usage);
   try {
     return extractUsage(extractor.provider, { usage }, extractor.flavor).usage;
   } catch {
