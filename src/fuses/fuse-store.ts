@@ -15,6 +15,21 @@ export interface BudgetState {
   windowStart: number;
   windowEnd: number;
   fuse: FuseRecord;
+  /** What operators added to the limits for this window (`raise`); absent: nothing. */
+  granted?: Amounts;
+}
+
+/** What an operator did to a fuse by hand (`tokenfuse fuses …`, or the board's methods). */
+export type ManualAction =
+  | { op: 'isolate' }
+  | { op: 'reset' }
+  /** Adds `amounts` to the limits for the rest of the current (calendar) window. */
+  | { op: 'raise'; amounts: Amounts };
+
+/** Who did a manual action and why, as the operator said (`--by`, `--reason`). */
+export interface ManualNote {
+  by?: string | undefined;
+  reason?: string | undefined;
 }
 
 /** Why a fuse changed state. */
@@ -157,8 +172,17 @@ export interface FuseStore {
     floor: Amounts,
     timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
   ): RaiseOutcome;
-  /** Opens (`isolate`) or closes (`reset`) a fuse by hand. Rejects when a shared store cannot be reached. */
-  control(budget: Budget, op: 'isolate' | 'reset', now: number): MaybePromise<ReadOutcome>;
+  /**
+   * Opens (`isolate`) or closes (`reset`) a fuse by hand, or raises its limits for the
+   * rest of the window (`raise`). A shared store records `note` in its journal of
+   * manual actions. Rejects when a shared store cannot be reached.
+   */
+  control(
+    budget: Budget,
+    op: ManualAction['op'],
+    now: number,
+    detail?: { amounts?: Amounts; note?: ManualNote },
+  ): MaybePromise<ReadOutcome>;
   /** Flushes what can be flushed and lets go of connections. */
   close(): Promise<void>;
   setListener(listener: StoreListener): void;

@@ -98,6 +98,7 @@ export const FUSE_METRIC = {
   wouldBlock: 'tokenfuse.fuse.would_block',
   ledgerErrors: 'tokenfuse.ledger.errors',
   webhookDropped: 'tokenfuse.webhook.dropped',
+  manualActions: 'tokenfuse.manual.actions',
 } as const;
 
 /** Instrument names of the price data's health. */
@@ -231,6 +232,11 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     FUSE_METRIC.webhookDropped,
     'counter',
     'Webhook messages given up, by reason (queue_full, coalesced, timeout, failed, rejected)',
+  ],
+  [
+    FUSE_METRIC.manualActions,
+    'counter',
+    'Manual actions on fuses made through this process (its API or admin endpoint), by action (isolate, reset, raise)',
   ],
   [
     PRICING_METRIC.catalogAge,

@@ -3,6 +3,7 @@ import { type Budget, UNITS, windowLabel } from '../budgets/budget.js';
 import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
+import { MANUAL_ACTIONS } from '../fuses/manual-control.js';
 import type { WebhookNotifier } from '../fuses/webhook-notifier.js';
 import { WEBHOOK_DROP_REASONS } from '../fuses/webhook-queue.js';
 import { BUDGET_LABELS, countersOf, FUSE_METRIC, METRIC_HELP } from './contract.js';
@@ -63,6 +64,15 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
   });
   const wouldBlock = meter.createObservableCounter(FUSE_METRIC.wouldBlock, {
     description: METRIC_HELP[FUSE_METRIC.wouldBlock],
+  });
+
+  // Every action from the start, so an increase() sees the first one.
+  const manual = meter.createObservableCounter(FUSE_METRIC.manualActions, {
+    description: METRIC_HELP[FUSE_METRIC.manualActions],
+  });
+  manual.addCallback((result) => {
+    for (const action of MANUAL_ACTIONS)
+      result.observe(board.manualActionCount(action), { action });
   });
 
   // The shared ledger's operations, and restoring from Prometheus: those this board does.

@@ -2,20 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { type Amounts, type Budget, UNITS } from '../../../budgets/budget.js';
-import { LedgerControlError } from '../../../errors/ledger-control-error.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
   BudgetState,
   FuseStore,
   LedgerFailure,
+  ManualAction,
+  ManualNote,
   ObserveRequest,
   ReadOutcome,
   SettleOutcome,
   SettleRequest,
   StoreListener,
 } from '../../fuse-store.js';
-import { classify, LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { controlFailure } from './control-failure.js';
 import { InFlight, type Ticket } from './in-flight.js';
 import { rolledForward } from './last-seen.js';
 import { Reconciler } from './reconciler.js';
@@ -256,6 +258,23 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
+    return this.inspect(budgets, now).catch((err: unknown) => {
+      diag.debug(
+        `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
+        err,
+      );
+      return this.peek(budgets, now);
+    });
+  }
+
+  /**
+   * The budgets' state read from Redis, for operators (`tokenfuse fuses`): unlike
+   * {@link read} it rejects when Redis cannot answer, or refuses (a user without
+   * permission), rather than answering the last numbers seen.
+   */
+  inspect(budgets: readonly Budget[], now: number): Promise<ReadOutcome> {
+    if (this.connection.starting !== undefined)
+      return this.connection.afterStart(() => this.inspect(budgets, now));
     const payload = JSON.stringify({
       prefix: this.options.keyPrefix,
       now,
@@ -273,11 +292,8 @@ export class RedisFuseStore implements FuseStore {
           return { states, transitions: parseTransitions(reply.tr) };
         },
         (err: unknown) => {
-          diag.debug(
-            `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
-            err,
-          );
-          return this.peek(budgets, now);
+          const names = budgets.map((b) => b.name).join(', ');
+          throw controlFailure(err, names, 'read', this.options, this.connection.host);
         },
       );
   }
@@ -296,14 +312,21 @@ export class RedisFuseStore implements FuseStore {
     return { ...this.peek([budget], now), added: undefined };
   }
 
-  control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
+  control(
+    budget: Budget,
+    op: ManualAction['op'],
+    now: number,
+    detail: { amounts?: Amounts; note?: ManualNote } = {},
+  ): Promise<ReadOutcome> {
     if (this.connection.starting !== undefined)
-      return this.connection.afterStart(() => this.control(budget, op, now));
+      return this.connection.afterStart(() => this.control(budget, op, now, detail));
     const payload = JSON.stringify({
       prefix: this.options.keyPrefix,
       now,
       op,
       budget: this.encode(budget, now),
+      amounts: UNITS.map((u) => detail.amounts?.[u] ?? 0),
+      note: detail.note ?? {},
     });
     return this.connection
       .run(() => this.connection.redis.tokenfuseControl(payload))
@@ -313,19 +336,11 @@ export class RedisFuseStore implements FuseStore {
           const states = reply.st.map((s) => parseState(s, budget, now));
           this.cache.set(budget.name, states[0]!);
           // While Redis was away the local store decides: it follows the operator too.
-          this.reconciler.local?.control(budget, op, now);
+          this.reconciler.local?.control(budget, op, now, detail);
           return { states, transitions: parseTransitions(reply.tr) };
         },
         (err: unknown) => {
-          throw new LedgerControlError(
-            {
-              budget: budget.name,
-              operation: op,
-              ledger: this.connection.host,
-              failure: classify(err),
-            },
-            { cause: err },
-          );
+          throw controlFailure(err, budget.name, op, this.options, this.connection.host);
         },
       );
   }
