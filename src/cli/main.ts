@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { PACKAGE_VERSION } from '../version.js';
 import { exitCodeOf, messageOf } from './cli-error.js';
+import { registerFuses } from './commands/fuses.js';
 
 /** The program with every command registered. */
 function buildProgram(): Command {
@@ -14,6 +15,7 @@ function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   // Commands register here, one line each (keep the list alphabetical).
+  registerFuses(program);
   return program;
 }
 

@@ -61,18 +61,20 @@ export class LedgerPermissionError extends TokenfuseError {
       operation: 'isolate' | 'reset' | 'raise' | 'read';
       user: string;
       ledger: string;
+      /** The ledger's key prefix (`ledger.keyPrefix`). */
+      prefix: string;
       /** What Redis said (its NOPERM line: no credentials in it). */
       redis: string;
     },
     options?: ErrorOptions,
   ) {
-    const { budget, operation, user, ledger } = details;
+    const { budget, operation, user, ledger, prefix } = details;
     const need =
       operation === 'read'
-        ? 'read (and run the ledger scripts on) the keys'
-        : 'write the keys (read-write, not read-only)';
+        ? `read permission on the keys under "${prefix}" and to run scripts`
+        : `write permission on the keys under "${prefix}"`;
     super(
-      `tokenfuse: Redis user "${user}" may not ${operation} budget "${budget}" at ${ledger}: it lacks the permission to ${need} under the ledger's prefix (Redis: ${details.redis.replace(/\s+/g, ' ').slice(0, 200)})`,
+      `tokenfuse: Redis user "${user}" may not ${operation} budget "${budget}" at ${ledger}: it needs ${need} (Redis: ${details.redis.replace(/\s+/g, ' ').slice(0, 200)})`,
       options,
     );
     this.name = 'LedgerPermissionError';

@@ -54,8 +54,8 @@ export class ManualControl {
   }
 }
 
-/** A raise as amounts in every unit, or the error naming what cannot be raised. */
-function checkRaise(budget: Budget, amounts: Partial<Amounts> | undefined): Amounts {
+/** A raise as amounts in every unit; throws `InvalidRaiseError` naming what cannot be raised. */
+export function checkRaise(budget: Budget, amounts: Partial<Amounts> | undefined): Amounts {
   if (budget.window.kind === 'rolling')
     throw new InvalidRaiseError(
       budget.name,

@@ -25,10 +25,24 @@ export function controlFailure(
   ledger: string,
 ): Error {
   const message = (err as { message?: unknown } | undefined)?.message;
-  const noperm = typeof message === 'string' ? /NOPERM.*/.exec(message)?.[0] : undefined;
+  // A command refused outright says NOPERM; one refused inside a script (ours all are)
+  // says "The user executing the script can't …" (Redis 7), then the script's digest.
+  const noperm =
+    typeof message === 'string'
+      ? /NOPERM[^\n]*|The user executing the script can't [^:\n]*/
+          .exec(message)?.[0]
+          ?.replace(/ script$/, '')
+      : undefined;
   if (noperm !== undefined) {
     return new LedgerPermissionError(
-      { budget, operation, user: ledgerUser(options), ledger, redis: noperm },
+      {
+        budget,
+        operation,
+        user: ledgerUser(options),
+        ledger,
+        prefix: options.keyPrefix,
+        redis: noperm,
+      },
       { cause: err },
     );
   }
