@@ -13,11 +13,18 @@ import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import { type BudgetExceededError, type StateChangeEvent, withAttribution } from '../src/index.js';
+import {
+  type BudgetExceededError,
+  ConfigError,
+  resolveConfig,
+  type StateChangeEvent,
+  withAttribution,
+} from '../src/index.js';
 import type { BudgetOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { childEnv, freePort } from './helpers/processes.js';
+import { sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -393,5 +400,148 @@ describe('tokenfuse fuses against the Redis ledger', () => {
       expect(run.stdout).toContain('--redis <url>');
       expect(run.stdout).toContain('--admin <url>');
     }
+  });
+});
+
+describe('tokenfuse fuses against a running process (its admin endpoint, memory ledger)', () => {
+  const TOKEN = 'operator-token-0123456789';
+
+  /** An app with the memory ledger and its admin endpoint, spent as {@link spentApp}. */
+  async function adminApp(): Promise<{ admin: string; events: StateChangeEvent[] }> {
+    const port = await freePort();
+    h = await createHarness({
+      providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+      budgets: BUDGETS,
+      admin: { port, token: TOKEN },
+    });
+    const events: StateChangeEvent[] = [];
+    h.tokenfuse.fuses.onStateChange((e) => events.push(e));
+    openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    await marketing(() => openai.chat.completions.create(x(10)));
+    await marketing(() => openai.chat.completions.create(x(12)));
+    events.length = 0;
+    return { admin: `http://127.0.0.1:${port}`, events };
+  }
+
+  it('lists, resets and raises through the endpoint: a manual event with who and why, counted on /metrics', async () => {
+    const { admin, events } = await adminApp();
+    const list = await tokenfuse(['fuses', 'list', '--admin', admin, '--token', TOKEN]);
+    expect(list.stderr).toBe('');
+    expect(cells(list.stdout).map((r) => r.slice(0, 4))).toEqual([
+      ['BUDGET', 'WINDOW', 'STATE', 'TOKENS'],
+      ['marketing-monthly', 'month', 'open', '30/30'],
+      ['all-daily', 'day', 'closed', '30'],
+    ]);
+
+    const reset = await tokenfuse(
+      [
+        'fuses',
+        'reset',
+        'marketing-monthly',
+        '--admin',
+        admin,
+        '--by',
+        'bob',
+        '--reason',
+        'false alarm',
+      ],
+      { TOKENFUSE_ADMIN_TOKEN: TOKEN },
+    );
+    expect(reset.stderr).toBe('');
+    expect(reset.code).toBe(0);
+    expect(reset.stdout.split('\n')[0]).toBe(
+      'reset "marketing-monthly": done; the fuse is now closed',
+    );
+    expect(events).toEqual([
+      {
+        budget: 'marketing-monthly',
+        from: 'open',
+        to: 'closed',
+        cause: 'manual',
+        action: 'reset',
+        by: 'bob',
+        reason: 'false alarm',
+        at: expect.any(Date),
+      },
+    ]);
+
+    const raise = await tokenfuse([
+      'fuses',
+      'raise',
+      'marketing-monthly',
+      '--usd',
+      '2',
+      '--tokens',
+      '50',
+      '--json',
+      '--admin',
+      admin,
+      '--token',
+      TOKEN,
+      '--by',
+      'bob',
+    ]);
+    expect(raise.code).toBe(0);
+    expect(JSON.parse(raise.stdout).fuse).toMatchObject({
+      state: 'closed',
+      limit: { tokens: 80, usd: 3 },
+      raised: { tokens: 50, usd: 2, requests: 0 },
+    });
+    expect(events[1]).toMatchObject({
+      budget: 'marketing-monthly',
+      from: 'closed',
+      to: 'closed',
+      cause: 'manual',
+      action: 'raise',
+      by: 'bob',
+    });
+    // The raised limit holds in the process: the next call is admitted.
+    await marketing(() => openai.chat.completions.create(x(1)));
+    expect(llm.requests).toHaveLength(3);
+
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_manual_actions_total', { action: 'reset' })).toBe(1);
+    expect(sum(m, 'tokenfuse_manual_actions_total', { action: 'raise' })).toBe(1);
+    expect(sum(m, 'tokenfuse_manual_actions_total', { action: 'isolate' })).toBe(0);
+    expect(sum(m, 'tokenfuse_budget_limit', { budget: 'marketing-monthly', unit: 'tokens' })).toBe(
+      80,
+    );
+  });
+
+  it('refuses a request without the right token, and nothing changes', async () => {
+    const { admin, events } = await adminApp();
+    const run = await tokenfuse([
+      'fuses',
+      'isolate',
+      'all-daily',
+      '--admin',
+      admin,
+      '--token',
+      'not-the-token-at-all',
+    ]);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'tokenfuse: the admin endpoint needs its token (Authorization: Bearer …)\n',
+    });
+    expect(events).toEqual([]);
+    const noToken = await tokenfuse(['fuses', 'list', '--admin', admin]);
+    expect(noToken).toMatchObject({
+      code: 2,
+      stderr: 'tokenfuse: --admin needs --token (or TOKENFUSE_ADMIN_TOKEN)\n',
+    });
+  });
+
+  it('is loopback only: another bind address is a config error', () => {
+    let err: unknown;
+    try {
+      resolveConfig({ admin: { port: 9465, host: '0.0.0.0', token: TOKEN } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(
+      'admin.host: "0.0.0.0" is not a loopback address: the admin endpoint changes fuses, so it binds only 127.0.0.1, ::1 or localhost',
+    );
   });
 });

@@ -73,6 +73,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     username: undefined,
     password: undefined,
   },
+  admin: { port: undefined, host: '127.0.0.1', token: undefined },
 };
 
 const FULL_YAML = `# every option
@@ -163,6 +164,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     username: undefined,
     password: undefined,
   },
+  admin: { port: undefined, host: '127.0.0.1', token: undefined },
 };
 
 describe('defaults', () => {

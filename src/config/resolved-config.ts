@@ -26,6 +26,7 @@ import type {
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { EnvReader, resolveTagDefaults } from './environment.js';
 import { formatPath } from './messages.js';
+import { type ResolvedAdmin, resolveAdmin } from './resolve-admin.js';
 import { checkRestorable, type ResolvedLedger, resolveLedger } from './resolve-ledger.js';
 import { validateOptions } from './schema.js';
 
@@ -66,6 +67,8 @@ export interface ResolvedConfig {
   webhooks: WebhookOptions[];
   webhookDelivery: Required<WebhookDeliveryOptions>;
   ledger: ResolvedLedger;
+  /** The admin endpoint (`admin`); `port` undefined when off. */
+  admin: ResolvedAdmin;
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
@@ -163,6 +166,7 @@ export function resolveValidatedOptions(
     webhooks: options.webhooks ?? [],
     webhookDelivery: resolveWebhookDelivery(options.webhookDelivery ?? {}),
     ledger,
+    admin: resolveAdmin(options.admin ?? {}, env, opts.source),
     source: opts.source,
   };
 }

@@ -9,6 +9,7 @@ import { describeSecretValue, isSecretPath } from '../errors/redact.js';
 import type { TokenfuseOptions } from '../types.js';
 import { boolean, configObject, expecting, text } from './fields.js';
 import { describeValue, EXPECTED } from './messages.js';
+import { adminSchema } from './sections/admin.js';
 import { attributionSchema } from './sections/attribution.js';
 import { budgetsSchema, policiesSchema } from './sections/budgets.js';
 import { ledgerSchema } from './sections/ledger.js';
@@ -40,6 +41,7 @@ export const tokenfuseOptionsShape = {
   webhooks: webhooksSchema.optional(),
   webhookDelivery: webhookDeliverySchema.optional(),
   ledger: ledgerSchema.optional(),
+  admin: adminSchema.optional(),
 };
 
 /** Schema of {@link TokenfuseOptions}: strict at every level, every default left to the resolver. */

@@ -47,3 +47,23 @@ export function fuseSnapshot(budget: Budget, s: BudgetState): FuseSnapshot {
     match: budget.match.spec,
   };
 }
+
+/** A fuse as JSON (`tokenfuse fuses --json`, the admin endpoint): dates as ISO strings, a rolling window's end as null. */
+export function fuseSnapshotJson(f: FuseSnapshot): Record<string, unknown> {
+  return {
+    budget: f.budget,
+    window: f.window,
+    windowStart: f.windowStart.toISOString(),
+    windowEnd: f.windowEnd?.toISOString() ?? null,
+    state: f.state,
+    isolated: f.isolated,
+    action: f.action,
+    limit: f.limit,
+    raised: f.raised,
+    spent: f.spent,
+    reserved: f.reserved,
+    utilization: f.utilization,
+    trips: f.trips,
+    match: f.match,
+  };
+}

@@ -1,25 +1,7 @@
 import type { Amounts } from '../../budgets/budget.js';
 import type { FuseSnapshot } from '../../fuses/fuse-snapshot.js';
 
-/** A fuse as `--json` prints it: dates as ISO strings, the rolling window's end as null. */
-export function fuseJson(f: FuseSnapshot): Record<string, unknown> {
-  return {
-    budget: f.budget,
-    window: f.window,
-    windowStart: f.windowStart.toISOString(),
-    windowEnd: f.windowEnd?.toISOString() ?? null,
-    state: f.state,
-    isolated: f.isolated,
-    action: f.action,
-    limit: f.limit,
-    raised: f.raised,
-    spent: f.spent,
-    reserved: f.reserved,
-    utilization: f.utilization,
-    trips: f.trips,
-    match: f.match,
-  };
-}
+export { fuseSnapshotJson as fuseJson } from '../../fuses/fuse-snapshot.js';
 
 const HEADERS = [
   'BUDGET',
