@@ -210,6 +210,8 @@ describe('tokenfuse fuses against the Redis ledger', () => {
 
   it('raises a budget for the rest of the window and resets its fuse: the app calls again, and the journal says who and why', async () => {
     await spentApp();
+    const events: StateChangeEvent[] = [];
+    h!.tokenfuse.fuses.onStateChange((e) => events.push(e));
     const target = ['--redis', redis.url, '--config', configFile];
     const note = ['--by', 'alice', '--reason', 'incident 42'];
     const raised = await tokenfuse([
@@ -249,6 +251,19 @@ describe('tokenfuse fuses against the Redis ledger', () => {
       reason: 'incident 42',
       fuse: { state: 'closed', limit: { tokens: 130, usd: 1 }, raised: { tokens: 100 } },
     });
+
+    // The app reads the journal at its next metrics collection: the CLI's actions are its
+    // manual events too, with who and why, and counted.
+    const m = await h!.scrape();
+    const who = { cause: 'manual', by: 'alice', reason: 'incident 42', at: expect.any(Date) };
+    // (The app's own trip may be reported after the subscription: its settlement is async.)
+    expect(events.filter((e) => e.cause === 'manual')).toEqual([
+      { budget: 'marketing-monthly', from: 'open', to: 'open', action: 'raise', ...who },
+      { budget: 'marketing-monthly', from: 'open', to: 'closed', action: 'reset', ...who },
+    ]);
+    expect(sum(m, 'tokenfuse_manual_actions_total', { action: 'raise' })).toBe(1);
+    expect(sum(m, 'tokenfuse_manual_actions_total', { action: 'reset' })).toBe(1);
+    expect(sum(m, 'tokenfuse_fuse_state', { budget: 'marketing-monthly' })).toBe(0);
 
     // The app, on the same ledger, admits again against the raised limit.
     await marketing(() => openai.chat.completions.create(x(1)));

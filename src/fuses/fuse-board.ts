@@ -105,6 +105,13 @@ export class FuseBoard {
       transitions: (transitions, states) =>
         this.events.transitions(transitions, (name) => states.get(name), this.now()),
       ledgerError: (operation, reason) => this.countLedgerError(operation, reason),
+      manual: (entries) => {
+        for (const e of entries) {
+          const budget = this.byName.get(e.budget);
+          if (budget !== undefined)
+            this.manual.seen(budget, e, this.store.peek([budget], this.now()));
+        }
+      },
     });
     this.manual = new ManualControl(this.store, this.events, () => this.now());
     this.settlement = new Settlement({

@@ -126,9 +126,21 @@ export type LedgerErrorKey = `${LedgerErrorOperation}:${LedgerErrorReason}`;
 /** Per series: failures of a shared store, and of restoring from Prometheus. */
 export type LedgerErrorCounts = ReadonlyMap<LedgerErrorKey, number>;
 
+/** A manual action another process made, read from a shared store's journal. */
+export interface ManualEntry {
+  budget: string;
+  action: ManualAction['op'];
+  from: FuseState;
+  to: FuseState;
+  by?: string;
+  reason?: string;
+}
+
 /** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
 export interface StoreListener {
   transitions(transitions: Transition[], states: Map<string, BudgetState>): void;
+  /** Manual actions other processes made (a shared store's journal), oldest first. */
+  manual?(entries: ManualEntry[]): void;
   ledgerError(operation: LedgerOperation, reason: LedgerFailure): void;
 }
 

@@ -4,7 +4,13 @@ import { InvalidRaiseError } from '../errors/usage-errors.js';
 import { logValue } from '../log-text.js';
 import type { FuseEvents, ManualActionName } from './fuse-events.js';
 import { type FuseSnapshot, fuseSnapshot } from './fuse-snapshot.js';
-import { type FuseStore, isPromise, type ManualNote, type ReadOutcome } from './fuse-store.js';
+import {
+  type FuseStore,
+  isPromise,
+  type ManualEntry,
+  type ManualNote,
+  type ReadOutcome,
+} from './fuse-store.js';
 
 /** Every manual action, in the order `tokenfuse_manual_actions_total{action}` lists them. */
 export const MANUAL_ACTIONS: readonly ManualActionName[] = ['isolate', 'reset', 'raise'];
@@ -48,7 +54,28 @@ export class ManualControl {
     return after;
   }
 
-  /** Manual actions this process made, by action. */
+  /**
+   * Reports an action another process made (read from the shared ledger's journal):
+   * the same event, log line and count as one made here. `now` is the budget's state here.
+   */
+  seen(budget: Budget, e: ManualEntry, now: ReadOutcome): void {
+    const at = this.now();
+    const transitions =
+      e.from === e.to
+        ? []
+        : [{ budget: budget.name, from: e.from, to: e.to, cause: 'manual' as const }];
+    this.counts.set(e.action, (this.counts.get(e.action) ?? 0) + 1);
+    // The state the action left, not the one now (later actions may have followed).
+    const states = now.states.map((s) => ({ ...s, fuse: { ...s.fuse, state: e.to } }));
+    this.events.manual(budget, { states, transitions }, e, at);
+    diag.info(
+      `tokenfuse: budget "${budget.name}" ${e.action} by hand in another process` +
+        ` (by ${e.by === undefined ? 'unnamed' : logValue(e.by)}` +
+        `${e.reason === undefined ? '' : `, reason ${logValue(e.reason, 200)}`}); fuse ${e.to}`,
+    );
+  }
+
+  /** Manual actions this process made or saw in the journal, by action. */
   count(action: ManualActionName): number {
     return this.counts.get(action) ?? 0;
   }

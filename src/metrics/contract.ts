@@ -236,7 +236,7 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
   [
     FUSE_METRIC.manualActions,
     'counter',
-    'Manual actions on fuses made through this process (its API or admin endpoint), by action (isolate, reset, raise)',
+    'Manual actions on fuses (isolate, reset, raise) made through this process (its API or admin endpoint) or, with the Redis ledger, read from its journal, by action',
   ],
   [
     PRICING_METRIC.catalogAge,

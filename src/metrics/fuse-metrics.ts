@@ -66,13 +66,8 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     description: METRIC_HELP[FUSE_METRIC.wouldBlock],
   });
 
-  // Every action from the start, so an increase() sees the first one.
   const manual = meter.createObservableCounter(FUSE_METRIC.manualActions, {
     description: METRIC_HELP[FUSE_METRIC.manualActions],
-  });
-  manual.addCallback((result) => {
-    for (const action of MANUAL_ACTIONS)
-      result.observe(board.manualActionCount(action), { action });
   });
 
   // The shared ledger's operations, and restoring from Prometheus: those this board does.
@@ -119,13 +114,17 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
           if (fuse.action === 'monitor')
             result.observe(wouldBlock, board.wouldBlockCount(fuse.budget), base);
         }
+        // After the refresh, which reads other processes' actions from the shared ledger's
+        // journal; every action from the start, so an increase() sees the first one.
+        for (const action of MANUAL_ACTIONS)
+          result.observe(manual, board.manualActionCount(action), { action });
       };
       // With the shared ledger: its numbers, fresh if it answers within its timeout.
       const refreshing = board.refresh();
       if (refreshing === undefined) return observe();
       return refreshing.then(observe);
     },
-    [limit, spent, utilization, state, trips, wouldBlock],
+    [limit, spent, utilization, state, trips, wouldBlock, manual],
   );
 }
 

@@ -155,7 +155,7 @@ local s, r = read_account(b)
 local note = P.note or {}
 redis.call('XADD', P.prefix .. 'manual', 'MAXLEN', '~', '1000', '*', 'action', P.op,
   'budget', b.name, 'by', tostring(note.by or ''), 'reason', tostring(note.reason or ''),
-  'from', from, 'to', F.state, 'at', f17(now))
+  'from', from, 'to', F.state, 'at', f17(now), 'origin', tostring(note.origin or ''))
 return cjson.encode({st = {state_out(b, F, s, r)}, tr = TR})
 `;
 

@@ -19,6 +19,7 @@ import type {
 import { LedgerConnection, type RedisLedgerOptions } from './connection.js';
 import { controlFailure } from './control-failure.js';
 import { InFlight, type Ticket } from './in-flight.js';
+import { JournalFollower } from './journal.js';
 import { rolledForward } from './last-seen.js';
 import { Reconciler } from './reconciler.js';
 import {
@@ -66,6 +67,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly budgetsByName = new Map<string, Budget>();
   /** Admitted calls not yet settled, and writes not yet answered. */
   private readonly inFlight = new InFlight();
+  /** Manual actions of other processes, reported at each read. */
+  private readonly journal: JournalFollower;
   private closing: Promise<void> | undefined;
   private draining = false;
   /** Closing is over: the connection is gone. */
@@ -80,6 +83,7 @@ export class RedisFuseStore implements FuseStore {
       startFailed: (err) => this.reconciler.failed('admit', err),
     });
     this.redis = this.connection.redis;
+    this.journal = new JournalFollower(`${options.keyPrefix}manual`, Date.now());
     this.reconciler = new Reconciler({
       connection: this.connection,
       options,
@@ -258,13 +262,15 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
-    return this.inspect(budgets, now).catch((err: unknown) => {
-      diag.debug(
-        `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
-        err,
-      );
-      return this.peek(budgets, now);
-    });
+    return Promise.all([this.inspect(budgets, now), this.followJournal()])
+      .then(([outcome]) => outcome)
+      .catch((err: unknown) => {
+        diag.debug(
+          `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
+          err,
+        );
+        return this.peek(budgets, now);
+      });
   }
 
   /**
@@ -298,6 +304,19 @@ export class RedisFuseStore implements FuseStore {
       );
   }
 
+  /** Reports the manual actions other processes made since the last read (the journal). */
+  private followJournal(): Promise<void> {
+    return this.connection
+      .run(() => this.journal.read(this.redis))
+      .then(
+        (entries) => {
+          if (entries.length > 0) this.listener?.manual?.(entries);
+        },
+        (err: unknown) =>
+          diag.debug('tokenfuse: reading the journal of manual actions failed', err),
+      );
+  }
+
   peek(budgets: readonly Budget[], now: number): ReadOutcome {
     const local = this.reconciler.local;
     if (local !== undefined) return local.peek(budgets, now);
@@ -326,7 +345,7 @@ export class RedisFuseStore implements FuseStore {
       op,
       budget: this.encode(budget, now),
       amounts: UNITS.map((u) => detail.amounts?.[u] ?? 0),
-      note: detail.note ?? {},
+      note: { ...detail.note, origin: this.journal.origin },
     });
     return this.connection
       .run(() => this.connection.redis.tokenfuseControl(payload))
