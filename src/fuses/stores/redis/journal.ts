@@ -4,9 +4,11 @@
  * reported here too, so every replica fires its `manual` event and counts it.
  */
 import { randomUUID } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import type { FuseState } from '../../fuse.js';
-import type { ManualEntry } from '../../fuse-store.js';
+import type { ManualEntry, StoreListener } from '../../fuse-store.js';
+import type { LedgerConnection } from './connection.js';
 
 /** At most this many entries per read; the rest follow at the next. */
 const BATCH = 100;
@@ -22,6 +24,19 @@ export class JournalFollower {
     startedAt: number,
   ) {
     this.last = `${Math.max(0, startedAt - 1)}-0`;
+  }
+
+  /** Reports to the listener the actions other processes made since the last read. Never rejects. */
+  follow(connection: LedgerConnection, listener: () => StoreListener | undefined): Promise<void> {
+    return connection
+      .run(() => this.read(connection.redis))
+      .then(
+        (entries) => {
+          if (entries.length > 0) listener()?.manual?.(entries);
+        },
+        (err: unknown) =>
+          diag.debug('tokenfuse: reading the journal of manual actions failed', err),
+      );
   }
 
   /** Entries since the last read made by other processes, oldest first. */

@@ -262,7 +262,10 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
-    return Promise.all([this.inspect(budgets, now), this.followJournal()])
+    return Promise.all([
+      this.inspect(budgets, now),
+      this.journal.follow(this.connection, () => this.listener),
+    ])
       .then(([outcome]) => outcome)
       .catch((err: unknown) => {
         diag.debug(
@@ -301,19 +304,6 @@ export class RedisFuseStore implements FuseStore {
           const names = budgets.map((b) => b.name).join(', ');
           throw controlFailure(err, names, 'read', this.options, this.connection.host);
         },
-      );
-  }
-
-  /** Reports the manual actions other processes made since the last read (the journal). */
-  private followJournal(): Promise<void> {
-    return this.connection
-      .run(() => this.journal.read(this.redis))
-      .then(
-        (entries) => {
-          if (entries.length > 0) this.listener?.manual?.(entries);
-        },
-        (err: unknown) =>
-          diag.debug('tokenfuse: reading the journal of manual actions failed', err),
       );
   }
 
