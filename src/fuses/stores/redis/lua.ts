@@ -130,7 +130,6 @@ export const CONTROL_LUA = `${PRELUDE}
 local b = P.budget
 local F = read_fuse(b.fuse)
 local from = F.state
-roll_fuse(b, F)
 if P.op == 'raise' then
   local a = nums(P.amounts)
   for u = 1, 3 do
