@@ -4,6 +4,7 @@
  * parts, and nothing below imports this file.
  */
 import { Accountant } from './accounting/accountant.js';
+import { startAdminServer } from './admin/admin-server.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { FuseBoard } from './fuses/fuse-board.js';
 import type { FuseStore } from './fuses/fuse-store.js';
@@ -81,6 +82,8 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     config.ledger.store === 'redis' && config.ledger.url !== undefined
       ? new RedisOnceClaims(config.ledger)
       : undefined;
+  // The operator's endpoint (`admin.port`): off unless configured.
+  const admin = config.enabled ? startAdminServer(board, config.admin) : undefined;
   return {
     config,
     accountant,
@@ -91,6 +94,8 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     seriesOverflow,
     claimOnce: claims ? (key) => claims.claim(key) : undefined,
     async closeConnections() {
+      admin?.close();
+      admin?.closeAllConnections();
       await claims?.close();
     },
     setMeter(meter) {

@@ -264,4 +264,20 @@ export interface TokenfuseOptions {
   ledger?: LedgerOptions;
   /** API-key ids (`tokenfuse.api_key.id`) and the owners of shared keys. */
   apiKeys?: ApiKeyOptions;
+  /** The admin endpoint (`tokenfuse fuses --admin`): off unless `port` is set. */
+  admin?: AdminOptions;
+}
+
+/**
+ * The admin endpoint: this process's fuses over HTTP for `tokenfuse fuses --admin`
+ * (list, show, reset, isolate, raise), for the in-memory ledger. Off by default;
+ * loopback only; every request must carry the token.
+ */
+export interface AdminOptions {
+  /** Port to serve it on; unset: no endpoint. Env: `TOKENFUSE_ADMIN_PORT`. */
+  port?: number;
+  /** Loopback address to bind (`127.0.0.1`, `::1` or `localhost`); any other is a config error. @default '127.0.0.1' */
+  host?: string;
+  /** Bearer token every request must carry, at least 16 characters; required with `port`. Env: `TOKENFUSE_ADMIN_TOKEN`. */
+  token?: string;
 }

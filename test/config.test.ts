@@ -75,6 +75,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     password: undefined,
   },
   apiKeys: { secret: undefined, owners: new Map() },
+  admin: { port: undefined, host: '127.0.0.1', token: undefined },
 };
 
 const FULL_YAML = `# every option
@@ -167,6 +168,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     password: undefined,
   },
   apiKeys: { secret: undefined, owners: new Map() },
+  admin: { port: undefined, host: '127.0.0.1', token: undefined },
 };
 
 describe('defaults', () => {

@@ -192,6 +192,45 @@ const cases: Case[] = [
       'tokenfuse: policy "p" does not allow model "gpt-4.1"; allowed: gpt-4.1-mini; the call was not sent',
   },
   {
+    code: 'invalid_raise',
+    via: 'fuses.raise() of a rolling window',
+    name: 'InvalidRaiseError',
+    trigger: async () => {
+      await setup({ budgets: [{ ...budget, window: { rolling: '1h' } }] });
+      return errorOf(() => h!.tokenfuse.fuses.raise('b', { requests: 1 }));
+    },
+    message:
+      'tokenfuse: cannot raise budget "b": its window is rolling (rolling_1h) and has no end to raise it until; change its limit instead',
+  },
+  {
+    code: 'ledger_permission_denied',
+    via: 'fuses.reset() as a read-only Redis ACL user',
+    name: 'LedgerPermissionError',
+    trigger: async () => {
+      await redis
+        .client()
+        .call(
+          'ACL',
+          'SETUSER',
+          'viewer',
+          'reset',
+          'on',
+          '>viewer-secret',
+          '%R~errs:*',
+          '+@read',
+          '+@scripting',
+          '-@dangerous',
+          '+info',
+          '+ping',
+        );
+      const url = `redis://viewer:viewer-secret@127.0.0.1:${redis.port}`;
+      await setup({ budgets: [budget], ledger: { store: 'redis', url, keyPrefix: 'errs:' } });
+      return errorOf(() => h!.tokenfuse.fuses.reset('b'));
+    },
+    message: () =>
+      `tokenfuse: Redis user "viewer" may not reset budget "b" at 127.0.0.1:${redis.port}: it needs write permission on the keys under "errs:" (Redis: The user executing the script can't run this command or subcommand)`,
+  },
+  {
     code: 'ledger_unavailable',
     via: 'an SDK call, Redis gone, onFailure "closed"',
     name: 'LedgerUnavailableError',
@@ -228,8 +267,10 @@ describe('every error tokenfuse throws is a TokenfuseError with a code', () => {
     expect([...codes].sort()).toEqual([
       'budget_exceeded',
       'config_invalid',
+      'invalid_raise',
       'invalid_tags',
       'ledger_control_failed',
+      'ledger_permission_denied',
       'ledger_unavailable',
       'model_not_allowed',
       'not_running',

@@ -26,7 +26,10 @@ const LAYERS: ReadonlyArray<{ name: string; paths: string[] }> = [
   { name: 'pricing', paths: ['pricing/'] },
   { name: 'fuses', paths: ['fuses/'] },
   { name: 'metrics', paths: ['metrics/'] },
-  { name: 'config, attribution, restore', paths: ['config/', 'attribution/', 'restore/'] },
+  {
+    name: 'config, attribution, restore, admin',
+    paths: ['config/', 'attribution/', 'restore/', 'admin/'],
+  },
   { name: 'accounting', paths: ['accounting/'] },
   // internal-types.ts: the openai SDK's object shapes, read by instrumentation/openai/ only.
   { name: 'instrumentation', paths: ['instrumentation/', 'internal-types.ts'] },

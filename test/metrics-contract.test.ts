@@ -25,6 +25,7 @@ const CONTRACT = {
   tokenfuse_fuse_would_block_total: 'counter',
   tokenfuse_ledger_errors_total: 'counter',
   tokenfuse_webhook_dropped_total: 'counter',
+  tokenfuse_manual_actions_total: 'counter',
   tokenfuse_price_catalog_age_seconds: 'gauge',
   tokenfuse_price_catalog_errors_total: 'counter',
   tokenfuse_cost_provider_usd_total: 'counter',

@@ -255,6 +255,23 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description: 'retries of a 5xx, 429, 408, timeout or network error, with backoff',
   },
   'webhookDelivery.timeoutMs': { description: 'bound of one request (ms)' },
+  admin: {
+    description:
+      'the admin endpoint for `tokenfuse fuses --admin` (memory ledger): off unless `port` is set; see [operator-control.md](operator-control.md)',
+  },
+  'admin.port': {
+    description: 'port of the admin endpoint; unset: no endpoint',
+    env: 'TOKENFUSE_ADMIN_PORT',
+  },
+  'admin.host': {
+    description:
+      'loopback address to bind (`127.0.0.1`, `::1`, `localhost`); any other is a config error',
+    default: '`127.0.0.1`',
+  },
+  'admin.token': {
+    description: 'bearer token every request must carry, 16+ characters; required with `port`',
+    env: 'TOKENFUSE_ADMIN_TOKEN',
+  },
   'ledger.leases': {
     description:
       "`true` or `{ enabled, minSlice, ttlMs }`: each replica leases a slice of each budget's room and admits from it locally, with no Redis round trip per call; see [fleet-scale.md](fleet-scale.md)",

@@ -40,6 +40,7 @@ export const METRIC_WORDS: Readonly<Record<string, MetricWords>> = {
   tokenfuse_usage_invalid_total: { labels: '`provider`, `model`, `field`', unit: 'fields' },
   tokenfuse_series_dropped_total: { labels: '`reason`', unit: 'calls' },
   tokenfuse_series_overflow_total: { labels: '`instrument`', unit: 'collections' },
+  tokenfuse_manual_actions_total: { labels: '`action` (with budgets)', unit: 'actions' },
   tokenfuse_budget_top_utilization: { labels: '`budget`, `key` (top N values)', unit: 'ratio' },
   tokenfuse_budget_values: { labels: '`budget`, `state` (per-value budgets)', unit: 'values' },
   tokenfuse_budget_unkeyed_total: { labels: '`budget` (per-value budgets)', unit: 'calls' },

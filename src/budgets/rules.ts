@@ -77,3 +77,17 @@ export function utilization(
   }
   return best;
 }
+
+/**
+ * The limit in effect in a window where operators granted `granted` more (a raise,
+ * `tokenfuse fuses raise`): only units the budget limits are raised.
+ */
+export function raisedLimit(limit: BudgetLimits, granted: Amounts | undefined): BudgetLimits {
+  if (granted === undefined) return limit;
+  const out: BudgetLimits = { ...limit };
+  for (const u of UNITS) {
+    const l = limit[u];
+    if (l !== undefined && granted[u] !== 0) out[u] = l + granted[u];
+  }
+  return out;
+}

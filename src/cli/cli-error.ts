@@ -17,7 +17,9 @@ export class CliError extends Error {
 
 /** The one line printed for a failure: our own messages as they are, others with their type. */
 export function messageOf(err: unknown): string {
-  if (err instanceof CliError || isTokenfuseError(err)) return err.message;
+  if (err instanceof CliError) return err.message;
+  // main prints its own `tokenfuse: ` before the line.
+  if (isTokenfuseError(err)) return err.message.replace(/^tokenfuse: /, '');
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
 }

@@ -7,6 +7,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { exitCodeOf, messageOf } from './cli-error.js';
 import { registerCheck } from './commands/check.js';
 import { registerFakeServer } from './commands/fake-server.js';
+import { registerFuses } from './commands/fuses.js';
 import { registerPrices } from './commands/prices.js';
 import { registerReport } from './commands/report.js';
 
@@ -22,6 +23,7 @@ function buildProgram(): Command {
   registerFakeServer(program);
   registerPrices(program);
   registerReport(program);
+  registerFuses(program);
   return program;
 }
 

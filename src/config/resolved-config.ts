@@ -27,6 +27,7 @@ import type {
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { EnvReader, resolveTagDefaults } from './environment.js';
 import { formatPath } from './messages.js';
+import { type ResolvedAdmin, resolveAdmin } from './resolve-admin.js';
 import { checkRestorable, type ResolvedLedger, resolveLedger } from './resolve-ledger.js';
 import { validateOptions } from './schema.js';
 
@@ -72,6 +73,8 @@ export interface ResolvedConfig {
   ledger: ResolvedLedger;
   /** `apiKeys`: the secret of key ids (undefined: generated at first use) and owners by id. */
   apiKeys: { secret: string | undefined; owners: ReadonlyMap<string, ApiKeyOwner> };
+  /** The admin endpoint (`admin`); `port` undefined when off. */
+  admin: ResolvedAdmin;
   /**
    * Where the options came from: a file path, or 'code'; `loadConfig()` says
    * 'defaults' when it found no file.
@@ -175,6 +178,7 @@ export function resolveValidatedOptions(
       secret: env.text('TOKENFUSE_API_KEY_SECRET') ?? options.apiKeys?.secret,
       owners: new Map(Object.entries(options.apiKeys?.owners ?? {})),
     },
+    admin: resolveAdmin(options.admin ?? {}, env, opts.source),
     source: opts.source,
   };
 }

@@ -9,6 +9,7 @@ import { describeSecretValue, isSecretPath } from '../errors/redact.js';
 import type { TokenfuseOptions } from '../types.js';
 import { boolean, configObject, expecting, text } from './fields.js';
 import { describeValue, EXPECTED } from './messages.js';
+import { adminSchema } from './sections/admin.js';
 import { apiKeysSchema } from './sections/api-keys.js';
 import { attributionSchema } from './sections/attribution.js';
 import { budgetsSchema, policiesSchema } from './sections/budgets.js';
@@ -42,6 +43,7 @@ export const tokenfuseOptionsShape = {
   webhookDelivery: webhookDeliverySchema.optional(),
   ledger: ledgerSchema.optional(),
   apiKeys: apiKeysSchema.optional(),
+  admin: adminSchema.optional(),
 };
 
 /** Schema of {@link TokenfuseOptions}: strict at every level, every default left to the resolver. */

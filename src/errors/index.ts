@@ -12,7 +12,12 @@ export {
   ModelNotAllowedError,
 } from './blocked-call-error.js';
 export { ConfigError, type ConfigIssue, isConfigError } from './config-error.js';
-export { isLedgerControlError, LedgerControlError } from './ledger-control-error.js';
+export {
+  isLedgerControlError,
+  isLedgerPermissionError,
+  LedgerControlError,
+  LedgerPermissionError,
+} from './ledger-control-error.js';
 export { isNotRunningError, NotRunningError, type NotRunningReason } from './not-running-error.js';
 export {
   isRestoreError,
@@ -24,7 +29,9 @@ export {
 } from './restore-errors.js';
 export { isTokenfuseError, TokenfuseError, type TokenfuseErrorCode } from './tokenfuse-error.js';
 export {
+  InvalidRaiseError,
   InvalidTagsError,
+  isInvalidRaiseError,
   isInvalidTagsError,
   isUnknownBudgetError,
   UnknownBudgetError,

@@ -16,7 +16,9 @@ export type TokenfuseErrorCode =
   | 'unknown_budget'
   | 'restore_not_configured'
   | 'restore_failed'
-  | 'ledger_control_failed';
+  | 'ledger_control_failed'
+  | 'ledger_permission_denied'
+  | 'invalid_raise';
 
 /**
  * Base class of every error tokenfuse throws on purpose. Each subclass sets

@@ -48,3 +48,25 @@ export function isInvalidTagsError(err: unknown): err is InvalidTagsError {
 export function isUnknownBudgetError(err: unknown): err is UnknownBudgetError {
   return hasTokenfuseCode(err, 'unknown_budget');
 }
+
+/**
+ * Thrown by `fuses.raise()` for a raise that cannot be applied: a rolling window
+ * (it has no end to raise it until), a unit the budget does not limit, or an amount
+ * that is not a positive finite number. Nothing was changed.
+ */
+export class InvalidRaiseError extends TokenfuseError {
+  readonly code = 'invalid_raise';
+  readonly budget: string;
+
+  /** @param problem what is wrong, naming the bad value */
+  constructor(budget: string, problem: string) {
+    super(`tokenfuse: cannot raise budget ${JSON.stringify(budget)}: ${problem}`);
+    this.name = 'InvalidRaiseError';
+    this.budget = budget;
+  }
+}
+
+/** True for an {@link InvalidRaiseError}, across copies of tokenfuse. */
+export function isInvalidRaiseError(err: unknown): err is InvalidRaiseError {
+  return hasTokenfuseCode(err, 'invalid_raise');
+}

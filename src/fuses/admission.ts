@@ -4,7 +4,7 @@
  * admitted, and how much it reserves.
  */
 import type { Amounts, Budget } from '../budgets/budget.js';
-import { fits } from '../budgets/rules.js';
+import { fits, raisedLimit } from '../budgets/rules.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import type { Tags } from '../types.js';
@@ -104,7 +104,7 @@ export function reservation(
   let input = estimate.inputUpperBound;
   let amounts = amountsFor(input);
   // Tokenize only when the length bound does not fit in what is left.
-  if (states.some((s, i) => !fits(matched[i]!.limit, s, amounts))) {
+  if (states.some((s, i) => !fits(raisedLimit(matched[i]!.limit, s.granted), s, amounts))) {
     input = estimate.exactInput();
     amounts = amountsFor(input);
   }
@@ -133,8 +133,9 @@ export function reservedUsd(
 /** `amounts`, raised to what is left of the token and USD limits (a call is one request, whatever its body). */
 function withRoom(budget: Budget, s: BudgetState, amounts: Amounts): Amounts {
   const out = { ...amounts };
+  const limit = raisedLimit(budget.limit, s.granted);
   for (const u of ['tokens', 'usd'] as const) {
-    const l = budget.limit[u];
+    const l = limit[u];
     if (l !== undefined) out[u] = Math.max(out[u], l - s.spent[u] - s.reserved[u]);
   }
   return out;

@@ -1,5 +1,5 @@
 import { type Amounts, type Budget, windowLabel } from '../budgets/budget.js';
-import { exhausted, utilization } from '../budgets/rules.js';
+import { exhausted, raisedLimit, utilization } from '../budgets/rules.js';
 import { type BudgetExceededDetails, BudgetExceededError } from '../errors/blocked-call-error.js';
 import type { Admission } from './admission.js';
 import type { BudgetState } from './fuse-store.js';
@@ -15,7 +15,8 @@ export function budgetExceeded(
   now: number,
 ): BudgetExceededError {
   const fuse = s.fuse;
-  const u = utilization(budget.limit, s, true);
+  const limits = raisedLimit(budget.limit, s.granted);
+  const u = utilization(limits, s, true);
   const untilWindowEnd = s.windowEnd - now;
   let retryMs: number;
   if (reason === 'reserved' || reason === 'probing') retryMs = 1000;
@@ -25,7 +26,7 @@ export function budgetExceeded(
     // by then; a calendar window with its limit spent has none until it ends.
     const untilProbe =
       fuse.state === 'open' ? fuse.openedAt + budget.cooldownMs - now : budget.cooldownMs;
-    const spentOut = exhausted(budget.limit, s) !== undefined && budget.window.kind !== 'rolling';
+    const spentOut = exhausted(limits, s) !== undefined && budget.window.kind !== 'rolling';
     retryMs = spentOut ? untilWindowEnd : Math.min(untilWindowEnd, untilProbe);
   }
   retryMs = Math.max(1000, retryMs);
@@ -36,7 +37,7 @@ export function budgetExceeded(
     unit: u.unit,
     spent: s.spent[u.unit],
     reserved: s.reserved[u.unit],
-    limit: budget.limit[u.unit]!,
+    limit: limits[u.unit]!,
     retryAfterSeconds: Math.ceil(retryMs / 1000),
   });
 }
@@ -57,7 +58,7 @@ export function streamCutOff(
     const entry = admission.entries.find((e) => e.budget === budget);
     const s = states[i]!;
     for (const unit of ['tokens', 'usd'] as const) {
-      const limit = budget.limit[unit];
+      const limit = raisedLimit(budget.limit, s.granted)[unit];
       if (limit === undefined) continue;
       const spent = s.spent[unit] + s.reserved[unit] - (entry?.amounts[unit] ?? 0) + running[unit];
       if (spent <= limit) continue;

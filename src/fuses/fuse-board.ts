@@ -33,9 +33,11 @@ import {
   type LedgerErrorKey,
   type LedgerErrorOperation,
   type LedgerErrorReason,
+  type ManualNote,
   type MaybePromise,
   type ReadOutcome,
 } from './fuse-store.js';
+import { ManualControl } from './manual-control.js';
 import { policyRefusal } from './model-policies.js';
 import { PerValueBudgets, type PerValueSummary } from './per-value-budgets.js';
 import { Settlement } from './settlement.js';
@@ -82,6 +84,7 @@ export class FuseBoard {
     this.perValue.seen(budgets, states),
   );
   private readonly settlement: Settlement;
+  private readonly manual: ManualControl;
   /** Set by `ledger.restore` (src/restore/): calls wait for its first restore. */
   private restorer: SpendRestorer | undefined;
 
@@ -110,7 +113,15 @@ export class FuseBoard {
       transitions: (transitions, states) =>
         this.events.transitions(transitions, (name) => states.get(name), this.now()),
       ledgerError: (operation, reason) => this.countLedgerError(operation, reason),
+      manual: (entries) => {
+        for (const e of entries) {
+          const budget = this.byName.get(e.budget);
+          if (budget !== undefined)
+            this.manual.seen(budget, e, this.store.peek([budget], this.now()));
+        }
+      },
     });
+    this.manual = new ManualControl(this.store, this.events, () => this.now());
     this.settlement = new Settlement({
       budgets: this.budgets,
       store: this.store,
@@ -297,25 +308,37 @@ export class FuseBoard {
    * Opens a fuse by hand: its calls are blocked until {@link reset}. Takes effect at
    * once with the in-memory store; with the Redis ledger, once the promise resolves
    * (it rejects when Redis cannot be reached). Throws at once for an unknown name.
+   * Like every manual action, it fires `onStateChange` with `cause: 'manual'` and
+   * `note`'s who and why, is logged and counted (`tokenfuse_manual_actions_total`).
+   * Resolves with the fuse after.
    */
-  isolate(name: string): Promise<void> {
-    return this.control(this.budget(name), 'isolate');
+  isolate(name: string, note?: ManualNote): Promise<FuseSnapshot> {
+    return this.manual.apply(this.budget(name), 'isolate', note);
   }
 
   /**
    * Closes a fuse by hand (also ends an isolation). Spend is kept: a fuse over its
    * limit opens again at the next call. Timing as for {@link isolate}.
    */
-  reset(name: string): Promise<void> {
-    return this.control(this.budget(name), 'reset');
+  reset(name: string, note?: ManualNote): Promise<FuseSnapshot> {
+    return this.manual.apply(this.budget(name), 'reset', note);
   }
 
-  private control(budget: Budget, op: 'isolate' | 'reset'): Promise<void> {
-    const now = this.now();
-    const outcome = this.store.control(budget, op, now);
-    if (isPromise(outcome)) return outcome.then((o) => void this.events.report([budget], o, now));
-    this.events.report([budget], outcome, now);
-    return Promise.resolve();
+  /**
+   * Raises a budget's limits by `amounts` for the rest of its current calendar window
+   * (fleet-wide with the Redis ledger); the next window has the configured limits
+   * again. An open fuse still waits for its cool-down, then probes with the new room
+   * (or {@link reset} it to let calls through at once). Rejects with
+   * `InvalidRaiseError` for a rolling window, a unit the budget does not limit, or an
+   * amount that is not a positive number. Timing as for {@link isolate}.
+   */
+  raise(name: string, amounts: Partial<Amounts>, note?: ManualNote): Promise<FuseSnapshot> {
+    return this.manual.apply(this.budget(name), 'raise', note, amounts);
+  }
+
+  /** @internal manual actions made through this board, per action. */
+  manualActionCount(action: 'isolate' | 'reset' | 'raise'): number {
+    return this.manual.count(action);
   }
 
   /**

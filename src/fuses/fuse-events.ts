@@ -1,5 +1,5 @@
 import { type Budget, type Unit, windowLabel } from '../budgets/budget.js';
-import { utilization } from '../budgets/rules.js';
+import { raisedLimit, utilization } from '../budgets/rules.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { Tags } from '../types.js';
 import { EventSource, type Subscribe } from './events.js';
@@ -21,10 +21,23 @@ export interface ResetEvent {
   cause: 'window' | 'room' | 'manual';
   at: Date;
 }
+/** What an operator did by hand: `isolate`, `reset`, or `raise` (the limits, for the rest of the window). */
+export type ManualActionName = 'isolate' | 'reset' | 'raise';
+
 export interface StateChangeEvent {
   budget: string;
+  /** Equal to `to` for a manual action that left the state as it was (a raise, a reset of a closed fuse). */
   from: FuseState;
   to: FuseState;
+  /**
+   * Why: `trip` (the limit was reached), `cooldown` (open → half-open), `window` (a new
+   * window), `room` (the probes found room), or `manual` (isolate, reset or raise by hand).
+   */
+  cause: 'trip' | 'cooldown' | 'window' | 'room' | 'manual';
+  /** For `cause: 'manual'`: what was done, who did it and why, as they said (`--by`, `--reason`). */
+  action?: ManualActionName;
+  by?: string;
+  reason?: string;
   at: Date;
 }
 export interface ThresholdEvent {
@@ -112,23 +125,69 @@ export class FuseEvents {
     return outcome;
   }
 
+  /**
+   * Reports a manual action on `budget` (the store's answer to it): each transition it
+   * made is a `manual` state change naming the action, who and why; an action that
+   * changed no state (a raise) is still one event, from and to the state it left.
+   */
+  manual(
+    budget: Budget,
+    outcome: ReadOutcome,
+    detail: { action: ManualActionName; by?: string | undefined; reason?: string | undefined },
+    now: number,
+  ): void {
+    const note = {
+      action: detail.action,
+      ...(detail.by !== undefined ? { by: detail.by } : {}),
+      ...(detail.reason !== undefined ? { reason: detail.reason } : {}),
+    };
+    const own = outcome.transitions.filter(
+      (t) => t.budget === budget.name && (t.cause === 'manual' || t.cause === 'isolate'),
+    );
+    this.transitions(outcome.transitions, stateOf([budget], outcome.states), now, note);
+    const state = outcome.states[0]?.fuse.state;
+    if (own.length === 0 && state !== undefined)
+      this.changes.emit({
+        budget: budget.name,
+        from: state,
+        to: state,
+        cause: 'manual',
+        ...note,
+        at: new Date(now),
+      });
+  }
+
   /** Turns a store's transitions into events, in the order they happened. */
-  transitions(transitions: readonly Transition[], stateOfBudget: StateOf, now: number): void {
+  transitions(
+    transitions: readonly Transition[],
+    stateOfBudget: StateOf,
+    now: number,
+    manual?: { action: ManualActionName; by?: string; reason?: string },
+  ): void {
     for (const t of transitions) {
       const at = new Date(now);
-      this.changes.emit({ budget: t.budget, from: t.from, to: t.to, at });
+      const byHand = t.cause === 'manual' || t.cause === 'isolate';
+      this.changes.emit({
+        budget: t.budget,
+        from: t.from,
+        to: t.to,
+        cause: byHand ? 'manual' : (t.cause as StateChangeEvent['cause']),
+        ...(byHand && manual !== undefined ? manual : {}),
+        at,
+      });
       if (t.to === 'closed' && (t.cause === 'window' || t.cause === 'room' || t.cause === 'manual'))
         this.resets.emit({ budget: t.budget, cause: t.cause, at });
       const budget = this.byName.get(t.budget);
       const s = stateOfBudget(t.budget);
       if (t.cause === 'trip' && budget !== undefined && s !== undefined) {
-        const u = utilization(budget.limit, s);
+        const limit = raisedLimit(budget.limit, s.granted);
+        const u = utilization(limit, s);
         this.trips.emit({
           budget: budget.name,
           window: windowLabel(budget.window),
           unit: u.unit,
           spent: s.spent[u.unit],
-          limit: budget.limit[u.unit]!,
+          limit: limit[u.unit]!,
           action: budget.action,
           at,
         });
@@ -139,7 +198,8 @@ export class FuseEvents {
   /** The thresholds one settlement crossed in `budget`, with its state after it. */
   crossed(budget: Budget, s: BudgetState, thresholds: readonly number[], now: number): void {
     if (thresholds.length === 0) return;
-    const u = utilization(budget.limit, s);
+    const limit = raisedLimit(budget.limit, s.granted);
+    const u = utilization(limit, s);
     for (const threshold of thresholds) {
       this.thresholds.emit({
         budget: budget.name,
@@ -147,7 +207,7 @@ export class FuseEvents {
         utilization: u.value,
         unit: u.unit,
         spent: s.spent[u.unit],
-        limit: budget.limit[u.unit]!,
+        limit: limit[u.unit]!,
         window: windowLabel(budget.window),
         match: budget.match.spec,
         at: new Date(now),

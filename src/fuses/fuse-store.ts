@@ -15,6 +15,21 @@ export interface BudgetState {
   windowStart: number;
   windowEnd: number;
   fuse: FuseRecord;
+  /** What operators added to the limits for this window (`raise`); absent: nothing. */
+  granted?: Amounts;
+}
+
+/** What an operator did to a fuse by hand (`tokenfuse fuses …`, or the board's methods). */
+export type ManualAction =
+  | { op: 'isolate' }
+  | { op: 'reset' }
+  /** Adds `amounts` to the limits for the rest of the current (calendar) window. */
+  | { op: 'raise'; amounts: Amounts };
+
+/** Who did a manual action and why, as the operator said (`--by`, `--reason`). */
+export interface ManualNote {
+  by?: string | undefined;
+  reason?: string | undefined;
 }
 
 /** Why a fuse changed state. */
@@ -111,9 +126,21 @@ export type LedgerErrorKey = `${LedgerErrorOperation}:${LedgerErrorReason}`;
 /** Per series: failures of a shared store, and of restoring from Prometheus. */
 export type LedgerErrorCounts = ReadonlyMap<LedgerErrorKey, number>;
 
+/** A manual action another process made, read from a shared store's journal. */
+export interface ManualEntry {
+  budget: string;
+  action: ManualAction['op'];
+  from: FuseState;
+  to: FuseState;
+  by?: string;
+  reason?: string;
+}
+
 /** What a store reports on its own, outside any call (a reconciliation's transitions, failures). */
 export interface StoreListener {
   transitions(transitions: Transition[], states: Map<string, BudgetState>): void;
+  /** Manual actions other processes made (a shared store's journal), oldest first. */
+  manual?(entries: ManualEntry[]): void;
   ledgerError(operation: LedgerOperation, reason: LedgerFailure): void;
 }
 
@@ -157,8 +184,17 @@ export interface FuseStore {
     floor: Amounts,
     timeline?: ReadonlyArray<{ at: number; amounts: Amounts }>,
   ): RaiseOutcome;
-  /** Opens (`isolate`) or closes (`reset`) a fuse by hand. Rejects when a shared store cannot be reached. */
-  control(budget: Budget, op: 'isolate' | 'reset', now: number): MaybePromise<ReadOutcome>;
+  /**
+   * Opens (`isolate`) or closes (`reset`) a fuse by hand, or raises its limits for the
+   * rest of the window (`raise`). A shared store records `note` in its journal of
+   * manual actions. Rejects when a shared store cannot be reached.
+   */
+  control(
+    budget: Budget,
+    op: ManualAction['op'],
+    now: number,
+    detail?: { amounts?: Amounts; note?: ManualNote },
+  ): MaybePromise<ReadOutcome>;
   /**
    * Lets go of what this process keeps of budgets whose window has ended (values of a
    * per-value budget no call has used since). A shared store's keys expire on their own.

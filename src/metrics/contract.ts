@@ -109,6 +109,7 @@ export const FUSE_METRIC = {
   topUtilization: 'tokenfuse.budget.top_utilization',
   values: 'tokenfuse.budget.values',
   unkeyed: 'tokenfuse.budget.unkeyed',
+  manualActions: 'tokenfuse.manual.actions',
 } as const;
 
 /**
@@ -293,6 +294,11 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     FUSE_METRIC.unkeyed,
     'counter',
     'Calls a per-value budget matched but did not count, having no value for its tag (per:)',
+  ],
+  [
+    FUSE_METRIC.manualActions,
+    'counter',
+    'Manual actions on fuses (isolate, reset, raise) made through this process (its API or admin endpoint) or, with the Redis ledger, read from its journal, by action',
   ],
   [
     PRICING_METRIC.catalogAge,

@@ -3,6 +3,7 @@ import { type Budget, UNITS, windowLabel } from '../budgets/budget.js';
 import { FUSE_STATE_VALUE } from '../fuses/fuse.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
 import type { LedgerErrorOperation, LedgerErrorReason } from '../fuses/fuse-store.js';
+import { MANUAL_ACTIONS } from '../fuses/manual-control.js';
 import type { WebhookNotifier } from '../fuses/webhook-notifier.js';
 import { WEBHOOK_DROP_REASONS } from '../fuses/webhook-queue.js';
 import { BUDGET_LABELS, countersOf, FUSE_METRIC, METRIC_HELP } from './contract.js';
@@ -65,6 +66,10 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
     description: METRIC_HELP[FUSE_METRIC.wouldBlock],
   });
 
+  const manual = meter.createObservableCounter(FUSE_METRIC.manualActions, {
+    description: METRIC_HELP[FUSE_METRIC.manualActions],
+  });
+
   // The shared ledger's operations, and restoring from Prometheus: those this board does.
   const failures: Array<{ operation: LedgerErrorOperation; reason: LedgerErrorReason }> = [];
   if (board.shared)
@@ -109,13 +114,17 @@ export function registerFuseMetrics(meter: Meter, board: FuseBoard): void {
           if (fuse.action === 'monitor')
             result.observe(wouldBlock, board.wouldBlockCount(fuse.budget), base);
         }
+        // After the refresh, which reads other processes' actions from the shared ledger's
+        // journal; every action from the start, so an increase() sees the first one.
+        for (const action of MANUAL_ACTIONS)
+          result.observe(manual, board.manualActionCount(action), { action });
       };
       // With the shared ledger: its numbers, fresh if it answers within its timeout.
       const refreshing = board.refresh();
       if (refreshing === undefined) return observe();
       return refreshing.then(observe);
     },
-    [limit, spent, utilization, state, trips, wouldBlock],
+    [limit, spent, utilization, state, trips, wouldBlock, manual],
   );
 }
 

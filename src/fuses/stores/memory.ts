@@ -1,5 +1,5 @@
 import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
-import { utilization } from '../../budgets/rules.js';
+import { raisedLimit, utilization, windowAt } from '../../budgets/rules.js';
 import { closedFuse, type FuseRecord } from '../fuse.js';
 import { admitCall, type FuseEvent, stepFuse } from '../fuse-machine.js';
 import type {
@@ -7,6 +7,7 @@ import type {
   AdmitRequest,
   BudgetState,
   FuseStore,
+  ManualAction,
   ObserveRequest,
   ReadOutcome,
   SettleOutcome,
@@ -36,6 +37,8 @@ export class MemoryFuseStore implements FuseStore {
   readonly shared = false;
   private readonly ledger = new MemoryLedger();
   private readonly fuses = new Map<string, FuseRecord>();
+  /** Raises by hand (`control(…, 'raise')`), per budget, for the window they were made in. */
+  private readonly grants = new Map<string, { windowStart: number; amounts: Amounts }>();
   private readonly thresholdsSeen = new Map<
     string,
     { windowStart: number; crossed: Set<number> }
@@ -46,7 +49,7 @@ export class MemoryFuseStore implements FuseStore {
     const snapshots = request.entries.map(({ budget }) => this.ledger.read(budget, now));
     const call = admitCall(
       request.entries.map(({ budget }, i) => ({
-        budget,
+        budget: this.limited(budget, now),
         fuse: this.fuse(budget),
         account: snapshots[i]!,
         windowStart: snapshots[i]!.windowStart,
@@ -56,7 +59,9 @@ export class MemoryFuseStore implements FuseStore {
     request.entries.forEach(({ budget }, i) => {
       this.fuses.set(budget.name, call.fuses[i]!);
     });
-    const states = snapshots.map((s, i) => ({ ...s, fuse: { ...call.decided[i]! } }));
+    const states = snapshots.map((s, i) =>
+      this.granted(request.entries[i]!.budget, { ...s, fuse: { ...call.decided[i]! } }, now),
+    );
     const ticket: MemoryTicket = { entries: [], probes: [] };
     if (call.admitted) {
       request.entries.forEach(({ budget, amounts }, i) => {
@@ -84,7 +89,7 @@ export class MemoryFuseStore implements FuseStore {
     const crossed: number[][] = [];
     ticket.entries.forEach(({ budget }, i) => {
       const snapshot = this.ledger.read(budget, now);
-      crossed.push(this.crossThresholds(budget, snapshot));
+      crossed.push(this.crossThresholds(budget, snapshot, now));
       const fuse = this.step(
         budget,
         {
@@ -96,7 +101,7 @@ export class MemoryFuseStore implements FuseStore {
         now,
         transitions,
       );
-      states.push({ ...snapshot, fuse: { ...fuse } });
+      states.push(this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now));
     });
     return { states, crossed, transitions };
   }
@@ -144,7 +149,7 @@ export class MemoryFuseStore implements FuseStore {
     const snapshot = this.ledger.read(budget, now);
     const current = snapshot.windowStart;
     this.step(budget, { type: 'roll', windowStart: current }, now, transitions);
-    this.crossThresholds(budget, snapshot);
+    this.crossThresholds(budget, snapshot, now);
     // Spend recorded without a call of this process: it trips, it frees no probe.
     const fuse = this.step(
       budget,
@@ -152,7 +157,11 @@ export class MemoryFuseStore implements FuseStore {
       now,
       transitions,
     );
-    return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions, added };
+    return {
+      states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
+      transitions,
+      added,
+    };
   }
 
   read(budgets: readonly Budget[], now: number): ReadOutcome {
@@ -165,18 +174,66 @@ export class MemoryFuseStore implements FuseStore {
       const snapshot = this.ledger.read(budget, now);
       const windowStart = snapshot.windowStart;
       const fuse = this.step(budget, { type: 'roll', windowStart }, now, transitions);
-      return { ...snapshot, fuse: { ...fuse } };
+      return this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now);
     });
     return { states, transitions };
   }
 
-  control(budget: Budget, op: 'isolate' | 'reset', now: number): ReadOutcome {
+  control(
+    budget: Budget,
+    op: ManualAction['op'],
+    now: number,
+    detail?: { amounts?: Amounts },
+  ): ReadOutcome {
     const transitions: Transition[] = [];
     const snapshot = this.ledger.read(budget, now);
+    if (op === 'raise') {
+      const windowStart = snapshot.windowStart;
+      const held = this.grants.get(budget.name);
+      const before = held?.windowStart === windowStart ? held.amounts : { ...ZERO };
+      const add = detail?.amounts ?? ZERO;
+      this.grants.set(budget.name, {
+        windowStart,
+        amounts: {
+          tokens: before.tokens + add.tokens,
+          usd: before.usd + add.usd,
+          requests: before.requests + add.requests,
+        },
+      });
+      // The fuse follows its machine: an open one probes after its cool-down, now with room.
+      const fuse = this.step(budget, { type: 'roll', windowStart }, now, transitions);
+      return {
+        states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
+        transitions,
+      };
+    }
     const event: FuseEvent =
       op === 'isolate' ? { type: 'isolate', windowStart: snapshot.windowStart } : { type: 'reset' };
     const fuse = this.step(budget, event, now, transitions);
-    return { states: [{ ...snapshot, fuse: { ...fuse } }], transitions };
+    return { states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)], transitions };
+  }
+
+  /** What was raised by hand in the budget's current window, if anything. */
+  private grant(budget: Budget, now: number): Amounts | undefined {
+    const held = this.grants.get(budget.name);
+    if (held === undefined) return undefined;
+    if (held.windowStart === windowAt(budget, now).start) return held.amounts;
+    this.grants.delete(budget.name);
+    return undefined;
+  }
+
+  /** The budget with the limits in effect now (raised by hand in this window). */
+  private limited(budget: Budget, now: number): Budget {
+    const granted = this.grant(budget, now);
+    return granted === undefined
+      ? budget
+      : { ...budget, limit: raisedLimit(budget.limit, granted) };
+  }
+
+  /** `state` with what was raised by hand in this window. */
+  private granted(budget: Budget, state: BudgetState, now: number): BudgetState {
+    const granted = this.grant(budget, now);
+    return granted === undefined ? state : { ...state, granted: { ...granted } };
   }
 
   forget(budgets: readonly Budget[]): void {
@@ -207,7 +264,7 @@ export class MemoryFuseStore implements FuseStore {
     now: number,
     transitions: Transition[],
   ): FuseRecord {
-    const next = stepFuse(this.fuse(budget), event, budget, now);
+    const next = stepFuse(this.fuse(budget), event, this.limited(budget, now), now);
     this.fuses.set(budget.name, next.fuse);
     transitions.push(...next.transitions);
     return next.fuse;
@@ -217,6 +274,7 @@ export class MemoryFuseStore implements FuseStore {
   private crossThresholds(
     budget: Budget,
     s: { spent: Amounts; reserved: Amounts; windowStart: number },
+    now: number,
   ): number[] {
     let seen = this.thresholdsSeen.get(budget.name);
     if (seen === undefined || seen.windowStart !== s.windowStart) {
@@ -228,7 +286,7 @@ export class MemoryFuseStore implements FuseStore {
     }
     // Settled spend only: a threshold event or alert means money spent, and a
     // reservation is an upper bound that settles lower (or to nothing).
-    const u = utilization(budget.limit, s);
+    const u = utilization(raisedLimit(budget.limit, this.grant(budget, now)), s);
     const out: number[] = [];
     for (const threshold of budget.thresholds) {
       if (u.value >= threshold && !seen.crossed.has(threshold)) {

@@ -25,14 +25,16 @@ local function hgetall(key)
 end
 
 -- Spent and reserved of a budget's current window; drops rolling buckets that left it.
+-- What operators raised by hand this window (g:*) is added to b.lim (once) and kept in b.g.
 local function read_account(b)
   local h = redis.call('HGETALL', b.acct)
-  local s, r, stale = {0, 0, 0}, {0, 0, 0}, {}
+  local s, r, g, stale = {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {}
   local ws, bms = n(b.ws), n(b.bms)
   for i = 1, #h, 2 do
     local f, v = h[i], n(h[i + 1])
     local kind, rest = string.match(f, '^(%a):(.+)$')
     if kind == 'r' and IDX[rest] then r[IDX[rest]] = v
+    elseif kind == 'g' and IDX[rest] then g[IDX[rest]] = v
     elseif kind == 's' and IDX[rest] then s[IDX[rest]] = s[IDX[rest]] + v
     elseif kind == 'b' then
       local start, u = string.match(rest, '^(%-?[%d.e+]+):(%a)$')
@@ -46,6 +48,11 @@ local function read_account(b)
     if s[u] < 1e-9 then s[u] = 0 end
     if r[u] < 1e-9 then r[u] = 0 end
   end
+  if b.base == nil then b.base = nums(b.lim) end
+  for u = 1, 3 do
+    if b.base[u] > 0 then b.lim[u] = b.base[u] + g[u] end
+  end
+  b.g = g
   return s, r
 end
 
@@ -74,7 +81,9 @@ local function fuse_out(F)
     f17(F.probesInFlight), f17(F.trips)}
 end
 
-local function state_out(b, F, s, r) return {name = b.name, s = f3(s), r = f3(r), f = fuse_out(F)} end
+local function state_out(b, F, s, r)
+  return {name = b.name, s = f3(s), r = f3(r), f = fuse_out(F), g = f3(b.g or {0, 0, 0})}
+end
 
 local function set_state(b, F, to, cause)
   if F.state == to then return end

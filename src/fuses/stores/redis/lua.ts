@@ -11,7 +11,7 @@
  *
  * | key | type | what |
  * | --- | --- | --- |
- * | `P a:<budget>:<window>:<windowStart>` | hash | a calendar window's account: `s:t`, `s:u`, `s:q` spent tokens/USD/requests, `r:t`, `r:u`, `r:q` reserved; expires 10 min after the window ends |
+ * | `P a:<budget>:<window>:<windowStart>` | hash | a calendar window's account: `s:t`, `s:u`, `s:q` spent tokens/USD/requests, `r:t`, `r:u`, `r:q` reserved, `g:t`, `g:u`, `g:q` raised by hand (added to the limits); expires 10 min after the window ends |
  * | `P a:<budget>:rolling_<d>` | hash | a rolling window's account: `b:<bucketStart>:t\|u\|q` spent per bucket (60 buckets per window), `r:*` reserved; buckets that left the window are deleted when read; expires a window + 10 min after the last write |
  * | `P f:<budget>` | hash | the fuse: `state`, `isolated`, `openedAt`, `openedInWindow`, `probesLeft`, `probesInFlight`, `trips` |
  * | `P t:<budget>:<window>[:<windowStart>]` | set | thresholds crossed in the window (SADD = 1 fires the event: once fleet-wide) |
@@ -19,6 +19,7 @@
  * | `P o:<id>` | string | an observed spend (a call seen only in a span) already added; expires after 24 h |
  * | `P leases` | zset | reservation ids by lease expiry: a reservation of a process that died is released when its lease ends |
  * | `P batch:<id>` | string | a reconciled batch (applied at most once) |
+| `P manual` | stream | the journal of manual actions (CONTROL): `action`, `budget`, `by`, `reason`, `from`, `to`, `at`; the last ~1000 |
  *
  * A budget in a request (`b`) carries what the client computed for its current
  * window (time zones are resolved in JavaScript): `name`, `acct`, `fuse`, `thr` keys,
@@ -120,12 +121,24 @@ end
 return cjson.encode({st = st, tr = TR})
 `;
 
-/** CONTROL `{prefix, now, op: 'isolate'|'reset', budget: b}` → `{st: [state], tr: [...]}`. */
+/**
+ * CONTROL `{prefix, now, op: 'isolate'|'reset'|'raise', budget: b, amounts?: [t, u, q],
+ * note?: {by, reason}}` → `{st: [state], tr: [...]}`. A raise adds `amounts` to the
+ * window's `g:*` fields (they expire with its account). Every action is appended to the
+ * journal `P manual` (a stream of the last 1000: action, budget, by, reason, from, to).
+ */
 export const CONTROL_LUA = `${PRELUDE}
 local b = P.budget
 local F = read_fuse(b.fuse)
-F.dirty = true
-if P.op == 'isolate' then
+local from = F.state
+if P.op == 'raise' then
+  local a = nums(P.amounts)
+  for u = 1, 3 do
+    if a[u] ~= 0 then redis.call('HINCRBYFLOAT', b.acct, 'g:' .. UNITS[u], f17(a[u])) end
+  end
+  expire(b.acct, b.exp)
+elseif P.op == 'isolate' then
+  F.dirty = true
   F.isolated = 1
   if F.state ~= 'open' then
     F.openedAt = now
@@ -133,11 +146,16 @@ if P.op == 'isolate' then
     set_state(b, F, 'open', 'isolate')
   end
 else
+  F.dirty = true
   F.isolated = 0
   if F.state ~= 'closed' then close(b, F, 'manual') end
 end
 write_fuse(b.fuse, F, b.fexp)
 local s, r = read_account(b)
+local note = P.note or {}
+redis.call('XADD', P.prefix .. 'manual', 'MAXLEN', '~', '1000', '*', 'action', P.op,
+  'budget', b.name, 'by', tostring(note.by or ''), 'reason', tostring(note.reason or ''),
+  'from', from, 'to', F.state, 'at', f17(now), 'origin', tostring(note.origin or ''))
 return cjson.encode({st = {state_out(b, F, s, r)}, tr = TR})
 `;
 

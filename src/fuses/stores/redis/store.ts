@@ -2,22 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { type Amounts, type Budget, UNITS } from '../../../budgets/budget.js';
-import { LedgerControlError } from '../../../errors/ledger-control-error.js';
 import type {
   AdmitOutcome,
   AdmitRequest,
   BudgetState,
   FuseStore,
   LedgerFailure,
+  ManualAction,
+  ManualNote,
   ObserveRequest,
   ReadOutcome,
   SettleOutcome,
   SettleRequest,
   StoreListener,
 } from '../../fuse-store.js';
-import { classify, LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { LedgerConnection, type RedisLedgerOptions } from './connection.js';
+import { controlFailure } from './control-failure.js';
 import { drainLedger } from './drain.js';
 import { InFlight, type Ticket } from './in-flight.js';
+import { JournalFollower } from './journal.js';
 import { rolledForward } from './last-seen.js';
 import { leaseParts } from './lease-parts.js';
 import { LeaseBook } from './leases.js';
@@ -68,6 +71,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly budgetsByName = new Map<string, Budget>();
   /** Admitted calls not yet settled, and writes not yet answered. */
   private readonly inFlight = new InFlight();
+  /** Manual actions of other processes, reported at each read. */
+  private readonly journal: JournalFollower;
   private closing: Promise<void> | undefined;
   private draining = false;
   /** The scripts, run on one Redis or split by slot on a cluster. */
@@ -87,6 +92,7 @@ export class RedisFuseStore implements FuseStore {
     });
     this.redis = this.connection.redis;
     this.scripts = new LedgerScripts(this.connection, options);
+    this.journal = new JournalFollower(`${options.keyPrefix}manual`, Date.now());
     this.reconciler = new Reconciler({
       connection: this.connection,
       scripts: this.scripts,
@@ -290,6 +296,28 @@ export class RedisFuseStore implements FuseStore {
     if (this.connection.starting !== undefined && budgets.length > 0)
       return this.connection.afterStart(() => this.read(budgets, now));
     if (this.reconciler.degraded || budgets.length === 0) return this.peek(budgets, now);
+    return Promise.all([
+      this.inspect(budgets, now),
+      this.journal.follow(this.connection, () => this.listener),
+    ])
+      .then(([outcome]) => outcome)
+      .catch((err: unknown) => {
+        diag.debug(
+          `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
+          err,
+        );
+        return this.peek(budgets, now);
+      });
+  }
+
+  /**
+   * The budgets' state read from Redis, for operators (`tokenfuse fuses`): unlike
+   * {@link read} it rejects when Redis cannot answer, or refuses (a user without
+   * permission), rather than answering the last numbers seen.
+   */
+  inspect(budgets: readonly Budget[], now: number): Promise<ReadOutcome> {
+    if (this.connection.starting !== undefined)
+      return this.connection.afterStart(() => this.inspect(budgets, now));
     return this.scripts.run('read', { now, budgets: budgets.map((b) => this.encode(b, now)) }).then(
       (raw) => {
         const reply = JSON.parse(raw) as ReadReply;
@@ -300,11 +328,8 @@ export class RedisFuseStore implements FuseStore {
         return { states, transitions: parseTransitions(reply.tr) };
       },
       (err: unknown) => {
-        diag.debug(
-          `tokenfuse: reading budgets from the ledger at ${this.connection.host} failed`,
-          err,
-        );
-        return this.peek(budgets, now);
+        const names = budgets.map((b) => b.name).join(', ');
+        throw controlFailure(err, names, 'read', this.options, this.connection.host);
       },
     );
   }
@@ -323,30 +348,35 @@ export class RedisFuseStore implements FuseStore {
     return { ...this.peek([budget], now), added: undefined };
   }
 
-  control(budget: Budget, op: 'isolate' | 'reset', now: number): Promise<ReadOutcome> {
+  control(
+    budget: Budget,
+    op: ManualAction['op'],
+    now: number,
+    detail: { amounts?: Amounts; note?: ManualNote } = {},
+  ): Promise<ReadOutcome> {
     if (this.connection.starting !== undefined)
-      return this.connection.afterStart(() => this.control(budget, op, now));
-    return this.scripts.run('control', { now, op, budget: this.encode(budget, now) }).then(
-      (raw) => {
-        const reply = JSON.parse(raw) as ReadReply;
-        const states = reply.st.map((s) => parseState(s, budget, now));
-        this.cache.set(budget.name, states[0]!);
-        // While Redis was away the local store decides: it follows the operator too.
-        this.reconciler.local?.control(budget, op, now);
-        return { states, transitions: parseTransitions(reply.tr) };
-      },
-      (err: unknown) => {
-        throw new LedgerControlError(
-          {
-            budget: budget.name,
-            operation: op,
-            ledger: this.connection.host,
-            failure: classify(err),
-          },
-          { cause: err },
-        );
-      },
-    );
+      return this.connection.afterStart(() => this.control(budget, op, now, detail));
+    return this.scripts
+      .run('control', {
+        now,
+        op,
+        budget: this.encode(budget, now),
+        amounts: UNITS.map((u) => detail.amounts?.[u] ?? 0),
+        note: { ...detail.note, origin: this.journal.origin },
+      })
+      .then(
+        (raw) => {
+          const reply = JSON.parse(raw) as ReadReply;
+          const states = reply.st.map((s) => parseState(s, budget, now));
+          this.cache.set(budget.name, states[0]!);
+          // While Redis was away the local store decides: it follows the operator too.
+          this.reconciler.local?.control(budget, op, now, detail);
+          return { states, transitions: parseTransitions(reply.tr) };
+        },
+        (err: unknown) => {
+          throw controlFailure(err, budget.name, op, this.options, this.connection.host);
+        },
+      );
   }
 
   /** Forgets the last-seen numbers of budgets whose window ended; their keys expire in Redis. */

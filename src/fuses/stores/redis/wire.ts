@@ -58,6 +58,8 @@ export interface WireState {
   s: string[];
   r: string[];
   f: [FuseState, string, string, string, string, string, string];
+  /** Raised by hand this window (`g:*`). */
+  g?: string[];
 }
 export type WireTransition = [string, FuseState, FuseState, TransitionCause];
 
@@ -132,7 +134,11 @@ function amounts(values: string[]): Amounts {
 export function parseState(s: WireState, budget: Budget | undefined, now: number): BudgetState {
   const [state, isolated, openedAt, openedInWindow, probesLeft, probesInFlight, trips] = s.f;
   const w = budget ? windowAt(budget, now) : { start: 0, end: 0 };
+  const granted = s.g === undefined ? undefined : amounts(s.g);
   return {
+    ...(granted !== undefined && (granted.tokens || granted.usd || granted.requests)
+      ? { granted }
+      : {}),
     spent: amounts(s.s),
     reserved: amounts(s.r),
     windowStart: w.start,
