@@ -270,7 +270,7 @@ describe('queries', () => {
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
         } else if (
-          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|series_overflow|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd|pricing_issues)_total$|^tokenfuse_(price_catalog_age_seconds|instrumentation_info|instrumentation_replaced)$/.test(
+          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|series_overflow|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd|pricing_issues|manual_actions)_total$|^tokenfuse_(price_catalog_age_seconds|instrumentation_info|instrumentation_replaced)$/.test(
             metric,
           )
         ) {

@@ -181,6 +181,8 @@ const EXPECTED_EMPTY: Record<string, string> = {
     'the scenario uses no unknown service tier and no batches: nothing is priced on a fallback',
   'tokenfuse-budgets-fuses/Provider-reported minus catalog cost':
     "the fake server reports no provider cost (OpenRouter's usage.cost) in this scenario",
+  // Proven on /metrics in test/cardinality-and-scrape.test.ts, and by promtool cases.
+  LLMMetricsOverflow: 'the limits are sized from the caps: nothing is folded in this scenario',
 };
 
 describe('every dashboard and rule expression, against real data', () => {

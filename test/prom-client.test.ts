@@ -222,6 +222,7 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_estimate_bounded_total: 'counter',
       tokenfuse_instrumentation_info: 'gauge',
       tokenfuse_series_overflow_total: 'counter',
+      tokenfuse_instrumentation_replaced: 'gauge',
     };
     expect(tokenfuseTypes(referenceText)).toEqual(expected);
     // The bridge may list a metric before its first sample; it must still have its real type.

@@ -184,6 +184,23 @@ export function healthPanels(): Item[] {
         },
       ],
     }),
+    timeseries({
+      title: 'Manual fuse actions',
+      description:
+        'Fuses isolated, reset or raised by hand (tokenfuse fuses, the API or the admin endpoint), by ' +
+        'action (tokenfuse_manual_actions_total). With the Redis ledger every replica counts every ' +
+        'fleet-wide action, so the panel takes the highest replica, not the sum.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'max by (action) (increase(tokenfuse_manual_actions_total[$__rate_interval]))',
+          legend: '{{action}}',
+        },
+      ],
+    }),
     stat({
       title: 'SDK methods re-wrapped by another instrumentation',
       description:

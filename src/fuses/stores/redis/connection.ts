@@ -37,7 +37,7 @@ const SCRIPTS = [ADMIT_LUA, SETTLE_LUA, READ_LUA, CONTROL_LUA, RECONCILE_LUA, LE
 /**
  * The scripts, as commands of the client. Each takes one key, which only routes it
  * (on a cluster: to the slot of the budget it touches; the scripts build their keys),
- * and one JSON payload.
+ * and one JSON payload; the `Keyless` ones, for one Redis, only the payload.
  */
 export interface LedgerCommands {
   tokenfuseAdmit(route: string, payload: string): Promise<string>;
@@ -46,7 +46,23 @@ export interface LedgerCommands {
   tokenfuseControl(route: string, payload: string): Promise<string>;
   tokenfuseReconcile(route: string, payload: string): Promise<string>;
   tokenfuseLease(route: string, payload: string): Promise<string>;
+  tokenfuseAdmitKeyless(payload: string): Promise<string>;
+  tokenfuseSettleKeyless(payload: string): Promise<string>;
+  tokenfuseReadKeyless(payload: string): Promise<string>;
+  tokenfuseControlKeyless(payload: string): Promise<string>;
+  tokenfuseReconcileKeyless(payload: string): Promise<string>;
+  tokenfuseLeaseKeyless(payload: string): Promise<string>;
 }
+
+/** The scripts by command name (each also defined as `<name>Keyless`). */
+const SCRIPT_COMMANDS = {
+  tokenfuseAdmit: ADMIT_LUA,
+  tokenfuseSettle: SETTLE_LUA,
+  tokenfuseRead: READ_LUA,
+  tokenfuseControl: CONTROL_LUA,
+  tokenfuseReconcile: RECONCILE_LUA,
+  tokenfuseLease: LEASE_LUA,
+} as const;
 
 /** Redis stayed silent too long (an internal cause, never thrown to the app). */
 export class LedgerTimeout extends Error {
@@ -192,12 +208,14 @@ export class LedgerConnection {
       'budget ledger',
     );
     this.redis = redis as Redis & LedgerCommands;
-    redis.defineCommand('tokenfuseAdmit', { lua: ADMIT_LUA, numberOfKeys: 1 });
-    redis.defineCommand('tokenfuseSettle', { lua: SETTLE_LUA, numberOfKeys: 1 });
-    redis.defineCommand('tokenfuseRead', { lua: READ_LUA, numberOfKeys: 1 });
-    redis.defineCommand('tokenfuseControl', { lua: CONTROL_LUA, numberOfKeys: 1 });
-    redis.defineCommand('tokenfuseReconcile', { lua: RECONCILE_LUA, numberOfKeys: 1 });
-    redis.defineCommand('tokenfuseLease', { lua: LEASE_LUA, numberOfKeys: 1 });
+    for (const [name, lua] of Object.entries(SCRIPT_COMMANDS)) {
+      // On a cluster one declared key (the budget's hash tag) routes the script to its slot.
+      // On one Redis none is declared: Redis checks a key declared to EVALSHA for write
+      // access, which would refuse a read-only ACL user even the read script; undeclared,
+      // each command inside the script is checked against the user's key permissions.
+      redis.defineCommand(name, { lua, numberOfKeys: 1 });
+      redis.defineCommand(`${name}Keyless`, { lua, numberOfKeys: 0 });
+    }
     redis.on('connect', () => {
       const stream = redis.stream as { on?: (event: 'data', fn: () => void) => void } | undefined;
       // A round trip is timed against when bytes arrive, not when a timer fires.

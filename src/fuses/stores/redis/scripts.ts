@@ -13,7 +13,9 @@ import type { ReconcileOp, ScriptBudget } from './wire.js';
 
 export type ScriptName = 'admit' | 'settle' | 'read' | 'control' | 'reconcile' | 'lease';
 
-const COMMANDS: Record<ScriptName, keyof LedgerCommands> = {
+type RoutedCommand = Exclude<keyof LedgerCommands, `${string}Keyless`>;
+
+const COMMANDS: Record<ScriptName, RoutedCommand> = {
   admit: 'tokenfuseAdmit',
   settle: 'tokenfuseSettle',
   read: 'tokenfuseRead',
@@ -55,6 +57,10 @@ export class LedgerScripts {
     const { connection } = this;
     const route = payload.prefix ?? this.options.keyPrefix;
     const json = JSON.stringify(payload);
+    if (this.options.cluster === undefined) {
+      const keyless = `${COMMANDS[name]}Keyless` as `${RoutedCommand}Keyless`;
+      return connection.run(() => connection.redis[keyless](json));
+    }
     return connection.run(() => connection.redis[COMMANDS[name]](route, json));
   }
 
