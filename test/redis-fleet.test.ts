@@ -172,10 +172,22 @@ describe('on a Redis Cluster of three masters', () => {
     await cluster?.stop();
   });
 
+  // Generous timeouts: these cases check what lands in the cluster, not how fast. Under a
+  // loaded machine a cluster client's first connection (three nodes and the slot map) took
+  // longer than the 2 s default, the store then admitted locally, and its spend was never
+  // written before close (as designed, said in the log) — not what these cases test.
   const clusterStore = (extra: LedgerOptions = {}) =>
     new RedisFuseStore(
       resolveConfig(
-        { ledger: { store: 'redis', cluster: cluster.urls, timeoutMs: 5000, ...extra } },
+        {
+          ledger: {
+            store: 'redis',
+            cluster: cluster.urls,
+            timeoutMs: 5000,
+            connectTimeoutMs: 30_000,
+            ...extra,
+          },
+        },
         { env: {} },
       ).ledger,
     );

@@ -21,12 +21,17 @@ export class RedisCluster {
   static async start(): Promise<RedisCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'tf-cluster-'));
     const ports = [await freePort(), await freePort(), await freePort()];
-    const children = ports.map((port) =>
+    // Each node's cluster bus port is chosen free too: by default it is the port + 10000,
+    // which can be taken by another suite's server (or be past 65535), and the node exits.
+    const busPorts = [await freePort(), await freePort(), await freePort()];
+    const children = ports.map((port, i) =>
       spawn(
         'redis-server',
         [
           '--port',
           String(port),
+          '--cluster-port',
+          String(busPorts[i]),
           '--bind',
           '127.0.0.1',
           '--cluster-enabled',
@@ -46,9 +51,12 @@ export class RedisCluster {
       ),
     );
     const cluster = new RedisCluster(ports, children, dir);
-    for (const port of ports) {
+    for (const [i, port] of ports.entries()) {
       const deadline = Date.now() + 10_000;
-      while ((await tryConnect(port)) !== 'connected') {
+      while ((await tryConnect(port)) !== 'connected' || children[i]!.exitCode !== null) {
+        // A node that exited (a port taken meanwhile) is not the server answering there.
+        if (children[i]!.exitCode !== null)
+          throw new Error(`redis-server for port ${port} exited with ${children[i]!.exitCode}`);
         if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
         await new Promise((r) => setTimeout(r, 25));
       }
