@@ -31,6 +31,85 @@ export function groupName(group: Record<string, string>): string {
   return values.length === 0 ? 'total' : values.map((v) => v || '(none)').join(' / ');
 }
 
+/**
+ * One figure of a row, as people read it (table, Markdown, HTML: one column) and as a
+ * program reads it (CSV: one or more plain columns). Both come from this one list, so the
+ * formats cannot disagree on which figures a report has or in what order.
+ */
+interface Figure {
+  /** `{previous}` stands for the previous period's label. */
+  head: string;
+  text: (r: ReportRow) => string;
+  csv: [head: string, value: (r: ReportRow) => number | string | undefined][];
+}
+
+const FIGURES: readonly Figure[] = [
+  { head: 'cost', text: (r) => usd(r.costUsd), csv: [['cost_usd', (r) => r.costUsd]] },
+  { head: 'share', text: (r) => pct(r.sharePct), csv: [['share_pct', (r) => r.sharePct]] },
+  ...(
+    [
+      ['input', 'input_tokens', 'input'],
+      ['cached', 'cached_tokens', 'cached'],
+      ['cache write', 'cache_write_tokens', 'cacheWrite'],
+      ['output', 'output_tokens', 'output'],
+    ] as const
+  ).map(
+    ([head, csvHead, kind]): Figure => ({
+      head,
+      text: (r) => count(r.tokens[kind]),
+      csv: [[csvHead, (r) => r.tokens[kind]]],
+    }),
+  ),
+  ...(['ok', 'error', 'blocked'] as const).map(
+    (outcome): Figure => ({
+      head: outcome,
+      text: (r) => count(r.requests[outcome]),
+      csv: [[`requests_${outcome}`, (r) => r.requests[outcome]]],
+    }),
+  ),
+  {
+    head: 'avg/request',
+    text: (r) => (r.avgCostPerRequestUsd === undefined ? '–' : usd(r.avgCostPerRequestUsd)),
+    csv: [['avg_cost_per_request_usd', (r) => r.avgCostPerRequestUsd]],
+  },
+  {
+    head: 'vs {previous}',
+    text: (r) =>
+      r.changePct === undefined
+        ? `${r.changeUsd > 0 ? '+' : ''}${usd(r.changeUsd)}`
+        : pct(r.changePct, true),
+    csv: [
+      ['previous_cost_usd', (r) => r.previousCostUsd],
+      ['change_usd', (r) => r.changeUsd],
+      ['change_pct', (r) => r.changePct],
+    ],
+  },
+  {
+    head: 'budget',
+    text: (r) =>
+      r.budget
+        ? r.budget.unit === 'usd'
+          ? usd(r.budget.limit)
+          : `${count(r.budget.limit)} ${r.budget.unit}`
+        : '–',
+    csv: [
+      ['budget', (r) => r.budget?.name ?? ''],
+      ['budget_limit', (r) => r.budget?.limit],
+      ['budget_unit', (r) => r.budget?.unit ?? ''],
+    ],
+  },
+  {
+    head: 'used',
+    text: (r) => (r.budget ? pct(r.budget.utilizationPct) : '–'),
+    csv: [['budget_utilization_pct', (r) => r.budget?.utilizationPct]],
+  },
+];
+
+/** The group cells of a row: its label values, or `TOTAL` in the first for the total row. */
+function groupCells(report: Report, r: ReportRow, total: boolean): string[] {
+  return report.by.map((l, i) => (total ? (i === 0 ? 'TOTAL' : '') : r.group[l] || '(none)'));
+}
+
 /** Column headings and cells, shared by table, Markdown and HTML. */
 export function columns(report: Report): {
   heads: string[];
@@ -39,42 +118,12 @@ export function columns(report: Report): {
 } {
   const heads = [
     ...report.by,
-    'cost',
-    'share',
-    'input',
-    'cached',
-    'cache write',
-    'output',
-    'ok',
-    'error',
-    'blocked',
-    'avg/request',
-    `vs ${report.previous.label}`,
-    'budget',
-    'used',
+    ...FIGURES.map((f) => f.head.replace('{previous}', report.previous.label)),
   ];
   const numeric = heads.map((_, i) => i >= report.by.length);
   const cells = (r: ReportRow, total: boolean) => [
-    ...report.by.map((l, i) => (total ? (i === 0 ? 'TOTAL' : '') : r.group[l] || '(none)')),
-    usd(r.costUsd),
-    pct(r.sharePct),
-    count(r.tokens.input),
-    count(r.tokens.cached),
-    count(r.tokens.cacheWrite),
-    count(r.tokens.output),
-    count(r.requests.ok),
-    count(r.requests.error),
-    count(r.requests.blocked),
-    r.avgCostPerRequestUsd === undefined ? '–' : usd(r.avgCostPerRequestUsd),
-    r.changePct === undefined
-      ? `${r.changeUsd > 0 ? '+' : ''}${usd(r.changeUsd)}`
-      : pct(r.changePct, true),
-    r.budget
-      ? r.budget.unit === 'usd'
-        ? usd(r.budget.limit)
-        : `${count(r.budget.limit)} ${r.budget.unit}`
-      : '–',
-    r.budget ? pct(r.budget.utilizationPct) : '–',
+    ...groupCells(report, r, total),
+    ...FIGURES.map((f) => f.text(r)),
   ];
   return { heads, numeric, cells };
 }
@@ -138,46 +187,16 @@ function csvCell(s: string): string {
 
 /** CSV (RFC 4180): one line per group and a `TOTAL` line, plain numbers. */
 export function renderCsv(report: Report): string {
-  const heads = [
-    ...report.by,
-    'cost_usd',
-    'share_pct',
-    'input_tokens',
-    'cached_tokens',
-    'cache_write_tokens',
-    'output_tokens',
-    'requests_ok',
-    'requests_error',
-    'requests_blocked',
-    'avg_cost_per_request_usd',
-    'previous_cost_usd',
-    'change_usd',
-    'change_pct',
-    'budget',
-    'budget_limit',
-    'budget_unit',
-    'budget_utilization_pct',
-  ];
+  const plain = FIGURES.flatMap((f) => f.csv);
+  const heads = [...report.by, ...plain.map(([head]) => head)];
   const line = (r: ReportRow, total: boolean) =>
     [
+      // An empty group value stays empty in CSV: a program tells "(none)" by the empty cell.
       ...report.by.map((l, i) => (total ? (i === 0 ? 'TOTAL' : '') : (r.group[l] ?? ''))),
-      num(r.costUsd),
-      num(r.sharePct),
-      num(r.tokens.input),
-      num(r.tokens.cached),
-      num(r.tokens.cacheWrite),
-      num(r.tokens.output),
-      num(r.requests.ok),
-      num(r.requests.error),
-      num(r.requests.blocked),
-      num(r.avgCostPerRequestUsd),
-      num(r.previousCostUsd),
-      num(r.changeUsd),
-      num(r.changePct),
-      r.budget?.name ?? '',
-      num(r.budget?.limit),
-      r.budget?.unit ?? '',
-      num(r.budget?.utilizationPct),
+      ...plain.map(([, value]) => {
+        const v = value(r);
+        return typeof v === 'number' || v === undefined ? num(v) : v;
+      }),
     ]
       .map(csvCell)
       .join(',');
