@@ -1,6 +1,7 @@
 // Child processes for the suites that run tokenfuse the way a user does: a Node 24 child
 // (`process.execPath`) with a clean environment, its output collected, plus TCP port helpers.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -81,8 +82,52 @@ export class App {
   }
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
+/**
+ * Ports the kernel hands out as the local end of outgoing connections (Linux's
+ * `ip_local_port_range`; its default where the file cannot be read).
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {}
+  return [32768, 60999];
+}
+
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts.
+ *
+ * Chosen below the ephemeral range rather than by `listen(0)`: a port from that range,
+ * closed and then handed to a child process, can meanwhile become the local end of any
+ * outgoing connection on the machine (every suite opens many), and the child's bind then
+ * fails. A port below the range can only be taken by another listener, and parallel suites
+ * pick at random among thousands. A Redis cluster bus (port + 10000) stays below it too.
+ */
 export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  const top = Math.min(low, 65536) - 10_001;
+  const bottom = Math.max(10_000, top - 12_000);
+  for (let attempt = 0; attempt < 50 && top > bottom; attempt++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    if (handedOut.has(port) || handedOut.has(port + 10_000)) continue;
+    if (!(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  // A machine whose ephemeral range starts very low: the kernel's choice then.
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
