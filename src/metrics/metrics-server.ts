@@ -66,8 +66,13 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
   });
   server.unref();
   server.on('connection', (socket) => socket.unref());
-  server.on('error', (err) =>
-    diag.error(`tokenfuse: cannot serve metrics on ${host}:${port}`, err),
+  // One line a person can act on, not a stack: the app runs on, counted and budgeted.
+  server.on('error', (err: NodeJS.ErrnoException) =>
+    diag.error(
+      err.code === 'EADDRINUSE'
+        ? `tokenfuse: cannot serve metrics on ${host}:${port}: the port is in use by another process (EADDRINUSE); calls are still counted and budgeted; give each process its own port with OTEL_EXPORTER_PROMETHEUS_PORT or metrics.port`
+        : `tokenfuse: cannot serve metrics on ${host}:${port}: ${err.message}; calls are still counted and budgeted`,
+    ),
   );
   server.listen({ host, port });
   return server;

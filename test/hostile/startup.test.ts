@@ -3,7 +3,8 @@
 // process, with the exact stderr and exit code asserted. Needs `npm run build` first.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, get } from 'node:http';
+import { Agent, createServer, get } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -512,6 +513,34 @@ describe('the startup line', () => {
     const quiet = run(['--import', REGISTER, mjs], { ...env, TOKENFUSE_LOG: 'silent' }, dir);
     expect(await quiet.exited).toEqual({ code: 3, signal: null });
     expect(quiet.stderr).toBe('');
+  });
+
+  it('a metrics port in use: one line that says so and what to do; the app runs on', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const dir = mkdtempSync(join(tmp, 'app-'));
+      const mjs = join(dir, 'app.mjs');
+      // The bind fails a moment after start: the app stays up long enough to see it.
+      writeFileSync(
+        mjs,
+        "setTimeout(() => { console.log('app ran'); process.exitCode = 3; }, 500);\n",
+      );
+      const app = run(
+        ['--import', REGISTER, mjs],
+        { OTEL_EXPORTER_PROMETHEUS_PORT: String(port) },
+        dir,
+      );
+      expect(await app.exited).toEqual({ code: 3, signal: null });
+      expect(app.stdout).toBe('app ran\n');
+      expect(app.stderr.split('\n').slice(1)).toEqual([
+        `tokenfuse: cannot serve metrics on 127.0.0.1:${port}: the port is in use by another process (EADDRINUSE); calls are still counted and budgeted; give each process its own port with OTEL_EXPORTER_PROMETHEUS_PORT or metrics.port`,
+        '',
+      ]);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it('a redis ledger is named by host and port, never its password', async () => {
