@@ -22,9 +22,8 @@
 //   replica count;
 // - `$__rate_interval` in every rate()/increase() of a time series; `$__range` only in instant
 //   queries that total the panel's whole time range (stats, pie, bar gauges).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBuild, staleOf, writeAll } from '../generated-files.ts';
 import { budgetsAndFuses } from './src/budgets-fuses.ts';
 import { costOverview } from './src/cost-overview.ts';
 import { departmentDrillDown } from './src/department.ts';
@@ -97,36 +96,19 @@ export function allQueries(): { dashboard: string; panel: string; refId: string;
 
 /** File names in `dir` whose content differs from what build.ts generates (or are missing). */
 export function staleFiles(dir = DASHBOARD_DIR): string[] {
-  return renderDashboards()
-    .filter(({ file, text }) => {
-      try {
-        return readFileSync(join(dir, file), 'utf8') !== text;
-      } catch {
-        return true;
-      }
-    })
-    .map(({ file }) => file);
+  return staleOf(renderDashboards(), dir);
 }
 
 export function writeDashboards(dir = DASHBOARD_DIR): string[] {
-  const written: string[] = [];
-  for (const { file, text } of renderDashboards()) {
-    writeFileSync(join(dir, file), text);
-    written.push(file);
-  }
-  return written;
+  return writeAll(renderDashboards(), dir);
 }
 
 if (import.meta.main) {
-  if (process.argv.includes('--check')) {
-    const stale = staleFiles();
-    if (stale.length > 0) {
-      console.error('Grafana dashboards out of date (run `npm run dashboards`):');
-      for (const file of stale) console.error(`  grafana/dashboards/${file}`);
-      process.exit(1);
-    }
-    console.log('Grafana dashboards up to date.');
-  } else {
-    for (const file of writeDashboards()) console.log(`wrote grafana/dashboards/${file}`);
-  }
+  runBuild({
+    what: 'Grafana dashboards',
+    script: 'dashboards',
+    path: 'grafana/dashboards',
+    dir: DASHBOARD_DIR,
+    render: renderDashboards,
+  });
 }
