@@ -12,6 +12,11 @@
 //
 // Conventions every dashboard follows (test/dashboards.test.ts checks them):
 // - a `$datasource` variable; every panel and target uses `{type: prometheus, uid: ${datasource}}`;
+// - importable by hand as well as provisioned: `__inputs` asks for a Prometheus data source whose
+//   uid becomes `$datasource`'s initial value, `__requires` lists Grafana, the Prometheus plugin
+//   and each panel type used (src/import.ts says why the two paths need this pattern);
+// - stable uids, and links to each other: a "tokenfuse" tag link on every board, data links from
+//   the overview's department panels to the drill-down by uid;
 // - `department`, `project`, `environment`, `model` variables from tokenfuse_requests_total; the
 //   gen_ai_* histograms carry the model as `gen_ai_request_model`;
 // - counters are summed across instances: each replica exports its own series and they add up;
@@ -29,19 +34,22 @@ import { costOverview } from './src/cost-overview.ts';
 import { departmentDrillDown } from './src/department.ts';
 import type { Dashboard } from './src/types.ts';
 
+export { GRAFANA_VERSION } from './src/import.ts';
 export type {
   Dashboard,
+  DashboardInput,
   DataSourceRef,
   GridPos,
   Json,
   JsonObject,
   Panel,
   PanelType,
+  Requirement,
   RowPanel,
   Target,
   Variable,
 } from './src/types.ts';
-export { DATASOURCE } from './src/types.ts';
+export { DATASOURCE, DS_INPUT } from './src/types.ts';
 
 /** The directory the dashboard JSON files live in (this file's). */
 export const DASHBOARD_DIR = fileURLToPath(new URL('.', import.meta.url));
