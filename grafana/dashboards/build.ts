@@ -12,6 +12,11 @@
 //
 // Conventions every dashboard follows (test/dashboards.test.ts checks them):
 // - a `$datasource` variable; every panel and target uses `{type: prometheus, uid: ${datasource}}`;
+// - importable by hand as well as provisioned: `__inputs` asks for a Prometheus data source whose
+//   uid becomes `$datasource`'s initial value, `__requires` lists Grafana, the Prometheus plugin
+//   and each panel type used (src/import.ts says why the two paths need this pattern);
+// - stable uids, and links to each other: a "tokenfuse" tag link on every board, data links from
+//   the overview's department panels to the drill-down by uid;
 // - `department`, `project`, `environment`, `model` variables from tokenfuse_requests_total; the
 //   gen_ai_* histograms carry the model as `gen_ai_request_model`;
 // - counters are summed across instances: each replica exports its own series and they add up;
@@ -22,27 +27,29 @@
 //   replica count;
 // - `$__rate_interval` in every rate()/increase() of a time series; `$__range` only in instant
 //   queries that total the panel's whole time range (stats, pie, bar gauges).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBuild, staleOf, writeAll } from '../generated-files.ts';
 import { budgetsAndFuses } from './src/budgets-fuses.ts';
 import { costOverview } from './src/cost-overview.ts';
 import { departmentDrillDown } from './src/department.ts';
 import type { Dashboard } from './src/types.ts';
 
+export { GRAFANA_VERSION } from './src/import.ts';
 export type {
   Dashboard,
+  DashboardInput,
   DataSourceRef,
   GridPos,
   Json,
   JsonObject,
   Panel,
   PanelType,
+  Requirement,
   RowPanel,
   Target,
   Variable,
 } from './src/types.ts';
-export { DATASOURCE } from './src/types.ts';
+export { DATASOURCE, DS_INPUT } from './src/types.ts';
 
 /** The directory the dashboard JSON files live in (this file's). */
 export const DASHBOARD_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -97,36 +104,19 @@ export function allQueries(): { dashboard: string; panel: string; refId: string;
 
 /** File names in `dir` whose content differs from what build.ts generates (or are missing). */
 export function staleFiles(dir = DASHBOARD_DIR): string[] {
-  return renderDashboards()
-    .filter(({ file, text }) => {
-      try {
-        return readFileSync(join(dir, file), 'utf8') !== text;
-      } catch {
-        return true;
-      }
-    })
-    .map(({ file }) => file);
+  return staleOf(renderDashboards(), dir);
 }
 
 export function writeDashboards(dir = DASHBOARD_DIR): string[] {
-  const written: string[] = [];
-  for (const { file, text } of renderDashboards()) {
-    writeFileSync(join(dir, file), text);
-    written.push(file);
-  }
-  return written;
+  return writeAll(renderDashboards(), dir);
 }
 
 if (import.meta.main) {
-  if (process.argv.includes('--check')) {
-    const stale = staleFiles();
-    if (stale.length > 0) {
-      console.error('Grafana dashboards out of date (run `npm run dashboards`):');
-      for (const file of stale) console.error(`  grafana/dashboards/${file}`);
-      process.exit(1);
-    }
-    console.log('Grafana dashboards up to date.');
-  } else {
-    for (const file of writeDashboards()) console.log(`wrote grafana/dashboards/${file}`);
-  }
+  runBuild({
+    what: 'Grafana dashboards',
+    script: 'dashboards',
+    path: 'grafana/dashboards',
+    dir: DASHBOARD_DIR,
+    render: renderDashboards,
+  });
 }

@@ -12,11 +12,10 @@
 //   written here so that they are checked like the rest (test/kubernetes.test.ts validates
 //   every manifest against the Prometheus Operator's and Kubernetes' schemas).
 // Importing this module writes nothing; tests use `renderManifests()`.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { renderDashboards } from '../dashboards/build.ts';
+import { runBuild, staleOf } from '../generated-files.ts';
 import { renderRules } from '../prometheus/build.ts';
 
 /** The directory the manifests live in (this file's). */
@@ -131,30 +130,15 @@ export function renderManifests(): {
 
 /** The files in `dir` that differ from what build.ts generates (or are missing). */
 export function staleManifests(dir = KUBERNETES_DIR): string[] {
-  return renderManifests()
-    .filter(({ file, text }) => {
-      try {
-        return readFileSync(join(dir, file), 'utf8') !== text;
-      } catch {
-        return true;
-      }
-    })
-    .map(({ file }) => file);
+  return staleOf(renderManifests(), dir);
 }
 
 if (import.meta.main) {
-  if (process.argv.includes('--check')) {
-    const stale = staleManifests();
-    if (stale.length > 0) {
-      console.error('Kubernetes manifests out of date (run `npm run kubernetes`):');
-      for (const file of stale) console.error(`  grafana/kubernetes/${file}`);
-      process.exit(1);
-    }
-    console.log('Kubernetes manifests up to date.');
-  } else {
-    for (const { file, text } of renderManifests()) {
-      writeFileSync(join(KUBERNETES_DIR, file), text);
-      console.log(`wrote grafana/kubernetes/${file}`);
-    }
-  }
+  runBuild({
+    what: 'Kubernetes manifests',
+    script: 'kubernetes',
+    path: 'grafana/kubernetes',
+    dir: KUBERNETES_DIR,
+    render: renderManifests,
+  });
 }

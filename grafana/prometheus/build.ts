@@ -8,9 +8,8 @@
 // the dashboards read too; metric and label names come from the metrics contract
 // (src/metrics/contract.ts). The rules are in src/, one module per group. Importing this module
 // writes nothing; tests use `renderRules()` and `ruleFile()`.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type RenderedFile, runBuild, staleOf } from '../generated-files.ts';
 import { budgetRules } from './src/budget-rules.ts';
 import { HEADER } from './src/header.ts';
 import { healthRules } from './src/health-rules.ts';
@@ -35,25 +34,22 @@ export function renderRules(): string {
   return renderRuleFile(ruleFile());
 }
 
+/** The rules file as the shared build helpers take it. */
+function renderedRules(): RenderedFile[] {
+  return [{ file: RULES_FILE, text: renderRules() }];
+}
+
 /** Whether the rules file in `dir` differs from what build.ts generates (or is missing). */
 export function rulesStale(dir = RULES_DIR): boolean {
-  try {
-    return readFileSync(join(dir, RULES_FILE), 'utf8') !== renderRules();
-  } catch {
-    return true;
-  }
+  return staleOf(renderedRules(), dir).length > 0;
 }
 
 if (import.meta.main) {
-  if (process.argv.includes('--check')) {
-    if (rulesStale()) {
-      console.error('Prometheus rules out of date (run `npm run rules`):');
-      console.error(`  grafana/prometheus/${RULES_FILE}`);
-      process.exit(1);
-    }
-    console.log('Prometheus rules up to date.');
-  } else {
-    writeFileSync(join(RULES_DIR, RULES_FILE), renderRules());
-    console.log(`wrote grafana/prometheus/${RULES_FILE}`);
-  }
+  runBuild({
+    what: 'Prometheus rules',
+    script: 'rules',
+    path: 'grafana/prometheus',
+    dir: RULES_DIR,
+    render: renderedRules,
+  });
 }

@@ -1,4 +1,5 @@
 // Placement of panels on Grafana's 24-column grid, and the frame every dashboard shares.
+import { importInputs, requirements } from './import.ts';
 import type { Item } from './panels.ts';
 import type { Dashboard, Panel, RowPanel, Variable } from './types.ts';
 import { datasourceVariable } from './variables.ts';
@@ -49,7 +50,10 @@ export function dashboard(spec: {
   items: Item[];
   time?: string;
 }): Dashboard {
+  const panels = layout(spec.items);
   return {
+    __inputs: importInputs(),
+    __requires: requirements(panels),
     uid: spec.uid,
     title: spec.title,
     description: spec.description,
@@ -74,7 +78,7 @@ export function dashboard(spec: {
       },
     ],
     liveNow: false,
-    panels: layout(spec.items),
+    panels,
     refresh: '1m',
     schemaVersion: 39,
     templating: { list: [datasourceVariable(), ...spec.variables] },

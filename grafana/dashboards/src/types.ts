@@ -63,14 +63,43 @@ export interface RowPanel extends grafana.RowPanel {
   panels: [];
 }
 
+/** The `DS_PROMETHEUS` placeholder Grafana's "Import dashboard" replaces with the picked uid. */
+export const DS_INPUT = 'DS_PROMETHEUS';
+
 export interface Variable extends Omit<grafana.VariableModel, 'current'> {
   type: 'datasource' | 'query';
-  /** `{}`: Grafana picks the current value when the dashboard loads. */
-  current: Record<string, never>;
+  /**
+   * `{}` for query variables: Grafana picks the current value when the dashboard loads. The
+   * data source variable's is the import placeholder (see ./import.ts).
+   */
+  current: Record<string, never> | { selected: false; text: string; value: string };
   definition?: string;
 }
 
+/**
+ * An input "Import dashboard" prompts for (Grafana's `__inputs`, which @grafana/schema does not
+ * model: the import form and the export for sharing externally are its only users).
+ */
+export interface DashboardInput {
+  name: typeof DS_INPUT;
+  label: string;
+  description: string;
+  type: 'datasource';
+  pluginId: 'prometheus';
+  pluginName: 'Prometheus';
+}
+
+/** What a dashboard needs installed (Grafana's `__requires`, as its export writes them). */
+export interface Requirement {
+  type: 'grafana' | 'datasource' | 'panel';
+  id: string;
+  name: string;
+  version: string;
+}
+
 export interface Dashboard extends Omit<grafana.Dashboard, 'panels' | 'templating'> {
+  __inputs: DashboardInput[];
+  __requires: Requirement[];
   uid: string;
   title: string;
   description: string;

@@ -1,13 +1,15 @@
 // Template variables: the data source picker and the tag variables every dashboard filters by.
+import { importedDatasource } from './import.ts';
 import { DATASOURCE, type Variable } from './types.ts';
 
+/** `$datasource`: every panel, target and query variable uses it (see ./import.ts). */
 export function datasourceVariable(): Variable {
   return {
     name: 'datasource',
     label: 'Data source',
     type: 'datasource',
     query: 'prometheus',
-    current: {},
+    current: importedDatasource(),
     hide: 0,
     includeAll: false,
     multi: false,
