@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
-import { ATTR } from '../accounting/span-attributes.js';
+import { ATTR, costAttributes } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
@@ -250,6 +250,7 @@ export class LlmCall implements CallObserver {
     // keep the reservation from being settled or the span from ending.
     let costUsd = 0;
     let priced = false;
+    let fromProvider = false;
     try {
       const end = performance.now();
       const record: UsageRecord = {
@@ -271,8 +272,10 @@ export class LlmCall implements CallObserver {
         startedAt: init.startTime,
         providerCostUsd: this.providerCostUsd ?? this.stream?.providerCostUsd,
       };
-      let catalogUsd: number | undefined;
-      ({ costUsd, priced, catalogUsd } = init.accountant.account(record));
+      const result = init.accountant.account(record);
+      ({ costUsd, priced } = result);
+      const catalogUsd = result.catalogUsd;
+      fromProvider = result.fromProvider === true;
       if (record.providerCostUsd !== undefined) {
         span.setAttribute(ATTR.costProviderUsd, record.providerCostUsd);
         init.providerCosts?.add(init.provider, record.providerCostUsd, catalogUsd ?? 0);
@@ -300,11 +303,17 @@ export class LlmCall implements CallObserver {
         span.setAttribute(ATTR.inputTokens, inputTokens(usage));
         span.setAttribute(ATTR.outputTokens, outputTokens(usage));
         if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
-        if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
+        const latest = init.accountant.genAiLatest;
+        if (usage.cacheWrite > 0)
+          span.setAttribute(
+            latest ? ATTR.cacheWriteTokensLatest : ATTR.cacheWriteTokens,
+            usage.cacheWrite,
+          );
         if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
         span.setAttribute(ATTR.usageEstimated, estimated);
         span.setAttribute(ATTR.costUsd, costUsd);
         span.setAttribute(ATTR.priced, priced);
+        if (latest && priced) span.setAttributes(costAttributes(costUsd, fromProvider));
       }
     } catch (err) {
       diag.error('tokenfuse: ending an LLM call span failed', err);
