@@ -240,6 +240,73 @@ describe('openai SDK: chat completions', () => {
     expect(sum(await harness.scrape(), `${series.firstChunk}_count`)).toBe(1);
   });
 
+  it('with the opt-in: a stream says so on its span, with its time to the first chunk, the same as the histogram’s', async () => {
+    const harness = await start(OPT_IN, { providers: [relay()] });
+    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const stream = await openai.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'a b c' }],
+      max_tokens: 4,
+      stream: true,
+    });
+    for await (const _ of stream);
+    const [span] = ourSpans(harness);
+    expect(span!.attributes['gen_ai.request.stream']).toBe(true);
+    const firstChunk = span!.attributes['gen_ai.response.time_to_first_chunk'];
+    expect(typeof firstChunk).toBe('number');
+    const m = await harness.scrape();
+    expect(sum(m, `${series.firstChunk}_count`)).toBe(1);
+    expect(sum(m, `${series.firstChunk}_sum`)).toBe(firstChunk);
+    expect(sum(m, 'gen_ai_client_operation_time_to_first_chunk_sum')).toBe(firstChunk);
+    // 3 words and the fake's 3 tokens of chat framing in; the limit's 4 out.
+    expect(sum(m, series.input)).toBe(6);
+    expect(sum(m, series.output)).toBe(4);
+  });
+
+  it('with the opt-in: audio tokens the provider reports apart are modality audio, on the span too', async () => {
+    const harness = await start(OPT_IN);
+    const usage = {
+      prompt_tokens: 1234,
+      completion_tokens: 567,
+      total_tokens: 1801,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 900 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 480 },
+    };
+    llm.enqueue({ kind: 'usage', usage });
+    // At api.openai.com (the request goes to the fake), where gpt-audio prices audio apart.
+    const openai = new harness.OpenAI({
+      baseURL: 'https://api.openai.com/v1',
+      apiKey: 'sk',
+      maxRetries: 0,
+      fetch: (url, init) => fetch(`${llm.url}/v1${new URL(String(url)).pathname.slice(3)}`, init),
+    });
+    await openai.chat.completions.create({
+      model: 'gpt-audio',
+      modalities: ['text', 'audio'],
+      audio: { voice: 'alloy', format: 'wav' },
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const [span] = ourSpans(harness);
+    expect(span!.attributes).toMatchObject({
+      'gen_ai.usage.input_tokens': 1234,
+      'gen_ai.usage.output_tokens': 567,
+      'gen_ai.usage.audio.input_tokens': 900,
+      'gen_ai.usage.audio.output_tokens': 480,
+    });
+    const m = await harness.scrape();
+    const model = { gen_ai_request_model: 'gpt-audio' };
+    expect(sum(m, series.input, { ...model, gen_ai_token_modality: 'audio' })).toBe(900);
+    expect(sum(m, series.input, { ...model, gen_ai_token_modality: 'unknown' })).toBe(334);
+    expect(sum(m, series.output, { ...model, gen_ai_token_modality: 'audio' })).toBe(480);
+    expect(sum(m, series.output, { ...model, gen_ai_token_modality: 'unknown' })).toBe(87);
+    // The per-operation histograms take the whole call.
+    expect(sum(m, `${series.opInput}_sum`, model)).toBe(1234);
+    expect(sum(m, `${series.opOutput}_sum`, model)).toBe(567);
+    expect(span!.attributes['gen_ai.usage.cost.amount']).toBe(
+      span!.attributes['tokenfuse.cost.usd'],
+    );
+  });
+
   it('with the opt-in: a failed call records 0 tokens, modality unknown, and error_type on the histograms', async () => {
     const harness = await start(OPT_IN, { providers: [relay()] });
     const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
