@@ -4,6 +4,9 @@
 // the exact series on /metrics. Without it nothing changes; with it the latest experimental
 // token metrics appear beside today's histograms, and priced spans carry the proposed
 // `gen_ai.usage.cost.*` attributes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
@@ -19,7 +22,8 @@ import {
 } from '../src/metrics/semconv-latest.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { type Sample, select, sum } from './helpers/prom-text.js';
+import { App, childEnv, freePort } from './helpers/processes.js';
+import { parsePrometheusText, type Sample, select, sum } from './helpers/prom-text.js';
 import { installAnthropic, loadAnthropic } from './sdk/drivers/anthropic.js';
 
 let llm: FakeOpenAI;
@@ -538,5 +542,49 @@ describe('read once, at start', () => {
     const exported = await types(off);
     for (const name of LATEST_NAMES) expect(exported).not.toHaveProperty(name);
     expect(ourSpans(off)[0]!.attributes).not.toHaveProperty('gen_ai.usage.cost.amount');
+  });
+});
+
+// Needs `npm run build` first: `tokenfuse/register` resolves to dist/.
+describe('under tokenfuse/register', () => {
+  let app: App | undefined;
+  let tmp: string | undefined;
+  afterEach(async () => {
+    await app?.kill();
+    app = undefined;
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['with', GEN_AI_LATEST_EXPERIMENTAL],
+    ['without', undefined],
+  ])('reads the opt-in from the environment at start (%s it)', async (_, optIn) => {
+    tmp = mkdtempSync(join(tmpdir(), 'tokenfuse-semconv-'));
+    const config = join(tmp, 'tokenfuse.config.yaml');
+    writeFileSync(config, 'budgets: []\n');
+    const port = await freePort();
+    app = new App(
+      ['--import', 'tokenfuse/register', 'test/fixtures/apps/anthropic-app.mjs'],
+      childEnv({
+        LLM_BASE_URL: llm.url,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        TOKENFUSE_DEPARTMENT: 'platform',
+        TOKENFUSE_CONFIG: config,
+        ...(optIn === undefined ? {} : { [SEMCONV_OPT_IN_VARIABLE]: optIn }),
+      }),
+    );
+    expect(JSON.parse(await app.firstLine())).toEqual({ ready: true, output: 5 });
+    const m = parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    // Two calls of "name three colours": 3 + 3 = 6 input tokens and 5 output each, one
+    // attributed by default, one by its request header.
+    const ours = { otel_scope_name: 'tokenfuse', gen_ai_token_modality: 'unknown' };
+    for (const department of ['platform', 'research']) {
+      const labels = { ...ours, department, gen_ai_provider_name: 'anthropic' };
+      expect(sum(m, series.input, labels)).toBe(optIn === undefined ? 0 : 6);
+      expect(sum(m, series.output, labels)).toBe(optIn === undefined ? 0 : 5);
+    }
+    const names = new Set(m.map((s) => s.name.replace(/_(bucket|sum|count)$/, '')));
+    for (const name of LATEST_NAMES) expect(names.has(name)).toBe(optIn !== undefined);
+    expect(sum(m, 'tokenfuse_tokens_total', { type: 'input' })).toBe(12);
   });
 });
