@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { cardinalityLimits } from '../src/metrics/cardinality.js';
 import {
   METRIC_NAMES,
   SEMCONV_LATEST_CONTRACT_METRICS,
@@ -100,6 +101,20 @@ describe('reading the opt-in', () => {
     expect(genAiLatestOptedIn('gen_ai_latest')).toBe(false);
     expect(genAiLatestOptedIn('')).toBe(false);
     expect(genAiLatestOptedIn(undefined)).toBe(false);
+  });
+});
+
+describe('the SDK cardinality limit of the opt-in instruments', () => {
+  it('is sized from metrics.maxSeries like the histograms beside them', () => {
+    const limits = cardinalityLimits({ maxSeries: 2000 });
+    // 2001 label sets times the attribute sets each exports, plus the SDK's overflow slot.
+    expect(limits[SEMCONV_LATEST_METRIC.usageInputTokens]).toBe(2001 * 2 + 1);
+    expect(limits[SEMCONV_LATEST_METRIC.usageReasoningTokens]).toBe(2001 * 2 + 1);
+    expect(limits[SEMCONV_LATEST_METRIC.operationInputTokens]).toBe(2001 * 102 + 1);
+    expect(limits[SEMCONV_LATEST_METRIC.duration]).toBe(2001 * 102 + 1);
+    expect(limits[SEMCONV_LATEST_METRIC.timeToFirstChunk]).toBe(2002);
+    const explicit = cardinalityLimits({ maxSeries: 2000, cardinalityLimit: 50 });
+    for (const name of Object.values(SEMCONV_LATEST_METRIC)) expect(explicit[name]).toBe(50);
   });
 });
 
