@@ -21,6 +21,7 @@ import { OverflowWatch } from './metrics/overflow-watch.js';
 import { registerPerValueMetrics } from './metrics/per-value-metrics.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
 import { ProviderCostTotals, registerPricingMetrics } from './metrics/pricing-metrics.js';
+import { genAiLatestOptedIn, SEMCONV_OPT_IN_VARIABLE } from './metrics/semconv-latest.js';
 import { PriceBook } from './pricing/price-book.js';
 import { BUNDLED_CATALOG, PriceCatalog } from './pricing/price-catalog.js';
 import { PrometheusRestorer } from './restore/prometheus-restore.js';
@@ -58,6 +59,8 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     maxLabelValueLength: config.metrics.maxLabelValueLength,
     maxSeries: config.metrics.maxSeries,
     prefer: config.pricing.prefer,
+    // Read once: every span and series of the process follows one set of conventions.
+    genAiLatest: genAiLatestOptedIn(process.env[SEMCONV_OPT_IN_VARIABLE]),
   });
   const providerCosts = new ProviderCostTotals();
   const seriesOverflow = new OverflowWatch();

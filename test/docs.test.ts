@@ -21,7 +21,7 @@ import { parse } from 'yaml';
 import { startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { configReference } from '../scripts/docs/config-reference.js';
 import { readBlock, writeBlock } from '../scripts/docs/generated-blocks.js';
-import { metricsReference } from '../scripts/docs/metrics-reference.js';
+import { metricsOptInReference, metricsReference } from '../scripts/docs/metrics-reference.js';
 import { validateOptions } from '../src/config/schema.js';
 import { freePort, ROOT } from './helpers/processes.js';
 import { runnableBlocks, runSession } from './helpers/runnable-blocks.js';
@@ -109,6 +109,7 @@ describe('links', () => {
 const GENERATED: [page: string, block: string, generate: () => string][] = [
   ['docs/configuration.md', 'config-reference', configReference],
   ['docs/metrics.md', 'metrics-reference', metricsReference],
+  ['docs/metrics.md', 'metrics-opt-in-reference', metricsOptInReference],
 ];
 
 describe('generated reference', () => {

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { METRIC_NAMES } from '../src/index.js';
-import { PRICING_ISSUES_METRIC, prometheusName } from '../src/metrics/contract.js';
+import {
+  PRICING_ISSUES_METRIC,
+  prometheusName,
+  SEMCONV_LATEST_CONTRACT_METRICS,
+} from '../src/metrics/contract.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 
 // The metrics contract dashboards and alert rules rely on (DESIGN.md, docs/metrics.md
@@ -139,4 +143,25 @@ it('exports tokenfuse_pricing_issues_total as the contract names it, by reason',
   ]);
   // This call and the first test's.
   expect(sample.endsWith(' 2')).toBe(true);
+});
+
+// The metrics OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental adds (test/semconv.test.ts
+// scrapes them): pinned apart, since they are not exported by default.
+const OPT_IN_CONTRACT = {
+  gen_ai_client_inference_usage_input_tokens_total: 'counter',
+  gen_ai_client_inference_usage_output_tokens_total: 'counter',
+  gen_ai_client_inference_usage_cache_read_input_tokens_total: 'counter',
+  gen_ai_client_inference_usage_cache_write_input_tokens_total: 'counter',
+  gen_ai_client_inference_usage_reasoning_output_tokens_total: 'counter',
+  gen_ai_client_inference_operation_input_tokens: 'histogram',
+  gen_ai_client_inference_operation_output_tokens: 'histogram',
+  gen_ai_client_inference_duration: 'histogram',
+  gen_ai_client_inference_time_to_first_chunk: 'histogram',
+} as const;
+
+it('pins the opt-in metrics apart from the default contract', () => {
+  expect(Object.fromEntries(SEMCONV_LATEST_CONTRACT_METRICS.map((m) => [m.name, m.type]))).toEqual(
+    OPT_IN_CONTRACT,
+  );
+  for (const name of Object.keys(OPT_IN_CONTRACT)) expect(METRIC_NAMES).not.toContain(name);
 });

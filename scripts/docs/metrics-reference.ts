@@ -11,6 +11,8 @@ import {
   type OtelMetricName,
   PRICING_ISSUES_METRIC,
   PROMETHEUS_NAME,
+  SEMCONV_LATEST_CONTRACT_METRICS,
+  SEMCONV_LATEST_METRIC,
 } from '../../src/metrics/contract.js';
 import { markdownTable } from './generated-blocks.js';
 
@@ -95,6 +97,89 @@ export function metricsReference(): string {
   });
   return markdownTable(
     ['Series', 'OpenTelemetry name', 'Type', 'Unit', 'Labels', 'Description (`# HELP`)'],
+    rows,
+  );
+}
+
+/** Labels, unit and upstream change of each opt-in metric, by Prometheus name. */
+const OPT_IN_WORDS: Readonly<Record<string, MetricWords & { pr: number }>> = {
+  gen_ai_client_inference_usage_input_tokens_total: {
+    labels: 'semconv attributes, `gen_ai_token_modality`',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_usage_output_tokens_total: {
+    labels: 'semconv attributes, `gen_ai_token_modality`',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_usage_cache_read_input_tokens_total: {
+    labels: 'semconv attributes, `gen_ai_token_modality`',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_usage_cache_write_input_tokens_total: {
+    labels: 'semconv attributes, `gen_ai_token_modality`',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_usage_reasoning_output_tokens_total: {
+    labels: 'semconv attributes, `gen_ai_token_modality`',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_operation_input_tokens: {
+    labels: 'semconv attributes, `error_type` (failed calls)',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_operation_output_tokens: {
+    labels: 'semconv attributes, `error_type` (failed calls)',
+    unit: 'tokens',
+    pr: 374,
+  },
+  gen_ai_client_inference_duration: {
+    labels: 'semconv attributes, `error_type` (failed calls)',
+    unit: 'seconds',
+    pr: 521,
+  },
+  gen_ai_client_inference_time_to_first_chunk: {
+    labels: 'semconv attributes',
+    unit: 'seconds',
+    pr: 521,
+  },
+};
+
+/**
+ * The opt-in table: the metrics `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`
+ * adds, with the semantic-conventions-genai pull request that defined each.
+ */
+export function metricsOptInReference(): string {
+  const otelNames = Object.values(SEMCONV_LATEST_METRIC);
+  const rows = SEMCONV_LATEST_CONTRACT_METRICS.map(({ name, type, help }, i) => {
+    const words = OPT_IN_WORDS[name];
+    return [
+      `\`${name}\``,
+      `\`${otelNames[i]}\``,
+      type,
+      words?.unit ?? '',
+      words?.labels ?? '(not described yet: add it to scripts/docs/metrics-reference.ts)',
+      help,
+      words === undefined
+        ? ''
+        : `[#${words.pr}](https://github.com/open-telemetry/semantic-conventions-genai/pull/${words.pr})`,
+    ];
+  });
+  return markdownTable(
+    [
+      'Series',
+      'OpenTelemetry name',
+      'Type',
+      'Unit',
+      'Labels',
+      'Description (`# HELP`)',
+      'Defined in',
+    ],
     rows,
   );
 }

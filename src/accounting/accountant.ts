@@ -16,6 +16,7 @@ import {
   type Histograms,
 } from '../metrics/instruments.js';
 import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
+import { LatestGenAiMetrics } from '../metrics/semconv-latest.js';
 import { type RecordSeries, Series } from '../metrics/series.js';
 import { onEstimateBounded } from '../pricing/estimate-bounds.js';
 import type { PriceBook } from '../pricing/price-book.js';
@@ -61,6 +62,11 @@ export interface AccountantOptions extends CallPricerOptions {
   maxSeries?: number;
   /** Meter to record into; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
+  /**
+   * Also record the latest experimental GenAI conventions' metrics
+   * (`OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`, read at start). @default false
+   */
+  genAiLatest?: boolean;
 }
 
 /**
@@ -71,6 +77,8 @@ export interface AccountantOptions extends CallPricerOptions {
 export class Accountant {
   private histograms: Histograms | undefined;
   private health: HealthCounters | undefined;
+  /** The opt-in metrics (`genAiLatest`). */
+  private latest: LatestGenAiMetrics | undefined;
   private stopCountingBounds: (() => void) | undefined;
   /** Record key → its exported totals and histogram attributes. */
   private readonly series = new Map<string, RecordSeries>();
@@ -128,6 +136,7 @@ export class Accountant {
   setMeter(meter: Meter): void {
     this.histograms = createHistograms(meter);
     this.health = createHealthCounters(meter);
+    if (this.options.genAiLatest) this.latest = new LatestGenAiMetrics(meter);
     this.countBoundedEstimates(true);
     const each =
       (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
@@ -161,6 +170,11 @@ export class Accountant {
     return this.options.prices;
   }
 
+  /** Whether the latest experimental GenAI conventions were opted in to (spans follow them too). */
+  get genAiLatest(): boolean {
+    return this.options.genAiLatest === true;
+  }
+
   /** Prices the record (see {@link CallPricer}) and records every metric for it. Never throws. */
   account(record: UsageRecord): AccountingResult {
     let result: AccountingResult = { costUsd: 0, priced: false };
@@ -187,21 +201,22 @@ export class Accountant {
     const totals = series.totals;
     totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
 
+    let errorType: string | undefined;
     // A batch line ran inside the batch's own time: it has no call duration.
     if (record.outcome !== 'blocked' && record.batchId === undefined) {
+      if (record.errorType !== undefined)
+        errorType = this.semconvLimiter.fold('error.type', record.errorType, note);
       histograms.operationDuration.record(
         record.durationS,
-        record.errorType === undefined
-          ? series.semconv
-          : {
-              ...series.semconv,
-              'error.type': this.semconvLimiter.fold('error.type', record.errorType, note),
-            },
+        errorType === undefined ? series.semconv : { ...series.semconv, 'error.type': errorType },
       );
       if (record.timeToFirstChunkS !== undefined) {
         histograms.timeToFirstChunk.record(record.timeToFirstChunkS, series.semconv);
       }
     }
+    // A blocked call never reached its provider: no inference operation to record.
+    if (this.latest !== undefined && record.outcome !== 'blocked')
+      this.latest.record(record, series.semconv, errorType);
 
     this.countDropped(note);
 

@@ -58,7 +58,7 @@ export class CallPricer {
     // The provider's own figure: what the invoice says, when asked to prefer it;
     // the catalog's is kept beside it so the two can be compared.
     if (this.options.prefer === 'provider') {
-      return { costUsd: reported, priced: true, catalogUsd };
+      return { costUsd: reported, priced: true, catalogUsd, fromProvider: true };
     }
     if (!price.priced) this.warnUnpriced(record);
     return { costUsd: catalogUsd, priced: price.priced, catalogUsd };

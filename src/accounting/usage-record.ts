@@ -54,4 +54,6 @@ export interface AccountingResult {
   priced: boolean;
   /** The catalog's (or an override's) figure, when the record carried a provider figure too. */
   catalogUsd?: number | undefined;
+  /** `costUsd` is the provider's own figure (`pricing.prefer: provider`), not computed here. */
+  fromProvider?: boolean;
 }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
-import { ATTR } from '../accounting/span-attributes.js';
+import { ATTR, latestSpanAttributes } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
@@ -250,6 +250,9 @@ export class LlmCall implements CallObserver {
     // keep the reservation from being settled or the span from ending.
     let costUsd = 0;
     let priced = false;
+    let fromProvider = false;
+    const timeToFirstChunkS =
+      this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000;
     try {
       const end = performance.now();
       const record: UsageRecord = {
@@ -264,15 +267,16 @@ export class LlmCall implements CallObserver {
         outcome,
         errorType,
         durationS: (end - init.startedAt) / 1000,
-        timeToFirstChunkS:
-          this.firstChunkAt === undefined ? undefined : (this.firstChunkAt - init.startedAt) / 1000,
+        timeToFirstChunkS,
         // What ran is what is billed; a request's `auto` is resolved by the response.
         serviceTier: this.responseTier() ?? init.requestServiceTier,
         startedAt: init.startTime,
         providerCostUsd: this.providerCostUsd ?? this.stream?.providerCostUsd,
       };
-      let catalogUsd: number | undefined;
-      ({ costUsd, priced, catalogUsd } = init.accountant.account(record));
+      const result = init.accountant.account(record);
+      ({ costUsd, priced } = result);
+      const catalogUsd = result.catalogUsd;
+      fromProvider = result.fromProvider === true;
       if (record.providerCostUsd !== undefined) {
         span.setAttribute(ATTR.costProviderUsd, record.providerCostUsd);
         init.providerCosts?.add(init.provider, record.providerCostUsd, catalogUsd ?? 0);
@@ -300,11 +304,17 @@ export class LlmCall implements CallObserver {
         span.setAttribute(ATTR.inputTokens, inputTokens(usage));
         span.setAttribute(ATTR.outputTokens, outputTokens(usage));
         if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
-        if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
+        // Opted in to the latest conventions, cache writes have their new name (below).
+        const latest = init.accountant.genAiLatest;
+        if (usage.cacheWrite > 0 && !latest)
+          span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
         if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
         span.setAttribute(ATTR.usageEstimated, estimated);
         span.setAttribute(ATTR.costUsd, costUsd);
         span.setAttribute(ATTR.priced, priced);
+        const streamed = this.stream !== undefined;
+        const facts = { usage, costUsd, priced, fromProvider, streamed, timeToFirstChunkS };
+        if (latest) span.setAttributes(latestSpanAttributes(facts));
       }
     } catch (err) {
       diag.error('tokenfuse: ending an LLM call span failed', err);

@@ -8,7 +8,7 @@
  * fold what tokenfuse keeps: these views say so for each per-call instrument.
  */
 import type { ViewOptions } from '@opentelemetry/sdk-metrics';
-import { METRIC, OUTCOMES, TOKEN_TYPES } from './contract.js';
+import { METRIC, OUTCOMES, SEMCONV_LATEST_METRIC, TOKEN_TYPES } from './contract.js';
 
 /**
  * Distinct values kept of each histogram-only attribute (operation, provider name,
@@ -55,6 +55,20 @@ export function cardinalityLimits(caps: CardinalityCaps): Record<string, number>
     [METRIC.operationDuration]: sets * (SEMCONV_VALUES_CAP + 2),
     [METRIC.timeToFirstChunk]: sets,
   };
+  // The opt-in instruments (`gen_ai_latest_experimental`; a view of an instrument never
+  // created is inert): the counters by two modalities, the histograms as the ones above.
+  const latest = SEMCONV_LATEST_METRIC;
+  for (const name of [
+    latest.usageInputTokens,
+    latest.usageOutputTokens,
+    latest.usageCacheReadTokens,
+    latest.usageCacheWriteTokens,
+    latest.usageReasoningTokens,
+  ])
+    sized[name] = sets * 2;
+  for (const name of [latest.operationInputTokens, latest.operationOutputTokens, latest.duration])
+    sized[name] = sets * (SEMCONV_VALUES_CAP + 2);
+  sized[latest.timeToFirstChunk] = sets;
   for (const name of Object.keys(sized)) {
     sized[name] = caps.cardinalityLimit ?? sized[name]! + 1;
   }

@@ -12,11 +12,12 @@ import { METRIC, METRIC_HELP } from './contract.js';
 // Names and descriptions come from the metrics contract; re-exported for existing importers.
 export { METRIC, METRIC_HELP };
 
-// Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
-const TOKEN_BUCKETS = [
+/** Token histogram bucket boundaries from the OpenTelemetry GenAI semantic conventions. */
+export const TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
-const DURATION_BUCKETS = [
+/** Duration histogram bucket boundaries (seconds) from the GenAI semantic conventions. */
+export const DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
 
