@@ -11,7 +11,7 @@ import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
 import { behaviourSuite } from './sdk/behaviour.js';
-import { googleGenAiDriver } from './sdk/drivers/google-genai.js';
+import { googleGenAiDriver, googleGenAiDriverFor } from './sdk/drivers/google-genai.js';
 
 // The CommonJS build, the one the instrumentation's require hook patches.
 const require = createRequire(import.meta.url);
@@ -19,7 +19,10 @@ const genai = require('@google/genai') as typeof GenAI;
 const MODULE_NAME = '@google/genai';
 
 // The shared behaviour suite (test/sdk/behaviour.ts); client-wide headers declared away.
+// Each supported major, installed side by side (npm aliases for the older two).
 behaviourSuite(googleGenAiDriver);
+behaviourSuite(googleGenAiDriverFor('google-genai-v2'));
+behaviourSuite(googleGenAiDriverFor('google-genai-v1'));
 
 let llm: FakeOpenAI;
 let h: Harness | undefined;

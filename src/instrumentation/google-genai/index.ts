@@ -1,5 +1,5 @@
 /**
- * `@google/genai` (3.x): `models.generateContent`, `generateContentStream` and
+ * `@google/genai` (1.42 to 3.x): `models.generateContent`, `generateContentStream` and
  * `embedContent` on the Gemini API and Vertex AI, and the chats built on them.
  * The public methods are per-instance arrow functions; each calls a prototype
  * method that sends exactly one billed request (automatic function calling and
