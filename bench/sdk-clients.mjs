@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { tokenfuseMiddleware } from '../dist/index.js';
 import { anthropicRawFrames } from '../examples/shared/fake-anthropic.mjs';
 import { geminiRawFrames } from '../examples/shared/fake-gemini.mjs';
 
@@ -396,7 +397,6 @@ async function bedrockSdk() {
 async function aiSdk(tokenfuse) {
   const ai = require('ai');
   const { createOpenAI } = require('@ai-sdk/openai');
-  const { tokenfuseMiddleware } = await import('../dist/index.js');
   const version = versionOf('ai');
   const state = { n: 50 };
   const provider = createOpenAI({
