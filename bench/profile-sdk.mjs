@@ -36,5 +36,7 @@ const c = process.cpuUsage(c0);
 const { profile } = await session.post('Profiler.stop');
 if (out) writeFileSync(out, JSON.stringify(profile));
 const per = (c.user + c.system) / n;
-console.log(`${sdk.label} ${kind}${process.env.PROFILE_BARE ? ' (bare)' : ''}: ${per.toFixed(1)} µs CPU each`);
+console.log(
+  `${sdk.label} ${kind}${process.env.PROFILE_BARE ? ' (bare)' : ''}: ${per.toFixed(1)} µs CPU each`,
+);
 process.exit(0);
