@@ -5,6 +5,8 @@
 // cost: long streams minus short ones, over the chunks between them, so the per-call part
 // cancels) and µs to the first chunk. Added by an arm = its sample minus bare A's of the
 // same round; the A-vs-A control = bare B minus bare A, what noise alone makes of one code.
+// An arm calls openai 7's chat completions through its `client` unless it brings its own
+// `call()` and `stream(n, now)` (bench/sdks.mjs: each SDK's own client).
 import { performance } from 'node:perf_hooks';
 import { call, spans, stream } from './arms.mjs';
 import { prng, shuffled, summary } from './stats.mjs';
@@ -50,7 +52,7 @@ export async function measure(o) {
     const t0 = now();
     for (let i = 0; i < o.calls; i++) {
       const w = latency ? performance.now() : 0;
-      await call(arm.client);
+      await (arm.call ? arm.call() : call(arm.client));
       if (latency) latency.push((performance.now() - w) * 1000);
     }
     return (now() - t0) / o.calls;
@@ -61,7 +63,7 @@ export async function measure(o) {
     let ttfc = 0;
     for (let i = 0; i < o.streams; i++) {
       for (const n of i % 2 === 0 ? [o.long, o.short] : [o.short, o.long]) {
-        const r = await stream(arm.client, n, now);
+        const r = await (arm.stream ? arm.stream(n, now) : stream(arm.client, n, now));
         if (n === o.long) long += r.total;
         else short += r.total;
         ttfc += r.ttfc;
@@ -92,7 +94,7 @@ export async function measure(o) {
     for (const arm of shuffled(o.arms, random)) {
       use(arm);
       const s = samples.get(arm);
-      for (let i = 0; i < o.settle; i++) await call(arm.client);
+      for (let i = 0; i < o.settle; i++) await (arm.call ? arm.call() : call(arm.client));
       let before = spans.ended;
       s.call.push(await callBlock(arm, s));
       checkSpans(arm, before, o.calls);

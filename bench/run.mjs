@@ -7,8 +7,9 @@
 //   BENCH_SECTIONS=sdk,redis npm run bench                    (some sections only)
 //
 // Environment (defaults in brackets):
-//   BENCH_SECTIONS   sdk,budgets,redis,scrape,soak [all]
+//   BENCH_SECTIONS   sdk,sdks,budgets,redis,scrape,soak [all]
 //   BENCH_ARMS       tokenfuse,traceloop,otel,langfuse,arize [all]
+//   BENCH_SDKS       openai-v4,openai,anthropic,google-genai,bedrock,ai-sdk [all] (sdks section)
 //   BENCH_ROUNDS     rounds (block pairs per arm) [300]
 //   BENCH_CALLS      calls per call block [200]
 //   BENCH_STREAMS    long/short stream pairs per stream block [2]
@@ -32,12 +33,13 @@ import { performance } from 'node:perf_hooks';
 import { ARM_FACTORIES, bare, OPENAI_VERSION, shutdownProviders, tokenfuseArm } from './arms.mjs';
 import { measure } from './measure.mjs';
 import { redisBench } from './redis.mjs';
+import { sdksSection } from './sdks.mjs';
 import { summary, table } from './stats.mjs';
 
 const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const list = (name, all) => process.env[name]?.split(',').map((s) => s.trim()) ?? all;
 export const env = {
-  sections: list('BENCH_SECTIONS', ['sdk', 'budgets', 'redis', 'scrape', 'soak']),
+  sections: list('BENCH_SECTIONS', ['sdk', 'sdks', 'budgets', 'redis', 'scrape', 'soak']),
   arms: list('BENCH_ARMS', Object.keys(ARM_FACTORIES)),
   rounds: num('BENCH_ROUNDS', 300),
   calls: num('BENCH_CALLS', 200),
@@ -173,6 +175,8 @@ async function soakSection() {
 for (const section of env.sections) {
   const s0 = performance.now();
   if (section === 'sdk') await sdkSection();
+  else if (section === 'sdks')
+    rows.push(...(await sdksSection({ env, log, measure, target: TARGET, clockName })));
   else if (section === 'budgets') await hook('budgets.mjs');
   else if (section === 'scrape') await hook('scrape.mjs');
   else if (section === 'redis')

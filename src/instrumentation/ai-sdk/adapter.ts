@@ -79,10 +79,9 @@ export const aiSdkPromises: SdkPromises = {
 function iteratorOf(stream: ReadableStream<unknown>): AsyncIterator<unknown> {
   const reader = stream.getReader();
   return {
-    next: () =>
-      reader
-        .read()
-        .then((r) => (r.done ? { done: true, value: undefined } : { done: false, value: r.value })),
+    // A read result is already an iterator result (`{ done, value }`): handed on as it is,
+    // with no promise or object of our own per part.
+    next: () => reader.read() as Promise<IteratorResult<unknown>>,
     async return(value?: unknown) {
       await reader.cancel().catch(() => undefined);
       return { done: true, value };
@@ -101,14 +100,22 @@ function iteratorOf(stream: ReadableStream<unknown>): AsyncIterator<unknown> {
 function readableOf(iterator: AsyncIterator<unknown>): ReadableStream<unknown> {
   return new ReadableStream<unknown>(
     {
-      async pull(controller) {
+      // The iterator's own promise, not an async function's around it: one promise per part.
+      pull(controller) {
+        let next: Promise<IteratorResult<unknown>>;
         try {
-          const r = await iterator.next();
-          if (r.done) controller.close();
-          else controller.enqueue(r.value);
+          next = iterator.next();
         } catch (err) {
           controller.error(err);
+          return;
         }
+        return next.then(
+          (r) => {
+            if (r.done) controller.close();
+            else controller.enqueue(r.value);
+          },
+          (err: unknown) => controller.error(err),
+        );
       },
       async cancel(reason) {
         await iterator.return?.(reason);

@@ -8,6 +8,7 @@ import {
   isObject,
   maxOutputOf,
   modelOf,
+  partsText,
   requestAttributes,
   str,
 } from './read.js';
@@ -26,24 +27,39 @@ function fromResult(result: unknown): ResultInfo {
 
 /**
  * One stream chunk. Each chunk may carry `usageMetadata`: the one on the chunk
- * that finishes the candidates is the call's, never a sum.
+ * that finishes the candidates is the call's, never a sum. Read in one pass with
+ * nothing allocated but the text piece: this runs for every chunk.
  */
 function onStreamItem(item: unknown, state: StreamState): boolean {
   if (!isObject(item)) return false;
-  const { text, reasons } = candidatesOf(item);
-  if (text !== '') {
-    state.pieces.push(text);
-    state.firstChunk = true;
+  const candidates = item.candidates;
+  let finished = false;
+  if (Array.isArray(candidates)) {
+    // `i` counts the candidates that are objects, as `candidatesOf` does.
+    let i = 0;
+    for (const candidate of candidates) {
+      if (!isObject(candidate)) continue;
+      // Only the first candidate's text: the stream's cut-off counts one piece per delta.
+      if (i === 0) {
+        const text = partsText(candidate);
+        if (text !== '') {
+          state.pieces.push(text);
+          state.firstChunk = true;
+        }
+      }
+      const reason = candidate.finishReason;
+      if (typeof reason === 'string') {
+        finished = true;
+        if (i < 128) state.finishReasons[i] = reason;
+      }
+      i++;
+    }
   }
-  reasons.forEach((reason, i) => {
-    if (reason !== undefined && i < 128) state.finishReasons[i] = reason;
-  });
   // Chunks before the last carry a running count (the prompt so far, no output): a
   // stream abandoned or cut before its last chunk is estimated from what it streamed.
-  if (isObject(item.usageMetadata) && reasons.some((r) => r !== undefined))
-    state.usage = fromGeminiUsage(item.usageMetadata);
-  state.responseModel = str(item.modelVersion) ?? state.responseModel;
-  state.responseId = str(item.responseId) ?? state.responseId;
+  if (finished && isObject(item.usageMetadata)) state.usage = fromGeminiUsage(item.usageMetadata);
+  if (typeof item.modelVersion === 'string') state.responseModel = item.modelVersion;
+  if (typeof item.responseId === 'string') state.responseId = item.responseId;
   return false;
 }
 

@@ -114,6 +114,15 @@ export function inputText(params: any): string {
   }
 }
 
+/** The text of one candidate's parts. */
+export function partsText(candidate: Record<string, any>): string {
+  const parts = isObject(candidate.content) ? candidate.content.parts : undefined;
+  if (!Array.isArray(parts)) return '';
+  let text = '';
+  for (const p of parts) if (isObject(p) && typeof p.text === 'string') text += p.text;
+  return text;
+}
+
 /** Text and finish reasons of a `GenerateContentResponse` (or a stream chunk of one). */
 export function candidatesOf(response: unknown): { text: string; reasons: (string | undefined)[] } {
   let text = '';
@@ -122,10 +131,8 @@ export function candidatesOf(response: unknown): { text: string; reasons: (strin
   if (!Array.isArray(candidates)) return { text, reasons };
   for (const candidate of candidates) {
     if (!isObject(candidate)) continue;
-    const parts = isObject(candidate.content) ? candidate.content.parts : undefined;
     // Only the first candidate's text: the stream's cut-off counts one piece per delta.
-    if (reasons.length === 0 && Array.isArray(parts))
-      for (const p of parts) if (isObject(p)) text += str(p.text) ?? '';
+    if (reasons.length === 0) text = partsText(candidate);
     reasons.push(str(candidate.finishReason));
   }
   return { text, reasons };

@@ -93,8 +93,9 @@ function extractorOf(provider: Provider, flavor: string): PreparedExtractor | un
   return found ?? undefined;
 }
 
-// A handful of catalog providers by two flavours: small, bounded by the catalog.
-const plans = new Map<string, ReadPlan | null>();
+// A handful of catalog providers by three flavours: small, bounded by the catalog.
+// Keyed by provider id, then flavour: no key string is built per call.
+const plans = new Map<string, Map<UsageFlavor, ReadPlan | null>>();
 
 /**
  * The plan for reading `flavor` usage of `catalogProviderId` (undefined reads as
@@ -109,23 +110,35 @@ export function planFor(
   catalogProviderId: string | undefined,
   flavor: UsageFlavor,
 ): ReadPlan | undefined {
-  const openai = findProvider({ providerId: 'openai' });
   const own =
     catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
-  const key = `${own?.id ?? ''}\u0000${flavor}`;
-  const cached = plans.get(key);
+  // OpenAI's entry is looked up (a scan of the catalog) only when the plan can use it:
+  // not for a provider's native (`default`) usage, and not twice when it is the own one.
+  const openai =
+    flavor === 'default'
+      ? undefined
+      : own?.id === 'openai'
+        ? own
+        : findProvider({ providerId: 'openai' });
+  const ownId = own?.id ?? '';
+  let byFlavor = plans.get(ownId);
+  if (byFlavor === undefined) {
+    byFlavor = new Map();
+    plans.set(ownId, byFlavor);
+  }
+  const cached = byFlavor.get(flavor);
   if (cached === null) return undefined;
   if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
 
   // OpenAI's wire format only fills OpenAI-shaped usage (chat, Responses).
-  const fallback = openai && flavor !== 'default' ? extractorOf(openai, flavor) : undefined;
+  const fallback = openai ? extractorOf(openai, flavor) : undefined;
   const primary =
     (own &&
       (extractorOf(own, flavor) ??
         (flavor === 'chat' ? extractorOf(own, 'default') : undefined))) ??
     fallback;
   if (primary === undefined) {
-    plans.set(key, null);
+    byFlavor.set(flavor, null);
     return undefined;
   }
   const secondary = fallback !== undefined && fallback !== primary ? fallback : undefined;
@@ -145,6 +158,6 @@ export function planFor(
     fields: [...primaryFields, ...secondaryOnly],
     secondaryOnly,
   };
-  plans.set(key, plan);
+  byFlavor.set(flavor, plan);
   return plan;
 }

@@ -104,36 +104,43 @@ export function toCatalogUsage(usage: NormalizedUsage): Usage {
   return out;
 }
 
+/** The kinds {@link toNormalized} reads into named fields; any other goes to `other`. */
+const NAMED_KINDS = new Set([
+  'input_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'input_audio_tokens',
+  'output_tokens',
+  'output_audio_tokens',
+  'output_reasoning_tokens',
+]);
+
 /** The catalog's usage of a call as tokenfuse keeps it. */
 function toNormalized(u: Usage): NormalizedUsage {
-  const {
-    input_tokens = 0,
-    cache_read_tokens: cacheRead = 0,
-    cache_write_tokens: cacheWrite = 0,
-    input_audio_tokens: inputAudio = 0,
-    output_tokens = 0,
-    output_audio_tokens: outputAudio = 0,
-    output_reasoning_tokens: reasoning = 0,
-    ...rest
-  } = u;
+  const cacheRead = u.cache_read_tokens ?? 0;
+  const cacheWrite = u.cache_write_tokens ?? 0;
+  const inputAudio = u.input_audio_tokens ?? 0;
+  const outputAudio = u.output_audio_tokens ?? 0;
   const usage: NormalizedUsage = {
-    input: input_tokens - cacheRead - cacheWrite - inputAudio,
+    input: (u.input_tokens ?? 0) - cacheRead - cacheWrite - inputAudio,
     cacheRead,
     cacheWrite,
-    output: output_tokens - outputAudio,
-    reasoning,
+    output: (u.output_tokens ?? 0) - outputAudio,
+    reasoning: u.output_reasoning_tokens ?? 0,
   };
   if (inputAudio > 0) usage.inputAudio = inputAudio;
   if (outputAudio > 0) usage.outputAudio = outputAudio;
-  const other: Record<string, number> = {};
-  let any = false;
-  for (const [key, value] of Object.entries(rest)) {
+  // Read on every call: no rest object or entry list, only the rare extra kinds.
+  let other: Record<string, number> | undefined;
+  for (const key in u) {
+    if (NAMED_KINDS.has(key)) continue;
+    const value = u[key];
     if (value !== undefined && value > 0) {
+      other ??= {};
       other[key] = value;
-      any = true;
     }
   }
-  if (any) usage.other = other;
+  if (other !== undefined) usage.other = other;
   return usage;
 }
 
@@ -201,10 +208,29 @@ function clampParts(u: Usage): void {
     parts = more;
   }
   // Top down: a total is final before its parts are clamped to it.
+  if (parts === PARTS) {
+    // The fixed table's order, without a visited set per call.
+    for (const [total, own] of PARTS_TOP_DOWN) clampTo(u, total, own);
+    return;
+  }
   const done = new Set<string>();
   clampTree(u, parts, 'input_tokens', done);
   clampTree(u, parts, 'output_tokens', done);
 }
+
+/** {@link PARTS} in the order `clampTree` walks it: each total before its parts. */
+const PARTS_TOP_DOWN: readonly (readonly [string, readonly string[]])[] = (() => {
+  const order: [string, readonly string[]][] = [];
+  const walk = (total: string) => {
+    if (order.some(([t]) => t === total)) return;
+    const own = PARTS[total] ?? [];
+    order.push([total, own]);
+    for (const part of own) walk(part);
+  };
+  walk('input_tokens');
+  walk('output_tokens');
+  return order.filter(([, own]) => own.length > 0);
+})();
 
 function clampTree(
   u: Usage,
