@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
-import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { context, DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import {
+  defaultResource,
   detectResources,
   envDetector,
   hostDetector,
@@ -13,12 +15,7 @@ import {
 } from '@opentelemetry/resources';
 import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { createSharedParts, startRestore, TokenfuseInstrumentation } from './compose.js';
@@ -37,6 +34,12 @@ import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contra
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import type { OverflowWatch } from './metrics/overflow-watch.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+import {
+  metricsExporters,
+  pushMetricReaders,
+  sdkDisabled,
+  traceProcessors,
+} from './otel-exporters.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
@@ -180,8 +183,11 @@ export function markNotRunning(reason: NotRunningReason, detail = ''): void {
  * Starts an OpenTelemetry NodeSDK with tokenfuse in it: what `tokenfuse/register`
  * runs. Returns the running parts; calling it again returns the first runtime.
  *
- * Traces are exported only when `OTEL_TRACES_EXPORTER` is `otlp` or `console`:
- * tokenfuse's accounting needs no exporter.
+ * Exporters follow the standard OpenTelemetry variables (docs/opentelemetry.md):
+ * metrics as `OTEL_METRICS_EXPORTER` says (`prometheus` by default), traces only when
+ * `OTEL_TRACES_EXPORTER` is `otlp` or `console` (tokenfuse's accounting needs no
+ * exporter). With `OTEL_SDK_DISABLED=true` nothing is exported and no endpoint is
+ * served, while budgets and fuses keep enforcing: a fuse is a safety device, not telemetry.
  */
 export function start(options: StartOptions = {}): TokenfuseRuntime | undefined {
   const existing = globalSlot[RUNTIME];
@@ -210,21 +216,34 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   }
 
   const tokenfuse = createTokenfuse(config);
+  const telemetryOff = sdkDisabled();
   // Detect the resource ourselves so we can wait for its async attributes (host.id
   // is read from a file): pull exporters never wait for them, and the Prometheus
   // serializer logs an error on every scrape until they settle, so /metrics waits.
-  let resource = detectResources({
-    detectors: [envDetector, processDetector, hostDetector, osDetector, serviceInstanceIdDetector],
-  });
+  // On the SDK's default resource (service.name `unknown_service:node`, telemetry.sdk.*),
+  // as the NodeSDK does: an OTLP backend keys everything by service.name.
+  let resource = defaultResource().merge(
+    detectResources({
+      detectors: [
+        envDetector,
+        processDetector,
+        hostDetector,
+        osDetector,
+        serviceInstanceIdDetector,
+      ],
+    }),
+  );
   if (config.serviceName)
     resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
   const resourceReady = (resource.waitForAsyncAttributes?.() ?? Promise.resolve()).catch(
     () => undefined,
   );
-  const metricReaders: IMetricReader[] = [...(options.metricReaders ?? [])];
+  const exporters = telemetryOff ? [] : metricsExporters(config.metrics.exporter);
+  const pushed = pushMetricReaders(exporters);
+  const metricReaders: IMetricReader[] = [...(options.metricReaders ?? []), ...pushed.readers];
   let prometheus: PrometheusExporter | undefined;
   let metricsServer: Server | undefined;
-  if (config.metrics.exporter === 'prometheus') {
+  if (exporters.includes('prometheus')) {
     const { host, port, endpoint } = config.metrics;
     prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
     metricsServer = serveMetrics(prometheus, {
@@ -240,24 +259,28 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   // With the Prometheus endpoint on, the prom-client bridge reads through that
   // exporter instead of being a reader of its own.
   const promClientBridge = new PromClientBridge(prometheus, tokenfuse.seriesOverflow);
-  if (!prometheus) metricReaders.push(promClientBridge);
+  if (!prometheus && !telemetryOff) metricReaders.push(promClientBridge);
 
+  // Readers and processors are always given, so the NodeSDK never builds its own from
+  // the same variables (which would export everything twice).
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
     instrumentations: [tokenfuse.instrumentation],
-    spanProcessors: [
-      tokenfuse.spanProcessor,
-      ...traceExportersFromEnv(),
-      ...(options.spanProcessors ?? []),
-    ],
-    metricReaders,
+    spanProcessors: telemetryOff
+      ? []
+      : [tokenfuse.spanProcessor, ...traceProcessors(), ...(options.spanProcessors ?? [])],
+    metricReaders: telemetryOff ? [] : metricReaders,
     // Past the SDK's default of 2000 series per instrument, label sets tokenfuse keeps
     // would be folded into one overflow series (with wrong sums): sized from our caps.
     views: tokenfuse.metricViews,
     logRecordProcessors: [],
   });
-  sdk.start();
+  // The NodeSDK does nothing at all when OTEL_SDK_DISABLED is true, instrumentations
+  // included; the calls must still be patched (that is where fuses block), and
+  // withAttribution() needs a context manager to follow async code.
+  if (telemetryOff) startWithoutTelemetry(tokenfuse.instrumentation);
+  else sdk.start();
 
   say(
     startupLine({
@@ -275,9 +298,17 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
           : config.ledger.restore
             ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
             : 'memory',
-      metrics: metricsServer
-        ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
-        : 'not served (metrics.exporter none)',
+      metrics: telemetryOff
+        ? 'and traces not exported (OTEL_SDK_DISABLED=true); budgets and fuses still enforce'
+        : describeMetrics(
+            metricsServer
+              ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
+              : undefined,
+            pushed.described,
+            process.env.OTEL_METRICS_EXPORTER?.trim()
+              ? 'OTEL_METRICS_EXPORTER'
+              : 'metrics.exporter',
+          ),
     }),
   );
 
@@ -311,23 +342,21 @@ function disabled(by: string): undefined {
   return undefined;
 }
 
-function traceExportersFromEnv(): SpanProcessor[] {
-  const names = (process.env.OTEL_TRACES_EXPORTER ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const processors: SpanProcessor[] = [];
-  for (const name of names) {
-    if (name === 'otlp')
-      processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }));
-    else if (name === 'console')
-      processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    else if (name !== 'none')
-      diag.warn(
-        `tokenfuse: OTEL_TRACES_EXPORTER=${name} is not supported by tokenfuse/register; use otlp or console`,
-      );
-  }
-  return processors;
+/** What the NodeSDK's start() would have done for tokenfuse, minus every exporter. */
+function startWithoutTelemetry(instrumentation: TokenfuseInstrumentation): void {
+  const manager = new AsyncLocalStorageContextManager();
+  manager.enable();
+  context.setGlobalContextManager(manager);
+  registerInstrumentations({ instrumentations: [instrumentation] });
+}
+
+/** The startup line's `metrics …` part: the endpoint and the pushes, or why there are none. */
+function describeMetrics(served: string | undefined, pushed: string[], by: string): string {
+  const parts = [...(served ? [served] : []), ...pushed];
+  if (parts.length > 0) return parts.join(', ');
+  return by === 'metrics.exporter'
+    ? 'not served (metrics.exporter none)'
+    : `not exported (${by}=${process.env.OTEL_METRICS_EXPORTER?.trim()})`;
 }
 
 // The metrics contract's lists, public under these names since before it had a module.
