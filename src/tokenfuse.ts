@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import { context, DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import {
   defaultResource,
   detectResources,
@@ -130,6 +129,8 @@ export interface TokenfuseRuntime extends Tokenfuse {
   readonly prometheus: PrometheusExporter | undefined;
   /** Serves the same metrics through prom-client; see {@link registerTokenfuseMetrics}. */
   readonly promClientBridge: PromClientBridge;
+  /** @internal `OTEL_SDK_DISABLED=true`: no metrics anywhere, prom-client included. */
+  readonly telemetryOff?: boolean;
   shutdown(): Promise<void>;
 }
 
@@ -276,10 +277,10 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     views: tokenfuse.metricViews,
     logRecordProcessors: [],
   });
-  // The NodeSDK does nothing at all when OTEL_SDK_DISABLED is true, instrumentations
-  // included; the calls must still be patched (that is where fuses block), and
-  // withAttribution() needs a context manager to follow async code.
-  if (telemetryOff) startWithoutTelemetry(tokenfuse.instrumentation);
+  // The NodeSDK does nothing at all when OTEL_SDK_DISABLED is true. The calls are
+  // patched all the same (the instrumentation enables itself when it is built), but
+  // withAttribution() needs a context manager to follow async code into them.
+  if (telemetryOff) startContextOnly();
   else sdk.start();
 
   say(
@@ -317,6 +318,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     sdk,
     prometheus,
     promClientBridge,
+    telemetryOff,
     async shutdown() {
       delete globalSlot[RUNTIME];
       markNotRunning('shut_down');
@@ -342,12 +344,11 @@ function disabled(by: string): undefined {
   return undefined;
 }
 
-/** What the NodeSDK's start() would have done for tokenfuse, minus every exporter. */
-function startWithoutTelemetry(instrumentation: TokenfuseInstrumentation): void {
+/** The part of the NodeSDK's start() that budgets need: the context manager. */
+function startContextOnly(): void {
   const manager = new AsyncLocalStorageContextManager();
   manager.enable();
   context.setGlobalContextManager(manager);
-  registerInstrumentations({ instrumentations: [instrumentation] });
 }
 
 /** The startup line's `metrics …` part: the endpoint and the pushes, or why there are none. */
@@ -377,6 +378,13 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
     'registerTokenfuseMetrics()',
     'with your own NodeSDK, add a PromClientBridge to it instead',
   );
+  if (runtime.telemetryOff) {
+    // The bridge reads through no meter provider then; registering it would fail every scrape.
+    say(
+      "tokenfuse: OTEL_SDK_DISABLED=true: tokenfuse's metrics are not added to the prom-client registry",
+    );
+    return;
+  }
   // Budget and fuse series exist only when budgets do, ledger errors only with the
   // shared ledger or restoring from Prometheus; don't declare them empty.
   const fuseNames = new Set(Object.values(FUSE_METRIC).map((n) => PROMETHEUS_NAME[n]));

@@ -6,7 +6,7 @@
 //
 // The app (test/fixtures/apps/otlp-app.mjs) makes chat-app.mjs's three gpt-4.1 calls at the
 // declared relay `local-relay` (priced as OpenAI): "one two three four five" → 8 input,
-// 4 output (platform); "six seven" → 5 / 2 (research, X-Department); streamed "stream
+// 4 output (platform); "six seven" → 5 / 2 (research, withAttribution); streamed "stream
 // please" → 5 / 3 (platform). On SIGUSR2 it shuts tokenfuse down (every reader and span
 // processor exports what it holds) and exits, so what arrived by then is all there is.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ import {
   metricsExporters,
   otlpEndpoint,
   otlpProtocol,
+  pushMetricReaders,
+  traceProcessors,
 } from '../src/otel-exporters.js';
 import { type Attrs, attrs, type Metric, OtlpReceiver } from './helpers/otlp-receiver.js';
 import { App, childEnv, freePort, tryConnect } from './helpers/processes.js';
@@ -403,7 +405,8 @@ describe('OTEL_SDK_DISABLED=true', () => {
       },
       { config: budgetConfig },
     );
-    // platform-hourly (10 tokens) admits the first platform call (12 tokens), not the stream.
+    // platform-hourly (10 tokens) admits the first platform call (12 tokens), not the stream;
+    // the research call, tagged by withAttribution(), is not the budget's.
     expect(r.ready).toEqual({ ready: true, errors: ['BudgetExceededError'] });
     expect(await tryConnect(r.promPort)).toBe('ECONNREFUSED');
     await flushAndExit(r.app);
@@ -412,6 +415,31 @@ describe('OTEL_SDK_DISABLED=true', () => {
     expect(r.startup).toContain(
       '1 budget, 0 policies; ledger memory; metrics and traces not exported (OTEL_SDK_DISABLED=true); budgets and fuses still enforce',
     );
+  });
+
+  it("adds nothing to an app's prom-client registry, and says so; the app's own metrics stay", async () => {
+    const appPort = await freePort();
+    const app = new App(
+      ['--import', 'tokenfuse/register', 'test/fixtures/apps/prom-client-app.mjs'],
+      childEnv({
+        LLM_BASE_URL: `${server.url}/v1`,
+        TOKENFUSE_CONFIG: relayConfig,
+        APP_PORT: String(appPort),
+        OTEL_SDK_DISABLED: 'TRUE',
+      }),
+    );
+    apps.push(app);
+    await app.firstLine();
+    const res = await fetch(`http://127.0.0.1:${appPort}/metrics`);
+    expect(res.status).toBe(200);
+    const names = new Set(parsePrometheusText(await res.text()).map((s) => s.name));
+    expect(names.has('app_http_requests_total')).toBe(true);
+    expect([...names].filter((n) => n.startsWith('tokenfuse_') || n.startsWith('gen_ai_'))).toEqual(
+      [],
+    );
+    expect(tokenfuseLines(app.stderr, 'prom-client registry')).toEqual([
+      "tokenfuse: OTEL_SDK_DISABLED=true: tokenfuse's metrics are not added to the prom-client registry",
+    ]);
   });
 });
 
@@ -453,6 +481,29 @@ describe('reading the variables', () => {
         OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://user:pw@otlp.example/ingest?key=abc',
       }),
     ).toBe('https://user:***@otlp.example/ingest?***');
+  });
+
+  it('builds one periodic reader per push exporter, and span processors per trace exporter', async () => {
+    const pushed = pushMetricReaders(['prometheus', 'otlp', 'console'], {
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
+      OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    });
+    expect(pushed.readers.map((r) => r.constructor.name)).toEqual([
+      'PeriodicExportingMetricReader',
+      'PeriodicExportingMetricReader',
+    ]);
+    expect(pushed.described).toEqual([
+      'otlp grpc http://localhost:4317 every 1000 ms',
+      'console every 1000 ms',
+    ]);
+    expect(pushMetricReaders(['prometheus'], {}).readers).toEqual([]);
+    const processors = traceProcessors({ OTEL_TRACES_EXPORTER: 'console,otlp' });
+    expect(processors.map((p) => p.constructor.name)).toEqual([
+      'SimpleSpanProcessor',
+      'BatchSpanProcessor',
+    ]);
+    expect(traceProcessors({})).toEqual([]);
+    await Promise.all([...pushed.readers, ...processors].map((x) => x.shutdown()));
   });
 
   it('clamps an export timeout longer than the interval, as the SDK does', () => {
