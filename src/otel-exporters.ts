@@ -11,6 +11,8 @@
  * `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` are left to the official
  * exporters, which read their own `OTEL_EXPORTER_OTLP_*` variables.
  */
+import { context } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -245,4 +247,31 @@ export function traceProcessors(env: Env = process.env): SpanProcessor[] {
       );
   }
   return processors;
+}
+
+/**
+ * Under `OTEL_SDK_DISABLED`, the part of the NodeSDK's start() that budgets need: the
+ * context manager `withAttribution()` runs on.
+ */
+export function startContextOnly(): void {
+  const manager = new AsyncLocalStorageContextManager();
+  manager.enable();
+  context.setGlobalContextManager(manager);
+}
+
+/** The startup line's `metrics …` part: the endpoint and the pushes, or why there are none. */
+export function describeMetrics(
+  telemetryOff: boolean,
+  served: string | undefined,
+  pushed: readonly string[],
+  env: Env = process.env,
+): string {
+  if (telemetryOff)
+    return 'and traces not exported (OTEL_SDK_DISABLED=true); budgets and fuses still enforce';
+  const parts = [...(served ? [served] : []), ...pushed];
+  if (parts.length > 0) return parts.join(', ');
+  const named = env.OTEL_METRICS_EXPORTER?.trim();
+  return named
+    ? `not exported (OTEL_METRICS_EXPORTER=${named})`
+    : 'not served (metrics.exporter none)';
 }

@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
-import { context, DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   defaultResource,
@@ -34,9 +33,11 @@ import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import type { OverflowWatch } from './metrics/overflow-watch.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
 import {
+  describeMetrics,
   metricsExporters,
   pushMetricReaders,
   sdkDisabled,
+  startContextOnly,
   traceProcessors,
 } from './otel-exporters.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
@@ -299,17 +300,13 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
           : config.ledger.restore
             ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
             : 'memory',
-      metrics: telemetryOff
-        ? 'and traces not exported (OTEL_SDK_DISABLED=true); budgets and fuses still enforce'
-        : describeMetrics(
-            metricsServer
-              ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
-              : undefined,
-            pushed.described,
-            process.env.OTEL_METRICS_EXPORTER?.trim()
-              ? 'OTEL_METRICS_EXPORTER'
-              : 'metrics.exporter',
-          ),
+      metrics: describeMetrics(
+        telemetryOff,
+        metricsServer
+          ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
+          : undefined,
+        pushed.described,
+      ),
     }),
   );
 
@@ -342,22 +339,6 @@ function disabled(by: string): undefined {
   say(`tokenfuse: disabled by ${by}; your app runs uninstrumented`);
   markNotRunning('disabled', by);
   return undefined;
-}
-
-/** The part of the NodeSDK's start() that budgets need: the context manager. */
-function startContextOnly(): void {
-  const manager = new AsyncLocalStorageContextManager();
-  manager.enable();
-  context.setGlobalContextManager(manager);
-}
-
-/** The startup line's `metrics …` part: the endpoint and the pushes, or why there are none. */
-function describeMetrics(served: string | undefined, pushed: string[], by: string): string {
-  const parts = [...(served ? [served] : []), ...pushed];
-  if (parts.length > 0) return parts.join(', ');
-  return by === 'metrics.exporter'
-    ? 'not served (metrics.exporter none)'
-    : `not exported (${by}=${process.env.OTEL_METRICS_EXPORTER?.trim()})`;
 }
 
 // The metrics contract's lists, public under these names since before it had a module.

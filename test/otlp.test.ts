@@ -15,14 +15,6 @@ import { join } from 'node:path';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import {
-  exportSchedule,
-  metricsExporters,
-  otlpEndpoint,
-  otlpProtocol,
-  pushMetricReaders,
-  traceProcessors,
-} from '../src/otel-exporters.js';
 import { type Attrs, attrs, type Metric, OtlpReceiver } from './helpers/otlp-receiver.js';
 import { App, childEnv, freePort, tryConnect } from './helpers/processes.js';
 import { parsePrometheusText, select } from './helpers/prom-text.js';
@@ -440,83 +432,5 @@ describe('OTEL_SDK_DISABLED=true', () => {
     expect(tokenfuseLines(app.stderr, 'prom-client registry')).toEqual([
       "tokenfuse: OTEL_SDK_DISABLED=true: tokenfuse's metrics are not added to the prom-client registry",
     ]);
-  });
-});
-
-describe('reading the variables', () => {
-  it('lets OTEL_METRICS_EXPORTER decide over metrics.exporter, and falls back to it', () => {
-    expect(metricsExporters('prometheus', {})).toEqual(['prometheus']);
-    expect(metricsExporters('none', {})).toEqual([]);
-    expect(metricsExporters('prometheus', { OTEL_METRICS_EXPORTER: ' OTLP , console' })).toEqual([
-      'otlp',
-      'console',
-    ]);
-    expect(metricsExporters('none', { OTEL_METRICS_EXPORTER: 'prometheus' })).toEqual([
-      'prometheus',
-    ]);
-    expect(metricsExporters('prometheus', { OTEL_METRICS_EXPORTER: 'none,otlp' })).toEqual([]);
-  });
-
-  it('reads the protocol per signal first, and falls back to http/protobuf on a bad one', () => {
-    const env = {
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
-      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
-    };
-    expect(otlpProtocol('METRICS', env)).toBe('grpc');
-    expect(otlpProtocol('TRACES', env)).toBe('http/json');
-    expect(otlpProtocol('METRICS', {})).toBe('http/protobuf');
-    expect(otlpProtocol('METRICS', { OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' })).toBe('http/protobuf');
-  });
-
-  it('names the endpoint the exporter resolves, without its secrets', () => {
-    expect(otlpEndpoint('METRICS', 'http/protobuf', {})).toBe('http://localhost:4318/v1/metrics');
-    expect(otlpEndpoint('TRACES', 'grpc', {})).toBe('http://localhost:4317');
-    expect(
-      otlpEndpoint('METRICS', 'http/json', {
-        OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
-      }),
-    ).toBe('https://collector:4318/v1/metrics');
-    expect(
-      otlpEndpoint('METRICS', 'http/protobuf', {
-        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://user:pw@otlp.example/ingest?key=abc',
-      }),
-    ).toBe('https://user:***@otlp.example/ingest?***');
-  });
-
-  it('builds one periodic reader per push exporter, and span processors per trace exporter', async () => {
-    const pushed = pushMetricReaders(['prometheus', 'otlp', 'console'], {
-      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc',
-      OTEL_METRIC_EXPORT_INTERVAL: '1000',
-    });
-    expect(pushed.readers.map((r) => r.constructor.name)).toEqual([
-      'PeriodicExportingMetricReader',
-      'PeriodicExportingMetricReader',
-    ]);
-    expect(pushed.described).toEqual([
-      'otlp grpc http://localhost:4317 every 1000 ms',
-      'console every 1000 ms',
-    ]);
-    expect(pushMetricReaders(['prometheus'], {}).readers).toEqual([]);
-    const processors = traceProcessors({ OTEL_TRACES_EXPORTER: 'console,otlp' });
-    expect(processors.map((p) => p.constructor.name)).toEqual([
-      'SimpleSpanProcessor',
-      'BatchSpanProcessor',
-    ]);
-    expect(traceProcessors({})).toEqual([]);
-    await Promise.all([...pushed.readers, ...processors].map((x) => x.shutdown()));
-  });
-
-  it('clamps an export timeout longer than the interval, as the SDK does', () => {
-    expect(exportSchedule({})).toEqual({
-      exportIntervalMillis: 60_000,
-      exportTimeoutMillis: 30_000,
-    });
-    expect(exportSchedule({ OTEL_METRIC_EXPORT_INTERVAL: '5000' })).toEqual({
-      exportIntervalMillis: 5000,
-      exportTimeoutMillis: 5000,
-    });
-    expect(
-      exportSchedule({ OTEL_METRIC_EXPORT_INTERVAL: '-1', OTEL_METRIC_EXPORT_TIMEOUT: '100' }),
-    ).toEqual({ exportIntervalMillis: 60_000, exportTimeoutMillis: 100 });
   });
 });
