@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import {
+  defaultResource,
   detectResources,
   envDetector,
   hostDetector,
@@ -13,12 +13,7 @@ import {
 } from '@opentelemetry/resources';
 import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { createSharedParts, startRestore, TokenfuseInstrumentation } from './compose.js';
@@ -37,6 +32,14 @@ import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contra
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import type { OverflowWatch } from './metrics/overflow-watch.js';
 import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+import {
+  describeMetrics,
+  metricsExporters,
+  pushMetricReaders,
+  sdkDisabled,
+  startContextOnly,
+  traceProcessors,
+} from './otel-exporters.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
@@ -127,6 +130,8 @@ export interface TokenfuseRuntime extends Tokenfuse {
   readonly prometheus: PrometheusExporter | undefined;
   /** Serves the same metrics through prom-client; see {@link registerTokenfuseMetrics}. */
   readonly promClientBridge: PromClientBridge;
+  /** @internal `OTEL_SDK_DISABLED=true`: no metrics anywhere, prom-client included. */
+  readonly telemetryOff?: boolean;
   shutdown(): Promise<void>;
 }
 
@@ -180,8 +185,11 @@ export function markNotRunning(reason: NotRunningReason, detail = ''): void {
  * Starts an OpenTelemetry NodeSDK with tokenfuse in it: what `tokenfuse/register`
  * runs. Returns the running parts; calling it again returns the first runtime.
  *
- * Traces are exported only when `OTEL_TRACES_EXPORTER` is `otlp` or `console`:
- * tokenfuse's accounting needs no exporter.
+ * Exporters follow the standard OpenTelemetry variables (docs/opentelemetry.md):
+ * metrics as `OTEL_METRICS_EXPORTER` says (`prometheus` by default), traces only when
+ * `OTEL_TRACES_EXPORTER` is `otlp` or `console` (tokenfuse's accounting needs no
+ * exporter). With `OTEL_SDK_DISABLED=true` nothing is exported and no endpoint is
+ * served, while budgets and fuses keep enforcing: a fuse is a safety device, not telemetry.
  */
 export function start(options: StartOptions = {}): TokenfuseRuntime | undefined {
   const existing = globalSlot[RUNTIME];
@@ -210,21 +218,34 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   }
 
   const tokenfuse = createTokenfuse(config);
+  const telemetryOff = sdkDisabled();
   // Detect the resource ourselves so we can wait for its async attributes (host.id
   // is read from a file): pull exporters never wait for them, and the Prometheus
   // serializer logs an error on every scrape until they settle, so /metrics waits.
-  let resource = detectResources({
-    detectors: [envDetector, processDetector, hostDetector, osDetector, serviceInstanceIdDetector],
-  });
+  // On the SDK's default resource (service.name `unknown_service:node`, telemetry.sdk.*),
+  // as the NodeSDK does: an OTLP backend keys everything by service.name.
+  let resource = defaultResource().merge(
+    detectResources({
+      detectors: [
+        envDetector,
+        processDetector,
+        hostDetector,
+        osDetector,
+        serviceInstanceIdDetector,
+      ],
+    }),
+  );
   if (config.serviceName)
     resource = resource.merge(resourceFromAttributes({ 'service.name': config.serviceName }));
   const resourceReady = (resource.waitForAsyncAttributes?.() ?? Promise.resolve()).catch(
     () => undefined,
   );
-  const metricReaders: IMetricReader[] = [...(options.metricReaders ?? [])];
+  const exporters = telemetryOff ? [] : metricsExporters(config.metrics.exporter);
+  const pushed = pushMetricReaders(exporters);
+  const metricReaders: IMetricReader[] = [...(options.metricReaders ?? []), ...pushed.readers];
   let prometheus: PrometheusExporter | undefined;
   let metricsServer: Server | undefined;
-  if (config.metrics.exporter === 'prometheus') {
+  if (exporters.includes('prometheus')) {
     const { host, port, endpoint } = config.metrics;
     prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
     metricsServer = serveMetrics(prometheus, {
@@ -240,24 +261,28 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   // With the Prometheus endpoint on, the prom-client bridge reads through that
   // exporter instead of being a reader of its own.
   const promClientBridge = new PromClientBridge(prometheus, tokenfuse.seriesOverflow);
-  if (!prometheus) metricReaders.push(promClientBridge);
+  if (!prometheus && !telemetryOff) metricReaders.push(promClientBridge);
 
+  // Readers and processors are always given, so the NodeSDK never builds its own from
+  // the same variables (which would export everything twice).
   const sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
     instrumentations: [tokenfuse.instrumentation],
-    spanProcessors: [
-      tokenfuse.spanProcessor,
-      ...traceExportersFromEnv(),
-      ...(options.spanProcessors ?? []),
-    ],
-    metricReaders,
+    spanProcessors: telemetryOff
+      ? []
+      : [tokenfuse.spanProcessor, ...traceProcessors(), ...(options.spanProcessors ?? [])],
+    metricReaders: telemetryOff ? [] : metricReaders,
     // Past the SDK's default of 2000 series per instrument, label sets tokenfuse keeps
     // would be folded into one overflow series (with wrong sums): sized from our caps.
     views: tokenfuse.metricViews,
     logRecordProcessors: [],
   });
-  sdk.start();
+  // The NodeSDK does nothing at all when OTEL_SDK_DISABLED is true. The calls are
+  // patched all the same (the instrumentation enables itself when it is built), but
+  // withAttribution() needs a context manager to follow async code into them.
+  if (telemetryOff) startContextOnly();
+  else sdk.start();
 
   say(
     startupLine({
@@ -275,9 +300,13 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
           : config.ledger.restore
             ? `memory, spend read back from Prometheus at ${redactUrl(config.ledger.restore.prometheus)}`
             : 'memory',
-      metrics: metricsServer
-        ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
-        : 'not served (metrics.exporter none)',
+      metrics: describeMetrics(
+        telemetryOff,
+        metricsServer
+          ? metricsUrl(config.metrics.host, config.metrics.port, config.metrics.endpoint)
+          : undefined,
+        pushed.described,
+      ),
     }),
   );
 
@@ -286,6 +315,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     sdk,
     prometheus,
     promClientBridge,
+    telemetryOff,
     async shutdown() {
       delete globalSlot[RUNTIME];
       markNotRunning('shut_down');
@@ -311,25 +341,6 @@ function disabled(by: string): undefined {
   return undefined;
 }
 
-function traceExportersFromEnv(): SpanProcessor[] {
-  const names = (process.env.OTEL_TRACES_EXPORTER ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const processors: SpanProcessor[] = [];
-  for (const name of names) {
-    if (name === 'otlp')
-      processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }));
-    else if (name === 'console')
-      processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    else if (name !== 'none')
-      diag.warn(
-        `tokenfuse: OTEL_TRACES_EXPORTER=${name} is not supported by tokenfuse/register; use otlp or console`,
-      );
-  }
-  return processors;
-}
-
 // The metrics contract's lists, public under these names since before it had a module.
 export { CONTRACT_METRICS, METRIC_NAMES } from './metrics/contract.js';
 
@@ -348,6 +359,13 @@ export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void
     'registerTokenfuseMetrics()',
     'with your own NodeSDK, add a PromClientBridge to it instead',
   );
+  if (runtime.telemetryOff) {
+    // The bridge reads through no meter provider then; registering it would fail every scrape.
+    say(
+      "tokenfuse: OTEL_SDK_DISABLED=true: tokenfuse's metrics are not added to the prom-client registry",
+    );
+    return;
+  }
   // Budget and fuse series exist only when budgets do, ledger errors only with the
   // shared ledger or restoring from Prometheus; don't declare them empty.
   const fuseNames = new Set(Object.values(FUSE_METRIC).map((n) => PROMETHEUS_NAME[n]));

@@ -72,6 +72,7 @@ export interface MetricsOptions {
    * How `tokenfuse/register` exposes metrics. `prometheus` serves them over HTTP;
    * `none` starts no server (use `registerTokenfuseMetrics()` on your own prom-client
    * registry, or pass your own readers to `start({ metricReaders })`).
+   * `OTEL_METRICS_EXPORTER`, when set, decides instead (docs/opentelemetry.md).
    * Env: `TOKENFUSE_METRICS_EXPORTER`.
    * @default 'prometheus'
    */

@@ -60,7 +60,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description: 'read `tokenfuse.*` W3C baggage (`withAttribution()`, upstream services)',
   },
   'metrics.exporter': {
-    description: '`none`: no HTTP endpoint (serve the metrics through prom-client instead)',
+    description:
+      '`none`: no HTTP endpoint (serve the metrics through prom-client instead); `OTEL_METRICS_EXPORTER`, when set, decides instead (see [OpenTelemetry](opentelemetry.md))',
     env: 'TOKENFUSE_METRICS_EXPORTER',
   },
   'metrics.host': {
