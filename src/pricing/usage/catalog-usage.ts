@@ -114,7 +114,6 @@ function toNormalized(u: Usage): NormalizedUsage {
     output_tokens = 0,
     output_audio_tokens: outputAudio = 0,
     output_reasoning_tokens: reasoning = 0,
-    ...rest
   } = u;
   const usage: NormalizedUsage = {
     input: input_tokens - cacheRead - cacheWrite - inputAudio,
@@ -125,17 +124,29 @@ function toNormalized(u: Usage): NormalizedUsage {
   };
   if (inputAudio > 0) usage.inputAudio = inputAudio;
   if (outputAudio > 0) usage.outputAudio = outputAudio;
-  const other: Record<string, number> = {};
-  let any = false;
-  for (const [key, value] of Object.entries(rest)) {
+  let other: Record<string, number> | undefined;
+  for (const key of Object.keys(u)) {
+    if (NORMALIZED_KINDS.has(key)) continue;
+    const value = u[key];
     if (value !== undefined && value > 0) {
+      other ??= {};
       other[key] = value;
-      any = true;
     }
   }
-  if (any) usage.other = other;
+  if (other !== undefined) usage.other = other;
   return usage;
 }
+
+/** The kinds {@link toNormalized} keeps in fields of their own; the rest go to `other`. */
+const NORMALIZED_KINDS = new Set([
+  'input_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'input_audio_tokens',
+  'output_tokens',
+  'output_audio_tokens',
+  'output_reasoning_tokens',
+]);
 
 /**
  * The direct sub-kinds of each total, in the order they are clamped to what the
@@ -187,37 +198,45 @@ function clampParts(u: Usage): void {
       extra.push(key);
     }
   }
-  // The usual usage holds known kinds only: the fixed table, nothing built per call.
-  let parts = PARTS;
-  if (extra !== undefined) {
-    const more: Record<string, string[]> = {};
-    for (const [total, known] of Object.entries(PARTS)) more[total] = [...known];
-    for (const key of extra.sort()) {
-      const total = totalOf(u, key);
-      if (total === undefined || total === key) continue;
-      more[total] ??= [];
-      more[total].push(key);
-    }
-    parts = more;
+  // The usual usage holds known kinds only: the fixed table's order, nothing built per call.
+  if (extra === undefined) {
+    for (const [total, parts] of PARTS_ORDER) clampTo(u, total, parts);
+    return;
   }
-  // Top down: a total is final before its parts are clamped to it.
-  const done = new Set<string>();
-  clampTree(u, parts, 'input_tokens', done);
-  clampTree(u, parts, 'output_tokens', done);
+  const more: Record<string, string[]> = {};
+  for (const [total, known] of Object.entries(PARTS)) more[total] = [...known];
+  for (const key of extra.sort()) {
+    const total = totalOf(u, key);
+    if (total === undefined || total === key) continue;
+    more[total] ??= [];
+    more[total].push(key);
+  }
+  for (const [total, parts] of clampOrder(more)) clampTo(u, total, parts);
 }
 
-function clampTree(
-  u: Usage,
+/**
+ * The totals of `parts` with their parts, top down (a total is final before its parts
+ * are clamped to it): input, then output, each followed depth-first by its own parts.
+ */
+function clampOrder(
   parts: Readonly<Record<string, readonly string[]>>,
-  total: string,
-  done: Set<string>,
-): void {
-  if (done.has(total)) return;
-  done.add(total);
-  const own = parts[total] ?? [];
-  clampTo(u, total, own);
-  for (const part of own) clampTree(u, parts, part, done);
+): Array<readonly [string, readonly string[]]> {
+  const order: Array<readonly [string, readonly string[]]> = [];
+  const done = new Set<string>();
+  const visit = (total: string): void => {
+    if (done.has(total)) return;
+    done.add(total);
+    const own = parts[total] ?? [];
+    if (own.length > 0) order.push([total, own]);
+    for (const part of own) visit(part);
+  };
+  visit('input_tokens');
+  visit('output_tokens');
+  return order;
 }
+
+/** The clamping order of the fixed table, built once. */
+const PARTS_ORDER = clampOrder(PARTS);
 
 function clampTo(u: Usage, total: string, parts: readonly string[]): void {
   let left = u[total] ?? 0;
