@@ -293,23 +293,36 @@ export class LlmCall implements CallObserver {
       diag.error('tokenfuse: settling an LLM call against its budgets failed', err);
     }
     try {
-      if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
-      const tier = this.responseTier();
-      if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
-      if (usage !== undefined) {
-        span.setAttribute(ATTR.inputTokens, inputTokens(usage));
-        span.setAttribute(ATTR.outputTokens, outputTokens(usage));
-        if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
-        if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
-        if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
-        span.setAttribute(ATTR.usageEstimated, estimated);
-        span.setAttribute(ATTR.costUsd, costUsd);
-        span.setAttribute(ATTR.priced, priced);
-      }
+      // A span the sampler dropped records nothing: its attributes are not worth computing.
+      if (span.isRecording())
+        this.setEndAttributes(span, usage, responseModel, estimated, costUsd, priced);
     } catch (err) {
       diag.error('tokenfuse: ending an LLM call span failed', err);
     } finally {
       span.end();
+    }
+  }
+
+  private setEndAttributes(
+    span: Span,
+    usage: NormalizedUsage | undefined,
+    responseModel: string | undefined,
+    estimated: boolean,
+    costUsd: number,
+    priced: boolean,
+  ): void {
+    if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
+    const tier = this.responseTier();
+    if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
+    if (usage !== undefined) {
+      span.setAttribute(ATTR.inputTokens, inputTokens(usage));
+      span.setAttribute(ATTR.outputTokens, outputTokens(usage));
+      if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
+      if (usage.cacheWrite > 0) span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
+      if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
+      span.setAttribute(ATTR.usageEstimated, estimated);
+      span.setAttribute(ATTR.costUsd, costUsd);
+      span.setAttribute(ATTR.priced, priced);
     }
   }
 }
