@@ -47,6 +47,12 @@ const DROPPED = {
   maxSeries: { reason: 'max_series' },
 } as const;
 
+/**
+ * Most raw label-value keys whose folded series are remembered; past it (a runaway
+ * tag), calls fold their values each time, as they all did before.
+ */
+const SEEN_KEYS_CAP = 10_000;
+
 /** What happened to one call's label values, counted once per call and reason. */
 interface Note extends FoldNote {
   /** The call went to the overflow label set (`maxSeries`). */
@@ -91,6 +97,9 @@ export class Accountant {
   private readonly activeLabels: readonly MetricLabel[];
   /** `provider\0field` pairs already logged as sending invalid usage. */
   private readonly warnedInvalid = new Set<string>();
+  /** Raw values of a record → its series and what folding them noted ({@link seriesOf}). */
+  private readonly seen = new Map<string, Note & { series: RecordSeries }>();
+  private readonly modelIsLabel: boolean;
   /** Where calls of new label sets go once `maxSeries` is reached. */
   private overflow: RecordSeries | undefined;
   private readonly pricer: CallPricer;
@@ -99,6 +108,7 @@ export class Accountant {
     this.pricer = new CallPricer(options);
     const allow = new Set(options.labels);
     this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
+    this.modelIsLabel = this.activeLabels.includes('model');
     const maxLength = options.maxLabelValueLength ?? Number.POSITIVE_INFINITY;
     this.limiter = new LabelLimiter(options.maxValuesPerLabel, maxLength, {
       onOverflow: (label, value) =>
@@ -248,6 +258,42 @@ export class Accountant {
    * (length and count), whether it came from our own calls or a foreign span.
    */
   private seriesOf(record: UsageRecord, note: Note): RecordSeries {
+    // Folding is deterministic for a given raw key (a label's kept values and the series
+    // only grow), so its outcome, and what it noted, is reused for the next call alike.
+    const raw = this.rawKey(record);
+    const seen = this.seen.get(raw);
+    if (seen !== undefined) {
+      if (seen.truncated) note.truncated = true;
+      if (seen.folded) note.folded = true;
+      if (seen.overflow) note.overflow = true;
+      return seen.series;
+    }
+    const fresh: Note = { truncated: false, folded: false, overflow: false };
+    const series = this.foldSeries(record, fresh);
+    if (fresh.truncated) note.truncated = true;
+    if (fresh.folded) note.folded = true;
+    if (fresh.overflow) note.overflow = true;
+    if (this.seen.size < SEEN_KEYS_CAP) this.seen.set(raw, { ...fresh, series });
+    return series;
+  }
+
+  /** The record's values before folding, as one key (what {@link foldSeries} reads). */
+  private rawKey(record: UsageRecord): string {
+    let key = `${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
+    for (const label of this.activeLabels) {
+      const raw =
+        label === 'provider'
+          ? record.provider
+          : label === 'model'
+            ? record.model
+            : (record.tags[label] ?? UNATTRIBUTED);
+      key += `\u0001${raw}`;
+    }
+    // The model is part of the histograms' attributes even when it is no label.
+    return this.modelIsLabel ? key : `${key}\u0001${record.model}`;
+  }
+
+  private foldSeries(record: UsageRecord, note: Note): RecordSeries {
     const values = this.labelValues(record, note);
     const operation = this.semconvLimiter.fold('gen_ai.operation.name', record.operation, note);
     const providerName = this.semconvLimiter.fold(

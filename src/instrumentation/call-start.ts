@@ -11,6 +11,7 @@ import {
   context,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   type Tracer,
   trace,
@@ -233,16 +234,10 @@ export class CallStarter {
       markCovered(parent);
     }
 
-    const span = this.tracer().startSpan(
-      `${adapter.operation} ${model}`,
-      {
-        kind: SpanKind.CLIENT,
-        attributes,
-        // Waiting for the shared ledger's answer is part of the call.
-        ...(deferred ? { startTime: performance.timeOrigin + startedAt } : {}),
-      },
-      active,
-    );
+    const options: SpanOptions = { kind: SpanKind.CLIENT, attributes };
+    // Waiting for the shared ledger's answer is part of the call.
+    if (deferred) options.startTime = performance.timeOrigin + startedAt;
+    const span = this.tracer().startSpan(`${adapter.operation} ${model}`, options, active);
     if (blocked !== undefined) {
       this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
       return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
-import { ATTR, latestSpanAttributes } from '../accounting/span-attributes.js';
+import { ATTR, type LatestSpanFacts, latestSpanAttributes } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
@@ -297,29 +297,42 @@ export class LlmCall implements CallObserver {
       diag.error('tokenfuse: settling an LLM call against its budgets failed', err);
     }
     try {
-      if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
-      const tier = this.responseTier();
-      if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
-      if (usage !== undefined) {
-        span.setAttribute(ATTR.inputTokens, inputTokens(usage));
-        span.setAttribute(ATTR.outputTokens, outputTokens(usage));
-        if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
-        // Opted in to the latest conventions, cache writes have their new name (below).
-        const latest = init.accountant.genAiLatest;
-        if (usage.cacheWrite > 0 && !latest)
-          span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
-        if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
-        span.setAttribute(ATTR.usageEstimated, estimated);
-        span.setAttribute(ATTR.costUsd, costUsd);
-        span.setAttribute(ATTR.priced, priced);
+      // A span the sampler dropped records nothing: its attributes are not worth computing.
+      if (span.isRecording()) {
         const streamed = this.stream !== undefined;
         const facts = { usage, costUsd, priced, fromProvider, streamed, timeToFirstChunkS };
-        if (latest) span.setAttributes(latestSpanAttributes(facts));
+        this.setEndAttributes(span, responseModel, estimated, facts);
       }
     } catch (err) {
       diag.error('tokenfuse: ending an LLM call span failed', err);
     } finally {
       span.end();
+    }
+  }
+
+  private setEndAttributes(
+    span: Span,
+    responseModel: string | undefined,
+    estimated: boolean,
+    facts: Omit<LatestSpanFacts, 'usage'> & { usage: NormalizedUsage | undefined },
+  ): void {
+    const { usage, costUsd, priced } = facts;
+    if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
+    const tier = this.responseTier();
+    if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
+    if (usage !== undefined) {
+      span.setAttribute(ATTR.inputTokens, inputTokens(usage));
+      span.setAttribute(ATTR.outputTokens, outputTokens(usage));
+      if (usage.cacheRead > 0) span.setAttribute(ATTR.cacheReadTokens, usage.cacheRead);
+      // Opted in to the latest conventions, cache writes have their new name (below).
+      const latest = this.init.accountant.genAiLatest;
+      if (usage.cacheWrite > 0 && !latest)
+        span.setAttribute(ATTR.cacheWriteTokens, usage.cacheWrite);
+      if (usage.reasoning > 0) span.setAttribute(ATTR.reasoningTokens, usage.reasoning);
+      span.setAttribute(ATTR.usageEstimated, estimated);
+      span.setAttribute(ATTR.costUsd, costUsd);
+      span.setAttribute(ATTR.priced, priced);
+      if (latest) span.setAttributes(latestSpanAttributes({ ...facts, usage }));
     }
   }
 }

@@ -104,36 +104,29 @@ export function toCatalogUsage(usage: NormalizedUsage): Usage {
   return out;
 }
 
-/** The kinds {@link toNormalized} reads into named fields; any other goes to `other`. */
-const NAMED_KINDS = new Set([
-  'input_tokens',
-  'cache_read_tokens',
-  'cache_write_tokens',
-  'input_audio_tokens',
-  'output_tokens',
-  'output_audio_tokens',
-  'output_reasoning_tokens',
-]);
-
 /** The catalog's usage of a call as tokenfuse keeps it. */
 function toNormalized(u: Usage): NormalizedUsage {
-  const cacheRead = u.cache_read_tokens ?? 0;
-  const cacheWrite = u.cache_write_tokens ?? 0;
-  const inputAudio = u.input_audio_tokens ?? 0;
-  const outputAudio = u.output_audio_tokens ?? 0;
+  const {
+    input_tokens = 0,
+    cache_read_tokens: cacheRead = 0,
+    cache_write_tokens: cacheWrite = 0,
+    input_audio_tokens: inputAudio = 0,
+    output_tokens = 0,
+    output_audio_tokens: outputAudio = 0,
+    output_reasoning_tokens: reasoning = 0,
+  } = u;
   const usage: NormalizedUsage = {
-    input: (u.input_tokens ?? 0) - cacheRead - cacheWrite - inputAudio,
+    input: input_tokens - cacheRead - cacheWrite - inputAudio,
     cacheRead,
     cacheWrite,
-    output: (u.output_tokens ?? 0) - outputAudio,
-    reasoning: u.output_reasoning_tokens ?? 0,
+    output: output_tokens - outputAudio,
+    reasoning,
   };
   if (inputAudio > 0) usage.inputAudio = inputAudio;
   if (outputAudio > 0) usage.outputAudio = outputAudio;
-  // Read on every call: no rest object or entry list, only the rare extra kinds.
   let other: Record<string, number> | undefined;
-  for (const key in u) {
-    if (NAMED_KINDS.has(key)) continue;
+  for (const key of Object.keys(u)) {
+    if (NORMALIZED_KINDS.has(key)) continue;
     const value = u[key];
     if (value !== undefined && value > 0) {
       other ??= {};
@@ -143,6 +136,17 @@ function toNormalized(u: Usage): NormalizedUsage {
   if (other !== undefined) usage.other = other;
   return usage;
 }
+
+/** The kinds {@link toNormalized} keeps in fields of their own; the rest go to `other`. */
+const NORMALIZED_KINDS = new Set([
+  'input_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'input_audio_tokens',
+  'output_tokens',
+  'output_audio_tokens',
+  'output_reasoning_tokens',
+]);
 
 /**
  * The direct sub-kinds of each total, in the order they are clamped to what the
@@ -194,56 +198,45 @@ function clampParts(u: Usage): void {
       extra.push(key);
     }
   }
-  // The usual usage holds known kinds only: the fixed table, nothing built per call.
-  let parts = PARTS;
-  if (extra !== undefined) {
-    const more: Record<string, string[]> = {};
-    for (const [total, known] of Object.entries(PARTS)) more[total] = [...known];
-    for (const key of extra.sort()) {
-      const total = totalOf(u, key);
-      if (total === undefined || total === key) continue;
-      more[total] ??= [];
-      more[total].push(key);
-    }
-    parts = more;
-  }
-  // Top down: a total is final before its parts are clamped to it.
-  if (parts === PARTS) {
-    // The fixed table's order, without a visited set per call.
-    for (const [total, own] of PARTS_TOP_DOWN) clampTo(u, total, own);
+  // The usual usage holds known kinds only: the fixed table's order, nothing built per call.
+  if (extra === undefined) {
+    for (const [total, parts] of PARTS_ORDER) clampTo(u, total, parts);
     return;
   }
-  const done = new Set<string>();
-  clampTree(u, parts, 'input_tokens', done);
-  clampTree(u, parts, 'output_tokens', done);
+  const more: Record<string, string[]> = {};
+  for (const [total, known] of Object.entries(PARTS)) more[total] = [...known];
+  for (const key of extra.sort()) {
+    const total = totalOf(u, key);
+    if (total === undefined || total === key) continue;
+    more[total] ??= [];
+    more[total].push(key);
+  }
+  for (const [total, parts] of clampOrder(more)) clampTo(u, total, parts);
 }
 
-/** {@link PARTS} in the order `clampTree` walks it: each total before its parts. */
-const PARTS_TOP_DOWN: readonly (readonly [string, readonly string[]])[] = (() => {
-  const order: [string, readonly string[]][] = [];
-  const walk = (total: string) => {
-    if (order.some(([t]) => t === total)) return;
-    const own = PARTS[total] ?? [];
-    order.push([total, own]);
-    for (const part of own) walk(part);
-  };
-  walk('input_tokens');
-  walk('output_tokens');
-  return order.filter(([, own]) => own.length > 0);
-})();
-
-function clampTree(
-  u: Usage,
+/**
+ * The totals of `parts` with their parts, top down (a total is final before its parts
+ * are clamped to it): input, then output, each followed depth-first by its own parts.
+ */
+function clampOrder(
   parts: Readonly<Record<string, readonly string[]>>,
-  total: string,
-  done: Set<string>,
-): void {
-  if (done.has(total)) return;
-  done.add(total);
-  const own = parts[total] ?? [];
-  clampTo(u, total, own);
-  for (const part of own) clampTree(u, parts, part, done);
+): Array<readonly [string, readonly string[]]> {
+  const order: Array<readonly [string, readonly string[]]> = [];
+  const done = new Set<string>();
+  const visit = (total: string): void => {
+    if (done.has(total)) return;
+    done.add(total);
+    const own = parts[total] ?? [];
+    if (own.length > 0) order.push([total, own]);
+    for (const part of own) visit(part);
+  };
+  visit('input_tokens');
+  visit('output_tokens');
+  return order;
 }
+
+/** The clamping order of the fixed table, built once. */
+const PARTS_ORDER = clampOrder(PARTS);
 
 function clampTo(u: Usage, total: string, parts: readonly string[]): void {
   let left = u[total] ?? 0;
