@@ -1,4 +1,5 @@
-import { type Amounts, type Budget, type ModelPolicy, matches } from '../budgets/budget.js';
+import type { Amounts, Budget, ModelPolicy } from '../budgets/budget.js';
+import { MatchCache } from '../budgets/match-cache.js';
 import type { BudgetExceededError } from '../errors/blocked-call-error.js';
 import { RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
@@ -73,6 +74,7 @@ export class FuseBoard {
   private readonly plain: Budget[];
   private readonly perValue: PerValueBudgets;
   private readonly byName = new Map<string, Budget>();
+  private readonly matching: MatchCache;
   private readonly policies: ModelPolicy[];
   private readonly outputs = new OutputAverages();
   private readonly store: FuseStore;
@@ -103,6 +105,7 @@ export class FuseBoard {
     this.budgets = options.budgets;
     for (const b of options.budgets) this.byName.set(b.name, b);
     this.plain = options.budgets.filter((b) => b.per === undefined);
+    this.matching = new MatchCache(options.budgets);
     this.policies = options.policies;
     this.prices = options.prices;
     this.store = options.store ?? new MemoryFuseStore();
@@ -157,11 +160,7 @@ export class FuseBoard {
       return { blocked: refused, wouldBlock: [] };
     }
 
-    const matched = this.perValue.expand(
-      this.budgets.filter((b) => matches(b.match, tags, provider, model)),
-      call,
-      now,
-    );
+    const matched = this.perValue.expand(this.matching.matched(tags, provider, model), call, now);
     const admission = emptyAdmission(provider, model);
     if (matched.length === 0) return { admitted: admission };
     // Until the first restore has answered, the budgets hold only this process's spend.
@@ -187,7 +186,7 @@ export class FuseBoard {
 
   private afterAdmit(
     call: CallDescription,
-    matched: Budget[],
+    matched: readonly Budget[],
     amounts: Amounts[],
     admission: Admission,
     outcome: AdmitOutcome,
