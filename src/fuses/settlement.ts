@@ -45,13 +45,14 @@ export class Settlement {
       const now = this.parts.now();
       if (actual.outputTokens !== undefined && !actual.estimated)
         this.parts.outputs.observe(admission.model, actual.outputTokens);
-      if (admission.entries.length === 0) return;
-      const budgets = admission.entries.map((e) => e.budget);
+      const { budgets } = admission;
+      if (budgets.length === 0) return;
       const outcome = this.parts.store.settle({
         now,
         budgets,
         ticket: admission.ticket,
         actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
+        quiet: true,
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
@@ -70,7 +71,13 @@ export class Settlement {
       const budgets = this.parts.expand(this.observing.matched(tags, provider, model), call, now);
       if (budgets.length === 0) return;
       const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
-      const outcome = this.parts.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
+      const outcome = this.parts.store.observe({
+        now,
+        budgets,
+        id: randomUUID(),
+        actual: amounts,
+        quiet: true,
+      });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: recording observed spend against its budgets failed', err);
