@@ -195,7 +195,10 @@ export class MemoryLedger implements Ledger {
       while (buckets.length > 0 && buckets[0]!.start + bucketSize(budget) <= a.windowStart) {
         add(a.spent, buckets.shift()!.amounts, -1);
       }
-      for (const unit of UNITS) if (a.spent[unit] < 1e-9) a.spent[unit] = 0;
+      const spent = a.spent;
+      if (spent.tokens < 1e-9) spent.tokens = 0;
+      if (spent.usd < 1e-9) spent.usd = 0;
+      if (spent.requests < 1e-9) spent.requests = 0;
       return a;
     }
     if (a === undefined || now >= a.windowEnd || now < a.windowStart) {

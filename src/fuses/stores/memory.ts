@@ -125,28 +125,36 @@ export class MemoryFuseStore implements FuseStore {
     const { now, actual } = request;
     const ticket = request.ticket as MemoryTicket;
     const { budgets } = ticket;
-    // The ledger first for every budget, then thresholds and fuses, as one step.
-    for (let i = 0; i < budgets.length; i++)
-      this.ledger.settleIn(budgets[i]!, ticket.amounts[i]!, ticket.windowStarts[i], actual, now);
-    const crossed: number[][] = new Array<number[]>(budgets.length);
+    // Per budget the ledger, then its thresholds (a budget's account is its own, so
+    // this reads what settling every budget first would); then the fuses.
     let quiet = request.quiet === true && this.grants.size === 0;
+    let crossed: number[][] | undefined = quiet ? undefined : [];
     for (let i = 0; i < budgets.length; i++) {
       const budget = budgets[i]!;
-      const account = this.ledger.live(budget, now);
+      const account = this.ledger.settleIn(
+        budget,
+        ticket.amounts[i]!,
+        ticket.windowStarts[i],
+        actual,
+        now,
+      );
       const c = this.crossThresholds(budget, account, now);
-      crossed[i] = c as number[];
-      if (!quiet) continue;
-      const fuse = this.fuses.get(budget.name);
-      // What the settle step changes nothing of, and nothing to report.
-      quiet =
-        c.length === 0 &&
-        budget.instance === undefined &&
-        ticket.probes?.[i] !== true &&
-        fuse !== undefined &&
-        fuse.state === 'closed' &&
-        exhausted(budget.limit, account) === undefined;
+      if (quiet) {
+        const fuse = this.fuses.get(budget.name);
+        // Nothing to report, and a settle step that changes nothing.
+        quiet =
+          c.length === 0 &&
+          budget.instance === undefined &&
+          ticket.probes?.[i] !== true &&
+          fuse !== undefined &&
+          fuse.state === 'closed' &&
+          exhausted(budget.limit, account) === undefined;
+        // Every budget before this one crossed nothing.
+        if (!quiet) crossed = new Array<number[]>(i).fill(NONE_CROSSED as number[]);
+      }
+      crossed?.push(c as number[]);
     }
-    if (quiet) return undefined;
+    if (quiet || crossed === undefined) return undefined;
     const transitions: Transition[] = [];
     const states: BudgetState[] = [];
     for (let i = 0; i < budgets.length; i++) {
