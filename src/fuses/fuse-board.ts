@@ -9,13 +9,10 @@ import {
   type Admission,
   type AdmissionResult,
   type CallDescription,
-  emptyAdmission,
-  holding,
-  reservation,
   reservedUsd,
 } from './admission.js';
-import { estimateCall, OutputAverages } from './admission-estimate.js';
-import { budgetExceeded, streamCutOff } from './block-errors.js';
+import { OutputAverages } from './admission-estimate.js';
+import { streamCutOff } from './block-errors.js';
 import { BoardAdmission } from './board-admission.js';
 import type { Subscribe } from './events.js';
 import {
@@ -27,20 +24,17 @@ import {
   type TripEvent,
 } from './fuse-events.js';
 import { type FuseSnapshot, fuseSnapshot } from './fuse-snapshot.js';
-import {
-  type AdmitOutcome,
-  type FuseStore,
-  isPromise,
-  type LedgerErrorCounts,
-  type LedgerErrorKey,
-  type LedgerErrorOperation,
-  type LedgerErrorReason,
-  type ManualNote,
-  type MaybePromise,
-  type ReadOutcome,
+import type {
+  FuseStore,
+  LedgerErrorCounts,
+  LedgerErrorKey,
+  LedgerErrorOperation,
+  LedgerErrorReason,
+  ManualNote,
+  MaybePromise,
+  ReadOutcome,
 } from './fuse-store.js';
 import { ManualControl } from './manual-control.js';
-import { policyRefusal } from './model-policies.js';
 import { PerValueBudgets, type PerValueSummary } from './per-value-budgets.js';
 import { Settlement } from './settlement.js';
 import type { BudgetRestore, RestoreTarget, SpendRestorer } from './spend-restorer.js';
