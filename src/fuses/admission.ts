@@ -22,8 +22,10 @@ export interface CallDescription extends RequestEstimate {
 
 /** An admitted call's claim on its budgets, handed back at settlement. */
 export interface Admission {
-  /** Each matched budget with the amounts reserved in it. */
-  entries: Array<{ budget: Budget; amounts: Amounts }>;
+  /** Each matched budget, in order. */
+  budgets: readonly Budget[];
+  /** What is reserved in each of {@link budgets}, in the same order. */
+  reserved: readonly Amounts[];
   /** Budgets this call is a half-open probe of. */
   probes: string[];
   /** Monitor budgets that would have blocked this call. */
@@ -42,7 +44,8 @@ export interface Admission {
 /** An admission that holds nothing yet (nor ever, for a call that matches no budget). */
 export function emptyAdmission(provider: string, model: string): Admission {
   return {
-    entries: [],
+    budgets: [],
+    reserved: [],
     probes: [],
     wouldBlock: [],
     model,
@@ -65,9 +68,28 @@ export function holding(
     const budget = matched[i]!;
     if (decision.kind === 'probe') admission.probes.push(budget.name);
     if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
-    admission.entries.push({ budget, amounts: { ...amounts[i]! } });
   });
+  admission.budgets = matched;
+  admission.reserved = amounts.map((a) => ({ ...a }));
   admission.ticket = admitted.ticket;
+  return admission;
+}
+
+/**
+ * `admission`, holding `amounts` in every one of `matched` (a store's fast path:
+ * every budget admitted, no probe); `amounts` is shared by all and never changed.
+ */
+export function holdingClear(
+  admission: Admission,
+  matched: readonly Budget[],
+  amounts: Amounts,
+  ticket: unknown,
+): Admission {
+  for (const budget of matched)
+    if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
+  admission.budgets = matched;
+  admission.reserved = new Array<Amounts>(matched.length).fill(amounts);
+  admission.ticket = ticket;
   return admission;
 }
 

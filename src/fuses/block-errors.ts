@@ -55,12 +55,12 @@ export function streamCutOff(
   now: number,
 ): BudgetExceededError | undefined {
   for (const [i, budget] of admission.cutOff.entries()) {
-    const entry = admission.entries.find((e) => e.budget === budget);
+    const reserved = admission.reserved[admission.budgets.indexOf(budget)];
     const s = states[i]!;
     for (const unit of ['tokens', 'usd'] as const) {
       const limit = raisedLimit(budget.limit, s.granted)[unit];
       if (limit === undefined) continue;
-      const spent = s.spent[unit] + s.reserved[unit] - (entry?.amounts[unit] ?? 0) + running[unit];
+      const spent = s.spent[unit] + s.reserved[unit] - (reserved?.[unit] ?? 0) + running[unit];
       if (spent <= limit) continue;
       return new BudgetExceededError({
         budget: budget.name,

@@ -1,4 +1,5 @@
-import { type Amounts, type Budget, type ModelPolicy, matches } from '../budgets/budget.js';
+import type { Amounts, Budget, ModelPolicy } from '../budgets/budget.js';
+import { MatchCache } from '../budgets/match-cache.js';
 import type { BudgetExceededError } from '../errors/blocked-call-error.js';
 import { RestoreNotConfiguredError } from '../errors/restore-errors.js';
 import { UnknownBudgetError } from '../errors/usage-errors.js';
@@ -8,13 +9,11 @@ import {
   type Admission,
   type AdmissionResult,
   type CallDescription,
-  emptyAdmission,
-  holding,
-  reservation,
   reservedUsd,
 } from './admission.js';
-import { estimateCall, OutputAverages } from './admission-estimate.js';
-import { budgetExceeded, streamCutOff } from './block-errors.js';
+import { OutputAverages } from './admission-estimate.js';
+import { streamCutOff } from './block-errors.js';
+import { BoardAdmission } from './board-admission.js';
 import type { Subscribe } from './events.js';
 import {
   type BlockedEvent,
@@ -25,20 +24,17 @@ import {
   type TripEvent,
 } from './fuse-events.js';
 import { type FuseSnapshot, fuseSnapshot } from './fuse-snapshot.js';
-import {
-  type AdmitOutcome,
-  type FuseStore,
-  isPromise,
-  type LedgerErrorCounts,
-  type LedgerErrorKey,
-  type LedgerErrorOperation,
-  type LedgerErrorReason,
-  type ManualNote,
-  type MaybePromise,
-  type ReadOutcome,
+import type {
+  FuseStore,
+  LedgerErrorCounts,
+  LedgerErrorKey,
+  LedgerErrorOperation,
+  LedgerErrorReason,
+  ManualNote,
+  MaybePromise,
+  ReadOutcome,
 } from './fuse-store.js';
 import { ManualControl } from './manual-control.js';
-import { policyRefusal } from './model-policies.js';
 import { PerValueBudgets, type PerValueSummary } from './per-value-budgets.js';
 import { Settlement } from './settlement.js';
 import type { BudgetRestore, RestoreTarget, SpendRestorer } from './spend-restorer.js';
@@ -73,6 +69,7 @@ export class FuseBoard {
   private readonly plain: Budget[];
   private readonly perValue: PerValueBudgets;
   private readonly byName = new Map<string, Budget>();
+  private readonly matching: MatchCache;
   private readonly policies: ModelPolicy[];
   private readonly outputs = new OutputAverages();
   private readonly store: FuseStore;
@@ -84,6 +81,7 @@ export class FuseBoard {
     this.perValue.seen(budgets, states),
   );
   private readonly settlement: Settlement;
+  private readonly admission: BoardAdmission;
   private readonly manual: ManualControl;
   /** Set by `ledger.restore` (src/restore/): calls wait for its first restore. */
   private restorer: SpendRestorer | undefined;
@@ -103,6 +101,7 @@ export class FuseBoard {
     this.budgets = options.budgets;
     for (const b of options.budgets) this.byName.set(b.name, b);
     this.plain = options.budgets.filter((b) => b.per === undefined);
+    this.matching = new MatchCache(options.budgets);
     this.policies = options.policies;
     this.prices = options.prices;
     this.store = options.store ?? new MemoryFuseStore();
@@ -122,6 +121,19 @@ export class FuseBoard {
       },
     });
     this.manual = new ManualControl(this.store, this.events, () => this.now());
+    this.admission = new BoardAdmission({
+      policies: this.policies,
+      matching: this.matching,
+      perValue: this.perValue,
+      store: this.store,
+      events: this.events,
+      outputs: this.outputs,
+      prices: this.prices,
+      now: () => this.now(),
+      restoring: () => this.restorer?.firstRestore,
+      wouldBlock: (name) =>
+        this.wouldBlockCounts.set(name, (this.wouldBlockCounts.get(name) ?? 0) + 1),
+    });
     this.settlement = new Settlement({
       budgets: this.budgets,
       store: this.store,
@@ -148,77 +160,7 @@ export class FuseBoard {
    * round trip) with the Redis store. Never rejects: a refusal is a `blocked` result.
    */
   admit(call: CallDescription): MaybePromise<AdmissionResult> {
-    const now = this.now();
-    const { tags, provider, model } = call;
-
-    const refused = policyRefusal(this.policies, tags, provider, model);
-    if (refused !== undefined) {
-      this.events.blocked(refused.budget, refused.reason, call, true, now);
-      return { blocked: refused, wouldBlock: [] };
-    }
-
-    const matched = this.perValue.expand(
-      this.budgets.filter((b) => matches(b.match, tags, provider, model)),
-      call,
-      now,
-    );
-    const admission = emptyAdmission(provider, model);
-    if (matched.length === 0) return { admitted: admission };
-    // Until the first restore has answered, the budgets hold only this process's spend.
-    const restoring = this.restorer?.firstRestore;
-    if (restoring !== undefined) return restoring.then(() => this.admit(call));
-
-    const estimate = estimateCall(call, model, this.outputs, (m) =>
-      this.prices.contextWindow(provider, m),
-    );
-    const seen = this.events.report(matched, this.store.peek(matched, now), now);
-    const reserved = reservation(estimate, matched, seen.states, (input, output) =>
-      reservedUsd(this.prices, provider, model, input, output),
-    );
-    admission.outputBounded = reserved.outputBounded;
-    admission.inputTokens = reserved.inputTokens;
-    const { amounts } = reserved;
-    const entries = matched.map((budget, i) => ({ budget, amounts: amounts[i]! }));
-
-    const outcome = this.store.admit({ now, entries });
-    const decide = (o: AdmitOutcome) => this.afterAdmit(call, matched, amounts, admission, o, now);
-    return isPromise(outcome) ? outcome.then(decide) : decide(outcome);
-  }
-
-  private afterAdmit(
-    call: CallDescription,
-    matched: Budget[],
-    amounts: Amounts[],
-    admission: Admission,
-    outcome: AdmitOutcome,
-    now: number,
-  ): AdmissionResult {
-    if (outcome.kind === 'unavailable') {
-      this.events.blocked(outcome.error.budget, outcome.error.reason, call, true, now);
-      return { blocked: outcome.error, wouldBlock: [] };
-    }
-    this.events.report(matched, outcome, now);
-
-    let blocked: BudgetExceededError | undefined;
-    outcome.decisions.forEach((decision, i) => {
-      if (decision.kind !== 'block') return;
-      const budget = matched[i]!;
-      if (budget.action === 'monitor') {
-        admission.wouldBlock.push(budget.name);
-        this.wouldBlockCounts.set(budget.name, (this.wouldBlockCounts.get(budget.name) ?? 0) + 1);
-        this.events.blocked(budget.name, decision.reason, call, false, now);
-      } else if (blocked === undefined) {
-        blocked = budgetExceeded(budget, outcome.states[i]!, decision.reason, now);
-      }
-    });
-    if (blocked !== undefined || !outcome.admitted) {
-      // A store refuses only when a block budget blocks; the second test is a safeguard.
-      blocked ??= budgetExceeded(matched[0]!, outcome.states[0]!, 'reserved', now);
-      this.events.blocked(blocked.budget, blocked.reason, call, true, now);
-      return { blocked, wouldBlock: admission.wouldBlock };
-    }
-
-    return { admitted: holding(admission, matched, outcome, amounts) };
+    return this.admission.admit(call);
   }
 
   /** Replaces an admitted call's reservation by what it actually used. Never throws. */

@@ -81,6 +81,12 @@ export interface SettleRequest {
   ticket: unknown;
   /** What the call used (`requests` is 1). */
   actual: Amounts;
+  /**
+   * The caller reports nothing but thresholds crossed and transitions: a store may
+   * answer undefined when the settlement made neither (and touched no per-value
+   * budget, whose states the board keeps), instead of every budget's state.
+   */
+  quiet?: boolean;
 }
 
 /** Spend no admission reserved: a call seen only in another instrumentation's span. */
@@ -92,6 +98,8 @@ export interface ObserveRequest {
   id: string;
   /** What the call used (`requests` is 1). */
   actual: Amounts;
+  /** As for {@link SettleRequest.quiet}. */
+  quiet?: boolean;
 }
 
 export interface SettleOutcome {
@@ -158,6 +166,15 @@ export interface FuseStore {
   readonly shared: boolean;
   /** Decides a call against all its budgets and, if admitted, reserves in all of them. */
   admit(request: AdmitRequest): MaybePromise<AdmitOutcome>;
+  /**
+   * A synchronous store's fast path of {@link admit}, when the caller has sized one
+   * reservation (`amounts`) for every budget: if the store would admit in every
+   * budget with no transition and no probe (every fuse closed, nothing raised by
+   * hand, room for `amounts` in each), it reserves and returns the ticket;
+   * otherwise it changes nothing and returns undefined, and the caller takes
+   * {@link admit}.
+   */
+  admitClear?(budgets: readonly Budget[], amounts: Amounts, now: number): unknown;
   /** Replaces an admitted call's reservation by what it used; trips and closes fuses. Never rejects. */
   settle(request: SettleRequest): MaybePromise<SettleOutcome | undefined>;
   /**

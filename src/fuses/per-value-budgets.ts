@@ -106,7 +106,7 @@ export class PerValueBudgets {
    * `matched` with each per-value budget replaced by the budget of the call's value
    * (created on first sight), or left out when the call has no value for its tag.
    */
-  expand(matched: Budget[], call: PerValueCall, now: number): Budget[] {
+  expand(matched: readonly Budget[], call: PerValueCall, now: number): readonly Budget[] {
     if (this.templates.size === 0 || !matched.some((b) => b.per !== undefined)) return matched;
     const out: Budget[] = [];
     for (const budget of matched) {

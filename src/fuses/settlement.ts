@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import { type Budget, matches } from '../budgets/budget.js';
+import type { Budget } from '../budgets/budget.js';
+import { MatchCache } from '../budgets/match-cache.js';
 import type { Tags } from '../types.js';
 import type { Admission } from './admission.js';
 import type { OutputAverages } from './admission-estimate.js';
@@ -16,7 +17,7 @@ export interface SettlementParts {
   outputs: OutputAverages;
   now: () => number;
   /** Per-value budgets replaced by the budgets of the call's values. */
-  expand: (budgets: Budget[], call: { tags: Tags }, now: number) => Budget[];
+  expand: (budgets: readonly Budget[], call: { tags: Tags }, now: number) => readonly Budget[];
 }
 
 /**
@@ -27,9 +28,12 @@ export interface SettlementParts {
  */
 export class Settlement {
   private readonly parts: SettlementParts;
+  /** The budgets that count observed spend, matched once per attribution set. */
+  private readonly observing: MatchCache;
 
   constructor(parts: SettlementParts) {
     this.parts = parts;
+    this.observing = new MatchCache(parts.budgets.filter((b) => b.observedSpend === 'count'));
   }
 
   /** See `FuseBoard.settle`. */
@@ -41,13 +45,14 @@ export class Settlement {
       const now = this.parts.now();
       if (actual.outputTokens !== undefined && !actual.estimated)
         this.parts.outputs.observe(admission.model, actual.outputTokens);
-      if (admission.entries.length === 0) return;
-      const budgets = admission.entries.map((e) => e.budget);
+      const { budgets } = admission;
+      if (budgets.length === 0) return;
       const outcome = this.parts.store.settle({
         now,
         budgets,
         ticket: admission.ticket,
         actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
+        quiet: true,
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
@@ -63,16 +68,16 @@ export class Settlement {
     try {
       const { tags, provider, model } = call;
       const now = this.parts.now();
-      const budgets = this.parts.expand(
-        this.parts.budgets.filter(
-          (b) => b.observedSpend === 'count' && matches(b.match, tags, provider, model),
-        ),
-        call,
-        now,
-      );
+      const budgets = this.parts.expand(this.observing.matched(tags, provider, model), call, now);
       if (budgets.length === 0) return;
       const amounts = { tokens: actual.tokens, usd: actual.usd, requests: 1 };
-      const outcome = this.parts.store.observe({ now, budgets, id: randomUUID(), actual: amounts });
+      const outcome = this.parts.store.observe({
+        now,
+        budgets,
+        id: randomUUID(),
+        actual: amounts,
+        quiet: true,
+      });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
       diag.error('tokenfuse: recording observed spend against its budgets failed', err);
@@ -81,7 +86,7 @@ export class Settlement {
 
   /** Reports a settlement's thresholds and fuse changes, once the store has answered. */
   private afterSettle(
-    budgets: Budget[],
+    budgets: readonly Budget[],
     outcome: MaybePromise<SettleOutcome | undefined>,
     now: number,
   ): void {

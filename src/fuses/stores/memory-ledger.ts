@@ -8,7 +8,7 @@ interface Bucket {
   amounts: Amounts;
 }
 
-interface Account {
+export interface Account {
   windowStart: number;
   windowEnd: number;
   spent: Amounts;
@@ -17,8 +17,11 @@ interface Account {
   buckets?: Bucket[];
 }
 
+// Unrolled: it runs for every budget of every call.
 function add(target: Amounts, amounts: Amounts, sign = 1): void {
-  for (const unit of UNITS) target[unit] += sign * amounts[unit];
+  target.tokens += sign * amounts.tokens;
+  target.usd += sign * amounts.usd;
+  target.requests += sign * amounts.requests;
 }
 
 /**
@@ -38,34 +41,63 @@ export class MemoryLedger implements Ledger {
     };
   }
 
+  /**
+   * The budget's account in its current window, live (rolled to `now`): for the
+   * store's checks within one step, never to be kept or handed out.
+   */
+  live(budget: Budget, now: number): Readonly<Account> {
+    return this.account(budget, now);
+  }
+
   reserve(entries: ReservationEntry[], now: number): void {
-    for (const entry of entries) {
-      const a = this.account(entry.budget, now);
-      add(a.reserved, entry.amounts);
-      entry.windowStart = a.windowStart;
-    }
+    for (const entry of entries)
+      entry.windowStart = this.reserveIn(entry.budget, entry.amounts, now);
+  }
+
+  /** Adds a reservation to the budget; returns the window it was taken in. */
+  reserveIn(budget: Budget, amounts: Amounts, now: number): number {
+    const a = this.account(budget, now);
+    add(a.reserved, amounts);
+    return a.windowStart;
   }
 
   settle(entries: ReservationEntry[], actual: Amounts, now: number): void {
-    for (const entry of entries) {
-      const a = this.account(entry.budget, now);
-      // A reservation taken in a window that has since rolled over went with it.
-      if (entry.budget.window.kind === 'rolling' || entry.windowStart === a.windowStart) {
-        add(a.reserved, entry.amounts, -1);
-        for (const unit of UNITS) if (a.reserved[unit] < 1e-9) a.reserved[unit] = 0;
-      }
-      add(a.spent, actual);
-      if (a.buckets) {
-        const bucketMs = bucketSize(entry.budget);
-        const start = now - (now % bucketMs);
-        let last = a.buckets.at(-1);
-        if (last === undefined || last.start !== start) {
-          last = { start, amounts: { ...ZERO } };
-          a.buckets.push(last);
-        }
-        add(last.amounts, actual);
-      }
+    for (const entry of entries)
+      this.settleIn(entry.budget, entry.amounts, entry.windowStart, actual, now);
+  }
+
+  /**
+   * Replaces a reservation taken in `windowStart` (undefined: none was) by the
+   * actual amounts; returns the live account after (see {@link live}).
+   */
+  settleIn(
+    budget: Budget,
+    reserved: Amounts,
+    windowStart: number | undefined,
+    actual: Amounts,
+    now: number,
+  ): Readonly<Account> {
+    const a = this.account(budget, now);
+    // A reservation taken in a window that has since rolled over went with it.
+    if (budget.window.kind === 'rolling' || windowStart === a.windowStart) {
+      add(a.reserved, reserved, -1);
+      const r = a.reserved;
+      if (r.tokens < 1e-9) r.tokens = 0;
+      if (r.usd < 1e-9) r.usd = 0;
+      if (r.requests < 1e-9) r.requests = 0;
     }
+    add(a.spent, actual);
+    if (a.buckets) {
+      const bucketMs = bucketSize(budget);
+      const start = now - (now % bucketMs);
+      let last = a.buckets.at(-1);
+      if (last === undefined || last.start !== start) {
+        last = { start, amounts: { ...ZERO } };
+        a.buckets.push(last);
+      }
+      add(last.amounts, actual);
+    }
+    return a;
   }
 
   /**
@@ -163,7 +195,10 @@ export class MemoryLedger implements Ledger {
       while (buckets.length > 0 && buckets[0]!.start + bucketSize(budget) <= a.windowStart) {
         add(a.spent, buckets.shift()!.amounts, -1);
       }
-      for (const unit of UNITS) if (a.spent[unit] < 1e-9) a.spent[unit] = 0;
+      const spent = a.spent;
+      if (spent.tokens < 1e-9) spent.tokens = 0;
+      if (spent.usd < 1e-9) spent.usd = 0;
+      if (spent.requests < 1e-9) spent.requests = 0;
       return a;
     }
     if (a === undefined || now >= a.windowEnd || now < a.windowStart) {

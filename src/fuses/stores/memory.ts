@@ -1,5 +1,6 @@
 import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
-import { raisedLimit, utilization, windowAt } from '../../budgets/rules.js';
+import { exhausted, fits, hasRoom, raisedLimit, windowAt } from '../../budgets/rules.js';
+import type { BudgetLimits } from '../../types.js';
 import { closedFuse, type FuseRecord } from '../fuse.js';
 import { admitCall, type FuseEvent, stepFuse } from '../fuse-machine.js';
 import type {
@@ -15,14 +16,21 @@ import type {
   StoreListener,
   Transition,
 } from '../fuse-store.js';
-import type { ReservationEntry } from './ledger.js';
 import { MemoryLedger } from './memory-ledger.js';
 
 /** What an admission holds in the in-memory store. */
 interface MemoryTicket {
-  entries: ReservationEntry[];
-  probes: boolean[];
+  budgets: readonly Budget[];
+  /** Per budget, what is reserved in it. */
+  amounts: readonly Amounts[];
+  /** Per budget, the window the reservation was taken in (undefined: nothing reserved). */
+  windowStarts: ReadonlyArray<number | undefined>;
+  /** Per budget, whether the call holds a probe slot (undefined: none). */
+  probes: readonly boolean[] | undefined;
 }
+
+/** No thresholds crossed: shared, never changed. */
+const NONE_CROSSED: readonly number[] = Object.freeze([]);
 
 /**
  * The default store: every fuse and budget in this process's memory. Exact and
@@ -62,14 +70,14 @@ export class MemoryFuseStore implements FuseStore {
     const states = snapshots.map((s, i) =>
       this.granted(request.entries[i]!.budget, { ...s, fuse: { ...call.decided[i]! } }, now),
     );
-    const ticket: MemoryTicket = { entries: [], probes: [] };
-    if (call.admitted) {
-      request.entries.forEach(({ budget, amounts }, i) => {
-        ticket.entries.push({ budget, amounts: { ...amounts } });
-        ticket.probes.push(call.probes[i]!);
+    const budgets = request.entries.map((e) => e.budget);
+    const amounts = request.entries.map((e) => ({ ...e.amounts }));
+    const windowStarts: number[] = [];
+    if (call.admitted)
+      budgets.forEach((budget, i) => {
+        windowStarts.push(this.ledger.reserveIn(budget, amounts[i]!, now));
       });
-      this.ledger.reserve(ticket.entries, now);
-    }
+    const ticket: MemoryTicket = { budgets, amounts, windowStarts, probes: call.probes };
     return {
       kind: 'decided',
       admitted: call.admitted,
@@ -80,47 +88,112 @@ export class MemoryFuseStore implements FuseStore {
     };
   }
 
-  settle(request: SettleRequest): SettleOutcome {
-    const { now } = request;
+  /**
+   * The fast path of an admission, for a board that has sized the reservation
+   * itself (one `amounts` for every budget): when no limit was raised by hand and
+   * every budget's fuse is closed (not isolated) with room for `amounts`, which is
+   * exactly when {@link admit} would admit with no transition and no probe, it
+   * reserves `amounts` in every budget and returns the ticket; otherwise it changes
+   * nothing and returns undefined (the caller takes the full path).
+   */
+  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
+    if (this.grants.size > 0) return undefined;
+    for (const budget of budgets) {
+      const fuse = this.fuses.get(budget.name);
+      if (fuse !== undefined && (fuse.state !== 'closed' || fuse.isolated)) return undefined;
+      const a = this.ledger.live(budget, now);
+      if (!hasRoom(budget.limit, a) || !fits(budget.limit, a, amounts)) return undefined;
+    }
+    const windowStarts = new Array<number>(budgets.length);
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i]!;
+      if (!this.fuses.has(budget.name)) this.fuses.set(budget.name, closedFuse());
+      windowStarts[i] = this.ledger.reserveIn(budget, amounts, now);
+    }
+    const ticket: MemoryTicket = {
+      budgets,
+      amounts: new Array<Amounts>(budgets.length).fill(amounts),
+      windowStarts,
+      probes: undefined,
+    };
+    return ticket;
+  }
+
+  settle(request: SettleRequest & { quiet?: false }): SettleOutcome;
+  settle(request: SettleRequest): SettleOutcome | undefined;
+  settle(request: SettleRequest): SettleOutcome | undefined {
+    const { now, actual } = request;
     const ticket = request.ticket as MemoryTicket;
+    const { budgets } = ticket;
+    // Per budget the ledger, then its thresholds (a budget's account is its own, so
+    // this reads what settling every budget first would); then the fuses.
+    let quiet = request.quiet === true && this.grants.size === 0;
+    let crossed: number[][] | undefined = quiet ? undefined : [];
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i]!;
+      const account = this.ledger.settleIn(
+        budget,
+        ticket.amounts[i]!,
+        ticket.windowStarts[i],
+        actual,
+        now,
+      );
+      const c = this.crossThresholds(budget, account, now);
+      if (quiet) {
+        const fuse = this.fuses.get(budget.name);
+        // Nothing to report, and a settle step that changes nothing.
+        quiet =
+          c.length === 0 &&
+          budget.instance === undefined &&
+          ticket.probes?.[i] !== true &&
+          fuse !== undefined &&
+          fuse.state === 'closed' &&
+          exhausted(budget.limit, account) === undefined;
+        // Every budget before this one crossed nothing.
+        if (!quiet) crossed = new Array<number[]>(i).fill(NONE_CROSSED as number[]);
+      }
+      crossed?.push(c as number[]);
+    }
+    if (quiet || crossed === undefined) return undefined;
     const transitions: Transition[] = [];
-    this.ledger.settle(ticket.entries, request.actual, now);
     const states: BudgetState[] = [];
-    const crossed: number[][] = [];
-    ticket.entries.forEach(({ budget }, i) => {
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i]!;
       const snapshot = this.ledger.read(budget, now);
-      crossed.push(this.crossThresholds(budget, snapshot, now));
       const fuse = this.step(
         budget,
         {
           type: 'settle',
           account: snapshot,
           windowStart: snapshot.windowStart,
-          probe: ticket.probes[i] === true,
+          probe: ticket.probes?.[i] === true,
         },
         now,
         transitions,
       );
       states.push(this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now));
-    });
+      if (crossed[i] === NONE_CROSSED) crossed[i] = [];
+    }
     return { states, crossed, transitions };
   }
 
   /** A settlement with nothing reserved and no probe slot held. */
-  observe(request: ObserveRequest): SettleOutcome {
+  observe(request: ObserveRequest & { quiet?: false }): SettleOutcome;
+  observe(request: ObserveRequest): SettleOutcome | undefined;
+  observe(request: ObserveRequest): SettleOutcome | undefined {
     const { now, budgets, actual } = request;
-    const entries = budgets.map((budget) => ({ budget, amounts: { ...ZERO } }));
-    const ticket: MemoryTicket = { entries, probes: [] };
-    return this.settle({ now, budgets, actual, ticket });
+    const ticket: MemoryTicket = {
+      budgets,
+      amounts: budgets.map(() => ZERO),
+      windowStarts: [],
+      probes: undefined,
+    };
+    return this.settle({ now, budgets, actual, ticket, quiet: request.quiet });
   }
 
   /** Adds spend that was not reserved here (a shared store's call settled while it was away). */
   addSpend(budgets: readonly Budget[], actual: Amounts, now: number): void {
-    this.ledger.settle(
-      budgets.map((budget) => ({ budget, amounts: { ...ZERO } })),
-      actual,
-      now,
-    );
+    for (const budget of budgets) this.ledger.settleIn(budget, ZERO, undefined, actual, now);
   }
 
   /** Starts a budget from numbers seen elsewhere (a shared store's last read). */
@@ -215,6 +288,7 @@ export class MemoryFuseStore implements FuseStore {
 
   /** What was raised by hand in the budget's current window, if anything. */
   private grant(budget: Budget, now: number): Amounts | undefined {
+    if (this.grants.size === 0) return undefined;
     const held = this.grants.get(budget.name);
     if (held === undefined) return undefined;
     if (held.windowStart === windowAt(budget, now).start) return held.amounts;
@@ -270,32 +344,49 @@ export class MemoryFuseStore implements FuseStore {
     return next.fuse;
   }
 
-  /** Thresholds newly crossed: once per window; a rolling window's fire again once utilisation drops below. */
+  /**
+   * Thresholds newly crossed: once per window; a rolling window's fire again once
+   * utilisation drops below. Allocates nothing when none is crossed (every call
+   * runs it for every budget).
+   */
   private crossThresholds(
     budget: Budget,
     s: { spent: Amounts; reserved: Amounts; windowStart: number },
     now: number,
-  ): number[] {
+  ): readonly number[] {
+    const rolling = budget.window.kind === 'rolling';
     let seen = this.thresholdsSeen.get(budget.name);
-    if (seen === undefined || seen.windowStart !== s.windowStart) {
-      seen = {
-        windowStart: s.windowStart,
-        crossed: budget.window.kind === 'rolling' && seen ? seen.crossed : new Set(),
-      };
+    if (seen === undefined) {
+      seen = { windowStart: s.windowStart, crossed: new Set() };
       this.thresholdsSeen.set(budget.name, seen);
+    } else if (seen.windowStart !== s.windowStart) {
+      // A rolling window moves every millisecond and keeps what it crossed.
+      seen.windowStart = s.windowStart;
+      if (!rolling) seen.crossed = new Set();
     }
     // Settled spend only: a threshold event or alert means money spent, and a
     // reservation is an upper bound that settles lower (or to nothing).
-    const u = utilization(raisedLimit(budget.limit, this.grant(budget, now)), s);
-    const out: number[] = [];
+    const u = settledUtilization(raisedLimit(budget.limit, this.grant(budget, now)), s.spent);
+    let out: number[] | undefined;
     for (const threshold of budget.thresholds) {
-      if (u.value >= threshold && !seen.crossed.has(threshold)) {
+      if (u >= threshold) {
+        if (seen.crossed.has(threshold)) continue;
         seen.crossed.add(threshold);
+        if (out === undefined) out = [];
         out.push(threshold);
-      } else if (u.value < threshold && budget.window.kind === 'rolling') {
-        seen.crossed.delete(threshold);
-      }
+      } else if (rolling && seen.crossed.size > 0) seen.crossed.delete(threshold);
     }
-    return out;
+    return out ?? NONE_CROSSED;
   }
+}
+
+/** `utilization(limit, s).value` without its record: the highest spent/limit over the limited units, at least 0. */
+function settledUtilization(limit: BudgetLimits, spent: Amounts): number {
+  let value = 0;
+  if (limit.tokens !== undefined && spent.tokens / limit.tokens > value)
+    value = spent.tokens / limit.tokens;
+  if (limit.usd !== undefined && spent.usd / limit.usd > value) value = spent.usd / limit.usd;
+  if (limit.requests !== undefined && spent.requests / limit.requests > value)
+    value = spent.requests / limit.requests;
+  return value;
 }
