@@ -133,9 +133,14 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         const { activeTargets } = await api('/api/v1/targets');
+        // A target reads "up" as soon as its scrape is reported, which can be a moment
+        // before that scrape's samples are committed. `up` is committed with them: once it
+        // has a sample for every target, so does everything those scrapes read.
         if (
           activeTargets.length > 0 &&
-          activeTargets.every((t: { health: string }) => t.health === 'up')
+          activeTargets.every((t: { health: string }) => t.health === 'up') &&
+          (await api(`/api/v1/query?query=${encodeURIComponent('up == 1')}`)).result.length >=
+            activeTargets.length
         )
           return;
         await new Promise((r) => setTimeout(r, 200));
