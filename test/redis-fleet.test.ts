@@ -172,10 +172,8 @@ describe('on a Redis Cluster of three masters', () => {
     await cluster?.stop();
   });
 
-  // Generous timeouts: these cases check what lands in the cluster, not how fast. Under a
-  // loaded machine a cluster client's first connection (three nodes and the slot map) took
-  // longer than the 2 s default, the store then admitted locally, and its spend was never
-  // written before close (as designed, said in the log) — not what these cases test.
+  // Generous timeouts: these cases check what lands in the cluster, not how fast; on a loaded
+  // machine a store that gave up connecting would admit locally, which is not what they test.
   const clusterStore = (extra: LedgerOptions = {}) =>
     new RedisFuseStore(
       resolveConfig(
@@ -244,11 +242,46 @@ describe('on a Redis Cluster of three masters', () => {
     await s.close();
   });
 
-  // Skipped, known to fail intermittently (a ticket in the closing note of this stop): one of
-  // the two leasing cluster clients sometimes never completes its first connection, even
-  // with this file run alone; with the default connect timeout its spend then stays local
-  // (half the spend in Redis), with 30 s the case times out. Passes when the client connects.
-  it.skip('leases on a cluster: replicas admit from their slices and the spend lands in each budget once', async () => {
+  // A cluster client's first connection races its nodes' handshakes: the slot map can arrive
+  // while a node's connection is still saying HELLO, and the client's ready check (CLUSTER
+  // INFO to a random node) used to be refused on it ("Connection is closed"); the client then
+  // ended, and a late close of its node connections left it where it never reconnected: the
+  // store stayed in local fallback for good. Clients starting together make that race likely.
+  it('every cluster client connects when many start at once, and decides its calls in Redis', async () => {
+    const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
+    const budget = normalizeBudget({ name: 'together', window: 'day', limit: { tokens: 1e9 } });
+    let failures = 0;
+    const stores = Array.from({ length: 12 }, () => {
+      const s = clusterStore({ keyPrefix: prefix, onFailure: 'closed', connectTimeoutMs: 10_000 });
+      s.setListener({ transitions: () => undefined, ledgerError: () => void failures++ });
+      return s;
+    });
+    const outcomes = await Promise.all(
+      stores.map((s) =>
+        s.admit({
+          now: Date.now(),
+          entries: [{ budget, amounts: { tokens: 5, usd: 0, requests: 1 } }],
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => (o.kind === 'decided' ? o.admitted : o.kind))).toEqual(
+      stores.map(() => true),
+    );
+    expect(failures).toBe(0);
+    expect(stores.map((s) => s.degraded)).toEqual(stores.map(() => false));
+    await Promise.all(
+      stores.map((s, i) => {
+        const o = outcomes[i]!;
+        if (o.kind !== 'decided') throw new Error('not decided');
+        const actual = { tokens: 5, usd: 0, requests: 1 };
+        return s.settle({ now: Date.now(), budgets: [budget], ticket: o.ticket, actual });
+      }),
+    );
+    expect(await shared(stores[0]!, [budget])).toEqual([[60, 0, 12]]);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  it('leases on a cluster: replicas admit from their slices and the spend lands in each budget once', async () => {
     const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
     const budgets = ['one', 'two'].map((name) =>
       normalizeBudget({ name, window: 'hour', limit: { tokens: 100_000 } }),
