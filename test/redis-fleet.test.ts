@@ -281,6 +281,46 @@ describe('on a Redis Cluster of three masters', () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
+  it('manual actions on budgets in different slots reach every replica through one journal', async () => {
+    const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
+    const [alpha, beta] = ['alpha', 'beta'].map((name) =>
+      normalizeBudget({ name, window: 'day', limit: { tokens: 1000 } }),
+    ) as [Budget, Budget];
+    expect(await cluster.cli('cluster', 'keyslot', `{${prefix}alpha}`)).not.toBe(
+      await cluster.cli('cluster', 'keyslot', `{${prefix}beta}`),
+    );
+    const operator = clusterStore({ keyPrefix: prefix });
+    const replica = clusterStore({ keyPrefix: prefix });
+    const seen: unknown[] = [];
+    const listener = (into: unknown[]) => ({
+      transitions: () => undefined,
+      ledgerError: () => undefined,
+      manual: (entries: unknown[]) => void into.push(...entries),
+    });
+    const own: unknown[] = [];
+    replica.setListener(listener(seen));
+    operator.setListener(listener(own));
+    // The replica has read the journal once before the actions (it follows from its start).
+    await replica.read([alpha, beta], Date.now());
+    const note = { by: 'alice', reason: 'INC-7' };
+    await operator.control(alpha, 'isolate', Date.now(), { note });
+    await operator.control(beta, 'raise', Date.now(), { amounts: { tokens: 50 }, note });
+    await operator.control(alpha, 'reset', Date.now(), { note: { by: 'bob', reason: 'over' } });
+    await replica.read([alpha, beta], Date.now());
+    expect(seen).toEqual([
+      { budget: 'alpha', action: 'isolate', from: 'closed', to: 'open', ...note },
+      { budget: 'beta', action: 'raise', from: 'closed', to: 'closed', ...note },
+      { budget: 'alpha', action: 'reset', from: 'open', to: 'closed', by: 'bob', reason: 'over' },
+    ]);
+    // The operator reported its own actions when it made them, not again from the journal.
+    await operator.read([alpha, beta], Date.now());
+    expect(own).toEqual([]);
+    // One stream for the fleet, in a slot of its own; none in the budgets' slots.
+    expect(await cluster.cli('xlen', `{${prefix}}manual`)).toBe('3');
+    expect(await cluster.cli('exists', `{${prefix}alpha}manual`)).toBe('0');
+    await Promise.all([operator.close(), replica.close()]);
+  });
+
   it('leases on a cluster: replicas admit from their slices and the spend lands in each budget once', async () => {
     const prefix = `tf-cl-${process.pid}-${++prefixes}:`;
     const budgets = ['one', 'two'].map((name) =>
