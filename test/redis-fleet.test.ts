@@ -304,7 +304,10 @@ describe('on a Redis Cluster of three masters', () => {
     await replica.read([alpha, beta], Date.now());
     const note = { by: 'alice', reason: 'INC-7' };
     await operator.control(alpha, 'isolate', Date.now(), { note });
-    await operator.control(beta, 'raise', Date.now(), { amounts: { tokens: 50 }, note });
+    await operator.control(beta, 'raise', Date.now(), {
+      amounts: { tokens: 50, usd: 0, requests: 0 },
+      note,
+    });
     await operator.control(alpha, 'reset', Date.now(), { note: { by: 'bob', reason: 'over' } });
     await replica.read([alpha, beta], Date.now());
     expect(seen).toEqual([
