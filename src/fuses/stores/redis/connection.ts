@@ -142,7 +142,12 @@ function openCluster(urls: string[], settings: RedisOptions): Redis {
   if (first.protocol === 'rediss:' && redisOptions.tls === undefined) redisOptions.tls = {};
   const cluster = new Cluster(nodes, {
     redisOptions,
-    enableOfflineQueue: false,
+    // On: the client's own ready check (CLUSTER INFO to a random node, sent as soon as the
+    // slot map arrives) would otherwise be refused by a node whose connection is still in
+    // its handshake ("Connection is closed"), and the client would end instead of becoming
+    // ready: a race any start can lose, the likelier the busier the host. It queues nothing
+    // of the store's: run() sends only while the client is ready, and each reply is timed.
+    enableOfflineQueue: true,
     // Reconnecting is the store's (as for one Redis): its timer does not hold the app.
     clusterRetryStrategy: () => null,
     lazyConnect: false,
@@ -299,7 +304,10 @@ export class LedgerConnection {
       : Math.min(50 * 2 ** Math.min(this.reconnects++, 6), RECONNECT_MAX_MS);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.closed || this.redis.status !== 'end') return;
+      // A Cluster client can end and then say `close` (its node connections closing late),
+      // with no `end` to follow: both mean nothing will reconnect it but this.
+      const status = this.redis.status;
+      if (this.closed || (status !== 'end' && status !== 'close')) return;
       // A failure ends the connection again, which schedules the next attempt.
       this.redis.connect().catch(() => undefined);
     }, delay);

@@ -19,7 +19,7 @@
  * | `P o:<id>` | string | an observed spend (a call seen only in a span) already added; expires after 24 h |
  * | `P leases` | zset | reservation ids by lease expiry: a reservation of a process that died is released when its lease ends |
  * | `P batch:<id>` | string | a reconciled batch (applied at most once) |
-| `P manual` | stream | the journal of manual actions (CONTROL): `action`, `budget`, `by`, `reason`, `from`, `to`, `at`; the last ~1000 |
+ * | `P manual` | stream | the journal of manual actions (CONTROL): `action`, `budget`, `by`, `reason`, `from`, `to`, `at`; the last ~1000. On a cluster one stream for all budgets, `{keyPrefix}manual`, written after CONTROL |
  *
  * A budget in a request (`b`) carries what the client computed for its current
  * window (time zones are resolved in JavaScript): `name`, `acct`, `fuse`, `thr` keys,
@@ -125,7 +125,9 @@ return cjson.encode({st = st, tr = TR})
  * CONTROL `{prefix, now, op: 'isolate'|'reset'|'raise', budget: b, amounts?: [t, u, q],
  * note?: {by, reason}}` → `{st: [state], tr: [...]}`. A raise adds `amounts` to the
  * window's `g:*` fields (they expire with its account). Every action is appended to the
- * journal `P manual` (a stream of the last 1000: action, budget, by, reason, from, to).
+ * journal `P manual` (a stream of the last 1000: action, budget, by, reason, from, to),
+ * unless `journal: 0` (on a cluster: the journal is in a slot of its own, written after).
+ * The reply also has `from` and `to`, the fuse's state before and after.
  */
 export const CONTROL_LUA = `${PRELUDE}
 local b = P.budget
@@ -153,10 +155,12 @@ end
 write_fuse(b.fuse, F, b.fexp)
 local s, r = read_account(b)
 local note = P.note or {}
-redis.call('XADD', P.prefix .. 'manual', 'MAXLEN', '~', '1000', '*', 'action', P.op,
-  'budget', b.name, 'by', tostring(note.by or ''), 'reason', tostring(note.reason or ''),
-  'from', from, 'to', F.state, 'at', f17(now), 'origin', tostring(note.origin or ''))
-return cjson.encode({st = {state_out(b, F, s, r)}, tr = TR})
+if P.journal ~= 0 then
+  redis.call('XADD', P.prefix .. 'manual', 'MAXLEN', '~', '1000', '*', 'action', P.op,
+    'budget', b.name, 'by', tostring(note.by or ''), 'reason', tostring(note.reason or ''),
+    'from', from, 'to', F.state, 'at', f17(now), 'origin', tostring(note.origin or ''))
+end
+return cjson.encode({st = {state_out(b, F, s, r)}, tr = TR, from = from, to = F.state})
 `;
 
 /**

@@ -32,6 +32,17 @@ export function budgetPrefix(options: RedisLedgerOptions, name: string): string 
   return options.cluster === undefined ? options.keyPrefix : `{${options.keyPrefix}${name}}`;
 }
 
+/**
+ * The journal of manual actions: `keyPrefix + 'manual'` on one Redis; on a cluster
+ * `{keyPrefix}manual`, one stream in a slot of its own that every replica reads (each
+ * budget's keys are in the budget's slot, so CONTROL cannot append to it itself).
+ */
+export function journalKey(options: RedisLedgerOptions): string {
+  return options.cluster === undefined
+    ? `${options.keyPrefix}manual`
+    : `{${options.keyPrefix}}manual`;
+}
+
 /** The hash-tagged prefix of a budget's keys, from the keys themselves. */
 export function tagOf(b: ScriptBudget): string {
   return b.fuse.slice(0, b.fuse.indexOf('}') + 1);
@@ -71,7 +82,7 @@ export class LedgerScripts {
   private async split(name: ScriptName, p: Payload): Promise<Reply> {
     switch (name) {
       case 'control':
-        return this.part(name, { ...p, prefix: tagOf(p.budget as ScriptBudget) });
+        return this.control(p);
       case 'lease': {
         const leases = p.leases as Array<{ b: ScriptBudget }>;
         return this.part(name, { ...p, prefix: tagOf(leases[0]!.b) });
@@ -130,6 +141,38 @@ export class LedgerScripts {
       st: replies.flatMap((r) => list(r.st)),
       tr: replies.flatMap((r) => list(r.tr)),
     };
+  }
+
+  /**
+   * CONTROL in the budget's slot, then its entry appended to the fleet's journal (its own
+   * slot) as a second step. The action holds once the first step is done: a journal entry
+   * that cannot be written is said in the log (other replicas will not report the action).
+   */
+  private async control(p: Payload): Promise<Reply> {
+    const b = p.budget as ScriptBudget;
+    const reply = await this.part('control', { ...p, prefix: tagOf(b), journal: 0 });
+    const note = (p.note ?? {}) as { by?: string; reason?: string; origin?: string };
+    const fields = [
+      ['action', String(p.op)],
+      ['budget', b.name],
+      ['by', note.by ?? ''],
+      ['reason', note.reason ?? ''],
+      ['from', String(reply.from)],
+      ['to', String(reply.to)],
+      ['at', String(p.now)],
+      ['origin', note.origin ?? ''],
+    ].flat();
+    const { connection } = this;
+    const key = journalKey(this.options);
+    await connection
+      .run(() => connection.redis.xadd(key, 'MAXLEN', '~', '1000', '*', ...fields))
+      .catch((err: unknown) =>
+        diag.warn(
+          `tokenfuse: ${String(p.op)} of budget "${b.name}" is done, but writing it to the journal ${key} failed: other processes will not report it`,
+          err,
+        ),
+      );
+    return reply;
   }
 
   /** A batch split by slot; each part keeps the batch id (its claim lives in its own slot). */

@@ -17,15 +17,15 @@ import type {
   StoreListener,
 } from '../../fuse-store.js';
 import { LedgerConnection, type RedisLedgerOptions } from './connection.js';
-import { controlFailure } from './control-failure.js';
 import { drainLedger } from './drain.js';
 import { InFlight, type Ticket } from './in-flight.js';
 import { JournalFollower } from './journal.js';
 import { rolledForward } from './last-seen.js';
 import { leaseParts } from './lease-parts.js';
 import { LeaseBook } from './leases.js';
+import { control, inspect, type OperatorParts } from './operator.js';
 import { Reconciler } from './reconciler.js';
-import { budgetPrefix, LedgerScripts } from './scripts.js';
+import { budgetPrefix, journalKey, LedgerScripts } from './scripts.js';
 import {
   type AdmitReply,
   LEASE_MS,
@@ -35,7 +35,6 @@ import {
   parseState,
   parseTransitions,
   RESERVATION_TTL_MS,
-  type ReadReply,
   type ScriptBudget,
   type SettleReply,
   scriptBudget,
@@ -81,6 +80,8 @@ export class RedisFuseStore implements FuseStore {
   private closed = false;
   /** This replica's leased slices (`ledger.leases`); undefined when off. */
   private readonly leases: LeaseBook | undefined;
+  /** What reads for operators and manual actions use. */
+  private readonly operator: OperatorParts;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -92,7 +93,16 @@ export class RedisFuseStore implements FuseStore {
     });
     this.redis = this.connection.redis;
     this.scripts = new LedgerScripts(this.connection, options);
-    this.journal = new JournalFollower(`${options.keyPrefix}manual`, Date.now());
+    this.journal = new JournalFollower(journalKey(options), Date.now());
+    this.operator = {
+      options,
+      connection: this.connection,
+      scripts: this.scripts,
+      cache: this.cache,
+      encode: (b, now) => this.encode(b, now),
+      local: () => this.reconciler.local,
+      origin: this.journal.origin,
+    };
     this.reconciler = new Reconciler({
       connection: this.connection,
       scripts: this.scripts,
@@ -310,28 +320,9 @@ export class RedisFuseStore implements FuseStore {
       });
   }
 
-  /**
-   * The budgets' state read from Redis, for operators (`tokenfuse fuses`): unlike
-   * {@link read} it rejects when Redis cannot answer, or refuses (a user without
-   * permission), rather than answering the last numbers seen.
-   */
+  /** The budgets' state read from Redis, for operators (`tokenfuse fuses`): see {@link inspect}. */
   inspect(budgets: readonly Budget[], now: number): Promise<ReadOutcome> {
-    if (this.connection.starting !== undefined)
-      return this.connection.afterStart(() => this.inspect(budgets, now));
-    return this.scripts.run('read', { now, budgets: budgets.map((b) => this.encode(b, now)) }).then(
-      (raw) => {
-        const reply = JSON.parse(raw) as ReadReply;
-        const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
-        states.forEach((s, i) => {
-          this.cache.set(budgets[i]!.name, s);
-        });
-        return { states, transitions: parseTransitions(reply.tr) };
-      },
-      (err: unknown) => {
-        const names = budgets.map((b) => b.name).join(', ');
-        throw controlFailure(err, names, 'read', this.options, this.connection.host);
-      },
-    );
+    return inspect(this.operator, budgets, now);
   }
 
   peek(budgets: readonly Budget[], now: number): ReadOutcome {
@@ -354,29 +345,7 @@ export class RedisFuseStore implements FuseStore {
     now: number,
     detail: { amounts?: Amounts; note?: ManualNote } = {},
   ): Promise<ReadOutcome> {
-    if (this.connection.starting !== undefined)
-      return this.connection.afterStart(() => this.control(budget, op, now, detail));
-    return this.scripts
-      .run('control', {
-        now,
-        op,
-        budget: this.encode(budget, now),
-        amounts: UNITS.map((u) => detail.amounts?.[u] ?? 0),
-        note: { ...detail.note, origin: this.journal.origin },
-      })
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as ReadReply;
-          const states = reply.st.map((s) => parseState(s, budget, now));
-          this.cache.set(budget.name, states[0]!);
-          // While Redis was away the local store decides: it follows the operator too.
-          this.reconciler.local?.control(budget, op, now, detail);
-          return { states, transitions: parseTransitions(reply.tr) };
-        },
-        (err: unknown) => {
-          throw controlFailure(err, budget.name, op, this.options, this.connection.host);
-        },
-      );
+    return control(this.operator, budget, op, now, detail);
   }
 
   /** Forgets the last-seen numbers of budgets whose window ended; their keys expire in Redis. */
