@@ -376,7 +376,7 @@ describe('fleet-wide events', () => {
   });
 });
 
-describe('processes sharing one budget', () => {
+describe('processes sharing one budget', { timeout: 120_000 }, () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tokenfuse-ledger-'));
