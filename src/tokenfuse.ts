@@ -11,7 +11,7 @@ import {
   resourceFromAttributes,
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
-import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, MetricProducer, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
@@ -32,6 +32,7 @@ import {
   createAiSdkMiddleware,
   type TokenfuseMiddleware,
 } from './instrumentation/ai-sdk/index.js';
+import { attachProducer } from './metrics/attach-producer.js';
 import { tokenfuseMetricViews } from './metrics/cardinality.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
@@ -64,6 +65,13 @@ export interface Tokenfuse {
   readonly metricViews: ViewOptions[];
   /** @internal counts the SDK's overflow series in what tokenfuse serves. */
   readonly seriesOverflow: OverflowWatch;
+  /**
+   * tokenfuse's per-call metrics (`tokenfuse_tokens_total`, `_cost_usd_total`,
+   * `_requests_total`, `_unpriced_total` and the GenAI histograms), aggregated by
+   * tokenfuse itself: give it to each metric reader, `new PrometheusExporter({
+   * metricProducers: [tokenfuse.metricProducer] })`. `start()` does so for its readers.
+   */
+  readonly metricProducer: MetricProducer;
 }
 
 /**
@@ -75,7 +83,7 @@ export interface Tokenfuse {
  * new NodeSDK({
  *   instrumentations: [tokenfuse.instrumentation],
  *   spanProcessors: [tokenfuse.spanProcessor, new BatchSpanProcessor({ exporter })],
- *   metricReaders: [new PrometheusExporter()],
+ *   metricReaders: [new PrometheusExporter({ metricProducers: [tokenfuse.metricProducer] })],
  *   views: tokenfuse.metricViews,
  * }).start();
  */
@@ -103,6 +111,7 @@ export function createTokenfuse(
     priceCatalog: shared.catalog,
     metricViews: tokenfuseMetricViews(config.metrics),
     seriesOverflow: shared.seriesOverflow,
+    metricProducer: shared.engine.producer,
   };
 }
 
@@ -226,7 +235,13 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   let metricsServer: Server | undefined;
   if (config.metrics.exporter === 'prometheus') {
     const { host, port, endpoint } = config.metrics;
-    prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
+    prometheus = new PrometheusExporter({
+      host,
+      port,
+      endpoint,
+      preventServerStart: true,
+      metricProducers: [tokenfuse.metricProducer],
+    });
     metricsServer = serveMetrics(prometheus, {
       host,
       port,
@@ -241,6 +256,8 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   // exporter instead of being a reader of its own.
   const promClientBridge = new PromClientBridge(prometheus, tokenfuse.seriesOverflow);
   if (!prometheus) metricReaders.push(promClientBridge);
+  // Every reader, whoever built it, collects tokenfuse's per-call metrics too.
+  for (const reader of metricReaders) attachProducer(reader, tokenfuse.metricProducer);
 
   const sdk = new NodeSDK({
     resource,

@@ -1,0 +1,337 @@
+/**
+ * tokenfuse's own aggregation of its per-call instruments (the three GenAI histograms
+ * and the four `tokenfuse_*_total` counters), handed to the OpenTelemetry SDK as a
+ * `MetricProducer`.
+ *
+ * The SDK's synchronous instruments sort and hash the attribute object of every
+ * measurement, and its collection builds every data point of every instrument in one
+ * piece: at 10,000 label sets that is seconds with the event loop held. Here each
+ * attribute set is bound once to a point object (the caller keeps it, so a call adds
+ * to plain fields with no lookup), and a collection builds its data points in slices,
+ * handing the event loop back between them. Any reader given the producer (the
+ * Prometheus endpoint, an OTLP or console reader, a user's own) receives the same
+ * cumulative data the SDK's instruments gave it.
+ */
+import { type Attributes, diag, type HrTime, ValueType } from '@opentelemetry/api';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  DataPointType,
+  type Histogram,
+  type HistogramMetricData,
+  type MetricData,
+  type MetricProducer,
+  type SumMetricData,
+} from '@opentelemetry/sdk-metrics';
+import { type CardinalityCaps, cardinalityLimits, METER_NAME } from './cardinality.js';
+import { METRIC, METRIC_HELP, OUTCOMES, TOKEN_TYPES } from './contract.js';
+import { OVERFLOW_ATTRIBUTE } from './overflow-watch.js';
+import { Series } from './series.js';
+
+// Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
+export const TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+export const DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/** Data points built between two hand-backs of the event loop during a collection. */
+const POINTS_PER_SLICE = 2000;
+
+const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [OVERFLOW_ATTRIBUTE]: true });
+
+function now(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const seconds = Math.trunc(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+/** One attribute set of one histogram: cumulative buckets, sum, count, min and max. */
+export class HistogramPoint {
+  readonly counts: number[];
+  count = 0;
+  sum = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  readonly startTime = now();
+
+  constructor(
+    private readonly instrument: HistogramInstrument,
+    readonly attributes: Attributes,
+  ) {
+    this.counts = new Array<number>(instrument.boundaries.length + 1).fill(0);
+  }
+
+  /** As the SDK's histogram records: negative values refused (and said), NaN ignored. */
+  record(value: number): void {
+    if (!(value >= 0)) {
+      if (value < 0)
+        diag.warn(`negative value provided to histogram ${this.instrument.name}: ${value}`);
+      return;
+    }
+    this.count += 1;
+    this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+    // Upper bounds are inclusive: the first boundary >= value.
+    const bounds = this.instrument.boundaries;
+    let lo = 0;
+    let hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bounds[mid]! < value) lo = mid + 1;
+      else hi = mid;
+    }
+    this.counts[lo]! += 1;
+  }
+}
+
+/** One histogram: its bound points, at most `limit - 1` of them before its overflow point. */
+export class HistogramInstrument {
+  private readonly points = new Map<string, HistogramPoint>();
+  private overflowPoint: HistogramPoint | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly unit: string,
+    readonly boundaries: readonly number[],
+    private readonly limit: number,
+  ) {}
+
+  /**
+   * The point of `attributes`, made on first use. Attribute sets are told apart by
+   * content, as the SDK does, so two callers with equal objects share one point. Past
+   * the limit, new sets go to one `otel.metric.overflow` point, as the SDK folds them.
+   */
+  bind(attributes: Attributes): HistogramPoint {
+    const key = attributeKey(attributes);
+    let point = this.points.get(key);
+    if (point !== undefined) return point;
+    if (this.points.size >= this.limit - 1) {
+      this.overflowPoint ??= new HistogramPoint(this, OVERFLOW_ATTRIBUTES);
+      return this.overflowPoint;
+    }
+    point = new HistogramPoint(this, attributes);
+    this.points.set(key, point);
+    return point;
+  }
+
+  /** Recorded points, the overflow point last. */
+  *recorded(): Generator<HistogramPoint> {
+    for (const point of this.points.values()) if (point.count > 0) yield point;
+    if (this.overflowPoint !== undefined && this.overflowPoint.count > 0) yield this.overflowPoint;
+  }
+}
+
+function help(name: string): string {
+  return (METRIC_HELP as Readonly<Record<string, string>>)[name] ?? '';
+}
+
+function attributeKey(attributes: Attributes): string {
+  return JSON.stringify(
+    Object.keys(attributes)
+      .sort()
+      .map((k) => [k, attributes[k]]),
+  );
+}
+
+/** The histograms tokenfuse records into per call. */
+export interface EngineHistograms {
+  tokenUsage: HistogramInstrument;
+  operationDuration: HistogramInstrument;
+  timeToFirstChunk: HistogramInstrument;
+}
+
+/** A counter's data points, read from the running totals at collection. */
+type CounterRead = (series: Series, emit: (value: number, attributes: Attributes) => void) => void;
+
+const COUNTERS: ReadonlyArray<{ name: string; unit: string; read: CounterRead }> = [
+  {
+    name: METRIC.tokens,
+    unit: '{token}',
+    read: (s, emit) => {
+      for (const type of TOKEN_TYPES)
+        if (s.tokens[type] > 0) emit(s.tokens[type], s.tokenAttributes(type));
+    },
+  },
+  {
+    name: METRIC.cost,
+    unit: 'USD',
+    read: (s, emit) => {
+      if (s.costSeen) emit(s.cost, s.labels);
+    },
+  },
+  {
+    name: METRIC.requests,
+    unit: '{request}',
+    read: (s, emit) => {
+      for (const outcome of OUTCOMES) {
+        const value = s.requests[outcome] ?? 0;
+        if (value > 0) emit(value, s.outcomeAttributes(outcome));
+      }
+    },
+  },
+  {
+    name: METRIC.unpriced,
+    unit: '{request}',
+    read: (s, emit) => {
+      if (s.unpriced > 0) emit(s.unpriced, s.labels);
+    },
+  },
+];
+
+/** Where the engine's data points are reported, as the SDK's meter of that name would. */
+export interface EngineScope {
+  name: string;
+  version?: string;
+}
+
+/**
+ * The per-call metrics: histograms bound per attribute set, and the counters' running
+ * totals per exported label set ({@link Series}). Its {@link producer} is what readers
+ * collect them through.
+ */
+export class MetricsEngine {
+  readonly histograms: EngineHistograms;
+  private readonly totals = new Map<string, Series>();
+  private readonly limits: Record<string, number>;
+  private readonly startTime = now();
+  /** Hand it to each reader (`metricProducers`): tokenfuse's per-call metrics. */
+  readonly producer: MetricProducer;
+
+  constructor(
+    caps: CardinalityCaps = { maxSeries: Number.MAX_SAFE_INTEGER },
+    private readonly scope: EngineScope = { name: METER_NAME },
+  ) {
+    this.limits = cardinalityLimits(caps);
+    const histogram = (name: string, unit: string, boundaries: number[]) =>
+      new HistogramInstrument(name, unit, boundaries, this.limits[name]!);
+    this.histograms = {
+      tokenUsage: histogram(METRIC.tokenUsage, '{token}', TOKEN_BUCKETS),
+      operationDuration: histogram(METRIC.operationDuration, 's', DURATION_BUCKETS),
+      timeToFirstChunk: histogram(METRIC.timeToFirstChunk, 's', DURATION_BUCKETS),
+    };
+    const resource = resourceFromAttributes({});
+    this.producer = { collect: () => this.collect(resource) };
+  }
+
+  /** The one running-totals object of an exported label set (names in a fixed order). */
+  totalsOf(labels: Attributes): Series {
+    const key = JSON.stringify(Object.entries(labels));
+    let totals = this.totals.get(key);
+    if (totals === undefined) {
+      totals = new Series(labels);
+      this.totals.set(key, totals);
+    }
+    return totals;
+  }
+
+  /**
+   * Every recorded point, cumulative, in slices of {@link POINTS_PER_SLICE} with the
+   * event loop handed back between them. The reader keeps its own resource: the one
+   * here is a placeholder the SDK's `MetricReader` replaces.
+   */
+  async collect(resource: Resource): Promise<CollectionResult> {
+    const metrics: MetricData[] = [];
+    const endTime = now();
+    let built = 0;
+    const slice = async () => {
+      if (++built % POINTS_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+    };
+    for (const instrument of Object.values(this.histograms)) {
+      const dataPoints: HistogramMetricData['dataPoints'] = [];
+      for (const point of instrument.recorded()) {
+        const value: Histogram = {
+          buckets: { boundaries: instrument.boundaries as number[], counts: [...point.counts] },
+          count: point.count,
+          sum: point.sum,
+          min: point.min,
+          max: point.max,
+        };
+        dataPoints.push({
+          attributes: point.attributes,
+          startTime: point.startTime,
+          endTime,
+          value,
+        });
+        await slice();
+      }
+      if (dataPoints.length === 0) continue;
+      metrics.push({
+        descriptor: {
+          name: instrument.name,
+          description: help(instrument.name),
+          unit: instrument.unit,
+          valueType: ValueType.DOUBLE,
+        },
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints,
+      });
+    }
+    for (const counter of COUNTERS) {
+      const data = await this.counterData(counter, endTime, slice);
+      if (data !== undefined) metrics.push(data);
+    }
+    return {
+      resourceMetrics: {
+        resource,
+        scopeMetrics:
+          metrics.length > 0
+            ? [
+                {
+                  scope: {
+                    name: this.scope.name,
+                    ...(this.scope.version ? { version: this.scope.version } : {}),
+                  },
+                  metrics,
+                },
+              ]
+            : [],
+      },
+      errors: [],
+    };
+  }
+
+  /** A counter's points; past its limit, the rest summed into one overflow point, last. */
+  private async counterData(
+    counter: (typeof COUNTERS)[number],
+    endTime: HrTime,
+    slice: () => Promise<void>,
+  ): Promise<SumMetricData | undefined> {
+    const limit = this.limits[counter.name]!;
+    const dataPoints: SumMetricData['dataPoints'] = [];
+    let overflow: number | undefined;
+    const emit = (value: number, attributes: Attributes) => {
+      if (dataPoints.length < limit - 1)
+        dataPoints.push({ attributes, startTime: this.startTime, endTime, value });
+      else overflow = (overflow ?? 0) + value;
+    };
+    for (const series of this.totals.values()) {
+      counter.read(series, emit);
+      await slice();
+    }
+    if (overflow !== undefined)
+      dataPoints.push({
+        attributes: OVERFLOW_ATTRIBUTES,
+        startTime: this.startTime,
+        endTime,
+        value: overflow,
+      });
+    if (dataPoints.length === 0) return undefined;
+    return {
+      descriptor: {
+        name: counter.name,
+        description: help(counter.name),
+        unit: counter.unit,
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      dataPoints,
+      isMonotonic: true,
+    };
+  }
+}
