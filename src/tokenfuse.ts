@@ -248,6 +248,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       endpoint,
       ready: resourceReady,
       watch: tokenfuse.seriesOverflow,
+      producer: tokenfuse.metricProducer,
     });
     metricReaders.push(prometheus);
   }

@@ -13,7 +13,7 @@
  * cumulative data the SDK's instruments gave it.
  */
 import { type Attributes, diag, type HrTime, ValueType } from '@opentelemetry/api';
-import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   type CollectionResult,
@@ -26,7 +26,6 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { type CardinalityCaps, cardinalityLimits, METER_NAME } from './cardinality.js';
 import { METRIC, METRIC_HELP, OUTCOMES, TOKEN_TYPES } from './contract.js';
-import { OVERFLOW_ATTRIBUTE } from './overflow-watch.js';
 import { Series } from './series.js';
 
 // Bucket boundaries from the OpenTelemetry GenAI semantic conventions.
@@ -36,6 +35,9 @@ export const TOKEN_BUCKETS = [
 export const DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 ];
+
+/** The attribute the OpenTelemetry SDK puts on the series it folds attribute sets into. */
+export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';
 
 /** Data points built between two hand-backs of the event loop during a collection. */
 const POINTS_PER_SLICE = 2000;
@@ -118,6 +120,11 @@ export class HistogramInstrument {
     return point;
   }
 
+  /** Whether attribute sets were folded into the overflow point. */
+  hasOverflow(): boolean {
+    return this.overflowPoint !== undefined && this.overflowPoint.count > 0;
+  }
+
   /** Recorded points, the overflow point last. */
   *recorded(): Generator<HistogramPoint> {
     for (const point of this.points.values()) if (point.count > 0) yield point;
@@ -182,6 +189,49 @@ const COUNTERS: ReadonlyArray<{ name: string; unit: string; read: CounterRead }>
   },
 ];
 
+/**
+ * What tokenfuse's own endpoint gets instead of data points: each metric's points are
+ * read from the live aggregation while its text is written, so a scrape holds no copy
+ * of them (copies that live through a long scrape are what made its GC pauses long).
+ */
+export interface LazyPoints {
+  /** Whether the instrument has its `otel.metric.overflow` point. */
+  overflow: boolean;
+  points(): Iterable<{ attributes: Attributes; value: number | Histogram }>;
+}
+
+/** Metrics of a lazy collection (their `dataPoints` are empty) and their points. */
+export const LAZY_METRICS = new WeakMap<MetricData, LazyPoints>();
+
+/** The engine's producer; {@link collectLazily} asks it for a lazy collection. */
+class EngineProducer implements MetricProducer {
+  lazyNext = false;
+
+  constructor(private readonly engine: MetricsEngine) {}
+
+  collect(): Promise<CollectionResult> {
+    const lazy = this.lazyNext;
+    this.lazyNext = false;
+    return lazy ? Promise.resolve(this.engine.collectLazy()) : this.engine.collect();
+  }
+}
+
+/**
+ * Runs `start` (which collects through a reader holding `producer`) with the producer
+ * answering lazily: the SDK's `MetricReader` asks its producers synchronously, within
+ * the call. A reader that asks later gets ordinary data points, so the text written
+ * is the same either way.
+ */
+export function collectLazily<T>(producer: MetricProducer, start: () => T): T {
+  if (!(producer instanceof EngineProducer)) return start();
+  producer.lazyNext = true;
+  try {
+    return start();
+  } finally {
+    producer.lazyNext = false;
+  }
+}
+
 /** Where the engine's data points are reported, as the SDK's meter of that name would. */
 export interface EngineScope {
   name: string;
@@ -213,8 +263,7 @@ export class MetricsEngine {
       operationDuration: histogram(METRIC.operationDuration, 's', DURATION_BUCKETS),
       timeToFirstChunk: histogram(METRIC.timeToFirstChunk, 's', DURATION_BUCKETS),
     };
-    const resource = resourceFromAttributes({});
-    this.producer = { collect: () => this.collect(resource) };
+    this.producer = new EngineProducer(this);
   }
 
   /** The one running-totals object of an exported label set (names in a fixed order). */
@@ -233,7 +282,7 @@ export class MetricsEngine {
    * event loop handed back between them. The reader keeps its own resource: the one
    * here is a placeholder the SDK's `MetricReader` replaces.
    */
-  async collect(resource: Resource): Promise<CollectionResult> {
+  async collect(): Promise<CollectionResult> {
     const metrics: MetricData[] = [];
     const endTime = now();
     let built = 0;
@@ -243,13 +292,8 @@ export class MetricsEngine {
     for (const instrument of Object.values(this.histograms)) {
       const dataPoints: HistogramMetricData['dataPoints'] = [];
       for (const point of instrument.recorded()) {
-        const value: Histogram = {
-          buckets: { boundaries: instrument.boundaries as number[], counts: [...point.counts] },
-          count: point.count,
-          sum: point.sum,
-          min: point.min,
-          max: point.max,
-        };
+        const value = histogramValue(instrument, point);
+        value.buckets.counts = [...point.counts];
         dataPoints.push({
           attributes: point.attributes,
           startTime: point.startTime,
@@ -258,80 +302,130 @@ export class MetricsEngine {
         });
         await slice();
       }
-      if (dataPoints.length === 0) continue;
-      metrics.push({
-        descriptor: {
-          name: instrument.name,
-          description: help(instrument.name),
-          unit: instrument.unit,
-          valueType: ValueType.DOUBLE,
-        },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints,
-      });
+      if (dataPoints.length > 0) metrics.push(histogramData(instrument, dataPoints));
     }
     for (const counter of COUNTERS) {
-      const data = await this.counterData(counter, endTime, slice);
-      if (data !== undefined) metrics.push(data);
+      const dataPoints: SumMetricData['dataPoints'] = [];
+      for (const { attributes, value } of this.counterPoints(counter)) {
+        dataPoints.push({ attributes, startTime: this.startTime, endTime, value });
+        await slice();
+      }
+      if (dataPoints.length > 0) metrics.push(counterData(counter, dataPoints));
     }
+    return this.result(metrics);
+  }
+
+  /** The same metrics, each with no data points and its {@link LazyPoints} registered. */
+  collectLazy(): CollectionResult {
+    const metrics: MetricData[] = [];
+    for (const instrument of Object.values(this.histograms)) {
+      if (instrument.recorded().next().done) continue;
+      const data = histogramData(instrument, []);
+      LAZY_METRICS.set(data, {
+        overflow: instrument.hasOverflow(),
+        *points() {
+          for (const point of instrument.recorded())
+            yield { attributes: point.attributes, value: histogramValue(instrument, point) };
+        },
+      });
+      metrics.push(data);
+    }
+    for (const counter of COUNTERS) {
+      // One counting pass (additions only) says whether it has points and an overflow.
+      let points = 0;
+      for (const series of this.totals.values())
+        counter.read(series, () => {
+          points += 1;
+        });
+      if (points === 0) continue;
+      const data = counterData(counter, []);
+      LAZY_METRICS.set(data, {
+        overflow: points >= this.limits[counter.name]!,
+        points: () => this.counterPoints(counter),
+      });
+      metrics.push(data);
+    }
+    return this.result(metrics);
+  }
+
+  private result(metrics: MetricData[]): CollectionResult {
+    const { name, version } = this.scope;
     return {
       resourceMetrics: {
-        resource,
+        // A placeholder: the SDK's MetricReader reports its own resource.
+        resource: PLACEHOLDER_RESOURCE,
         scopeMetrics:
-          metrics.length > 0
-            ? [
-                {
-                  scope: {
-                    name: this.scope.name,
-                    ...(this.scope.version ? { version: this.scope.version } : {}),
-                  },
-                  metrics,
-                },
-              ]
-            : [],
+          metrics.length > 0 ? [{ scope: { name, ...(version ? { version } : {}) }, metrics }] : [],
       },
       errors: [],
     };
   }
 
   /** A counter's points; past its limit, the rest summed into one overflow point, last. */
-  private async counterData(
+  private *counterPoints(
     counter: (typeof COUNTERS)[number],
-    endTime: HrTime,
-    slice: () => Promise<void>,
-  ): Promise<SumMetricData | undefined> {
+  ): Generator<{ attributes: Attributes; value: number }> {
     const limit = this.limits[counter.name]!;
-    const dataPoints: SumMetricData['dataPoints'] = [];
+    let kept = 0;
     let overflow: number | undefined;
+    const pending: Array<{ attributes: Attributes; value: number }> = [];
     const emit = (value: number, attributes: Attributes) => {
-      if (dataPoints.length < limit - 1)
-        dataPoints.push({ attributes, startTime: this.startTime, endTime, value });
-      else overflow = (overflow ?? 0) + value;
+      if (kept < limit - 1) {
+        kept += 1;
+        pending.push({ attributes, value });
+      } else overflow = (overflow ?? 0) + value;
     };
     for (const series of this.totals.values()) {
       counter.read(series, emit);
-      await slice();
+      while (pending.length > 0) yield pending.shift()!;
     }
-    if (overflow !== undefined)
-      dataPoints.push({
-        attributes: OVERFLOW_ATTRIBUTES,
-        startTime: this.startTime,
-        endTime,
-        value: overflow,
-      });
-    if (dataPoints.length === 0) return undefined;
-    return {
-      descriptor: {
-        name: counter.name,
-        description: help(counter.name),
-        unit: counter.unit,
-        valueType: ValueType.DOUBLE,
-      },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.SUM,
-      dataPoints,
-      isMonotonic: true,
-    };
+    if (overflow !== undefined) yield { attributes: OVERFLOW_ATTRIBUTES, value: overflow };
   }
+}
+
+const PLACEHOLDER_RESOURCE = resourceFromAttributes({});
+
+function histogramValue(instrument: HistogramInstrument, point: HistogramPoint): Histogram {
+  return {
+    buckets: { boundaries: instrument.boundaries as number[], counts: point.counts },
+    count: point.count,
+    sum: point.sum,
+    min: point.min,
+    max: point.max,
+  };
+}
+
+function histogramData(
+  instrument: HistogramInstrument,
+  dataPoints: HistogramMetricData['dataPoints'],
+): HistogramMetricData {
+  return {
+    descriptor: {
+      name: instrument.name,
+      description: help(instrument.name),
+      unit: instrument.unit,
+      valueType: ValueType.DOUBLE,
+    },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints,
+  };
+}
+
+function counterData(
+  counter: (typeof COUNTERS)[number],
+  dataPoints: SumMetricData['dataPoints'],
+): SumMetricData {
+  return {
+    descriptor: {
+      name: counter.name,
+      description: help(counter.name),
+      unit: counter.unit,
+      valueType: ValueType.DOUBLE,
+    },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.SUM,
+    dataPoints,
+    isMonotonic: true,
+  };
 }
