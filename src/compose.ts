@@ -119,7 +119,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       });
       if (webhooks) registerWebhookMetrics(meter, webhooks);
       registerPricingMetrics(meter, catalog, providerCosts);
-      seriesOverflow.register(meter);
+      seriesOverflow.register(meter, engine);
     },
   };
 }

@@ -7,14 +7,16 @@ import {
   type DataPoint,
   type Histogram,
   InMemoryMetricExporter,
+  MeterProvider,
   type MetricData,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import { withAttribution } from '../src/index.js';
+import { createTokenfuse, withAttribution } from '../src/index.js';
 import { METRIC } from '../src/metrics/contract.js';
 import { start } from '../src/tokenfuse.js';
+import { captureDiag } from './helpers/diag.js';
 import { freePort } from './helpers/processes.js';
 import { parsePrometheusText, select, sum } from './helpers/prom-text.js';
 
@@ -116,4 +118,48 @@ describe('a reader given to start() besides the Prometheus endpoint', () => {
       await runtime.shutdown();
     }
   }, 60_000);
+});
+
+describe('a reader of your own meter provider', () => {
+  it('built without tokenfuse.metricProducer: said once in the diag log, with the fix', async () => {
+    const messages = captureDiag();
+    const tokenfuse = createTokenfuse({});
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    tokenfuse.instrumentation.setMeterProvider(provider);
+    try {
+      for (let i = 0; i < 2; i++) {
+        await reader.forceFlush();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const said = messages.filter((m) => m.includes("without tokenfuse's metric producer"));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toContain('metricProducers: [tokenfuse.metricProducer]');
+    } finally {
+      tokenfuse.instrumentation.disable();
+      await provider.shutdown();
+    }
+  });
+
+  it('built with it: collects the per-call metrics, and nothing is said', async () => {
+    const messages = captureDiag();
+    const tokenfuse = createTokenfuse({});
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: 3_600_000,
+      metricProducers: [tokenfuse.metricProducer],
+    });
+    const provider = new MeterProvider({ readers: [reader] });
+    tokenfuse.instrumentation.setMeterProvider(provider);
+    try {
+      await reader.forceFlush();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(messages.filter((m) => m.includes("without tokenfuse's metric producer"))).toEqual([]);
+    } finally {
+      tokenfuse.instrumentation.disable();
+      await provider.shutdown();
+    }
+  });
 });

@@ -210,6 +210,7 @@ class EngineProducer implements MetricProducer {
   constructor(private readonly engine: MetricsEngine) {}
 
   collect(): Promise<CollectionResult> {
+    this.engine.collections += 1;
     const lazy = this.lazyNext;
     this.lazyNext = false;
     return lazy ? Promise.resolve(this.engine.collectLazy()) : this.engine.collect();
@@ -250,6 +251,9 @@ export class MetricsEngine {
   private readonly startTime = now();
   /** Hand it to each reader (`metricProducers`): tokenfuse's per-call metrics. */
   readonly producer: MetricProducer;
+  /** Collections through {@link producer} so far. */
+  collections = 0;
+  private warnedUnread = false;
 
   constructor(
     caps: CardinalityCaps = { maxSeries: Number.MAX_SAFE_INTEGER },
@@ -264,6 +268,27 @@ export class MetricsEngine {
       timeToFirstChunk: histogram(METRIC.timeToFirstChunk, 's', DURATION_BUCKETS),
     };
     this.producer = new EngineProducer(this);
+  }
+
+  /**
+   * Called from an observable callback of the meter, that is, within a reader's
+   * collection: the SDK's `MetricReader` asks its producers in the same synchronous
+   * step, so a reader holding the producer has asked it before the next turn of the
+   * loop. One that has not lacks tokenfuse's per-call metrics: said once.
+   */
+  expectCollection(): void {
+    if (this.warnedUnread) return;
+    const seen = this.collections;
+    setImmediate(() => {
+      if (this.collections !== seen || this.warnedUnread) return;
+      this.warnedUnread = true;
+      diag.warn(
+        `tokenfuse: a metric reader collected without tokenfuse's metric producer, so it has ` +
+          `none of tokenfuse's per-call metrics (tokens, cost, requests, the GenAI ` +
+          `histograms): build it with metricProducers: [tokenfuse.metricProducer] ` +
+          `(tokenfuse/register and start() do so for their readers). Logged once.`,
+      );
+    });
   }
 
   /** The one running-totals object of an exported label set (names in a fixed order). */

@@ -2,7 +2,7 @@ import { diag, type Meter } from '@opentelemetry/api';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { PER_CALL_INSTRUMENTS } from './cardinality.js';
 import { METRIC_HELP, SERIES_OVERFLOW_METRIC } from './contract.js';
-import { LAZY_METRICS, OVERFLOW_ATTRIBUTE } from './metrics-engine.js';
+import { LAZY_METRICS, type MetricsEngine, OVERFLOW_ATTRIBUTE } from './metrics-engine.js';
 
 // Re-exported for existing importers.
 export { OVERFLOW_ATTRIBUTE };
@@ -47,13 +47,17 @@ export class OverflowWatch {
     return this.counts;
   }
 
-  /** Registers `tokenfuse_series_overflow_total{instrument}` on `meter`. */
-  register(meter: Meter): void {
+  /**
+   * Registers `tokenfuse_series_overflow_total{instrument}` on `meter`; each collection of
+   * it also checks that the collecting reader holds `engine`'s producer.
+   */
+  register(meter: Meter, engine?: MetricsEngine): void {
     const counter = meter.createObservableCounter(SERIES_OVERFLOW_METRIC.otel, {
       description: METRIC_HELP[SERIES_OVERFLOW_METRIC.otel],
       unit: '{collection}',
     });
     counter.addCallback((result) => {
+      engine?.expectCollection();
       for (const [instrument, count] of this.counts) result.observe(count, { instrument });
     });
   }
