@@ -58,9 +58,9 @@ export interface Tokenfuse {
   /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
   readonly priceCatalog: PriceCatalog;
   /**
-   * Add to `NodeSDK({ views })` (or `MeterProvider({ views })`): the SDK's cardinality
-   * limit of tokenfuse's per-call instruments, sized from `metrics.maxSeries` (or
-   * `metrics.cardinalityLimit`), so the SDK never folds a label set tokenfuse keeps.
+   * Views that sized the SDK's cardinality limit of tokenfuse's per-call instruments.
+   * Those are now aggregated by tokenfuse (see {@link metricProducer}), which applies the
+   * same limits itself; kept so that setups passing them to `NodeSDK({ views })` still work.
    */
   readonly metricViews: ViewOptions[];
   /** @internal counts the SDK's overflow series in what tokenfuse serves. */
