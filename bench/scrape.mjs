@@ -1,6 +1,6 @@
 // Cost of one scrape of tokenfuse's `/metrics`, beside prom-client serving the same series.
 //
-//   npm run build && npx node bench/scrape.mjs            # 1k and 10k label sets
+//   npm run build && npx node bench/scrape.mjs            # 1k, 10k and 50k label sets
 //   SCRAPE_SETS=50000 npx node bench/scrape.mjs           # others (comma-separated)
 //
 // For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves),
@@ -18,10 +18,10 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 15);
+const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 9);
 
 if (process.env.SCRAPE_CHILD === undefined) {
-  const sizes = (process.env.SCRAPE_SETS ?? '1000,10000').split(',').map(Number);
+  const sizes = (process.env.SCRAPE_SETS ?? '1000,10000,50000').split(',').map(Number);
   const rows = [];
   for (const n of sizes) {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url)], {
@@ -32,16 +32,17 @@ if (process.env.SCRAPE_CHILD === undefined) {
     });
     rows.push(JSON.parse(out.trim().split('\n').at(-1)));
   }
-  const fmt = (x) => x.toFixed(1).padStart(8);
-  console.log(`node ${process.version}, ${ROUNDS} scrapes per size, median [p90]`);
+  console.log(`node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms`);
   console.log(
-    'label sets |  lines  |    MB | tokenfuse ms [p90] | max stall ms | prom-client ms | ratio | served sum',
+    '| label sets | lines | MB | tokenfuse [p90] | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | idle stall, A-vs-A (median) | served sum |',
   );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const f = (x) => x.toFixed(0);
   for (const r of rows) {
     console.log(
-      `${String(r.sets).padStart(10)} | ${String(r.lines).padStart(7)} | ${(r.bytes / 1e6).toFixed(1).padStart(5)} |` +
-        `${fmt(r.tokenfuse.median)} [${r.tokenfuse.p90.toFixed(1)}] | ${fmt(r.stall)}     |` +
-        `${fmt(r.promClient.median)}       | ${(r.tokenfuse.median / r.promClient.median).toFixed(2).padStart(5)} | ${r.requestsSum}`,
+      `| ${r.sets} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f(r.tokenfuse.median)} [${f(r.tokenfuse.p90)}] | ` +
+        `${f(r.promClient.median)} | ${f(r.promClientB.median)} | ${(r.tokenfuse.median / r.promClient.median).toFixed(2)}× | ` +
+        `${f(r.stall)} (${f(r.stallMedian)}) | ${f(r.idleStall)} (${f(r.idleStallMedian)}) | ${r.requestsSum} |`,
     );
   }
   process.exit(0);
@@ -157,22 +158,32 @@ for (const [department, project] of pairs) {
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const ours = [];
-let stall = 0;
+const theirs = [];
+const theirsB = [];
+const stalls = [];
+const idleStalls = [];
+// Alternating rounds: tokenfuse's scrape, prom-client twice (A and B, the A-vs-A control of
+// the timing), then an idle window as long as the scrape (the A-vs-A control of the stall:
+// what the busy machine alone makes of an event loop doing nothing).
 for (let r = 0; r < ROUNDS; r++) {
   loop.reset();
   const t0 = performance.now();
   // Bytes counted, not decoded: a scraper's parsing is not the endpoint's cost.
   await get(`http://127.0.0.1:${port}/metrics`, false);
-  ours.push(performance.now() - t0);
-  // The first scrape also builds what later ones reuse: the stall that counts is the worst.
-  stall = Math.max(stall, loop.max / 1e6);
+  const took = performance.now() - t0;
+  ours.push(took);
+  stalls.push(loop.max / 1e6);
+  for (const into of r % 2 === 0 ? [theirs, theirsB] : [theirsB, theirs]) {
+    const t1 = performance.now();
+    await registry.metrics();
+    into.push(performance.now() - t1);
+  }
+  loop.reset();
+  await new Promise((resolve) => setTimeout(resolve, took));
+  idleStalls.push(loop.max / 1e6);
 }
-const theirs = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const t0 = performance.now();
-  await registry.metrics();
-  theirs.push(performance.now() - t0);
-}
+// The first scrape also builds what later ones reuse: the stall that counts is the worst.
+const stall = Math.max(...stalls);
 loop.disable();
 const text = await get(`http://127.0.0.1:${port}/metrics`, true);
 let requestsSum = 0;
@@ -186,7 +197,11 @@ console.log(
     bytes: Buffer.byteLength(text),
     tokenfuse: stats(ours),
     promClient: stats(theirs),
+    promClientB: stats(theirsB),
     stall,
+    stallMedian: stats(stalls).median,
+    idleStall: Math.max(...idleStalls),
+    idleStallMedian: stats(idleStalls).median,
     requestsSum,
   }),
 );

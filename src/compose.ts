@@ -17,6 +17,7 @@ import {
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
+import { MetricsEngine } from './metrics/metrics-engine.js';
 import { OverflowWatch } from './metrics/overflow-watch.js';
 import { registerPerValueMetrics } from './metrics/per-value-metrics.js';
 import { PricingIssues } from './metrics/pricing-issues.js';
@@ -26,6 +27,7 @@ import { PriceBook } from './pricing/price-book.js';
 import { BUNDLED_CATALOG, PriceCatalog } from './pricing/price-catalog.js';
 import { PrometheusRestorer } from './restore/prometheus-restore.js';
 import { enableRestore } from './restore/scheduler.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** @internal what `createTokenfuse()` shares between the instrumentation and the span processor. */
 export interface SharedParts extends InstrumentationParts {
@@ -33,6 +35,8 @@ export interface SharedParts extends InstrumentationParts {
   catalog: PriceCatalog;
   /** Counts the SDK's overflow series in what tokenfuse serves. */
   seriesOverflow: OverflowWatch;
+  /** The per-call metrics tokenfuse aggregates itself, read by each reader through its producer. */
+  engine: MetricsEngine;
 }
 
 /** @internal builds every part from one resolved configuration. */
@@ -50,7 +54,13 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
   });
   // New prices apply from the next call, not only to models first seen after them.
   catalog.onChange(() => prices.invalidate());
+  // Limits sized from the caps as the SDK's views would be, with the instrumentation's scope.
+  const engine = new MetricsEngine(config.metrics, {
+    name: PACKAGE_NAME,
+    version: PACKAGE_VERSION,
+  });
   const accountant = new Accountant({
+    engine,
     prices,
     labels: config.metrics.labels,
     maxValuesPerLabel: config.metrics.maxValuesPerLabel,
@@ -95,6 +105,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     catalog,
     providerCosts,
     seriesOverflow,
+    engine,
     claimOnce: claims ? (key) => claims.claim(key) : undefined,
     async closeConnections() {
       admin?.close();
@@ -111,7 +122,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
       });
       if (webhooks) registerWebhookMetrics(meter, webhooks);
       registerPricingMetrics(meter, catalog, providerCosts);
-      seriesOverflow.register(meter);
+      seriesOverflow.register(meter, engine);
     },
   };
 }

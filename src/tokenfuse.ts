@@ -11,7 +11,7 @@ import {
   resourceFromAttributes,
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
-import type { IMetricReader, ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, MetricProducer, ViewOptions } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Accountant } from './accounting/accountant.js';
@@ -27,6 +27,7 @@ import {
   createAiSdkMiddleware,
   type TokenfuseMiddleware,
 } from './instrumentation/ai-sdk/index.js';
+import { attachProducer } from './metrics/attach-producer.js';
 import { tokenfuseMetricViews } from './metrics/cardinality.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
@@ -60,13 +61,20 @@ export interface Tokenfuse {
   /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
   readonly priceCatalog: PriceCatalog;
   /**
-   * Add to `NodeSDK({ views })` (or `MeterProvider({ views })`): the SDK's cardinality
-   * limit of tokenfuse's per-call instruments, sized from `metrics.maxSeries` (or
-   * `metrics.cardinalityLimit`), so the SDK never folds a label set tokenfuse keeps.
+   * Views that sized the SDK's cardinality limit of tokenfuse's per-call instruments.
+   * Those are now aggregated by tokenfuse (see {@link metricProducer}), which applies the
+   * same limits itself; kept so that setups passing them to `NodeSDK({ views })` still work.
    */
   readonly metricViews: ViewOptions[];
   /** @internal counts the SDK's overflow series in what tokenfuse serves. */
   readonly seriesOverflow: OverflowWatch;
+  /**
+   * tokenfuse's per-call metrics (`tokenfuse_tokens_total`, `_cost_usd_total`,
+   * `_requests_total`, `_unpriced_total` and the GenAI histograms), aggregated by
+   * tokenfuse itself: give it to each metric reader, `new PrometheusExporter({
+   * metricProducers: [tokenfuse.metricProducer] })`. `start()` does so for its readers.
+   */
+  readonly metricProducer: MetricProducer;
 }
 
 /**
@@ -78,7 +86,7 @@ export interface Tokenfuse {
  * new NodeSDK({
  *   instrumentations: [tokenfuse.instrumentation],
  *   spanProcessors: [tokenfuse.spanProcessor, new BatchSpanProcessor({ exporter })],
- *   metricReaders: [new PrometheusExporter()],
+ *   metricReaders: [new PrometheusExporter({ metricProducers: [tokenfuse.metricProducer] })],
  *   views: tokenfuse.metricViews,
  * }).start();
  */
@@ -106,6 +114,7 @@ export function createTokenfuse(
     priceCatalog: shared.catalog,
     metricViews: tokenfuseMetricViews(config.metrics),
     seriesOverflow: shared.seriesOverflow,
+    metricProducer: shared.engine.producer,
   };
 }
 
@@ -247,13 +256,20 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   let metricsServer: Server | undefined;
   if (exporters.includes('prometheus')) {
     const { host, port, endpoint } = config.metrics;
-    prometheus = new PrometheusExporter({ host, port, endpoint, preventServerStart: true });
+    prometheus = new PrometheusExporter({
+      host,
+      port,
+      endpoint,
+      preventServerStart: true,
+      metricProducers: [tokenfuse.metricProducer],
+    });
     metricsServer = serveMetrics(prometheus, {
       host,
       port,
       endpoint,
       ready: resourceReady,
       watch: tokenfuse.seriesOverflow,
+      producer: tokenfuse.metricProducer,
     });
     metricReaders.push(prometheus);
   }
@@ -262,6 +278,8 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   // exporter instead of being a reader of its own.
   const promClientBridge = new PromClientBridge(prometheus, tokenfuse.seriesOverflow);
   if (!prometheus && !telemetryOff) metricReaders.push(promClientBridge);
+  // Every reader, whoever built it, collects tokenfuse's per-call metrics too.
+  for (const reader of metricReaders) attachProducer(reader, tokenfuse.metricProducer);
 
   // Readers and processors are always given, so the NodeSDK never builds its own from
   // the same variables (which would export everything twice).

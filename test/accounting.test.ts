@@ -179,7 +179,13 @@ describe('pricing in the pipeline', () => {
 describe('our failures never break the call', () => {
   it('a metrics backend that throws: the call returns its result and the error goes to diag', async () => {
     const messages = captureDiag();
-    h = await createHarness({ providers: [relay] });
+    // The per-call histograms and counters are tokenfuse's own (no meter on the call
+    // path); the meter's counters are for what is dropped, such as a cut label value.
+    h = await createHarness({
+      providers: [relay],
+      attribution: { defaults: { department: 'd'.repeat(40) } },
+      metrics: { maxLabelValueLength: 16 },
+    });
     const throwing = () => {
       throw new Error('meter exploded');
     };

@@ -186,6 +186,15 @@ describe('the /metrics text', () => {
       }
       const served = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(sum(parsePrometheusText(served), 'tokenfuse_requests_total')).toBe(7);
+      // The endpoint reads tokenfuse's own points while it writes them (no copies): the
+      // same text as the exporter's serializer on an ordinary collection of the same state.
+      const { resourceMetrics } = await runtime.prometheus!.collect();
+      const steady = (text: string) =>
+        text
+          .split('\n')
+          .filter((line) => !line.startsWith('tokenfuse_price_catalog_age_seconds{'))
+          .join('\n');
+      expect(steady(served)).toBe(steady(reference.serialize(resourceMetrics)));
     } finally {
       await runtime.shutdown();
       await server.close();

@@ -43,7 +43,9 @@ const metricsPort = Number(process.env.OTEL_EXPORTER_PROMETHEUS_PORT ?? 9465);
 const sdk = new NodeSDK({
   instrumentations: [tokenfuse.instrumentation],
   spanProcessors: [tokenfuse.spanProcessor],
-  metricReaders: [new PrometheusExporter({ port: metricsPort })],
+  metricReaders: [
+    new PrometheusExporter({ port: metricsPort, metricProducers: [tokenfuse.metricProducer] }),
+  ],
 });
 // ESM apps: let the instrumentation see `import 'openai'` (tokenfuse/register does this for you).
 registerEsmHook();

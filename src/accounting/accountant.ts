@@ -1,23 +1,12 @@
-import {
-  type Attributes,
-  diag,
-  type Meter,
-  metrics,
-  type ObservableResult,
-} from '@opentelemetry/api';
+import { type Attributes, diag, type Meter, metrics } from '@opentelemetry/api';
 import { logValue } from '../log-text.js';
 import { SEMCONV_VALUES_CAP } from '../metrics/cardinality.js';
 import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
-import {
-  createCounters,
-  createHealthCounters,
-  createHistograms,
-  type HealthCounters,
-  type Histograms,
-} from '../metrics/instruments.js';
+import { createHealthCounters, type HealthCounters } from '../metrics/instruments.js';
 import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
+import { type HistogramPoint, MetricsEngine } from '../metrics/metrics-engine.js';
 import { LatestGenAiMetrics } from '../metrics/semconv-latest.js';
-import { type RecordSeries, Series } from '../metrics/series.js';
+import type { RecordSeries, Series } from '../metrics/series.js';
 import { onEstimateBounded } from '../pricing/estimate-bounds.js';
 import type { PriceBook } from '../pricing/price-book.js';
 import { inputTokens, MAX_USAGE_TOKENS, outputTokens } from '../pricing/usage.js';
@@ -66,13 +55,15 @@ export interface AccountantOptions extends CallPricerOptions {
   maxLabelValueLength?: number;
   /** Most label sets kept; calls of new ones past it go to the overflow set. @default unbounded */
   maxSeries?: number;
-  /** Meter to record into; when omitted, the global meter provider's is used at first record. */
+  /** Meter of the health counters; when omitted, the global meter provider's is used at first record. */
   meter?: Meter;
   /**
    * Also record the latest experimental GenAI conventions' metrics
    * (`OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`, read at start). @default false
    */
   genAiLatest?: boolean;
+  /** Where the per-call metrics are aggregated. @default one of its own, with no cardinality limit */
+  engine?: MetricsEngine;
 }
 
 /**
@@ -81,15 +72,14 @@ export interface AccountantOptions extends CallPricerOptions {
  * not of how many places know how to count.
  */
 export class Accountant {
-  private histograms: Histograms | undefined;
+  /** The per-call histograms and counters; readers collect them through its producer. */
+  readonly engine: MetricsEngine;
   private health: HealthCounters | undefined;
   /** The opt-in metrics (`genAiLatest`). */
   private latest: LatestGenAiMetrics | undefined;
   private stopCountingBounds: (() => void) | undefined;
   /** Record key → its exported totals and histogram attributes. */
   private readonly series = new Map<string, RecordSeries>();
-  /** Exported label set → its running totals: what the counters observe, once each. */
-  private readonly totals = new Map<string, Series>();
   private readonly limiter: LabelLimiter;
   /** For histogram-only attributes: not configurable labels, but foreign spans set them. */
   private readonly semconvLimiter: LabelLimiter;
@@ -106,6 +96,7 @@ export class Accountant {
 
   constructor(private readonly options: AccountantOptions) {
     this.pricer = new CallPricer(options);
+    this.engine = options.engine ?? new MetricsEngine();
     const allow = new Set(options.labels);
     this.activeLabels = LABEL_ORDER.filter((label) => allow.has(label));
     this.modelIsLabel = this.activeLabels.includes('model');
@@ -144,20 +135,9 @@ export class Accountant {
 
   /** Points the accountant at another meter (when the SDK's meter provider is set or replaced). */
   setMeter(meter: Meter): void {
-    this.histograms = createHistograms(meter);
     this.health = createHealthCounters(meter);
     if (this.options.genAiLatest) this.latest = new LatestGenAiMetrics(meter);
     this.countBoundedEstimates(true);
-    const each =
-      (observe: (s: Series, r: ObservableResult) => void) => (result: ObservableResult) => {
-        for (const s of this.totals.values()) observe(s, result);
-      };
-    createCounters(meter, {
-      tokens: each((s, r) => s.observeTokens(r)),
-      cost: each((s, r) => s.observeCost(r)),
-      requests: each((s, r) => s.observeRequests(r)),
-      unpriced: each((s, r) => s.observeUnpriced(r)),
-    });
   }
 
   /**
@@ -203,32 +183,34 @@ export class Accountant {
   }
 
   private record(record: UsageRecord, result: AccountingResult): void {
-    if (this.histograms === undefined) this.setMeter(metrics.getMeter(PACKAGE));
-    const histograms = this.histograms!;
+    if (this.health === undefined) this.setMeter(metrics.getMeter(PACKAGE));
     const note: Note = { truncated: false, folded: false, overflow: false };
     const series = this.seriesOf(record, note);
     if (record.usage?.invalid) this.countInvalid(record, series);
     const totals = series.totals;
     totals.requests[record.outcome] = (totals.requests[record.outcome] ?? 0) + 1;
+    const histograms = this.engine.histograms;
 
     let errorType: string | undefined;
     // A batch line ran inside the batch's own time: it has no call duration.
     if (record.outcome !== 'blocked' && record.batchId === undefined) {
-      if (record.errorType !== undefined)
+      if (record.errorType === undefined) {
+        series.duration ??= histograms.operationDuration.bind(series.semconv);
+        series.duration.record(record.durationS);
+      } else {
         errorType = this.semconvLimiter.fold('error.type', record.errorType, note);
-      histograms.operationDuration.record(
-        record.durationS,
-        errorType === undefined ? series.semconv : { ...series.semconv, 'error.type': errorType },
-      );
+        this.errorDuration(series, errorType).record(record.durationS);
+      }
       if (record.timeToFirstChunkS !== undefined) {
-        histograms.timeToFirstChunk.record(record.timeToFirstChunkS, series.semconv);
+        series.timeToFirstChunk ??= histograms.timeToFirstChunk.bind(series.semconv);
+        series.timeToFirstChunk.record(record.timeToFirstChunkS);
       }
     }
     // A blocked call never reached its provider: no inference operation to record.
     if (this.latest !== undefined && record.outcome !== 'blocked')
       this.latest.record(record, series.semconv, errorType);
 
-    this.countDropped(note);
+    if (note.truncated || note.folded || note.overflow) this.countDropped(note);
 
     const usage = record.usage;
     if (usage === undefined) return;
@@ -245,10 +227,26 @@ export class Accountant {
     if (!result.priced) totals.unpriced += 1;
 
     // Semconv: input tokens include cached ones.
-    histograms.tokenUsage.record(inputTokens(usage), series.semconvInput);
+    series.tokensInput ??= histograms.tokenUsage.bind(series.semconvInput);
+    series.tokensInput.record(inputTokens(usage));
     if (record.operation !== 'embeddings') {
-      histograms.tokenUsage.record(outputTokens(usage), series.semconvOutput);
+      series.tokensOutput ??= histograms.tokenUsage.bind(series.semconvOutput);
+      series.tokensOutput.record(outputTokens(usage));
     }
+  }
+
+  /** The duration point of a failed call of `series`, bound once per error type. */
+  private errorDuration(series: RecordSeries, errorType: string): HistogramPoint {
+    series.errorDurations ??= new Map();
+    let point = series.errorDurations.get(errorType);
+    if (point === undefined) {
+      point = this.engine.histograms.operationDuration.bind({
+        ...series.semconv,
+        'error.type': errorType,
+      });
+      series.errorDurations.set(errorType, point);
+    }
+    return point;
   }
 
   /**
@@ -370,13 +368,7 @@ export class Accountant {
   private totalsOf(labels: Attributes): Series {
     // Label names are fixed per accountant and inserted in one order, so the
     // values (and whether a budget is present) identify the set.
-    const key = JSON.stringify(Object.entries(labels));
-    let totals = this.totals.get(key);
-    if (totals === undefined) {
-      totals = new Series(labels);
-      this.totals.set(key, totals);
-    }
-    return totals;
+    return this.engine.totalsOf(labels);
   }
 
   private labelValues(record: UsageRecord, note: FoldNote): string[] {

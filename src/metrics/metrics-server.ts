@@ -7,6 +7,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import { collectLazily } from './metrics-engine.js';
 import type { OverflowWatch } from './overflow-watch.js';
 import { prometheusText } from './prometheus-text.js';
 
@@ -24,6 +26,8 @@ export interface MetricsAddress {
   ready?: Promise<unknown>;
   /** Told of every collection served, to count the SDK's overflow series. */
   watch?: OverflowWatch;
+  /** tokenfuse's producer among the exporter's: asked for a lazy collection (metrics-engine.ts). */
+  producer?: MetricProducer;
 }
 
 /**
@@ -33,7 +37,7 @@ export interface MetricsAddress {
  * A failure to listen (the port taken) is logged through diag; the app goes on.
  */
 export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
-  const { host, port, endpoint, ready, watch } = address;
+  const { host, port, endpoint, ready, watch, producer } = address;
   let settled = ready === undefined;
   void ready?.then(
     () => {
@@ -53,11 +57,11 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
       return;
     }
     if (pathname === endpoint) {
-      if (settled || ready === undefined) void respond(exporter, response, watch);
+      if (settled || ready === undefined) void respond(exporter, response, watch, producer);
       else
         void ready.then(
-          () => respond(exporter, response, watch),
-          () => respond(exporter, response, watch),
+          () => respond(exporter, response, watch, producer),
+          () => respond(exporter, response, watch, producer),
         );
     } else {
       response.statusCode = 404;
@@ -96,11 +100,14 @@ async function respond(
   exporter: PrometheusExporter,
   response: ServerResponse,
   watch: OverflowWatch | undefined,
+  producer: MetricProducer | undefined,
 ): Promise<void> {
   response.statusCode = 200;
   response.setHeader('content-type', 'text/plain');
   try {
-    const { resourceMetrics, errors } = await exporter.collect();
+    const { resourceMetrics, errors } = await (producer
+      ? collectLazily(producer, () => exporter.collect())
+      : exporter.collect());
     if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
     watch?.inspect(resourceMetrics);
     for (const chunk of prometheusText(resourceMetrics)) {

@@ -2,9 +2,10 @@ import { diag, type Meter } from '@opentelemetry/api';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { PER_CALL_INSTRUMENTS } from './cardinality.js';
 import { METRIC_HELP, SERIES_OVERFLOW_METRIC } from './contract.js';
+import { LAZY_METRICS, type MetricsEngine, OVERFLOW_ATTRIBUTE } from './metrics-engine.js';
 
-/** The attribute the OpenTelemetry SDK puts on the series it folds attribute sets into. */
-export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';
+// Re-exported for existing importers.
+export { OVERFLOW_ATTRIBUTE };
 
 /**
  * Watches what tokenfuse serves for the SDK's overflow series: an instrument that
@@ -22,6 +23,11 @@ export class OverflowWatch {
   inspect(resourceMetrics: ResourceMetrics): void {
     for (const scope of resourceMetrics.scopeMetrics) {
       for (const metric of scope.metrics) {
+        const lazy = LAZY_METRICS.get(metric);
+        if (lazy !== undefined) {
+          if (lazy.overflow) this.count(metric.descriptor.name);
+          continue;
+        }
         const points = metric.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown> }>;
         // The SDK adds the overflow series once its limit is reached: near the end.
         let found = false;
@@ -41,13 +47,17 @@ export class OverflowWatch {
     return this.counts;
   }
 
-  /** Registers `tokenfuse_series_overflow_total{instrument}` on `meter`. */
-  register(meter: Meter): void {
+  /**
+   * Registers `tokenfuse_series_overflow_total{instrument}` on `meter`; each collection of
+   * it also checks that the collecting reader holds `engine`'s producer.
+   */
+  register(meter: Meter, engine?: MetricsEngine): void {
     const counter = meter.createObservableCounter(SERIES_OVERFLOW_METRIC.otel, {
       description: METRIC_HELP[SERIES_OVERFLOW_METRIC.otel],
       unit: '{collection}',
     });
     counter.addCallback((result) => {
+      engine?.expectCollection();
       for (const [instrument, count] of this.counts) result.observe(count, { instrument });
     });
   }

@@ -19,6 +19,7 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { LAZY_METRICS } from './metrics-engine.js';
 
 /** Characters per chunk handed to the writer: small enough to yield often, large enough to be cheap. */
 export const CHUNK_CHARS = 1 << 16;
@@ -186,14 +187,18 @@ export function* prometheusText(resourceMetrics: ResourceMetrics): Generator<str
       if (scope.schemaUrl) scopeText += `,otel_scope_schema_url="${escapeValue(scope.schemaUrl)}"`;
       if (scope.version) scopeText += `,otel_scope_version="${escapeValue(scope.version)}"`;
       const keep = scope.name === OWN_SCOPE;
-      const points = metric.dataPoints.length;
+      // tokenfuse's own per-call metrics, read from the live aggregation as they are written.
+      const lazy = LAZY_METRICS.get(metric);
+      const dataPoints: Iterable<{ attributes: Attributes; value: unknown }> =
+        lazy?.points() ?? metric.dataPoints;
+      const points = lazy ? 1 : metric.dataPoints.length;
       if (points === 0 && header === '') continue;
       // The exporter trims each metric's text: a metric without points is its header alone.
       chunks.push(header);
       header = '';
       wrote = true;
       if (metric.dataPointType === DataPointType.HISTOGRAM) {
-        for (const point of metric.dataPoints) {
+        for (const point of dataPoints) {
           writeHistogram(
             chunks,
             name,
@@ -207,7 +212,7 @@ export function* prometheusText(resourceMetrics: ResourceMetrics): Generator<str
         metric.dataPointType === DataPointType.SUM ||
         metric.dataPointType === DataPointType.GAUGE
       ) {
-        for (const point of metric.dataPoints) {
+        for (const point of dataPoints) {
           const labels = labelsOf(point.attributes, keep);
           chunks.push(
             `${name}{${labels}${labels ? ',' : ''}${scopeText}} ${valueText(point.value as number)}\n`,

@@ -1,5 +1,6 @@
-import type { Attributes, ObservableResult } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import { OUTCOMES, TOKEN_TYPES, type TokenType } from './contract.js';
+import type { HistogramPoint } from './metrics-engine.js';
 
 // Contract values; re-exported for existing importers.
 export { OUTCOMES, TOKEN_TYPES, type TokenType };
@@ -8,11 +9,9 @@ export { OUTCOMES, TOKEN_TYPES, type TokenType };
  * Running totals of one EXPORTED label set, with the attribute objects of its data
  * points built once. The hot path only adds numbers to these fields.
  *
- * There must be exactly one of these per attribute set the counters export: an
- * observable callback that reports the same attribute set twice does not add the two
- * observations (the SDK keeps the last one), so totals kept apart by something that is
- * not a label (the operation, a provider left out of `metrics.labels`, two values
- * folded into `other`) would undercount.
+ * There is exactly one of these per attribute set the counters export, so totals
+ * kept apart by something that is not a label (the operation, a provider left out of
+ * `metrics.labels`, two values folded into `other`) are never exported twice.
  */
 export class Series {
   readonly tokens: Record<TokenType, number> = {
@@ -39,38 +38,33 @@ export class Series {
     for (const outcome of OUTCOMES) this.outcomeAttrs[outcome] = { ...labels, outcome };
   }
 
-  observeTokens(result: ObservableResult): void {
-    for (const type of TOKEN_TYPES) {
-      const value = this.tokens[type];
-      if (value > 0) result.observe(value, this.tokenAttrs[type]);
-    }
+  /** The attribute object of this label set's data point of token `type`. */
+  tokenAttributes(type: TokenType): Attributes {
+    return this.tokenAttrs[type];
   }
 
-  observeRequests(result: ObservableResult): void {
-    for (const outcome of OUTCOMES) {
-      const value = this.requests[outcome] ?? 0;
-      if (value > 0) result.observe(value, this.outcomeAttrs[outcome]);
-    }
-  }
-
-  observeCost(result: ObservableResult): void {
-    if (this.costSeen) result.observe(this.cost, this.labels);
-  }
-
-  observeUnpriced(result: ObservableResult): void {
-    if (this.unpriced > 0) result.observe(this.unpriced, this.labels);
+  /** The attribute object of this label set's data point of `outcome`. */
+  outcomeAttributes(outcome: string): Attributes {
+    return this.outcomeAttrs[outcome]!;
   }
 }
 
 /**
  * What one record key (labels plus the histogram-only semconv fields: operation,
  * provider name) resolves to: the shared totals of its exported label set, and the
- * semconv attributes of its histogram data points (synchronous instruments, which the
- * SDK itself sums per attribute set).
+ * semconv attributes of its histogram data points, and those points once bound (on
+ * first use, so an instrument shows only what was recorded; keys that share an
+ * attribute set share its point).
  */
 export interface RecordSeries {
   totals: Series;
   semconv: Attributes;
   semconvInput: Attributes;
   semconvOutput: Attributes;
+  duration?: HistogramPoint;
+  timeToFirstChunk?: HistogramPoint;
+  tokensInput?: HistogramPoint;
+  tokensOutput?: HistogramPoint;
+  /** Duration points of failed calls, by (folded) error type. */
+  errorDurations?: Map<string, HistogramPoint>;
 }

@@ -58,7 +58,10 @@ export async function createHarness(
     spanProcessors: [tokenfuse.spanProcessor, new SimpleSpanProcessor({ exporter })],
     ...(extra.sampler ? { sampler: extra.sampler } : {}),
   });
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const prometheus = new PrometheusExporter({
+    preventServerStart: true,
+    metricProducers: [tokenfuse.metricProducer],
+  });
   const meterProvider = new MeterProvider({ readers: [prometheus] });
   tokenfuse.instrumentation.setTracerProvider(tracerProvider);
   tokenfuse.instrumentation.setMeterProvider(meterProvider);
