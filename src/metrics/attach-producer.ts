@@ -1,5 +1,9 @@
 import { diag } from '@opentelemetry/api';
 import type { IMetricReader, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { producerFor } from './delta-producer.js';
+
+/** The producer each reader was given, so a second attach adds nothing. */
+const attached = new WeakMap<IMetricReader, MetricProducer>();
 
 /**
  * Adds `producer` to a reader that was built without it, so the reader collects
@@ -7,12 +11,16 @@ import type { IMetricReader, MetricProducer } from '@opentelemetry/sdk-metrics';
  * in its constructor only (`metricProducers`) and keeps them in one list, read at each
  * collection; a reader passed to `start()` was built by someone else, so the producer
  * joins that list. Returns false (and says so) for a reader without one: it then gets
- * every metric but tokenfuse's per-call ones.
+ * every metric but tokenfuse's per-call ones. A reader that asks for delta temporality
+ * gets deltas of `producer` (delta-producer.ts).
  */
 export function attachProducer(reader: IMetricReader, producer: MetricProducer): boolean {
   const producers = (reader as { _metricProducers?: unknown })._metricProducers;
   if (Array.isArray(producers)) {
-    if (!producers.includes(producer)) producers.push(producer);
+    if (producers.includes(producer) || attached.has(reader)) return true;
+    const own = producerFor(reader, producer);
+    attached.set(reader, own);
+    producers.push(own);
     return true;
   }
   diag.warn(
