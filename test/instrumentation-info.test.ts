@@ -15,7 +15,7 @@ import { inRanges, unreadRange } from '../src/instrumentation/version-range.js';
 import { PACKAGE_VERSION } from '../src/version.js';
 import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
-import { App, childEnv, freePort } from './helpers/processes.js';
+import { App, childEnv, freePort, metricsTextOf } from './helpers/processes.js';
 import { select } from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
@@ -61,7 +61,7 @@ describe('a supported SDK at an unsupported version', () => {
     apps.push(app);
     writeFileSync(join(tmp, 'none.yaml'), 'budgets: []\n');
     expect(await app.firstLine()).toBe('ready');
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const text = await metricsTextOf(port);
     const stderr = app.stderr.trimEnd().split('\n');
     expect(stderr[0]).toMatch(/^tokenfuse \S+ started: /);
     expect(stderr.slice(1)).toEqual([

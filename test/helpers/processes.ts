@@ -135,6 +135,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * The text of an app's /metrics, once it listens: the endpoint binds a moment after
+ * tokenfuse starts (the bind is asynchronous), so an app that prints its first line at
+ * once can be asked before it is up. Refused connections are retried for `timeoutMs`.
+ */
+export async function metricsTextOf(port: number, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    } catch (err) {
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code !== 'ECONNREFUSED' || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /** 'connected', or the error code of a TCP connection attempt to 127.0.0.1:port. */
 export function tryConnect(port: number): Promise<string> {
   return new Promise((resolve) => {
