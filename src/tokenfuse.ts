@@ -19,20 +19,13 @@ import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { createSharedParts, startRestore, TokenfuseInstrumentation } from './compose.js';
 import { CONFIG_FILE_NAMES, CONFIG_PATH_ENV, loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
-import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
 import { redactUrl } from './errors/redact.js';
 import type { FuseBoard } from './fuses/fuse-board.js';
-import {
-  type CallRunner,
-  createAiSdkMiddleware,
-  type TokenfuseMiddleware,
-} from './instrumentation/ai-sdk/index.js';
 import { attachProducer } from './metrics/attach-producer.js';
 import { tokenfuseMetricViews } from './metrics/cardinality.js';
-import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
 import type { OverflowWatch } from './metrics/overflow-watch.js';
-import { PromClientBridge, type PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+import { PromClientBridge } from './metrics/prom-client-bridge.js';
 import {
   describeMetrics,
   metricsExporters,
@@ -42,6 +35,7 @@ import {
   traceProcessors,
 } from './otel-exporters.js';
 import type { PriceCatalog } from './pricing/price-catalog.js';
+import { clearRuntime, currentRuntime, markNotRunning, setRuntime } from './runtime.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
 
@@ -155,41 +149,6 @@ export interface StartOptions {
   metricReaders?: IMetricReader[];
 }
 
-// Registry symbols, not module variables: the CJS and ESM builds of tokenfuse can
-// both be loaded in one process and must see the same runtime.
-const RUNTIME = Symbol.for('tokenfuse.runtime');
-const NOT_RUNNING = Symbol.for('tokenfuse.not-running');
-const globalSlot = globalThis as {
-  [RUNTIME]?: TokenfuseRuntime;
-  [NOT_RUNNING]?: { reason: NotRunningReason; detail: string };
-};
-
-/**
- * The runtime `tokenfuse/register` or `start()` created in this process (shared by
- * the CJS and ESM builds).
- *
- * @throws {NotRunningError} (`code` `not_running`) when there is none, saying why:
- *   not started, disabled, an unsupported Node.js, a worker thread, or shut down.
- */
-export function getRuntime(): TokenfuseRuntime {
-  return requireRuntime('getRuntime()');
-}
-
-function requireRuntime(caller: string, hint?: string): TokenfuseRuntime {
-  const runtime = globalSlot[RUNTIME];
-  if (runtime) return runtime;
-  const why = globalSlot[NOT_RUNNING] ?? { reason: 'not_started', detail: '' };
-  throw new NotRunningError(caller, why.reason, why.detail, hint);
-}
-
-/**
- * Records why tokenfuse is not running, for {@link getRuntime}'s error.
- * @internal used by `tokenfuse/register`
- */
-export function markNotRunning(reason: NotRunningReason, detail = ''): void {
-  if (!globalSlot[RUNTIME]) globalSlot[NOT_RUNNING] = { reason, detail };
-}
-
 /**
  * Starts an OpenTelemetry NodeSDK with tokenfuse in it: what `tokenfuse/register`
  * runs. Returns the running parts; calling it again returns the first runtime.
@@ -201,7 +160,7 @@ export function markNotRunning(reason: NotRunningReason, detail = ''): void {
  * served, while budgets and fuses keep enforcing: a fuse is a safety device, not telemetry.
  */
 export function start(options: StartOptions = {}): TokenfuseRuntime | undefined {
-  const existing = globalSlot[RUNTIME];
+  const existing = currentRuntime();
   if (existing) return existing;
   const problem = unsupportedNode();
   if (problem) {
@@ -335,8 +294,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
     promClientBridge,
     telemetryOff,
     async shutdown() {
-      delete globalSlot[RUNTIME];
-      markNotRunning('shut_down');
+      clearRuntime('shut_down');
       tokenfuse.instrumentation.disable();
       if (metricsServer) await closeMetricsServer(metricsServer);
       tokenfuse.priceCatalog.stop();
@@ -348,8 +306,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       await tokenfuse.instrumentation.closeConnections();
     },
   };
-  globalSlot[RUNTIME] = runtime;
-  delete globalSlot[NOT_RUNNING];
+  setRuntime(runtime);
   return runtime;
 }
 
@@ -362,96 +319,11 @@ function disabled(by: string): undefined {
 // The metrics contract's lists, public under these names since before it had a module.
 export { CONTRACT_METRICS, METRIC_NAMES } from './metrics/contract.js';
 
-/**
- * Serves tokenfuse's metrics on an app's existing prom-client registry, next to
- * its own. Needs `tokenfuse/register` (or `start()`) to have run, with
- * `metrics.exporter: none` if you do not also want the :9464 endpoint.
- *
- * @example
- * import client from 'prom-client';
- * import { registerTokenfuseMetrics } from 'tokenfuse';
- * registerTokenfuseMetrics(client.register);
- */
-export function registerTokenfuseMetrics(registry: PromClientRegistryLike): void {
-  const runtime = requireRuntime(
-    'registerTokenfuseMetrics()',
-    'with your own NodeSDK, add a PromClientBridge to it instead',
-  );
-  if (runtime.telemetryOff) {
-    // The bridge reads through no meter provider then; registering it would fail every scrape.
-    say(
-      "tokenfuse: OTEL_SDK_DISABLED=true: tokenfuse's metrics are not added to the prom-client registry",
-    );
-    return;
-  }
-  // Budget and fuse series exist only when budgets do, ledger errors only with the
-  // shared ledger or restoring from Prometheus; don't declare them empty.
-  const fuseNames = new Set(Object.values(FUSE_METRIC).map((n) => PROMETHEUS_NAME[n]));
-  const ledgerErrors = PROMETHEUS_NAME[FUSE_METRIC.ledgerErrors];
-  const budgets = runtime.config.budgets.length > 0;
-  const known = CONTRACT_METRICS.filter((m) =>
-    m.name === ledgerErrors
-      ? budgets && (runtime.fuses.shared || runtime.fuses.restores)
-      : budgets || !fuseNames.has(m.name),
-  );
-  runtime.promClientBridge.registerWith(registry, known);
-}
-
-// The Vercel AI SDK's middleware: here, because it finds the running tokenfuse.
-
-/** Options of {@link tokenfuseMiddleware}. */
-export interface TokenfuseMiddlewareOptions {
-  /**
-   * The tokenfuse whose budgets, accountant and spans the calls go through: the one
-   * `createTokenfuse()` returned, for apps with their own `NodeSDK`.
-   * @default the one `tokenfuse/register` or `start()` runs in this process
-   */
-  tokenfuse?: Pick<Tokenfuse, 'instrumentation'>;
-  /**
-   * Provider id (metric label, price overrides, `providers[].id`) for every model
-   * wrapped with this middleware.
-   * @default read from the model: `openai.chat` → `openai`, `anthropic.messages` → `anthropic`
-   */
-  provider?: string;
-}
-
-let warnedNotRunning = false;
-
-/**
- * Middleware that puts the Vercel AI SDK's model calls (`generateText`, `streamText`,
- * `generateObject`, `streamObject`, `embed`, `embedMany`) under tokenfuse, the same
- * as a call of a patched SDK: attributed (context, `withAttribution`, and the call's
- * `headers` `X-Department`, … which are not sent on), admitted against budgets and
- * policies before anything is sent (`BudgetExceededError`, `ModelNotAllowedError`),
- * priced from the usage the provider reports, with one span and the same metrics.
- * Streams are cut off by `cutOffStreams` budgets; an abandoned stream ends its call.
- *
- * The AI SDK's providers call the HTTP APIs with `fetch`, so no patch sees them:
- * wrap the model. Without a running tokenfuse, calls go through untouched.
- *
- * @example
- * import { wrapLanguageModel, wrapEmbeddingModel, generateText } from 'ai';
- * const model = wrapLanguageModel({ model: openai('gpt-4.1'), middleware: tokenfuseMiddleware() });
- * const embedder = wrapEmbeddingModel({
- *   model: openai.embedding('text-embedding-3-small'),
- *   middleware: tokenfuseMiddleware(),
- * });
- */
-export function tokenfuseMiddleware(options: TokenfuseMiddlewareOptions = {}): TokenfuseMiddleware {
-  const given = options.tokenfuse;
-  const runner = (): CallRunner | undefined => {
-    if (given !== undefined) return given.instrumentation;
-    try {
-      return getRuntime().instrumentation;
-    } catch (err) {
-      if (!warnedNotRunning) {
-        warnedNotRunning = true;
-        diag.warn(
-          `tokenfuse: AI SDK calls through tokenfuseMiddleware() go uninstrumented: ${(err as Error).message}`,
-        );
-      }
-      return undefined;
-    }
-  };
-  return createAiSdkMiddleware(runner, { provider: options.provider });
-}
+// Found through the running tokenfuse (runtime.ts); public from here as before.
+export {
+  getRuntime,
+  markNotRunning,
+  registerTokenfuseMetrics,
+  type TokenfuseMiddlewareOptions,
+  tokenfuseMiddleware,
+} from './runtime.js';

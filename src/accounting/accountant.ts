@@ -278,15 +278,7 @@ export class Accountant {
   /** The record's values before folding, as one key (what {@link foldSeries} reads). */
   private rawKey(record: UsageRecord): string {
     let key = `${record.operation}\u0001${record.providerName}\u0001${record.budget ?? ''}`;
-    for (const label of this.activeLabels) {
-      const raw =
-        label === 'provider'
-          ? record.provider
-          : label === 'model'
-            ? record.model
-            : (record.tags[label] ?? UNATTRIBUTED);
-      key += `\u0001${raw}`;
-    }
+    for (const label of this.activeLabels) key += `\u0001${rawValue(record, label)}`;
     // The model is part of the histograms' attributes even when it is no label.
     return this.modelIsLabel ? key : `${key}\u0001${record.model}`;
   }
@@ -373,15 +365,8 @@ export class Accountant {
 
   private labelValues(record: UsageRecord, note: FoldNote): string[] {
     const values: string[] = [];
-    for (const label of this.activeLabels) {
-      const raw =
-        label === 'provider'
-          ? record.provider
-          : label === 'model'
-            ? record.model
-            : (record.tags[label] ?? UNATTRIBUTED);
-      values.push(this.limiter.fold(label, raw, note));
-    }
+    for (const label of this.activeLabels)
+      values.push(this.limiter.fold(label, rawValue(record, label), note));
     return values;
   }
 
@@ -404,4 +389,11 @@ export class Accountant {
       );
     }
   }
+}
+
+/** A label's value in a record, before folding. */
+function rawValue(record: UsageRecord, label: string): string {
+  if (label === 'provider') return record.provider;
+  if (label === 'model') return record.model;
+  return record.tags[label as keyof UsageRecord['tags']] ?? UNATTRIBUTED;
 }
