@@ -4,16 +4,69 @@
  * sets it.
  */
 import { diag } from '@opentelemetry/api';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { MetricProducer, ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+import type { Accountant } from './accounting/accountant.js';
+import type { CostSpanProcessor } from './accounting/cost-span-processor.js';
+import type { TokenfuseInstrumentation } from './compose.js';
+import type { ResolvedConfig } from './config/resolved-config.js';
 import { NotRunningError, type NotRunningReason } from './errors/not-running-error.js';
+import type { FuseBoard } from './fuses/fuse-board.js';
 import {
   type CallRunner,
   createAiSdkMiddleware,
   type TokenfuseMiddleware,
 } from './instrumentation/ai-sdk/index.js';
 import { CONTRACT_METRICS, FUSE_METRIC, PROMETHEUS_NAME } from './metrics/contract.js';
-import type { PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+import type { OverflowWatch } from './metrics/overflow-watch.js';
+import type { PromClientBridge, PromClientRegistryLike } from './metrics/prom-client-bridge.js';
+import type { PriceCatalog } from './pricing/price-catalog.js';
 import { say } from './startup.js';
-import type { Tokenfuse, TokenfuseRuntime } from './tokenfuse.js';
+
+/** The parts tokenfuse adds to an OpenTelemetry setup, sharing one configuration and accountant. */
+export interface Tokenfuse {
+  readonly config: ResolvedConfig;
+  /** Add to `NodeSDK({ instrumentations })`. */
+  readonly instrumentation: TokenfuseInstrumentation;
+  /**
+   * Add to `NodeSDK({ spanProcessors })` to price other instrumentations' GenAI spans too,
+   * and settle their spend into the budgets they match (counted, never blocked).
+   */
+  readonly spanProcessor: CostSpanProcessor;
+  readonly accountant: Accountant;
+  /** Budgets' fuses: inspect, `isolate()`, `reset()`, and subscribe to `onTrip`, `onThreshold`, … */
+  readonly fuses: FuseBoard;
+  /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
+  readonly priceCatalog: PriceCatalog;
+  /**
+   * Views that sized the SDK's cardinality limit of tokenfuse's per-call instruments.
+   * Those are now aggregated by tokenfuse (see {@link metricProducer}), which applies the
+   * same limits itself; kept so that setups passing them to `NodeSDK({ views })` still work.
+   */
+  readonly metricViews: ViewOptions[];
+  /** @internal counts the SDK's overflow series in what tokenfuse serves. */
+  readonly seriesOverflow: OverflowWatch;
+  /**
+   * tokenfuse's per-call metrics (`tokenfuse_tokens_total`, `_cost_usd_total`,
+   * `_requests_total`, `_unpriced_total` and the GenAI histograms), aggregated by
+   * tokenfuse itself: give it to each metric reader, `new PrometheusExporter({
+   * metricProducers: [tokenfuse.metricProducer] })`. `start()` does so for its readers.
+   */
+  readonly metricProducer: MetricProducer;
+}
+
+/** What `start()` (and so `tokenfuse/register`) set up. */
+export interface TokenfuseRuntime extends Tokenfuse {
+  readonly sdk: NodeSDK;
+  /** The Prometheus endpoint's exporter, when `metrics.exporter` is `prometheus`. */
+  readonly prometheus: PrometheusExporter | undefined;
+  /** Serves the same metrics through prom-client; see {@link registerTokenfuseMetrics}. */
+  readonly promClientBridge: PromClientBridge;
+  /** @internal `OTEL_SDK_DISABLED=true`: no metrics anywhere, prom-client included. */
+  readonly telemetryOff?: boolean;
+  shutdown(): Promise<void>;
+}
 
 // Registry symbols, not module variables: the CJS and ESM builds of tokenfuse can
 // both be loaded in one process and must see the same runtime.

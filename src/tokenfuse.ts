@@ -11,20 +11,17 @@ import {
   resourceFromAttributes,
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
-import type { IMetricReader, MetricProducer, ViewOptions } from '@opentelemetry/sdk-metrics';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { Accountant } from './accounting/accountant.js';
 import { CostSpanProcessor } from './accounting/cost-span-processor.js';
 import { createSharedParts, startRestore, TokenfuseInstrumentation } from './compose.js';
 import { CONFIG_FILE_NAMES, CONFIG_PATH_ENV, loadConfig } from './config/load-config.js';
 import { type ResolvedConfig, resolveConfig } from './config/resolved-config.js';
 import { redactUrl } from './errors/redact.js';
-import type { FuseBoard } from './fuses/fuse-board.js';
 import { attachProducer } from './metrics/attach-producer.js';
 import { tokenfuseMetricViews } from './metrics/cardinality.js';
 import { closeMetricsServer, serveMetrics } from './metrics/metrics-server.js';
-import type { OverflowWatch } from './metrics/overflow-watch.js';
 import { PromClientBridge } from './metrics/prom-client-bridge.js';
 import {
   describeMetrics,
@@ -34,42 +31,16 @@ import {
   startContextOnly,
   traceProcessors,
 } from './otel-exporters.js';
-import type { PriceCatalog } from './pricing/price-catalog.js';
-import { clearRuntime, currentRuntime, markNotRunning, setRuntime } from './runtime.js';
+import {
+  clearRuntime,
+  currentRuntime,
+  markNotRunning,
+  setRuntime,
+  type Tokenfuse,
+  type TokenfuseRuntime,
+} from './runtime.js';
 import { ledgerLabel, logMode, metricsUrl, say, startupLine, unsupportedNode } from './startup.js';
 import type { TokenfuseOptions } from './types.js';
-
-/** The parts tokenfuse adds to an OpenTelemetry setup, sharing one configuration and accountant. */
-export interface Tokenfuse {
-  readonly config: ResolvedConfig;
-  /** Add to `NodeSDK({ instrumentations })`. */
-  readonly instrumentation: TokenfuseInstrumentation;
-  /**
-   * Add to `NodeSDK({ spanProcessors })` to price other instrumentations' GenAI spans too,
-   * and settle their spend into the budgets they match (counted, never blocked).
-   */
-  readonly spanProcessor: CostSpanProcessor;
-  readonly accountant: Accountant;
-  /** Budgets' fuses: inspect, `isolate()`, `reset()`, and subscribe to `onTrip`, `onThreshold`, … */
-  readonly fuses: FuseBoard;
-  /** Where catalog prices come from (`pricing.catalog`): `ready`, `refresh()`, `ageSeconds()`. */
-  readonly priceCatalog: PriceCatalog;
-  /**
-   * Views that sized the SDK's cardinality limit of tokenfuse's per-call instruments.
-   * Those are now aggregated by tokenfuse (see {@link metricProducer}), which applies the
-   * same limits itself; kept so that setups passing them to `NodeSDK({ views })` still work.
-   */
-  readonly metricViews: ViewOptions[];
-  /** @internal counts the SDK's overflow series in what tokenfuse serves. */
-  readonly seriesOverflow: OverflowWatch;
-  /**
-   * tokenfuse's per-call metrics (`tokenfuse_tokens_total`, `_cost_usd_total`,
-   * `_requests_total`, `_unpriced_total` and the GenAI histograms), aggregated by
-   * tokenfuse itself: give it to each metric reader, `new PrometheusExporter({
-   * metricProducers: [tokenfuse.metricProducer] })`. `start()` does so for its readers.
-   */
-  readonly metricProducer: MetricProducer;
-}
 
 /**
  * Builds tokenfuse's instrumentation and span processor for an app that runs its
@@ -124,18 +95,6 @@ function isResolved(options: TokenfuseOptions | ResolvedConfig): options is Reso
     'metrics' in options &&
     Array.isArray((options as ResolvedConfig).metrics?.labels)
   );
-}
-
-/** What `start()` (and so `tokenfuse/register`) set up. */
-export interface TokenfuseRuntime extends Tokenfuse {
-  readonly sdk: NodeSDK;
-  /** The Prometheus endpoint's exporter, when `metrics.exporter` is `prometheus`. */
-  readonly prometheus: PrometheusExporter | undefined;
-  /** Serves the same metrics through prom-client; see {@link registerTokenfuseMetrics}. */
-  readonly promClientBridge: PromClientBridge;
-  /** @internal `OTEL_SDK_DISABLED=true`: no metrics anywhere, prom-client included. */
-  readonly telemetryOff?: boolean;
-  shutdown(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -318,8 +277,6 @@ function disabled(by: string): undefined {
 
 // The metrics contract's lists, public under these names since before it had a module.
 export { CONTRACT_METRICS, METRIC_NAMES } from './metrics/contract.js';
-
-// Found through the running tokenfuse (runtime.ts); public from here as before.
 export {
   getRuntime,
   markNotRunning,
@@ -327,3 +284,5 @@ export {
   type TokenfuseMiddlewareOptions,
   tokenfuseMiddleware,
 } from './runtime.js';
+// Found through the running tokenfuse (runtime.ts); public from here as before.
+export type { Tokenfuse, TokenfuseRuntime };
