@@ -34,7 +34,10 @@ const LAYERS: ReadonlyArray<{ name: string; paths: string[] }> = [
   // internal-types.ts: the openai SDK's object shapes, read by instrumentation/openai/ only.
   { name: 'instrumentation', paths: ['instrumentation/', 'internal-types.ts'] },
   { name: 'composition', paths: ['compose.ts', 'startup.ts', 'otel-exporters.ts'] },
-  { name: 'entry points', paths: ['tokenfuse.ts', 'runtime.ts', 'index.ts', 'register.ts', 'cli/'] },
+  {
+    name: 'entry points',
+    paths: ['tokenfuse.ts', 'runtime.ts', 'index.ts', 'register.ts', 'cli/'],
+  },
 ];
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
