@@ -8,12 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { diag } from '@opentelemetry/api';
 import { calcPrice } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { isBudgetExceededError } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
+import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
@@ -184,6 +186,42 @@ describe.each(CLOUDS)('$title', (cloud) => {
 
 // Needs `npm run build` first: `tokenfuse/register` resolves to dist/. The app loads only the
 // cloud clients, which import `@anthropic-ai/sdk/client`, never the package's entry point.
+describe('a cloud client that no longer names its platform', () => {
+  it('is told by its class name, still priced as its cloud, and said once', async () => {
+    const messages = captureDiag();
+    const h = await createHarness(BASE_OPTIONS);
+    const uninstall = installAnthropic(h, 'current');
+    try {
+      llm.reset();
+      for (const cloud of CLOUDS) {
+        const client = cloud.client(llm.url);
+        // What a later SDK release without the internal method would look like.
+        client._instrumentationScope = undefined;
+        await client.messages.create({ model: cloud.model, ...MESSAGE });
+        await client.messages.create({ model: cloud.model, ...MESSAGE });
+      }
+      const m = await h.scrape();
+      for (const cloud of CLOUDS) {
+        const labels = { department: 'platform', provider: cloud.provider, model: cloud.model };
+        expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(12);
+        const usd = calcPrice({ input_tokens: 6, output_tokens: 5 }, cloud.model, {
+          providerId: cloud.catalog,
+        })!.total_price;
+        expect(sum(m, 'tokenfuse_cost_usd_total', labels)).toBeCloseTo(2 * usd, 15);
+      }
+      const said = messages.filter((l) => l.includes('no longer names its platform'));
+      expect(said).toEqual([
+        'tokenfuse: an Anthropic Bedrock client no longer names its platform (_instrumentationScope); ' +
+          'told apart by its class name instead. Please report this SDK version to tokenfuse.',
+      ]);
+    } finally {
+      uninstall();
+      await h.close();
+      diag.disable();
+    }
+  });
+});
+
 describe.each([
   { variant: 'ESM, node --import', args: ['--import', 'tokenfuse/register'], file: 'mjs' },
   { variant: 'CJS, node --require', args: ['--require', 'tokenfuse/register'], file: 'cjs' },

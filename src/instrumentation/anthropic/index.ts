@@ -44,18 +44,39 @@ const BEDROCK = Object.freeze({ id: 'bedrock', semconvName: genAiProviderName('b
 /** `AnthropicVertex` (`@anthropic-ai/vertex-sdk`): Google's catalog, the Vertex AI service. */
 const VERTEX = Object.freeze({ id: 'google', semconvName: genAiProviderName('google-vertex') });
 
+/** The class names of the two cloud clients, for a client that no longer names its platform. */
+const CLOUD_CLASSES: Readonly<Record<string, { id: string; semconvName: string }>> = {
+  AnthropicBedrock: BEDROCK,
+  AnthropicVertex: VERTEX,
+};
+
+let warnedNoScope = false;
+
 /**
  * The cloud a Bedrock or Vertex client bills through, whatever its base URL (a gateway,
  * a private endpoint). Both classes reuse this SDK's `Messages` resource and name their
  * platform in `_instrumentationScope()` (bedrock-sdk and vertex-sdk 1.x); nothing else
- * tells them from a plain `Anthropic` client.
+ * tells them from a plain `Anthropic` client. Should a later release drop that method,
+ * the class name decides, said once: a Bedrock call must never be priced as Anthropic's
+ * own API in silence.
  */
 function cloudProvider(client: object): { id: string; semconvName: string } | undefined {
+  const scope = (client as { _instrumentationScope?: unknown })._instrumentationScope;
+  if (typeof scope !== 'function') {
+    const byClass =
+      CLOUD_CLASSES[(client as { constructor?: { name?: string } }).constructor?.name ?? ''];
+    if (byClass !== undefined && !warnedNoScope) {
+      warnedNoScope = true;
+      diag.warn(
+        `tokenfuse: an Anthropic ${byClass.id === 'bedrock' ? 'Bedrock' : 'Vertex'} client no longer names its platform (_instrumentationScope); ` +
+          'told apart by its class name instead. Please report this SDK version to tokenfuse.',
+      );
+    }
+    return byClass;
+  }
   let platform: unknown;
   try {
-    platform = (
-      client as { _instrumentationScope?: () => { platform?: unknown } }
-    )._instrumentationScope?.()?.platform;
+    platform = (scope as () => { platform?: unknown } | undefined).call(client)?.platform;
   } catch {
     return undefined;
   }
