@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { METRIC_NAMES } from '../src/index.js';
-import {
-  PRICING_ISSUES_METRIC,
-  prometheusName,
-  SEMCONV_LATEST_CONTRACT_METRICS,
-} from '../src/metrics/contract.js';
+import { PRICING_ISSUES_METRIC, prometheusName } from '../src/metrics/contract.js';
+import { SEMCONV_LATEST_CONTRACT_METRICS } from '../src/metrics/contract-semconv-latest.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 
 // The metrics contract dashboards and alert rules rely on (DESIGN.md, docs/metrics.md

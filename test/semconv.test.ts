@@ -11,11 +11,11 @@ import { calcPrice, type Usage } from '@pydantic/genai-prices';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { cardinalityLimits } from '../src/metrics/cardinality.js';
+import { METRIC_NAMES } from '../src/metrics/contract.js';
 import {
-  METRIC_NAMES,
   SEMCONV_LATEST_CONTRACT_METRICS,
   SEMCONV_LATEST_METRIC,
-} from '../src/metrics/contract.js';
+} from '../src/metrics/contract-semconv-latest.js';
 import {
   GEN_AI_LATEST_EXPERIMENTAL,
   genAiLatestOptedIn,

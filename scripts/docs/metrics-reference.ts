@@ -11,9 +11,11 @@ import {
   type OtelMetricName,
   PRICING_ISSUES_METRIC,
   PROMETHEUS_NAME,
+} from '../../src/metrics/contract.js';
+import {
   SEMCONV_LATEST_CONTRACT_METRICS,
   SEMCONV_LATEST_METRIC,
-} from '../../src/metrics/contract.js';
+} from '../../src/metrics/contract-semconv-latest.js';
 import { markdownTable } from './generated-blocks.js';
 
 interface MetricWords {

@@ -8,7 +8,8 @@
  * fold what tokenfuse keeps: these views say so for each per-call instrument.
  */
 import type { ViewOptions } from '@opentelemetry/sdk-metrics';
-import { METRIC, OUTCOMES, SEMCONV_LATEST_METRIC, TOKEN_TYPES } from './contract.js';
+import { METRIC, OUTCOMES, TOKEN_TYPES } from './contract.js';
+import { SEMCONV_LATEST_METRIC } from './contract-semconv-latest.js';
 
 /**
  * Distinct values kept of each histogram-only attribute (operation, provider name,

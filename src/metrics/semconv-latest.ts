@@ -19,7 +19,7 @@
  */
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
 import type { NormalizedUsage } from '../pricing/usage.js';
-import { SEMCONV_LATEST_HELP, SEMCONV_LATEST_METRIC } from './contract.js';
+import { SEMCONV_LATEST_HELP, SEMCONV_LATEST_METRIC } from './contract-semconv-latest.js';
 import { DURATION_BUCKETS, TOKEN_BUCKETS } from './histogram-points.js';
 
 /** The environment variable OpenTelemetry reads stability opt-ins from. */
