@@ -18,21 +18,22 @@ import {
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 
+/** Whether `reader` wants deltas for instruments of `kind`. */
+function asksDelta(reader: IMetricReader, kind: InstrumentType): boolean {
+  return reader.selectAggregationTemporality(kind) === AggregationTemporality.DELTA;
+}
+
 /** Whether `reader` wants deltas for the kind of instrument `metric` came from. */
 function wantsDelta(reader: IMetricReader, metric: MetricData): boolean {
-  const kind =
-    metric.dataPointType === DataPointType.HISTOGRAM
-      ? InstrumentType.HISTOGRAM
-      : InstrumentType.COUNTER;
-  return reader.selectAggregationTemporality(kind) === AggregationTemporality.DELTA;
+  const histogram = metric.dataPointType === DataPointType.HISTOGRAM;
+  return asksDelta(reader, histogram ? InstrumentType.HISTOGRAM : InstrumentType.COUNTER);
 }
 
 /** The producer `reader` should hold: `cumulative` itself, or deltas of it. */
 export function producerFor(reader: IMetricReader, cumulative: MetricProducer): MetricProducer {
-  const asks = (kind: InstrumentType) =>
-    reader.selectAggregationTemporality(kind) === AggregationTemporality.DELTA;
-  if (!asks(InstrumentType.COUNTER) && !asks(InstrumentType.HISTOGRAM)) return cumulative;
-  return new DeltaProducer(reader, cumulative);
+  const any =
+    asksDelta(reader, InstrumentType.COUNTER) || asksDelta(reader, InstrumentType.HISTOGRAM);
+  return any ? new DeltaProducer(reader, cumulative) : cumulative;
 }
 
 /** Last reported cumulative value of one point: a counter's sum or a histogram. */
