@@ -5,18 +5,27 @@
 //
 //   cd bench && node profile-sdk.mjs anthropic call 20000 anthropic.cpuprofile
 //   PROFILE_BARE=1 node profile-sdk.mjs anthropic stream 200 bare.cpuprofile
+//
+// Names: those of BENCH_SDKS (openai-v4, openai, anthropic, google-genai, bedrock, ai-sdk).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tokenfuseArm } from './arms.mjs';
-import { SDK_FACTORIES } from './sdk-clients.mjs';
+import { aiSdk, SDK_FACTORIES } from './sdk-clients.mjs';
 
 const [name = 'anthropic', kind = 'call', count = '20000', out] = process.argv.slice(2);
 const n = Number(count);
-const sdk = await SDK_FACTORIES[name]();
 const { tf } = await tokenfuseArm();
-if (!process.env.PROFILE_BARE)
-  for (const d of tf.instrumentation.getModuleDefinitions())
-    if (d.name === sdk.definition) d.patch.call(d, sdk.module, sdk.version);
+let sdk;
+if (name === 'ai-sdk') {
+  // Not patched: the tokenfuse side is the same model wrapped with `tokenfuseMiddleware()`.
+  const s = await aiSdk(tf);
+  sdk = { label: s.label, ...(process.env.PROFILE_BARE ? s.bare : s.instrumented) };
+} else {
+  sdk = await SDK_FACTORIES[name]();
+  if (!process.env.PROFILE_BARE)
+    for (const d of tf.instrumentation.getModuleDefinitions())
+      if (d.name === sdk.definition) d.patch.call(d, sdk.module, sdk.version);
+}
 const now = () => performance.now();
 const loop = async (times) => {
   for (let i = 0; i < times; i++) {

@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { isBudgetExceededError } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
+import { PACKAGE_VERSION } from '../src/version.js';
 import { rejection } from './helpers/budget-calls.js';
 import { captureDiag } from './helpers/diag.js';
 import { createHarness, type Harness } from './helpers/harness.js';
@@ -127,6 +128,8 @@ describe.each(CLOUDS)('$title', (cloud) => {
     expect(usd(6, 5)).toBeGreaterThan(0);
     expect(sum(m, 'tokenfuse_cost_usd_total', labels())).toBeCloseTo(usd(6, 5), 15);
     expect(sum(m, 'tokenfuse_unpriced_total')).toBe(0);
+    // A client that names its platform is no fallback.
+    expect(sum(m, 'tokenfuse_pricing_issues_total', { reason: 'provider_by_class_name' })).toBe(0);
     const spans = ourSpans();
     expect(spans).toHaveLength(1);
     expect(spans[0]!.attributes).toMatchObject({
@@ -187,7 +190,7 @@ describe.each(CLOUDS)('$title', (cloud) => {
 // Needs `npm run build` first: `tokenfuse/register` resolves to dist/. The app loads only the
 // cloud clients, which import `@anthropic-ai/sdk/client`, never the package's entry point.
 describe('a cloud client that no longer names its platform', () => {
-  it('is told by its class name, still priced as its cloud, and said once', async () => {
+  it('is told by its class name, still priced as its cloud, said once and counted per call', async () => {
     const messages = captureDiag();
     const h = await createHarness(BASE_OPTIONS);
     const uninstall = installAnthropic(h, 'current');
@@ -200,7 +203,12 @@ describe('a cloud client that no longer names its platform', () => {
         await client.messages.create({ model: cloud.model, ...MESSAGE });
         await client.messages.create({ model: cloud.model, ...MESSAGE });
       }
-      const m = await h.scrape();
+      const text = await h.metricsText();
+      // Two calls through each of the two clients, each priced on the class-name fallback.
+      expect(text.split('\n')).toContain(
+        `tokenfuse_pricing_issues_total{reason="provider_by_class_name",otel_scope_name="tokenfuse",otel_scope_version="${PACKAGE_VERSION}"} 4`,
+      );
+      const m = parsePrometheusText(text);
       for (const cloud of CLOUDS) {
         const labels = { department: 'platform', provider: cloud.provider, model: cloud.model };
         expect(sum(m, 'tokenfuse_tokens_total', { ...labels, type: 'input' })).toBe(12);

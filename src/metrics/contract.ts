@@ -142,7 +142,8 @@ export const PRICING_METRIC = {
  * - `batch_not_found`: batch results were read but their batch (and so its attribution) was not found;
  * - `batch_output_unreadable`: batch results could not be read (not JSONL, or the body failed);
  * - `batch_once_unavailable`: the shared ledger could not say whether another process already counted a result file;
- * - `span_without_usage`: another instrumentation's GenAI span ended with neither token usage nor an error status: nothing to price, not counted.
+ * - `span_without_usage`: another instrumentation's GenAI span ended with neither token usage nor an error status: nothing to price, not counted;
+ * - `provider_by_class_name`: an Anthropic Bedrock or Vertex client no longer names its platform (`_instrumentationScope`), so the call's provider was told by the client's class name.
  */
 export const PRICING_ISSUE_REASONS = [
   'tier_unknown',
@@ -151,6 +152,7 @@ export const PRICING_ISSUE_REASONS = [
   'batch_output_unreadable',
   'batch_once_unavailable',
   'span_without_usage',
+  'provider_by_class_name',
 ] as const;
 /** A value of the `reason` label of `tokenfuse_pricing_issues_total`. */
 export type PricingIssue = (typeof PRICING_ISSUE_REASONS)[number];

@@ -98,8 +98,18 @@ function iteratorOf(stream: ReadableStream<unknown>): AsyncIterator<unknown> {
  * cancel (an abandoned `streamText`) reaches `return()` and ends the call.
  */
 function readableOf(iterator: AsyncIterator<unknown>): ReadableStream<unknown> {
+  // Made once per stream, not per part: the controller is the same at every pull.
+  let onPart: ((r: IteratorResult<unknown>) => void) | undefined;
+  let onError: ((err: unknown) => void) | undefined;
   return new ReadableStream<unknown>(
     {
+      start(controller) {
+        onPart = (r) => {
+          if (r.done) controller.close();
+          else controller.enqueue(r.value);
+        };
+        onError = (err) => controller.error(err);
+      },
       // The iterator's own promise, not an async function's around it: one promise per part.
       pull(controller) {
         let next: Promise<IteratorResult<unknown>>;
@@ -109,13 +119,7 @@ function readableOf(iterator: AsyncIterator<unknown>): ReadableStream<unknown> {
           controller.error(err);
           return;
         }
-        return next.then(
-          (r) => {
-            if (r.done) controller.close();
-            else controller.enqueue(r.value);
-          },
-          (err: unknown) => controller.error(err),
-        );
+        return next.then(onPart, onError);
       },
       async cancel(reason) {
         await iterator.return?.(reason);

@@ -9,10 +9,11 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { SdkResource } from '../../internal-types.js';
+import type { PricingIssues } from '../../metrics/pricing-issues.js';
 import { genAiProviderName } from '../../pricing/providers.js';
 // Stainless SDKs share the APIPromise and Stream design: one hook serves both.
 import { apiPromiseFactory, openAIPromises } from '../openai/api-promise.js';
-import type { SdkAdapter } from '../sdk-adapter.js';
+import type { OperationAdapter, SdkAdapter } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
 import { ANTHROPIC_SUPPORT } from './support.js';
@@ -53,18 +54,27 @@ const CLOUD_CLASSES: Readonly<Record<string, { id: string; semconvName: string }
 let warnedNoScope = false;
 
 /**
+ * The cloud of a client that no longer names its platform (no `_instrumentationScope`),
+ * told by its class name; undefined for a client that names it, or is no cloud client.
+ */
+function cloudByClass(client: object): { id: string; semconvName: string } | undefined {
+  if (typeof (client as { _instrumentationScope?: unknown })._instrumentationScope === 'function')
+    return undefined;
+  return CLOUD_CLASSES[(client as { constructor?: { name?: string } }).constructor?.name ?? ''];
+}
+
+/**
  * The cloud a Bedrock or Vertex client bills through, whatever its base URL (a gateway,
  * a private endpoint). Both classes reuse this SDK's `Messages` resource and name their
  * platform in `_instrumentationScope()` (bedrock-sdk and vertex-sdk 1.x); nothing else
  * tells them from a plain `Anthropic` client. Should a later release drop that method,
- * the class name decides, said once: a Bedrock call must never be priced as Anthropic's
- * own API in silence.
+ * the class name decides, said once and counted per call (`provider_by_class_name`, see
+ * `load`): a Bedrock call must never be priced as Anthropic's own API in silence.
  */
 function cloudProvider(client: object): { id: string; semconvName: string } | undefined {
   const scope = (client as { _instrumentationScope?: unknown })._instrumentationScope;
   if (typeof scope !== 'function') {
-    const byClass =
-      CLOUD_CLASSES[(client as { constructor?: { name?: string } }).constructor?.name ?? ''];
+    const byClass = cloudByClass(client);
     if (byClass !== undefined && !warnedNoScope) {
       warnedNoScope = true;
       diag.warn(
@@ -85,6 +95,19 @@ function cloudProvider(client: object): { id: string; semconvName: string } | un
   return undefined;
 }
 
+/**
+ * `messages.create` of one instrumentation, read per call (`operationOf`): the resource's
+ * `this` holds the client, and the fallback of `cloudProvider` is counted in this
+ * instrumentation's `tokenfuse_pricing_issues_total{reason="provider_by_class_name"}`.
+ */
+function messagesCounted(issues: PricingIssues): (thisArg: unknown) => OperationAdapter {
+  return (thisArg) => {
+    const client = (thisArg as SdkResource | undefined)?._client;
+    if (client && cloudByClass(client) !== undefined) issues.note('provider_by_class_name');
+    return messagesAdapter;
+  };
+}
+
 /** Request options the wrapper may copy: an object that is no promise of options. */
 function isOptions(options: unknown): options is Record<string, unknown> {
   return (
@@ -94,11 +117,11 @@ function isOptions(options: unknown): options is Record<string, unknown> {
   );
 }
 
-export const anthropicSdk: SdkAdapter<undefined> = {
+export const anthropicSdk: SdkAdapter<PricingIssues> = {
   module: ANTHROPIC_MODULE,
   support: ANTHROPIC_SUPPORT,
-  createSession: () => undefined,
-  load(moduleExports) {
+  createSession: (services) => services.issues,
+  load(moduleExports, issues) {
     const Anthropic = anthropicClass(moduleExports);
     if (!Anthropic) {
       diag.warn(
@@ -106,6 +129,7 @@ export const anthropicSdk: SdkAdapter<undefined> = {
       );
       return undefined;
     }
+    const operationOf = messagesCounted(issues);
     return {
       promises: openAIPromises(apiPromiseFactory(moduleExports, Anthropic)),
       patchPoints: [
@@ -113,13 +137,13 @@ export const anthropicSdk: SdkAdapter<undefined> = {
           target: Anthropic.Messages?.prototype,
           method: 'create',
           name: 'messages.create',
-          operation: messagesAdapter,
+          operationOf,
         },
         {
           target: Anthropic.Beta?.Messages?.prototype,
           method: 'create',
           name: 'beta.messages.create',
-          operation: messagesAdapter,
+          operationOf,
         },
       ],
     };

@@ -31,16 +31,22 @@ function readUsage(usage: Record<string, unknown>): NormalizedUsage {
 }
 
 /**
- * The raw usage of each stream merged so far, as the SDK's own `MessageStream`
- * merges it: `message_start` gives the input and cache counts, each `message_delta`
- * the CUMULATIVE output (taken, never summed) and overwrites a count it repeats.
+ * The raw usage of one stream merged so far, as the SDK's own `MessageStream` merges
+ * it: `message_start` gives the input and cache counts, each `message_delta` the
+ * CUMULATIVE output (taken, never summed) and overwrites a count it repeats.
  */
 interface StreamUsage {
   raw: Record<string, unknown>;
   /** A `message_delta` carried the output count: it is final, not a placeholder. */
   outputFinal: boolean;
 }
-const streams = new WeakMap<StreamState, StreamUsage>();
+
+/**
+ * Where a stream's merged usage is kept: on its state itself, under a key of this module's,
+ * so each content delta reads it as a property (a WeakMap lookup per chunk cost more).
+ */
+const MERGED = Symbol('tokenfuse.anthropic.usage');
+type AnthropicStreamState = StreamState & { [MERGED]?: StreamUsage };
 
 function maxTokens(body: any): MaxOutput {
   const value = body?.max_tokens;
@@ -103,38 +109,39 @@ export const messagesAdapter: OperationAdapter<any> = {
           state.responseId = str(message.id) ?? state.responseId;
           if (isObject(message.usage)) {
             const merged: StreamUsage = { raw: { ...message.usage }, outputFinal: false };
-            streams.set(state, merged);
+            (state as AnthropicStreamState)[MERGED] = merged;
             state.usage = readUsage(merged.raw);
           }
         }
         break;
       }
       case 'content_block_delta': {
-        const delta = isObject(item.delta) ? item.delta : undefined;
-        const piece = delta && (str(delta.text) ?? str(delta.thinking) ?? str(delta.partial_json));
-        if (piece) state.pieces.push(piece);
+        const delta = item.delta;
+        if (isObject(delta)) {
+          const piece = str(delta.text) ?? str(delta.thinking) ?? str(delta.partial_json);
+          if (piece) state.pieces.push(piece);
+        }
         state.firstChunk = true;
         // Until `message_delta` says the output, `message_start`'s placeholder (1) is
         // no count: each delta is at least one token, so a stream abandoned midway
         // counts at least what it streamed.
-        const merged = streams.get(state);
+        const usage = state.usage;
         if (
-          merged &&
-          !merged.outputFinal &&
-          state.usage &&
-          state.pieces.length > state.usage.output
+          usage !== undefined &&
+          state.pieces.length > usage.output &&
+          (state as AnthropicStreamState)[MERGED]?.outputFinal === false
         )
-          state.usage.output = state.pieces.length;
+          usage.output = state.pieces.length;
         break;
       }
       case 'message_delta': {
         const reason = isObject(item.delta) ? str(item.delta.stop_reason) : undefined;
         if (reason) state.finishReasons[0] = reason;
         if (isObject(item.usage)) {
-          let merged = streams.get(state);
+          let merged = (state as AnthropicStreamState)[MERGED];
           if (merged === undefined) {
             merged = { raw: {}, outputFinal: false };
-            streams.set(state, merged);
+            (state as AnthropicStreamState)[MERGED] = merged;
           }
           for (const [key, value] of Object.entries(item.usage)) {
             if (value !== null && value !== undefined) merged.raw[key] = value;

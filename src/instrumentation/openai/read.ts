@@ -53,14 +53,21 @@ export function requestServiceTier(body: any): string | undefined {
   return typeof body?.service_tier === 'string' ? body.service_tier : undefined;
 }
 
+function finiteNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
 /** The request's span attributes shared by every openai API. */
 export function requestAttributes(body: any, withMaxTokens: boolean): Attributes {
   const attributes: Attributes = {};
   // The limit as the caller wrote it (per choice), not the bound the admission reserves.
-  const maxTokens = [body?.max_completion_tokens, body?.max_tokens, body?.max_output_tokens].find(
-    (v) => typeof v === 'number' && Number.isFinite(v),
-  );
-  if (withMaxTokens && maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
+  if (withMaxTokens) {
+    const maxTokens =
+      finiteNumber(body?.max_completion_tokens) ??
+      finiteNumber(body?.max_tokens) ??
+      finiteNumber(body?.max_output_tokens);
+    if (maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
+  }
   if (typeof body?.temperature === 'number') attributes[ATTR.requestTemperature] = body.temperature;
   if (typeof body?.service_tier === 'string')
     attributes[ATTR.requestServiceTier] = body.service_tier;
