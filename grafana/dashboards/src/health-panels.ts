@@ -1,4 +1,5 @@
 // tokenfuse's own health: what it dropped, clamped or could not reach.
+import { PRICING_ISSUE_REASONS } from '../../../src/metrics/contract.ts';
 import { type Item, stat, timeseries } from './panels.ts';
 
 /**
@@ -147,8 +148,8 @@ export function healthPanels(): Item[] {
       title: 'Pricing and attribution fallbacks',
       description:
         'Calls or batch results priced or attributed on a fallback (tokenfuse_pricing_issues_total), ' +
-        'by reason: tier_unknown (a service tier with no configured factor, priced at the standard ' +
-        'rate), batch_metadata_full, batch_not_found, batch_output_unreadable, batch_once_unavailable.',
+        `by reason (${PRICING_ISSUE_REASONS.join(', ')}); tier_unknown is a service tier with no ` +
+        'configured factor, priced at the standard rate. docs/metrics.md says what each reason means.',
       unit: 'short',
       w: 12,
       h: 8,
