@@ -161,7 +161,9 @@ export class CallStarter {
     if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
     if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
     Object.assign(attributes, adapter.requestAttributes(body));
-    for (const name of TAG_NAMES) {
+    // An index loop: `for…of` here kept an iterator per call.
+    for (let i = 0; i < TAG_NAMES.length; i++) {
+      const name = TAG_NAMES[i]!;
       const value = tags[name];
       if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
     }

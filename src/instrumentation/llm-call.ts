@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
-import { ATTR, type LatestSpanFacts, latestSpanAttributes } from '../accounting/span-attributes.js';
+import { ATTR, latestSpanAttributes } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { countTokensBounded, inputTokenCount } from '../pricing/estimate-tokens.js';
 import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
 import type { Tags } from '../types.js';
+import { ObservedIterator } from './observed-iterator.js';
 import type {
   CallObserver,
   OperationAdapter,
@@ -299,9 +300,13 @@ export class LlmCall implements CallObserver {
     try {
       // A span the sampler dropped records nothing: its attributes are not worth computing.
       if (span.isRecording()) {
-        const streamed = this.stream !== undefined;
-        const facts = { usage, costUsd, priced, fromProvider, streamed, timeToFirstChunkS };
-        this.setEndAttributes(span, responseModel, estimated, facts);
+        this.setEndAttributes(span, responseModel, estimated, usage, costUsd, priced);
+        // The latest conventions' attributes, when opted in (their facts built only then).
+        if (usage !== undefined && init.accountant.genAiLatest) {
+          const streamed = this.stream !== undefined;
+          const facts = { usage, costUsd, priced, fromProvider, streamed, timeToFirstChunkS };
+          span.setAttributes(latestSpanAttributes(facts));
+        }
       }
     } catch (err) {
       diag.error('tokenfuse: ending an LLM call span failed', err);
@@ -314,9 +319,10 @@ export class LlmCall implements CallObserver {
     span: Span,
     responseModel: string | undefined,
     estimated: boolean,
-    facts: Omit<LatestSpanFacts, 'usage'> & { usage: NormalizedUsage | undefined },
+    usage: NormalizedUsage | undefined,
+    costUsd: number,
+    priced: boolean,
   ): void {
-    const { usage, costUsd, priced } = facts;
     if (responseModel) span.setAttribute(ATTR.responseModel, responseModel);
     const tier = this.responseTier();
     if (tier) span.setAttribute(ATTR.responseServiceTier, tier);
@@ -332,67 +338,7 @@ export class LlmCall implements CallObserver {
       span.setAttribute(ATTR.usageEstimated, estimated);
       span.setAttribute(ATTR.costUsd, costUsd);
       span.setAttribute(ATTR.priced, priced);
-      if (latest) span.setAttributes(latestSpanAttributes({ ...facts, usage }));
     }
-  }
-}
-
-/**
- * The stream iterator wrapper: a plain object, not an async generator, so each
- * chunk costs one `.then` and no extra generator machinery.
- */
-class ObservedIterator implements AsyncIterator<unknown>, AsyncIterable<unknown> {
-  constructor(
-    private readonly inner: AsyncIterator<unknown>,
-    private readonly call: LlmCall,
-  ) {}
-
-  next(): Promise<IteratorResult<unknown>> {
-    return this.inner.next().then(this.onNext, this.onError);
-  }
-
-  private readonly onNext = (
-    result: IteratorResult<unknown>,
-  ): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
-    if (result.done) {
-      this.call.onStreamEnd(false);
-      return result;
-    }
-    let hide = false;
-    let cutOff: Error | undefined;
-    try {
-      hide = this.call.onStreamItem(result.value);
-      cutOff = this.call.cutOffError();
-    } catch (err) {
-      diag.error('tokenfuse: reading a stream chunk failed; the stream is unaffected', err);
-    }
-    if (cutOff !== undefined) {
-      // A deliberate stop: close the upstream request, end the call as failed
-      // with what it streamed, and hand the caller the budget error.
-      this.call.fail(cutOff);
-      void this.inner.return?.().catch(() => undefined);
-      throw cutOff;
-    }
-    return hide ? this.next() : result;
-  };
-
-  private readonly onError = (err: unknown): never => {
-    this.call.fail(err);
-    throw err;
-  };
-
-  return(value?: unknown): Promise<IteratorResult<unknown>> {
-    this.call.onStreamEnd(true);
-    return this.inner.return ? this.inner.return(value) : Promise.resolve({ done: true, value });
-  }
-
-  throw(err?: unknown): Promise<IteratorResult<unknown>> {
-    this.call.fail(err);
-    return this.inner.throw ? this.inner.throw(err) : Promise.reject(err);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
   }
 }
 

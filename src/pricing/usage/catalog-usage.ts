@@ -5,7 +5,7 @@
  */
 import { extractUsage, type Usage } from '@pydantic/genai-prices';
 import { fromAnthropicUsage, fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
-import { type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
+import { type Field, type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
 import { runCompiled } from './compiled-extractor.js';
 import {
   inputTokens,
@@ -60,7 +60,8 @@ export function fromCatalogUsage(
 
   const r = new UsageReader();
   let clean = usage;
-  for (const field of plan.fields) {
+  for (let i = 0; i < plan.fields.length; i++) {
+    const field = plan.fields[i]!;
     const before = r.invalid.length;
     r.count(field.name, at(usage, field.path));
     // The bad value is left out of a copy, so the catalog never sees it.
@@ -70,7 +71,7 @@ export function fromCatalogUsage(
   const extracted = extract(plan.primary, clean);
   // OpenAI's extractor only adds what the provider's own one does not read, so it
   // runs only when one of its fields was reported.
-  if (plan.secondary !== undefined && plan.secondaryOnly.some((f) => at(clean, f.path) != null)) {
+  if (plan.secondary !== undefined && anyReported(clean, plan.secondaryOnly)) {
     const more = extract(plan.secondary, clean);
     for (const key in more) {
       if (extracted[key] === undefined && more[key] !== undefined) extracted[key] = more[key];
@@ -125,7 +126,7 @@ function toNormalized(u: Usage): NormalizedUsage {
   if (inputAudio > 0) usage.inputAudio = inputAudio;
   if (outputAudio > 0) usage.outputAudio = outputAudio;
   let other: Record<string, number> | undefined;
-  for (const key of Object.keys(u)) {
+  for (const key in u) {
     if (NORMALIZED_KINDS.has(key)) continue;
     const value = u[key];
     if (value !== undefined && value > 0) {
@@ -135,6 +136,12 @@ function toNormalized(u: Usage): NormalizedUsage {
   }
   if (other !== undefined) usage.other = other;
   return usage;
+}
+
+/** Whether any of `fields` was reported (a closure-free `some`: it runs on every call). */
+function anyReported(usage: unknown, fields: readonly Field[]): boolean {
+  for (let i = 0; i < fields.length; i++) if (at(usage, fields[i]!.path) != null) return true;
+  return false;
 }
 
 /** The kinds {@link toNormalized} keeps in fields of their own; the rest go to `other`. */
@@ -200,7 +207,7 @@ function clampParts(u: Usage): void {
   }
   // The usual usage holds known kinds only: the fixed table's order, nothing built per call.
   if (extra === undefined) {
-    for (const [total, parts] of PARTS_ORDER) clampTo(u, total, parts);
+    for (let i = 0; i < PARTS_ORDER.length; i++) clampTo(u, PARTS_ORDER[i]![0], PARTS_ORDER[i]![1]);
     return;
   }
   const more: Record<string, string[]> = {};
@@ -240,7 +247,8 @@ const PARTS_ORDER = clampOrder(PARTS);
 
 function clampTo(u: Usage, total: string, parts: readonly string[]): void {
   let left = u[total] ?? 0;
-  for (const key of parts) {
+  for (let i = 0; i < parts.length; i++) {
+    const key = parts[i]!;
     const value = u[key];
     if (value === undefined) continue;
     const kept = Math.min(value, left);
@@ -261,9 +269,9 @@ function extract(extractor: PreparedExtractor, usage: unknown): Usage {
 
 function at(obj: unknown, path: readonly string[]): unknown {
   let value = obj;
-  for (const key of path) {
+  for (let i = 0; i < path.length; i++) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    value = (value as Record<string, unknown>)[key];
+    value = (value as Record<string, unknown>)[path[i]!];
   }
   return value;
 }

@@ -28,14 +28,16 @@ export function runCompiled(compiled: CompiledExtractor, usage: unknown): Usage 
   if (!isMapping(usage)) return {};
   const sums: (number | undefined)[] = [];
   let any = false;
-  for (const { path, dest } of compiled.mappings) {
+  const mappings = compiled.mappings;
+  for (let m = 0; m < mappings.length; m++) {
+    const { path, dest } = mappings[m]!;
     let value: unknown = usage;
-    for (const key of path) {
+    for (let i = 0; i < path.length; i++) {
       if (!isMapping(value)) {
         value = undefined;
         break;
       }
-      value = value[key];
+      value = value[path[i]!];
     }
     if (typeof value !== 'number') continue;
     // extractUsage throws on the first count that is not a finite non-negative number.
