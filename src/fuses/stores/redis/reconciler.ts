@@ -81,6 +81,12 @@ export class Reconciler {
   local: MemoryFuseStore | undefined;
   private readonly parts: ReconcilerParts;
   private readonly pending: ReconcileOp[] = [];
+  /**
+   * The spend updates in `pending`, by budget window and bucket: a call decided
+   * locally adds to them, so that the queue holds one update per budget however
+   * many calls Redis misses (and recovery has nothing to fold or scan).
+   */
+  private readonly spends = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
   private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** The delay `timer` was set with. */
@@ -174,7 +180,8 @@ export class Reconciler {
 
   /** Queues an update for Redis and schedules its writing. */
   enqueue(op: ReconcileOp): void {
-    this.pending.push(op);
+    if (op.op === 'spend') fold(op, this.pending, this.spends);
+    else this.pending.push(op);
     this.kick(this.degraded ? RECOVER_EVERY_MS : 0);
   }
 
@@ -224,14 +231,16 @@ export class Reconciler {
     // waiting for an empty queue would keep the store degraded for as long as the load
     // lasts. So what was queued when recovery began is written, then calls go back to
     // Redis, and what came meanwhile (one round trip's worth) follows in the background.
-    compact(this.pending);
     let backlog = this.pending.length;
+    // Whether Redis answered in this attempt (a batch written): then no PING is needed.
+    let answered = false;
     try {
       for (;;) {
         if (this.batch === undefined) {
           if (this.pending.length === 0 || (this.degraded && backlog <= 0)) break;
-          compact(this.pending);
           const ops = this.pending.splice(0, batchLength(this.pending));
+          // What left the queue is no longer folded into: later spend starts new updates.
+          this.spends.clear();
           backlog -= ops.length;
           this.batch = { id: randomUUID(), ops, scriptFailures: 0 };
         }
@@ -246,6 +255,7 @@ export class Reconciler {
           });
           const reply = JSON.parse(raw) as ReconcileReply;
           this.batch = undefined;
+          answered = true;
           const states = new Map(
             list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
           );
@@ -265,7 +275,8 @@ export class Reconciler {
         }
       }
       if (this.degraded) {
-        await connection.run(() => connection.redis.ping());
+        // A batch answered just now says as much as a PING would: one round trip less.
+        if (!answered) await connection.run(() => connection.redis.ping());
         this.degraded = false;
         this.local = undefined;
         diag.info(`tokenfuse: the budget ledger at ${connection.host} is back; spend reconciled`);
@@ -319,29 +330,23 @@ export class Reconciler {
 }
 
 /**
- * Folds the spend of calls decided locally into one update per budget window and
- * bucket, in place: a backlog of any number of calls becomes as many updates as
- * there are budgets, so it is written in a few bounded batches. Settlements and
- * cancellations name a reservation each and are kept as they are, in order.
+ * Adds the spend of a call decided locally to `pending`: folded into the update of
+ * each of its budget windows (and buckets) already queued (`spends` indexes them),
+ * or queued as a new update of that one budget. Settlements and cancellations name a
+ * reservation each and are queued as they are, in order.
  */
-export function compact(ops: ReconcileOp[]): void {
-  const folded = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
-  const kept: ReconcileOp[] = [];
-  for (const op of ops) {
-    if (op.op !== 'spend') {
-      kept.push(op);
-      continue;
-    }
-    for (const b of op.budgets) {
-      const key = `${b.acct}\u0000${b.rolling ? b.bucket : ''}`;
-      const into = folded.get(key);
-      if (into === undefined) {
-        const single = { op: 'spend' as const, actual: [...op.actual], budgets: [b] };
-        folded.set(key, single);
-        kept.push(single);
-      } else
-        for (let i = 0; i < 3; i++) into.actual[i] = (into.actual[i] ?? 0) + (op.actual[i] ?? 0);
-    }
+export function fold(
+  op: Extract<ReconcileOp, { op: 'spend' }>,
+  pending: ReconcileOp[],
+  spends: Map<string, Extract<ReconcileOp, { op: 'spend' }>>,
+): void {
+  for (const b of op.budgets) {
+    const key = b.rolling ? `${b.acct}\u0000${b.bucket}` : b.acct;
+    const into = spends.get(key);
+    if (into === undefined) {
+      const single = { op: 'spend' as const, actual: [...op.actual], budgets: [b] };
+      spends.set(key, single);
+      pending.push(single);
+    } else for (let i = 0; i < 3; i++) into.actual[i] = (into.actual[i] ?? 0) + (op.actual[i] ?? 0);
   }
-  ops.splice(0, ops.length, ...kept);
 }

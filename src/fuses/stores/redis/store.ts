@@ -154,12 +154,24 @@ export class RedisFuseStore implements FuseStore {
   }
 
   /**
-   * With leases, the board's fast path: a call admitted from this replica's leases,
-   * synchronously (see `LeaseBook.admitClear`); undefined sends it to {@link admit}.
+   * The board's fast path, synchronous: a call admitted from this replica's leases
+   * (see `LeaseBook.admitClear`), or, while Redis is away with `onFailure: open`, by
+   * the local store's own fast path, as {@link admit} would decide it there;
+   * undefined sends the call to {@link admit}.
    */
   admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
-    if (this.leases === undefined || this.connection.starting !== undefined) return undefined;
-    const ticket = this.leases.admitClear(budgets, amounts, now);
+    if (this.connection.starting !== undefined) return undefined;
+    let ticket: Ticket | undefined = this.leases?.admitClear(budgets, amounts, now);
+    const local = this.reconciler.local;
+    if (
+      ticket === undefined &&
+      local !== undefined &&
+      this.reconciler.degraded &&
+      this.options.onFailure === 'open'
+    ) {
+      const inner = local.admitClear(budgets, amounts, now);
+      if (inner !== undefined) ticket = { kind: 'local', store: local, inner };
+    }
     if (ticket !== undefined) this.inFlight.admitted(ticket);
     return ticket;
   }
