@@ -40,6 +40,11 @@ const MAX_SCRIPT_FAILURES = 5;
  * never leaves degraded mode (what a stall under load used to do).
  */
 export const MAX_BATCH_UPDATES = 64;
+/**
+ * Most batches written at once (pipelined, one round trip): under load each round trip
+ * also waits for a turn of a busy event loop, so a backlog is written in few of them.
+ */
+const MAX_PIPELINED_BATCHES = 16;
 
 /** How many of `ops`, from the start, make one batch (at least one). */
 function batchLength(ops: readonly ReconcileOp[]): number {
@@ -87,7 +92,8 @@ export class Reconciler {
    * many calls Redis misses (and recovery has nothing to fold or scan).
    */
   private readonly spends = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
-  private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
+  /** Batches sent and not yet confirmed: each keeps its id until Redis applies it. */
+  private batches: Array<{ id: string; ops: ReconcileOp[]; scriptFailures: number }> = [];
   private timer: NodeJS.Timeout | undefined;
   /** The delay `timer` was set with. */
   private timerDelay = 0;
@@ -192,7 +198,7 @@ export class Reconciler {
 
   /** Something is still to be written to Redis. */
   unwritten(): boolean {
-    return this.pending.length > 0 || this.batch !== undefined;
+    return this.pending.length > 0 || this.batches.length > 0;
   }
 
   /** Schedules a recovery attempt (reconnected? flush what is pending); sooner replaces later. */
@@ -236,40 +242,57 @@ export class Reconciler {
     let answered = false;
     try {
       for (;;) {
-        if (this.batch === undefined) {
+        if (this.batches.length === 0) {
           if (this.pending.length === 0 || (this.degraded && backlog <= 0)) break;
-          const ops = this.pending.splice(0, batchLength(this.pending));
-          // What left the queue is no longer folded into: later spend starts new updates.
-          this.spends.clear();
-          backlog -= ops.length;
-          this.batch = { id: randomUUID(), ops, scriptFailures: 0 };
+          while (
+            this.pending.length > 0 &&
+            !(this.degraded && backlog <= 0) &&
+            this.batches.length < MAX_PIPELINED_BATCHES
+          ) {
+            const ops = this.pending.splice(0, batchLength(this.pending));
+            // What left the queue is no longer folded into: later spend starts new updates.
+            this.spends.clear();
+            backlog -= ops.length;
+            this.batches.push({ id: randomUUID(), ops, scriptFailures: 0 });
+          }
         }
-        const batch = this.batch;
+        // Sent back to back, answered in one round trip: each batch is applied once (its
+        // id), and no two updates name one reservation, so their order does not matter.
+        const batches = this.batches;
         const now = Date.now();
-        try {
-          const raw = await this.parts.scripts.run('reconcile', {
-            now,
-            batch: batch.id,
-            batchTtl: BATCH_TTL_MS,
-            ops: batch.ops,
-          });
-          const reply = JSON.parse(raw) as ReconcileReply;
-          this.batch = undefined;
+        const results = await Promise.allSettled(
+          batches.map((batch) =>
+            this.parts.scripts.run('reconcile', {
+              now,
+              batch: batch.id,
+              batchTtl: BATCH_TTL_MS,
+              ops: batch.ops,
+            }),
+          ),
+        );
+        this.batches = [];
+        let refused: unknown;
+        results.forEach((result, i) => {
+          const batch = batches[i]!;
+          if (result.status === 'rejected') {
+            refused ??= result.reason;
+            this.batches.push(batch);
+            return;
+          }
           answered = true;
-          const states = new Map(
-            list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
-          );
-          for (const [name, s] of states) this.parts.cache.set(name, s);
-          const transitions = parseTransitions(reply.tr);
-          if (transitions.length > 0) this.parts.listener()?.transitions(transitions, states);
-        } catch (err) {
-          const failure = this.failed('reconcile', err);
-          if (failure.reason === 'script' && ++batch.scriptFailures >= MAX_SCRIPT_FAILURES) {
-            diag.error(
-              `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${connection.host} keeps refusing`,
-              err,
-            );
-            this.batch = undefined;
+          this.written(JSON.parse(result.value) as ReconcileReply, now);
+        });
+        if (refused !== undefined) {
+          const failure = this.failed('reconcile', refused);
+          if (failure.reason === 'script') {
+            this.batches = this.batches.filter((batch) => {
+              if (++batch.scriptFailures < MAX_SCRIPT_FAILURES) return true;
+              diag.error(
+                `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${connection.host} keeps refusing`,
+                refused,
+              );
+              return false;
+            });
           }
           return;
         }
@@ -289,6 +312,17 @@ export class Reconciler {
     }
   }
 
+  /** A batch's reply: the states it answered are the last seen, its transitions reported. */
+  private written(reply: ReconcileReply, now: number): void {
+    const { budgetsByName } = this.parts;
+    const states = new Map(
+      list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
+    );
+    for (const [name, s] of states) this.parts.cache.set(name, s);
+    const transitions = parseTransitions(reply.tr);
+    if (transitions.length > 0) this.parts.listener()?.transitions(transitions, states);
+  }
+
   /** No more attempts (closing is over). */
   stop(): void {
     this.closed = true;
@@ -301,7 +335,7 @@ export class Reconciler {
    * gave up waiting for); counts each as a failed reconciliation.
    */
   reportUnwritten(abandoned: number, bound: number): void {
-    const ops = [...(this.batch?.ops ?? []), ...this.pending];
+    const ops = [...this.batches.flatMap((b) => b.ops), ...this.pending];
     if (ops.length === 0 && abandoned === 0) return;
     const spend = [0, 0, 0];
     let reservations = 0;
