@@ -17,6 +17,15 @@ import type {
 } from '../../fuse-store.js';
 import type { InFlight } from './in-flight.js';
 import type { LeaseParts, LeaseReply } from './lease-parts.js';
+import {
+  type Lease,
+  type LeaseTicket,
+  newLease,
+  type Triple,
+  units,
+  type Written,
+  zero,
+} from './lease-record.js';
 import type { LeaseWrite } from './wire.js';
 
 /** How often leases with spend to write, or due for renewal, are written. */
@@ -25,52 +34,6 @@ export const WRITE_EVERY_MS = 100;
 export const SHARE_K = 4;
 /** A lease with no call for this many TTLs is given back. */
 const IDLE_TTLS = 1;
-
-type Triple = [number, number, number];
-
-/** What one write of a lease answered (per lease), shared by the settlements waiting on it. */
-interface Written {
-  state: BudgetState;
-  /** Thresholds crossed: reported by the first settlement that takes them. */
-  crossed: number[] | undefined;
-  /** The write's transitions, reported once across its leases. */
-  shared: { transitions: Transition[] | undefined };
-}
-
-/** One budget's lease in this replica. */
-interface Lease {
-  budget: Budget;
-  id: string;
-  /** Room Redis holds for this replica. */
-  held: Triple;
-  /** Reservations of local calls not settled yet. */
-  inflight: Triple;
-  /** Spend settled locally and not yet written. */
-  unflushed: Triple;
-  /** While a write is in flight: the most local calls may use (what it keeps at least). */
-  cap: Triple | undefined;
-  /** Headroom the last write granted (what `floor` keeps on the next). */
-  slice: Triple;
-  /** Last state Redis answered. */
-  seen: BudgetState | undefined;
-  demand: boolean;
-  seq: number;
-  /** A write whose reply was lost: sent again with the next. */
-  prev: { w: number; spent: Triple } | undefined;
-  writing: Promise<void> | undefined;
-  waiters: Array<(w: Written | undefined) => void>;
-  lastWrite: number;
-  lastUse: number;
-}
-
-/** A call admitted from leases: what it took from each. */
-export interface LeaseTicket {
-  kind: 'lease';
-  parts: Array<{ lease: Lease; amounts: Triple }>;
-}
-
-const units = (a: Amounts): Triple => [a.tokens, a.usd, a.requests];
-const zero = (): Triple => [0, 0, 0];
 
 /** This replica's leases, one per budget. */
 export class LeaseBook {
@@ -91,23 +54,7 @@ export class LeaseBook {
   private lease(budget: Budget): Lease {
     let lease = this.leases.get(budget.name);
     if (lease === undefined) {
-      lease = {
-        budget,
-        id: `L:${this.holder}:${budget.name}`,
-        held: zero(),
-        inflight: zero(),
-        unflushed: zero(),
-        cap: undefined,
-        slice: zero(),
-        seen: undefined,
-        demand: false,
-        seq: 0,
-        prev: undefined,
-        writing: undefined,
-        waiters: [],
-        lastWrite: 0,
-        lastUse: 0,
-      };
+      lease = newLease(budget, `L:${this.holder}:${budget.name}`);
       this.leases.set(budget.name, lease);
     }
     lease.budget = budget;

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import type { Budget } from '../../../budgets/budget.js';
+import type { Amounts, Budget } from '../../../budgets/budget.js';
 import { LedgerUnavailableError } from '../../../errors/blocked-call-error.js';
 import type {
   AdmitOutcome,
@@ -170,6 +170,15 @@ export class Reconciler {
       outcome.ticket = ticket;
     }
     return outcome;
+  }
+
+  /** The local store's fast path (`admitClear`) while Redis is away with `onFailure: open`. */
+  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): Ticket | undefined {
+    const local = this.local;
+    if (!this.degraded || local === undefined || this.parts.options.onFailure !== 'open')
+      return undefined;
+    const inner = local.admitClear(budgets, amounts, now);
+    return inner === undefined ? undefined : { kind: 'local', store: local, inner };
   }
 
   /** The local store while Redis is away, started from the last shared numbers seen. */

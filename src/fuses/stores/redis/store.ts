@@ -154,24 +154,14 @@ export class RedisFuseStore implements FuseStore {
   }
 
   /**
-   * The board's fast path, synchronous: a call admitted from this replica's leases
-   * (see `LeaseBook.admitClear`), or, while Redis is away with `onFailure: open`, by
-   * the local store's own fast path, as {@link admit} would decide it there;
-   * undefined sends the call to {@link admit}.
+   * The board's synchronous fast path: from this replica's leases, or while Redis is away
+   * by the local store's, as {@link admit} would decide; undefined: {@link admit} decides.
    */
   admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
     if (this.connection.starting !== undefined) return undefined;
-    let ticket: Ticket | undefined = this.leases?.admitClear(budgets, amounts, now);
-    const local = this.reconciler.local;
-    if (
-      ticket === undefined &&
-      local !== undefined &&
-      this.reconciler.degraded &&
-      this.options.onFailure === 'open'
-    ) {
-      const inner = local.admitClear(budgets, amounts, now);
-      if (inner !== undefined) ticket = { kind: 'local', store: local, inner };
-    }
+    const ticket: Ticket | undefined =
+      this.leases?.admitClear(budgets, amounts, now) ??
+      this.reconciler.admitClear(budgets, amounts, now);
     if (ticket !== undefined) this.inFlight.admitted(ticket);
     return ticket;
   }
