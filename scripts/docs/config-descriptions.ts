@@ -292,7 +292,8 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     env: 'TOKENFUSE_LEDGER_URL',
   },
   'ledger.keyPrefix': {
-    description: 'prefix of every key; replicas sharing budgets share it',
+    description:
+      'prefix of every key; replicas sharing budgets share it. On a Redis Cluster keys start with `{` and it (hash tags): ACL patterns `~tokenfuse:* ~{tokenfuse:*` cover both',
   },
   'ledger.timeoutMs': {
     description:

@@ -40,7 +40,8 @@ export function controlFailure(
         operation,
         user: ledgerUser(options),
         ledger,
-        prefix: options.keyPrefix,
+        // What the keys start with: on a cluster, the hash tag's brace first.
+        prefix: options.cluster === undefined ? options.keyPrefix : `{${options.keyPrefix}`,
         redis: noperm,
       },
       { cause: err },

@@ -1,5 +1,5 @@
 import type { MemoryFuseStore } from '../memory.js';
-import type { LeaseTicket } from './leases.js';
+import type { LeaseTicket } from './lease-record.js';
 import type { ScriptBudget } from './wire.js';
 
 /** What an admission holds with the Redis store: a reservation in Redis, or in the local store. */

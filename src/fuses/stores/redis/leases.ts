@@ -17,6 +17,15 @@ import type {
 } from '../../fuse-store.js';
 import type { InFlight } from './in-flight.js';
 import type { LeaseParts, LeaseReply } from './lease-parts.js';
+import {
+  type Lease,
+  type LeaseTicket,
+  newLease,
+  type Triple,
+  units,
+  type Written,
+  zero,
+} from './lease-record.js';
 import type { LeaseWrite } from './wire.js';
 
 /** How often leases with spend to write, or due for renewal, are written. */
@@ -25,52 +34,6 @@ export const WRITE_EVERY_MS = 100;
 export const SHARE_K = 4;
 /** A lease with no call for this many TTLs is given back. */
 const IDLE_TTLS = 1;
-
-type Triple = [number, number, number];
-
-/** What one write of a lease answered (per lease), shared by the settlements waiting on it. */
-interface Written {
-  state: BudgetState;
-  /** Thresholds crossed: reported by the first settlement that takes them. */
-  crossed: number[] | undefined;
-  /** The write's transitions, reported once across its leases. */
-  shared: { transitions: Transition[] | undefined };
-}
-
-/** One budget's lease in this replica. */
-interface Lease {
-  budget: Budget;
-  id: string;
-  /** Room Redis holds for this replica. */
-  held: Triple;
-  /** Reservations of local calls not settled yet. */
-  inflight: Triple;
-  /** Spend settled locally and not yet written. */
-  unflushed: Triple;
-  /** While a write is in flight: the most local calls may use (what it keeps at least). */
-  cap: Triple | undefined;
-  /** Headroom the last write granted (what `floor` keeps on the next). */
-  slice: Triple;
-  /** Last state Redis answered. */
-  seen: BudgetState | undefined;
-  demand: boolean;
-  seq: number;
-  /** A write whose reply was lost: sent again with the next. */
-  prev: { w: number; spent: Triple } | undefined;
-  writing: Promise<void> | undefined;
-  waiters: Array<(w: Written | undefined) => void>;
-  lastWrite: number;
-  lastUse: number;
-}
-
-/** A call admitted from leases: what it took from each. */
-export interface LeaseTicket {
-  kind: 'lease';
-  parts: Array<{ lease: Lease; amounts: Triple }>;
-}
-
-const units = (a: Amounts): Triple => [a.tokens, a.usd, a.requests];
-const zero = (): Triple => [0, 0, 0];
 
 /** This replica's leases, one per budget. */
 export class LeaseBook {
@@ -91,23 +54,7 @@ export class LeaseBook {
   private lease(budget: Budget): Lease {
     let lease = this.leases.get(budget.name);
     if (lease === undefined) {
-      lease = {
-        budget,
-        id: `L:${this.holder}:${budget.name}`,
-        held: zero(),
-        inflight: zero(),
-        unflushed: zero(),
-        cap: undefined,
-        slice: zero(),
-        seen: undefined,
-        demand: false,
-        seq: 0,
-        prev: undefined,
-        writing: undefined,
-        waiters: [],
-        lastWrite: 0,
-        lastUse: 0,
-      };
+      lease = newLease(budget, `L:${this.holder}:${budget.name}`);
       this.leases.set(budget.name, lease);
     }
     lease.budget = budget;
@@ -184,6 +131,34 @@ export class LeaseBook {
     };
   }
 
+  /**
+   * The board's fast path (`FuseStore.admitClear`): one reservation, `amounts`, in
+   * every budget, taken from the leases when each is fresh, its fuse closed and its
+   * room enough, exactly when {@link admit} would admit locally; otherwise nothing
+   * changes and undefined sends the call to the full path. No state is copied here:
+   * an admission from a lease has nothing new to report.
+   */
+  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): LeaseTicket | undefined {
+    const a = units(amounts);
+    const parts: LeaseTicket['parts'] = new Array(budgets.length);
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i]!;
+      const lease = this.leases.get(budget.name);
+      // A budget seen for the first time, or replaced by a reload: the full path.
+      if (lease === undefined || lease.budget !== budget) return undefined;
+      const seen = lease.seen;
+      if (seen === undefined || now >= seen.windowEnd) return undefined;
+      if (seen.fuse.state !== 'closed' || seen.fuse.isolated) return undefined;
+      if (!this.fits(lease, a)) return undefined;
+      parts[i] = { lease, amounts: a };
+    }
+    for (const { lease } of parts) {
+      for (let u = 0; u < 3; u++) lease.inflight[u]! += a[u]!;
+      lease.lastUse = now;
+    }
+    return { kind: 'lease', parts };
+  }
+
   /** Whether `a` fits in the lease (only units a `block` budget limits are leased). */
   private fits(lease: Lease, a: Triple): boolean {
     const { budget } = lease;
@@ -231,28 +206,43 @@ export class LeaseBook {
     await this.write(leases, request.now, wants);
   }
 
-  /** An admitted call settles: its reservation leaves the leases, its spend waits to be written. */
-  settle(ticket: LeaseTicket, actual: Amounts): Promise<SettleOutcome | undefined> {
+  /**
+   * An admitted call settles: its reservation leaves the leases, its spend waits to be
+   * written. What a write answers (thresholds crossed, transitions, states) is told
+   * to the first settlement since the write before it, per lease: when `quiet`, the
+   * others have nothing to report and answer undefined at once, without waiting.
+   */
+  settle(
+    ticket: LeaseTicket,
+    actual: Amounts,
+    quiet = false,
+  ): Promise<SettleOutcome | undefined> | undefined {
     const a = units(actual);
+    let reports = !quiet;
     for (const { lease, amounts } of ticket.parts) {
       for (let u = 0; u < 3; u++) {
         lease.inflight[u] = Math.max(0, lease.inflight[u]! - amounts[u]!);
         lease.unflushed[u]! += a[u]!;
       }
+      if (lease.waiters.length === 0) reports = true;
     }
+    if (!reports) return undefined;
     const next = ticket.parts.map(
       ({ lease }) => new Promise<Written | undefined>((resolve) => lease.waiters.push(resolve)),
     );
     return Promise.all(next).then((written) => {
       if (written.some((w) => w === undefined)) return undefined;
       const transitions: Transition[] = [];
+      let news = false;
       const crossed = written.map((w) => {
         const c = w!.crossed ?? [];
         w!.crossed = undefined;
         if (w!.shared.transitions !== undefined) transitions.push(...w!.shared.transitions);
         w!.shared.transitions = undefined;
+        if (c.length > 0) news = true;
         return c;
       });
+      if (quiet && !news && transitions.length === 0) return undefined;
       return { states: written.map((w) => w!.state), crossed, transitions };
     });
   }

@@ -43,7 +43,7 @@ local function read_account(b)
       end
     end
   end
-  if #stale > 0 then redis.call('HDEL', b.acct, unpack(stale)) end
+  if #stale > 0 and not P.ro then redis.call('HDEL', b.acct, unpack(stale)) end
   for u = 1, 3 do
     if s[u] < 1e-9 then s[u] = 0 end
     if r[u] < 1e-9 then r[u] = 0 end

@@ -108,14 +108,18 @@ if res == nil then return cjson.encode({skip = 1}) end
 return cjson.encode({st = res.states, x = res.crossed, tr = TR})
 `;
 
-/** READ `{prefix, now, budgets: [b]}` → `{st: [state], tr: [...]}`: the numbers, rolling fuses into a new window. */
+/**
+ * READ `{prefix, now, budgets: [b], ro?: 1}` → `{st: [state], tr: [...]}`: the numbers,
+ * rolling fuses into a new window. With `ro` it writes nothing (the roll is in the reply
+ * only): it then runs as EVAL_RO, which a read-only ACL user may run on a cluster.
+ */
 export const READ_LUA = `${PRELUDE}
 local st = {}
 for i, b in ipairs(P.budgets) do
   local F = read_fuse(b.fuse)
   local s, r = read_account(b)
   roll_fuse(b, F)
-  write_fuse(b.fuse, F, b.fexp)
+  if not P.ro then write_fuse(b.fuse, F, b.fexp) end
   st[i] = state_out(b, F, s, r)
 end
 return cjson.encode({st = st, tr = TR})

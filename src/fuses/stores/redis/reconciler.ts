@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import type { Budget } from '../../../budgets/budget.js';
+import type { Amounts, Budget } from '../../../budgets/budget.js';
 import { LedgerUnavailableError } from '../../../errors/blocked-call-error.js';
 import type {
   AdmitOutcome,
@@ -40,6 +40,11 @@ const MAX_SCRIPT_FAILURES = 5;
  * never leaves degraded mode (what a stall under load used to do).
  */
 export const MAX_BATCH_UPDATES = 64;
+/**
+ * Most batches written at once (pipelined, one round trip): under load each round trip
+ * also waits for a turn of a busy event loop, so a backlog is written in few of them.
+ */
+const MAX_PIPELINED_BATCHES = 16;
 
 /** How many of `ops`, from the start, make one batch (at least one). */
 function batchLength(ops: readonly ReconcileOp[]): number {
@@ -81,7 +86,14 @@ export class Reconciler {
   local: MemoryFuseStore | undefined;
   private readonly parts: ReconcilerParts;
   private readonly pending: ReconcileOp[] = [];
-  private batch: { id: string; ops: ReconcileOp[]; scriptFailures: number } | undefined;
+  /**
+   * The spend updates in `pending`, by budget window and bucket: a call decided
+   * locally adds to them, so that the queue holds one update per budget however
+   * many calls Redis misses (and recovery has nothing to fold or scan).
+   */
+  private readonly spends = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
+  /** Batches sent and not yet confirmed: each keeps its id until Redis applies it. */
+  private batches: Array<{ id: string; ops: ReconcileOp[]; scriptFailures: number }> = [];
   private timer: NodeJS.Timeout | undefined;
   /** The delay `timer` was set with. */
   private timerDelay = 0;
@@ -160,6 +172,15 @@ export class Reconciler {
     return outcome;
   }
 
+  /** The local store's fast path (`admitClear`) while Redis is away with `onFailure: open`. */
+  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): Ticket | undefined {
+    const local = this.local;
+    if (!this.degraded || local === undefined || this.parts.options.onFailure !== 'open')
+      return undefined;
+    const inner = local.admitClear(budgets, amounts, now);
+    return inner === undefined ? undefined : { kind: 'local', store: local, inner };
+  }
+
   /** The local store while Redis is away, started from the last shared numbers seen. */
   localStore(now: number): MemoryFuseStore {
     if (this.local === undefined) {
@@ -174,7 +195,8 @@ export class Reconciler {
 
   /** Queues an update for Redis and schedules its writing. */
   enqueue(op: ReconcileOp): void {
-    this.pending.push(op);
+    if (op.op === 'spend') fold(op, this.pending, this.spends);
+    else this.pending.push(op);
     this.kick(this.degraded ? RECOVER_EVERY_MS : 0);
   }
 
@@ -185,7 +207,7 @@ export class Reconciler {
 
   /** Something is still to be written to Redis. */
   unwritten(): boolean {
-    return this.pending.length > 0 || this.batch !== undefined;
+    return this.pending.length > 0 || this.batches.length > 0;
   }
 
   /** Schedules a recovery attempt (reconnected? flush what is pending); sooner replaces later. */
@@ -224,48 +246,69 @@ export class Reconciler {
     // waiting for an empty queue would keep the store degraded for as long as the load
     // lasts. So what was queued when recovery began is written, then calls go back to
     // Redis, and what came meanwhile (one round trip's worth) follows in the background.
-    compact(this.pending);
     let backlog = this.pending.length;
+    // Whether Redis answered in this attempt (a batch written): then no PING is needed.
+    let answered = false;
     try {
       for (;;) {
-        if (this.batch === undefined) {
+        if (this.batches.length === 0) {
           if (this.pending.length === 0 || (this.degraded && backlog <= 0)) break;
-          compact(this.pending);
-          const ops = this.pending.splice(0, batchLength(this.pending));
-          backlog -= ops.length;
-          this.batch = { id: randomUUID(), ops, scriptFailures: 0 };
+          while (
+            this.pending.length > 0 &&
+            !(this.degraded && backlog <= 0) &&
+            this.batches.length < MAX_PIPELINED_BATCHES
+          ) {
+            const ops = this.pending.splice(0, batchLength(this.pending));
+            // What left the queue is no longer folded into: later spend starts new updates.
+            this.spends.clear();
+            backlog -= ops.length;
+            this.batches.push({ id: randomUUID(), ops, scriptFailures: 0 });
+          }
         }
-        const batch = this.batch;
+        // Sent back to back, answered in one round trip: each batch is applied once (its
+        // id), and no two updates name one reservation, so their order does not matter.
+        const batches = this.batches;
         const now = Date.now();
-        try {
-          const raw = await this.parts.scripts.run('reconcile', {
-            now,
-            batch: batch.id,
-            batchTtl: BATCH_TTL_MS,
-            ops: batch.ops,
-          });
-          const reply = JSON.parse(raw) as ReconcileReply;
-          this.batch = undefined;
-          const states = new Map(
-            list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
-          );
-          for (const [name, s] of states) this.parts.cache.set(name, s);
-          const transitions = parseTransitions(reply.tr);
-          if (transitions.length > 0) this.parts.listener()?.transitions(transitions, states);
-        } catch (err) {
-          const failure = this.failed('reconcile', err);
-          if (failure.reason === 'script' && ++batch.scriptFailures >= MAX_SCRIPT_FAILURES) {
-            diag.error(
-              `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${connection.host} keeps refusing`,
-              err,
-            );
-            this.batch = undefined;
+        const results = await Promise.allSettled(
+          batches.map((batch) =>
+            this.parts.scripts.run('reconcile', {
+              now,
+              batch: batch.id,
+              batchTtl: BATCH_TTL_MS,
+              ops: batch.ops,
+            }),
+          ),
+        );
+        this.batches = [];
+        let refused: unknown;
+        results.forEach((result, i) => {
+          const batch = batches[i]!;
+          if (result.status === 'rejected') {
+            refused ??= result.reason;
+            this.batches.push(batch);
+            return;
+          }
+          answered = true;
+          this.written(JSON.parse(result.value) as ReconcileReply, now);
+        });
+        if (refused !== undefined) {
+          const failure = this.failed('reconcile', refused);
+          if (failure.reason === 'script') {
+            this.batches = this.batches.filter((batch) => {
+              if (++batch.scriptFailures < MAX_SCRIPT_FAILURES) return true;
+              diag.error(
+                `tokenfuse: dropping ${batch.ops.length} ledger updates the budget ledger at ${connection.host} keeps refusing`,
+                refused,
+              );
+              return false;
+            });
           }
           return;
         }
       }
       if (this.degraded) {
-        await connection.run(() => connection.redis.ping());
+        // A batch answered just now says as much as a PING would: one round trip less.
+        if (!answered) await connection.run(() => connection.redis.ping());
         this.degraded = false;
         this.local = undefined;
         diag.info(`tokenfuse: the budget ledger at ${connection.host} is back; spend reconciled`);
@@ -276,6 +319,17 @@ export class Reconciler {
     } catch (err) {
       diag.debug('tokenfuse: ledger recovery attempt failed', err);
     }
+  }
+
+  /** A batch's reply: the states it answered are the last seen, its transitions reported. */
+  private written(reply: ReconcileReply, now: number): void {
+    const { budgetsByName } = this.parts;
+    const states = new Map(
+      list(reply.st).map((s) => [s.name, parseState(s, budgetsByName.get(s.name), now)]),
+    );
+    for (const [name, s] of states) this.parts.cache.set(name, s);
+    const transitions = parseTransitions(reply.tr);
+    if (transitions.length > 0) this.parts.listener()?.transitions(transitions, states);
   }
 
   /** No more attempts (closing is over). */
@@ -290,7 +344,7 @@ export class Reconciler {
    * gave up waiting for); counts each as a failed reconciliation.
    */
   reportUnwritten(abandoned: number, bound: number): void {
-    const ops = [...(this.batch?.ops ?? []), ...this.pending];
+    const ops = [...this.batches.flatMap((b) => b.ops), ...this.pending];
     if (ops.length === 0 && abandoned === 0) return;
     const spend = [0, 0, 0];
     let reservations = 0;
@@ -319,29 +373,23 @@ export class Reconciler {
 }
 
 /**
- * Folds the spend of calls decided locally into one update per budget window and
- * bucket, in place: a backlog of any number of calls becomes as many updates as
- * there are budgets, so it is written in a few bounded batches. Settlements and
- * cancellations name a reservation each and are kept as they are, in order.
+ * Adds the spend of a call decided locally to `pending`: folded into the update of
+ * each of its budget windows (and buckets) already queued (`spends` indexes them),
+ * or queued as a new update of that one budget. Settlements and cancellations name a
+ * reservation each and are queued as they are, in order.
  */
-export function compact(ops: ReconcileOp[]): void {
-  const folded = new Map<string, Extract<ReconcileOp, { op: 'spend' }>>();
-  const kept: ReconcileOp[] = [];
-  for (const op of ops) {
-    if (op.op !== 'spend') {
-      kept.push(op);
-      continue;
-    }
-    for (const b of op.budgets) {
-      const key = `${b.acct}\u0000${b.rolling ? b.bucket : ''}`;
-      const into = folded.get(key);
-      if (into === undefined) {
-        const single = { op: 'spend' as const, actual: [...op.actual], budgets: [b] };
-        folded.set(key, single);
-        kept.push(single);
-      } else
-        for (let i = 0; i < 3; i++) into.actual[i] = (into.actual[i] ?? 0) + (op.actual[i] ?? 0);
-    }
+export function fold(
+  op: Extract<ReconcileOp, { op: 'spend' }>,
+  pending: ReconcileOp[],
+  spends: Map<string, Extract<ReconcileOp, { op: 'spend' }>>,
+): void {
+  for (const b of op.budgets) {
+    const key = b.rolling ? `${b.acct}\u0000${b.bucket}` : b.acct;
+    const into = spends.get(key);
+    if (into === undefined) {
+      const single = { op: 'spend' as const, actual: [...op.actual], budgets: [b] };
+      spends.set(key, single);
+      pending.push(single);
+    } else for (let i = 0; i < 3; i++) into.actual[i] = (into.actual[i] ?? 0) + (op.actual[i] ?? 0);
   }
-  ops.splice(0, ops.length, ...kept);
 }

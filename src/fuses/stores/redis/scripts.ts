@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { LedgerCommands, LedgerConnection, RedisLedgerOptions } from './connection.js';
+import { READ_LUA } from './lua.js';
 import type { ReconcileOp, ScriptBudget } from './wire.js';
 
 export type ScriptName = 'admit' | 'settle' | 'read' | 'control' | 'reconcile' | 'lease';
@@ -72,7 +73,18 @@ export class LedgerScripts {
       const keyless = `${COMMANDS[name]}Keyless` as `${RoutedCommand}Keyless`;
       return connection.run(() => connection.redis[keyless](json));
     }
-    return connection.run(() => connection.redis[COMMANDS[name]](route, json));
+    const routed = connection.run(() => connection.redis[COMMANDS[name]](route, json));
+    if (name !== 'read') return routed;
+    return routed.catch((err: unknown) => {
+      // A key declared to EVALSHA needs write permission: a read-only ACL user (`%R~`)
+      // is refused even a read. EVAL_RO declares it for reading; the script then writes
+      // nothing (`ro`), and the next call of an app rolls the window in Redis itself.
+      if (!/NOPERM/.test(String((err as { message?: unknown } | undefined)?.message))) throw err;
+      const ro = JSON.stringify({ ...payload, ro: 1 });
+      return connection.run(
+        () => connection.redis.call('EVAL_RO', READ_LUA, 1, route, ro) as Promise<string>,
+      );
+    });
   }
 
   private async part(name: ScriptName, payload: Payload): Promise<Reply> {

@@ -153,6 +153,19 @@ export class RedisFuseStore implements FuseStore {
     return this.admitOnce(request);
   }
 
+  /**
+   * The board's synchronous fast path: from this replica's leases, or while Redis is away
+   * by the local store's, as {@link admit} would decide; undefined: {@link admit} decides.
+   */
+  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
+    if (this.connection.starting !== undefined) return undefined;
+    const ticket: Ticket | undefined =
+      this.leases?.admitClear(budgets, amounts, now) ??
+      this.reconciler.admitClear(budgets, amounts, now);
+    if (ticket !== undefined) this.inFlight.admitted(ticket);
+    return ticket;
+  }
+
   /** One call decided by the ADMIT script: one round trip. */
   private admitOnce(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
     if (this.reconciler.degraded) return this.fallbackAdmit(request, this.reconciler.lastFailure);
@@ -209,8 +222,10 @@ export class RedisFuseStore implements FuseStore {
       diag.debug('tokenfuse: a call settled after the budget ledger was closed; not recorded');
       return undefined;
     }
-    if (ticket.kind === 'lease')
-      return this.inFlight.track(this.leases!.settle(ticket, request.actual));
+    if (ticket.kind === 'lease') {
+      const settled = this.leases!.settle(ticket, request.actual, request.quiet === true);
+      return settled === undefined ? undefined : this.inFlight.track(settled);
+    }
     const actual = UNITS.map((u) => request.actual[u]);
     if (ticket.kind === 'local') {
       const outcome = ticket.store.settle({ ...request, ticket: ticket.inner });

@@ -1,0 +1,82 @@
+// The Redis ledger while Redis is away, through the public `fuses` API, on a real
+// redis-server (SIGSTOP): calls are decided by the local store on the board's fast path,
+// their spend is queued as one update per budget however many calls there are, and once
+// Redis answers again it is written once, in a few scripts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTokenfuse } from '../src/index.js';
+import { RedisServer } from './helpers/redis.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Reserves 100 input + 50 output tokens. */
+const call = {
+  tags: {},
+  provider: 'openai',
+  model: 'gpt-4.1-mini',
+  inputUpperBound: 100,
+  exactInput: () => 100,
+  inputUnseen: false,
+  maxOutput: { kind: 'set' as const, tokens: 50 },
+};
+const isPromise = (v: unknown) => typeof (v as { then?: unknown })?.then === 'function';
+
+async function scriptCalls(): Promise<number> {
+  const info = await redis.client().info('commandstats');
+  let calls = 0;
+  for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
+  return calls;
+}
+
+describe('calls decided locally while Redis is away', () => {
+  it('take the fast path, queue one update per budget, and are written once when Redis answers', async () => {
+    const prefix = `tf-degraded-${process.pid}:`;
+    const names = ['a', 'b', 'c'];
+    const tf = createTokenfuse({
+      metrics: { exporter: 'none' },
+      budgets: names.map((name) => ({ name, window: 'day' as const, limit: { tokens: 1e9 } })),
+      ledger: { store: 'redis', url: redis.url, keyPrefix: prefix, timeoutMs: 300 },
+    });
+    const spend = async (n: number) => {
+      const r = await tf.fuses.admit(call);
+      if (!('admitted' in r)) throw new Error('expected admission');
+      tf.fuses.settle(r.admitted, { tokens: n, usd: 0 });
+    };
+    try {
+      await spend(10); // in Redis
+      redis.pause();
+      await spend(10); // times out: local fallback from here
+      // Decided locally, synchronously: no promise, no round trip.
+      for (let i = 0; i < 1000; i++) {
+        const r = tf.fuses.admit(call);
+        expect(isPromise(r)).toBe(false);
+        if (isPromise(r) || !('admitted' in r)) throw new Error('expected a local admission');
+        tf.fuses.settle(r.admitted, { tokens: 1, usd: 0 });
+      }
+      redis.resume();
+      const before = await scriptCalls();
+      // Redis holds every call's spend once: 10 + 10 + 1000 × 1 in each budget.
+      const admin = redis.client();
+      const spent = async () =>
+        Promise.all(
+          names.map(async (name) => {
+            const [key] = await admin.keys(`${prefix}a:${name}:day:*`);
+            return key === undefined ? 0 : Number((await admin.hget(key, 's:t')) ?? 0);
+          }),
+        );
+      while ((await spent()).some((s) => s < 1020)) await new Promise((r) => setTimeout(r, 20));
+      await tf.fuses.close();
+      expect(await spent()).toEqual([1020, 1020, 1020]);
+      // A thousand calls' spend went in a few scripts (one update per budget), not a thousand.
+      expect((await scriptCalls()) - before).toBeLessThan(20);
+    } finally {
+      redis.resume();
+      await tf.fuses.close();
+    }
+  });
+});

@@ -1,0 +1,188 @@
+// Leases through the public `fuses` API (the board's fast path, `admitClear`), on a real
+// redis-server: calls admitted from a lease are decided synchronously, settlements with
+// nothing to report do not wait for the background write, and still every call's spend
+// lands in Redis once, thresholds fire once fleet-wide, and the limit holds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeBudget } from '../src/budgets/budget.js';
+import { resolveConfig } from '../src/config/resolved-config.js';
+import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
+import { createTokenfuse, type ThresholdEvent, type Tokenfuse } from '../src/index.js';
+import { RedisServer } from './helpers/redis.js';
+
+let redis: RedisServer;
+let prefixes = 0;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Reserves 100 input + 50 output tokens. */
+const call = {
+  tags: {},
+  provider: 'openai',
+  model: 'gpt-4.1-mini',
+  inputUpperBound: 100,
+  exactInput: () => 100,
+  inputUnseen: false,
+  maxOutput: { kind: 'set' as const, tokens: 50 },
+};
+const RESERVATION = 150;
+
+function replica(prefix: string, budget: Record<string, unknown>): Tokenfuse {
+  return createTokenfuse({
+    metrics: { exporter: 'none' },
+    budgets: [{ name: 'fleet', window: 'day', ...budget } as never],
+    ledger: { store: 'redis', url: redis.url, keyPrefix: prefix, timeoutMs: 5000, leases: true },
+  });
+}
+
+/** Settled tokens and reservations of the budget, as Redis holds them. */
+async function inRedis(prefix: string): Promise<[number, number]> {
+  const admin = redis.client();
+  const keys = await admin.keys(`${prefix}a:fleet:day:*`);
+  if (keys.length === 0) return [0, 0];
+  const h = await admin.hgetall(keys[0]!);
+  return [Number(h['s:t'] ?? 0), Number(h['r:t'] ?? 0)];
+}
+
+async function until(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+const isPromise = (v: unknown) => typeof (v as { then?: unknown })?.then === 'function';
+
+describe('leases through the fuses API', () => {
+  it('admits from the lease synchronously, writes every spend once, and fires a threshold once across replicas', async () => {
+    const prefix = `tf-lease-board-${process.pid}-${++prefixes}:`;
+    // A slice is a quarter of the room left: 60 calls fit in the first replica's.
+    const budget = { limit: { tokens: 1_200_000 }, thresholds: [0.005] };
+    const a = replica(prefix, budget);
+    const b = replica(prefix, budget);
+    try {
+      const seen: string[] = [];
+      const crossed = new Promise<void>((resolve) => {
+        for (const [name, t] of [
+          ['a', a],
+          ['b', b],
+        ] as const)
+          t.fuses.onThreshold((e: ThresholdEvent) => {
+            seen.push(`${name}:${e.threshold}:${e.spent}`);
+            resolve();
+          });
+      });
+      // The first call leases room: one round trip.
+      const first = await a.fuses.admit(call);
+      if (!('admitted' in first)) throw new Error('expected admission');
+      a.fuses.settle(first.admitted, { tokens: 100, usd: 0 });
+      await until(async () => (await inRedis(prefix))[0] === 100);
+      // The next ones are decided from the lease, in this tick, and settled in it: one
+      // background write carries all their spend (5,900 tokens: 6,000 crosses 0.5%).
+      for (let i = 0; i < 59; i++) {
+        const r = a.fuses.admit(call);
+        expect(isPromise(r)).toBe(false);
+        if (isPromise(r) || !('admitted' in r)) throw new Error('expected a local admission');
+        a.fuses.settle(r.admitted, { tokens: 100, usd: 0 });
+      }
+      await crossed;
+      expect(await inRedis(prefix)).toEqual([6000, expect.any(Number)]);
+      // Another replica's calls: nothing new to report.
+      for (let i = 0; i < 10; i++) {
+        const r = await b.fuses.admit(call);
+        if (!('admitted' in r)) throw new Error('expected admission');
+        b.fuses.settle(r.admitted, { tokens: 100, usd: 0 });
+      }
+      await until(async () => (await inRedis(prefix))[0] === 7000);
+      expect(seen).toEqual(['a:0.005:6000']);
+    } finally {
+      await a.fuses.close();
+      await b.fuses.close();
+    }
+    // Closing gave every lease back: no room left reserved.
+    expect(await inRedis(prefix)).toEqual([7000, 0]);
+  });
+
+  it('replicas racing to the limit through the fast path overshoot by at most one reservation', async () => {
+    const prefix = `tf-lease-board-${process.pid}-${++prefixes}:`;
+    const limit = 30_000;
+    const replicas = Array.from({ length: 3 }, () => replica(prefix, { limit: { tokens: limit } }));
+    let spent = 0;
+    let admitted = 0;
+    const loop = async (t: Tokenfuse, n: number) => {
+      for (;;) {
+        const r = await t.fuses.admit(call);
+        if (!('admitted' in r)) {
+          // Room held by another replica comes back: try again; a reached limit is final.
+          if (r.blocked.reason === 'limit_reached') return;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          continue;
+        }
+        admitted++;
+        const used = RESERVATION - (n % 3) * 25;
+        spent += used;
+        t.fuses.settle(r.admitted, { tokens: used, usd: 0 });
+        if (admitted % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    try {
+      await Promise.all(
+        replicas.flatMap((t, i) => Array.from({ length: 8 }, (_, j) => loop(t, i * 8 + j))),
+      );
+    } finally {
+      await Promise.all(replicas.map((t) => t.fuses.close()));
+    }
+    // Every call's spend is in Redis once, and no reservation or lease is left.
+    expect(await inRedis(prefix)).toEqual([spent, 0]);
+    expect(spent).toBeLessThanOrEqual(limit + RESERVATION);
+    expect(spent).toBeGreaterThanOrEqual(limit - RESERVATION);
+    expect(admitted).toBeGreaterThan(0);
+  });
+});
+
+describe('lease settlements', () => {
+  it('the first settlement after a write waits for the next and reports it; quiet ones after it answer at once', async () => {
+    const prefix = `tf-lease-board-${process.pid}-${++prefixes}:`;
+    const store = new RedisFuseStore(
+      resolveConfig(
+        { ledger: { store: 'redis', url: redis.url, keyPrefix: prefix, leases: true } },
+        { env: {} },
+      ).ledger,
+    );
+    const budget = normalizeBudget({ name: 'fleet', window: 'day', limit: { tokens: 1_000_000 } });
+    const amounts = { tokens: RESERVATION, usd: 0, requests: 1 };
+    try {
+      const now = Date.now();
+      const first = await store.admit({ now, entries: [{ budget, amounts }] });
+      if (first.kind !== 'decided' || !first.admitted) throw new Error('expected admission');
+      // From the lease, with nothing to look up: the fast path.
+      const tickets = [
+        first.ticket,
+        ...Array.from({ length: 3 }, () => store.admitClear([budget], amounts, now)),
+      ];
+      expect(tickets.every((t) => t !== undefined)).toBe(true);
+      const settle = (ticket: unknown, quiet: boolean) =>
+        store.settle({
+          now,
+          budgets: [budget],
+          ticket,
+          actual: { tokens: 100, usd: 0, requests: 1 },
+          quiet,
+        });
+      const reporter = settle(tickets[0], true);
+      expect(isPromise(reporter)).toBe(true);
+      // Nothing new for these to report: they do not wait for the write.
+      expect(settle(tickets[1], true)).toBeUndefined();
+      expect(settle(tickets[2], true)).toBeUndefined();
+      // Not quiet: waits for the write and answers the budget's state.
+      const loud = await settle(tickets[3], false);
+      expect(loud?.states[0]?.spent.tokens).toBe(400);
+      // A quiet settlement with no threshold and no transition answers nothing.
+      expect(await reporter).toBeUndefined();
+      expect(await inRedis(prefix)).toEqual([400, expect.any(Number)]);
+    } finally {
+      await store.close();
+    }
+    expect(await inRedis(prefix)).toEqual([400, 0]);
+  });
+});
