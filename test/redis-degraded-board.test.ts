@@ -2,7 +2,7 @@
 // redis-server (SIGSTOP): calls are decided by the local store on the board's fast path,
 // their spend is queued as one update per budget however many calls there are, and once
 // Redis answers again it is written once, in a few scripts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenfuse } from '../src/index.js';
 import { RedisServer } from './helpers/redis.js';
 
@@ -69,7 +69,12 @@ describe('calls decided locally while Redis is away', () => {
             return key === undefined ? 0 : Number((await admin.hget(key, 's:t')) ?? 0);
           }),
         );
-      while ((await spent()).some((s) => s < 1020)) await new Promise((r) => setTimeout(r, 20));
+      // Written in the background once Redis answers: wait for the exact figures, failing on
+      // them (not on the test's timeout) if they never come.
+      await vi.waitFor(async () => expect(await spent()).toEqual([1020, 1020, 1020]), {
+        timeout: 10_000,
+        interval: 20,
+      });
       await tf.fuses.close();
       expect(await spent()).toEqual([1020, 1020, 1020]);
       // A thousand calls' spend went in a few scripts (one update per budget), not a thousand.

@@ -2,7 +2,7 @@
 // redis-server: calls admitted from a lease are decided synchronously, settlements with
 // nothing to report do not wait for the background write, and still every call's spend
 // lands in Redis once, thresholds fire once fleet-wide, and the limit holds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
@@ -47,9 +47,9 @@ async function inRedis(prefix: string): Promise<[number, number]> {
   return [Number(h['s:t'] ?? 0), Number(h['r:t'] ?? 0)];
 }
 
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-}
+// Background writes land a moment later: wait for the exact figure, and fail on it (with the
+// last value read) rather than on the test's timeout.
+const WRITTEN = { timeout: 10_000, interval: 20 };
 
 const isPromise = (v: unknown) => typeof (v as { then?: unknown })?.then === 'function';
 
@@ -76,7 +76,7 @@ describe('leases through the fuses API', () => {
       const first = await a.fuses.admit(call);
       if (!('admitted' in first)) throw new Error('expected admission');
       a.fuses.settle(first.admitted, { tokens: 100, usd: 0 });
-      await until(async () => (await inRedis(prefix))[0] === 100);
+      await vi.waitFor(async () => expect((await inRedis(prefix))[0]).toBe(100), WRITTEN);
       // The next ones are decided from the lease, in this tick, and settled in it: one
       // background write carries all their spend (5,900 tokens: 6,000 crosses 0.5%).
       for (let i = 0; i < 59; i++) {
@@ -93,7 +93,7 @@ describe('leases through the fuses API', () => {
         if (!('admitted' in r)) throw new Error('expected admission');
         b.fuses.settle(r.admitted, { tokens: 100, usd: 0 });
       }
-      await until(async () => (await inRedis(prefix))[0] === 7000);
+      await vi.waitFor(async () => expect((await inRedis(prefix))[0]).toBe(7000), WRITTEN);
       expect(seen).toEqual(['a:0.005:6000']);
     } finally {
       await a.fuses.close();
