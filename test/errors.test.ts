@@ -196,23 +196,7 @@ const cases: Case[] = [
     via: 'fuses.reset() as a read-only Redis ACL user',
     name: 'LedgerPermissionError',
     trigger: async () => {
-      await redis
-        .client()
-        .call(
-          'ACL',
-          'SETUSER',
-          'viewer',
-          'reset',
-          'on',
-          '>viewer-secret',
-          '%R~errs:*',
-          '+@read',
-          '+@scripting',
-          '-@dangerous',
-          '+info',
-          '+ping',
-        );
-      const url = `redis://viewer:viewer-secret@127.0.0.1:${redis.port}`;
+      const url = await redis.addViewer('errs:');
       await setup({ budgets: [budget], ledger: { store: 'redis', url, keyPrefix: 'errs:' } });
       return errorOf(() => h!.tokenfuse.fuses.reset('b'));
     },
