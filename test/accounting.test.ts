@@ -1,32 +1,21 @@
 import { diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { captureDiag } from './helpers/diag.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
-let h: Harness | undefined;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-  llm.reset();
+const { llm, harness, client } = useFakeServerHarness();
+let h: Harness;
+afterEach(() => {
   diag.disable();
 });
 
-const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
-
 describe('exactly once', () => {
   it('counts every call exactly when the sampler drops every span', async () => {
-    h = await createHarness({ providers: [relay] }, { sampler: new AlwaysOffSampler() });
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    h = await harness({ providers: [LOCAL_RELAY] }, { sampler: new AlwaysOffSampler() });
+    const openai = client(h);
     for (let i = 0; i < 3; i++) {
       await openai.chat.completions.create({
         model: 'gpt-4.1',
@@ -50,7 +39,7 @@ describe('exactly once', () => {
   });
 
   it("prices another instrumentation's GenAI span, writes its cost on it, and counts it once", async () => {
-    h = await createHarness({ attribution: { defaults: { department: 'data' } } });
+    h = await harness({ attribution: { defaults: { department: 'data' } } });
     const tracer = h.tracerProvider.getTracer('@opentelemetry/instrumentation-openai');
     const span = tracer.startSpan('chat gpt-4.1', {
       kind: SpanKind.CLIENT,
@@ -79,8 +68,8 @@ describe('exactly once', () => {
   });
 
   it("does not count a foreign GenAI span that wraps one of tokenfuse's own calls", async () => {
-    h = await createHarness({ providers: [relay] });
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    h = await harness({ providers: [LOCAL_RELAY] });
+    const openai = client(h);
     const tracer = h.tracerProvider.getTracer('some-other-genai-instrumentation');
     await tracer.startActiveSpan(
       'chat gpt-4.1',
@@ -103,7 +92,7 @@ describe('exactly once', () => {
   });
 
   it('ignores spans that are not GenAI spans', async () => {
-    h = await createHarness({});
+    h = await harness({});
     h.tracerProvider
       .getTracer('http')
       .startSpan('GET /', { attributes: { 'http.request.method': 'GET' } })
@@ -112,7 +101,7 @@ describe('exactly once', () => {
   });
 
   it('counts a failed foreign GenAI span as an error', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const span = h.tracerProvider.getTracer('other').startSpan('chat gpt-4.1', {
       attributes: {
         'gen_ai.operation.name': 'chat',
@@ -132,8 +121,8 @@ describe('exactly once', () => {
 describe('pricing in the pipeline', () => {
   it('counts an unknown model in tokens and tokenfuse_unpriced_total at $0, and warns once', async () => {
     const messages = captureDiag();
-    h = await createHarness({});
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    h = await harness({});
+    const openai = client(h);
     for (let i = 0; i < 3; i++) {
       await openai.chat.completions.create({
         model: 'house-llm-7b',
@@ -157,13 +146,13 @@ describe('pricing in the pipeline', () => {
   });
 
   it("prices a relay's override ($8/MTok both ways for gpt-4.1) over the catalog", async () => {
-    h = await createHarness({
+    h = await harness({
       providers: [{ id: 'paid-relay', hosts: ['127.0.0.1'] }],
       pricing: {
         overrides: [{ model: 'gpt-4.1', provider: 'paid-relay', input_mtok: 8, output_mtok: 8 }],
       },
     });
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(h);
     await openai.chat.completions.create({
       model: 'gpt-4.1',
       messages: [{ role: 'user', content: 'one two three' }],
@@ -181,8 +170,8 @@ describe('our failures never break the call', () => {
     const messages = captureDiag();
     // The per-call histograms and counters are tokenfuse's own (no meter on the call
     // path); the meter's counters are for what is dropped, such as a cut label value.
-    h = await createHarness({
-      providers: [relay],
+    h = await harness({
+      providers: [LOCAL_RELAY],
       attribution: { defaults: { department: 'd'.repeat(40) } },
       metrics: { maxLabelValueLength: 16 },
     });
@@ -195,7 +184,7 @@ describe('our failures never break the call', () => {
       createObservableCounter: () => ({ addCallback() {}, removeCallback() {} }),
     };
     h.tokenfuse.accountant.setMeter(badMeter as never);
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(h);
     const completion = await openai.chat.completions.create({
       model: 'gpt-4.1',
       messages: [{ role: 'user', content: 'x' }],
@@ -210,7 +199,7 @@ describe('our failures never break the call', () => {
 
   it('a tracer that throws: the SDK call runs untouched', async () => {
     const messages = captureDiag();
-    h = await createHarness({});
+    h = await harness({});
     h.tokenfuse.instrumentation.setTracerProvider({
       getTracer: () => ({
         startSpan: () => {
@@ -218,7 +207,7 @@ describe('our failures never break the call', () => {
         },
       }),
     } as never);
-    const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(h);
     const stream = await openai.chat.completions.create({
       model: 'gpt-4.1',
       messages: [{ role: 'user', content: 'x' }],

@@ -4,8 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   contextWithAttribution,
   InvalidTagsError,
@@ -14,7 +13,8 @@ import {
   withAttribution,
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { type Sample, select } from './helpers/prom-text.js';
 
 // Every call below asks gpt-4.1 one message of two words, so the fake server counts
@@ -22,9 +22,7 @@ import { type Sample, select } from './helpers/prom-text.js';
 // own max_tokens, which identifies its span (gen_ai.request.max_tokens) and makes the
 // output-token sum of a label set say exactly which calls landed in it.
 const INPUT_TOKENS = 5;
-const PROVIDERS: TokenfuseOptions['providers'] = [
-  { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' },
-];
+const PROVIDERS: TokenfuseOptions['providers'] = [LOCAL_RELAY];
 const DEFAULTS = { department: 'platform', project: 'core', environment: 'test' };
 const TAG_ENV = [
   'TOKENFUSE_DEPARTMENT',
@@ -36,32 +34,23 @@ const TAG_ENV = [
 ];
 const ATTRIBUTION_HEADERS = ['x-department', 'x-project', 'x-environment', 'x-user', 'x-feature'];
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
 let openai: OpenAIType;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
 beforeEach(() => {
-  llm.reset();
   // The tests state every tag source themselves: none may leak in from the shell.
   // (An empty variable counts as unset.)
   for (const name of TAG_ENV) vi.stubEnv(name, '');
 });
-afterEach(async () => {
+afterEach(() => {
   vi.unstubAllEnvs();
-  await h?.close();
-  h = undefined;
 });
 
 /** A harness whose calls go to the fake server, labelled provider="local-relay". */
 async function setup(options: TokenfuseOptions | ResolvedConfig = {}): Promise<Harness> {
-  h = await createHarness('source' in options ? options : { providers: PROVIDERS, ...options });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test-attr', maxRetries: 0 });
+  h = await harness('source' in options ? options : { providers: PROVIDERS, ...options });
+  openai = client(h, { apiKey: 'sk-test-attr' });
   return h;
 }
 

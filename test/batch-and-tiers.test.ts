@@ -5,39 +5,28 @@
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
 import { toFile } from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { isBudgetExceededError, withAttribution } from '../src/index.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import type { TokenfuseOptions } from '../src/types.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { type Sample, sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
 
 const PROVIDER = { id: 'local-openai', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
 const LOCAL = { provider: 'local-openai' };
 
-let llm: FakeOpenAI;
-const open: Harness[] = [];
+const fake = useFakeServerHarness();
+const { llm } = fake;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  while (open.length > 0) await open.pop()!.close();
-  llm.reset();
-});
-
-async function harness(options: Parameters<typeof createHarness>[0] = {}): Promise<Harness> {
-  const h = await createHarness({ providers: [PROVIDER], ...options });
-  open.push(h);
-  return h;
+/** A harness on the fake server, closed after the test; its calls are provider "local-openai". */
+function harness(options: TokenfuseOptions = {}): Promise<Harness> {
+  return fake.harness({ providers: [PROVIDER], ...options });
 }
 
 function client(h: Harness): OpenAIType {
-  return new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
+  return fake.client(h, { apiKey: 'sk-test' });
 }
 
 /** The catalog's own price for OpenAI chat usage (prompt includes cached). */
@@ -280,7 +269,6 @@ describe('Batch API', () => {
       createBatch(client(writer)),
     );
     await writer.close();
-    open.pop();
 
     const reader = await harness();
     const openai = client(reader);
@@ -395,7 +383,6 @@ describe('Batch API', () => {
     const inputRead = llm.requests.filter((r) => /^\/v1\/files\/[^/]+\/content$/.test(r.path));
     expect(inputRead).toHaveLength(1);
     await small.close();
-    open.pop();
 
     llm.reset();
     const roomy = await harness(budget(1));
@@ -444,7 +431,6 @@ describe('Batch API', () => {
       );
       await a.tokenfuse.instrumentation.closeConnections();
       await a.close();
-      open.pop();
 
       // Another process: its own memory is empty, the ledger remembers.
       const b = await harness({ ledger });

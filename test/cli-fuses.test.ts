@@ -355,25 +355,7 @@ describe('tokenfuse fuses against the Redis ledger', () => {
 
   it('a read-only ACL user (a viewer) can list, and is refused a reset naming the user and the permission', async () => {
     await spentApp();
-    // docs/operator-control.md, "Roles": the viewer's line, on this test's prefix.
-    await redis
-      .client()
-      .call(
-        'ACL',
-        'SETUSER',
-        'viewer',
-        'reset',
-        'on',
-        '>viewer-secret',
-        `%R~${prefix}*`,
-        '+@read',
-        '+@scripting',
-        '-@dangerous',
-        '+info',
-        '+ping',
-        '+client|setname',
-      );
-    const viewer = `redis://viewer:viewer-secret@127.0.0.1:${redis.port}`;
+    const viewer = await redis.addViewer(prefix);
     const list = await tokenfuse(['fuses', 'list', '--redis', viewer, '--config', configFile]);
     expect(list.stderr).toBe('');
     expect(list.code).toBe(0);

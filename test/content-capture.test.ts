@@ -1,20 +1,8 @@
 // Prompts and completions reach spans only when the user opts in (content.capture).
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { expect, it } from 'vitest';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
 
-let llm: FakeOpenAI;
-let h: Harness | undefined;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
+const { harness, client } = useFakeServerHarness();
 
 const messages = [
   { role: 'system' as const, content: 'be brief' },
@@ -22,8 +10,8 @@ const messages = [
 ];
 
 it('records input and output messages on the span when content.capture is on', async () => {
-  h = await createHarness({ content: { capture: true } });
-  const openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  const h = await harness({ content: { capture: true } });
+  const openai = client(h);
   await openai.chat.completions.create({ model: 'gpt-4.1', messages, max_tokens: 3 });
   const stream = await openai.chat.completions.create({
     model: 'gpt-4.1',
@@ -43,12 +31,8 @@ it('records input and output messages on the span when content.capture is on', a
 });
 
 it('records no content by default, and never the API key', async () => {
-  h = await createHarness({});
-  const openai = new h.OpenAI({
-    baseURL: `${llm.url}/v1`,
-    apiKey: 'sk-do-not-leak',
-    maxRetries: 0,
-  });
+  const h = await harness({});
+  const openai = client(h, { apiKey: 'sk-do-not-leak' });
   await openai.chat.completions.create({ model: 'gpt-4.1', messages, max_tokens: 3 });
   const [span] = h.spans();
   expect(span!.attributes['gen_ai.input.messages']).toBeUndefined();

@@ -15,33 +15,28 @@ import {
   updatePrices,
   waitForUpdate,
 } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { ConfigError } from '../src/errors/config-error.js';
 import { PriceCatalog } from '../src/pricing/price-catalog.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { captureDiag } from './helpers/diag.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const fake = useFakeServerHarness();
+const { llm, client } = fake;
 let h: Harness | undefined;
 /** genai-prices' bundled data: a loaded catalog replaces it process-wide, each test restores it. */
 let bundled: Provider[];
 beforeAll(async () => {
-  llm = await startFakeOpenAI();
   bundled = (await waitForUpdate())!;
 });
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   h?.tokenfuse.priceCatalog.stop();
-  await h?.close();
   h = undefined;
   updatePrices(({ setProviderData }) => setProviderData(bundled));
-  llm.reset();
   diag.disable();
 });
 
@@ -58,12 +53,8 @@ function catalogPrice(usage: Usage, model: string, providerId: string, at?: Date
 }
 
 async function start(options: TokenfuseOptions): Promise<Harness> {
-  h = await createHarness(options);
+  h = await fake.harness(options);
   return h;
-}
-
-function client(harness: Harness) {
-  return new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
 }
 
 const CHAT = { messages: [{ role: 'user' as const, content: 'hi' }] };

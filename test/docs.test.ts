@@ -21,7 +21,12 @@ import { parse } from 'yaml';
 import { startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { configReference } from '../scripts/docs/config-reference.js';
 import { readBlock, writeBlock } from '../scripts/docs/generated-blocks.js';
-import { metricsOptInReference, metricsReference } from '../scripts/docs/metrics-reference.js';
+import {
+  labelsCell,
+  metricsLabelsReference,
+  metricsOptInReference,
+  metricsReference,
+} from '../scripts/docs/metrics-reference.js';
 import { validateOptions } from '../src/config/schema.js';
 import { freePort, ROOT } from './helpers/processes.js';
 import { runnableBlocks, runSession } from './helpers/runnable-blocks.js';
@@ -110,6 +115,7 @@ const GENERATED: [page: string, block: string, generate: () => string][] = [
   ['docs/configuration.md', 'config-reference', configReference],
   ['docs/metrics.md', 'metrics-reference', metricsReference],
   ['docs/metrics.md', 'metrics-opt-in-reference', metricsOptInReference],
+  ['docs/metrics.md', 'metrics-labels', metricsLabelsReference],
 ];
 
 describe('generated reference', () => {
@@ -120,6 +126,14 @@ describe('generated reference', () => {
     const committed = readBlock(read(page), block);
     expect(committed, `${page} has no ${block} markers`).toBeDefined();
     expect(committed, `${page} is out of date: run \`npm run docs\``).toBe(`\n\n${generate()}\n\n`);
+  });
+
+  it('stops at a label the metrics contract names without a description, naming it', () => {
+    expect(() =>
+      labelsCell({ unit: 'calls', labels: ['tenant'] }, 'tokenfuse_tenant_calls_total'),
+    ).toThrow(
+      'metrics reference: label "tenant" of tokenfuse_tenant_calls_total has no description: add one to LABEL_DESCRIPTIONS in scripts/docs/metrics-reference.ts',
+    );
   });
 
   it('every field of the config schema has its row', () => {

@@ -4,7 +4,6 @@
 import { createServer } from 'node:net';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import {
   createTokenfuse,
   getRuntime,
@@ -15,39 +14,29 @@ import {
 import { PrometheusRestorer } from '../src/restore/prometheus-restore.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { RedisServer } from './helpers/redis.js';
 
-let llm: FakeOpenAI;
+const { harness, client } = useFakeServerHarness();
 let redis: RedisServer;
 let h: Harness | undefined;
 
 beforeAll(async () => {
-  llm = await startFakeOpenAI();
   redis = await RedisServer.start();
 });
 afterAll(async () => {
   await redis?.stop();
-  await llm?.close();
 });
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
-  h = undefined;
-  llm.reset();
 });
 
 const budget = { name: 'b', window: 'hour' as const, limit: { requests: 1 } };
 
 async function setup(options: TokenfuseOptions): Promise<OpenAIType> {
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-    ...options,
-  });
-  return new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await harness({ providers: [LOCAL_RELAY], ...options });
+  return client(h);
 }
 
 /** What a synchronous throw or a rejection gave. */
@@ -207,23 +196,7 @@ const cases: Case[] = [
     via: 'fuses.reset() as a read-only Redis ACL user',
     name: 'LedgerPermissionError',
     trigger: async () => {
-      await redis
-        .client()
-        .call(
-          'ACL',
-          'SETUSER',
-          'viewer',
-          'reset',
-          'on',
-          '>viewer-secret',
-          '%R~errs:*',
-          '+@read',
-          '+@scripting',
-          '-@dangerous',
-          '+info',
-          '+ping',
-        );
-      const url = `redis://viewer:viewer-secret@127.0.0.1:${redis.port}`;
+      const url = await redis.addViewer('errs:');
       await setup({ budgets: [budget], ledger: { store: 'redis', url, keyPrefix: 'errs:' } });
       return errorOf(() => h!.tokenfuse.fuses.reset('b'));
     },

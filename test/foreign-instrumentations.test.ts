@@ -12,19 +12,19 @@ import { context, diag, metrics, propagation } from '@opentelemetry/api';
 import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { withAttribution } from '../src/index.js';
 import { x } from './helpers/budget-calls.js';
 import { captureDiag } from './helpers/diag.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
 const openaiModule = require('openai');
 const OPENAI_VERSION: string = require('openai/version').VERSION;
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
 let unwind: (() => void)[] = [];
 
@@ -35,23 +35,11 @@ const PATCHED = [
   openaiModule.OpenAI.Responses.prototype,
 ].map((target) => ({ target, create: target.create }));
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm?.close();
-});
-afterEach(async () => {
+afterEach(() => {
   for (const undo of unwind) undo();
   unwind = [];
   // Whichever wrapper is left (each order leaves one), the SDK's own methods go back.
   for (const { target, create } of PATCHED) target.create = create;
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
-  h = undefined;
-  llm.reset();
 });
 
 type Definition = {
@@ -94,11 +82,8 @@ const BUDGET = {
 };
 
 async function setup(): Promise<OpenAIType> {
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-    budgets: [BUDGET],
-  });
-  return new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await harness({ providers: [LOCAL_RELAY], budgets: [BUDGET] });
+  return client(h);
 }
 
 const price = (

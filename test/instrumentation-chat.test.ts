@@ -1,7 +1,7 @@
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
 // gpt-4.1 catalog prices (USD per million tokens): input 2, cached input 0.5, output 8.
@@ -9,26 +9,16 @@ const GPT41 = { input: 2, cacheRead: 0.5, output: 8 };
 const usd = (input: number, cacheRead: number, output: number) =>
   (input * GPT41.input + cacheRead * GPT41.cacheRead + output * GPT41.output) / 1e6;
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness;
 let openai: OpenAIType;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
 beforeEach(async () => {
-  llm.reset();
-  h = await createHarness({
+  h = await harness({
     attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+    providers: [LOCAL_RELAY],
   });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test-chat', maxRetries: 0 });
-});
-afterEach(async () => {
-  await h.close();
+  openai = client(h, { apiKey: 'sk-test-chat' });
 });
 
 const labels = {

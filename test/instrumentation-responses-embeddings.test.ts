@@ -1,29 +1,19 @@
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness;
 let openai: OpenAIType;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
 beforeEach(async () => {
-  llm.reset();
-  h = await createHarness({
+  h = await harness({
     attribution: { defaults: { department: 'search' } },
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+    providers: [LOCAL_RELAY],
   });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test', maxRetries: 0 });
-});
-afterEach(async () => {
-  await h.close();
+  openai = client(h, { apiKey: 'sk-test' });
 });
 
 // o4-mini catalog prices (USD/MTok): input 1.1, cached input 0.275, output 4.4.

@@ -11,28 +11,17 @@ import {
   type MetricData,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { withAttribution } from '../src/index.js';
 import { METRIC } from '../src/metrics/contract.js';
 import { start } from '../src/tokenfuse.js';
+import { useFakeOpenAI } from './helpers/fake-server-harness.js';
+import { metric } from './helpers/metric-data.js';
 import { freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
-let llm: FakeOpenAI;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-
-function metric(exported: MetricData[], name: string): MetricData {
-  const found = exported.find((m) => m.descriptor.name === name);
-  expect(found, name).toBeDefined();
-  return found!;
-}
+const llm = useFakeOpenAI();
 
 describe('a reader given to start() that asks for delta temporality', () => {
   it('gets, at each export, only what the calls since the last one added: counters and histograms', async () => {

@@ -8,32 +8,20 @@ import {
   type Histogram,
   InMemoryMetricExporter,
   MeterProvider,
-  type MetricData,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { createTokenfuse, withAttribution } from '../src/index.js';
 import { METRIC } from '../src/metrics/contract.js';
 import { start } from '../src/tokenfuse.js';
 import { captureDiag } from './helpers/diag.js';
+import { useFakeOpenAI } from './helpers/fake-server-harness.js';
+import { metric } from './helpers/metric-data.js';
 import { freePort } from './helpers/processes.js';
 import { parsePrometheusText, select, sum } from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
-let llm: FakeOpenAI;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-
-function metric(exported: MetricData[], name: string): MetricData {
-  const found = exported.find((m) => m.descriptor.name === name);
-  expect(found, name).toBeDefined();
-  return found!;
-}
+const llm = useFakeOpenAI();
 
 describe('a reader given to start() besides the Prometheus endpoint', () => {
   it('receives tokenfuse_requests_total, tokens and the GenAI histograms with the values /metrics serves', async () => {

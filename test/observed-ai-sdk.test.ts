@@ -8,8 +8,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { calcPrice } from '@pydantic/genai-prices';
 import { generateText, streamText } from 'ai';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { describe, expect, it } from 'vitest';
 import {
   type BudgetExceededError,
   isBudgetExceededError,
@@ -18,26 +17,12 @@ import {
   withAttribution,
 } from '../src/index.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
-
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
-  h = undefined;
-  llm.reset();
-});
 
 /** Dollars by the catalog for gpt-4.1 (the fake's usage: the call's words, then its output limit). */
 function gpt41Usd(input: number, output: number): number {
@@ -58,7 +43,7 @@ const RESEARCH_HOURLY = {
 
 describe('AI SDK telemetry spans without the middleware', () => {
   it('move the budget exactly, fire its thresholds and trip, and the next wrapped openai call is blocked unsent', async () => {
-    h = await createHarness({
+    h = await harness({
       attribution: { defaults: { project: 'core', environment: 'test' } },
       budgets: [RESEARCH_HOURLY],
     });
@@ -113,11 +98,7 @@ describe('AI SDK telemetry spans without the middleware', () => {
     ]);
 
     // The next research call through a client tokenfuse wraps never leaves the process.
-    const openai: OpenAIType = new h.OpenAI({
-      baseURL: `${llm.url}/v1`,
-      apiKey: 'sk',
-      maxRetries: 0,
-    });
+    const openai: OpenAIType = client(h);
     const err = (await rejection(
       withAttribution({ department: 'research' }, () => openai.chat.completions.create(x(1))),
     )) as BudgetExceededError;

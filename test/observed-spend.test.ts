@@ -14,8 +14,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { calcPrice } from '@pydantic/genai-prices';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import type { Reconciler } from '../src/fuses/stores/redis/reconciler.js';
@@ -30,13 +29,15 @@ import {
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { createHarness, Harness } from './helpers/harness.js';
 import { App, childEnv } from './helpers/processes.js';
 import { sum } from './helpers/prom-text.js';
 import { RedisServer } from './helpers/redis.js';
 
+const fake = useFakeServerHarness();
+const { llm } = fake;
 let redis: RedisServer;
-let llm: FakeOpenAI;
 let h: Harness | undefined;
 let openai: OpenAIType;
 let prefixes = 0;
@@ -44,19 +45,9 @@ const freshPrefix = () => `tf-observed-${process.pid}-${++prefixes}:`;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  llm = await startFakeOpenAI();
 });
 afterAll(async () => {
   await redis?.stop();
-  await llm?.close();
-});
-afterEach(async () => {
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
-  h = undefined;
-  llm.reset();
 });
 
 /** The hand-made span's usage: $0.12 at the catalog's claude-sonnet-4-5 prices. */
@@ -79,14 +70,8 @@ const MARKETING_DAILY = {
 };
 
 async function setup(options: TokenfuseOptions, extra?: Parameters<typeof createHarness>[1]) {
-  h = await createHarness(
-    {
-      providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-      ...options,
-    },
-    extra,
-  );
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await fake.harness({ providers: [LOCAL_RELAY], ...options }, extra);
+  openai = fake.client(h);
   return h;
 }
 
@@ -328,12 +313,7 @@ describe('a call seen both by our wrapper and by a foreign GenAI span moves the 
       span.end();
       return res;
     };
-    const client = new h!.OpenAI({
-      baseURL: `${llm.url}/v1`,
-      apiKey: 'sk',
-      maxRetries: 0,
-      fetch: fetchWithSpan,
-    });
+    const client = fake.client(h!, { fetch: fetchWithSpan });
     await marketing(() => client.chat.completions.create(x(3)));
     const spans = h!.spans();
     expect(spans).toHaveLength(2);

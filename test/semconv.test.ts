@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { cardinalityLimits } from '../src/metrics/cardinality.js';
 import { METRIC_NAMES } from '../src/metrics/contract.js';
 import {
@@ -22,38 +21,29 @@ import {
   SEMCONV_OPT_IN_VARIABLE,
 } from '../src/metrics/semconv-latest.js';
 import type { TokenfuseOptions } from '../src/types.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, type Sample, select, sum } from './helpers/prom-text.js';
 import { installAnthropic, loadAnthropic } from './sdk/drivers/anthropic.js';
 
-let llm: FakeOpenAI;
-let h: Harness | undefined;
+const fake = useFakeServerHarness();
+const { llm, client } = fake;
 let uninstall: (() => void) | undefined;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   uninstall?.();
   uninstall = undefined;
-  await h?.close();
-  h = undefined;
   delete process.env[SEMCONV_OPT_IN_VARIABLE];
-  llm.reset();
 });
 
 /** Starts a harness with `OTEL_SEMCONV_STABILITY_OPT_IN` set to `optIn` (unset when undefined). */
 async function start(optIn: string | undefined, options: TokenfuseOptions = {}): Promise<Harness> {
   if (optIn === undefined) delete process.env[SEMCONV_OPT_IN_VARIABLE];
   else process.env[SEMCONV_OPT_IN_VARIABLE] = optIn;
-  h = await createHarness({
+  return fake.harness({
     attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
     ...options,
   });
-  return h;
 }
 
 const OPT_IN = `http,${GEN_AI_LATEST_EXPERIMENTAL}`;
@@ -135,7 +125,7 @@ describe('openai SDK: chat completions', () => {
     })!.total_price;
 
   async function call(harness: Harness) {
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     llm.enqueue({ kind: 'usage', usage: USAGE });
     return openai.chat.completions.create({
       model: MODEL,
@@ -238,7 +228,7 @@ describe('openai SDK: chat completions', () => {
   it('with the opt-in: exports the contract’s opt-in names, types and help, beside today’s', async () => {
     const harness = await start(OPT_IN, { providers: [relay()] });
     await call(harness);
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     const stream = await openai.chat.completions.create({
       model: MODEL,
       messages: [{ role: 'user', content: 'x' }],
@@ -261,7 +251,7 @@ describe('openai SDK: chat completions', () => {
 
   it('with the opt-in: a stream says so on its span, with its time to the first chunk, the same as the histogram’s', async () => {
     const harness = await start(OPT_IN, { providers: [relay()] });
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     const stream = await openai.chat.completions.create({
       model: MODEL,
       messages: [{ role: 'user', content: 'a b c' }],
@@ -328,7 +318,7 @@ describe('openai SDK: chat completions', () => {
 
   it('with the opt-in: a failed call records 0 tokens, modality unknown, and error_type on the histograms', async () => {
     const harness = await start(OPT_IN, { providers: [relay()] });
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     await expect(
       openai.chat.completions.create({
         model: 'error-500',
@@ -364,7 +354,7 @@ describe('openai SDK: chat completions', () => {
 
   it('with the opt-in: embeddings get none of the inference metrics', async () => {
     const harness = await start(OPT_IN, { providers: [relay()] });
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'a b c' });
     const m = await harness.scrape();
     for (const name of LATEST_NAMES) expect(select(m, name)).toEqual([]);
@@ -392,7 +382,7 @@ describe('openai SDK: a provider’s own cost figure', () => {
         providers: [{ id: 'router', hosts: [new URL(llm.url).host], pricesFrom: 'openrouter' }],
         pricing: { prefer },
       });
-      const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+      const openai = client(harness);
       llm.enqueue({ kind: 'usage', usage: ROUTER_USAGE });
       await openai.chat.completions.create({
         model: 'openai/gpt-4o',
@@ -404,7 +394,6 @@ describe('openai SDK: a provider’s own cost figure', () => {
       expect(span!.attributes['gen_ai.usage.cost.currency']).toBe('USD');
       expect(span!.attributes['gen_ai.usage.cost.source']).toBe(source);
       await harness.close();
-      h = undefined;
     }
   });
 
@@ -416,7 +405,7 @@ describe('openai SDK: a provider’s own cost figure', () => {
 
   it('writes no gen_ai.usage.cost.* on a call with no known price', async () => {
     const harness = await start(OPT_IN);
-    const openai = new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(harness);
     await openai.chat.completions.create({
       model: 'unpriced-model',
       messages: [{ role: 'user', content: 'hi' }],
@@ -538,18 +527,17 @@ describe('read once, at start', () => {
   it('keeps the conventions it started with when the variable changes later', async () => {
     const on = await start(OPT_IN);
     delete process.env[SEMCONV_OPT_IN_VARIABLE];
-    const openai = new on.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const openai = client(on);
     await openai.chat.completions.create({
       model: 'gpt-4.1',
       messages: [{ role: 'user', content: 'hi' }],
     });
     expect(sum(await on.scrape(), series.input)).toBeGreaterThan(0);
     await on.close();
-    h = undefined;
 
     const off = await start(undefined);
     process.env[SEMCONV_OPT_IN_VARIABLE] = GEN_AI_LATEST_EXPERIMENTAL;
-    const again = new off.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+    const again = client(off);
     await again.chat.completions.create({
       model: 'gpt-4.1',
       messages: [{ role: 'user', content: 'hi' }],

@@ -10,26 +10,16 @@ import { readFileSync } from 'node:fs';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { calcPrice, extractUsage, findProvider, type Usage } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { describe, expect, it } from 'vitest';
 import { TOKEN_TYPES } from '../src/metrics/series.js';
 import { PriceBook } from '../src/pricing/price-book.js';
 import { fromCatalogUsage, toCatalogUsage } from '../src/pricing/usage.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const { llm, harness } = useFakeServerHarness();
 let h: Harness;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  await h?.close();
-  llm.reset();
-});
 
 /** An SDK client built for `baseURL` whose requests the fake server answers. */
 function clientFor(baseURL: string) {
@@ -80,7 +70,7 @@ const CHAT = { messages: [{ role: 'user' as const, content: 'hi' }] };
 
 describe('token kinds priced as the catalog prices them', () => {
   it('chat with audio in and out (gpt-audio at api.openai.com): audio at the audio rates', async () => {
-    h = await createHarness({ budgets: [{ name: 'all', window: 'day', limit: { tokens: 1e6 } }] });
+    h = await harness({ budgets: [{ name: 'all', window: 'day', limit: { tokens: 1e6 } }] });
     const usage = {
       prompt_tokens: 1234,
       completion_tokens: 567,
@@ -134,7 +124,7 @@ describe('token kinds priced as the catalog prices them', () => {
   });
 
   it('gpt-4o-audio-preview: audio counted by type even where the catalog prices it as text', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const usage = {
       prompt_tokens: 61,
       completion_tokens: 1052,
@@ -172,7 +162,7 @@ describe('token kinds priced as the catalog prices them', () => {
   });
 
   it('OpenRouter anthropic model: cache writes reported in chat usage are priced as cache writes', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const usage = {
       prompt_tokens: 12_000,
       completion_tokens: 800,
@@ -216,7 +206,7 @@ describe('token kinds priced as the catalog prices them', () => {
   });
 
   it('Perplexity: citation and reasoning tokens, searches and the per-request fee are priced', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const deep = {
       prompt_tokens: 19,
       completion_tokens: 3847,
@@ -283,7 +273,7 @@ describe('token kinds priced as the catalog prices them', () => {
   });
 
   it('Responses API with cached input and reasoning (o4-mini at api.openai.com)', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const usage = {
       input_tokens: 5210,
       input_tokens_details: { cached_tokens: 4096 },
@@ -322,7 +312,7 @@ describe('token kinds priced as the catalog prices them', () => {
 
 describe('the extra kinds keep the guarantees on hostile counts', () => {
   it('rejects a bad audio, cache-write or citation count: counted, logged as invalid, never priced or budgeted', async () => {
-    h = await createHarness({
+    h = await harness({
       budgets: [{ name: 'team', window: 'day', limit: { tokens: 1_000_000 } }],
     });
     llm.enqueue({
@@ -389,7 +379,7 @@ describe('the extra kinds keep the guarantees on hostile counts', () => {
 
 describe('reading usage with the catalog’s extractors', () => {
   it('streams read the same kinds (OpenRouter cache writes in the final usage chunk)', async () => {
-    h = await createHarness({});
+    h = await harness({});
     const usage = {
       prompt_tokens: 5000,
       completion_tokens: 120,

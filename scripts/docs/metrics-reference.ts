@@ -1,82 +1,122 @@
 /**
- * The series table of docs/metrics.md, generated from the metrics contract
- * (src/metrics/contract.ts): every metric's Prometheus and OpenTelemetry name, type
- * and help, in the contract's order. Labels and units are not in the contract; they
- * come from METRIC_WORDS below. A metric added to the contract gets its row at the
- * next `npm run docs`, with its labels marked as not yet described.
+ * The series tables of docs/metrics.md, generated from the metrics contract
+ * (src/metrics/contract.ts, contract-semconv-latest.ts, contract-labels.ts): every
+ * metric's Prometheus and OpenTelemetry name, type, unit, labels and help, in the
+ * contract's order, and the table of labels. Units and label names come from the
+ * contract; what each label means is written here, in LABEL_DESCRIPTIONS, and a label
+ * the contract names that has no description stops `npm run docs` with an error naming it.
  */
 import {
+  BUDGET_LABELS,
+  DEFAULT_METRIC_LABELS,
   METRIC_HELP,
+  METRIC_LABELS,
   METRIC_TYPE,
   type OtelMetricName,
-  PRICING_ISSUES_METRIC,
+  OUTCOMES,
+  PER_VALUE_KEY_LABEL,
+  PER_VALUE_STATES,
   PROMETHEUS_NAME,
+  TOKEN_TYPES,
 } from '../../src/metrics/contract.js';
+import {
+  type LabelGroup,
+  SEMCONV_LATEST_SERIES_SHAPE,
+  SERIES_SHAPE,
+  type SeriesLabel,
+  type SeriesShape,
+} from '../../src/metrics/contract-labels.js';
 import {
   SEMCONV_LATEST_CONTRACT_METRICS,
   SEMCONV_LATEST_METRIC,
 } from '../../src/metrics/contract-semconv-latest.js';
 import { markdownTable } from './generated-blocks.js';
 
-interface MetricWords {
-  labels: string;
-  unit?: string;
+const code = (values: readonly string[]) => values.map((v) => `\`${v}\``).join(', ');
+
+/** How the series tables name each group of labels. */
+const GROUP_WORDS: Readonly<Record<LabelGroup, string>> = {
+  allowlisted: 'allowlisted labels',
+  semconv: 'semconv attributes',
+  match: 'match labels',
+};
+
+/**
+ * What each label the contract names means (groups by their words). Every label of
+ * src/metrics/contract-labels.ts needs one: the generator throws naming any without.
+ */
+export const LABEL_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  [GROUP_WORDS.allowlisted]: `The labels listed in \`metrics.labels\`, of ${code(METRIC_LABELS)}; by default ${code(DEFAULT_METRIC_LABELS)}. See [Labels: allowlist and cap](#labels-allowlist-and-cap).`,
+  [GROUP_WORDS.semconv]:
+    '`gen_ai_operation_name` (`chat` or `embeddings`; Responses API calls are `chat`), `gen_ai_provider_name`, `gen_ai_request_model`, plus the allowlisted tag labels.',
+  [GROUP_WORDS.match]: `The fields of the budget's \`match\`, of ${code(BUDGET_LABELS)} (\`department="marketing"\`, \`model="gpt-4.1*"\`, …).`,
+  gen_ai_token_type:
+    '`input` (cached input included, as the semantic conventions define it) or `output`.',
+  gen_ai_token_modality:
+    '`audio` for the audio tokens a provider reports apart, `unknown` for the rest (and for a call that failed before any usage).',
+  error_type: 'The type of the error of a failed call.',
+  type: `The kind of token: ${code(TOKEN_TYPES)}. Each token is in exactly one type.`,
+  outcome: `How the call ended: ${code(OUTCOMES)}.`,
+  budget: 'The name of the budget (on a blocked call: the budget or policy that stopped it).',
+  window: "The budget's window: `minute`, `hour`, `day`, `month`, or `rolling_` and its length.",
+  unit: 'The limited unit: `tokens`, `usd` or `requests`.',
+  [PER_VALUE_KEY_LABEL]:
+    'The value of a per-value budget (a user, customer, API key id, …) among the top N by utilisation (`metrics.perValueTop`).',
+  state: `The state of a per-value budget's values: ${code(PER_VALUE_STATES)}.`,
+  provider: "tokenfuse's provider id ([Providers](pricing.md#providers)).",
+  model: 'The model the call asked for.',
+  field:
+    'The usage field as the provider (or a foreign span) named it (`prompt_tokens`, `gen_ai.usage.input_tokens`, …).',
+  reason: "Why it was counted: each metric's reasons are in its note under the series table.",
+  operation:
+    '`admit`, `settle`, `reconcile` (the shared Redis ledger) or `restore` (from Prometheus).',
+  action: 'The manual action: `isolate`, `reset` or `raise`.',
+  instrument: 'The OpenTelemetry instrument whose series the cardinality limit folded together.',
+  sdk: "The SDK module's npm name.",
+  version: 'The version of the SDK module found (`unknown` when its package.json has none).',
+  supported: '`"true"` when that version is in the range tokenfuse instruments, else `"false"`.',
+  method: 'The SDK method tokenfuse wrapped, as `chat.completions.create`.',
+};
+
+/** The name a series table gives `label`, which LABEL_DESCRIPTIONS must describe. */
+function labelName(label: SeriesLabel): string {
+  if (typeof label === 'string') return label;
+  return 'group' in label ? GROUP_WORDS[label.group] : label.label;
 }
 
-/** Labels and unit of each metric, by Prometheus name. */
-export const METRIC_WORDS: Readonly<Record<string, MetricWords>> = {
-  gen_ai_client_token_usage: {
-    labels: 'semconv attributes, `gen_ai_token_type`',
-    unit: 'tokens',
-  },
-  gen_ai_client_operation_duration: {
-    labels: 'semconv attributes, `error_type` (failed calls)',
-    unit: 'seconds',
-  },
-  gen_ai_client_operation_time_to_first_chunk: { labels: 'semconv attributes', unit: 'seconds' },
-  tokenfuse_tokens_total: { labels: 'allowlisted labels, `type`', unit: 'tokens' },
-  tokenfuse_cost_usd_total: { labels: 'allowlisted labels', unit: 'USD' },
-  tokenfuse_requests_total: {
-    labels: 'allowlisted labels, `outcome`; `budget` on blocked calls',
-    unit: 'calls',
-  },
-  tokenfuse_unpriced_total: { labels: 'allowlisted labels', unit: 'calls' },
-  tokenfuse_usage_invalid_total: { labels: '`provider`, `model`, `field`', unit: 'fields' },
-  tokenfuse_series_dropped_total: { labels: '`reason`', unit: 'calls' },
-  tokenfuse_series_overflow_total: { labels: '`instrument`', unit: 'collections' },
-  tokenfuse_manual_actions_total: { labels: '`action` (with budgets)', unit: 'actions' },
-  tokenfuse_budget_top_utilization: { labels: '`budget`, `key` (top N values)', unit: 'ratio' },
-  tokenfuse_budget_values: { labels: '`budget`, `state` (per-value budgets)', unit: 'values' },
-  tokenfuse_budget_unkeyed_total: { labels: '`budget` (per-value budgets)', unit: 'calls' },
-  tokenfuse_estimate_bounded_total: { labels: '`reason`', unit: 'estimates' },
-  tokenfuse_budget_limit: { labels: '`budget`, `window`, `unit`, match labels', unit: '`unit`' },
-  tokenfuse_budget_spent: { labels: '`budget`, `window`, `unit`, match labels', unit: '`unit`' },
-  tokenfuse_budget_utilization: {
-    labels: '`budget`, `window`, `unit`, match labels',
-    unit: 'ratio',
-  },
-  tokenfuse_fuse_state: { labels: '`budget`, `window`, match labels', unit: 'state' },
-  tokenfuse_fuse_trips_total: { labels: '`budget`, `window`, match labels', unit: 'trips' },
-  tokenfuse_fuse_would_block_total: {
-    labels: '`budget`, `window`, match labels (monitor only)',
-    unit: 'calls',
-  },
-  tokenfuse_ledger_errors_total: {
-    labels: '`operation`, `reason` (shared ledger, restore)',
-    unit: 'failures',
-  },
-  tokenfuse_webhook_dropped_total: { labels: '`reason` (with webhooks only)', unit: 'messages' },
-  tokenfuse_price_catalog_age_seconds: { labels: 'none', unit: 'seconds' },
-  tokenfuse_price_catalog_errors_total: { labels: 'none', unit: 'loads' },
-  tokenfuse_cost_provider_usd_total: { labels: '`provider`', unit: 'USD' },
-  tokenfuse_cost_provider_catalog_usd_total: { labels: '`provider`', unit: 'USD' },
-  tokenfuse_pricing_issues_total: {
-    labels: PRICING_ISSUES_METRIC.labels.map((l) => `\`${l}\``).join(', '),
-    unit: 'figures',
-  },
-  tokenfuse_instrumentation_info: { labels: '`sdk`, `version`, `supported`', unit: '1' },
-  tokenfuse_instrumentation_replaced: { labels: '`sdk`, `method`', unit: '1' },
-};
+/** The description of `label`, or an error naming it and the metric it is on. */
+function descriptionOf(label: SeriesLabel, metric: string): string {
+  const name = labelName(label);
+  const description = LABEL_DESCRIPTIONS[name];
+  if (description === undefined) {
+    throw new Error(
+      `metrics reference: label "${name}" of ${metric} has no description: add one to LABEL_DESCRIPTIONS in scripts/docs/metrics-reference.ts`,
+    );
+  }
+  return description;
+}
+
+/**
+ * A series table's Labels cell for `metric`: every label of its shape, each one described
+ * (the cell is not written for a label without a description: the error names it).
+ */
+export function labelsCell(shape: SeriesShape, metric: string): string {
+  const words = shape.labels.map((label) => {
+    descriptionOf(label, metric);
+    if (typeof label === 'string') return `\`${label}\``;
+    if ('group' in label) return GROUP_WORDS[label.group];
+    return `\`${label.label}\` (${label.only})`;
+  });
+  const text = words.length > 0 ? words.join(', ') : 'none';
+  return shape.only === undefined ? text : `${text} (${shape.only})`;
+}
+
+/** A series table's Unit cell: the unit, or the label that names it (described like the others). */
+function unitCell(shape: SeriesShape, metric: string): string {
+  if (typeof shape.unit === 'string') return shape.unit;
+  descriptionOf(shape.unit.label, metric);
+  return `\`${shape.unit.label}\``;
+}
 
 /** Every instrument of the contract, in its order (the groups the contract declares). */
 export function contractInstruments(): OtelMetricName[] {
@@ -87,13 +127,13 @@ export function contractInstruments(): OtelMetricName[] {
 export function metricsReference(): string {
   const rows = contractInstruments().map((otel) => {
     const name = PROMETHEUS_NAME[otel];
-    const words = METRIC_WORDS[name];
+    const shape = SERIES_SHAPE[otel];
     return [
       `\`${name}\``,
       `\`${otel}\``,
       METRIC_TYPE[otel],
-      words?.unit ?? '',
-      words?.labels ?? '(not described yet: add it to scripts/docs/metrics-reference.ts)',
+      unitCell(shape, name),
+      labelsCell(shape, name),
       METRIC_HELP[otel],
     ];
   });
@@ -103,53 +143,17 @@ export function metricsReference(): string {
   );
 }
 
-/** Labels, unit and upstream change of each opt-in metric, by Prometheus name. */
-const OPT_IN_WORDS: Readonly<Record<string, MetricWords & { pr: number }>> = {
-  gen_ai_client_inference_usage_input_tokens_total: {
-    labels: 'semconv attributes, `gen_ai_token_modality`',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_usage_output_tokens_total: {
-    labels: 'semconv attributes, `gen_ai_token_modality`',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_usage_cache_read_input_tokens_total: {
-    labels: 'semconv attributes, `gen_ai_token_modality`',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_usage_cache_write_input_tokens_total: {
-    labels: 'semconv attributes, `gen_ai_token_modality`',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_usage_reasoning_output_tokens_total: {
-    labels: 'semconv attributes, `gen_ai_token_modality`',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_operation_input_tokens: {
-    labels: 'semconv attributes, `error_type` (failed calls)',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_operation_output_tokens: {
-    labels: 'semconv attributes, `error_type` (failed calls)',
-    unit: 'tokens',
-    pr: 374,
-  },
-  gen_ai_client_inference_duration: {
-    labels: 'semconv attributes, `error_type` (failed calls)',
-    unit: 'seconds',
-    pr: 521,
-  },
-  gen_ai_client_inference_time_to_first_chunk: {
-    labels: 'semconv attributes',
-    unit: 'seconds',
-    pr: 521,
-  },
+/** The semantic-conventions-genai pull request that defined each opt-in metric. */
+const OPT_IN_PR: Readonly<Record<string, number>> = {
+  [SEMCONV_LATEST_METRIC.usageInputTokens]: 374,
+  [SEMCONV_LATEST_METRIC.usageOutputTokens]: 374,
+  [SEMCONV_LATEST_METRIC.usageCacheReadTokens]: 374,
+  [SEMCONV_LATEST_METRIC.usageCacheWriteTokens]: 374,
+  [SEMCONV_LATEST_METRIC.usageReasoningTokens]: 374,
+  [SEMCONV_LATEST_METRIC.operationInputTokens]: 374,
+  [SEMCONV_LATEST_METRIC.operationOutputTokens]: 374,
+  [SEMCONV_LATEST_METRIC.duration]: 521,
+  [SEMCONV_LATEST_METRIC.timeToFirstChunk]: 521,
 };
 
 /**
@@ -159,17 +163,19 @@ const OPT_IN_WORDS: Readonly<Record<string, MetricWords & { pr: number }>> = {
 export function metricsOptInReference(): string {
   const otelNames = Object.values(SEMCONV_LATEST_METRIC);
   const rows = SEMCONV_LATEST_CONTRACT_METRICS.map(({ name, type, help }, i) => {
-    const words = OPT_IN_WORDS[name];
+    const otel = otelNames[i]!;
+    const shape = SEMCONV_LATEST_SERIES_SHAPE[otel];
+    const pr = OPT_IN_PR[otel];
     return [
       `\`${name}\``,
-      `\`${otelNames[i]}\``,
+      `\`${otel}\``,
       type,
-      words?.unit ?? '',
-      words?.labels ?? '(not described yet: add it to scripts/docs/metrics-reference.ts)',
+      unitCell(shape, name),
+      labelsCell(shape, name),
       help,
-      words === undefined
+      pr === undefined
         ? ''
-        : `[#${words.pr}](https://github.com/open-telemetry/semantic-conventions-genai/pull/${words.pr})`,
+        : `[#${pr}](https://github.com/open-telemetry/semantic-conventions-genai/pull/${pr})`,
     ];
   });
   return markdownTable(
@@ -185,3 +191,38 @@ export function metricsOptInReference(): string {
     rows,
   );
 }
+
+/**
+ * The labels table: every label (or group) the series tables name, in the order they
+ * first appear there, with what it means and the series that carry it.
+ */
+export function metricsLabelsReference(): string {
+  const carriers = new Map<string, string[]>();
+  const shapes: Array<[string, SeriesShape]> = [
+    ...contractInstruments().map((otel): [string, SeriesShape] => [
+      PROMETHEUS_NAME[otel],
+      SERIES_SHAPE[otel],
+    ]),
+    ...SEMCONV_LATEST_CONTRACT_METRICS.map(({ name }, i): [string, SeriesShape] => [
+      name,
+      SEMCONV_LATEST_SERIES_SHAPE[Object.values(SEMCONV_LATEST_METRIC)[i]!],
+    ]),
+  ];
+  for (const [metric, shape] of shapes) {
+    for (const label of shape.labels) {
+      descriptionOf(label, metric);
+      const name = labelName(label);
+      carriers.set(name, [...(carriers.get(name) ?? []), metric]);
+    }
+  }
+  const rows = [...carriers].map(([name, metrics]) => [
+    name in GROUP_WORDS_BY_NAME ? name : `\`${name}\``,
+    LABEL_DESCRIPTIONS[name]!,
+    metrics.length <= 3 ? code(metrics) : `${metrics.length} series`,
+  ]);
+  return markdownTable(['Label', 'Description', 'On'], rows);
+}
+
+const GROUP_WORDS_BY_NAME: Readonly<Record<string, true>> = Object.fromEntries(
+  Object.values(GROUP_WORDS).map((words) => [words, true]),
+);

@@ -44,6 +44,7 @@ export interface Harness {
   /** GET /metrics over HTTP, raw text. */
   metricsText(): Promise<string>;
   tracerProvider: TracerProvider;
+  /** Idempotent: a test may close a harness itself before its suite's clean-up does. */
   close(): Promise<void>;
 }
 
@@ -81,6 +82,16 @@ export async function createHarness(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 
   const metricsText = async () => (await fetch(url)).text();
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    tokenfuse.instrumentation.disable();
+    if (isWrapped(OpenAI)) {
+      for (const def of openaiDefinitions(tokenfuse)) def.unpatch?.(openaiModule);
+    }
+    await new Promise((resolve) => server.close(resolve));
+    await meterProvider.shutdown();
+    await tracerProvider.shutdown();
+  };
   return {
     tokenfuse,
     OpenAI,
@@ -88,14 +99,9 @@ export async function createHarness(
     spans: () => exporter.getFinishedSpans(),
     metricsText,
     scrape: async () => parsePrometheusText(await metricsText()),
-    async close() {
-      tokenfuse.instrumentation.disable();
-      if (isWrapped(OpenAI)) {
-        for (const def of openaiDefinitions(tokenfuse)) def.unpatch?.(openaiModule);
-      }
-      await new Promise((resolve) => server.close(resolve));
-      await meterProvider.shutdown();
-      await tracerProvider.shutdown();
+    close: () => {
+      closing ??= close();
+      return closing;
     },
   };
 }

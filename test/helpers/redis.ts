@@ -113,6 +113,29 @@ export class RedisServer {
     await this.client().flushall();
   }
 
+  /**
+   * Creates the read-only `viewer` user of docs/operator-control.md ("Roles"), on the keys
+   * under `keyPrefix`, and returns a URL that connects as it.
+   */
+  async addViewer(keyPrefix: string): Promise<string> {
+    await this.client().call(
+      'ACL',
+      'SETUSER',
+      'viewer',
+      'reset',
+      'on',
+      '>viewer-secret',
+      `%R~${keyPrefix}*`,
+      '+@read',
+      '+@scripting',
+      '-@dangerous',
+      '+info',
+      '+ping',
+      '+client|setname',
+    );
+    return `redis://viewer:viewer-secret@127.0.0.1:${this.port}`;
+  }
+
   async stop(): Promise<void> {
     this.resume();
     await this.kill();

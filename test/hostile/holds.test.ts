@@ -22,12 +22,13 @@ import {
 } from '../../examples/shared/fake-openai-server.mjs';
 import { loadConfig } from '../../src/config/load-config.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from '../helpers/fake-server-harness.js';
+import type { Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
 import { parsePrometheusText, sum } from '../helpers/prom-text.js';
 import { startPrometheus } from '../helpers/prometheus.js';
 
-const PROVIDERS = [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' as const }];
+const PROVIDERS = [LOCAL_RELAY];
 const LABELS = {
   department: 'unknown',
   project: 'unknown',
@@ -51,16 +52,10 @@ const recorder: DiagLogger = Object.fromEntries(
   ]),
 ) as unknown as DiagLogger;
 
-let llm: FakeOpenAI;
+const fake = useFakeServerHarness();
+const { llm } = fake;
 let h: Harness;
 let openai: OpenAIType;
-
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
 
 // "hello there" estimated with o200k: 2 tokens + 3 per message + 3 priming.
 const HELLO_THERE_ESTIMATE = 8;
@@ -77,17 +72,15 @@ function expectNoDoubleEnd(): void {
 
 describe('in-process', () => {
   beforeEach(async () => {
-    llm.reset();
     diagged.length = 0;
     diag.setLogger(recorder, DiagLogLevel.ALL);
-    h = await createHarness({
+    h = await fake.harness({
       providers: PROVIDERS,
       budgets: [{ name: 'all', window: 'hour', limit: { tokens: 1e9 } }],
     });
-    openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test-hostile', maxRetries: 0 });
+    openai = fake.client(h, { apiKey: 'sk-test-hostile' });
   });
-  afterEach(async () => {
-    await h.close();
+  afterEach(() => {
     diag.disable();
   });
 
@@ -404,22 +397,21 @@ function leaks(output: string): string[] {
 }
 
 describe('secrets, in-process: every span, every diag line and /metrics', () => {
-  afterEach(async () => {
-    await h.close();
+  afterEach(() => {
     diag.disable();
   });
 
   it('never carry the key, the prompt or the reply, across every kind of call and failure', async () => {
     diagged.length = 0;
     diag.setLogger(recorder, DiagLogLevel.ALL);
-    h = await createHarness({
+    h = await fake.harness({
       providers: PROVIDERS,
       budgets: [
         { name: 'watch', window: 'hour', limit: { tokens: 1 }, action: 'monitor' },
         { name: 'cap', match: { model: 'gpt-4.1-mini' }, window: 'hour', limit: { requests: 1 } },
       ],
     });
-    const client = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: SECRET_KEY, maxRetries: 0 });
+    const client = fake.client(h, { apiKey: SECRET_KEY });
     const messages = [{ role: 'user' as const, content: SECRET_PROMPT }];
     const settle = (p: Promise<unknown>) =>
       p.then(

@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
+import { startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { ConfigError } from '../../src/errors/index.js';
 import { resolveConfig, withAttribution } from '../../src/index.js';
 import type { BudgetOptions, TokenfuseOptions } from '../../src/types.js';
 import { captureDiag } from '../helpers/diag.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from '../helpers/fake-server-harness.js';
+import type { Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
 import { type Sample, select } from '../helpers/prom-text.js';
 
@@ -121,7 +122,6 @@ async function startHook(answer: HookServer['answer']): Promise<HookServer> {
   return hook;
 }
 
-const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
 /** Upper bound of a wait on a shared, loaded machine; nothing here asserts a duration. */
 const WAIT = { timeout: 60_000 };
 
@@ -146,31 +146,23 @@ function drops(samples: Sample[]): Record<string, number> {
 }
 
 describe('webhook delivery', { timeout: 120_000 }, () => {
-  let llm: FakeOpenAI;
+  const { harness, client } = useFakeServerHarness();
   let h: Harness | undefined;
   let hook: HookServer | undefined;
   let openai: OpenAI;
   let events = 0;
 
-  beforeAll(async () => {
-    llm = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await llm.close();
-  });
   afterEach(async () => {
     vi.useRealTimers();
     diag.disable();
-    await h?.close();
     await hook?.close();
-    h = undefined;
     hook = undefined;
   });
 
   async function setup(options: TokenfuseOptions): Promise<void> {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-23T10:00:00Z') });
-    h = await createHarness({ providers: [relay], ...options });
-    openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 }) as OpenAI;
+    h = await harness({ providers: [LOCAL_RELAY], ...options });
+    openai = client(h) as OpenAI;
     events = 0;
     h.tokenfuse.fuses.onThreshold(() => events++);
     h.tokenfuse.fuses.onTrip(() => events++);
@@ -381,20 +373,8 @@ describe('an app whose webhook endpoint hangs', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("attribution headers in a client's defaultHeaders", { timeout: 120_000 }, () => {
-  let llm: FakeOpenAI;
-  let h: Harness | undefined;
-
-  beforeAll(async () => {
-    llm = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await llm.close();
-  });
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-    llm.reset();
-  });
+  const { llm, harness, client } = useFakeServerHarness();
+  let h: Harness;
 
   const body = {
     model: 'gpt-4.1',
@@ -415,19 +395,14 @@ describe("attribution headers in a client's defaultHeaders", { timeout: 120_000 
     ]);
 
   it('reads them (per call > defaultHeaders > context) and never sends them to the provider', async () => {
-    h = await createHarness({ providers: [relay] });
+    h = await harness({ providers: [LOCAL_RELAY] });
     const defaultHeaders = { 'X-Department': 'search', 'X-Project': 'ranker', 'X-Other': 'keep' };
-    const client = new h.OpenAI({
-      baseURL: `${llm.url}/v1`,
-      apiKey: 'sk',
-      maxRetries: 0,
-      defaultHeaders,
-    }) as OpenAI;
+    const openai = client(h, { defaultHeaders }) as OpenAI;
     await withAttribution(
       { department: 'marketing', project: 'ctx', feature: 'from-context' },
-      () => client.chat.completions.create(body, { headers: { 'x-project': 'per-call' } }),
+      () => openai.chat.completions.create(body, { headers: { 'x-project': 'per-call' } }),
     );
-    await client.chat.completions.create(body); // the same client again, defaults only
+    await openai.chat.completions.create(body); // the same client again, defaults only
 
     const sent = llm.requests.map((r) => r.headers);
     expect(sent).toHaveLength(2);
@@ -451,7 +426,7 @@ describe("attribution headers in a client's defaultHeaders", { timeout: 120_000 
       ['search', 'ranker', 1],
     ]);
     // The client is not changed: its defaults are what the user gave.
-    expect((client as any)._options.defaultHeaders).toBe(defaultHeaders);
+    expect((openai as any)._options.defaultHeaders).toBe(defaultHeaders);
     expect(defaultHeaders).toEqual({
       'X-Department': 'search',
       'X-Project': 'ranker',
@@ -460,14 +435,11 @@ describe("attribution headers in a client's defaultHeaders", { timeout: 120_000 
   });
 
   it('handles Headers instances on both sides, and sends them when stripHeaders is false', async () => {
-    h = await createHarness({ providers: [relay] });
-    const client = new h.OpenAI({
-      baseURL: `${llm.url}/v1`,
-      apiKey: 'sk',
-      maxRetries: 0,
+    h = await harness({ providers: [LOCAL_RELAY] });
+    const openai = client(h, {
       defaultHeaders: new Headers({ 'x-department': 'search', 'x-user': '' }),
     }) as OpenAI;
-    await client.chat.completions.create(body, {
+    await openai.chat.completions.create(body, {
       headers: new Headers({ 'X-Feature': 'per-call', 'X-Trace': 't1' }),
     });
     expect(llm.requests[0]!.headers).toMatchObject({ 'x-trace': 't1' });
@@ -480,13 +452,8 @@ describe("attribution headers in a client's defaultHeaders", { timeout: 120_000 
     await h.close();
 
     llm.reset();
-    h = await createHarness({ providers: [relay], attribution: { stripHeaders: false } });
-    const sending = new h.OpenAI({
-      baseURL: `${llm.url}/v1`,
-      apiKey: 'sk',
-      maxRetries: 0,
-      defaultHeaders: { 'X-Department': 'search' },
-    }) as OpenAI;
+    h = await harness({ providers: [LOCAL_RELAY], attribution: { stripHeaders: false } });
+    const sending = client(h, { defaultHeaders: { 'X-Department': 'search' } }) as OpenAI;
     await sending.chat.completions.create(body);
     expect(llm.requests[0]!.headers['x-department']).toBe('search');
     expect(h.spans().map(tagsOf)).toEqual([{ 'tokenfuse.department': 'search' }]);

@@ -1,43 +1,30 @@
 import { createHash } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { createTokenfuse } from '../../src/index.js';
 import { captureDiag } from '../helpers/diag.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from '../helpers/fake-server-harness.js';
+import type { Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
 import { parsePrometheusText, select, sum } from '../helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const fake = useFakeServerHarness();
+const { llm, client } = fake;
 let h: Harness | undefined;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await h?.tokenfuse.fuses.close();
-  await h?.close();
-  h = undefined;
-  llm.reset();
   diag.disable();
 });
 
-// The fake server's host priced as OpenAI, with prices chosen so every model's
-// share of a sum is visible.
-const relay = { id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' };
+// Prices for the fake server's host (LOCAL_RELAY, priced as OpenAI) chosen so every
+// model's share of a sum is visible.
 const overrides = [
   { model: 'gpt-4.1', input_mtok: 1000, output_mtok: 10_000 },
   { model: 'gpt-4.1-mini', input_mtok: 1, output_mtok: 10 },
   { model: 'gpt-4o-mini', input_mtok: 2, output_mtok: 20 },
   { model: 'text-embedding-3-small', input_mtok: 100 },
 ];
-
-function client(harness: Harness) {
-  return new harness.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
-}
 
 // 'a b c' is 3 words + 3 framing = 6 prompt tokens on the fake server; max_tokens 2 → 2 output.
 async function chat(harness: Harness, model: string, headers?: Record<string, string>) {
@@ -49,8 +36,8 @@ async function chat(harness: Harness, model: string, headers?: Record<string, st
 
 describe('counters sum every call of one exported label set', () => {
   it("adds calls whose models fold into 'other' and whose operations differ", async () => {
-    h = await createHarness({
-      providers: [relay],
+    h = await fake.harness({
+      providers: [LOCAL_RELAY],
       pricing: { overrides },
       // provider is not a label, so chat and embeddings share a label set too
       metrics: { labels: ['department', 'model'], maxValuesPerLabel: 1 },
@@ -98,8 +85,8 @@ describe('usage that is not a token count', () => {
   it('rejects each bad field, counts and logs it once, and keeps budgets and counters exact', async () => {
     const logs = captureDiag();
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-02T10:00:00Z') });
-    h = await createHarness({
-      providers: [relay],
+    h = await fake.harness({
+      providers: [LOCAL_RELAY],
       pricing: { overrides },
       budgets: [
         { name: 'all', window: { rolling: '1m' }, limit: { tokens: 1_000_000, usd: 1000 } },
@@ -203,8 +190,8 @@ describe('usage that is not a token count', () => {
   });
 
   it("keeps a rejected output count out of the model's output average", async () => {
-    h = await createHarness({
-      providers: [relay],
+    h = await fake.harness({
+      providers: [LOCAL_RELAY],
       budgets: [{ name: 'all', window: 'hour', limit: { tokens: 1_000_000 } }],
     });
     // no max_tokens: the reservation's output part is the model's running average
@@ -272,7 +259,7 @@ describe('label values and series are bounded', () => {
   }, 90_000);
 
   it("caps a foreign GenAI span's model, provider and operation like our own", async () => {
-    h = await createHarness({ metrics: { labels: ['department', 'provider', 'model'] } });
+    h = await fake.harness({ metrics: { labels: ['department', 'provider', 'model'] } });
     const model = `m-${'y'.repeat(5000)}`;
     const provider = `p-${'z'.repeat(5000)}`;
     const operation = `o-${'w'.repeat(5000)}`;
@@ -311,7 +298,7 @@ describe('label values and series are bounded', () => {
 
   it('folds label sets past metrics.maxSeries into one overflow set and counts them', async () => {
     const logs = captureDiag();
-    h = await createHarness({ providers: [relay], metrics: { maxSeries: 3 } });
+    h = await fake.harness({ providers: [LOCAL_RELAY], metrics: { maxSeries: 3 } });
     for (const department of ['a', 'b', 'c', 'd', 'e', 'a', 'e']) {
       await chat(h, 'gpt-4.1', { 'X-Department': department });
     }
@@ -343,7 +330,7 @@ describe('label values and series are bounded', () => {
 
   it('counts calls whose value folds into other past metrics.maxValuesPerLabel', async () => {
     const logs = captureDiag();
-    h = await createHarness({ providers: [relay], metrics: { maxValuesPerLabel: 2 } });
+    h = await fake.harness({ providers: [LOCAL_RELAY], metrics: { maxValuesPerLabel: 2 } });
     for (const department of ['a', 'b', 'c\nFORGED', 'd', 'a']) {
       await chat(h, 'gpt-4.1', { 'X-Department': department });
     }
