@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { METRIC_NAMES } from '../src/index.js';
-import { PRICING_ISSUES_METRIC, prometheusName } from '../src/metrics/contract.js';
+import {
+  DEFAULT_METRIC_LABELS,
+  type OtelMetricName,
+  PRICING_ISSUES_METRIC,
+  PROMETHEUS_NAME,
+  prometheusName,
+  SEMCONV_METRIC_ATTRIBUTES,
+  TAG_NAMES,
+} from '../src/metrics/contract.js';
+import { SERIES_SHAPE } from '../src/metrics/contract-labels.js';
 import { SEMCONV_LATEST_CONTRACT_METRICS } from '../src/metrics/contract-semconv-latest.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 
@@ -115,6 +124,61 @@ it('labels tokenfuse counters with the common labels', async () => {
     'otel_scope_name',
     'otel_scope_version',
   ]);
+});
+
+it('serves on each family exactly the labels its contract shape names (docs/metrics.md is made from them)', async () => {
+  const text = await h.metricsText();
+  // Every label name each family's series carry, on /metrics after the calls above.
+  const served = new Map<string, Set<string>>();
+  const families = new Set(Object.keys(CONTRACT));
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{(.*)\} /.exec(line);
+    if (m === null) continue;
+    const family = [m[1]!, m[1]!.replace(/_(bucket|sum|count)$/, '')].find((f) => families.has(f));
+    if (family === undefined) continue;
+    const names = served.get(family) ?? new Set<string>();
+    for (const [, name] of m[2]!.matchAll(/(\w+)="/g)) names.add(name!);
+    served.set(family, names);
+  }
+  // What every series carries whatever its shape: the scope, and the bucket bound.
+  const common = ['otel_scope_name', 'otel_scope_version', 'le'];
+  // The harness runs the default allowlist, and no budget has a `match`.
+  const allowlisted = [...DEFAULT_METRIC_LABELS];
+  const semconv = [
+    ...SEMCONV_METRIC_ATTRIBUTES.map((a) => prometheusName(a, false)),
+    ...allowlisted.filter((l) => (TAG_NAMES as readonly string[]).includes(l)),
+  ];
+  const mismatches: string[] = [];
+  for (const [otel, shape] of Object.entries(SERIES_SHAPE)) {
+    const family = PROMETHEUS_NAME[otel as OtelMetricName];
+    const names = served.get(family);
+    if (names === undefined) continue; // a family with no series yet (a gauge with none set)
+    const always = new Set<string>();
+    const sometimes = new Set<string>();
+    for (const label of shape.labels) {
+      if (typeof label === 'string') always.add(label);
+      else if ('only' in label) sometimes.add(label.label);
+      else if (label.group === 'allowlisted') for (const l of allowlisted) always.add(l);
+      else if (label.group === 'semconv') for (const l of semconv) always.add(l);
+    }
+    const unexpected = [...names].filter(
+      (n) => !common.includes(n) && !always.has(n) && !sometimes.has(n),
+    );
+    const missing = [...always].filter((n) => !names.has(n));
+    if (unexpected.length > 0 || missing.length > 0)
+      mismatches.push(
+        `${family}: served but not in its shape [${unexpected}], in its shape but not served [${missing}]`,
+      );
+  }
+  expect(mismatches).toEqual([]);
+  // The check saw the families that carry groups of labels, not just the plain ones.
+  expect([...served.keys()]).toEqual(
+    expect.arrayContaining([
+      'gen_ai_client_token_usage',
+      'tokenfuse_cost_usd_total',
+      'tokenfuse_budget_spent',
+    ]),
+  );
 });
 
 it('exports tokenfuse_pricing_issues_total as the contract names it, by reason', async () => {

@@ -44,6 +44,17 @@ export const DEFAULT_METRIC_LABELS = Object.freeze([
 ] as const satisfies readonly MetricLabel[]);
 
 /**
+ * The GenAI semantic-convention attributes on the `gen_ai.client.*` histograms besides the
+ * allowlisted tags (the `semconv` group of their labels): what operation, which provider
+ * (its `gen_ai.provider.name` well-known value) and the requested model.
+ */
+export const SEMCONV_METRIC_ATTRIBUTES = [
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.request.model',
+] as const;
+
+/**
  * The labels a budget's `match` may name, which its series carry and the Prometheus
  * restore selects by.
  */
