@@ -78,6 +78,17 @@ export function utilization(
   return best;
 }
 
+/** `utilization(limit, s).value` of settled spend, without its record (it runs per budget per call). */
+export function settledUtilization(limit: BudgetLimits, spent: Readonly<Amounts>): number {
+  let value = 0;
+  if (limit.tokens !== undefined && spent.tokens / limit.tokens > value)
+    value = spent.tokens / limit.tokens;
+  if (limit.usd !== undefined && spent.usd / limit.usd > value) value = spent.usd / limit.usd;
+  if (limit.requests !== undefined && spent.requests / limit.requests > value)
+    value = spent.requests / limit.requests;
+  return value;
+}
+
 /**
  * The limit in effect in a window where operators granted `granted` more (a raise,
  * `tokenfuse fuses raise`): only units the budget limits are raised.

@@ -84,10 +84,20 @@ export interface SettleRequest {
   /**
    * The caller reports nothing but thresholds crossed and transitions: a store may
    * answer undefined when the settlement made neither (and touched no per-value
-   * budget, whose states the board keeps), instead of every budget's state.
+   * budget, whose states the board keeps, unless {@link seen} is given), instead of
+   * every budget's state.
    */
   quiet?: boolean;
+  /** With {@link quiet}: where a store that answers undefined hands each per-value budget's state. */
+  seen?: SeenClosed;
 }
+
+/**
+ * A per-value budget's (an instance's) numbers now, its fuse closed: what the board
+ * keeps of each value for its summaries, handed over by a store's fast path
+ * instead of a state to report. `spent` is live: read it, do not keep it.
+ */
+export type SeenClosed = (budget: Budget, spent: Readonly<Amounts>, windowEnd: number) => void;
 
 /** Spend no admission reserved: a call seen only in another instrumentation's span. */
 export interface ObserveRequest {
@@ -100,6 +110,8 @@ export interface ObserveRequest {
   actual: Amounts;
   /** As for {@link SettleRequest.quiet}. */
   quiet?: boolean;
+  /** As for {@link SettleRequest.seen}. */
+  seen?: SeenClosed;
 }
 
 export interface SettleOutcome {
@@ -172,9 +184,15 @@ export interface FuseStore {
    * budget with no transition and no probe (every fuse closed, nothing raised by
    * hand, room for `amounts` in each), it reserves and returns the ticket;
    * otherwise it changes nothing and returns undefined, and the caller takes
-   * {@link admit}.
+   * {@link admit}. When it admits, it hands each per-value budget's state to `seen`
+   * (what {@link admit}'s answer would have told the board).
    */
-  admitClear?(budgets: readonly Budget[], amounts: Amounts, now: number): unknown;
+  admitClear?(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): unknown;
   /** Replaces an admitted call's reservation by what it used; trips and closes fuses. Never rejects. */
   settle(request: SettleRequest): MaybePromise<SettleOutcome | undefined>;
   /**

@@ -9,9 +9,9 @@
  * metrics export instead of one series per value: the top N and counts by state.
  */
 import { diag } from '@opentelemetry/api';
-import type { Budget } from '../budgets/budget.js';
+import type { Amounts, Budget } from '../budgets/budget.js';
 import { instanceBudget, type PerValueCall, perValueKey } from '../budgets/per-value.js';
-import { utilization, windowAt } from '../budgets/rules.js';
+import { settledUtilization, windowAt } from '../budgets/rules.js';
 import { PER_VALUE_NEAR, type PerValueState } from '../metrics/contract.js';
 import type { BudgetState, FuseStore } from './fuse-store.js';
 
@@ -133,15 +133,28 @@ export class PerValueBudgets {
   seen(budgets: readonly Budget[], states: readonly BudgetState[]): void {
     if (this.templates.size === 0) return;
     budgets.forEach((budget, i) => {
-      const instance = budget.instance;
       const s = states[i];
-      if (instance === undefined || s === undefined) return;
-      const entry = this.templates.get(instance.budget)?.values.get(instance.key);
-      if (entry === undefined || entry.budget !== budget) return;
-      entry.utilization = utilization(budget.limit, s).value;
-      entry.open = s.fuse.state !== 'closed';
-      if (budget.window.kind !== 'rolling') entry.windowEnd = s.windowEnd;
+      if (budget.instance !== undefined && s !== undefined)
+        this.note(budget, s.spent, s.fuse.state !== 'closed', s.windowEnd);
     });
+  }
+
+  /**
+   * What {@link seen} notes of a value whose fuse is closed, from a store's fast path
+   * (`SeenClosed`): bound once, so a call hands it over without a closure of its own.
+   */
+  readonly seenClosed = (budget: Budget, spent: Readonly<Amounts>, windowEnd: number): void => {
+    this.note(budget, spent, false, windowEnd);
+  };
+
+  private note(budget: Budget, spent: Readonly<Amounts>, open: boolean, windowEnd: number): void {
+    const instance = budget.instance;
+    if (instance === undefined) return;
+    const entry = this.templates.get(instance.budget)?.values.get(instance.key);
+    if (entry === undefined || entry.budget !== budget) return;
+    entry.utilization = settledUtilization(budget.limit, spent);
+    entry.open = open;
+    if (budget.window.kind !== 'rolling') entry.windowEnd = windowEnd;
   }
 
   /** Each per-value budget's top `n` values by utilisation and counts by state, now. */
