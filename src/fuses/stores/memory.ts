@@ -22,8 +22,10 @@ import { NONE_CROSSED, ThresholdMarks } from './threshold-marks.js';
 /** What an admission holds in the in-memory store. */
 interface MemoryTicket {
   budgets: readonly Budget[];
-  /** Per budget, what is reserved in it. */
+  /** Per budget, what is reserved in it (the fast path: empty, and {@link each}). */
   amounts: readonly Amounts[];
+  /** What is reserved in every budget, when it is the same in all (the fast path). */
+  each?: Amounts;
   /** Per budget, the window the reservation was taken in (undefined: nothing reserved). */
   windowStarts: ReadonlyArray<number | undefined>;
   /** Per budget, whether the call holds a probe slot (undefined: none). */
@@ -31,6 +33,9 @@ interface MemoryTicket {
   /** Per budget, its account as the fast path reserved in it, for the settlement (see `MemoryLedger.held`). */
   accounts?: readonly Account[];
 }
+
+/** A fast-path ticket's `amounts`: see `each`. */
+const NO_AMOUNTS: readonly Amounts[] = Object.freeze([]);
 
 /**
  * The default store: every fuse and budget in this process's memory. Exact and
@@ -124,7 +129,8 @@ export class MemoryFuseStore implements FuseStore {
     }
     const ticket: MemoryTicket = {
       budgets,
-      amounts: new Array<Amounts>(n).fill(amounts),
+      amounts: NO_AMOUNTS,
+      each: amounts,
       windowStarts,
       probes: undefined,
       accounts,
@@ -147,7 +153,7 @@ export class MemoryFuseStore implements FuseStore {
       const budget = budgets[i]!;
       const account = this.ledger.settleIn(
         budget,
-        ticket.amounts[i]!,
+        ticket.each ?? ticket.amounts[i]!,
         ticket.windowStarts[i],
         actual,
         now,
