@@ -69,8 +69,12 @@ export class BoardAdmission {
     const restoring = this.parts.restoring();
     if (restoring !== undefined) return restoring.then(() => this.admit(call));
 
-    const estimate = estimateCall(call, model, this.parts.outputs, (m) =>
-      prices.contextWindow(provider, m),
+    // The context window bounds only an invalid output limit: no closure for the others.
+    const estimate = estimateCall(
+      call,
+      model,
+      this.parts.outputs,
+      call.maxOutput.kind === 'invalid' ? (m) => prices.contextWindow(provider, m) : undefined,
     );
     if (store.admitClear !== undefined && !estimate.takesRoom) {
       const input = estimate.inputUpperBound;

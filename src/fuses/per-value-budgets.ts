@@ -36,6 +36,12 @@ interface Template {
   /** The calendar window values are being created in (rolling: unused). */
   window: { start: number; end: number };
   unkeyed: number;
+  /**
+   * No value expires before this: the first value's expiry when last swept, lowered by
+   * any value created since. Values are in order of expiry (a value whose expiry moves
+   * goes to the end, past the others'), so a call before it has nothing to sweep.
+   */
+  quietUntil: number;
 }
 
 /** What the registry asks of the board. */
@@ -65,6 +71,8 @@ const SWEEP_PER_COLLECTION = 10_000;
 /** Every per-value budget's values, for one board. */
 export class PerValueBudgets {
   private readonly templates = new Map<string, Template>();
+  /** Each value's entry by its budget, while the value is kept: what a store's answer is noted in. */
+  private readonly entries = new WeakMap<Budget, ValueEntry>();
 
   constructor(
     budgets: readonly Budget[],
@@ -77,6 +85,7 @@ export class PerValueBudgets {
           values: new Map(),
           window: { start: 0, end: 0 },
           unkeyed: 0,
+          quietUntil: Number.POSITIVE_INFINITY,
         });
     }
   }
@@ -148,10 +157,9 @@ export class PerValueBudgets {
   };
 
   private note(budget: Budget, spent: Readonly<Amounts>, open: boolean, windowEnd: number): void {
-    const instance = budget.instance;
-    if (instance === undefined) return;
-    const entry = this.templates.get(instance.budget)?.values.get(instance.key);
-    if (entry === undefined || entry.budget !== budget) return;
+    // Only a value still kept (not one forgotten since, nor another board's).
+    const entry = this.entries.get(budget);
+    if (entry === undefined) return;
     entry.utilization = settledUtilization(budget.limit, spent);
     entry.open = open;
     if (budget.window.kind !== 'rolling') entry.windowEnd = windowEnd;
@@ -195,6 +203,8 @@ export class PerValueBudgets {
         open: false,
       };
       t.values.set(key, entry);
+      this.entries.set(entry.budget, entry);
+      if (expires < t.quietUntil) t.quietUntil = expires;
       this.hooks.created(entry.budget);
     } else if (entry.expires !== expires) {
       entry.expires = expires;
@@ -216,10 +226,20 @@ export class PerValueBudgets {
    * flight, or a fuse isolated by hand, is kept another window.
    */
   private sweep(t: Template, now: number, limit: number): void {
+    if (now < t.quietUntil) return;
     const gone: Budget[] = [];
     let looked = 0;
+    let next = Number.POSITIVE_INFINITY;
     for (const [key, entry] of t.values) {
-      if (entry.expires > now || looked++ >= limit) break;
+      if (entry.expires > now) {
+        next = entry.expires;
+        break;
+      }
+      if (looked++ >= limit) {
+        // More to sweep: the next call goes on.
+        next = now;
+        break;
+      }
       const s = this.hooks.peek(entry.budget, now);
       const busy = s.reserved.tokens > 0 || s.reserved.usd > 0 || s.reserved.requests > 0;
       if (busy || s.fuse.isolated) {
@@ -230,8 +250,10 @@ export class PerValueBudgets {
         continue;
       }
       t.values.delete(key);
+      this.entries.delete(entry.budget);
       gone.push(entry.budget);
     }
+    t.quietUntil = next;
     if (gone.length > 0) this.hooks.forgotten(gone);
   }
 }
