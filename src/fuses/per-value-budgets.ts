@@ -116,7 +116,7 @@ export class PerValueBudgets {
    * (created on first sight), or left out when the call has no value for its tag.
    */
   expand(matched: readonly Budget[], call: PerValueCall, now: number): readonly Budget[] {
-    if (this.templates.size === 0 || !matched.some((b) => b.per !== undefined)) return matched;
+    if (this.templates.size === 0 || !anyPerValue(matched)) return matched;
     const out: Budget[] = [];
     for (const budget of matched) {
       const t = budget.per === undefined ? undefined : this.templates.get(budget.name);
@@ -256,6 +256,12 @@ export class PerValueBudgets {
     t.quietUntil = next;
     if (gone.length > 0) this.hooks.forgotten(gone);
   }
+}
+
+/** Whether any of `budgets` is per-value (a loop: no closure per call). */
+function anyPerValue(budgets: readonly Budget[]): boolean {
+  for (const b of budgets) if (b.per !== undefined) return true;
+  return false;
 }
 
 /** Inserts into `top` (highest first, then by key), keeping at most `n`. */
