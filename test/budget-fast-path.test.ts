@@ -47,10 +47,12 @@ const call = (user: string): CallDescription => ({
   maxOutput: { kind: 'set', tokens: 6 },
 });
 
-function boardOf(fast: boolean) {
+function boardOf(fast: boolean, notesPerValue = true) {
   const store = new MemoryFuseStore();
   // The reference: no fast path, so every call takes the full path.
   if (!fast) Object.defineProperty(store, 'admitClear', { value: undefined });
+  // A store whose fast path does not note values (as the Redis store's).
+  if (!notesPerValue) Object.defineProperty(store, 'notesPerValue', { value: undefined });
   const fullPath = vi.spyOn(store, 'admit');
   let now = T0;
   const board = new FuseBoard({
@@ -166,6 +168,27 @@ describe('the fast path against the full path', () => {
         { tracked: 1, near: 0, over: 0, open: 0 },
       ],
     ]);
+  });
+});
+
+describe('a store whose fast path does not note per-value budgets', () => {
+  it('takes the full path for calls that match one, and its summaries are the same', () => {
+    const quiet = boardOf(true, false);
+    const full = boardOf(false);
+    for (const [user, tokens] of [
+      ['a', 40],
+      ['b', 30],
+      ['a', 15],
+    ] as const) {
+      expect(quiet.run(user, tokens)).toBe(full.run(user, tokens));
+    }
+    expect(quiet.fullPath).toHaveBeenCalledTimes(3);
+    expect(quiet.events).toEqual(full.events);
+    expect(quiet.board.perValueSummaries(10)[0]!.top).toEqual([
+      { key: 'a', utilization: 0.55 },
+      { key: 'b', utilization: 0.3 },
+    ]);
+    expect(quiet.board.perValueSummaries(10)).toEqual(full.board.perValueSummaries(10));
   });
 });
 

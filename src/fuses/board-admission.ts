@@ -76,7 +76,11 @@ export class BoardAdmission {
       this.parts.outputs,
       call.maxOutput.kind === 'invalid' ? (m) => prices.contextWindow(provider, m) : undefined,
     );
-    if (store.admitClear !== undefined && !estimate.takesRoom) {
+    if (
+      store.admitClear !== undefined &&
+      !estimate.takesRoom &&
+      (matched === configured || store.notesPerValue === true)
+    ) {
       const input = estimate.inputUpperBound;
       const amounts: Amounts = {
         tokens: input + estimate.output,

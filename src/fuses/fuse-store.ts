@@ -179,6 +179,12 @@ export interface FuseStore {
   /** Decides a call against all its budgets and, if admitted, reserves in all of them. */
   admit(request: AdmitRequest): MaybePromise<AdmitOutcome>;
   /**
+   * Whether {@link admitClear} hands per-value budgets' states to its `seen`: only then
+   * may a call that matches per-value budgets take it (the board keeps each value's
+   * state for its summaries). Absent: per-value calls take {@link admit}.
+   */
+  readonly notesPerValue?: boolean;
+  /**
    * A synchronous store's fast path of {@link admit}, when the caller has sized one
    * reservation (`amounts`) for every budget: if the store would admit in every
    * budget with no transition and no probe (every fuse closed, nothing raised by

@@ -48,6 +48,7 @@ const NO_AMOUNTS: readonly Amounts[] = Object.freeze([]);
  */
 export class MemoryFuseStore implements FuseStore {
   readonly shared = false;
+  readonly notesPerValue = true;
   private readonly ledger = new MemoryLedger();
   private readonly fuses = new Map<string, FuseRecord>();
   /** Raises by hand (`control(…, 'raise')`), per budget, for the window they were made in. */
