@@ -110,15 +110,25 @@ export function estimateCall(
       );
     }
   }
-  let exact: number | undefined;
-  return {
-    inputUpperBound: request.inputUpperBound,
-    exactInput: () => {
-      exact ??= request.exactInput();
-      return exact;
-    },
-    output,
-    outputBounded,
-    takesRoom,
-  };
+  return new Estimate(request, output, outputBounded, takesRoom);
+}
+
+/** A class, not a literal with a closure: one object per call, and the count tokenized once. */
+class Estimate implements CallEstimate {
+  readonly inputUpperBound: number;
+  private exact: number | undefined;
+
+  constructor(
+    private readonly request: RequestEstimate,
+    readonly output: number,
+    readonly outputBounded: boolean,
+    readonly takesRoom: boolean,
+  ) {
+    this.inputUpperBound = request.inputUpperBound;
+  }
+
+  exactInput(): number {
+    this.exact ??= this.request.exactInput();
+    return this.exact;
+  }
 }

@@ -85,10 +85,14 @@ export function holdingClear(
   amounts: Amounts,
   ticket: unknown,
 ): Admission {
-  for (const budget of matched)
+  // One pass, and a packed array (`new Array(n).fill` is a holey one, and slower to fill).
+  const reserved: Amounts[] = [];
+  for (const budget of matched) {
+    reserved.push(amounts);
     if (budget.cutOffStreams && budget.action === 'block') admission.cutOff.push(budget);
+  }
   admission.budgets = matched;
-  admission.reserved = new Array<Amounts>(matched.length).fill(amounts);
+  admission.reserved = reserved;
   admission.ticket = ticket;
   return admission;
 }

@@ -42,9 +42,9 @@ export interface AdmissionParts {
  * Most calls find every matched budget closed with room to spare. With a store that
  * answers at once (`admitClear`, the in-memory store), such a call takes a fast path:
  * one reservation for all budgets, reserved in one pass, nothing to report; any
- * other case (a fuse not closed, a raise, a budget short of room, a per-value
- * budget, a call that takes all the room) takes the full path, which decides the
- * same for the calls the fast path admits.
+ * other case (a fuse not closed, a raise, a budget short of room, a call that
+ * takes all the room) takes the full path, which decides the same for the calls
+ * the fast path admits.
  */
 export class BoardAdmission {
   constructor(private readonly parts: AdmissionParts) {}
@@ -69,18 +69,26 @@ export class BoardAdmission {
     const restoring = this.parts.restoring();
     if (restoring !== undefined) return restoring.then(() => this.admit(call));
 
-    const estimate = estimateCall(call, model, this.parts.outputs, (m) =>
-      prices.contextWindow(provider, m),
+    // The context window bounds only an invalid output limit: no closure for the others.
+    const estimate = estimateCall(
+      call,
+      model,
+      this.parts.outputs,
+      call.maxOutput.kind === 'invalid' ? (m) => prices.contextWindow(provider, m) : undefined,
     );
-    // Per-value budgets' values are reported as seen on every admission: the full path.
-    if (store.admitClear !== undefined && !estimate.takesRoom && matched === configured) {
+    if (
+      store.admitClear !== undefined &&
+      !estimate.takesRoom &&
+      (matched === configured || store.notesPerValue === true)
+    ) {
       const input = estimate.inputUpperBound;
       const amounts: Amounts = {
         tokens: input + estimate.output,
         usd: reservedUsd(prices, provider, model, input, estimate.output),
         requests: 1,
       };
-      const ticket = store.admitClear(matched, amounts, now);
+      // Per-value budgets' values are noted as the full path's answer would note them.
+      const ticket = store.admitClear(matched, amounts, now, this.parts.perValue.seenClosed);
       if (ticket !== undefined) {
         admission.outputBounded = estimate.outputBounded;
         admission.inputTokens = input;

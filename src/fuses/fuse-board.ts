@@ -141,6 +141,7 @@ export class FuseBoard {
       outputs: this.outputs,
       now: () => this.now(),
       expand: (budgets, call, now) => this.perValue.expand(budgets, call, now),
+      seen: this.perValue.seenClosed,
     });
   }
 

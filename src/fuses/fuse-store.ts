@@ -84,10 +84,20 @@ export interface SettleRequest {
   /**
    * The caller reports nothing but thresholds crossed and transitions: a store may
    * answer undefined when the settlement made neither (and touched no per-value
-   * budget, whose states the board keeps), instead of every budget's state.
+   * budget, whose states the board keeps, unless {@link seen} is given), instead of
+   * every budget's state.
    */
   quiet?: boolean;
+  /** With {@link quiet}: where a store that answers undefined hands each per-value budget's state. */
+  seen?: SeenClosed;
 }
+
+/**
+ * A per-value budget's (an instance's) numbers now, its fuse closed: what the board
+ * keeps of each value for its summaries, handed over by a store's fast path
+ * instead of a state to report. `spent` is live: read it, do not keep it.
+ */
+export type SeenClosed = (budget: Budget, spent: Readonly<Amounts>, windowEnd: number) => void;
 
 /** Spend no admission reserved: a call seen only in another instrumentation's span. */
 export interface ObserveRequest {
@@ -100,6 +110,8 @@ export interface ObserveRequest {
   actual: Amounts;
   /** As for {@link SettleRequest.quiet}. */
   quiet?: boolean;
+  /** As for {@link SettleRequest.seen}. */
+  seen?: SeenClosed;
 }
 
 export interface SettleOutcome {
@@ -167,14 +179,26 @@ export interface FuseStore {
   /** Decides a call against all its budgets and, if admitted, reserves in all of them. */
   admit(request: AdmitRequest): MaybePromise<AdmitOutcome>;
   /**
+   * Whether {@link admitClear} hands per-value budgets' states to its `seen`: only then
+   * may a call that matches per-value budgets take it (the board keeps each value's
+   * state for its summaries). Absent: per-value calls take {@link admit}.
+   */
+  readonly notesPerValue?: boolean;
+  /**
    * A synchronous store's fast path of {@link admit}, when the caller has sized one
    * reservation (`amounts`) for every budget: if the store would admit in every
    * budget with no transition and no probe (every fuse closed, nothing raised by
    * hand, room for `amounts` in each), it reserves and returns the ticket;
    * otherwise it changes nothing and returns undefined, and the caller takes
-   * {@link admit}.
+   * {@link admit}. When it admits, it hands each per-value budget's state to `seen`
+   * (what {@link admit}'s answer would have told the board).
    */
-  admitClear?(budgets: readonly Budget[], amounts: Amounts, now: number): unknown;
+  admitClear?(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): unknown;
   /** Replaces an admitted call's reservation by what it used; trips and closes fuses. Never rejects. */
   settle(request: SettleRequest): MaybePromise<SettleOutcome | undefined>;
   /**

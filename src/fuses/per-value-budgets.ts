@@ -9,9 +9,9 @@
  * metrics export instead of one series per value: the top N and counts by state.
  */
 import { diag } from '@opentelemetry/api';
-import type { Budget } from '../budgets/budget.js';
+import type { Amounts, Budget } from '../budgets/budget.js';
 import { instanceBudget, type PerValueCall, perValueKey } from '../budgets/per-value.js';
-import { utilization, windowAt } from '../budgets/rules.js';
+import { settledUtilization, windowAt } from '../budgets/rules.js';
 import { PER_VALUE_NEAR, type PerValueState } from '../metrics/contract.js';
 import type { BudgetState, FuseStore } from './fuse-store.js';
 
@@ -36,6 +36,12 @@ interface Template {
   /** The calendar window values are being created in (rolling: unused). */
   window: { start: number; end: number };
   unkeyed: number;
+  /**
+   * No value expires before this: the first value's expiry when last swept, lowered by
+   * any value created since. Values are in order of expiry (a value whose expiry moves
+   * goes to the end, past the others'), so a call before it has nothing to sweep.
+   */
+  quietUntil: number;
 }
 
 /** What the registry asks of the board. */
@@ -65,6 +71,8 @@ const SWEEP_PER_COLLECTION = 10_000;
 /** Every per-value budget's values, for one board. */
 export class PerValueBudgets {
   private readonly templates = new Map<string, Template>();
+  /** Each value's entry by its budget, while the value is kept: what a store's answer is noted in. */
+  private readonly entries = new WeakMap<Budget, ValueEntry>();
 
   constructor(
     budgets: readonly Budget[],
@@ -77,6 +85,7 @@ export class PerValueBudgets {
           values: new Map(),
           window: { start: 0, end: 0 },
           unkeyed: 0,
+          quietUntil: Number.POSITIVE_INFINITY,
         });
     }
   }
@@ -107,7 +116,7 @@ export class PerValueBudgets {
    * (created on first sight), or left out when the call has no value for its tag.
    */
   expand(matched: readonly Budget[], call: PerValueCall, now: number): readonly Budget[] {
-    if (this.templates.size === 0 || !matched.some((b) => b.per !== undefined)) return matched;
+    if (this.templates.size === 0 || !anyPerValue(matched)) return matched;
     const out: Budget[] = [];
     for (const budget of matched) {
       const t = budget.per === undefined ? undefined : this.templates.get(budget.name);
@@ -133,15 +142,27 @@ export class PerValueBudgets {
   seen(budgets: readonly Budget[], states: readonly BudgetState[]): void {
     if (this.templates.size === 0) return;
     budgets.forEach((budget, i) => {
-      const instance = budget.instance;
       const s = states[i];
-      if (instance === undefined || s === undefined) return;
-      const entry = this.templates.get(instance.budget)?.values.get(instance.key);
-      if (entry === undefined || entry.budget !== budget) return;
-      entry.utilization = utilization(budget.limit, s).value;
-      entry.open = s.fuse.state !== 'closed';
-      if (budget.window.kind !== 'rolling') entry.windowEnd = s.windowEnd;
+      if (budget.instance !== undefined && s !== undefined)
+        this.note(budget, s.spent, s.fuse.state !== 'closed', s.windowEnd);
     });
+  }
+
+  /**
+   * What {@link seen} notes of a value whose fuse is closed, from a store's fast path
+   * (`SeenClosed`): bound once, so a call hands it over without a closure of its own.
+   */
+  readonly seenClosed = (budget: Budget, spent: Readonly<Amounts>, windowEnd: number): void => {
+    this.note(budget, spent, false, windowEnd);
+  };
+
+  private note(budget: Budget, spent: Readonly<Amounts>, open: boolean, windowEnd: number): void {
+    // Only a value still kept (not one forgotten since, nor another board's).
+    const entry = this.entries.get(budget);
+    if (entry === undefined) return;
+    entry.utilization = settledUtilization(budget.limit, spent);
+    entry.open = open;
+    if (budget.window.kind !== 'rolling') entry.windowEnd = windowEnd;
   }
 
   /** Each per-value budget's top `n` values by utilisation and counts by state, now. */
@@ -182,6 +203,8 @@ export class PerValueBudgets {
         open: false,
       };
       t.values.set(key, entry);
+      this.entries.set(entry.budget, entry);
+      if (expires < t.quietUntil) t.quietUntil = expires;
       this.hooks.created(entry.budget);
     } else if (entry.expires !== expires) {
       entry.expires = expires;
@@ -203,10 +226,20 @@ export class PerValueBudgets {
    * flight, or a fuse isolated by hand, is kept another window.
    */
   private sweep(t: Template, now: number, limit: number): void {
+    if (now < t.quietUntil) return;
     const gone: Budget[] = [];
     let looked = 0;
+    let next = Number.POSITIVE_INFINITY;
     for (const [key, entry] of t.values) {
-      if (entry.expires > now || looked++ >= limit) break;
+      if (entry.expires > now) {
+        next = entry.expires;
+        break;
+      }
+      if (looked++ >= limit) {
+        // More to sweep: the next call goes on.
+        next = now;
+        break;
+      }
       const s = this.hooks.peek(entry.budget, now);
       const busy = s.reserved.tokens > 0 || s.reserved.usd > 0 || s.reserved.requests > 0;
       if (busy || s.fuse.isolated) {
@@ -217,10 +250,18 @@ export class PerValueBudgets {
         continue;
       }
       t.values.delete(key);
+      this.entries.delete(entry.budget);
       gone.push(entry.budget);
     }
+    t.quietUntil = next;
     if (gone.length > 0) this.hooks.forgotten(gone);
   }
+}
+
+/** Whether any of `budgets` is per-value (a loop: no closure per call). */
+function anyPerValue(budgets: readonly Budget[]): boolean {
+  for (const b of budgets) if (b.per !== undefined) return true;
+  return false;
 }
 
 /** Inserts into `top` (highest first, then by key), keeping at most `n`. */

@@ -6,7 +6,13 @@ import type { Tags } from '../types.js';
 import type { Admission } from './admission.js';
 import type { OutputAverages } from './admission-estimate.js';
 import type { FuseEvents } from './fuse-events.js';
-import { type FuseStore, isPromise, type MaybePromise, type SettleOutcome } from './fuse-store.js';
+import {
+  type FuseStore,
+  isPromise,
+  type MaybePromise,
+  type SeenClosed,
+  type SettleOutcome,
+} from './fuse-store.js';
 
 /** What settlement shares with the board that admitted the calls. */
 export interface SettlementParts {
@@ -18,6 +24,8 @@ export interface SettlementParts {
   now: () => number;
   /** Per-value budgets replaced by the budgets of the call's values. */
   expand: (budgets: readonly Budget[], call: { tags: Tags }, now: number) => readonly Budget[];
+  /** Notes a value's state, when a quiet settlement has nothing else to report. */
+  seen: SeenClosed;
 }
 
 /**
@@ -53,6 +61,7 @@ export class Settlement {
         ticket: admission.ticket,
         actual: { tokens: actual.tokens, usd: actual.usd, requests: 1 },
         quiet: true,
+        seen: this.parts.seen,
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
@@ -77,6 +86,7 @@ export class Settlement {
         id: randomUUID(),
         actual: amounts,
         quiet: true,
+        seen: this.parts.seen,
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {

@@ -15,6 +15,11 @@ export interface Account {
   reserved: Amounts;
   /** Rolling windows only. */
   buckets?: Bucket[];
+  /**
+   * Set when the ledger lets go of the account ({@link MemoryLedger.forget}): one held
+   * since an admission is then no longer the budget's (see {@link MemoryLedger.held}).
+   */
+  gone?: true;
 }
 
 // Unrolled: it runs for every budget of every call.
@@ -56,9 +61,23 @@ export class MemoryLedger implements Ledger {
 
   /** Adds a reservation to the budget; returns the window it was taken in. */
   reserveIn(budget: Budget, amounts: Amounts, now: number): number {
-    const a = this.account(budget, now);
+    return this.reserveLive(this.account(budget, now), amounts);
+  }
+
+  /** Adds a reservation to an account just read {@link live} at the same `now`; returns its window. */
+  reserveLive(a: Account, amounts: Amounts): number {
     add(a.reserved, amounts);
     return a.windowStart;
+  }
+
+  /**
+   * The budget's account, from one read {@link live} earlier (an admission's), rolled
+   * to `now`: the same object while the ledger keeps the budget, so a settlement
+   * need not look it up again; looked up afresh once it has been let go of.
+   */
+  held(a: Account | undefined, budget: Budget, now: number): Account {
+    if (a === undefined || a.gone === true) return this.account(budget, now);
+    return this.roll(a, budget, now);
   }
 
   settle(entries: ReservationEntry[], actual: Amounts, now: number): void {
@@ -76,8 +95,9 @@ export class MemoryLedger implements Ledger {
     windowStart: number | undefined,
     actual: Amounts,
     now: number,
+    account?: Account,
   ): Readonly<Account> {
-    const a = this.account(budget, now);
+    const a = this.held(account, budget, now);
     // A reservation taken in a window that has since rolled over went with it.
     if (budget.window.kind === 'rolling' || windowStart === a.windowStart) {
       add(a.reserved, reserved, -1);
@@ -174,22 +194,31 @@ export class MemoryLedger implements Ledger {
 
   /** Drops a budget's account (a value of a per-value budget whose window has ended). */
   forget(budget: Budget): void {
+    const a = this.accounts.get(budget.name);
+    if (a !== undefined) a.gone = true;
     this.accounts.delete(budget.name);
   }
 
   private account(budget: Budget, now: number): Account {
     let a = this.accounts.get(budget.name);
+    if (a === undefined) {
+      const rolling = budget.window.kind === 'rolling';
+      // Bounds that `roll` replaces at once.
+      a = {
+        windowStart: 0,
+        windowEnd: rolling ? Number.POSITIVE_INFINITY : 0,
+        spent: { ...ZERO },
+        reserved: { ...ZERO },
+        ...(rolling ? { buckets: [] } : {}),
+      };
+      this.accounts.set(budget.name, a);
+    }
+    return this.roll(a, budget, now);
+  }
+
+  /** The account brought to the window containing `now`, in place (it stays the budget's). */
+  private roll(a: Account, budget: Budget, now: number): Account {
     if (budget.window.kind === 'rolling') {
-      if (a === undefined) {
-        a = {
-          windowStart: now - budget.window.durationMs,
-          windowEnd: Number.POSITIVE_INFINITY,
-          spent: { ...ZERO },
-          reserved: { ...ZERO },
-          buckets: [],
-        };
-        this.accounts.set(budget.name, a);
-      }
       a.windowStart = now - budget.window.durationMs;
       const buckets = a.buckets!;
       while (buckets.length > 0 && buckets[0]!.start + bucketSize(budget) <= a.windowStart) {
@@ -201,16 +230,13 @@ export class MemoryLedger implements Ledger {
       if (spent.requests < 1e-9) spent.requests = 0;
       return a;
     }
-    if (a === undefined || now >= a.windowEnd || now < a.windowStart) {
+    if (now >= a.windowEnd || now < a.windowStart) {
       const bounds = calendarWindow(budget.window, now);
       // Reservations of calls still in flight belong to the old window and are dropped with it.
-      a = {
-        windowStart: bounds.start,
-        windowEnd: bounds.end,
-        spent: { ...ZERO },
-        reserved: { ...ZERO },
-      };
-      this.accounts.set(budget.name, a);
+      a.windowStart = bounds.start;
+      a.windowEnd = bounds.end;
+      a.spent = { ...ZERO };
+      a.reserved = { ...ZERO };
     }
     return a;
   }

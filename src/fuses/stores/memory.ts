@@ -1,6 +1,5 @@
 import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
 import { exhausted, fits, hasRoom, raisedLimit, windowAt } from '../../budgets/rules.js';
-import type { BudgetLimits } from '../../types.js';
 import { closedFuse, type FuseRecord } from '../fuse.js';
 import { admitCall, type FuseEvent, stepFuse } from '../fuse-machine.js';
 import type {
@@ -11,26 +10,32 @@ import type {
   ManualAction,
   ObserveRequest,
   ReadOutcome,
+  SeenClosed,
   SettleOutcome,
   SettleRequest,
   StoreListener,
   Transition,
 } from '../fuse-store.js';
-import { MemoryLedger } from './memory-ledger.js';
+import { type Account, MemoryLedger } from './memory-ledger.js';
+import { NONE_CROSSED, ThresholdMarks } from './threshold-marks.js';
 
 /** What an admission holds in the in-memory store. */
 interface MemoryTicket {
   budgets: readonly Budget[];
-  /** Per budget, what is reserved in it. */
+  /** Per budget, what is reserved in it (the fast path: empty, and {@link each}). */
   amounts: readonly Amounts[];
+  /** What is reserved in every budget, when it is the same in all (the fast path). */
+  each?: Amounts;
   /** Per budget, the window the reservation was taken in (undefined: nothing reserved). */
   windowStarts: ReadonlyArray<number | undefined>;
   /** Per budget, whether the call holds a probe slot (undefined: none). */
   probes: readonly boolean[] | undefined;
+  /** Per budget, its account as the fast path reserved in it, for the settlement (see `MemoryLedger.held`). */
+  accounts?: readonly Account[];
 }
 
-/** No thresholds crossed: shared, never changed. */
-const NONE_CROSSED: readonly number[] = Object.freeze([]);
+/** A fast-path ticket's `amounts`: see `each`. */
+const NO_AMOUNTS: readonly Amounts[] = Object.freeze([]);
 
 /**
  * The default store: every fuse and budget in this process's memory. Exact and
@@ -43,14 +48,12 @@ const NONE_CROSSED: readonly number[] = Object.freeze([]);
  */
 export class MemoryFuseStore implements FuseStore {
   readonly shared = false;
+  readonly notesPerValue = true;
   private readonly ledger = new MemoryLedger();
   private readonly fuses = new Map<string, FuseRecord>();
   /** Raises by hand (`control(…, 'raise')`), per budget, for the window they were made in. */
   private readonly grants = new Map<string, { windowStart: number; amounts: Amounts }>();
-  private readonly thresholdsSeen = new Map<
-    string,
-    { windowStart: number; crossed: Set<number> }
-  >();
+  private readonly marks = new ThresholdMarks();
 
   admit(request: AdmitRequest): AdmitOutcome {
     const { now } = request;
@@ -96,25 +99,42 @@ export class MemoryFuseStore implements FuseStore {
    * reserves `amounts` in every budget and returns the ticket; otherwise it changes
    * nothing and returns undefined (the caller takes the full path).
    */
-  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
+  admitClear(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): unknown {
     if (this.grants.size > 0) return undefined;
-    for (const budget of budgets) {
+    const n = budgets.length;
+    const accounts = new Array<Account>(n);
+    // Whether a budget has no fuse record yet (first call): one is kept from now on.
+    let unseen = false;
+    for (let i = 0; i < n; i++) {
+      const budget = budgets[i]!;
       const fuse = this.fuses.get(budget.name);
-      if (fuse !== undefined && (fuse.state !== 'closed' || fuse.isolated)) return undefined;
+      if (fuse === undefined) unseen = true;
+      else if (fuse.state !== 'closed' || fuse.isolated) return undefined;
       const a = this.ledger.live(budget, now);
       if (!hasRoom(budget.limit, a) || !fits(budget.limit, a, amounts)) return undefined;
+      accounts[i] = a;
     }
-    const windowStarts = new Array<number>(budgets.length);
-    for (let i = 0; i < budgets.length; i++) {
+    const windowStarts = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
       const budget = budgets[i]!;
-      if (!this.fuses.has(budget.name)) this.fuses.set(budget.name, closedFuse());
-      windowStarts[i] = this.ledger.reserveIn(budget, amounts, now);
+      const a = accounts[i]!;
+      if (unseen && !this.fuses.has(budget.name)) this.fuses.set(budget.name, closedFuse());
+      // What the full path's answer reports: the numbers before this call's reservation.
+      if (seen !== undefined && budget.instance !== undefined) seen(budget, a.spent, a.windowEnd);
+      windowStarts[i] = this.ledger.reserveLive(a, amounts);
     }
     const ticket: MemoryTicket = {
       budgets,
-      amounts: new Array<Amounts>(budgets.length).fill(amounts),
+      amounts: NO_AMOUNTS,
+      each: amounts,
       windowStarts,
       probes: undefined,
+      accounts,
     };
     return ticket;
   }
@@ -128,27 +148,32 @@ export class MemoryFuseStore implements FuseStore {
     // Per budget the ledger, then its thresholds (a budget's account is its own, so
     // this reads what settling every budget first would); then the fuses.
     let quiet = request.quiet === true && this.grants.size === 0;
+    const { seen } = request;
     let crossed: number[][] | undefined = quiet ? undefined : [];
     for (let i = 0; i < budgets.length; i++) {
       const budget = budgets[i]!;
       const account = this.ledger.settleIn(
         budget,
-        ticket.amounts[i]!,
+        ticket.each ?? ticket.amounts[i]!,
         ticket.windowStarts[i],
         actual,
         now,
+        ticket.accounts?.[i],
       );
       const c = this.crossThresholds(budget, account, now);
       if (quiet) {
         const fuse = this.fuses.get(budget.name);
+        const instance = budget.instance !== undefined;
         // Nothing to report, and a settle step that changes nothing.
         quiet =
           c.length === 0 &&
-          budget.instance === undefined &&
+          (!instance || seen !== undefined) &&
           ticket.probes?.[i] !== true &&
           fuse !== undefined &&
           fuse.state === 'closed' &&
           exhausted(budget.limit, account) === undefined;
+        // What the full path would report of a value (if it is taken after all, it reports the same).
+        if (quiet && instance) seen!(budget, account.spent, account.windowEnd);
         // Every budget before this one crossed nothing.
         if (!quiet) crossed = new Array<number[]>(i).fill(NONE_CROSSED as number[]);
       }
@@ -188,7 +213,7 @@ export class MemoryFuseStore implements FuseStore {
       windowStarts: [],
       probes: undefined,
     };
-    return this.settle({ now, budgets, actual, ticket, quiet: request.quiet });
+    return this.settle({ now, budgets, actual, ticket, quiet: request.quiet, seen: request.seen });
   }
 
   /** Adds spend that was not reserved here (a shared store's call settled while it was away). */
@@ -314,7 +339,7 @@ export class MemoryFuseStore implements FuseStore {
     for (const budget of budgets) {
       this.ledger.forget(budget);
       this.fuses.delete(budget.name);
-      this.thresholdsSeen.delete(budget.name);
+      this.marks.forget(budget);
     }
   }
 
@@ -344,49 +369,12 @@ export class MemoryFuseStore implements FuseStore {
     return next.fuse;
   }
 
-  /**
-   * Thresholds newly crossed: once per window; a rolling window's fire again once
-   * utilisation drops below. Allocates nothing when none is crossed (every call
-   * runs it for every budget).
-   */
+  /** Thresholds newly crossed (see {@link ThresholdMarks.cross}), against the limit in effect now. */
   private crossThresholds(
     budget: Budget,
-    s: { spent: Amounts; reserved: Amounts; windowStart: number },
+    s: { spent: Amounts; windowStart: number },
     now: number,
   ): readonly number[] {
-    const rolling = budget.window.kind === 'rolling';
-    let seen = this.thresholdsSeen.get(budget.name);
-    if (seen === undefined) {
-      seen = { windowStart: s.windowStart, crossed: new Set() };
-      this.thresholdsSeen.set(budget.name, seen);
-    } else if (seen.windowStart !== s.windowStart) {
-      // A rolling window moves every millisecond and keeps what it crossed.
-      seen.windowStart = s.windowStart;
-      if (!rolling) seen.crossed = new Set();
-    }
-    // Settled spend only: a threshold event or alert means money spent, and a
-    // reservation is an upper bound that settles lower (or to nothing).
-    const u = settledUtilization(raisedLimit(budget.limit, this.grant(budget, now)), s.spent);
-    let out: number[] | undefined;
-    for (const threshold of budget.thresholds) {
-      if (u >= threshold) {
-        if (seen.crossed.has(threshold)) continue;
-        seen.crossed.add(threshold);
-        if (out === undefined) out = [];
-        out.push(threshold);
-      } else if (rolling && seen.crossed.size > 0) seen.crossed.delete(threshold);
-    }
-    return out ?? NONE_CROSSED;
+    return this.marks.cross(budget, raisedLimit(budget.limit, this.grant(budget, now)), s);
   }
-}
-
-/** `utilization(limit, s).value` without its record: the highest spent/limit over the limited units, at least 0. */
-function settledUtilization(limit: BudgetLimits, spent: Amounts): number {
-  let value = 0;
-  if (limit.tokens !== undefined && spent.tokens / limit.tokens > value)
-    value = spent.tokens / limit.tokens;
-  if (limit.usd !== undefined && spent.usd / limit.usd > value) value = spent.usd / limit.usd;
-  if (limit.requests !== undefined && spent.requests / limit.requests > value)
-    value = spent.requests / limit.requests;
-  return value;
 }
