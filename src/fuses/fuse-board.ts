@@ -58,7 +58,8 @@ export interface FuseBoardOptions {
  * matching, estimating, blocking and cutting off streams. The fuse state machine
  * and the spend live in a {@link FuseStore}: in this process's memory (the default,
  * synchronous), or in Redis shared by a fleet (`ledger: { store: 'redis' }`),
- * where admission and settlement answer with promises.
+ * where admission and settlement answer with promises when they need Redis (with
+ * leases, a call that fits the replica's slices is decided synchronously).
  *
  * Events fire in the process that observed the transition; with the Redis store,
  * a threshold crossing fires once fleet-wide per window.
@@ -157,8 +158,9 @@ export class FuseBoard {
 
   /**
    * Decides whether a call may be sent, and reserves its estimated cost in every
-   * budget it matches. Synchronous with the in-memory store; a promise (one Redis
-   * round trip) with the Redis store. Never rejects: a refusal is a `blocked` result.
+   * budget it matches. Synchronous with the in-memory store, and with Redis leases
+   * while the call fits this replica's slices; otherwise a promise (one Redis round
+   * trip) with the Redis store. Never rejects: a refusal is a `blocked` result.
    */
   admit(call: CallDescription): MaybePromise<AdmissionResult> {
     return this.admission.admit(call);
