@@ -117,8 +117,10 @@ async function respond(
       const more = response.write(chunk, (err) => {
         if (!err) releaseChunk(chunk);
       });
-      if (more) await new Promise<void>((resolve) => setImmediate(resolve));
-      else await drained(response);
+      if (!more) await drained(response);
+      // Always a turn of the loop: a write the kernel took at once drains in a nextTick,
+      // and waiting for that alone would write megabytes without the app getting a turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     response.end();
   } catch (err) {
