@@ -2,6 +2,7 @@
 //
 //   npm run build && npx node bench/scrape.mjs            # 1k, 10k and 50k label sets
 //   SCRAPE_SETS=50000 npx node bench/scrape.mjs           # others (comma-separated)
+//   SCRAPE_DIST=path/to/index.js npx node bench/scrape.mjs  # another build (before/after)
 //
 // For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves),
 // makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label
@@ -14,8 +15,9 @@ import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 9);
@@ -50,7 +52,11 @@ if (process.env.SCRAPE_CHILD === undefined) {
 
 // ---- child: one size --------------------------------------------------------
 const SETS = Number(process.env.SCRAPE_CHILD);
-const { start } = await import('../dist/index.js');
+const { start } = await import(
+  process.env.SCRAPE_DIST
+    ? pathToFileURL(resolve(process.env.SCRAPE_DIST)).href
+    : '../dist/index.js'
+);
 const port = await freePort();
 const side = Math.ceil(Math.sqrt(SETS));
 const runtime = start({

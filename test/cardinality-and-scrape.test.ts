@@ -180,7 +180,7 @@ describe('the /metrics text', () => {
       const reference = new PrometheusSerializer(undefined, false);
       for (let round = 0; round < 2; round++) {
         const { resourceMetrics } = await runtime.prometheus!.collect();
-        const ours = [...prometheusText(resourceMetrics)].join('');
+        const ours = prometheusText(resourceMetrics);
         expect(ours).toBe(reference.serialize(resourceMetrics));
         expect(ours).toContain('gen_ai_client_operation_duration_bucket{');
       }

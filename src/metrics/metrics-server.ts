@@ -8,9 +8,10 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { diag } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+import { releaseChunk } from './byte-chunks.js';
 import { collectLazily } from './metrics-engine.js';
 import type { OverflowWatch } from './overflow-watch.js';
-import { prometheusText } from './prometheus-text.js';
+import { prometheusChunks } from './prometheus-text.js';
 
 /** Where the endpoint listens. */
 export interface MetricsAddress {
@@ -110,9 +111,15 @@ async function respond(
       : exporter.collect());
     if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
     watch?.inspect(resourceMetrics);
-    for (const chunk of prometheusText(resourceMetrics)) {
+    for (const chunk of prometheusChunks(resourceMetrics)) {
       if (response.destroyed) return;
-      if (!response.write(chunk)) await drained(response);
+      // Written, the chunk's memory serves a later one (a fresh buffer per chunk cost more).
+      const more = response.write(chunk, (err) => {
+        if (!err) releaseChunk(chunk);
+      });
+      if (!more) await drained(response);
+      // Always a turn of the loop: a write the kernel took at once drains in a nextTick,
+      // and waiting for that alone would write megabytes without the app getting a turn.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     response.end();

@@ -9,8 +9,8 @@
  * whole text twice (`join`, `trim`): at 10,000 label sets that is seconds of work
  * and garbage in one stall. Here each data point's label text is built once per
  * attribute object (tokenfuse's own attribute objects are built once and never
- * changed, so it is kept between scrapes for them) and lines go straight into
- * chunks of about {@link CHUNK_CHARS} characters.
+ * changed, so its bytes are kept between scrapes for them) and lines go straight
+ * into byte chunks (byte-chunks.ts): cached bytes and digits, no string per line.
  */
 import { type Attributes, type AttributeValue, diag } from '@opentelemetry/api';
 import {
@@ -19,10 +19,8 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { ByteChunks } from './byte-chunks.js';
 import { LAZY_METRICS } from './metrics-engine.js';
-
-/** Characters per chunk handed to the writer: small enough to yield often, large enough to be cheap. */
-export const CHUNK_CHARS = 1 << 16;
 
 /** Scope whose attribute objects are immutable (ours), so their label text is kept between scrapes. */
 const OWN_SCOPE = 'tokenfuse';
@@ -37,7 +35,7 @@ interface Family {
   }>;
 }
 
-const keptLabels = new WeakMap<Attributes, string>();
+const keptLabels = new WeakMap<Attributes, Uint8Array>();
 const sanitized = new Map<string, string>();
 
 function sanitizeName(name: string): string {
@@ -67,12 +65,6 @@ function labelText(attributes: Attributes): string {
     out += `${out.length > 0 ? ',' : ''}${sanitizeName(key)}="${escapeValue(attributes[key])}"`;
   }
   return out;
-}
-
-function valueText(value: number): string {
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return `${value}`;
 }
 
 function prometheusType(metric: MetricData): string {
@@ -140,36 +132,31 @@ function families(resourceMetrics: ResourceMetrics): Map<string, Family | undefi
   return out;
 }
 
-/** Collects text into chunks of about {@link CHUNK_CHARS} characters. */
-class Chunks {
-  private parts: string[] = [];
-  private size = 0;
+/** A metric's constant bytes around the label text of each of its lines. */
+interface LineParts {
+  head: Uint8Array;
+  /** After the labels (a comma first when there are labels), the scope labels, `} `. */
+  tail: Uint8Array;
+  tailNoLabels: Uint8Array;
+}
 
-  push(text: string): void {
-    this.parts.push(text);
-    this.size += text.length;
-  }
+const EMPTY = new Uint8Array(0);
 
-  get full(): boolean {
-    return this.size >= CHUNK_CHARS;
-  }
-
-  /** The text so far, emptied. */
-  take(): string {
-    const text = this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    return text;
-  }
+function lineParts(head: string, scopeText: string, after: string): LineParts {
+  return {
+    head: Buffer.from(head),
+    tail: Buffer.from(`,${scopeText}${after}`),
+    tailNoLabels: Buffer.from(`${scopeText}${after}`),
+  };
 }
 
 /**
- * The Prometheus text of `resourceMetrics`, in chunks whose concatenation is what the
- * OpenTelemetry exporter's `PrometheusSerializer.serialize` returns for it. A generator,
- * so the caller may write each piece and yield before asking for the next.
+ * The Prometheus text of `resourceMetrics`, in chunks of UTF-8 whose concatenation is what
+ * the OpenTelemetry exporter's `PrometheusSerializer.serialize` returns for it. A
+ * generator, so the caller may write each chunk and yield before asking for the next.
  */
-export function* prometheusText(resourceMetrics: ResourceMetrics): Generator<string, void, void> {
-  const chunks = new Chunks();
+export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<Buffer, void, void> {
+  const chunks = new ByteChunks();
   let wrote = false;
   for (const [name, family] of families(resourceMetrics)) {
     if (family === undefined) continue;
@@ -177,7 +164,7 @@ export function* prometheusText(resourceMetrics: ResourceMetrics): Generator<str
       family.unit ? `\n# UNIT ${name} ${escapeString(family.unit)}` : ''
     }\n# TYPE ${name} ${family.type}\n`;
     if (name === 'target_info') {
-      chunks.push(
+      chunks.text(
         `${header}target_info${braced(labelText(resourceMetrics.resource.attributes))} 1\n`,
       );
       header = '';
@@ -194,75 +181,108 @@ export function* prometheusText(resourceMetrics: ResourceMetrics): Generator<str
       const points = lazy ? 1 : metric.dataPoints.length;
       if (points === 0 && header === '') continue;
       // The exporter trims each metric's text: a metric without points is its header alone.
-      chunks.push(header);
+      chunks.text(header);
       header = '';
       wrote = true;
       if (metric.dataPointType === DataPointType.HISTOGRAM) {
+        const writer = new HistogramWriter(name, scopeText);
         for (const point of dataPoints) {
-          writeHistogram(
-            chunks,
-            name,
-            labelsOf(point.attributes, keep),
-            scopeText,
-            point.value as Histogram,
-          );
-          if (chunks.full) yield chunks.take();
+          writer.write(chunks, labelsOf(point.attributes, keep), point.value as Histogram);
+          if (chunks.ready) yield* chunks.take();
         }
       } else if (
         metric.dataPointType === DataPointType.SUM ||
         metric.dataPointType === DataPointType.GAUGE
       ) {
+        const parts = lineParts(`${name}{`, scopeText, '} ');
         for (const point of dataPoints) {
           const labels = labelsOf(point.attributes, keep);
-          chunks.push(
-            `${name}{${labels}${labels ? ',' : ''}${scopeText}} ${valueText(point.value as number)}\n`,
-          );
-          if (chunks.full) yield chunks.take();
+          const tail = labels.length > 0 ? parts.tail : parts.tailNoLabels;
+          chunks.line(parts.head, labels, tail, point.value as number);
+          if (chunks.ready) yield* chunks.take();
         }
       } else {
         diag.error(`Unrecognizable DataPointType: ${metric.dataPointType} for metric "${name}"`);
       }
     }
   }
-  if (!wrote) chunks.push('# no registered metrics');
-  const rest = chunks.take();
-  if (rest) yield rest;
+  if (!wrote) chunks.text('# no registered metrics');
+  yield* chunks.finish();
+}
+
+/** The whole text of {@link prometheusChunks}, as one string. */
+export function prometheusText(resourceMetrics: ResourceMetrics): string {
+  return Buffer.concat([...prometheusChunks(resourceMetrics)]).toString('utf8');
 }
 
 function braced(labels: string): string {
   return labels ? `{${labels}}` : '';
 }
 
-function labelsOf(attributes: Attributes, keep: boolean): string {
-  if (!keep) return labelText(attributes);
-  let text = keptLabels.get(attributes);
-  if (text === undefined) {
-    text = labelText(attributes);
-    keptLabels.set(attributes, text);
+/** The UTF-8 label text of `attributes`; kept between scrapes for tokenfuse's own (immutable) ones. */
+function labelsOf(attributes: Attributes, keep: boolean): Uint8Array {
+  if (!keep) return textBytes(labelText(attributes));
+  let bytes = keptLabels.get(attributes);
+  if (bytes === undefined) {
+    bytes = textBytes(labelText(attributes));
+    keptLabels.set(attributes, bytes);
   }
-  return text;
+  return bytes;
 }
 
-function writeHistogram(
-  chunks: Chunks,
-  name: string,
-  labels: string,
-  scopeText: string,
-  histogram: Histogram,
-): void {
-  const inner = `${labels}${labels ? ',' : ''}${scopeText}`;
-  chunks.push(`${name}_count{${inner}} ${valueText(histogram.count)}\n`);
-  if (histogram.sum != null) chunks.push(`${name}_sum{${inner}} ${valueText(histogram.sum)}\n`);
-  const { boundaries, counts } = histogram.buckets;
-  const bucket = `${name}_bucket{${inner},le="`;
-  let cumulative = 0;
-  let infiniteSeen = false;
-  for (let i = 0; i < counts.length; i++) {
-    cumulative += counts[i]!;
-    const upper = boundaries[i];
-    if (upper === undefined && infiniteSeen) break;
-    if (upper === Number.POSITIVE_INFINITY) infiniteSeen = true;
-    const le = upper === undefined || upper === Number.POSITIVE_INFINITY ? '+Inf' : String(upper);
-    chunks.push(`${bucket}${le}"} ${valueText(cumulative)}\n`);
+function textBytes(text: string): Uint8Array {
+  return text.length === 0 ? EMPTY : Buffer.from(text);
+}
+
+/** Writes one histogram metric's points: count, sum, then the cumulative buckets. */
+class HistogramWriter {
+  private readonly count: LineParts;
+  private readonly sum: LineParts;
+  private readonly bucketHead: Uint8Array;
+  private boundaries: readonly number[] | undefined;
+  private buckets = 0;
+  private bucketTails: Uint8Array[] = [];
+  private bucketTailsNoLabels: Uint8Array[] = [];
+
+  constructor(
+    name: string,
+    private readonly scopeText: string,
+  ) {
+    this.count = lineParts(`${name}_count{`, scopeText, '} ');
+    this.sum = lineParts(`${name}_sum{`, scopeText, '} ');
+    this.bucketHead = Buffer.from(`${name}_bucket{`);
+  }
+
+  write(chunks: ByteChunks, labels: Uint8Array, histogram: Histogram): void {
+    const labelled = labels.length > 0;
+    const { count, sum } = this;
+    chunks.line(count.head, labels, labelled ? count.tail : count.tailNoLabels, histogram.count);
+    if (histogram.sum != null)
+      chunks.line(sum.head, labels, labelled ? sum.tail : sum.tailNoLabels, histogram.sum);
+    const { boundaries, counts } = histogram.buckets;
+    if (boundaries !== this.boundaries || counts.length !== this.buckets)
+      this.bucketsOf(boundaries, counts.length);
+    const tails = labelled ? this.bucketTails : this.bucketTailsNoLabels;
+    let cumulative = 0;
+    for (let i = 0; i < tails.length; i++) {
+      cumulative += counts[i]!;
+      chunks.line(this.bucketHead, labels, tails[i]!, cumulative);
+    }
+  }
+
+  /** The `le` suffix of each bucket line the exporter writes for these boundaries. */
+  private bucketsOf(boundaries: readonly number[], buckets: number): void {
+    const les: string[] = [];
+    let infiniteSeen = false;
+    for (let i = 0; i < buckets; i++) {
+      const upper = boundaries[i];
+      if (upper === undefined && infiniteSeen) break;
+      if (upper === Number.POSITIVE_INFINITY) infiniteSeen = true;
+      les.push(upper === undefined || upper === Number.POSITIVE_INFINITY ? '+Inf' : String(upper));
+    }
+    this.boundaries = boundaries;
+    this.buckets = buckets;
+    this.bucketTails = les.map((le) => Buffer.from(`,${this.scopeText},le="${le}"} `));
+    this.bucketTailsNoLabels = les.map((le) => Buffer.from(`${this.scopeText},le="${le}"} `));
   }
 }
