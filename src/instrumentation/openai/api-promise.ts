@@ -4,6 +4,7 @@
  * `_thenUnwrap()` helpers such as `parse()`, and streams' `tee()` keep working,
  * and the body is read once, by the SDK, only when the caller asks.
  */
+import { diag } from '@opentelemetry/api';
 import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
 import type { AnyFunction, CallObserver, SdkPromises } from '../sdk-adapter.js';
 
@@ -188,7 +189,8 @@ function sharedHooks(): SharedHooks {
  * Hooks the APIPromise of one call. `view` is the promise the caller holds when it
  * is not `promise` itself (a call sent after an asynchronous admission): whether
  * the caller parses is read there. Per call: two closures (openai 4 calls
- * `parseResponse` with no `this`), one state object and one reaction.
+ * `parseResponse` with no `this`), one state object and one reaction (and one
+ * more once parsed).
  */
 function attachApiPromise(
   promise: ApiPromiseLike,
@@ -197,6 +199,7 @@ function attachApiPromise(
   hooks: SharedHooks,
 ): void {
   const originalParse = promise.parseResponse;
+  const fail = (err: unknown) => call.fail(err);
   // openai 5+ passes `(client, props)`, openai 4 `(props)`: passed on as given.
   promise.parseResponse = function tokenfuseParseResponse(...args: unknown[]) {
     let parsed: unknown;
@@ -205,6 +208,14 @@ function attachApiPromise(
     } catch (err) {
       call.fail(err);
       throw err;
+    }
+    if (parsed !== null && Object.getPrototypeOf(parsed) === Promise.prototype) {
+      // The SDK's parse (an async function): observed beside the caller's chain, not
+      // in it. Registered before the caller's, this reaction sees the result first
+      // (a stream is wrapped in place, so the caller gets the very object) and the
+      // caller's promise waits for no promise of ours.
+      (parsed as Promise<unknown>).then((result) => observeResult(call, result), fail);
+      return parsed;
     }
     return Promise.resolve(parsed).then(
       (result) => call.onResult(result),
@@ -217,11 +228,20 @@ function attachApiPromise(
   // Transport errors, HTTP errors and timeouts reject the response promise before
   // anything is parsed. Observe it without replacing it: openai v7 derives promises
   // (`_thenUnwrap`, `withResponse`) from its own closure over the original.
-  promise.responsePromise.then(undefined, (err: unknown) => call.fail(err));
+  promise.responsePromise.then(undefined, fail);
   const originalThenUnwrap = promise._thenUnwrap;
   (promise as Hooked)[hooks.key] = new ApiHook(call, view, originalThenUnwrap, promise.asResponse);
   if (typeof originalThenUnwrap === 'function') promise._thenUnwrap = hooks.thenUnwrap;
   promise.asResponse = hooks.asResponse;
+}
+
+/** A result seen beside the caller's chain: nothing may reject there unhandled. */
+function observeResult(call: CallObserver, result: unknown): void {
+  try {
+    call.onResult(result);
+  } catch (err) {
+    diag.error('tokenfuse: observing an LLM response failed; the call itself is unaffected', err);
+  }
 }
 
 function onRawResponse(response: unknown, call: CallObserver): void {
