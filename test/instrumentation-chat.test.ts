@@ -115,6 +115,19 @@ describe('chat.completions.create, non-streaming', () => {
     expect(span!.attributes['tokenfuse.api_key.fingerprint']).toMatch(/^[0-9a-f]{8}$/);
   });
 
+  it('has ended the span, with exact usage, by the time the awaited call returns', async () => {
+    // The result is read beside the caller's chain: before the caller's code runs, with no tick to wait.
+    await openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'a b' }],
+      max_tokens: 4,
+    });
+    const spans = h.spans();
+    expect(spans).toHaveLength(1);
+    expect(spans[0]!.attributes['gen_ai.usage.input_tokens']).toBe(5);
+    expect(spans[0]!.attributes['gen_ai.usage.output_tokens']).toBe(4);
+  });
+
   it('keeps withResponse(), asResponse() and parse() working, and counts each call once', async () => {
     const { data, response, request_id } = await openai.chat.completions
       .create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'a b' }], max_tokens: 2 })

@@ -160,7 +160,9 @@ export class CallStarter {
     };
     if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
     if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
-    Object.assign(attributes, adapter.requestAttributes(body));
+    if (adapter.writeRequestAttributes !== undefined)
+      adapter.writeRequestAttributes(attributes, body);
+    else Object.assign(attributes, adapter.requestAttributes(body));
     // An index loop: `for…of` here kept an iterator per call.
     for (let i = 0; i < TAG_NAMES.length; i++) {
       const name = TAG_NAMES[i]!;

@@ -76,6 +76,12 @@ export interface OperationAdapter<Body = any> {
   model(body: Body): string | undefined;
   /** Span attributes of the request beyond model and operation (max tokens, temperature, …). */
   requestAttributes(body: Body): Attributes;
+  /**
+   * The same attributes as `requestAttributes`, written into the call's own
+   * attributes: no object per call to copy. Optional; the wrapper falls back to
+   * `requestAttributes` for an adapter without it.
+   */
+  writeRequestAttributes?(target: Attributes, body: Body): void;
   /** The service tier the request asks for, priced when the response names none. */
   requestServiceTier(body: Body): string | undefined;
   /**

@@ -4,8 +4,9 @@
  * `_thenUnwrap()` helpers such as `parse()`, and streams' `tee()` keep working,
  * and the body is read once, by the SDK, only when the caller asks.
  */
+import { diag } from '@opentelemetry/api';
 import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
-import type { CallObserver, SdkPromises } from '../sdk-adapter.js';
+import type { AnyFunction, CallObserver, SdkPromises } from '../sdk-adapter.js';
 
 /**
  * Builds an APIPromise of the module's class, whatever its constructor's shape:
@@ -79,11 +80,12 @@ function probeApiPromise(OpenAI: any): (new (...args: any[]) => unknown) | undef
 
 /** The promise hooks of a module whose APIPromise class is `APIPromise`. */
 export function openAIPromises(APIPromise: ApiPromiseFactory | undefined): OpenAIPromises {
+  const hooks = sharedHooks();
   return {
     apiPromise: APIPromise,
     attach(returned, call, view) {
       if (!isApiPromise(returned)) return undefined;
-      attachApiPromise(returned, call, (view ?? returned) as { parsedPromise?: unknown });
+      attachApiPromise(returned, call, (view ?? returned) as { parsedPromise?: unknown }, hooks);
       return returned;
     },
     wrapStream(result, wrap) {
@@ -130,17 +132,74 @@ export function openAIPromises(APIPromise: ApiPromiseFactory | undefined): OpenA
   };
 }
 
+/** One call's state on its APIPromise, read by the hooks shared by every call. */
+class ApiHook {
+  constructor(
+    readonly call: CallObserver,
+    readonly view: { parsedPromise?: unknown },
+    readonly thenUnwrap: ApiPromiseLike['_thenUnwrap'],
+    readonly asResponse: ApiPromiseLike['asResponse'],
+  ) {}
+}
+
+/** `_thenUnwrap` and `asResponse` hooks made once per module, finding each call's state on its promise. */
+interface SharedHooks {
+  /** Per instrumentation: a promise hooked by two keeps both states, each hook calling the other. */
+  key: symbol;
+  thenUnwrap: NonNullable<ApiPromiseLike['_thenUnwrap']>;
+  asResponse: ApiPromiseLike['asResponse'];
+}
+
+type Hooked = ApiPromiseLike & Record<symbol, ApiHook | undefined>;
+
+function sharedHooks(): SharedHooks {
+  const key = Symbol('tokenfuse.apiPromise');
+  // Called as methods (`create()._thenUnwrap()`, `this.asResponse()`) in every
+  // version; a `this` that holds no state finds the class's own method.
+  const stateOf = (self: unknown, method: '_thenUnwrap' | 'asResponse') => {
+    const hook = (self as Hooked | undefined)?.[key];
+    return hook ?? { original: Object.getPrototypeOf(self)?.[method] as AnyFunction };
+  };
+  return {
+    key,
+    // SDK helpers such as `chat.completions.parse()` derive a new promise that parses
+    // through the client's closure, not through `parseResponse`: see its result
+    // on the way to the helper's transform.
+    thenUnwrap: function tokenfuseThenUnwrap(this: unknown, transform) {
+      const hook = stateOf(this, '_thenUnwrap');
+      if (!(hook instanceof ApiHook)) return hook.original.call(this, transform);
+      return hook.thenUnwrap!.call(this, (result: unknown, props: unknown) =>
+        transform(hook.call.onResult(result), props),
+      );
+    },
+    // `.asResponse()` hands the raw body to the caller and never parses. Read usage
+    // from a clone, but only when nothing else will parse (`withResponse()` does).
+    asResponse: function tokenfuseAsResponse(this: unknown) {
+      const hook = stateOf(this, 'asResponse');
+      if (!(hook instanceof ApiHook)) return hook.original.call(this);
+      return hook.asResponse.call(this).then((response) => {
+        if (hook.view.parsedPromise === undefined) onRawResponse(response, hook.call);
+        return response;
+      });
+    },
+  };
+}
+
 /**
  * Hooks the APIPromise of one call. `view` is the promise the caller holds when it
  * is not `promise` itself (a call sent after an asynchronous admission): whether
- * the caller parses is read there.
+ * the caller parses is read there. Per call: two closures (openai 4 calls
+ * `parseResponse` with no `this`), one state object and one reaction (and one
+ * more once parsed).
  */
 function attachApiPromise(
   promise: ApiPromiseLike,
   call: CallObserver,
   view: { parsedPromise?: unknown },
+  hooks: SharedHooks,
 ): void {
   const originalParse = promise.parseResponse;
+  const fail = (err: unknown) => call.fail(err);
   // openai 5+ passes `(client, props)`, openai 4 `(props)`: passed on as given.
   promise.parseResponse = function tokenfuseParseResponse(...args: unknown[]) {
     let parsed: unknown;
@@ -149,6 +208,14 @@ function attachApiPromise(
     } catch (err) {
       call.fail(err);
       throw err;
+    }
+    if (parsed !== null && Object.getPrototypeOf(parsed) === Promise.prototype) {
+      // The SDK's parse (an async function): observed beside the caller's chain, not
+      // in it. Registered before the caller's, this reaction sees the result first
+      // (a stream is wrapped in place, so the caller gets the very object) and the
+      // caller's promise waits for no promise of ours.
+      (parsed as Promise<unknown>).then((result) => observeResult(call, result), fail);
+      return parsed;
     }
     return Promise.resolve(parsed).then(
       (result) => call.onResult(result),
@@ -161,27 +228,20 @@ function attachApiPromise(
   // Transport errors, HTTP errors and timeouts reject the response promise before
   // anything is parsed. Observe it without replacing it: openai v7 derives promises
   // (`_thenUnwrap`, `withResponse`) from its own closure over the original.
-  promise.responsePromise.then(undefined, (err: unknown) => call.fail(err));
-  // SDK helpers such as `chat.completions.parse()` derive a new promise that parses
-  // through the client's closure, not through `parseResponse` above: see its result
-  // on the way to the helper's transform.
+  promise.responsePromise.then(undefined, fail);
   const originalThenUnwrap = promise._thenUnwrap;
-  if (typeof originalThenUnwrap === 'function') {
-    promise._thenUnwrap = function tokenfuseThenUnwrap(transform) {
-      return originalThenUnwrap.call(this, (result: unknown, props: unknown) =>
-        transform(call.onResult(result), props),
-      );
-    };
+  (promise as Hooked)[hooks.key] = new ApiHook(call, view, originalThenUnwrap, promise.asResponse);
+  if (typeof originalThenUnwrap === 'function') promise._thenUnwrap = hooks.thenUnwrap;
+  promise.asResponse = hooks.asResponse;
+}
+
+/** A result seen beside the caller's chain: nothing may reject there unhandled. */
+function observeResult(call: CallObserver, result: unknown): void {
+  try {
+    call.onResult(result);
+  } catch (err) {
+    diag.error('tokenfuse: observing an LLM response failed; the call itself is unaffected', err);
   }
-  // `.asResponse()` hands the raw body to the caller and never parses. Read usage
-  // from a clone, but only when nothing else will parse (`withResponse()` does).
-  const originalAsResponse = promise.asResponse;
-  promise.asResponse = function tokenfuseAsResponse() {
-    return originalAsResponse.call(this).then((response) => {
-      if (view.parsedPromise === undefined) onRawResponse(response, call);
-      return response;
-    });
-  };
 }
 
 function onRawResponse(response: unknown, call: CallObserver): void {

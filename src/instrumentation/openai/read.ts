@@ -60,6 +60,16 @@ function finiteNumber(value: unknown): number | undefined {
 /** The request's span attributes shared by every openai API. */
 export function requestAttributes(body: any, withMaxTokens: boolean): Attributes {
   const attributes: Attributes = {};
+  writeRequestAttributes(attributes, body, withMaxTokens);
+  return attributes;
+}
+
+/** Writes the request's span attributes into `attributes` (the call's own, no copy per call). */
+export function writeRequestAttributes(
+  attributes: Attributes,
+  body: any,
+  withMaxTokens: boolean,
+): void {
   // The limit as the caller wrote it (per choice), not the bound the admission reserves.
   if (withMaxTokens) {
     const maxTokens =
@@ -71,7 +81,6 @@ export function requestAttributes(body: any, withMaxTokens: boolean): Attributes
   if (typeof body?.temperature === 'number') attributes[ATTR.requestTemperature] = body.temperature;
   if (typeof body?.service_tier === 'string')
     attributes[ATTR.requestServiceTier] = body.service_tier;
-  return attributes;
 }
 
 /** Chat chunks carry the tier on every chunk; Responses events on `response`. */
@@ -88,5 +97,7 @@ export function openaiRequest(withMaxTokens: boolean) {
     model: requestModel,
     requestServiceTier,
     requestAttributes: (body: unknown) => requestAttributes(body, withMaxTokens),
+    writeRequestAttributes: (target: Attributes, body: unknown) =>
+      writeRequestAttributes(target, body, withMaxTokens),
   };
 }

@@ -110,6 +110,11 @@ export function planFor(
   catalogProviderId: string | undefined,
   flavor: UsageFlavor,
 ): ReadPlan | undefined {
+  // Looked up on every response, not cached: genai-prices keeps its provider data
+  // private and swaps it, for an update handed over as a promise, at a moment no
+  // public call reports (`waitForUpdate()`'s promise is set before the swap), and
+  // `findProvider` runs the library's `onCalc` hook (an application's auto-updater),
+  // which calls a rate plan prices no longer reach through `calcPrice` (`rate-plan.ts`).
   const own =
     catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
   // OpenAI's entry is looked up (a scan of the catalog) only when the plan can use it:
