@@ -5,7 +5,6 @@
  */
 
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { diag } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -98,9 +97,6 @@ export function closeMetricsServer(server: Server): Promise<void> {
  * thousands of series never stalls the app's own work for long. The text is the
  * exporter's (see prometheus-text.ts).
  */
-/** Work on one scrape between two turns of the event loop, at most (plus one chunk's). */
-const SLICE_MS = 10;
-
 async function respond(
   exporter: PrometheusExporter,
   response: ServerResponse,
@@ -115,7 +111,6 @@ async function respond(
       : exporter.collect());
     if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
     watch?.inspect(resourceMetrics);
-    let turned = performance.now();
     for (const chunk of prometheusChunks(resourceMetrics)) {
       if (response.destroyed) return;
       // Written, the chunk's memory serves a later one (a fresh buffer per chunk cost more).
@@ -123,14 +118,9 @@ async function respond(
         if (!err) releaseChunk(chunk);
       });
       if (!more) await drained(response);
-      // A turn of the loop once per slice of work, drained or not: a write the kernel took
-      // at once drains in a nextTick, and waiting for that alone would write megabytes
-      // without the app getting a turn. Per slice rather than per chunk, so a busy loop's
-      // other work is not let in thousands of times per scrape.
-      if (performance.now() - turned >= SLICE_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        turned = performance.now();
-      }
+      // Always a turn of the loop: a write the kernel took at once drains in a nextTick,
+      // and waiting for that alone would write megabytes without the app getting a turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     response.end();
   } catch (err) {
