@@ -1,17 +1,20 @@
-// Cost of one scrape of tokenfuse's `/metrics`, beside prom-client serving the same series.
+// Cost of one scrape of tokenfuse's `/metrics`, beside prom-client serializing the same series.
 //
 //   npm run build && npx node bench/scrape.mjs            # 1k, 10k and 50k label sets
 //   SCRAPE_SETS=50000 npx node bench/scrape.mjs           # others (comma-separated)
 //   SCRAPE_DIST=path/to/index.js npx node bench/scrape.mjs  # another build (before/after)
 //
-// For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves),
-// makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label
-// set (department × project), then GETs /metrics over HTTP SCRAPE_ROUNDS times, timing each
-// request to its last byte and the longest event-loop stall during it. prom-client gets the
-// same families, label sets and bucket boundaries, fed the same values, and is timed on
-// `registry.metrics()` (its serializer alone: no HTTP), so the ratio flatters prom-client.
-// Each size runs in a child process of its own, so one size's heap does not slow the next.
-import { execFileSync } from 'node:child_process';
+// For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves) and
+// makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label set
+// (department × project). The scraper is another process, as Prometheus is: `curl` GETs
+// /metrics SCRAPE_ROUNDS times, discarding the body, and reports its time to the last byte;
+// the tokenfuse process holds only its own state, and measures the longest event-loop stall
+// (monitorEventLoopDelay) during each scrape. prom-client gets the same families, label sets
+// and bucket boundaries, fed the same values, in a process of its own, and is timed there on
+// `registry.metrics()` (its serializer alone: no HTTP, no receiving), so the ratio flatters
+// prom-client. The rounds alternate between the processes, so both see the same machine.
+// Each size runs in processes of its own, so one size's heap does not slow the next.
+import { execFile, execFileSync, fork } from 'node:child_process';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -22,7 +25,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const require = createRequire(import.meta.url);
 const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 9);
 
-if (process.env.SCRAPE_CHILD === undefined) {
+if (process.env.SCRAPE_PROM !== undefined) {
+  await promClientChild(Number(process.env.SCRAPE_PROM));
+  // Serves the tokenfuse process's requests until it hangs up (it exits then).
+  await new Promise(() => {});
+} else if (process.env.SCRAPE_CHILD === undefined) {
   const sizes = (process.env.SCRAPE_SETS ?? '1000,10000,50000').split(',').map(Number);
   const rows = [];
   for (const n of sizes) {
@@ -34,7 +41,9 @@ if (process.env.SCRAPE_CHILD === undefined) {
     });
     rows.push(JSON.parse(out.trim().split('\n').at(-1)));
   }
-  console.log(`node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms`);
+  console.log(
+    `node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms; tokenfuse is curl's time to the last byte`,
+  );
   console.log(
     '| label sets | lines | MB | tokenfuse [p90] | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | idle stall, A-vs-A (median) | served sum |',
   );
@@ -65,6 +74,18 @@ const runtime = start({
     metrics: { port, maxSeries: SETS + 10, maxValuesPerLabel: side + 10 },
   },
 });
+// prom-client in a process of its own (its heap is not ours), asked for one serialization at
+// a time over IPC; it builds its series while we made our calls.
+const prom = fork(fileURLToPath(import.meta.url), [], {
+  env: { ...process.env, SCRAPE_PROM: String(SETS) },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const promReady = new Promise((resolve) => prom.once('message', resolve));
+const promTime = () =>
+  new Promise((resolve) => {
+    prom.once('message', resolve);
+    prom.send('serialize');
+  });
 const openai = require('openai');
 const usage = { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 };
 const body = JSON.stringify({
@@ -81,8 +102,7 @@ const client = new openai.OpenAI({
   fetch: async () => new Response(body, { headers: { 'content-type': 'application/json' } }),
   maxRetries: 0,
 });
-const pairs = [];
-for (let i = 0; i < SETS; i++) pairs.push([`dept-${i % side}`, `proj-${Math.floor(i / side)}`]);
+const pairs = labelPairs(SETS);
 for (const [department, project] of pairs) {
   await client.chat.completions.create(
     { model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] },
@@ -90,76 +110,7 @@ for (const [department, project] of pairs) {
   );
 }
 
-// prom-client holding the same series: the families and label sets tokenfuse exports.
-const prom = require('prom-client');
-const registry = new prom.Registry();
-const base = ['department', 'project', 'environment', 'provider', 'model'];
-const semconv = [
-  'gen_ai_operation_name',
-  'gen_ai_provider_name',
-  'gen_ai_request_model',
-  'department',
-  'project',
-  'environment',
-];
-const tokens = new prom.Counter({
-  name: 'tokenfuse_tokens_total',
-  help: 'h',
-  labelNames: [...base, 'type'],
-  registers: [registry],
-});
-const cost = new prom.Counter({
-  name: 'tokenfuse_cost_usd_total',
-  help: 'h',
-  labelNames: base,
-  registers: [registry],
-});
-const requests = new prom.Counter({
-  name: 'tokenfuse_requests_total',
-  help: 'h',
-  labelNames: [...base, 'outcome'],
-  registers: [registry],
-});
-const tokenUsage = new prom.Histogram({
-  name: 'gen_ai_client_token_usage',
-  help: 'h',
-  labelNames: [...semconv, 'gen_ai_token_type'],
-  buckets: [
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-  ],
-  registers: [registry],
-});
-const duration = new prom.Histogram({
-  name: 'gen_ai_client_operation_duration',
-  help: 'h',
-  labelNames: semconv,
-  buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
-  registers: [registry],
-});
-for (const [department, project] of pairs) {
-  const l = {
-    department,
-    project,
-    environment: 'unknown',
-    provider: 'openai',
-    model: 'gpt-4.1-mini',
-  };
-  tokens.inc({ ...l, type: 'input' }, 20);
-  tokens.inc({ ...l, type: 'output' }, 2);
-  cost.inc(l, 0.0000112);
-  requests.inc({ ...l, outcome: 'ok' });
-  const s = {
-    gen_ai_operation_name: 'chat',
-    gen_ai_provider_name: 'openai',
-    gen_ai_request_model: 'gpt-4.1-mini',
-    department,
-    project,
-    environment: 'unknown',
-  };
-  tokenUsage.observe({ ...s, gen_ai_token_type: 'input' }, 20);
-  tokenUsage.observe({ ...s, gen_ai_token_type: 'output' }, 2);
-  duration.observe(s, 0.001);
-}
+await promReady;
 
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
@@ -174,15 +125,12 @@ const idleStalls = [];
 for (let r = 0; r < ROUNDS; r++) {
   loop.reset();
   const t0 = performance.now();
-  // Bytes counted, not decoded: a scraper's parsing is not the endpoint's cost.
-  await get(`http://127.0.0.1:${port}/metrics`, false);
+  const { took: scraped } = await curl(port);
   const took = performance.now() - t0;
-  ours.push(took);
+  ours.push(scraped);
   stalls.push(loop.max / 1e6);
   for (const into of r % 2 === 0 ? [theirs, theirsB] : [theirsB, theirs]) {
-    const t1 = performance.now();
-    await registry.metrics();
-    into.push(performance.now() - t1);
+    into.push(await promTime());
   }
   loop.reset();
   await new Promise((resolve) => setTimeout(resolve, took));
@@ -196,6 +144,7 @@ let requestsSum = 0;
 for (const line of text.split('\n'))
   if (line.startsWith('tokenfuse_requests_total{')) requestsSum += Number(line.split(' ').at(-1));
 await runtime.shutdown();
+prom.kill();
 console.log(
   JSON.stringify({
     sets: SETS,
@@ -244,4 +193,117 @@ function freePort() {
       s.close(() => resolve(port));
     });
   });
+}
+
+function labelPairs(n) {
+  const side = Math.ceil(Math.sqrt(n));
+  const pairs = [];
+  for (let i = 0; i < n; i++) pairs.push([`dept-${i % side}`, `proj-${Math.floor(i / side)}`]);
+  return pairs;
+}
+
+// A scraper in another process: time to the last byte as curl measures it, body discarded.
+function curl(port) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{time_total} %{size_download}',
+        `http://127.0.0.1:${port}/metrics`,
+      ],
+      (err, out) => {
+        if (err) return reject(err);
+        const [seconds, bytes] = out.trim().split(' ').map(Number);
+        resolve({ took: seconds * 1000, bytes });
+      },
+    );
+  });
+}
+
+// ---- prom-client's process: the same series, timed on its serializer ------------------
+async function promClientChild(sets) {
+  // prom-client holding the same series: the families and label sets tokenfuse exports.
+  const prom = require('prom-client');
+  const pairs = labelPairs(sets);
+  const registry = new prom.Registry();
+  const base = ['department', 'project', 'environment', 'provider', 'model'];
+  const semconv = [
+    'gen_ai_operation_name',
+    'gen_ai_provider_name',
+    'gen_ai_request_model',
+    'department',
+    'project',
+    'environment',
+  ];
+  const tokens = new prom.Counter({
+    name: 'tokenfuse_tokens_total',
+    help: 'h',
+    labelNames: [...base, 'type'],
+    registers: [registry],
+  });
+  const cost = new prom.Counter({
+    name: 'tokenfuse_cost_usd_total',
+    help: 'h',
+    labelNames: base,
+    registers: [registry],
+  });
+  const requests = new prom.Counter({
+    name: 'tokenfuse_requests_total',
+    help: 'h',
+    labelNames: [...base, 'outcome'],
+    registers: [registry],
+  });
+  const tokenUsage = new prom.Histogram({
+    name: 'gen_ai_client_token_usage',
+    help: 'h',
+    labelNames: [...semconv, 'gen_ai_token_type'],
+    buckets: [
+      1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    ],
+    registers: [registry],
+  });
+  const duration = new prom.Histogram({
+    name: 'gen_ai_client_operation_duration',
+    help: 'h',
+    labelNames: semconv,
+    buckets: [
+      0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    ],
+    registers: [registry],
+  });
+  for (const [department, project] of pairs) {
+    const l = {
+      department,
+      project,
+      environment: 'unknown',
+      provider: 'openai',
+      model: 'gpt-4.1-mini',
+    };
+    tokens.inc({ ...l, type: 'input' }, 20);
+    tokens.inc({ ...l, type: 'output' }, 2);
+    cost.inc(l, 0.0000112);
+    requests.inc({ ...l, outcome: 'ok' });
+    const s = {
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'openai',
+      gen_ai_request_model: 'gpt-4.1-mini',
+      department,
+      project,
+      environment: 'unknown',
+    };
+    tokenUsage.observe({ ...s, gen_ai_token_type: 'input' }, 20);
+    tokenUsage.observe({ ...s, gen_ai_token_type: 'output' }, 2);
+    duration.observe(s, 0.001);
+  }
+  process.on('message', async () => {
+    const t = performance.now();
+    await registry.metrics();
+    process.send(performance.now() - t);
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send('ready');
 }
