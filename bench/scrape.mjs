@@ -216,6 +216,12 @@ function curl(port) {
         `http://127.0.0.1:${port}/metrics`,
       ],
       (err, out) => {
+        if (err?.code === 'ENOENT')
+          return reject(
+            new Error(
+              'bench/scrape.mjs scrapes with curl, which is not on PATH: apt-get install curl',
+            ),
+          );
         if (err) return reject(err);
         const [seconds, bytes] = out.trim().split(' ').map(Number);
         resolve({ took: seconds * 1000, bytes });
