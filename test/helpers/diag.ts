@@ -14,6 +14,7 @@ export function captureDiag(): string[] {
     debug: () => {},
     verbose: () => {},
   };
-  diag.setLogger(logger, DiagLogLevel.WARN);
+  // Replacing whatever logger a start() or an earlier test set is the point: no warning.
+  diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   return messages;
 }
