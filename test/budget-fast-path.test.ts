@@ -4,9 +4,7 @@
 // path taken away; both are driven call for call and must agree on every decision,
 // event, fuse and per-value summary, and the fast board's figures are asserted exactly.
 // Then the same through the real `openai` SDK over HTTP: the exact /metrics lines.
-import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { type CallDescription, FuseBoard } from '../src/fuses/fuse-board.js';
 import { MemoryFuseStore } from '../src/fuses/stores/memory.js';
@@ -14,7 +12,7 @@ import { withAttribution } from '../src/index.js';
 import { PriceBook } from '../src/pricing/price-book.js';
 import type { BudgetOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
 import { select } from './helpers/prom-text.js';
 
 const prices = new PriceBook();
@@ -193,29 +191,19 @@ describe('a store whose fast path does not note per-value budgets', () => {
 });
 
 describe('through the SDK: a per-value budget crossing thresholds on the fast path', () => {
-  let llm: FakeOpenAI;
-  let h: Harness | undefined;
-  beforeAll(async () => {
-    llm = await startFakeOpenAI();
-  });
-  afterAll(async () => {
-    await llm.close();
-  });
-  afterEach(async () => {
+  const { llm, harness, client } = useFakeServerHarness();
+  afterEach(() => {
     vi.useRealTimers();
-    await h?.tokenfuse.fuses.close();
-    await h?.close();
-    h = undefined;
   });
 
   it('fires each threshold once, trips at the limit, and /metrics reads the values exactly', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date(T0) });
-    h = await createHarness({
-      providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+    const h = await harness({
+      providers: [LOCAL_RELAY],
       metrics: { perValueTop: 3 },
       budgets: [{ name: 'per-user', per: 'user', window: 'hour', limit: { tokens: 100 } }],
     });
-    const openai: OpenAIType = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-test' });
+    const openai = client(h);
     const crossed: Array<[string, number, number]> = [];
     h.tokenfuse.fuses.onThreshold((e) => crossed.push([e.budget, e.threshold, e.spent]));
     const trips: string[] = [];

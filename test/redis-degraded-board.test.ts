@@ -4,6 +4,7 @@
 // Redis answers again it is written once, in a few scripts.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenfuse } from '../src/index.js';
+import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
 import { RedisServer } from './helpers/redis.js';
 
 let redis: RedisServer;
@@ -15,16 +16,7 @@ afterAll(async () => {
 });
 
 /** Reserves 100 input + 50 output tokens. */
-const call = {
-  tags: {},
-  provider: 'openai',
-  model: 'gpt-4.1-mini',
-  inputUpperBound: 100,
-  exactInput: () => 100,
-  inputUnseen: false,
-  maxOutput: { kind: 'set' as const, tokens: 50 },
-};
-const isPromise = (v: unknown) => typeof (v as { then?: unknown })?.then === 'function';
+const call = RESERVES_150;
 
 async function scriptCalls(): Promise<number> {
   const info = await redis.client().info('commandstats');

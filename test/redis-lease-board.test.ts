@@ -7,6 +7,7 @@ import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { createTokenfuse, type ThresholdEvent, type Tokenfuse } from '../src/index.js';
+import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
 import { RedisServer } from './helpers/redis.js';
 
 let redis: RedisServer;
@@ -19,15 +20,7 @@ afterAll(async () => {
 });
 
 /** Reserves 100 input + 50 output tokens. */
-const call = {
-  tags: {},
-  provider: 'openai',
-  model: 'gpt-4.1-mini',
-  inputUpperBound: 100,
-  exactInput: () => 100,
-  inputUnseen: false,
-  maxOutput: { kind: 'set' as const, tokens: 50 },
-};
+const call = RESERVES_150;
 const RESERVATION = 150;
 
 function replica(prefix: string, budget: Record<string, unknown>): Tokenfuse {
@@ -50,8 +43,6 @@ async function inRedis(prefix: string): Promise<[number, number]> {
 // Background writes land a moment later: wait for the exact figure, and fail on it (with the
 // last value read) rather than on the test's timeout.
 const WRITTEN = { timeout: 10_000, interval: 20 };
-
-const isPromise = (v: unknown) => typeof (v as { then?: unknown })?.then === 'function';
 
 describe('leases through the fuses API', () => {
   it('admits from the lease synchronously, writes every spend once, and fires a threshold once across replicas', async () => {

@@ -1,5 +1,7 @@
 // Calls with known token counts, and the rejection they end in, for the budget suites.
 
+import type { CallDescription } from '../../src/fuses/admission.js';
+
 /**
  * A chat call whose usage the fake server makes exact: a one-word user message is
  * 1 + 3 = 4 prompt tokens and the reply has exactly max_tokens words, so it uses
@@ -20,3 +22,21 @@ export async function rejection(p: Promise<unknown>): Promise<unknown> {
     (err: unknown) => err,
   );
 }
+
+/**
+ * A call as the `fuses` API takes it (what the instrumentation describes before sending):
+ * it reserves 100 input + 50 output tokens.
+ */
+export const RESERVES_150: CallDescription = {
+  tags: {},
+  provider: 'openai',
+  model: 'gpt-4.1-mini',
+  inputUpperBound: 100,
+  exactInput: () => 100,
+  inputUnseen: false,
+  maxOutput: { kind: 'set', tokens: 50 },
+};
+
+/** Whether `fuses.admit()` answered with a promise (a Redis round trip) rather than at once. */
+export const isPromise = (v: unknown): boolean =>
+  typeof (v as { then?: unknown })?.then === 'function';
