@@ -6,7 +6,7 @@ import type { LedgerOptions } from '../src/budget-options.js';
 import { type Budget, normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
-import { RedisServer } from './helpers/redis.js';
+import { RedisServer, scriptCalls } from './helpers/redis.js';
 import { RedisCluster } from './helpers/redis-cluster.js';
 
 let redis: RedisServer;
@@ -154,14 +154,6 @@ describe('leases', () => {
     expect(scripts).toBeLessThan(admitted / 4);
   });
 });
-
-/** EVALSHA and EVAL calls Redis has served (INFO commandstats). */
-async function scriptCalls(admin: import('ioredis').Redis): Promise<number> {
-  const info = await admin.info('commandstats');
-  let calls = 0;
-  for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
-  return calls;
-}
 
 describe('on a Redis Cluster of three masters', () => {
   let cluster: RedisCluster;

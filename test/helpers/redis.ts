@@ -147,3 +147,11 @@ export class RedisServer {
     if (admin) admin.disconnect();
   }
 }
+
+/** EVALSHA and EVAL calls a Redis has served (INFO commandstats), scripts of the ledger. */
+export async function scriptCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  let calls = 0;
+  for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
+  return calls;
+}
