@@ -31,6 +31,7 @@ import { configuredName } from '../budgets/per-value.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { BlockedCallError } from '../errors/blocked-call-error.js';
 import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.js';
+import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { OPENAI_COMPATIBLE, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags } from '../types.js';
@@ -79,6 +80,8 @@ export interface CallParts {
   accountant: Accountant;
   board: FuseBoard;
   providerCosts: ProviderCostTotals;
+  /** Pricing and attribution fallbacks, counted by reason (an adapter's `providerIssue`). */
+  issues: PricingIssues;
 }
 
 /** Starts calls for the generic wrapper. */
@@ -148,6 +151,7 @@ export class CallStarter {
       (client !== undefined && client.baseURL === undefined && client.provider !== undefined
         ? client.provider
         : providerFor(this.providerOf(client?.baseURL), client?.provider));
+    if (request.providerIssue !== undefined) this.parts.issues.note(request.providerIssue);
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 

@@ -11,7 +11,7 @@ import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
-import type { PricingIssues } from '../metrics/pricing-issues.js';
+import type { PricingIssue, PricingIssues } from '../metrics/pricing-issues.js';
 import { type BilledInput, inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js';
 import type { ProviderInfo } from '../pricing/providers.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
@@ -135,6 +135,11 @@ export interface SdkRequest {
   client: SdkClient | undefined;
   /** The provider, when the SDK names it itself (AI SDK models); else read from the client's base URL. */
   provider?: ProviderInfo | undefined;
+  /**
+   * Why `provider` was told by a fallback, if it was: counted once per call in
+   * `tokenfuse_pricing_issues_total{reason}` by the wrapper.
+   */
+  providerIssue?: PricingIssue | undefined;
   /**
    * A span the SDK's own tracing started for this call before calling the patched
    * method and handed it in the arguments (`@anthropic-ai/sdk` 1.x stream helpers):

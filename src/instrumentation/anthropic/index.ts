@@ -9,11 +9,10 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { SdkResource } from '../../internal-types.js';
-import type { PricingIssues } from '../../metrics/pricing-issues.js';
 import { genAiProviderName } from '../../pricing/providers.js';
 // Stainless SDKs share the APIPromise and Stream design: one hook serves both.
 import { apiPromiseFactory, openAIPromises } from '../openai/api-promise.js';
-import type { OperationAdapter, SdkAdapter } from '../sdk-adapter.js';
+import type { SdkAdapter } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
 import { ANTHROPIC_SUPPORT } from './support.js';
@@ -53,14 +52,11 @@ const CLOUD_CLASSES: Readonly<Record<string, { id: string; semconvName: string }
 
 let warnedNoScope = false;
 
-/**
- * The cloud of a client that no longer names its platform (no `_instrumentationScope`),
- * told by its class name; undefined for a client that names it, or is no cloud client.
- */
-function cloudByClass(client: object): { id: string; semconvName: string } | undefined {
-  if (typeof (client as { _instrumentationScope?: unknown })._instrumentationScope === 'function')
-    return undefined;
-  return CLOUD_CLASSES[(client as { constructor?: { name?: string } }).constructor?.name ?? ''];
+/** A cloud client names its platform in `_instrumentationScope()` (bedrock-sdk and vertex-sdk 1.x). */
+function namesPlatform(client: object): boolean {
+  return (
+    typeof (client as { _instrumentationScope?: unknown })._instrumentationScope === 'function'
+  );
 }
 
 /**
@@ -69,12 +65,13 @@ function cloudByClass(client: object): { id: string; semconvName: string } | und
  * platform in `_instrumentationScope()` (bedrock-sdk and vertex-sdk 1.x); nothing else
  * tells them from a plain `Anthropic` client. Should a later release drop that method,
  * the class name decides, said once and counted per call (`provider_by_class_name`, see
- * `load`): a Bedrock call must never be priced as Anthropic's own API in silence.
+ * `readRequest`): a Bedrock call must never be priced as Anthropic's own API in silence.
  */
 function cloudProvider(client: object): { id: string; semconvName: string } | undefined {
   const scope = (client as { _instrumentationScope?: unknown })._instrumentationScope;
   if (typeof scope !== 'function') {
-    const byClass = cloudByClass(client);
+    const byClass =
+      CLOUD_CLASSES[(client as { constructor?: { name?: string } }).constructor?.name ?? ''];
     if (byClass !== undefined && !warnedNoScope) {
       warnedNoScope = true;
       diag.warn(
@@ -95,19 +92,6 @@ function cloudProvider(client: object): { id: string; semconvName: string } | un
   return undefined;
 }
 
-/**
- * `messages.create` of one instrumentation, read per call (`operationOf`): the resource's
- * `this` holds the client, and the fallback of `cloudProvider` is counted in this
- * instrumentation's `tokenfuse_pricing_issues_total{reason="provider_by_class_name"}`.
- */
-function messagesCounted(issues: PricingIssues): (thisArg: unknown) => OperationAdapter {
-  return (thisArg) => {
-    const client = (thisArg as SdkResource | undefined)?._client;
-    if (client && cloudByClass(client) !== undefined) issues.note('provider_by_class_name');
-    return messagesAdapter;
-  };
-}
-
 /** Request options the wrapper may copy: an object that is no promise of options. */
 function isOptions(options: unknown): options is Record<string, unknown> {
   return (
@@ -117,11 +101,11 @@ function isOptions(options: unknown): options is Record<string, unknown> {
   );
 }
 
-export const anthropicSdk: SdkAdapter<PricingIssues> = {
+export const anthropicSdk: SdkAdapter<undefined> = {
   module: ANTHROPIC_MODULE,
   support: ANTHROPIC_SUPPORT,
-  createSession: (services) => services.issues,
-  load(moduleExports, issues) {
+  createSession: () => undefined,
+  load(moduleExports) {
     const Anthropic = anthropicClass(moduleExports);
     if (!Anthropic) {
       diag.warn(
@@ -129,7 +113,6 @@ export const anthropicSdk: SdkAdapter<PricingIssues> = {
       );
       return undefined;
     }
-    const operationOf = messagesCounted(issues);
     return {
       promises: openAIPromises(apiPromiseFactory(moduleExports, Anthropic)),
       patchPoints: [
@@ -137,13 +120,13 @@ export const anthropicSdk: SdkAdapter<PricingIssues> = {
           target: Anthropic.Messages?.prototype,
           method: 'create',
           name: 'messages.create',
-          operationOf,
+          operation: messagesAdapter,
         },
         {
           target: Anthropic.Beta?.Messages?.prototype,
           method: 'create',
           name: 'beta.messages.create',
-          operationOf,
+          operation: messagesAdapter,
         },
       ],
     };
@@ -166,6 +149,9 @@ export const anthropicSdk: SdkAdapter<PricingIssues> = {
         ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client, provider: ANTHROPIC }
         : undefined,
       ...(cloud ? { provider: cloud } : {}),
+      ...(cloud !== undefined && !namesPlatform(client!)
+        ? { providerIssue: 'provider_by_class_name' as const }
+        : {}),
       ...(typeof sdkSpan === 'object' && sdkSpan !== null ? { sdkSpan } : {}),
     };
   },
