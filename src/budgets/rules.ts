@@ -24,11 +24,33 @@ export function bucketSize(budget: Budget): number {
     : 1;
 }
 
-/** Bounds of the window containing `now`: a rolling window is `[now - duration, ∞)`. */
+/** Each budget's current calendar window, while it lasts (keyed by the window it was computed for). */
+const calendarWindows = new WeakMap<
+  Budget,
+  { readonly window: Budget['window']; readonly start: number; readonly end: number }
+>();
+
+/**
+ * Bounds of the window containing `now`: a rolling window is `[now - duration, ∞)`. A
+ * calendar window is remembered per budget while `now` stays in it: in a time zone it
+ * costs several `Intl` calls, and the shared ledger asks for it for every budget of every
+ * admission, settlement and reply.
+ */
 export function windowAt(budget: Budget, now: number): { start: number; end: number } {
   if (budget.window.kind === 'rolling')
     return { start: now - budget.window.durationMs, end: Number.POSITIVE_INFINITY };
-  return calendarWindow(budget.window, now);
+  const known = calendarWindows.get(budget);
+  if (
+    known !== undefined &&
+    known.window === budget.window &&
+    now >= known.start &&
+    now < known.end
+  )
+    return known;
+  const { start, end } = calendarWindow(budget.window, now);
+  const w = { window: budget.window, start, end };
+  calendarWindows.set(budget, w);
+  return w;
 }
 
 export function limitedUnits(limit: BudgetLimits): Unit[] {

@@ -1,7 +1,7 @@
 import { type Budget, ZERO } from '../../../budgets/budget.js';
+import { windowAt } from '../../../budgets/rules.js';
 import { closedFuse, type FuseRecord } from '../../fuse.js';
 import type { BudgetState } from '../../fuse-store.js';
-import { windowOf } from './wire.js';
 
 /**
  * A budget's last state seen in Redis (`seen`, undefined when never read), rolled
@@ -13,7 +13,7 @@ export function rolledForward(
   seen: BudgetState | undefined,
   now: number,
 ): BudgetState {
-  const w = windowOf(budget, now);
+  const w = windowAt(budget, now);
   if (seen === undefined)
     return {
       spent: { ...ZERO },

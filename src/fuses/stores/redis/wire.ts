@@ -17,32 +17,6 @@ export const RESERVATION_TTL_MS = 2 * LEASE_MS;
 /** An observed spend's id is kept this long, so a reconciled retry still finds it. */
 export const OBSERVED_TTL_MS = 24 * 60 * 60_000;
 
-/** Each budget's current calendar window, while it lasts (keyed by the window it was computed for). */
-const calendarWindows = new WeakMap<
-  Budget,
-  { window: Budget['window']; start: number; end: number }
->();
-
-/**
- * `windowAt`, remembered per budget while `now` stays in the window: a calendar
- * window in a time zone costs several `Intl` calls, and the store needs it for
- * every budget of every admission, settlement and reply.
- */
-export function windowOf(budget: Budget, now: number): { start: number; end: number } {
-  if (budget.window.kind === 'rolling') return windowAt(budget, now);
-  const known = calendarWindows.get(budget);
-  if (
-    known !== undefined &&
-    known.window === budget.window &&
-    now >= known.start &&
-    now < known.end
-  )
-    return known;
-  const w = windowAt(budget, now);
-  calendarWindows.set(budget, { window: budget.window, start: w.start, end: w.end });
-  return w;
-}
-
 /** A budget as the scripts take it: the current window's keys and numbers (see lua.ts). */
 export interface ScriptBudget {
   name: string;
@@ -119,7 +93,7 @@ export interface ReconcileReply {
 /** `budget` at `now`, with the keys of its current window under `prefix`. */
 export function scriptBudget(budget: Budget, now: number, prefix: string): ScriptBudget {
   const rolling = budget.window.kind === 'rolling';
-  const w = windowOf(budget, now);
+  const w = windowAt(budget, now);
   const label = windowLabel(budget.window);
   const bms = bucketSize(budget);
   const suffix = rolling ? `${budget.name}:${label}` : `${budget.name}:${label}:${w.start}`;
@@ -159,7 +133,7 @@ function amounts(values: string[]): Amounts {
 /** A state from a script; the window is the client's to know (time zones are resolved here). */
 export function parseState(s: WireState, budget: Budget | undefined, now: number): BudgetState {
   const [state, isolated, openedAt, openedInWindow, probesLeft, probesInFlight, trips] = s.f;
-  const w = budget ? windowOf(budget, now) : { start: 0, end: 0 };
+  const w = budget ? windowAt(budget, now) : { start: 0, end: 0 };
   const granted = s.g === undefined ? undefined : amounts(s.g);
   return {
     ...(granted !== undefined && (granted.tokens || granted.usd || granted.requests)
