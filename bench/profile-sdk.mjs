@@ -22,9 +22,11 @@ if (name === 'ai-sdk') {
   sdk = { label: s.label, ...(process.env.PROFILE_BARE ? s.bare : s.instrumented) };
 } else {
   sdk = await SDK_FACTORIES[name]();
-  if (!process.env.PROFILE_BARE)
-    for (const d of tf.instrumentation.getModuleDefinitions())
-      if (d.name === sdk.definition) d.patch.call(d, sdk.module, sdk.version);
+  // Loaded after the instrumentation, the SDK is patched already (its require hook): the bare
+  // run must unpatch it, or it profiles tokenfuse too.
+  const action = process.env.PROFILE_BARE ? 'unpatch' : 'patch';
+  for (const d of tf.instrumentation.getModuleDefinitions())
+    if (d.name === sdk.definition) d[action].call(d, sdk.module, sdk.version);
 }
 const now = () => performance.now();
 const loop = async (times) => {

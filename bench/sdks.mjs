@@ -21,12 +21,16 @@ function toggler(definitions, sdk) {
   const defs = definitions.filter((d) => d.name === sdk.definition);
   if (defs.length === 0)
     throw new Error(`bench: tokenfuse has no module definition for ${sdk.definition}`);
-  let on = false;
-  return (want) => {
+  // Loaded after the instrumentation, the SDK is patched already (its require hook): start
+  // from unpatched, or the bare arms' warm-up runs instrumented until the first switch.
+  let on = true;
+  const set = (want) => {
     if (want === on) return;
     for (const d of defs) (want ? d.patch : d.unpatch).call(d, sdk.module, sdk.version);
     on = want;
   };
+  set(false);
+  return set;
 }
 
 const noop = () => {};

@@ -12,7 +12,7 @@ import type { SdkResource } from '../../internal-types.js';
 import { genAiProviderName } from '../../pricing/providers.js';
 // Stainless SDKs share the APIPromise and Stream design: one hook serves both.
 import { apiPromiseFactory, openAIPromises } from '../openai/api-promise.js';
-import type { SdkAdapter } from '../sdk-adapter.js';
+import type { SdkAdapter, SdkRequest } from '../sdk-adapter.js';
 import { messagesAdapter } from './messages.js';
 import { ANTHROPIC_MODULE } from './module.js';
 import { ANTHROPIC_SUPPORT } from './support.js';
@@ -141,19 +141,21 @@ export const anthropicSdk: SdkAdapter<undefined> = {
     const sdkSpan = readable
       ? (options?.__span as { span?: unknown } | undefined)?.span
       : undefined;
-    return {
+    const request: SdkRequest = {
       body,
       headers: options?.headers,
       headersReadable: readable,
       client: client
         ? { baseURL: client.baseURL, apiKey: client.apiKey, object: client, provider: ANTHROPIC }
         : undefined,
-      ...(cloud ? { provider: cloud } : {}),
-      ...(cloud !== undefined && !namesPlatform(client!)
-        ? { providerIssue: 'provider_by_class_name' as const }
-        : {}),
-      ...(typeof sdkSpan === 'object' && sdkSpan !== null ? { sdkSpan } : {}),
     };
+    // Set only when present (no spread of a temporary object per call).
+    if (cloud !== undefined) {
+      request.provider = cloud;
+      if (!namesPlatform(client!)) request.providerIssue = 'provider_by_class_name';
+    }
+    if (typeof sdkSpan === 'object' && sdkSpan !== null) request.sdkSpan = sdkSpan;
+    return request;
   },
   rebuildArgs(args, body, headers) {
     const [, options, ...rest] = args as [unknown, { headers?: unknown } | undefined, ...unknown[]];

@@ -17,12 +17,16 @@ import {
 /**
  * Bedrock's Converse usage (`inputTokens` EXCLUDES `cacheReadInputTokens` and
  * `cacheWriteInputTokens`), read by the catalog's own Bedrock extractor, which sums them.
+ * Read as the provider's native (`default`) usage, the flavour that extractor has: every
+ * Bedrock usage reaches here in Converse's field names (InvokeModel's are mapped onto
+ * them), never OpenAI's, so the `chat` flavour only added a second catalog lookup and
+ * OpenAI's fields to check on every response.
  */
 export function fromConverseUsage(
   usage: unknown,
   catalogProvider: string | undefined,
 ): NormalizedUsage | undefined {
-  return isObject(usage) ? fromCatalogUsage(catalogProvider, 'chat', usage) : undefined;
+  return isObject(usage) ? fromCatalogUsage(catalogProvider, 'default', usage) : undefined;
 }
 
 /** Text of Converse content blocks (`[{ text }, …]`). */

@@ -37,7 +37,9 @@ function onStreamItem(item: unknown, state: StreamState): boolean {
   if (Array.isArray(candidates)) {
     // `i` counts the candidates that are objects, as `candidatesOf` does.
     let i = 0;
-    for (const candidate of candidates) {
+    // Index loops: this runs for every chunk, and `for…of` kept an iterator per loop.
+    for (let c = 0; c < candidates.length; c++) {
+      const candidate = candidates[c];
       if (!isObject(candidate)) continue;
       // Only the first candidate's text: the stream's cut-off counts one piece per delta.
       if (i === 0) {

@@ -40,7 +40,9 @@ const AsyncIteratorPrototype: object = Object.getPrototypeOf(
 /** What the caller iterates: each step goes straight to the observed iterator. */
 function delegating(observed: AsyncIterator<unknown>): AsyncIterableIterator<unknown> {
   const stream = Object.create(AsyncIteratorPrototype) as AsyncIterableIterator<unknown>;
-  stream.next = (...args: [] | [unknown]) => observed.next(...args);
+  // The observed iterator's `next()` takes no value (a generator's first `next(value)` is
+  // dropped anyway): no rest array and spread per chunk.
+  stream.next = () => observed.next();
   stream.return = (value?: unknown) =>
     observed.return ? observed.return(value) : Promise.resolve({ done: true, value });
   stream.throw = (err?: unknown) => (observed.throw ? observed.throw(err) : Promise.reject(err));

@@ -119,7 +119,10 @@ export function partsText(candidate: Record<string, any>): string {
   const parts = isObject(candidate.content) ? candidate.content.parts : undefined;
   if (!Array.isArray(parts)) return '';
   let text = '';
-  for (const p of parts) if (isObject(p) && typeof p.text === 'string') text += p.text;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (isObject(p) && typeof p.text === 'string') text += p.text;
+  }
   return text;
 }
 
@@ -129,7 +132,8 @@ export function candidatesOf(response: unknown): { text: string; reasons: (strin
   const reasons: (string | undefined)[] = [];
   const candidates = isObject(response) ? response.candidates : undefined;
   if (!Array.isArray(candidates)) return { text, reasons };
-  for (const candidate of candidates) {
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i];
     if (!isObject(candidate)) continue;
     // Only the first candidate's text: the stream's cut-off counts one piece per delta.
     if (reasons.length === 0) text = partsText(candidate);

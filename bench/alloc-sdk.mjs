@@ -1,0 +1,64 @@
+// Bytes allocated per call and per chunk by each SDK bare and with tokenfuse: a figure the
+// machine's load does not move, to decide with before timing (bench/sdks.mjs confirms).
+// The heap's growth over a block with no GC inside it (a young generation larger than a
+// block allocates), median of 7 rounds per arm; per chunk as the growth of 500-chunk streams
+// minus 50-chunk ones, over the 450 chunks between them. Spans the batch processor still
+// holds count as allocated, as they are.
+//
+//   cd bench && node --expose-gc --min-semi-space-size=256 --max-semi-space-size=1024 \
+//     alloc-sdk.mjs anthropic,bedrock
+//
+// Both semi-space flags: a young generation that starts small scavenges inside the blocks
+// (check with --trace-gc), and the growth is then what survived, not what was allocated.
+//
+// Names: those of BENCH_SDKS (openai-v4, openai, anthropic, google-genai, bedrock).
+import v8 from 'node:v8';
+import { tokenfuseArm } from './arms.mjs';
+import { SDK_FACTORIES } from './sdk-clients.mjs';
+
+if (typeof globalThis.gc !== 'function') throw new Error('bench: run with --expose-gc');
+const names = (process.argv[2] ?? 'openai,anthropic,google-genai,bedrock').split(',');
+const { tf } = await tokenfuseArm();
+const now = () => performance.now();
+const heap = () => v8.getHeapStatistics().used_heap_size;
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Heap growth over `times` runs of `fn`, from a collected heap. */
+async function grown(times, fn) {
+  globalThis.gc();
+  const h = heap();
+  for (let i = 0; i < times; i++) await fn();
+  return heap() - h;
+}
+
+for (const name of names) {
+  const sdk = await SDK_FACTORIES[name]();
+  // Loaded after the instrumentation, the SDK is patched already (its require hook).
+  const defs = tf.instrumentation.getModuleDefinitions().filter((d) => d.name === sdk.definition);
+  let on = true;
+  const set = (want) => {
+    if (want === on) return;
+    for (const d of defs) (want ? d.patch : d.unpatch).call(d, sdk.module, sdk.version);
+    on = want;
+  };
+  const out = { bare: { call: [], chunk: [] }, tokenfuse: { call: [], chunk: [] } };
+  for (let round = 0; round < 7; round++) {
+    for (const arm of ['bare', 'tokenfuse']) {
+      set(arm === 'tokenfuse');
+      for (let i = 0; i < 30; i++) await sdk.call();
+      await sdk.stream(500, now);
+      await sdk.stream(50, now);
+      out[arm].call.push((await grown(100, sdk.call)) / 100);
+      const long = await grown(4, () => sdk.stream(500, now));
+      const short = await grown(4, () => sdk.stream(50, now));
+      out[arm].chunk.push((long - short) / (4 * 450));
+    }
+  }
+  const [c0, c1] = [median(out.bare.call), median(out.tokenfuse.call)];
+  const [k0, k1] = [median(out.bare.chunk), median(out.tokenfuse.chunk)];
+  console.log(
+    `${sdk.label}: per call bare ${c0.toFixed(0)} B, tokenfuse adds ${(c1 - c0).toFixed(0)} B; ` +
+      `per chunk bare ${k0.toFixed(0)} B, tokenfuse adds ${(k1 - k0).toFixed(0)} B`,
+  );
+}
+process.exit(0);
