@@ -13,6 +13,11 @@
 //
 //   cd bench && node --expose-gc ai-sdk-layers.mjs
 //   BENCH_ROUNDS=60 node --expose-gc ai-sdk-layers.mjs
+//   node --expose-gc --max-semi-space-size=128 ai-sdk-layers.mjs alloc
+//
+// `alloc`: bytes allocated per call and per chunk instead of time, which a busy machine
+// does not blur: the heap grown over a block of calls (or of 500- minus 50-part streams)
+// with no collection inside it (a block a GC ran in is dropped), median of the blocks.
 //
 // BENCH_ROUNDS, BENCH_CALLS, BENCH_STREAMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS,
 // BENCH_WARMUP, BENCH_SEED and BENCH_CLOCK as for run.mjs.
@@ -60,6 +65,58 @@ const arms = [
   arm('identity hop', s.through(hop), 0),
   arm('tokenfuse', s.instrumented, 1),
 ];
+if (process.argv[2] === 'alloc') {
+  await allocations(arms.filter((a) => a.name !== 'bare B'));
+  process.exit(0);
+}
+
+/** Bytes allocated per call and per chunk, arm by arm, in interleaved blocks. */
+async function allocations(list) {
+  const v8 = await import('node:v8');
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  let gcs = 0;
+  new PerformanceObserver((l) => {
+    gcs += l.getEntries().length;
+  }).observe({ entryTypes: ['gc'] });
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  const used = () => v8.getHeapStatistics().used_heap_size;
+  const none = () => 0;
+  const blocks = {
+    call: { per: 300, run: (a) => a.call() },
+    chunk: {
+      per: 4 * (env.long - env.short),
+      run: async (a) => {
+        await a.stream(env.long, none);
+        await a.stream(env.short, none);
+      },
+    },
+  };
+  for (const [kind, { per, run }] of Object.entries(blocks)) {
+    const n = kind === 'call' ? per : 4;
+    const bytes = new Map(list.map((a) => [a, []]));
+    for (const a of list) for (let i = 0; i < 10 * n; i++) await run(a);
+    for (let r = 0; r < Math.min(env.rounds, 30); r++) {
+      for (const a of list) {
+        globalThis.gc?.();
+        await settle();
+        const g0 = gcs;
+        const h0 = used();
+        for (let i = 0; i < n; i++) await run(a);
+        const h1 = used();
+        await settle();
+        if (gcs === g0) bytes.get(a).push((h1 - h0) / per);
+      }
+    }
+    for (const a of list) {
+      const xs = bytes.get(a).sort((x, y) => x - y);
+      const med = xs.length ? xs[Math.floor(xs.length / 2)].toFixed(0) : 'no block without a GC';
+      console.log(`${kind.padEnd(5)} ${a.name.padEnd(17)} ${med} bytes (${xs.length} blocks)`);
+    }
+  }
+}
+
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
