@@ -361,7 +361,9 @@ async function aiSdk(tokenfuse) {
       );
     },
   });
-  return { label, bare: side(bareModel), instrumented: side(wrapped) };
+  // `through(middleware)`: the same model under another middleware (bench/ai-sdk-layers.mjs).
+  const through = (middleware) => side(ai.wrapLanguageModel({ model: bareModel, middleware }));
+  return { label, bare: side(bareModel), instrumented: side(wrapped), through };
 }
 
 /** Every SDK by the name BENCH_SDKS uses. */

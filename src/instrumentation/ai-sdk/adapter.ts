@@ -48,7 +48,9 @@ export function aiSdkAdapter(provider: string | undefined): SdkAdapter<undefined
         headers,
         // The AI SDK passes headers as a plain record (`Record<string, string | undefined>`).
         headersReadable: headers === undefined || isPlainObject(headers),
-        client: { baseURL: undefined, apiKey: undefined, object: model },
+        // No client: a model has no API key or default headers the wrapper could read
+        // (its provider package keeps them to itself), and the model names its provider.
+        client: undefined,
         provider: providerOfModel(model.provider, provider),
       };
     },

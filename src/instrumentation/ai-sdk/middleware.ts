@@ -70,6 +70,25 @@ function markAiSdkSpanCovered(): void {
     markCovered(parent as never);
 }
 
+type ModelMethod = 'doGenerate' | 'doStream' | 'doEmbed';
+
+/**
+ * What the wrapper calls for each method: the wrapped model's own, not the middleware's
+ * `doGenerate` (the wrapper may send other params: attribution headers stripped). Made
+ * once, not per call.
+ */
+const ORIGINALS: Record<ModelMethod, (this: ModelLike, params: unknown) => unknown> = {
+  doGenerate(params) {
+    return this.doGenerate!(params);
+  },
+  doStream(params) {
+    return this.doStream!(params);
+  },
+  doEmbed(params) {
+    return this.doEmbed!(params);
+  },
+};
+
 /** @internal the middleware over a runner found per call (`undefined`: send untouched). */
 export function createAiSdkMiddleware(
   runner: () => CallRunner | undefined,
@@ -81,7 +100,7 @@ export function createAiSdkMiddleware(
 
   const run = (
     site: CallSite,
-    method: 'doGenerate' | 'doStream' | 'doEmbed',
+    method: ModelMethod,
     untouched: () => PromiseLike<any>,
     params: unknown,
     model: ModelLike,
@@ -96,12 +115,7 @@ export function createAiSdkMiddleware(
       diag.error('tokenfuse: the AI SDK middleware failed; calling the model untouched', err);
       return Promise.resolve(untouched());
     }
-    // The wrapped model is called directly, not through `untouched`: the wrapper
-    // may send other params (attribution headers stripped).
-    const original = function (this: ModelLike, p: unknown) {
-      return this[method]!(p);
-    };
-    return Promise.resolve(target.callThrough(site, model, original, [params]));
+    return Promise.resolve(target.callThrough(site, model, ORIGINALS[method], [params]));
   };
 
   return {

@@ -50,6 +50,13 @@ function textOf(content: unknown): string {
   return text;
 }
 
+function writeLanguageModelAttributes(target: Attributes, body: AiSdkBody): void {
+  const p = body?.params;
+  if (typeof p?.maxOutputTokens === 'number' && Number.isFinite(p.maxOutputTokens))
+    target[ATTR.requestMaxTokens] = p.maxOutputTokens;
+  if (typeof p?.temperature === 'number') target[ATTR.requestTemperature] = p.temperature;
+}
+
 /** `generateText`, `streamText`, `generateObject`, `streamObject` (one model call each step). */
 export const languageModelAdapter: OperationAdapter<AiSdkBody> = {
   api: 'ai-sdk.language-model',
@@ -57,12 +64,11 @@ export const languageModelAdapter: OperationAdapter<AiSdkBody> = {
   model: (body) => body?.modelId,
   requestAttributes(body) {
     const attributes: Attributes = {};
-    const p = body?.params;
-    if (typeof p?.maxOutputTokens === 'number' && Number.isFinite(p.maxOutputTokens))
-      attributes[ATTR.requestMaxTokens] = p.maxOutputTokens;
-    if (typeof p?.temperature === 'number') attributes[ATTR.requestTemperature] = p.temperature;
+    writeLanguageModelAttributes(attributes, body);
     return attributes;
   },
+  // Into the call's own attributes: no object per call to copy.
+  writeRequestAttributes: writeLanguageModelAttributes,
   requestServiceTier: () => undefined,
   prepareBody: (body) => ({ body, injectedUsage: false }),
   maxOutputTokens: (body) => maxOutput(body?.params),
@@ -127,6 +133,7 @@ export const embeddingModelAdapter: OperationAdapter<AiSdkBody> = {
   operation: 'embeddings',
   model: (body) => body?.modelId,
   requestAttributes: () => ({}),
+  writeRequestAttributes: () => undefined,
   requestServiceTier: () => undefined,
   prepareBody: (body) => ({ body, injectedUsage: false }),
   maxOutputTokens: () => ({ kind: 'set', tokens: 0 }),

@@ -19,7 +19,9 @@ function isObj(value: unknown): value is Obj {
 /** Cache writes a provider reports only in its metadata (Anthropic's, through `@ai-sdk/anthropic`). */
 function metadataCacheWrite(r: UsageReader, metadata: unknown): number {
   if (!isObj(metadata)) return 0;
-  for (const [provider, entry] of Object.entries(metadata)) {
+  // `for…in`, not `Object.entries`: no array per call (every OpenAI result has metadata).
+  for (const provider in metadata) {
+    const entry = metadata[provider];
     if (isObj(entry) && entry.cacheCreationInputTokens != null)
       return r.count(`${provider}.cacheCreationInputTokens`, entry.cacheCreationInputTokens);
   }
