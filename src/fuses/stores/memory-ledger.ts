@@ -1,20 +1,30 @@
 import { type Amounts, type Budget, UNITS, ZERO } from '../../budgets/budget.js';
 import { bucketSize } from '../../budgets/rules.js';
 import { calendarWindow } from '../../budgets/window.js';
+import type { FuseRecord } from '../fuse.js';
 import type { AccountSnapshot, Ledger, ReservationEntry } from './ledger.js';
+import type { MarksHolder } from './threshold-marks.js';
 
 interface Bucket {
   start: number;
   amounts: Amounts;
 }
 
-export interface Account {
+/**
+ * One budget's record in the in-memory store: its window's numbers, and beside them
+ * its fuse and threshold marks (kept here by the store), so that a call finds all
+ * of a budget with one lookup, and a settlement, holding the record since the
+ * admission, with none.
+ */
+export interface Account extends MarksHolder {
   windowStart: number;
   windowEnd: number;
   spent: Amounts;
   reserved: Amounts;
   /** Rolling windows only. */
-  buckets?: Bucket[];
+  buckets?: Bucket[] | undefined;
+  /** The budget's fuse (the store's; undefined until the store first needs one). */
+  fuse?: FuseRecord | undefined;
   /**
    * Set when the ledger lets go of the account ({@link MemoryLedger.forget}): one held
    * since an admission is then no longer the budget's (see {@link MemoryLedger.held}).
@@ -199,7 +209,11 @@ export class MemoryLedger implements Ledger {
     this.accounts.delete(budget.name);
   }
 
-  private account(budget: Budget, now: number): Account {
+  /**
+   * The budget's record as it is, not rolled to any time (created with bounds the
+   * next read replaces): for what the store keeps beside the numbers, its fuse.
+   */
+  record(budget: Budget): Account {
     let a = this.accounts.get(budget.name);
     if (a === undefined) {
       const rolling = budget.window.kind === 'rolling';
@@ -209,11 +223,17 @@ export class MemoryLedger implements Ledger {
         windowEnd: rolling ? Number.POSITIVE_INFINITY : 0,
         spent: { ...ZERO },
         reserved: { ...ZERO },
-        ...(rolling ? { buckets: [] } : {}),
+        buckets: rolling ? [] : undefined,
+        fuse: undefined,
+        marks: undefined,
       };
       this.accounts.set(budget.name, a);
     }
-    return this.roll(a, budget, now);
+    return a;
+  }
+
+  private account(budget: Budget, now: number): Account {
+    return this.roll(this.record(budget), budget, now);
   }
 
   /** The account brought to the window containing `now`, in place (it stays the budget's). */
