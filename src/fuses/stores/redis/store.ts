@@ -12,6 +12,7 @@ import type {
   ManualNote,
   ObserveRequest,
   ReadOutcome,
+  SeenClosed,
   SettleOutcome,
   SettleRequest,
   StoreListener,
@@ -57,6 +58,8 @@ import {
  */
 export class RedisFuseStore implements FuseStore {
   readonly shared = true;
+  /** Its fast path (leases, or the local store while Redis is away) notes each value as its full path would. */
+  readonly notesPerValue = true;
   private readonly options: RedisLedgerOptions;
   private readonly connection: LedgerConnection;
   /** The connection's client (its `status` is what suites watch). */
@@ -157,11 +160,16 @@ export class RedisFuseStore implements FuseStore {
    * The board's synchronous fast path: from this replica's leases, or while Redis is away
    * by the local store's, as {@link admit} would decide; undefined: {@link admit} decides.
    */
-  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
+  admitClear(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): unknown {
     if (this.connection.starting !== undefined) return undefined;
     const ticket: Ticket | undefined =
-      this.leases?.admitClear(budgets, amounts, now) ??
-      this.reconciler.admitClear(budgets, amounts, now);
+      this.leases?.admitClear(budgets, amounts, now, seen) ??
+      this.reconciler.admitClear(budgets, amounts, now, seen);
     if (ticket !== undefined) this.inFlight.admitted(ticket);
     return ticket;
   }
@@ -223,7 +231,12 @@ export class RedisFuseStore implements FuseStore {
       return undefined;
     }
     if (ticket.kind === 'lease') {
-      const settled = this.leases!.settle(ticket, request.actual, request.quiet === true);
+      const settled = this.leases!.settle(
+        ticket,
+        request.actual,
+        request.quiet === true,
+        request.seen,
+      );
       return settled === undefined ? undefined : this.inFlight.track(settled);
     }
     const actual = UNITS.map((u) => request.actual[u]);
