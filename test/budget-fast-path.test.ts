@@ -169,6 +169,29 @@ describe('the fast path against the full path', () => {
   });
 });
 
+describe("a rolling window's values", () => {
+  it('are kept until their window has ended and forgotten at most a second after, however often they are used', () => {
+    for (const b of [boardOf(true), boardOf(false)]) {
+      const tracked = () =>
+        b.board.perValueSummaries(10).find((s) => s.budget.name === 'per-user-10m')!.counts.tracked;
+      b.run('a', 1); // a's window ends at T0 + 10m
+      b.advance(100);
+      b.run('b', 1); // b's at T0 + 100 ms + 10m
+      b.advance(800);
+      b.run('a', 1); // a's moves to T0 + 900 ms + 10m; a keeps its place before b (less than a second on)
+      b.advance(10 * 60_000 - 900 + 99); // T0 + 10m + 99 ms: neither has ended
+      expect(tracked()).toBe(2);
+      b.advance(101); // T0 + 10m + 200 ms: b's has ended; it waits behind a, whose has not
+      expect(tracked()).toBe(2);
+      b.advance(700); // T0 + 10m + 900 ms: a's ends now, b's 800 ms ago: both go
+      expect(tracked()).toBe(0);
+      // Used again, a value starts afresh.
+      b.run('a', 1);
+      expect(tracked()).toBe(1);
+    }
+  });
+});
+
 describe('a store whose fast path does not note per-value budgets', () => {
   it('takes the full path for calls that match one, and its summaries are the same', () => {
     const quiet = boardOf(true, false);

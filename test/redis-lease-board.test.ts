@@ -5,8 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
+import { FuseBoard } from '../src/fuses/fuse-board.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { createTokenfuse, type ThresholdEvent, type Tokenfuse } from '../src/index.js';
+import { PriceBook } from '../src/pricing/price-book.js';
 import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
 import { RedisServer } from './helpers/redis.js';
 
@@ -175,5 +177,80 @@ describe('lease settlements', () => {
       await store.close();
     }
     expect(await inRedis(prefix)).toEqual([400, 0]);
+  });
+});
+
+describe('per-value budgets on leases', () => {
+  it("the fast path notes each value as the full path would: the same decisions and summaries, call for call, with no round trip once a value's lease is held", async () => {
+    const boardOn = (fast: boolean) => {
+      const store = new RedisFuseStore(
+        resolveConfig(
+          {
+            ledger: {
+              store: 'redis',
+              url: redis.url,
+              keyPrefix: `tf-lease-pv-${process.pid}-${++prefixes}:`,
+              leases: true,
+            },
+          },
+          { env: {} },
+        ).ledger,
+      );
+      // The reference: no fast path, every call through the store's admit.
+      if (!fast) Object.defineProperty(store, 'admitClear', { value: undefined });
+      const fullPath = vi.spyOn(store, 'admit');
+      const board = new FuseBoard({
+        budgets: [
+          normalizeBudget({
+            name: 'per-user',
+            per: 'user',
+            window: 'day',
+            limit: { tokens: 100_000 },
+          }),
+        ],
+        policies: [],
+        prices: new PriceBook(),
+        store,
+      });
+      return { board, store, fullPath };
+    };
+    const fast = boardOn(true);
+    const full = boardOn(false);
+    const users = ['a', 'b', 'a', 'a', 'c', 'b', 'a', 'c', 'a'];
+    let sync = 0;
+    /** Per call, whether the fast board's store was asked to admit (the full path). */
+    const viaAdmit: boolean[] = [];
+    try {
+      for (const [i, user] of users.entries()) {
+        const answers: string[] = [];
+        for (const b of [fast, full]) {
+          const asked = b.fullPath.mock.calls.length;
+          const pending = b.board.admit({ ...call, tags: { user } });
+          if (b === fast) viaAdmit.push(b.fullPath.mock.calls.length > asked);
+          if (b === fast && !isPromise(pending)) sync++;
+          const r = await pending;
+          if (!('admitted' in r)) throw new Error(`blocked: ${r.blocked.message}`);
+          const { budgets, reserved } = r.admitted;
+          answers.push(budgets.map((x, j) => `${x.name}:${reserved[j]!.tokens}`).join());
+          b.board.settle(r.admitted, { tokens: 1000 * (i + 1), usd: 0 });
+        }
+        expect(answers).toEqual([`per-user[${user}]:150`, `per-user[${user}]:150`]);
+        expect(fast.board.perValueSummaries(10)).toEqual(full.board.perValueSummaries(10));
+      }
+      // a: 1 + 3 + 4 + 7 + 9 thousand tokens; b: 2 + 6; c: 5 + 8, of 100,000 each.
+      expect(fast.board.perValueSummaries(10)[0]!.top).toEqual([
+        { key: 'a', utilization: 0.24 },
+        { key: 'c', utilization: 0.13 },
+        { key: 'b', utilization: 0.08 },
+      ]);
+      // The first call of each value leases room through admit (a round trip); the rest
+      // were decided on the fast path from the lease, synchronously.
+      expect(viaAdmit).toEqual(users.map((u, i) => users.indexOf(u) === i));
+      expect(sync).toBe(users.length - 3);
+      expect(full.fullPath.mock.calls.length).toBeGreaterThanOrEqual(users.length);
+    } finally {
+      await fast.store.close();
+      await full.store.close();
+    }
   });
 });

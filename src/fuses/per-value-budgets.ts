@@ -20,26 +20,50 @@ interface ValueEntry {
   budget: Budget;
   /** When it may be forgotten: its calendar window's end, or a rolling window after its last call. */
   expires: number;
+  /**
+   * Its place in the template's order: {@link expires} when the value was last put at
+   * the end. A rolling window's expiry moves on every call; the value moves to the end
+   * only once its expiry is {@link REQUEUE_MS} past this, not on every call.
+   */
+  queued: number;
   /** End of the calendar window its numbers are of (Infinity for rolling windows). */
   windowEnd: number;
   /** Settled spend over limit, highest unit, as last seen. */
   utilization: number;
   /** Fuse open or half-open, as last seen. */
   open: boolean;
+  /** The registry keeping it. */
+  registry: PerValueBudgets;
+}
+
+/**
+ * A value's budget's `instance`, as this registry creates it: with the value's entry
+ * while the value is kept, so that a store's answer is noted in it without a lookup.
+ */
+interface KeptInstance {
+  budget: string;
+  key: string;
+  entry: ValueEntry | undefined;
+}
+
+/** The entry of a value's budget, if it is `registry`'s and still kept. */
+function keptEntry(budget: Budget, registry: PerValueBudgets): ValueEntry | undefined {
+  const entry = (budget.instance as KeptInstance | undefined)?.entry;
+  return entry?.registry === registry ? entry : undefined;
 }
 
 /** A per-value budget and its values. */
 interface Template {
   budget: Budget;
-  /** In order of expiry: a value is moved to the end when its expiry moves. */
+  /** In order of `queued` (see {@link ValueEntry.queued}). */
   values: Map<string, ValueEntry>;
   /** The calendar window values are being created in (rolling: unused). */
   window: { start: number; end: number };
   unkeyed: number;
   /**
-   * No value expires before this: the first value's expiry when last swept, lowered by
-   * any value created since. Values are in order of expiry (a value whose expiry moves
-   * goes to the end, past the others'), so a call before it has nothing to sweep.
+   * No value expires before this: the first value's `queued` when last swept, lowered
+   * by any value created since. Values are in order of `queued`, and a value's expiry
+   * is never before it, so a call before it has nothing to sweep.
    */
   quietUntil: number;
 }
@@ -63,6 +87,13 @@ export interface PerValueSummary {
   unkeyed: number;
 }
 
+/**
+ * How far a value's expiry may run ahead of its place in the order before it is moved
+ * to the end: a rolling window's value may be forgotten up to this late, and moves at
+ * most once per this long, not on every call.
+ */
+const REQUEUE_MS = 1_000;
+
 /** Expired values looked at per call (amortised eviction: a call never waits for a full sweep). */
 const SWEEP_PER_CALL = 32;
 /** …and per metrics collection. */
@@ -71,8 +102,6 @@ const SWEEP_PER_COLLECTION = 10_000;
 /** Every per-value budget's values, for one board. */
 export class PerValueBudgets {
   private readonly templates = new Map<string, Template>();
-  /** Each value's entry by its budget, while the value is kept: what a store's answer is noted in. */
-  private readonly entries = new WeakMap<Budget, ValueEntry>();
 
   constructor(
     budgets: readonly Budget[],
@@ -158,7 +187,7 @@ export class PerValueBudgets {
 
   private note(budget: Budget, spent: Readonly<Amounts>, open: boolean, windowEnd: number): void {
     // Only a value still kept (not one forgotten since, nor another board's).
-    const entry = this.entries.get(budget);
+    const entry = keptEntry(budget, this);
     if (entry === undefined) return;
     entry.utilization = settledUtilization(budget.limit, spent);
     entry.open = open;
@@ -190,7 +219,7 @@ export class PerValueBudgets {
     return [...this.templates.values()].map((t) => t.budget);
   }
 
-  /** A value's entry, created on first sight; moved to the end when its expiry moves. */
+  /** A value's entry, created on first sight; its expiry moved on, and its place when that is far. */
   private touch(t: Template, key: string, now: number): ValueEntry {
     const expires = this.expiry(t, now);
     let entry = t.values.get(key);
@@ -198,18 +227,23 @@ export class PerValueBudgets {
       entry = {
         budget: instanceBudget(t.budget, key),
         expires,
+        queued: expires,
         windowEnd: t.budget.window.kind === 'rolling' ? Number.POSITIVE_INFINITY : t.window.end,
         utilization: 0,
         open: false,
+        registry: this,
       };
       t.values.set(key, entry);
-      this.entries.set(entry.budget, entry);
+      (entry.budget.instance as KeptInstance).entry = entry;
       if (expires < t.quietUntil) t.quietUntil = expires;
       this.hooks.created(entry.budget);
     } else if (entry.expires !== expires) {
       entry.expires = expires;
-      t.values.delete(key);
-      t.values.set(key, entry);
+      if (expires - entry.queued > REQUEUE_MS || expires < entry.queued) {
+        entry.queued = expires;
+        t.values.delete(key);
+        t.values.set(key, entry);
+      }
     }
     return entry;
   }
@@ -231,8 +265,8 @@ export class PerValueBudgets {
     let looked = 0;
     let next = Number.POSITIVE_INFINITY;
     for (const [key, entry] of t.values) {
-      if (entry.expires > now) {
-        next = entry.expires;
+      if (entry.queued > now) {
+        next = entry.queued;
         break;
       }
       if (looked++ >= limit) {
@@ -240,17 +274,24 @@ export class PerValueBudgets {
         next = now;
         break;
       }
+      if (entry.expires > now) {
+        // Used since it was queued, and not yet moved (less than REQUEUE_MS since): the
+        // values behind it wait for it, at most that long.
+        next = entry.expires;
+        break;
+      }
       const s = this.hooks.peek(entry.budget, now);
       const busy = s.reserved.tokens > 0 || s.reserved.usd > 0 || s.reserved.requests > 0;
       if (busy || s.fuse.isolated) {
         // Kept another window: to the end, past which this loop stops.
         entry.expires = Math.max(now + 1, this.expiry(t, now));
+        entry.queued = entry.expires;
         t.values.delete(key);
         t.values.set(key, entry);
         continue;
       }
       t.values.delete(key);
-      this.entries.delete(entry.budget);
+      (entry.budget.instance as KeptInstance).entry = undefined;
       gone.push(entry.budget);
     }
     t.quietUntil = next;

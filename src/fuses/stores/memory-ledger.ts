@@ -1,25 +1,48 @@
 import { type Amounts, type Budget, UNITS, ZERO } from '../../budgets/budget.js';
 import { bucketSize } from '../../budgets/rules.js';
 import { calendarWindow } from '../../budgets/window.js';
+import type { FuseRecord } from '../fuse.js';
 import type { AccountSnapshot, Ledger, ReservationEntry } from './ledger.js';
+import type { MarksHolder } from './threshold-marks.js';
 
 interface Bucket {
   start: number;
   amounts: Amounts;
 }
 
-export interface Account {
+/**
+ * One budget's record in the in-memory store: its window's numbers, and beside them
+ * its fuse and threshold marks (kept here by the store), so that a call finds all
+ * of a budget with one lookup, and a settlement, holding the record since the
+ * admission, with none.
+ */
+export interface Account extends MarksHolder {
   windowStart: number;
   windowEnd: number;
   spent: Amounts;
   reserved: Amounts;
   /** Rolling windows only. */
-  buckets?: Bucket[];
+  buckets?: Bucket[] | undefined;
+  /** Rolling windows: when the first bucket leaves the window (Infinity: no bucket), read instead of it. */
+  drops: number;
+  /** The ledger keeping it. */
+  ledger: MemoryLedger;
+  /** The budget's fuse (the store's; undefined until the store first needs one). */
+  fuse?: FuseRecord | undefined;
   /**
    * Set when the ledger lets go of the account ({@link MemoryLedger.forget}): one held
    * since an admission is then no longer the budget's (see {@link MemoryLedger.held}).
    */
   gone?: true;
+}
+
+/**
+ * A value's budget's `instance` (src/budgets/per-value.ts), holding the value's record
+ * in the ledger that last looked it up: a value's budget is its board's own, and a
+ * board has one store.
+ */
+interface HeldInstance {
+  account?: Account | undefined;
 }
 
 // Unrolled: it runs for every budget of every call.
@@ -114,6 +137,7 @@ export class MemoryLedger implements Ledger {
       if (last === undefined || last.start !== start) {
         last = { start, amounts: { ...ZERO } };
         a.buckets.push(last);
+        if (a.drops === Number.POSITIVE_INFINITY) a.drops = start + bucketMs;
       }
       add(last.amounts, actual);
     }
@@ -129,8 +153,10 @@ export class MemoryLedger implements Ledger {
     const a = this.account(budget, now);
     if (budget.window.kind !== 'rolling' && a.windowStart !== windowStart) return;
     add(a.spent, spent);
-    if (a.buckets)
+    if (a.buckets) {
       a.buckets.push({ start: now - (now % bucketSize(budget)), amounts: { ...spent } });
+      firstDrop(a, budget);
+    }
   }
 
   /**
@@ -189,6 +215,7 @@ export class MemoryLedger implements Ledger {
       if (UNITS.some((u) => share[u] > 0)) place(entry.at, share);
     });
     if (UNITS.some((u) => atNow[u] > 0)) place(now, atNow);
+    firstDrop(a, budget);
     return added;
   }
 
@@ -199,7 +226,17 @@ export class MemoryLedger implements Ledger {
     this.accounts.delete(budget.name);
   }
 
-  private account(budget: Budget, now: number): Account {
+  /**
+   * The budget's record as it is, not rolled to any time (created with bounds the
+   * next read replaces): for what the store keeps beside the numbers, its fuse.
+   */
+  record(budget: Budget): Account {
+    // A value's budget holds its record: no lookup among the values'.
+    const instance = budget.instance as HeldInstance | undefined;
+    if (instance !== undefined) {
+      const held = instance.account;
+      if (held !== undefined && held.ledger === this && held.gone !== true) return held;
+    }
     let a = this.accounts.get(budget.name);
     if (a === undefined) {
       const rolling = budget.window.kind === 'rolling';
@@ -209,21 +246,33 @@ export class MemoryLedger implements Ledger {
         windowEnd: rolling ? Number.POSITIVE_INFINITY : 0,
         spent: { ...ZERO },
         reserved: { ...ZERO },
-        ...(rolling ? { buckets: [] } : {}),
+        buckets: rolling ? [] : undefined,
+        drops: Number.POSITIVE_INFINITY,
+        fuse: undefined,
+        marks: undefined,
+        ledger: this,
       };
       this.accounts.set(budget.name, a);
     }
-    return this.roll(a, budget, now);
+    if (instance !== undefined) instance.account = a;
+    return a;
+  }
+
+  private account(budget: Budget, now: number): Account {
+    return this.roll(this.record(budget), budget, now);
   }
 
   /** The account brought to the window containing `now`, in place (it stays the budget's). */
   private roll(a: Account, budget: Budget, now: number): Account {
     if (budget.window.kind === 'rolling') {
       a.windowStart = now - budget.window.durationMs;
+      // Most calls: no bucket has left the window, and the buckets are not read.
+      if (a.windowStart < a.drops) return a;
       const buckets = a.buckets!;
       while (buckets.length > 0 && buckets[0]!.start + bucketSize(budget) <= a.windowStart) {
         add(a.spent, buckets.shift()!.amounts, -1);
       }
+      firstDrop(a, budget);
       const spent = a.spent;
       if (spent.tokens < 1e-9) spent.tokens = 0;
       if (spent.usd < 1e-9) spent.usd = 0;
@@ -240,4 +289,10 @@ export class MemoryLedger implements Ledger {
     }
     return a;
   }
+}
+
+/** Sets a rolling window's {@link Account.drops} from its buckets. */
+function firstDrop(a: Account, budget: Budget): void {
+  const first = a.buckets?.[0];
+  a.drops = first === undefined ? Number.POSITIVE_INFINITY : first.start + bucketSize(budget);
 }

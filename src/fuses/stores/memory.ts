@@ -17,7 +17,7 @@ import type {
   Transition,
 } from '../fuse-store.js';
 import { type Account, MemoryLedger } from './memory-ledger.js';
-import { NONE_CROSSED, ThresholdMarks } from './threshold-marks.js';
+import { crossThresholds, NONE_CROSSED } from './threshold-marks.js';
 
 /** What an admission holds in the in-memory store. */
 interface MemoryTicket {
@@ -49,11 +49,10 @@ const NO_AMOUNTS: readonly Amounts[] = Object.freeze([]);
 export class MemoryFuseStore implements FuseStore {
   readonly shared = false;
   readonly notesPerValue = true;
+  /** Each budget's record: its numbers, fuse and threshold marks in one (see `Account`). */
   private readonly ledger = new MemoryLedger();
-  private readonly fuses = new Map<string, FuseRecord>();
   /** Raises by hand (`control(…, 'raise')`), per budget, for the window they were made in. */
   private readonly grants = new Map<string, { windowStart: number; amounts: Amounts }>();
-  private readonly marks = new ThresholdMarks();
 
   admit(request: AdmitRequest): AdmitOutcome {
     const { now } = request;
@@ -68,7 +67,7 @@ export class MemoryFuseStore implements FuseStore {
       now,
     );
     request.entries.forEach(({ budget }, i) => {
-      this.fuses.set(budget.name, call.fuses[i]!);
+      this.ledger.record(budget).fuse = call.fuses[i]!;
     });
     const states = snapshots.map((s, i) =>
       this.granted(request.entries[i]!.budget, { ...s, fuse: { ...call.decided[i]! } }, now),
@@ -112,10 +111,10 @@ export class MemoryFuseStore implements FuseStore {
     let unseen = false;
     for (let i = 0; i < n; i++) {
       const budget = budgets[i]!;
-      const fuse = this.fuses.get(budget.name);
+      const a = this.ledger.live(budget, now);
+      const fuse = a.fuse;
       if (fuse === undefined) unseen = true;
       else if (fuse.state !== 'closed' || fuse.isolated) return undefined;
-      const a = this.ledger.live(budget, now);
       if (!hasRoom(budget.limit, a) || !fits(budget.limit, a, amounts)) return undefined;
       accounts[i] = a;
     }
@@ -123,7 +122,7 @@ export class MemoryFuseStore implements FuseStore {
     for (let i = 0; i < n; i++) {
       const budget = budgets[i]!;
       const a = accounts[i]!;
-      if (unseen && !this.fuses.has(budget.name)) this.fuses.set(budget.name, closedFuse());
+      if (unseen && a.fuse === undefined) a.fuse = closedFuse();
       // What the full path's answer reports: the numbers before this call's reservation.
       if (seen !== undefined && budget.instance !== undefined) seen(budget, a.spent, a.windowEnd);
       windowStarts[i] = this.ledger.reserveLive(a, amounts);
@@ -160,9 +159,9 @@ export class MemoryFuseStore implements FuseStore {
         now,
         ticket.accounts?.[i],
       );
-      const c = this.crossThresholds(budget, account, now);
+      const c = this.cross(account, budget, account, now);
       if (quiet) {
-        const fuse = this.fuses.get(budget.name);
+        const fuse = account.fuse;
         const instance = budget.instance !== undefined;
         // Nothing to report, and a settle step that changes nothing.
         quiet =
@@ -224,8 +223,8 @@ export class MemoryFuseStore implements FuseStore {
   /** Starts a budget from numbers seen elsewhere (a shared store's last read). */
   seed(budget: Budget, state: BudgetState, now: number): void {
     this.ledger.seed(budget, now, state.spent, state.windowStart);
-    if (!this.fuses.has(budget.name))
-      this.fuses.set(budget.name, { ...state.fuse, probesInFlight: 0 });
+    const record = this.ledger.record(budget);
+    if (record.fuse === undefined) record.fuse = { ...state.fuse, probesInFlight: 0 };
   }
 
   /**
@@ -247,7 +246,7 @@ export class MemoryFuseStore implements FuseStore {
     const snapshot = this.ledger.read(budget, now);
     const current = snapshot.windowStart;
     this.step(budget, { type: 'roll', windowStart: current }, now, transitions);
-    this.crossThresholds(budget, snapshot, now);
+    this.cross(this.ledger.live(budget, now), budget, snapshot, now);
     // Spend recorded without a call of this process: it trips, it frees no probe.
     const fuse = this.step(
       budget,
@@ -336,11 +335,7 @@ export class MemoryFuseStore implements FuseStore {
   }
 
   forget(budgets: readonly Budget[]): void {
-    for (const budget of budgets) {
-      this.ledger.forget(budget);
-      this.fuses.delete(budget.name);
-      this.marks.forget(budget);
-    }
+    for (const budget of budgets) this.ledger.forget(budget);
   }
 
   async close(): Promise<void> {}
@@ -348,12 +343,9 @@ export class MemoryFuseStore implements FuseStore {
   setListener(_listener: StoreListener): void {}
 
   private fuse(budget: Budget): FuseRecord {
-    let fuse = this.fuses.get(budget.name);
-    if (fuse === undefined) {
-      fuse = closedFuse();
-      this.fuses.set(budget.name, fuse);
-    }
-    return fuse;
+    const record = this.ledger.record(budget);
+    if (record.fuse === undefined) record.fuse = closedFuse();
+    return record.fuse;
   }
 
   /** Applies a machine event to the budget's fuse, keeps the result and returns it. */
@@ -363,18 +355,20 @@ export class MemoryFuseStore implements FuseStore {
     now: number,
     transitions: Transition[],
   ): FuseRecord {
-    const next = stepFuse(this.fuse(budget), event, this.limited(budget, now), now);
-    this.fuses.set(budget.name, next.fuse);
+    const record = this.ledger.record(budget);
+    const next = stepFuse(record.fuse ?? closedFuse(), event, this.limited(budget, now), now);
+    record.fuse = next.fuse;
     transitions.push(...next.transitions);
     return next.fuse;
   }
 
-  /** Thresholds newly crossed (see {@link ThresholdMarks.cross}), against the limit in effect now. */
-  private crossThresholds(
+  /** Thresholds newly crossed (see {@link crossThresholds}), against the limit in effect now. */
+  private cross(
+    record: Account,
     budget: Budget,
     s: { spent: Amounts; windowStart: number },
     now: number,
   ): readonly number[] {
-    return this.marks.cross(budget, raisedLimit(budget.limit, this.grant(budget, now)), s);
+    return crossThresholds(record, budget, raisedLimit(budget.limit, this.grant(budget, now)), s);
   }
 }

@@ -12,6 +12,7 @@ import type {
   AdmitRequest,
   BudgetState,
   MaybePromise,
+  SeenClosed,
   SettleOutcome,
   Transition,
 } from '../../fuse-store.js';
@@ -40,6 +41,8 @@ export class LeaseBook {
   /** Names this replica in Redis (its leases and the count of holders). */
   readonly holder = randomUUID();
   private readonly leases = new Map<string, Lease>();
+  /** What {@link admitClear} hands a value's `seen` (read there, never kept). */
+  private readonly spentView: Amounts = { tokens: 0, usd: 0, requests: 0 };
   private readonly parts: LeaseParts;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -136,9 +139,15 @@ export class LeaseBook {
    * every budget, taken from the leases when each is fresh, its fuse closed and its
    * room enough, exactly when {@link admit} would admit locally; otherwise nothing
    * changes and undefined sends the call to the full path. No state is copied here:
-   * an admission from a lease has nothing new to report.
+   * an admission from a lease has nothing new to report but, to `seen`, each
+   * per-value budget's numbers as the full path's answer has them ({@link view}).
    */
-  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): LeaseTicket | undefined {
+  admitClear(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): LeaseTicket | undefined {
     const a = units(amounts);
     const parts: LeaseTicket['parts'] = new Array(budgets.length);
     for (let i = 0; i < budgets.length; i++) {
@@ -153,10 +162,22 @@ export class LeaseBook {
       parts[i] = { lease, amounts: a };
     }
     for (const { lease } of parts) {
+      if (seen !== undefined && lease.budget.instance !== undefined) this.note(lease, seen);
       for (let u = 0; u < 3; u++) lease.inflight[u]! += a[u]!;
       lease.lastUse = now;
     }
     return { kind: 'lease', parts };
+  }
+
+  /** Hands `seen` a value's numbers as {@link view} has them, while its fuse is seen closed. */
+  private note(lease: Lease, seen: SeenClosed): void {
+    const s = lease.seen;
+    if (s === undefined || s.fuse.state !== 'closed' || s.fuse.isolated) return;
+    const spent = this.spentView;
+    spent.tokens = s.spent.tokens + lease.unflushed[0]!;
+    spent.usd = s.spent.usd + lease.unflushed[1]!;
+    spent.requests = s.spent.requests + lease.unflushed[2]!;
+    seen(lease.budget, spent, s.windowEnd);
   }
 
   /** Whether `a` fits in the lease (only units a `block` budget limits are leased). */
@@ -216,6 +237,7 @@ export class LeaseBook {
     ticket: LeaseTicket,
     actual: Amounts,
     quiet = false,
+    seen?: SeenClosed,
   ): Promise<SettleOutcome | undefined> | undefined {
     const a = units(actual);
     let reports = !quiet;
@@ -225,6 +247,8 @@ export class LeaseBook {
         lease.unflushed[u]! += a[u]!;
       }
       if (lease.waiters.length === 0) reports = true;
+      // A value's numbers now (as an admission from the lease would see them), fuse closed.
+      if (seen !== undefined && lease.budget.instance !== undefined) this.note(lease, seen);
     }
     if (!reports) return undefined;
     const next = ticket.parts.map(

@@ -12,6 +12,7 @@ import type {
   BudgetState,
   LedgerFailure,
   LedgerOperation,
+  SeenClosed,
   StoreListener,
 } from '../../fuse-store.js';
 import { MemoryFuseStore } from '../memory.js';
@@ -173,11 +174,16 @@ export class Reconciler {
   }
 
   /** The local store's fast path (`admitClear`) while Redis is away with `onFailure: open`. */
-  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): Ticket | undefined {
+  admitClear(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): Ticket | undefined {
     const local = this.local;
     if (!this.degraded || local === undefined || this.parts.options.onFailure !== 'open')
       return undefined;
-    const inner = local.admitClear(budgets, amounts, now);
+    const inner = local.admitClear(budgets, amounts, now, seen);
     return inner === undefined ? undefined : { kind: 'local', store: local, inner };
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { type Amounts, type Budget, UNITS } from '../../../budgets/budget.js';
@@ -7,11 +6,11 @@ import type {
   AdmitRequest,
   BudgetState,
   FuseStore,
-  LedgerFailure,
   ManualAction,
   ManualNote,
   ObserveRequest,
   ReadOutcome,
+  SeenClosed,
   SettleOutcome,
   SettleRequest,
   StoreListener,
@@ -25,20 +24,9 @@ import { leaseParts } from './lease-parts.js';
 import { LeaseBook } from './leases.js';
 import { control, inspect, type OperatorParts } from './operator.js';
 import { Reconciler } from './reconciler.js';
+import { ScriptCalls } from './script-calls.js';
 import { budgetPrefix, journalKey, LedgerScripts } from './scripts.js';
-import {
-  type AdmitReply,
-  LEASE_MS,
-  OBSERVED_TTL_MS,
-  parseCrossed,
-  parseDecisions,
-  parseState,
-  parseTransitions,
-  RESERVATION_TTL_MS,
-  type ScriptBudget,
-  type SettleReply,
-  scriptBudget,
-} from './wire.js';
+import { type ScriptBudget, scriptBudget } from './wire.js';
 
 /**
  * The shared ledger: fuses and budget spend in Redis, changed by Lua scripts so
@@ -57,6 +45,8 @@ import {
  */
 export class RedisFuseStore implements FuseStore {
   readonly shared = true;
+  /** Its fast path (leases, or the local store while Redis is away) notes each value as its full path would. */
+  readonly notesPerValue = true;
   private readonly options: RedisLedgerOptions;
   private readonly connection: LedgerConnection;
   /** The connection's client (its `status` is what suites watch). */
@@ -82,6 +72,8 @@ export class RedisFuseStore implements FuseStore {
   private readonly leases: LeaseBook | undefined;
   /** What reads for operators and manual actions use. */
   private readonly operator: OperatorParts;
+  /** The per-call scripts (ADMIT, SETTLE) and their replies. */
+  private readonly calls: ScriptCalls;
 
   /** @param options the `ledger` section of the resolved configuration. */
   constructor(options: RedisLedgerOptions) {
@@ -111,6 +103,14 @@ export class RedisFuseStore implements FuseStore {
       budgetsByName: this.budgetsByName,
       listener: () => this.listener,
       reread: (budgets, now) => this.read(budgets, now),
+    });
+    this.calls = new ScriptCalls({
+      scripts: this.scripts,
+      reconciler: this.reconciler,
+      inFlight: this.inFlight,
+      leases: () => this.leases,
+      cache: this.cache,
+      encode: (b, now) => this.encode(b, now),
     });
     if (options.leases !== undefined)
       this.leases = new LeaseBook(
@@ -148,71 +148,27 @@ export class RedisFuseStore implements FuseStore {
       return this.connection.afterStart(() => this.admit(request));
     if (this.leases !== undefined)
       return this.leases.admit(request, this.inFlight, !this.reconciler.degraded, (r) =>
-        this.admitOnce(r),
+        this.calls.admit(r),
       );
-    return this.admitOnce(request);
+    return this.calls.admit(request);
   }
 
   /**
    * The board's synchronous fast path: from this replica's leases, or while Redis is away
    * by the local store's, as {@link admit} would decide; undefined: {@link admit} decides.
    */
-  admitClear(budgets: readonly Budget[], amounts: Amounts, now: number): unknown {
+  admitClear(
+    budgets: readonly Budget[],
+    amounts: Amounts,
+    now: number,
+    seen?: SeenClosed,
+  ): unknown {
     if (this.connection.starting !== undefined) return undefined;
     const ticket: Ticket | undefined =
-      this.leases?.admitClear(budgets, amounts, now) ??
-      this.reconciler.admitClear(budgets, amounts, now);
+      this.leases?.admitClear(budgets, amounts, now, seen) ??
+      this.reconciler.admitClear(budgets, amounts, now, seen);
     if (ticket !== undefined) this.inFlight.admitted(ticket);
     return ticket;
-  }
-
-  /** One call decided by the ADMIT script: one round trip. */
-  private admitOnce(request: AdmitRequest): Promise<AdmitOutcome> | AdmitOutcome {
-    if (this.reconciler.degraded) return this.fallbackAdmit(request, this.reconciler.lastFailure);
-    const rid = randomUUID();
-    const budgets = request.entries.map((e) => this.encode(e.budget, request.now));
-    return this.scripts
-      .run('admit', {
-        now: request.now,
-        rid,
-        lease: LEASE_MS,
-        rsvTtl: RESERVATION_TTL_MS,
-        budgets,
-        amounts: request.entries.map((e) => UNITS.map((u) => e.amounts[u])),
-      })
-      .then(
-        (raw) => {
-          const reply = JSON.parse(raw) as AdmitReply;
-          const states = reply.st.map((s, i) =>
-            parseState(s, request.entries[i]!.budget, request.now),
-          );
-          const admitted = reply.a === 1;
-          const ticket: Ticket = { kind: 'shared', rid, budgets };
-          if (admitted) this.inFlight.admitted(ticket);
-          request.entries.forEach((e, i) => {
-            const s = states[i]!;
-            this.leases?.follow(e.budget, s);
-            this.cache.set(e.budget.name, {
-              ...s,
-              reserved: admitted ? add(s.reserved, e.amounts) : { ...s.reserved },
-            });
-          });
-          return {
-            kind: 'decided' as const,
-            admitted,
-            decisions: parseDecisions(reply.d),
-            states,
-            transitions: parseTransitions(reply.tr),
-            ticket,
-          };
-        },
-        (err: unknown) => {
-          const failure = this.reconciler.failed('admit', err);
-          // The script may still run once Redis answers: release what it would reserve.
-          if (failure.maybeRan) this.reconciler.enqueue({ op: 'cancel', rid, budgets });
-          return this.fallbackAdmit(request, failure.reason);
-        },
-      );
   }
 
   settle(request: SettleRequest): Promise<SettleOutcome | undefined> | SettleOutcome | undefined {
@@ -223,7 +179,12 @@ export class RedisFuseStore implements FuseStore {
       return undefined;
     }
     if (ticket.kind === 'lease') {
-      const settled = this.leases!.settle(ticket, request.actual, request.quiet === true);
+      const settled = this.leases!.settle(
+        ticket,
+        request.actual,
+        request.quiet === true,
+        request.seen,
+      );
       return settled === undefined ? undefined : this.inFlight.track(settled);
     }
     const actual = UNITS.map((u) => request.actual[u]);
@@ -236,33 +197,7 @@ export class RedisFuseStore implements FuseStore {
       });
       return outcome;
     }
-    const budgets = request.budgets.map((b) => this.encode(b, request.now));
-    if (this.reconciler.degraded) {
-      // Never sent: settle it for sure once Redis is back.
-      this.reconciler.enqueue({ op: 'settle', rid: ticket.rid, cond: false, actual, budgets });
-      this.reconciler.local?.addSpend(request.budgets, request.actual, request.now);
-      return undefined;
-    }
-    const settled = this.scripts
-      .run('settle', { now: request.now, rid: ticket.rid, cond: false, actual, budgets })
-      .then(
-        (raw) => this.settled(JSON.parse(raw) as SettleReply, request.budgets, request.now),
-        (err: unknown) => {
-          const failure = this.reconciler.failed('settle', err);
-          this.reconciler.enqueue({
-            op: 'settle',
-            rid: ticket.rid,
-            cond: failure.maybeRan,
-            actual,
-            budgets,
-          });
-          this.reconciler
-            .localStore(request.now)
-            .addSpend(request.budgets, request.actual, request.now);
-          return undefined;
-        },
-      );
-    return this.inFlight.track(settled);
+    return this.calls.settle(request, ticket, actual);
   }
 
   /**
@@ -277,44 +212,7 @@ export class RedisFuseStore implements FuseStore {
       diag.debug('tokenfuse: spend observed after the budget ledger was closed; not recorded');
       return undefined;
     }
-    const { now, budgets } = request;
-    const op = {
-      op: 'settle' as const,
-      rid: request.id,
-      cond: false,
-      obs: OBSERVED_TTL_MS,
-      actual: UNITS.map((u) => request.actual[u]),
-      budgets: budgets.map((b) => this.encode(b, now)),
-    };
-    if (this.reconciler.degraded) {
-      this.reconciler.enqueue(op);
-      return this.reconciler.localStore(now).observe(request);
-    }
-    const settled = this.scripts.run('settle', { now, ...op }).then(
-      (raw) => this.settled(JSON.parse(raw) as SettleReply, budgets, now),
-      (err: unknown) => {
-        this.reconciler.failed('settle', err);
-        this.reconciler.enqueue(op);
-        this.reconciler.localStore(now).observe(request);
-        return undefined;
-      },
-    );
-    return this.inFlight.track(settled);
-  }
-
-  /** A SETTLE reply as an outcome; the states are remembered as last seen. */
-  private settled(
-    reply: SettleReply,
-    budgets: readonly Budget[],
-    now: number,
-  ): SettleOutcome | undefined {
-    if (reply.st === undefined) return undefined;
-    const states = reply.st.map((s, i) => parseState(s, budgets[i], now));
-    states.forEach((s, i) => {
-      this.cache.set(budgets[i]!.name, s);
-      this.leases?.follow(budgets[i]!, s);
-    });
-    return { states, crossed: parseCrossed(reply.x), transitions: parseTransitions(reply.tr) };
+    return this.calls.observe(request);
   }
 
   read(budgets: readonly Budget[], now: number): Promise<ReadOutcome> | ReadOutcome {
@@ -396,18 +294,9 @@ export class RedisFuseStore implements FuseStore {
     await this.connection.quit();
   }
 
-  /** The failure policy (`ledger.onFailure`) for a call Redis could not decide. */
-  private fallbackAdmit(request: AdmitRequest, reason: LedgerFailure): AdmitOutcome {
-    return this.reconciler.fallbackAdmit(request, reason, this.inFlight);
-  }
-
   /** `budget` as the scripts take it; remembered, to roll and seed its state later. */
   private encode(budget: Budget, now: number): ScriptBudget {
     this.budgetsByName.set(budget.name, budget);
     return scriptBudget(budget, now, budgetPrefix(this.options, budget.name));
   }
-}
-
-function add(a: Amounts, b: Amounts): Amounts {
-  return { tokens: a.tokens + b.tokens, usd: a.usd + b.usd, requests: a.requests + b.requests };
 }
