@@ -8,8 +8,8 @@
 // makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label set
 // (department × project). The scraper is another process, as Prometheus is: `curl` GETs
 // /metrics SCRAPE_ROUNDS times, discarding the body, and reports its time to the last byte;
-// the tokenfuse process holds only its own state, and measures the longest event-loop stall
-// (monitorEventLoopDelay) during each scrape. prom-client gets the same families, label sets
+// the tokenfuse process holds only its own state (curl is started by a process of its own),
+// and measures the longest event-loop stall (monitorEventLoopDelay) during each scrape. prom-client gets the same families, label sets
 // and bucket boundaries, fed the same values, in a process of its own, and is timed there on
 // `registry.metrics()` (its serializer alone: no HTTP, no receiving), so the ratio flatters
 // prom-client. The rounds alternate between the processes, so both see the same machine.
@@ -26,7 +26,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const require = createRequire(import.meta.url);
 const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 9);
 
-if (process.env.SCRAPE_PROM !== undefined) {
+if (process.env.SCRAPE_SCRAPER !== undefined) {
+  // Starts curl when the tokenfuse process asks: forking a process of 500 MB (50,000 label
+  // sets) from the tokenfuse process itself held its event loop longer than the scrape did.
+  process.on('message', async (port) => {
+    try {
+      process.send(await curl(port));
+    } catch (err) {
+      process.send({ error: err.message });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  await new Promise(() => {});
+} else if (process.env.SCRAPE_PROM !== undefined) {
   await promClientChild(Number(process.env.SCRAPE_PROM));
   // Serves the tokenfuse process's requests until it hangs up (it exits then).
   await new Promise(() => {});
@@ -95,6 +107,18 @@ const prom = fork(fileURLToPath(import.meta.url), [], {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const promReady = new Promise((resolve) => prom.once('message', resolve));
+// The scraper's own process starts curl, as Prometheus is started by nobody in the app.
+const scraper = fork(fileURLToPath(import.meta.url), [], {
+  env: { ...process.env, SCRAPE_SCRAPER: '1' },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const scrape = () =>
+  new Promise((resolve, reject) => {
+    scraper.once('message', (answer) =>
+      answer.error ? reject(new Error(answer.error)) : resolve(answer),
+    );
+    scraper.send(port);
+  });
 const promTime = () =>
   new Promise((resolve) => {
     prom.once('message', resolve);
@@ -142,7 +166,7 @@ for (let r = 0; r < ROUNDS; r++) {
   loop.reset();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const { took: scraped } = await curl(port);
+  const { took: scraped } = await scrape();
   const took = performance.now() - t0;
   const used = process.cpuUsage(c0);
   ours.push(scraped);
@@ -166,6 +190,7 @@ const memory = process.memoryUsage();
 const { lines, bytes, requestsSum } = await countLines(`http://127.0.0.1:${port}/metrics`);
 await runtime.shutdown();
 prom.kill();
+scraper.kill();
 console.log(
   JSON.stringify({
     sets: SETS,
