@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -66,9 +66,9 @@ if (process.env.SCRAPE_SCRAPER !== undefined) {
         .join(' ')} after`,
   );
   console.log(
-    '| label sets | lines | MB | tokenfuse [p90] | first scrape | CPU per scrape (first) | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | idle stall, A-vs-A (median) | RSS / heap MB | served sum |',
+    '| label sets | lines | MB | tokenfuse [p90] | first scrape | CPU per scrape (first) | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | longest GC pause (median) | idle stall, A-vs-A (median) | RSS / heap MB | served sum |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const f = (x) => x.toFixed(0);
   for (const r of rows) {
     const prom = (x) => (r.promError ? 'fails' : f(x));
@@ -77,7 +77,7 @@ if (process.env.SCRAPE_SCRAPER !== undefined) {
         `${f(r.firstScrape)} | ${f(r.cpu.median)} (${f(r.firstCpu)}) | ` +
         `${prom(r.promClient.median)} | ${prom(r.promClientB.median)} | ` +
         `${r.promError ? '-' : `${(r.tokenfuse.median / r.promClient.median).toFixed(2)}×`} | ` +
-        `${f(r.stall)} (${f(r.stallMedian)}) | ${f(r.idleStall)} (${f(r.idleStallMedian)}) | ` +
+        `${f(r.stall)} (${f(r.stallMedian)}) | ${f(r.gc)} (${f(r.gcMedian)}) | ${f(r.idleStall)} (${f(r.idleStallMedian)}) | ` +
         `${f(r.rssMB)} / ${f(r.heapMB)} | ${r.requestsSum} |`,
     );
   }
@@ -152,6 +152,13 @@ await promReady;
 
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
+// The longest garbage-collection pause of each scrape: of a stall, what the process did
+// itself (the rest is the machine giving the CPU to others).
+let gcMax = 0;
+const gcs = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
+}).observe({ entryTypes: ['gc'] });
 const ours = [];
 const cpu = [];
 const theirs = [];
@@ -164,6 +171,7 @@ let promError;
 // what the busy machine alone makes of an event loop doing nothing).
 for (let r = 0; r < ROUNDS; r++) {
   loop.reset();
+  gcMax = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const { took: scraped } = await scrape();
@@ -173,6 +181,9 @@ for (let r = 0; r < ROUNDS; r++) {
   // CPU of this process during the scrape (user + system): less at the mercy of the load.
   cpu.push((used.user + used.system) / 1000);
   stalls.push(loop.max / 1e6);
+  // GC entries arrive after the pause: one more turn for the last.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcs.push(gcMax);
   for (const into of r % 2 === 0 ? [theirs, theirsB] : [theirsB, theirs]) {
     const answer = await promTime();
     if (typeof answer === 'number') into.push(answer);
@@ -207,6 +218,8 @@ console.log(
     promError,
     stall,
     stallMedian: stats(stalls).median,
+    gc: Math.max(...gcs),
+    gcMedian: stats(gcs).median,
     idleStall: Math.max(...idleStalls),
     idleStallMedian: stats(idleStalls).median,
     requestsSum,
