@@ -8,8 +8,8 @@
 // makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label set
 // (department × project). The scraper is another process, as Prometheus is: `curl` GETs
 // /metrics SCRAPE_ROUNDS times, discarding the body, and reports its time to the last byte;
-// the tokenfuse process holds only its own state, and measures the longest event-loop stall
-// (monitorEventLoopDelay) during each scrape. prom-client gets the same families, label sets
+// the tokenfuse process holds only its own state (curl is started by a process of its own),
+// and measures the longest event-loop stall (monitorEventLoopDelay) during each scrape. prom-client gets the same families, label sets
 // and bucket boundaries, fed the same values, in a process of its own, and is timed there on
 // `registry.metrics()` (its serializer alone: no HTTP, no receiving), so the ratio flatters
 // prom-client. The rounds alternate between the processes, so both see the same machine.
@@ -18,20 +18,36 @@ import { execFile, execFileSync, fork } from 'node:child_process';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const ROUNDS = Number(process.env.SCRAPE_ROUNDS ?? 9);
 
-if (process.env.SCRAPE_PROM !== undefined) {
+if (process.env.SCRAPE_SCRAPER !== undefined) {
+  // Starts curl when the tokenfuse process asks: forking a process of 500 MB (50,000 label
+  // sets) from the tokenfuse process itself held its event loop longer than the scrape did.
+  process.on('message', async (port) => {
+    try {
+      process.send(await curl(port));
+    } catch (err) {
+      process.send({ error: err.message });
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  await new Promise(() => {});
+} else if (process.env.SCRAPE_PROM !== undefined) {
   await promClientChild(Number(process.env.SCRAPE_PROM));
   // Serves the tokenfuse process's requests until it hangs up (it exits then).
   await new Promise(() => {});
 } else if (process.env.SCRAPE_CHILD === undefined) {
   const sizes = (process.env.SCRAPE_SETS ?? '1000,10000,50000').split(',').map(Number);
   const rows = [];
+  const loadBefore = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   for (const n of sizes) {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url)], {
       env: { ...process.env, SCRAPE_CHILD: String(n) },
@@ -40,22 +56,32 @@ if (process.env.SCRAPE_PROM !== undefined) {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     rows.push(JSON.parse(out.trim().split('\n').at(-1)));
+    // Each size as it is done: a long run shows what it has so far.
+    console.error(out.trim().split('\n').at(-1));
   }
   console.log(
-    `node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms; tokenfuse is curl's time to the last byte`,
+    `node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms; tokenfuse is curl's time to the last byte; ` +
+      `load average ${loadBefore} before, ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} after`,
   );
   console.log(
-    '| label sets | lines | MB | tokenfuse [p90] | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | idle stall, A-vs-A (median) | served sum |',
+    '| label sets | lines | MB | tokenfuse [p90] | first scrape | CPU per scrape (first) | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | longest GC pause (median) | idle stall, A-vs-A (median) | RSS / heap MB | served sum |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const f = (x) => x.toFixed(0);
   for (const r of rows) {
+    const prom = (x) => (r.promError ? 'fails' : f(x));
     console.log(
       `| ${r.sets} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f(r.tokenfuse.median)} [${f(r.tokenfuse.p90)}] | ` +
-        `${f(r.promClient.median)} | ${f(r.promClientB.median)} | ${(r.tokenfuse.median / r.promClient.median).toFixed(2)}× | ` +
-        `${f(r.stall)} (${f(r.stallMedian)}) | ${f(r.idleStall)} (${f(r.idleStallMedian)}) | ${r.requestsSum} |`,
+        `${f(r.firstScrape)} | ${f(r.cpu.median)} (${f(r.firstCpu)}) | ` +
+        `${prom(r.promClient.median)} | ${prom(r.promClientB.median)} | ` +
+        `${r.promError ? '-' : `${(r.tokenfuse.median / r.promClient.median).toFixed(2)}×`} | ` +
+        `${f(r.stall)} (${f(r.stallMedian)}) | ${f(r.gc)} (${f(r.gcMedian)}) | ${f(r.idleStall)} (${f(r.idleStallMedian)}) | ` +
+        `${f(r.rssMB)} / ${f(r.heapMB)} | ${r.requestsSum} |`,
     );
   }
+  for (const r of rows) if (r.promError) console.log(`prom-client at ${r.sets}: ${r.promError}`);
   process.exit(0);
 }
 
@@ -81,6 +107,18 @@ const prom = fork(fileURLToPath(import.meta.url), [], {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 const promReady = new Promise((resolve) => prom.once('message', resolve));
+// The scraper's own process starts curl, as Prometheus is started by nobody in the app.
+const scraper = fork(fileURLToPath(import.meta.url), [], {
+  env: { ...process.env, SCRAPE_SCRAPER: '1' },
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const scrape = () =>
+  new Promise((resolve, reject) => {
+    scraper.once('message', (answer) =>
+      answer.error ? reject(new Error(answer.error)) : resolve(answer),
+    );
+    scraper.send(port);
+  });
 const promTime = () =>
   new Promise((resolve) => {
     prom.once('message', resolve);
@@ -114,23 +152,42 @@ await promReady;
 
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
+// The longest garbage-collection pause of each scrape: of a stall, what the process did
+// itself (the rest is the machine giving the CPU to others).
+let gcMax = 0;
+const gcs = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
+}).observe({ entryTypes: ['gc'] });
 const ours = [];
+const cpu = [];
 const theirs = [];
 const theirsB = [];
 const stalls = [];
 const idleStalls = [];
+let promError;
 // Alternating rounds: tokenfuse's scrape, prom-client twice (A and B, the A-vs-A control of
 // the timing), then an idle window as long as the scrape (the A-vs-A control of the stall:
 // what the busy machine alone makes of an event loop doing nothing).
 for (let r = 0; r < ROUNDS; r++) {
   loop.reset();
+  gcMax = 0;
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const { took: scraped } = await curl(port);
+  const { took: scraped } = await scrape();
   const took = performance.now() - t0;
+  const used = process.cpuUsage(c0);
   ours.push(scraped);
+  // CPU of this process during the scrape (user + system): less at the mercy of the load.
+  cpu.push((used.user + used.system) / 1000);
   stalls.push(loop.max / 1e6);
+  // GC entries arrive after the pause: one more turn for the last.
+  await new Promise((resolve) => setImmediate(resolve));
+  gcs.push(gcMax);
   for (const into of r % 2 === 0 ? [theirs, theirsB] : [theirsB, theirs]) {
-    into.push(await promTime());
+    const answer = await promTime();
+    if (typeof answer === 'number') into.push(answer);
+    else promError = answer.error;
   }
   loop.reset();
   await new Promise((resolve) => setTimeout(resolve, took));
@@ -139,22 +196,30 @@ for (let r = 0; r < ROUNDS; r++) {
 // The first scrape also builds what later ones reuse: the stall that counts is the worst.
 const stall = Math.max(...stalls);
 loop.disable();
-const text = await get(`http://127.0.0.1:${port}/metrics`, true);
-let requestsSum = 0;
-for (const line of text.split('\n'))
-  if (line.startsWith('tokenfuse_requests_total{')) requestsSum += Number(line.split(' ').at(-1));
+const memory = process.memoryUsage();
+// Read line by line: at 50,000 label sets the text (770 MB) is longer than a string can be.
+const { lines, bytes, requestsSum } = await countLines(`http://127.0.0.1:${port}/metrics`);
 await runtime.shutdown();
 prom.kill();
+scraper.kill();
 console.log(
   JSON.stringify({
     sets: SETS,
-    lines: text.split('\n').length,
-    bytes: Buffer.byteLength(text),
+    lines,
+    bytes,
     tokenfuse: stats(ours),
+    firstScrape: ours[0],
+    cpu: stats(cpu.slice(1)),
+    firstCpu: cpu[0],
+    rssMB: memory.rss / 1e6,
+    heapMB: memory.heapUsed / 1e6,
     promClient: stats(theirs),
     promClientB: stats(theirsB),
+    promError,
     stall,
     stallMedian: stats(stalls).median,
+    gc: Math.max(...gcs),
+    gcMedian: stats(gcs).median,
     idleStall: Math.max(...idleStalls),
     idleStallMedian: stats(idleStalls).median,
     requestsSum,
@@ -162,22 +227,29 @@ console.log(
 );
 
 function stats(xs) {
+  if (xs.length === 0) return { median: Number.NaN, p90: Number.NaN };
   const s = [...xs].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)], p90: s[Math.floor(s.length * 0.9)] };
 }
 
-function get(url, decode) {
+function countLines(url) {
   return new Promise((resolve, reject) => {
-    // A fresh connection each time: a kept-alive one may have been closed while prom-client
-    // held the event loop.
     request(url, { agent: false }, (res) => {
-      const parts = [];
+      let lines = 1;
       let bytes = 0;
+      let requestsSum = 0;
+      let rest = '';
       res.on('data', (c) => {
         bytes += c.length;
-        if (decode) parts.push(c);
+        // latin1: one character a byte; the lines looked at are ASCII up to their value.
+        const parts = (rest + c.toString('latin1')).split('\n');
+        rest = parts.pop();
+        lines += parts.length;
+        for (const line of parts)
+          if (line.startsWith('tokenfuse_requests_total{'))
+            requestsSum += Number(line.slice(line.lastIndexOf(' ') + 1));
       });
-      res.on('end', () => resolve(decode ? Buffer.concat(parts).toString('utf8') : bytes));
+      res.on('end', () => resolve({ lines, bytes, requestsSum }));
       res.on('error', reject);
     })
       .on('error', reject)
@@ -307,8 +379,13 @@ async function promClientChild(sets) {
   }
   process.on('message', async () => {
     const t = performance.now();
-    await registry.metrics();
-    process.send(performance.now() - t);
+    try {
+      await registry.metrics();
+      process.send(performance.now() - t);
+    } catch (err) {
+      // At 50,000 label sets prom-client's text is longer than a V8 string can be.
+      process.send({ error: `${err.name}: ${err.message}` });
+    }
   });
   process.on('disconnect', () => process.exit(0));
   process.send('ready');

@@ -1,4 +1,4 @@
-// /metrics is written in byte chunks of 64 KiB with the event loop handed back between them
+// /metrics is written in byte chunks of 256 KiB with the event loop handed back between them
 // (src/metrics/byte-chunks.ts, metrics-server.ts). What a scraper gets must not show it: the
 // text is the OpenTelemetry exporter's, byte for byte, however it is cut, whoever else
 // scrapes at the same time, and after a scraper that hung up halfway.
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { withAttribution } from '../src/index.js';
 import { CHUNK_BYTES } from '../src/metrics/byte-chunks.js';
+import { collectLazily, MetricsEngine } from '../src/metrics/metrics-engine.js';
 import { prometheusChunks, prometheusText } from '../src/metrics/prometheus-text.js';
 import type { TokenfuseRuntime } from '../src/runtime.js';
 import { start } from '../src/tokenfuse.js';
@@ -46,12 +47,15 @@ describe('the byte chunks of the /metrics text', () => {
   });
   // A text of many chunks with what a fast writer gets wrong: values that are no whole
   // numbers, no labels, non-ASCII text across chunk boundaries, a line longer than a chunk.
-  const many = Array.from({ length: 6000 }, (_, i): [Record<string, string>, number] => [
+  const many = Array.from({ length: 24_000 }, (_, i): [Record<string, string>, number] => [
     { department: `dépt-${i}-ü€😀`, quote: 'a"b\\c\nd' },
     i * 37,
   ]);
   const collection: ResourceMetrics = {
-    resource: resourceFromAttributes({ 'service.name': 'chunks', long: `x€${'y'.repeat(70_000)}` }),
+    resource: resourceFromAttributes({
+      'service.name': 'chunks',
+      long: `x€${'y'.repeat(300_000)}`,
+    }),
     scopeMetrics: [
       {
         scope: { name: 'tokenfuse', version: '1.2.3' },
@@ -102,20 +106,69 @@ describe('the byte chunks of the /metrics text', () => {
     ],
   };
 
-  it('join to what the OpenTelemetry exporter writes, each chunk whole UTF-8 and at most 64 KiB but for a longer line', () => {
+  it('join to what the OpenTelemetry exporter writes, each chunk whole UTF-8 and at most CHUNK_BYTES but for a longer line', () => {
     const chunks = [...prometheusChunks(collection)];
     expect(Buffer.concat(chunks).toString('utf8')).toBe(reference.serialize(collection));
     expect(prometheusText(collection)).toBe(reference.serialize(collection));
     expect(chunks.length).toBeGreaterThan(10);
     const decoder = new TextDecoder('utf-8', { fatal: true });
     for (const chunk of chunks) expect(() => decoder.decode(chunk)).not.toThrow();
-    // target_info carries the 70,000-character attribute: the one chunk over the size, the
+    // target_info carries the 300,000-character attribute: the one chunk over the size, the
     // target_info family alone.
     const over = chunks.filter((chunk) => chunk.length > CHUNK_BYTES);
     expect(over).toHaveLength(1);
     expect(over[0]!.toString('utf8')).toMatch(
-      /^# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info\{[^\n]*long="x€y{70000}"[^\n]* 1\n$/,
+      /^# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info\{[^\n]*long="x€y{300000}"[^\n]* 1\n$/,
     );
+  });
+});
+
+describe("the engine's points, read in place while their text is written", () => {
+  // Label values a byte writer gets wrong (escapes, non-ASCII, a number and a boolean), on
+  // label sets past each instrument's limit, so both overflow points are written too. The
+  // lazy text (cursors over the live aggregation, label bytes kept on the points) must be
+  // the exporter's text of the engine's ordinary collection, on the first scrape, which
+  // makes the label bytes, and on the next, which reuses them.
+  const values = ['plain', 'dépt-€😀', 'a"b\\c\nd', 'plain'];
+  const engine = new MetricsEngine(
+    { maxSeries: 1, cardinalityLimit: 4 },
+    {
+      name: 'tokenfuse',
+      version: '9.9.9',
+    },
+  );
+  for (const [i, department] of values.entries()) {
+    const totals = engine.totalsOf({ department, project: `p${i}`, tier: i, paid: i % 2 === 0 });
+    totals.tokens.input += 10 + i;
+    totals.tokens.output += i;
+    totals.requests.ok! += 1;
+    totals.requests.error! += i % 2;
+    totals.cost += 0.25 * i;
+    totals.costSeen = true;
+    const attributes = { 'gen_ai.operation.name': 'chat', department, tier: i };
+    engine.histograms.operationDuration.bind(attributes).record(0.03 * (i + 1));
+    engine.histograms.tokenUsage.bind({ ...attributes, n: i }).record(300 * i);
+  }
+
+  const lazyText = () =>
+    prometheusText(collectLazily(engine.producer, () => engine.collectLazy()).resourceMetrics);
+
+  it('is the exporter text of the ordinary collection, scrape after scrape, overflow points last', async () => {
+    const expected = reference.serialize((await engine.collect()).resourceMetrics);
+    expect(expected).toContain('tokenfuse_tokens_total{otel_metric_overflow="true"');
+    expect(expected).toContain(
+      'gen_ai_client_operation_duration_count{otel_metric_overflow="true"',
+    );
+    expect(expected).toContain('department="a\\"b\\\\c\\nd"');
+    expect(lazyText()).toBe(expected);
+    expect(lazyText()).toBe(expected);
+    // Values recorded between two scrapes show in the next: the points are read live.
+    engine.histograms.operationDuration
+      .bind({ 'gen_ai.operation.name': 'chat', department: 'plain', tier: 0 })
+      .record(50);
+    const after = reference.serialize((await engine.collect()).resourceMetrics);
+    expect(after).not.toBe(expected);
+    expect(lazyText()).toBe(after);
   });
 });
 
@@ -137,7 +190,7 @@ describe('/metrics served in chunks', () => {
     diagMessages = captureDiag();
     const { OpenAI } = require('openai');
     const openai = new OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
-    // 300 label sets, about 15 KB of text each: a scrape of some 70 chunks.
+    // 300 label sets, about 15 KB of text each: a scrape of some 17 chunks.
     for (let i = 0; i < SETS; i++) {
       await withAttribution(
         { department: `dept-${i % 20}`, project: `proj-${Math.floor(i / 20)}` },
@@ -176,7 +229,7 @@ describe('/metrics served in chunks', () => {
 
   it('parses completely and equals the exporter text of the same collection', async () => {
     const text = await scrapeText();
-    expect(Buffer.byteLength(text)).toBeGreaterThan(20 * CHUNK_BYTES);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(10 * CHUNK_BYTES);
     expect(steady(text)).toBe(await expected());
     const samples = parsePrometheusText(text);
     const requests = select(samples, 'tokenfuse_requests_total');

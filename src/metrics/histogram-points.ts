@@ -31,6 +31,8 @@ export class HistogramPoint {
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
   readonly startTime = now();
+  /** Bytes of the point's Prometheus label text, made by the first scrape (series.ts `ExportedAttributes`). */
+  labelBytes: Uint8Array | undefined = undefined;
 
   constructor(
     private readonly instrument: HistogramInstrument,
@@ -66,7 +68,10 @@ export class HistogramPoint {
 /** One histogram: its bound points, at most `limit - 1` of them before its overflow point. */
 export class HistogramInstrument {
   private readonly points = new Map<string, HistogramPoint>();
-  private overflowPoint: HistogramPoint | undefined;
+  /** The bound points in the order they were bound (the map's), read by index (lazy-points.ts). */
+  readonly bound: HistogramPoint[] = [];
+  /** Where attribute sets past the limit go, once one has. */
+  overflowPoint: HistogramPoint | undefined;
 
   constructor(
     readonly name: string,
@@ -90,6 +95,7 @@ export class HistogramInstrument {
     }
     point = new HistogramPoint(this, attributes);
     this.points.set(key, point);
+    this.bound.push(point);
     return point;
   }
 

@@ -18,22 +18,21 @@ import {
   AggregationTemporality,
   type CollectionResult,
   DataPointType,
-  type Histogram,
   type HistogramMetricData,
   type MetricData,
   type MetricProducer,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import { type CardinalityCaps, cardinalityLimits, METER_NAME } from './cardinality.js';
-import { METRIC, METRIC_HELP, OUTCOMES, TOKEN_TYPES } from './contract.js';
+import { METRIC, METRIC_HELP } from './contract.js';
+import { DURATION_BUCKETS, HistogramInstrument, now, TOKEN_BUCKETS } from './histogram-points.js';
 import {
-  DURATION_BUCKETS,
-  HistogramInstrument,
-  type HistogramPoint,
-  now,
-  OVERFLOW_ATTRIBUTES,
-  TOKEN_BUCKETS,
-} from './histogram-points.js';
+  COUNTERS,
+  CounterCursor,
+  type CounterSpec,
+  HistogramCursor,
+  type PointCursor,
+} from './lazy-points.js';
 import { Series } from './series.js';
 
 export {
@@ -44,8 +43,10 @@ export {
   TOKEN_BUCKETS,
 } from './histogram-points.js';
 
-/** Data points built between two hand-backs of the event loop during a collection. */
-const POINTS_PER_SLICE = 2000;
+/** Most time a collection holds the event loop before handing it back, in ms. */
+const SLICE_MS = 4;
+/** Data points built between two looks at the clock. */
+const POINTS_PER_CLOCK = 256;
 
 function help(name: string): string {
   return (METRIC_HELP as Readonly<Record<string, string>>)[name] ?? '';
@@ -58,44 +59,6 @@ export interface EngineHistograms {
   timeToFirstChunk: HistogramInstrument;
 }
 
-/** A counter's data points, read from the running totals at collection. */
-type CounterRead = (series: Series, emit: (value: number, attributes: Attributes) => void) => void;
-
-const COUNTERS: ReadonlyArray<{ name: string; unit: string; read: CounterRead }> = [
-  {
-    name: METRIC.tokens,
-    unit: '{token}',
-    read: (s, emit) => {
-      for (const type of TOKEN_TYPES)
-        if (s.tokens[type] > 0) emit(s.tokens[type], s.tokenAttributes(type));
-    },
-  },
-  {
-    name: METRIC.cost,
-    unit: 'USD',
-    read: (s, emit) => {
-      if (s.costSeen) emit(s.cost, s.labels);
-    },
-  },
-  {
-    name: METRIC.requests,
-    unit: '{request}',
-    read: (s, emit) => {
-      for (const outcome of OUTCOMES) {
-        const value = s.requests[outcome] ?? 0;
-        if (value > 0) emit(value, s.outcomeAttributes(outcome));
-      }
-    },
-  },
-  {
-    name: METRIC.unpriced,
-    unit: '{request}',
-    read: (s, emit) => {
-      if (s.unpriced > 0) emit(s.unpriced, s.labels);
-    },
-  },
-];
-
 /**
  * What tokenfuse's own endpoint gets instead of data points: each metric's points are
  * read from the live aggregation while its text is written, so a scrape holds no copy
@@ -104,7 +67,8 @@ const COUNTERS: ReadonlyArray<{ name: string; unit: string; read: CounterRead }>
 export interface LazyPoints {
   /** Whether the instrument has its `otel.metric.overflow` point. */
   overflow: boolean;
-  points(): Iterable<{ attributes: Attributes; value: number | Histogram }>;
+  /** A fresh cursor over the points (lazy-points.ts). */
+  cursor(): PointCursor;
 }
 
 /** Metrics of a lazy collection (their `dataPoints` are empty) and their points. */
@@ -154,6 +118,8 @@ export interface EngineScope {
 export class MetricsEngine {
   readonly histograms: EngineHistograms;
   private readonly totals = new Map<string, Series>();
+  /** The same totals in the map's order, read by index (lazy-points.ts). */
+  private readonly seriesList: Series[] = [];
   private readonly limits: Record<string, number>;
   private readonly startTime = now();
   /** Hand it to each reader (`metricProducers`): tokenfuse's per-call metrics. */
@@ -205,32 +171,43 @@ export class MetricsEngine {
     if (totals === undefined) {
       totals = new Series(labels);
       this.totals.set(key, totals);
+      this.seriesList.push(totals);
     }
     return totals;
   }
 
   /**
-   * Every recorded point, cumulative, in slices of {@link POINTS_PER_SLICE} with the
-   * event loop handed back between them. The reader keeps its own resource: the one
-   * here is a placeholder the SDK's `MetricReader` replaces.
+   * Every recorded point, cumulative, built in slices of at most {@link SLICE_MS} with
+   * the event loop handed back between them (by time, not by count: a slow machine's
+   * slice is no longer, a fast one's no shorter). The reader keeps its own resource: the
+   * one here is a placeholder the SDK's `MetricReader` replaces.
    */
   async collect(): Promise<CollectionResult> {
     const metrics: MetricData[] = [];
     const endTime = now();
     let built = 0;
+    let sliceStart = performance.now();
     const slice = async () => {
-      if (++built % POINTS_PER_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+      if (++built % POINTS_PER_CLOCK !== 0 || performance.now() - sliceStart < SLICE_MS) return;
+      await new Promise<void>((r) => setImmediate(r));
+      sliceStart = performance.now();
     };
     for (const instrument of Object.values(this.histograms)) {
       const dataPoints: HistogramMetricData['dataPoints'] = [];
-      for (const point of instrument.recorded()) {
-        const value = histogramValue(instrument, point);
-        value.buckets.counts = [...point.counts];
+      const cursor = new HistogramCursor(instrument);
+      while (cursor.next()) {
+        const { point } = cursor;
         dataPoints.push({
           attributes: point.attributes,
           startTime: point.startTime,
           endTime,
-          value,
+          value: {
+            buckets: { boundaries: instrument.boundaries as number[], counts: [...point.counts] },
+            count: point.count,
+            sum: point.sum,
+            min: point.min,
+            max: point.max,
+          },
         });
         await slice();
       }
@@ -238,7 +215,9 @@ export class MetricsEngine {
     }
     for (const counter of COUNTERS) {
       const dataPoints: SumMetricData['dataPoints'] = [];
-      for (const { attributes, value } of this.counterPoints(counter)) {
+      const cursor = this.counterCursor(counter);
+      while (cursor.next()) {
+        const { attributes, value } = cursor;
         dataPoints.push({ attributes, startTime: this.startTime, endTime, value });
         await slice();
       }
@@ -251,29 +230,29 @@ export class MetricsEngine {
   collectLazy(): CollectionResult {
     const metrics: MetricData[] = [];
     for (const instrument of Object.values(this.histograms)) {
-      if (instrument.recorded().next().done) continue;
+      if (!new HistogramCursor(instrument).next()) continue;
       const data = histogramData(instrument, []);
       LAZY_METRICS.set(data, {
         overflow: instrument.hasOverflow(),
-        *points() {
-          for (const point of instrument.recorded())
-            yield { attributes: point.attributes, value: histogramValue(instrument, point) };
-        },
+        cursor: () => new HistogramCursor(instrument),
       });
       metrics.push(data);
     }
     for (const counter of COUNTERS) {
-      // One counting pass (additions only) says whether it has points and an overflow.
+      // A counting pass (reads only) says whether it has points and an overflow. The limits
+      // sized from maxSeries hold every point the label sets can have: then the first
+      // point says enough, and a scrape of 50,000 label sets does not start with a 20 ms
+      // pass over all of them. An explicit, smaller cardinalityLimit needs the whole pass.
+      const limit = this.limits[counter.name]!;
+      const enough = this.seriesList.length * counter.slots < limit ? 1 : limit;
+      const cursor = this.counterCursor(counter);
       let points = 0;
-      for (const series of this.totals.values())
-        counter.read(series, () => {
-          points += 1;
-        });
+      while (points < enough && cursor.next()) points += 1;
       if (points === 0) continue;
       const data = counterData(counter, []);
       LAZY_METRICS.set(data, {
-        overflow: points >= this.limits[counter.name]!,
-        points: () => this.counterPoints(counter),
+        overflow: points >= limit,
+        cursor: () => this.counterCursor(counter),
       });
       metrics.push(data);
     }
@@ -293,39 +272,12 @@ export class MetricsEngine {
     };
   }
 
-  /** A counter's points; past its limit, the rest summed into one overflow point, last. */
-  private *counterPoints(
-    counter: (typeof COUNTERS)[number],
-  ): Generator<{ attributes: Attributes; value: number }> {
-    const limit = this.limits[counter.name]!;
-    let kept = 0;
-    let overflow: number | undefined;
-    const pending: Array<{ attributes: Attributes; value: number }> = [];
-    const emit = (value: number, attributes: Attributes) => {
-      if (kept < limit - 1) {
-        kept += 1;
-        pending.push({ attributes, value });
-      } else overflow = (overflow ?? 0) + value;
-    };
-    for (const series of this.totals.values()) {
-      counter.read(series, emit);
-      while (pending.length > 0) yield pending.shift()!;
-    }
-    if (overflow !== undefined) yield { attributes: OVERFLOW_ATTRIBUTES, value: overflow };
+  private counterCursor(counter: CounterSpec): CounterCursor {
+    return new CounterCursor(counter, this.seriesList, this.limits[counter.name]!);
   }
 }
 
 const PLACEHOLDER_RESOURCE = resourceFromAttributes({});
-
-function histogramValue(instrument: HistogramInstrument, point: HistogramPoint): Histogram {
-  return {
-    buckets: { boundaries: instrument.boundaries as number[], counts: point.counts },
-    count: point.count,
-    sum: point.sum,
-    min: point.min,
-    max: point.max,
-  };
-}
 
 function histogramData(
   instrument: HistogramInstrument,
@@ -344,10 +296,7 @@ function histogramData(
   };
 }
 
-function counterData(
-  counter: (typeof COUNTERS)[number],
-  dataPoints: SumMetricData['dataPoints'],
-): SumMetricData {
+function counterData(counter: CounterSpec, dataPoints: SumMetricData['dataPoints']): SumMetricData {
   return {
     descriptor: {
       name: counter.name,

@@ -12,7 +12,7 @@
  * changed, so its bytes are kept between scrapes for them) and lines go straight
  * into byte chunks (byte-chunks.ts): cached bytes and digits, no string per line.
  */
-import { type Attributes, type AttributeValue, diag } from '@opentelemetry/api';
+import { type Attributes, diag } from '@opentelemetry/api';
 import {
   DataPointType,
   type Histogram,
@@ -20,6 +20,14 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { ByteChunks } from './byte-chunks.js';
+import {
+  escapeString,
+  escapeValue,
+  keptLabelBytes,
+  labelText,
+  sanitizeName,
+} from './label-bytes.js';
+import type { PointCursor } from './lazy-points.js';
 import { LAZY_METRICS } from './metrics-engine.js';
 
 /** Scope whose attribute objects are immutable (ours), so their label text is kept between scrapes. */
@@ -36,37 +44,6 @@ interface Family {
 }
 
 const keptLabels = new WeakMap<Attributes, Uint8Array>();
-const sanitized = new Map<string, string>();
-
-function sanitizeName(name: string): string {
-  let out = sanitized.get(name);
-  if (out === undefined) {
-    out = name.replace(/[^a-z0-9_]/gi, '_').replace(/_{2,}/g, '_');
-    if (sanitized.size < 10_000) sanitized.set(name, out);
-  }
-  return out;
-}
-
-const NEEDS_ESCAPE = /[\\\n"]/;
-
-function escapeString(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function escapeValue(value: AttributeValue | undefined = ''): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return NEEDS_ESCAPE.test(text) ? escapeString(text).replace(/"/g, '\\"') : text;
-}
-
-function labelText(attributes: Attributes): string {
-  let out = '';
-  for (const key in attributes) {
-    if (!Object.hasOwn(attributes, key)) continue;
-    out += `${out.length > 0 ? ',' : ''}${sanitizeName(key)}="${escapeValue(attributes[key])}"`;
-  }
-  return out;
-}
-
 function prometheusType(metric: MetricData): string {
   switch (metric.dataPointType) {
     case DataPointType.SUM:
@@ -176,8 +153,7 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
       const keep = scope.name === OWN_SCOPE;
       // tokenfuse's own per-call metrics, read from the live aggregation as they are written.
       const lazy = LAZY_METRICS.get(metric);
-      const dataPoints: Iterable<{ attributes: Attributes; value: unknown }> =
-        lazy?.points() ?? metric.dataPoints;
+      const cursor = lazy?.cursor() ?? new DataPointsCursor(metric.dataPoints);
       const points = lazy ? 1 : metric.dataPoints.length;
       if (points === 0 && header === '') continue;
       // The exporter trims each metric's text: a metric without points is its header alone.
@@ -186,8 +162,8 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
       wrote = true;
       if (metric.dataPointType === DataPointType.HISTOGRAM) {
         const writer = new HistogramWriter(name, scopeText);
-        for (const point of dataPoints) {
-          writer.write(chunks, labelsOf(point.attributes, keep), point.value as Histogram);
+        while (cursor.next()) {
+          writer.write(chunks, labelsOf(cursor, keep), cursor.value as Histogram);
           if (chunks.ready) yield* chunks.take();
         }
       } else if (
@@ -195,10 +171,10 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
         metric.dataPointType === DataPointType.GAUGE
       ) {
         const parts = lineParts(`${name}{`, scopeText, '} ');
-        for (const point of dataPoints) {
-          const labels = labelsOf(point.attributes, keep);
+        while (cursor.next()) {
+          const labels = labelsOf(cursor, keep);
           const tail = labels.length > 0 ? parts.tail : parts.tailNoLabels;
-          chunks.line(parts.head, labels, tail, point.value as number);
+          chunks.line(parts.head, labels, tail, cursor.value as number);
           if (chunks.ready) yield* chunks.take();
         }
       } else {
@@ -219,8 +195,15 @@ function braced(labels: string): string {
   return labels ? `{${labels}}` : '';
 }
 
-/** The UTF-8 label text of `attributes`; kept between scrapes for tokenfuse's own (immutable) ones. */
-function labelsOf(attributes: Attributes, keep: boolean): Uint8Array {
+/**
+ * The UTF-8 label text of a point's attributes; kept between scrapes for tokenfuse's own
+ * (immutable) ones: on the engine's point itself, else by attribute object.
+ */
+function labelsOf({ attributes, exported }: PointCursor, keep: boolean): Uint8Array {
+  if (exported !== undefined) {
+    exported.labelBytes ??= keptLabelBytes(attributes);
+    return exported.labelBytes;
+  }
   if (!keep) return textBytes(labelText(attributes));
   let bytes = keptLabels.get(attributes);
   if (bytes === undefined) {
@@ -232,6 +215,24 @@ function labelsOf(attributes: Attributes, keep: boolean): Uint8Array {
 
 function textBytes(text: string): Uint8Array {
   return text.length === 0 ? EMPTY : Buffer.from(text);
+}
+
+/** An SDK metric's data points, read as the engine's are (prometheusChunks reads one kind). */
+class DataPointsCursor implements PointCursor {
+  attributes: Attributes = {};
+  value: number | Histogram = 0;
+  readonly exported = undefined;
+  private index = 0;
+
+  constructor(private readonly points: MetricData['dataPoints']) {}
+
+  next(): boolean {
+    const point = this.points[this.index++];
+    if (point === undefined) return false;
+    this.attributes = point.attributes;
+    this.value = point.value as number | Histogram;
+    return true;
+  }
 }
 
 /** Writes one histogram metric's points: count, sum, then the cumulative buckets. */

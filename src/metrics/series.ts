@@ -6,6 +6,21 @@ import type { HistogramPoint } from './metrics-engine.js';
 export { OUTCOMES, TOKEN_TYPES, type TokenType };
 
 /**
+ * An attribute set a data point is exported with, and the bytes of its Prometheus label
+ * text once the endpoint has written them (prometheus-text.ts): the attribute objects
+ * are built once and never changed, so their text is made once, on the first scrape,
+ * and kept where the next scrape finds it without a lookup.
+ */
+export interface ExportedAttributes {
+  readonly attributes: Attributes;
+  labelBytes: Uint8Array | undefined;
+}
+
+function exported(attributes: Attributes): ExportedAttributes {
+  return { attributes, labelBytes: undefined };
+}
+
+/**
  * Running totals of one EXPORTED label set, with the attribute objects of its data
  * points built once. The hot path only adds numbers to these fields.
  *
@@ -28,24 +43,37 @@ export class Series {
   /** Whether any call with usage was recorded (blocked-only series report no cost). */
   costSeen = false;
 
-  private readonly tokenAttrs: Record<TokenType, Attributes>;
-  private readonly outcomeAttrs: Record<string, Attributes>;
+  /** The data point of `labels` alone (cost, unpriced requests). */
+  readonly exported: ExportedAttributes;
+  private readonly tokenPoints: Record<TokenType, ExportedAttributes>;
+  private readonly outcomePoints: Record<string, ExportedAttributes>;
 
   constructor(readonly labels: Attributes) {
-    this.tokenAttrs = {} as Record<TokenType, Attributes>;
-    for (const type of TOKEN_TYPES) this.tokenAttrs[type] = { ...labels, type };
-    this.outcomeAttrs = {};
-    for (const outcome of OUTCOMES) this.outcomeAttrs[outcome] = { ...labels, outcome };
+    this.exported = exported(labels);
+    this.tokenPoints = {} as Record<TokenType, ExportedAttributes>;
+    for (const type of TOKEN_TYPES) this.tokenPoints[type] = exported({ ...labels, type });
+    this.outcomePoints = {};
+    for (const outcome of OUTCOMES) this.outcomePoints[outcome] = exported({ ...labels, outcome });
+  }
+
+  /** This label set's data point of token `type`. */
+  tokenPoint(type: TokenType): ExportedAttributes {
+    return this.tokenPoints[type];
+  }
+
+  /** This label set's data point of `outcome`. */
+  outcomePoint(outcome: string): ExportedAttributes {
+    return this.outcomePoints[outcome]!;
   }
 
   /** The attribute object of this label set's data point of token `type`. */
   tokenAttributes(type: TokenType): Attributes {
-    return this.tokenAttrs[type];
+    return this.tokenPoints[type].attributes;
   }
 
   /** The attribute object of this label set's data point of `outcome`. */
   outcomeAttributes(outcome: string): Attributes {
-    return this.outcomeAttrs[outcome]!;
+    return this.outcomePoints[outcome]!.attributes;
   }
 }
 
