@@ -67,7 +67,10 @@ interface PreparedCall {
   tags: Tags;
   provider: ProviderInfo;
   model: string;
+  /** Sampling-relevant span attributes, given at the span's start. */
   attributes: Attributes;
+  /** The other span attributes, set once the span has started. */
+  later: Attributes;
   active: Context;
   startedAt: number;
   /** Wall-clock start, for prices in force at the call's start (`performance.now()` is no date). */
@@ -155,29 +158,33 @@ export class CallStarter {
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 
+    // Only the attributes a sampler may decide on (the conventions' sampling-relevant ones)
+    // go in at the span's start: the SDK checks and copies start attributes twice (before and
+    // after sampling), the rest once, as `setAttributes` right after the start.
     const attributes: Attributes = {
       [ATTR.operationName]: adapter.operation,
       [ATTR.providerName]: provider.semconvName,
       [ATTR.requestModel]: model,
-      [ATTR.api]: adapter.api,
-      [ATTR.provider]: provider.id,
     };
     if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
     if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
-    if (adapter.writeRequestAttributes !== undefined)
-      adapter.writeRequestAttributes(attributes, body);
-    else Object.assign(attributes, adapter.requestAttributes(body));
+    const later: Attributes = {
+      [ATTR.api]: adapter.api,
+      [ATTR.provider]: provider.id,
+    };
+    if (adapter.writeRequestAttributes !== undefined) adapter.writeRequestAttributes(later, body);
+    else Object.assign(later, adapter.requestAttributes(body));
     // An index loop: `for…of` here kept an iterator per call.
     for (let i = 0; i < TAG_NAMES.length; i++) {
       const name = TAG_NAMES[i]!;
       const value = tags[name];
-      if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
+      if (value !== undefined) later[TAG_ATTRIBUTES[name]] = value;
     }
     const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
-    if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
-    if (apiKey !== undefined) attributes[ATTR.apiKeyId] = apiKey;
-    if (owner?.name !== undefined) attributes[ATTR.apiKeyName] = owner.name;
-    if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
+    if (fingerprint) later[ATTR.apiKeyFingerprint] = fingerprint;
+    if (apiKey !== undefined) later[ATTR.apiKeyId] = apiKey;
+    if (owner?.name !== undefined) later[ATTR.apiKeyName] = owner.name;
+    if (config.content.capture) later[ATTR.inputMessages] = adapter.inputText(body);
 
     const p: PreparedCall = {
       site,
@@ -191,6 +198,7 @@ export class CallStarter {
       provider,
       model,
       attributes,
+      later,
       active,
       startedAt,
       startTime,
@@ -216,7 +224,7 @@ export class CallStarter {
     result: AdmissionResult | undefined,
     deferred: boolean,
   ): StartedCall {
-    const { site, args, callArgs, body, tags, provider, model, attributes, active } = p;
+    const { site, args, callArgs, body, tags, provider, model, attributes, later, active } = p;
     const { startedAt, startTime } = p;
     const { adapter } = site;
     const { config, accountant } = this.parts;
@@ -225,10 +233,10 @@ export class CallStarter {
     if (result !== undefined) {
       if ('blocked' in result) {
         blocked = result.blocked;
-        if (result.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = result.wouldBlock;
+        if (result.wouldBlock.length > 0) later[ATTR.wouldBlock] = result.wouldBlock;
       } else {
         admission = result.admitted;
-        if (admission.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = admission.wouldBlock;
+        if (admission.wouldBlock.length > 0) later[ATTR.wouldBlock] = admission.wouldBlock;
       }
     }
 
@@ -246,6 +254,7 @@ export class CallStarter {
     // Waiting for the shared ledger's answer is part of the call.
     if (deferred) options.startTime = performance.timeOrigin + startedAt;
     const span = this.tracer().startSpan(`${adapter.operation} ${model}`, options, active);
+    span.setAttributes(later);
     if (blocked !== undefined) {
       this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
       return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };
