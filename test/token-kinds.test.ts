@@ -9,7 +9,14 @@
 import { readFileSync } from 'node:fs';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { calcPrice, extractUsage, findProvider, type Usage } from '@pydantic/genai-prices';
+import {
+  calcPrice,
+  extractUsage,
+  findProvider,
+  type Usage,
+  updatePrices,
+  waitForUpdate,
+} from '@pydantic/genai-prices';
 import { describe, expect, it } from 'vitest';
 import { TOKEN_TYPES } from '../src/metrics/series.js';
 import { PriceBook } from '../src/pricing/price-book.js';
@@ -458,6 +465,60 @@ describe('reading usage with the catalog’s extractors', () => {
         completion_tokens_details: { audio_tokens: 30 },
       }),
     ).toEqual({ ...base, input: 30, inputAudio: 20, output: 10, outputAudio: 30 });
+  });
+
+  it('looks the catalog up once per response for a compatible endpoint, and reads it afresh after an update', async () => {
+    const bundled = (await waitForUpdate())!;
+    // Anthropic's compatible endpoint: its own chat extractor, OpenAI's for the cache reads.
+    const usage = {
+      prompt_tokens: 100,
+      completion_tokens: 5,
+      prompt_tokens_details: { cached_tokens: 30 },
+    };
+    // genai-prices runs its `onCalc` hook on every provider lookup.
+    let lookups = 0;
+    updatePrices(({ onCalc }) =>
+      onCalc(() => {
+        lookups++;
+      }),
+    );
+    try {
+      fromCatalogUsage('anthropic', 'chat', usage);
+      lookups = 0;
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual({
+        ...base,
+        input: 70,
+        cacheRead: 30,
+        output: 5,
+      });
+      expect(lookups).toBe(1);
+      // An update whose OpenAI chat extractor no longer reads cache reads: the endpoint's
+      // usage is read with the new one at once.
+      const changed = bundled.map((p) =>
+        p.id !== 'openai'
+          ? p
+          : {
+              ...p,
+              extractors: p.extractors?.map((e) =>
+                e.api_flavor !== 'chat'
+                  ? e
+                  : { ...e, mappings: e.mappings.filter((m) => m.dest !== 'cache_read_tokens') },
+              ),
+            },
+      );
+      updatePrices(({ setProviderData }) => setProviderData(changed));
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual({
+        ...base,
+        input: 100,
+        output: 5,
+      });
+    } finally {
+      updatePrices(({ onCalc, setProviderData }) => {
+        // No hook, as before (the library's own initial value).
+        onCalc(null as unknown as () => void);
+        setProviderData(bundled);
+      });
+    }
   });
 
   it('follows the catalog where a provider reports reasoning outside the completion (xAI)', () => {

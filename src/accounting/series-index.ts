@@ -8,12 +8,17 @@
 import { type Attributes, diag } from '@opentelemetry/api';
 import { logValue } from '../log-text.js';
 import { SEMCONV_VALUES_CAP } from '../metrics/cardinality.js';
-import { METRIC_LABELS, TAG_NAMES } from '../metrics/contract.js';
+import { METRIC_LABELS, SEMCONV_METRIC_ATTRIBUTES, TAG_NAMES } from '../metrics/contract.js';
 import { type FoldNote, LabelLimiter, OVERFLOW_VALUE } from '../metrics/label-limiter.js';
 import type { MetricsEngine } from '../metrics/metrics-engine.js';
 import type { RecordSeries } from '../metrics/series.js';
 import type { MetricLabel } from '../types.js';
 import type { UsageRecord } from './usage-record.js';
+
+/** The contract's names of the histograms' GenAI attributes (`SEMCONV_METRIC_ATTRIBUTES`). */
+const [OPERATION_NAME, PROVIDER_NAME, REQUEST_MODEL] = SEMCONV_METRIC_ATTRIBUTES;
+/** The token-usage histogram's attribute that tells input from output. */
+const TOKEN_TYPE = 'gen_ai.token.type';
 
 /** Label value of a tag no source provided. */
 export const UNATTRIBUTED = 'unknown';
@@ -185,12 +190,8 @@ export class SeriesIndex {
 
   private foldSeries(record: UsageRecord, note: FoldOutcome): RecordSeries {
     const values = this.labelValues(record, note);
-    const operation = this.semconvLimiter.fold('gen_ai.operation.name', record.operation, note);
-    const providerName = this.semconvLimiter.fold(
-      'gen_ai.provider.name',
-      record.providerName,
-      note,
-    );
+    const operation = this.semconvLimiter.fold(OPERATION_NAME, record.operation, note);
+    const providerName = this.semconvLimiter.fold(PROVIDER_NAME, record.providerName, note);
     const key = `${values.join('\u0001')}\u0001${operation}\u0001${providerName}\u0001${record.budget ?? ''}`;
     let series = this.series.get(key);
     if (series !== undefined) return series;
@@ -201,9 +202,9 @@ export class SeriesIndex {
     const labels: Attributes = {};
     const modelIndex = this.activeLabels.indexOf('model');
     const semconv: Attributes = {
-      'gen_ai.operation.name': operation,
-      'gen_ai.provider.name': providerName,
-      'gen_ai.request.model':
+      [OPERATION_NAME]: operation,
+      [PROVIDER_NAME]: providerName,
+      [REQUEST_MODEL]:
         modelIndex >= 0 ? values[modelIndex] : this.limiter.fold('model', record.model, note),
     };
     this.activeLabels.forEach((label, i) => {
@@ -223,8 +224,8 @@ export class SeriesIndex {
       // (and whether a budget is present) identify the set.
       totals: this.engine.totalsOf(labels),
       semconv,
-      semconvInput: { ...semconv, 'gen_ai.token.type': 'input' },
-      semconvOutput: { ...semconv, 'gen_ai.token.type': 'output' },
+      semconvInput: { ...semconv, [TOKEN_TYPE]: 'input' },
+      semconvOutput: { ...semconv, [TOKEN_TYPE]: 'output' },
     };
   }
 
@@ -233,9 +234,9 @@ export class SeriesIndex {
     if (this.overflow === undefined) {
       const labels: Attributes = {};
       const semconv: Attributes = {
-        'gen_ai.operation.name': OVERFLOW_VALUE,
-        'gen_ai.provider.name': OVERFLOW_VALUE,
-        'gen_ai.request.model': OVERFLOW_VALUE,
+        [OPERATION_NAME]: OVERFLOW_VALUE,
+        [PROVIDER_NAME]: OVERFLOW_VALUE,
+        [REQUEST_MODEL]: OVERFLOW_VALUE,
       };
       for (const label of this.activeLabels) {
         labels[label] = OVERFLOW_VALUE;

@@ -34,8 +34,7 @@ import type { Admission, AdmissionResult, FuseBoard } from '../fuses/fuse-board.
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { OPENAI_COMPATIBLE, type ProviderInfo } from '../pricing/providers.js';
-import type { Tags } from '../types.js';
-import { LlmCall } from './llm-call.js';
+import { LlmCall, type LlmCallInit } from './llm-call.js';
 import {
   estimateRequest,
   type OperationAdapter,
@@ -58,20 +57,20 @@ export interface CallSite {
   promises: SdkPromises;
 }
 
-/** What `start` knows before admission. */
-interface PreparedCall {
+/**
+ * What `start` knows before admission, and the call's own state once started: one
+ * object per call, filled in by `finishStart` and kept by the call (`LlmCallInit`).
+ */
+interface PreparedCall extends LlmCallInit {
   site: CallSite;
   args: unknown[];
   callArgs: unknown[];
-  body: unknown;
-  tags: Tags;
-  provider: ProviderInfo;
-  model: string;
+  providerInfo: ProviderInfo;
+  /** Sampling-relevant span attributes, given at the span's start. */
   attributes: Attributes;
+  /** The other span attributes, set once the span has started. */
+  later: Attributes;
   active: Context;
-  startedAt: number;
-  /** Wall-clock start, for prices in force at the call's start (`performance.now()` is no date). */
-  startTime: Date;
 }
 
 /** The parts a call is started with (the instrumentation's, see `InstrumentationParts`). */
@@ -155,80 +154,95 @@ export class CallStarter {
     const model = adapter.model(body) ?? 'unknown';
     const prepared = adapter.prepareBody(body);
 
+    // Only the attributes a sampler may decide on (the conventions' sampling-relevant ones)
+    // go in at the span's start: the SDK checks and copies start attributes twice (before and
+    // after sampling), the rest once, as `setAttributes` right after the start.
     const attributes: Attributes = {
       [ATTR.operationName]: adapter.operation,
       [ATTR.providerName]: provider.semconvName,
       [ATTR.requestModel]: model,
-      [ATTR.api]: adapter.api,
-      [ATTR.provider]: provider.id,
     };
     if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
     if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
-    if (adapter.writeRequestAttributes !== undefined)
-      adapter.writeRequestAttributes(attributes, body);
-    else Object.assign(attributes, adapter.requestAttributes(body));
+    const later: Attributes = {
+      [ATTR.api]: adapter.api,
+      [ATTR.provider]: provider.id,
+    };
+    if (adapter.writeRequestAttributes !== undefined) adapter.writeRequestAttributes(later, body);
+    else Object.assign(later, adapter.requestAttributes(body));
     // An index loop: `for…of` here kept an iterator per call.
     for (let i = 0; i < TAG_NAMES.length; i++) {
       const name = TAG_NAMES[i]!;
       const value = tags[name];
-      if (value !== undefined) attributes[TAG_ATTRIBUTES[name]] = value;
+      if (value !== undefined) later[TAG_ATTRIBUTES[name]] = value;
     }
     const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
-    if (fingerprint) attributes[ATTR.apiKeyFingerprint] = fingerprint;
-    if (apiKey !== undefined) attributes[ATTR.apiKeyId] = apiKey;
-    if (owner?.name !== undefined) attributes[ATTR.apiKeyName] = owner.name;
-    if (config.content.capture) attributes[ATTR.inputMessages] = adapter.inputText(body);
+    if (fingerprint) later[ATTR.apiKeyFingerprint] = fingerprint;
+    if (apiKey !== undefined) later[ATTR.apiKeyId] = apiKey;
+    if (owner?.name !== undefined) later[ATTR.apiKeyName] = owner.name;
+    if (config.content.capture) later[ATTR.inputMessages] = adapter.inputText(body);
 
+    const { accountant, board, providerCosts } = this.parts;
+    // Every field from the start, so the object keeps one shape as `finishStart` fills it.
     const p: PreparedCall = {
+      adapter,
+      promises: site.promises,
+      body: prepared.body,
+      injectedUsage: prepared.injectedUsage,
+      // Set by finishStart, before the call sees them.
+      span: undefined as unknown as Span,
+      ctx: active,
+      tags,
+      provider: provider.id,
+      providerName: provider.semconvName,
+      model,
+      accountant,
+      captureContent: config.content.capture,
+      startedAt,
+      startTime,
+      admission: undefined,
+      board,
+      requestServiceTier: undefined,
+      providerCosts,
       site,
       args,
       callArgs:
         prepared.body === body && headers === request.headers
           ? args
           : sdk.rebuildArgs(args, prepared.body, headers),
-      body: prepared.body,
-      tags,
-      provider,
-      model,
+      providerInfo: provider,
       attributes,
+      later,
       active,
-      startedAt,
-      startTime,
     };
-    const injectedUsage = prepared.injectedUsage;
-    if (!this.parts.board.active) return this.finishStart(p, injectedUsage, undefined, false);
-    const result = this.parts.board.admit({
+    if (!board.active) return this.finishStart(p, undefined, false);
+    const result = board.admit({
       tags,
       apiKey,
       provider: provider.id,
       model,
       ...estimateRequest(adapter, prepared.body),
     });
-    if (result instanceof Promise)
-      return result.then((r) => this.finishStart(p, injectedUsage, r, true));
-    return this.finishStart(p, injectedUsage, result, false);
+    if (result instanceof Promise) return result.then((r) => this.finishStart(p, r, true));
+    return this.finishStart(p, result, false);
   }
 
   /** The span and the call, once admission has answered. */
   private finishStart(
     p: PreparedCall,
-    injectedUsage: boolean,
     result: AdmissionResult | undefined,
     deferred: boolean,
   ): StartedCall {
-    const { site, args, callArgs, body, tags, provider, model, attributes, active } = p;
-    const { startedAt, startTime } = p;
-    const { adapter } = site;
-    const { config, accountant } = this.parts;
+    const { adapter, args, callArgs, body, model, attributes, later, active, startedAt } = p;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
     if (result !== undefined) {
       if ('blocked' in result) {
         blocked = result.blocked;
-        if (result.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = result.wouldBlock;
+        if (result.wouldBlock.length > 0) later[ATTR.wouldBlock] = result.wouldBlock;
       } else {
         admission = result.admitted;
-        if (admission.wouldBlock.length > 0) attributes[ATTR.wouldBlock] = admission.wouldBlock;
+        if (admission.wouldBlock.length > 0) later[ATTR.wouldBlock] = admission.wouldBlock;
       }
     }
 
@@ -246,46 +260,21 @@ export class CallStarter {
     // Waiting for the shared ledger's answer is part of the call.
     if (deferred) options.startTime = performance.timeOrigin + startedAt;
     const span = this.tracer().startSpan(`${adapter.operation} ${model}`, options, active);
+    span.setAttributes(later);
     if (blocked !== undefined) {
-      this.recordBlocked(span, blocked, { adapter, tags, provider, model, startedAt });
+      this.recordBlocked(span, blocked, p);
       return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };
     }
     const ctx = trace.setSpan(active, span);
-    const call = new LlmCall({
-      adapter,
-      promises: site.promises,
-      body,
-      injectedUsage,
-      span,
-      ctx,
-      tags,
-      provider: provider.id,
-      providerName: provider.semconvName,
-      model,
-      accountant,
-      captureContent: config.content.capture,
-      startedAt,
-      startTime,
-      admission,
-      board: this.parts.board,
-      requestServiceTier: adapter.requestServiceTier(body),
-      providerCosts: this.parts.providerCosts,
-    });
-    return { call, callArgs, ctx, blocked: undefined };
+    p.span = span;
+    p.ctx = ctx;
+    p.admission = admission;
+    p.requestServiceTier = adapter.requestServiceTier(body);
+    return { call: new LlmCall(p), callArgs, ctx, blocked: undefined };
   }
 
   /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */
-  private recordBlocked(
-    span: Span,
-    err: BlockedCallError,
-    call: {
-      adapter: OperationAdapter;
-      tags: Tags;
-      provider: ProviderInfo;
-      model: string;
-      startedAt: number;
-    },
-  ): void {
+  private recordBlocked(span: Span, err: BlockedCallError, call: PreparedCall): void {
     try {
       span.setAttribute(ATTR.budgetName, err.budget);
       span.setAttribute(ATTR.blockReason, err.reason);
@@ -293,8 +282,8 @@ export class CallStarter {
       span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
       this.parts.accountant.account({
         operation: call.adapter.operation,
-        provider: call.provider.id,
-        providerName: call.provider.semconvName,
+        provider: call.provider,
+        providerName: call.providerName,
         model: call.model,
         tags: call.tags,
         usage: undefined,

@@ -117,14 +117,6 @@ export function planFor(
   // which calls a rate plan prices no longer reach through `calcPrice` (`rate-plan.ts`).
   const own =
     catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
-  // OpenAI's entry is looked up (a scan of the catalog) only when the plan can use it:
-  // not for a provider's native (`default`) usage, and not twice when it is the own one.
-  const openai =
-    flavor === 'default'
-      ? undefined
-      : own?.id === 'openai'
-        ? own
-        : findProvider({ providerId: 'openai' });
   const ownId = own?.id ?? '';
   let byFlavor = plans.get(ownId);
   if (byFlavor === undefined) {
@@ -133,6 +125,18 @@ export function planFor(
   }
   const cached = byFlavor.get(flavor);
   if (cached === null) return undefined;
+  // A catalog update replaces every provider entry at once (genai-prices copies each one):
+  // the plan's own entry, unchanged, means the catalog it was built from, OpenAI's entry
+  // included, so one lookup per response serves an OpenAI-compatible provider too.
+  if (cached !== undefined && own !== undefined && cached.own === own) return cached;
+  // OpenAI's entry is looked up (a scan of the catalog) only when the plan can use it:
+  // not for a provider's native (`default`) usage, and not twice when it is the own one.
+  const openai =
+    flavor === 'default'
+      ? undefined
+      : own?.id === 'openai'
+        ? own
+        : findProvider({ providerId: 'openai' });
   if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
 
   // OpenAI's wire format only fills OpenAI-shaped usage (chat, Responses).
