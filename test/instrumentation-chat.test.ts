@@ -115,6 +115,22 @@ describe('chat.completions.create, non-streaming', () => {
     expect(span!.attributes['tokenfuse.api_key.fingerprint']).toMatch(/^[0-9a-f]{8}$/);
   });
 
+  it("fingerprints the key the call was made with: a client whose key is replaced gets the new key's", async () => {
+    const { createHash } = await import('node:crypto');
+    const fp = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 8);
+    const ask = () =>
+      openai.chat.completions.create({
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'a' }],
+      });
+    await ask();
+    openai.apiKey = 'sk-test-rotated';
+    await ask();
+    const [first, second] = h.spans();
+    expect(first!.attributes['tokenfuse.api_key.fingerprint']).toBe(fp('sk-test-chat'));
+    expect(second!.attributes['tokenfuse.api_key.fingerprint']).toBe(fp('sk-test-rotated'));
+  });
+
   it('has ended the span, with exact usage, by the time the awaited call returns', async () => {
     // The result is read beside the caller's chain: before the caller's code runs, with no tick to wait.
     await openai.chat.completions.create({

@@ -85,7 +85,7 @@ export interface CallParts {
 
 /** Starts calls for the generic wrapper. */
 export class CallStarter {
-  private readonly fingerprints = new WeakMap<object, string>();
+  private readonly fingerprints = new WeakMap<object, { key: string; fp: string }>();
   private readonly keyIds = new WeakMap<object, { key: string; id: string }>();
   private readonly apiKeys: ApiKeyIds;
 
@@ -309,14 +309,16 @@ export class CallStarter {
     return id;
   }
 
-  /** A short, non-reversible id of the client's API key, cached per client. */
+  /**
+   * A short, non-reversible id of the client's API key, cached per client and key: a client
+   * whose key is replaced (rotated in place, or read afresh by the SDK) gets the new key's.
+   */
   private fingerprint(client: object, key: unknown): string | undefined {
-    let fp = this.fingerprints.get(client);
-    if (fp === undefined) {
-      if (typeof key !== 'string' || key === '') return undefined;
-      fp = createHash('sha256').update(key).digest('hex').slice(0, 8);
-      this.fingerprints.set(client, fp);
-    }
+    if (typeof key !== 'string' || key === '') return undefined;
+    const cached = this.fingerprints.get(client);
+    if (cached !== undefined && cached.key === key) return cached.fp;
+    const fp = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    this.fingerprints.set(client, { key, fp });
     return fp;
   }
 }
