@@ -33,7 +33,7 @@ import type { LeaseWrite } from './wire.js';
 export const WRITE_EVERY_MS = 100;
 /** Slices are `(limit − spent) / (SHARE_K × holders)`: a quarter of a fair share each. */
 export const SHARE_K = 4;
-/** A lease with no call for this many TTLs is given back. */
+/** A lease with no call for this many TTLs is given back, then dropped from the book. */
 const IDLE_TTLS = 1;
 
 /** This replica's leases, one per budget. */
@@ -61,7 +61,20 @@ export class LeaseBook {
       this.leases.set(budget.name, lease);
     }
     lease.budget = budget;
+    lease.gone = false;
     return lease;
+  }
+
+  /**
+   * Budgets forgotten by the store (per-value values whose window ended): their
+   * leases give their room back at the next write and are dropped once nothing of
+   * theirs is in flight or unwritten, so a book of many values stays bounded.
+   */
+  forget(budgets: readonly Budget[]): void {
+    for (const budget of budgets) {
+      const lease = this.leases.get(budget.name);
+      if (lease !== undefined && lease.budget === budget) lease.gone = true;
+    }
   }
 
   /**
@@ -276,18 +289,31 @@ export class LeaseBook {
     this.lease(budget).seen = state;
   }
 
-  /** The leases due for a write: spend to write, renewal, an idle lease to give back. */
+  /**
+   * The leases due for a write: spend to write, renewal, an idle or forgotten lease to
+   * give back. Leases that hold nothing, have nothing in flight or to write, and are
+   * idle or forgotten, are dropped (a later call leases again, with one round trip).
+   */
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
-    const due = [...this.leases.values()].filter(
-      (l) =>
-        l.writing === undefined &&
-        (l.unflushed.some((v) => v > 0) ||
-          l.prev !== undefined ||
-          l.waiters.length > 0 ||
-          (l.held.some((v) => v > 0) && (l.demand || now - l.lastWrite >= this.parts.ttlMs / 4))),
-    );
+    const due: Lease[] = [];
+    const idleMs = IDLE_TTLS * this.parts.ttlMs;
+    for (const [name, l] of this.leases) {
+      if (l.writing !== undefined) continue;
+      const holds = l.held.some((v) => v > 0);
+      if (
+        l.unflushed.some((v) => v > 0) ||
+        l.prev !== undefined ||
+        l.waiters.length > 0 ||
+        (holds && (l.gone || l.demand || now - l.lastWrite >= this.parts.ttlMs / 4))
+      )
+        due.push(l);
+      else if (!holds && l.inflight.every((v) => v === 0) && (l.gone || now - l.lastUse > idleMs)) {
+        this.leases.delete(name);
+        if (l.gone) this.parts.dropped(l.budget);
+      }
+    }
     if (due.length > 0) void this.write(due, now).catch(() => undefined);
   }
 
@@ -317,7 +343,7 @@ export class LeaseBook {
       ) as Triple;
       lease.cap = floor;
       const b = this.parts.encode(lease.budget, now);
-      const idle = now - lease.lastUse > IDLE_TTLS * ttlMs && !wants?.has(lease);
+      const idle = (lease.gone || now - lease.lastUse > IDLE_TTLS * ttlMs) && !wants?.has(lease);
       lease.seq++;
       writes.push({
         id: lease.id,
