@@ -3,7 +3,12 @@
 // their spend is queued as one update per budget however many calls there are, and once
 // Redis answers again it is written once, in a few scripts.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { normalizeBudget } from '../src/budgets/budget.js';
+import { resolveConfig } from '../src/config/resolved-config.js';
+import { FuseBoard } from '../src/fuses/fuse-board.js';
+import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { createTokenfuse } from '../src/index.js';
+import { PriceBook } from '../src/pricing/price-book.js';
 import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
 import { RedisServer, scriptCalls } from './helpers/redis.js';
 
@@ -67,6 +72,67 @@ describe('calls decided locally while Redis is away', () => {
     } finally {
       redis.resume();
       await tf.fuses.close();
+    }
+  });
+});
+
+describe('per-value budgets while Redis is away', () => {
+  it("values' summaries get their numbers from the local store's notes, on the fast path", async () => {
+    const store = new RedisFuseStore(
+      resolveConfig(
+        {
+          ledger: {
+            store: 'redis',
+            url: redis.url,
+            keyPrefix: `tf-degraded-pv-${process.pid}:`,
+            timeoutMs: 300,
+          },
+        },
+        { env: {} },
+      ).ledger,
+    );
+    const board = new FuseBoard({
+      budgets: [
+        normalizeBudget({
+          name: 'per-user',
+          per: 'user',
+          window: 'day',
+          limit: { tokens: 100_000 },
+        }),
+      ],
+      policies: [],
+      prices: new PriceBook(),
+      store,
+    });
+    const spend = (user: string, tokens: number, sync: boolean) => {
+      const pending = board.admit({ ...call, tags: { user } });
+      expect(isPromise(pending)).toBe(!sync);
+      return Promise.resolve(pending).then((r) => {
+        if (!('admitted' in r)) throw new Error(`blocked: ${r.blocked.message}`);
+        board.settle(r.admitted, { tokens, usd: 0 });
+      });
+    };
+    try {
+      await spend('a', 10_000, false); // in Redis
+      redis.pause();
+      await spend('a', 20_000, false); // times out: the local store from here
+      expect(store.degraded).toBe(true);
+      // Decided by the local store on the fast path, in this tick: it notes each value.
+      await spend('b', 5_000, true);
+      await spend('a', 30_000, true);
+      expect(board.perValueSummaries(10)[0]!.top).toEqual([
+        { key: 'a', utilization: 0.6 },
+        { key: 'b', utilization: 0.05 },
+      ]);
+      expect(board.perValueSummaries(10)[0]!.counts).toEqual({
+        tracked: 2,
+        near: 0,
+        over: 0,
+        open: 0,
+      });
+    } finally {
+      redis.resume();
+      await store.close();
     }
   });
 });

@@ -49,7 +49,18 @@ export interface Budget {
   /** A per-value budget (`per:`): never admitted against itself, only through its values' budgets. */
   per?: PerValue;
   /** The budget of one value of a per-value budget: which, and the value. */
-  instance?: { budget: string; key: string };
+  instance?: BudgetInstance;
+}
+
+/**
+ * Which per-value budget a value's budget belongs to, and the value. The layers that
+ * keep the value add their own slots to it by declaration merging (the fuse board its
+ * entry, the in-memory store its account), so that each finds its record of the value
+ * with no lookup, and this layer imports none of theirs.
+ */
+export interface BudgetInstance {
+  budget: string;
+  key: string;
 }
 
 /** A model policy, normalised. */

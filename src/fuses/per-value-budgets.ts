@@ -36,19 +36,19 @@ interface ValueEntry {
   registry: PerValueBudgets;
 }
 
-/**
- * A value's budget's `instance`, as this registry creates it: with the value's entry
- * while the value is kept, so that a store's answer is noted in it without a lookup.
- */
-interface KeptInstance {
-  budget: string;
-  key: string;
-  entry: ValueEntry | undefined;
+declare module '../budgets/budget.js' {
+  interface BudgetInstance {
+    /**
+     * The value's entry in the registry that created it, while the value is kept, so
+     * that a store's answer is noted in it without a lookup.
+     */
+    entry?: ValueEntry | undefined;
+  }
 }
 
 /** The entry of a value's budget, if it is `registry`'s and still kept. */
 function keptEntry(budget: Budget, registry: PerValueBudgets): ValueEntry | undefined {
-  const entry = (budget.instance as KeptInstance | undefined)?.entry;
+  const entry = budget.instance?.entry;
   return entry?.registry === registry ? entry : undefined;
 }
 
@@ -234,7 +234,7 @@ export class PerValueBudgets {
         registry: this,
       };
       t.values.set(key, entry);
-      (entry.budget.instance as KeptInstance).entry = entry;
+      entry.budget.instance!.entry = entry;
       if (expires < t.quietUntil) t.quietUntil = expires;
       this.hooks.created(entry.budget);
     } else if (entry.expires !== expires) {
@@ -291,7 +291,7 @@ export class PerValueBudgets {
         continue;
       }
       t.values.delete(key);
-      (entry.budget.instance as KeptInstance).entry = undefined;
+      entry.budget.instance!.entry = undefined;
       gone.push(entry.budget);
     }
     t.quietUntil = next;

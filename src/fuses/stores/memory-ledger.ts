@@ -41,8 +41,11 @@ export interface Account extends MarksHolder {
  * in the ledger that last looked it up: a value's budget is its board's own, and a
  * board has one store.
  */
-interface HeldInstance {
-  account?: Account | undefined;
+declare module '../../budgets/budget.js' {
+  interface BudgetInstance {
+    /** A value's account in the ledger that last held it (see {@link MemoryLedger.record}). */
+    account?: Account | undefined;
+  }
 }
 
 // Unrolled: it runs for every budget of every call.
@@ -232,7 +235,7 @@ export class MemoryLedger implements Ledger {
    */
   record(budget: Budget): Account {
     // A value's budget holds its record: no lookup among the values'.
-    const instance = budget.instance as HeldInstance | undefined;
+    const instance = budget.instance;
     if (instance !== undefined) {
       const held = instance.account;
       if (held !== undefined && held.ledger === this && held.gone !== true) return held;

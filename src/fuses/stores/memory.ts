@@ -1,5 +1,5 @@
 import { type Amounts, type Budget, ZERO } from '../../budgets/budget.js';
-import { exhausted, fits, hasRoom, raisedLimit, windowAt } from '../../budgets/rules.js';
+import { exhausted, fits, hasRoom, raisedLimit } from '../../budgets/rules.js';
 import { closedFuse, type FuseRecord } from '../fuse.js';
 import { admitCall, type FuseEvent, stepFuse } from '../fuse-machine.js';
 import type {
@@ -16,6 +16,7 @@ import type {
   StoreListener,
   Transition,
 } from '../fuse-store.js';
+import { MemoryGrants } from './memory-grants.js';
 import { type Account, MemoryLedger } from './memory-ledger.js';
 import { crossThresholds, NONE_CROSSED } from './threshold-marks.js';
 
@@ -52,14 +53,14 @@ export class MemoryFuseStore implements FuseStore {
   /** Each budget's record: its numbers, fuse and threshold marks in one (see `Account`). */
   private readonly ledger = new MemoryLedger();
   /** Raises by hand (`control(…, 'raise')`), per budget, for the window they were made in. */
-  private readonly grants = new Map<string, { windowStart: number; amounts: Amounts }>();
+  private readonly grants = new MemoryGrants();
 
   admit(request: AdmitRequest): AdmitOutcome {
     const { now } = request;
     const snapshots = request.entries.map(({ budget }) => this.ledger.read(budget, now));
     const call = admitCall(
       request.entries.map(({ budget }, i) => ({
-        budget: this.limited(budget, now),
+        budget: this.grants.limited(budget, now),
         fuse: this.fuse(budget),
         account: snapshots[i]!,
         windowStart: snapshots[i]!.windowStart,
@@ -70,7 +71,7 @@ export class MemoryFuseStore implements FuseStore {
       this.ledger.record(budget).fuse = call.fuses[i]!;
     });
     const states = snapshots.map((s, i) =>
-      this.granted(request.entries[i]!.budget, { ...s, fuse: { ...call.decided[i]! } }, now),
+      this.grants.granted(request.entries[i]!.budget, { ...s, fuse: { ...call.decided[i]! } }, now),
     );
     const budgets = request.entries.map((e) => e.budget);
     const amounts = request.entries.map((e) => ({ ...e.amounts }));
@@ -104,7 +105,7 @@ export class MemoryFuseStore implements FuseStore {
     now: number,
     seen?: SeenClosed,
   ): unknown {
-    if (this.grants.size > 0) return undefined;
+    if (this.grants.any) return undefined;
     const n = budgets.length;
     const accounts = new Array<Account>(n);
     // Whether a budget has no fuse record yet (first call): one is kept from now on.
@@ -146,7 +147,7 @@ export class MemoryFuseStore implements FuseStore {
     const { budgets } = ticket;
     // Per budget the ledger, then its thresholds (a budget's account is its own, so
     // this reads what settling every budget first would); then the fuses.
-    let quiet = request.quiet === true && this.grants.size === 0;
+    let quiet = request.quiet === true && !this.grants.any;
     const { seen } = request;
     let crossed: number[][] | undefined = quiet ? undefined : [];
     for (let i = 0; i < budgets.length; i++) {
@@ -195,7 +196,7 @@ export class MemoryFuseStore implements FuseStore {
         now,
         transitions,
       );
-      states.push(this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now));
+      states.push(this.grants.granted(budget, { ...snapshot, fuse: { ...fuse } }, now));
       if (crossed[i] === NONE_CROSSED) crossed[i] = [];
     }
     return { states, crossed, transitions };
@@ -255,7 +256,7 @@ export class MemoryFuseStore implements FuseStore {
       transitions,
     );
     return {
-      states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
+      states: [this.grants.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
       transitions,
       added,
     };
@@ -271,7 +272,7 @@ export class MemoryFuseStore implements FuseStore {
       const snapshot = this.ledger.read(budget, now);
       const windowStart = snapshot.windowStart;
       const fuse = this.step(budget, { type: 'roll', windowStart }, now, transitions);
-      return this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now);
+      return this.grants.granted(budget, { ...snapshot, fuse: { ...fuse } }, now);
     });
     return { states, transitions };
   }
@@ -286,52 +287,21 @@ export class MemoryFuseStore implements FuseStore {
     const snapshot = this.ledger.read(budget, now);
     if (op === 'raise') {
       const windowStart = snapshot.windowStart;
-      const held = this.grants.get(budget.name);
-      const before = held?.windowStart === windowStart ? held.amounts : { ...ZERO };
-      const add = detail?.amounts ?? ZERO;
-      this.grants.set(budget.name, {
-        windowStart,
-        amounts: {
-          tokens: before.tokens + add.tokens,
-          usd: before.usd + add.usd,
-          requests: before.requests + add.requests,
-        },
-      });
+      this.grants.add(budget, windowStart, detail?.amounts);
       // The fuse follows its machine: an open one probes after its cool-down, now with room.
       const fuse = this.step(budget, { type: 'roll', windowStart }, now, transitions);
       return {
-        states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
+        states: [this.grants.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
         transitions,
       };
     }
     const event: FuseEvent =
       op === 'isolate' ? { type: 'isolate', windowStart: snapshot.windowStart } : { type: 'reset' };
     const fuse = this.step(budget, event, now, transitions);
-    return { states: [this.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)], transitions };
-  }
-
-  /** What was raised by hand in the budget's current window, if anything. */
-  private grant(budget: Budget, now: number): Amounts | undefined {
-    if (this.grants.size === 0) return undefined;
-    const held = this.grants.get(budget.name);
-    if (held === undefined) return undefined;
-    if (held.windowStart === windowAt(budget, now).start) return held.amounts;
-    this.grants.delete(budget.name);
-    return undefined;
-  }
-
-  /** The budget with the limits in effect now (raised by hand in this window). */
-  private limited(budget: Budget, now: number): Budget {
-    const granted = this.grant(budget, now);
-    return granted === undefined
-      ? budget
-      : { ...budget, limit: raisedLimit(budget.limit, granted) };
-  }
-
-  /** `state` with what was raised by hand in this window. */
-  private granted(budget: Budget, state: BudgetState, now: number): BudgetState {
-    const granted = this.grant(budget, now);
-    return granted === undefined ? state : { ...state, granted: { ...granted } };
+    return {
+      states: [this.grants.granted(budget, { ...snapshot, fuse: { ...fuse } }, now)],
+      transitions,
+    };
   }
 
   forget(budgets: readonly Budget[]): void {
@@ -356,7 +326,12 @@ export class MemoryFuseStore implements FuseStore {
     transitions: Transition[],
   ): FuseRecord {
     const record = this.ledger.record(budget);
-    const next = stepFuse(record.fuse ?? closedFuse(), event, this.limited(budget, now), now);
+    const next = stepFuse(
+      record.fuse ?? closedFuse(),
+      event,
+      this.grants.limited(budget, now),
+      now,
+    );
     record.fuse = next.fuse;
     transitions.push(...next.transitions);
     return next.fuse;
@@ -369,6 +344,11 @@ export class MemoryFuseStore implements FuseStore {
     s: { spent: Amounts; windowStart: number },
     now: number,
   ): readonly number[] {
-    return crossThresholds(record, budget, raisedLimit(budget.limit, this.grant(budget, now)), s);
+    return crossThresholds(
+      record,
+      budget,
+      raisedLimit(budget.limit, this.grants.of(budget, now)),
+      s,
+    );
   }
 }

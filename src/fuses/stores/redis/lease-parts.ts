@@ -27,6 +27,8 @@ export interface LeaseParts {
   failed(err: unknown): void;
   /** A budget's state as Redis answered it (the store's last-seen cache). */
   seen(budget: Budget, state: BudgetState): void;
+  /** A forgotten budget's lease was given back and dropped: the store forgets it again. */
+  dropped(budget: Budget): void;
   minSlice: number;
   ttlMs: number;
 }
@@ -43,6 +45,7 @@ export interface LeaseHooks {
   encode(budget: Budget, now: number): ScriptBudget;
   failed(err: unknown): void;
   seen(budget: Budget, state: BudgetState): void;
+  dropped(budget: Budget): void;
 }
 
 export function leaseParts(
@@ -58,6 +61,7 @@ export function leaseParts(
     encode: hooks.encode,
     failed: hooks.failed,
     seen: hooks.seen,
+    dropped: hooks.dropped,
     // One script for all on one Redis; one per budget on a cluster (each its own slot).
     group: (writes) => (options.cluster === undefined ? [writes] : writes.map((w) => [w])),
     async run(writes: LeaseWrite[], now: number) {

@@ -37,6 +37,8 @@ export interface Lease {
   waiters: Array<(w: Written | undefined) => void>;
   lastWrite: number;
   lastUse: number;
+  /** Its budget was forgotten (a per-value value gone): given back, then dropped. */
+  gone: boolean;
 }
 
 /** A call admitted from leases: what it took from each. */
@@ -66,5 +68,6 @@ export function newLease(budget: Budget, id: string): Lease {
     waiters: [],
     lastWrite: 0,
     lastUse: 0,
+    gone: false,
   };
 }

@@ -17,7 +17,7 @@ import type {
   Transition,
 } from '../../fuse-store.js';
 import type { InFlight } from './in-flight.js';
-import type { LeaseParts, LeaseReply } from './lease-parts.js';
+import type { LeaseParts } from './lease-parts.js';
 import {
   type Lease,
   type LeaseTicket,
@@ -27,14 +27,12 @@ import {
   type Written,
   zero,
 } from './lease-record.js';
-import type { LeaseWrite } from './wire.js';
+import { IDLE_TTLS, writeLeases } from './lease-write.js';
 
 /** How often leases with spend to write, or due for renewal, are written. */
 export const WRITE_EVERY_MS = 100;
 /** Slices are `(limit − spent) / (SHARE_K × holders)`: a quarter of a fair share each. */
 export const SHARE_K = 4;
-/** A lease with no call for this many TTLs is given back. */
-const IDLE_TTLS = 1;
 
 /** This replica's leases, one per budget. */
 export class LeaseBook {
@@ -61,7 +59,20 @@ export class LeaseBook {
       this.leases.set(budget.name, lease);
     }
     lease.budget = budget;
+    lease.gone = false;
     return lease;
+  }
+
+  /**
+   * Budgets forgotten by the store (per-value values whose window ended): their
+   * leases give their room back at the next write and are dropped once nothing of
+   * theirs is in flight or unwritten, so a book of many values stays bounded.
+   */
+  forget(budgets: readonly Budget[]): void {
+    for (const budget of budgets) {
+      const lease = this.leases.get(budget.name);
+      if (lease !== undefined && lease.budget === budget) lease.gone = true;
+    }
   }
 
   /**
@@ -224,7 +235,7 @@ export class LeaseBook {
     }
     const fresh = (l: Lease) => l.seen !== undefined && request.now < l.seen.windowEnd;
     if (leases.every((l) => fresh(l) && this.fits(l, wants.get(l)!))) return;
-    await this.write(leases, request.now, wants);
+    await writeLeases(this.parts, leases, request.now, wants);
   }
 
   /**
@@ -276,115 +287,32 @@ export class LeaseBook {
     this.lease(budget).seen = state;
   }
 
-  /** The leases due for a write: spend to write, renewal, an idle lease to give back. */
+  /**
+   * The leases due for a write: spend to write, renewal, an idle or forgotten lease to
+   * give back. Leases that hold nothing, have nothing in flight or to write, and are
+   * idle or forgotten, are dropped (a later call leases again, with one round trip).
+   */
   private tick(): void {
     if (this.closed) return;
     const now = Date.now();
-    const due = [...this.leases.values()].filter(
-      (l) =>
-        l.writing === undefined &&
-        (l.unflushed.some((v) => v > 0) ||
-          l.prev !== undefined ||
-          l.waiters.length > 0 ||
-          (l.held.some((v) => v > 0) && (l.demand || now - l.lastWrite >= this.parts.ttlMs / 4))),
-    );
-    if (due.length > 0) void this.write(due, now).catch(() => undefined);
-  }
-
-  /**
-   * Writes leases: their spend, and new slices (`wants`: room a call asked for).
-   * Idle leases, and all of them when `give`, are given back.
-   */
-  private write(
-    leases: Lease[],
-    now: number,
-    wants?: Map<Lease, Triple>,
-    give = false,
-  ): Promise<void> {
-    const writes: LeaseWrite[] = [];
-    const sent = new Map<Lease, { spent: Triple; waiters: Lease['waiters'] }>();
-    const { minSlice, ttlMs } = this.parts;
-    for (const lease of leases) {
-      const spent = lease.unflushed;
-      lease.unflushed = zero();
-      const used = [...lease.inflight] as Triple;
-      // What Redis must keep: the calls in flight, and half the last slice's headroom
-      // (local calls may use that while the write is on its way), so a lease shrinks
-      // step by step to smaller slices; nothing spare while another replica waits.
-      const spare = lease.demand ? 0 : lease.slice.map((v) => v / 2);
-      const floor = used.map((v, u) =>
-        Math.max(v, Math.min(lease.held[u]! - spent[u]!, v + (spare === 0 ? 0 : spare[u]!))),
-      ) as Triple;
-      lease.cap = floor;
-      const b = this.parts.encode(lease.budget, now);
-      const idle = now - lease.lastUse > IDLE_TTLS * ttlMs && !wants?.has(lease);
-      lease.seq++;
-      writes.push({
-        id: lease.id,
-        w: lease.seq,
-        b,
-        spent,
-        used,
-        floor: give || idle ? used : floor,
-        want: wants?.get(lease) ?? zero(),
-        min: b.lim.map((l) => l * minSlice) as Triple,
-        give: give || idle ? 1 : undefined,
-        prev: lease.prev,
-      });
-      sent.set(lease, { spent, waiters: lease.waiters });
-      lease.waiters = [];
-    }
-    const done = this.runGroups(writes, now).then((results) => {
-      for (const lease of leases) {
-        const { spent, waiters } = sent.get(lease)!;
-        const result = results.get(lease.id);
-        lease.cap = undefined;
-        lease.writing = undefined;
-        if (result === undefined) {
-          // The reply was lost: the write may have run. Send it again with the next one,
-          // and count only the room every outcome leaves.
-          lease.prev = {
-            w: lease.seq,
-            spent: spent.map((v, u) => v + (lease.prev?.spent[u] ?? 0)) as Triple,
-          };
-          lease.held = writes.find((w) => w.id === lease.id)!.floor;
-          lease.waiters.unshift(...waiters);
-          continue;
-        }
-        const { reply, shared } = result;
-        lease.prev = undefined;
-        lease.lastWrite = now;
-        lease.held = reply.held;
-        lease.slice = reply.held.map((h, u) => Math.max(0, h - lease.inflight[u]!)) as Triple;
-        lease.demand = reply.demand;
-        lease.seen = reply.state;
-        this.parts.seen(lease.budget, reply.state);
-        const written: Written = { state: reply.state, crossed: reply.crossed, shared };
-        for (const resolve of waiters) resolve(written);
+    const due: Lease[] = [];
+    const idleMs = IDLE_TTLS * this.parts.ttlMs;
+    for (const [name, l] of this.leases) {
+      if (l.writing !== undefined) continue;
+      const holds = l.held.some((v) => v > 0);
+      if (
+        l.unflushed.some((v) => v > 0) ||
+        l.prev !== undefined ||
+        l.waiters.length > 0 ||
+        (holds && (l.gone || l.demand || now - l.lastWrite >= this.parts.ttlMs / 4))
+      )
+        due.push(l);
+      else if (!holds && l.inflight.every((v) => v === 0) && (l.gone || now - l.lastUse > idleMs)) {
+        this.leases.delete(name);
+        if (l.gone) this.parts.dropped(l.budget);
       }
-    });
-    for (const lease of leases) lease.writing = done;
-    return done;
-  }
-
-  /** Runs the writes, by group; a failed group leaves its leases out of the result. */
-  private async runGroups(
-    writes: LeaseWrite[],
-    now: number,
-  ): Promise<Map<string, { reply: LeaseReply; shared: Written['shared'] }>> {
-    const results = new Map<string, { reply: LeaseReply; shared: Written['shared'] }>();
-    await Promise.all(
-      this.parts.group(writes).map(async (group) => {
-        try {
-          const { replies, tr } = await this.parts.run(group, now);
-          const shared = { transitions: tr };
-          for (const [i, w] of group.entries()) results.set(w.id, { reply: replies[i]!, shared });
-        } catch (err) {
-          this.parts.failed(err);
-        }
-      }),
-    );
-    return results;
+    }
+    if (due.length > 0) void writeLeases(this.parts, due, now).catch(() => undefined);
   }
 
   /**
@@ -403,7 +331,7 @@ export class LeaseBook {
       (l) => l.held.some((v) => v > 0) || l.unflushed.some((v) => v > 0) || l.prev !== undefined,
     );
     if (held.length === 0) return;
-    if (reachable) await this.write(held, Date.now(), undefined, true);
+    if (reachable) await writeLeases(this.parts, held, Date.now(), undefined, true);
     const lost = zero();
     for (const l of held) {
       for (let u = 0; u < 3; u++) lost[u]! += l.unflushed[u]! + (l.prev?.spent[u] ?? 0);

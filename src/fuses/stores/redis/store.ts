@@ -122,6 +122,12 @@ export class RedisFuseStore implements FuseStore {
             encode: (b, now) => this.encode(b, now),
             failed: (err) => this.reconciler.failed('settle', err),
             seen: (b, st) => this.cache.set(b.name, st),
+            // Its lease's last write noted it again: forgotten once more, unless in use since.
+            dropped: (b) => {
+              if (this.budgetsByName.get(b.name) !== b) return;
+              this.cache.delete(b.name);
+              this.budgetsByName.delete(b.name);
+            },
           },
           (name) => this.budgetsByName.get(name),
         ),
@@ -261,8 +267,12 @@ export class RedisFuseStore implements FuseStore {
     return control(this.operator, budget, op, now, detail);
   }
 
-  /** Forgets the last-seen numbers of budgets whose window ended; their keys expire in Redis. */
+  /**
+   * Forgets the last-seen numbers of budgets whose window ended; their keys expire in
+   * Redis, and their leases give back their room and leave this replica's book.
+   */
   forget(budgets: readonly Budget[]): void {
+    this.leases?.forget(budgets);
     for (const budget of budgets) {
       this.cache.delete(budget.name);
       this.budgetsByName.delete(budget.name);
