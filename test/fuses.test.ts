@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type BudgetExceededError,
   isBlockedCallError,
@@ -16,33 +15,23 @@ import {
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
 let openai: OpenAIType;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await h?.close();
   h = undefined;
-  llm.reset();
 });
 
 async function setup(options: TokenfuseOptions, at: string): Promise<Harness> {
   vi.useFakeTimers({ toFake: ['Date'], now: new Date(at) });
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-    ...options,
-  });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await harness({ providers: [LOCAL_RELAY], ...options });
+  openai = client(h);
   return h;
 }
 

@@ -3,8 +3,7 @@
 // shared ledger on a real redis-server.
 import { createHmac } from 'node:crypto';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type BudgetExceededError,
   createTokenfuse,
@@ -16,33 +15,21 @@ import { chatAdapter } from '../src/instrumentation/openai/chat.js';
 import { estimateRequest } from '../src/instrumentation/sdk-adapter.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
-let llm: FakeOpenAI;
-let redis: RedisServer;
+const { llm, harness, client } = useFakeServerHarness();
+const redis = useRedisServer();
 let h: Harness | undefined;
 let openai: OpenAIType;
 let prefixes = 0;
 const freshPrefix = () => `pv${++prefixes}-${process.pid}:`;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await llm.close();
-  await redis.stop();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
   h = undefined;
-  llm.reset();
 });
 
 const SECRET = 'per-value-test-secret-0123456789';
@@ -50,15 +37,15 @@ const idOf = (key: string) => createHmac('sha256', SECRET).update(key).digest('h
 
 async function setup(options: TokenfuseOptions, at?: string): Promise<Harness> {
   if (at) vi.useFakeTimers({ toFake: ['Date'], now: new Date(at) });
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+  h = await harness({
+    providers: [LOCAL_RELAY],
     apiKeys: { secret: SECRET },
     ...options,
   });
   // One retry: after the 10,000 blocked calls (no request for a while) a loaded machine can
   // hand the SDK a keep-alive socket the fake server has just closed (ECONNRESET). The
   // server never saw that request, so llm.requests stays exact; admission is per call.
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk-shared', maxRetries: 1 });
+  openai = client(h, { apiKey: 'sk-shared', maxRetries: 1 });
   return h;
 }
 

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import { calendarWindow } from '../src/budgets/window.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import {
@@ -31,36 +30,24 @@ import { chatAdapter } from '../src/instrumentation/openai/chat.js';
 import { estimateRequest } from '../src/instrumentation/sdk-adapter.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection, x } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { App, childEnv } from './helpers/processes.js';
 import { sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
-let redis: RedisServer;
-let llm: FakeOpenAI;
+const redis = useRedisServer();
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
 let openai: OpenAIType;
 let prefixes = 0;
 /** A key prefix of its own for each test: nothing is shared by accident. */
 const freshPrefix = () => `tf-test-${process.pid}-${++prefixes}:`;
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await redis?.stop();
-  await llm?.close();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
   redis.resume();
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
   h = undefined;
-  llm.reset();
 });
 
 type Store = 'memory' | 'redis';
@@ -73,12 +60,8 @@ function ledger(store: Store, extra: Partial<NonNullable<TokenfuseOptions['ledge
 
 async function setup(store: Store, options: TokenfuseOptions, at?: string): Promise<Harness> {
   if (at) vi.useFakeTimers({ toFake: ['Date'], now: new Date(at) });
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-    ...ledger(store),
-    ...options,
-  });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await harness({ providers: [LOCAL_RELAY], ...ledger(store), ...options });
+  openai = client(h);
   return h;
 }
 

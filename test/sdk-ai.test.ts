@@ -15,13 +15,9 @@ import {
   wrapEmbeddingModel,
   wrapLanguageModel,
 } from 'ai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  chatPromptTokens,
-  type FakeOpenAI,
-  startFakeOpenAI,
-} from '../examples/shared/fake-openai-server.mjs';
+import { chatPromptTokens, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
 import {
   type BudgetExceededError,
   isBudgetExceededError,
@@ -32,7 +28,8 @@ import {
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
 import { captureDiag } from './helpers/diag.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
 import { AI_SDK_MAJORS, aiSdkDriver } from './sdk/drivers/ai-sdk.js';
@@ -46,19 +43,11 @@ for (const major of AI_SDK_MAJORS) {
   behaviourSuite(aiSdkDriver('openai', major, 'object'));
 }
 
-let llm: FakeOpenAI;
+const { llm, harness } = useFakeServerHarness();
 let h: Harness | undefined;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  await h?.close();
+afterEach(() => {
   h = undefined;
-  llm.reset();
 });
 
 /** Dollars by the catalog for the usage the fake scripted. */
@@ -69,7 +58,7 @@ function usd(provider: string, model: string, usage: Usage): number {
 }
 
 async function setup(options: TokenfuseOptions = {}) {
-  h = await createHarness({
+  h = await harness({
     attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
     ...options,
   });
@@ -332,7 +321,7 @@ describe('streamText', () => {
   it('a stream the caller aborts ends its call on what it streamed and releases its reservation', async () => {
     const slow = await startFakeOpenAI({ chunkDelayMs: 30 });
     try {
-      h = await createHarness({
+      h = await harness({
         budgets: [{ name: 'hourly', window: 'hour', limit: { tokens: 1000 } }],
       });
       const openai = createOpenAI({ baseURL: `${slow.url}/v1`, apiKey: 'sk' });

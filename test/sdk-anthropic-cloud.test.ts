@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { calcPrice } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isBudgetExceededError } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { PACKAGE_VERSION } from '../src/version.js';
 import { rejection } from './helpers/budget-calls.js';
 import { captureDiag } from './helpers/diag.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
@@ -83,13 +83,7 @@ const CLOUDS: Cloud[] = [
   },
 ];
 
-let llm: FakeOpenAI;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
+const { llm, harness } = useFakeServerHarness();
 
 describe.each(CLOUDS)('$title', (cloud) => {
   let h: Harness;
@@ -106,14 +100,12 @@ describe.each(CLOUDS)('$title', (cloud) => {
     })!.total_price;
 
   async function setup(options: TokenfuseOptions = {}) {
-    h = await createHarness({ ...BASE_OPTIONS, ...options });
+    h = await harness({ ...BASE_OPTIONS, ...options });
     uninstall = installAnthropic(h, 'current');
     client = cloud.client(llm.url);
   }
-  beforeEach(() => llm.reset());
-  afterEach(async () => {
+  afterEach(() => {
     uninstall?.();
-    await h?.close();
   });
   const ourSpans = () => h.spans().filter((s) => s.instrumentationScope.name === 'tokenfuse');
 

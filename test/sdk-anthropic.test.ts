@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isBudgetExceededError, withAttribution } from '../src/index.js';
 import { fromCatalogUsage, fromGenAiAttributes, toCatalogUsage } from '../src/pricing/usage.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
@@ -80,13 +80,7 @@ function catalogUsage(ttl: '5m' | '1h'): Usage {
 const catalogUsd = (usage: Usage) =>
   calcPrice(usage, MODEL, { providerId: 'anthropic' })!.total_price;
 
-let llm: FakeOpenAI;
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
+const { llm, harness } = useFakeServerHarness();
 
 describe.each(MAJORS)('$title', (major) => {
   let h: Harness;
@@ -95,7 +89,7 @@ describe.each(MAJORS)('$title', (major) => {
   let client: any;
 
   async function setup(options: TokenfuseOptions = {}, clientOptions: object = {}) {
-    h = await createHarness({ ...BASE_OPTIONS, ...options });
+    h = await harness({ ...BASE_OPTIONS, ...options });
     uninstall = installAnthropic(h, major.copy);
     Anthropic = loadAnthropic(major.copy).Anthropic;
     client = new Anthropic({
@@ -108,10 +102,8 @@ describe.each(MAJORS)('$title', (major) => {
       ...clientOptions,
     });
   }
-  beforeEach(() => llm.reset());
-  afterEach(async () => {
+  afterEach(() => {
     uninstall?.();
-    await h?.close();
   });
 
   const ourSpans = () => h.spans().filter((s) => s.instrumentationScope.name === 'tokenfuse');

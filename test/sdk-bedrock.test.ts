@@ -10,16 +10,16 @@ import type * as BedrockModule from '@aws-sdk/client-bedrock-runtime';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isBudgetExceededError, withAttribution } from '../src/index.js';
 import { converseStreamAdapter } from '../src/instrumentation/bedrock/converse.js';
 import { inputTokenCount } from '../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 import { behaviourSuite } from './sdk/behaviour.js';
 import { bedrockDriver } from './sdk/drivers/bedrock.js';
 
@@ -40,22 +40,12 @@ const BEDROCK_VERSION: string = require('@aws-sdk/client-bedrock-runtime/package
 const CLAUDE = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 const NOVA = 'amazon.nova-pro-v1:0';
 
-let fake: FakeOpenAI;
+const { llm: fake, harness } = useFakeServerHarness();
 let h: Harness | undefined;
 
-beforeAll(async () => {
-  fake = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await fake.close();
-});
-afterEach(async () => {
-  if (h) {
-    for (const def of bedrockDefinitions(h)) def.unpatch?.(bedrock);
-    await h.close();
-  }
+afterEach(() => {
+  if (h) for (const def of bedrockDefinitions(h)) def.unpatch?.(bedrock);
   h = undefined;
-  fake.reset();
 });
 
 function bedrockDefinitions(harness: Harness): any[] {
@@ -65,7 +55,7 @@ function bedrockDefinitions(harness: Harness): any[] {
 }
 
 async function setup(options: TokenfuseOptions = {}) {
-  h = await createHarness(options);
+  h = await harness(options);
   for (const def of bedrockDefinitions(h)) def.patch?.(bedrock, BEDROCK_VERSION);
   return new BedrockRuntimeClient({
     region: 'us-east-1',
@@ -471,13 +461,7 @@ describe('failures and other forms', () => {
 });
 
 describe('with the shared Redis ledger (admission answers asynchronously)', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = useRedisServer();
 
   it('sends an admitted command once admitted, and rejects a blocked one unsent', async () => {
     const client = await setup({

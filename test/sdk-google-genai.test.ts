@@ -1,15 +1,15 @@
 import { createRequire } from 'node:module';
 import type * as GenAI from '@google/genai';
 import { calcPrice } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type BudgetExceededError, isBudgetExceededError, withAttribution } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
 import { parsePrometheusText, sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 import { behaviourSuite } from './sdk/behaviour.js';
 import { googleGenAiDriver, googleGenAiDriverFor } from './sdk/drivers/google-genai.js';
 
@@ -24,7 +24,7 @@ behaviourSuite(googleGenAiDriver);
 behaviourSuite(googleGenAiDriverFor('google-genai-v2'));
 behaviourSuite(googleGenAiDriverFor('google-genai-v1'));
 
-let llm: FakeOpenAI;
+const { llm, harness } = useFakeServerHarness();
 let h: Harness | undefined;
 let ai: GenAI.GoogleGenAI;
 
@@ -37,7 +37,7 @@ function definitions(harness: Harness): any[] {
 }
 
 async function setup(options: TokenfuseOptions = {}): Promise<Harness> {
-  h = await createHarness({
+  h = await harness({
     attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
     ...options,
   });
@@ -47,19 +47,9 @@ async function setup(options: TokenfuseOptions = {}): Promise<Harness> {
   return h;
 }
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
-  if (h) {
-    await h.close();
-    if (isPatched()) for (const def of definitions(h)) def.unpatch(genai);
-  }
+afterEach(() => {
+  if (h && isPatched()) for (const def of definitions(h)) def.unpatch(genai);
   h = undefined;
-  llm.reset();
 });
 
 const labels = (model: string) => ({
@@ -489,13 +479,7 @@ describe.each([
 });
 
 describe('with the shared Redis ledger (admission answers later)', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = useRedisServer();
 
   it('sends an admitted call once admitted, and rejects a blocked one with nothing sent', async () => {
     await setup({

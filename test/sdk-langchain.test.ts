@@ -12,8 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ChatOpenAIFields, ChatOpenAI as ChatOpenAIType } from '@langchain/openai';
 import { calcPrice } from '@pydantic/genai-prices';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../examples/shared/fake-openai-server.mjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type BudgetExceededError,
   isBlockedCallError,
@@ -26,7 +25,8 @@ import {
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
-import { createHarness, type Harness } from './helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
+import type { Harness } from './helpers/harness.js';
 import { freePort } from './helpers/processes.js';
 import { type Sample, sum } from './helpers/prom-text.js';
 import { behaviourSuite } from './sdk/behaviour.js';
@@ -41,26 +41,18 @@ const { ChatPromptTemplate } =
 behaviourSuite(chatOpenAIDriver());
 behaviourSuite(chatAnthropicDriver());
 
-let llm: FakeOpenAI;
+const { llm, harness } = useFakeServerHarness();
 let h: Harness | undefined;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await h?.close();
   h = undefined;
-  llm.reset();
 });
 
 async function setup(options: TokenfuseOptions = {}): Promise<Harness> {
-  h = await createHarness({
+  h = await harness({
     attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+    providers: [LOCAL_RELAY],
     ...options,
   });
   return h;
@@ -438,7 +430,7 @@ describe('ChatAnthropic (@langchain/anthropic on its own @anthropic-ai/sdk 0.122
 
   /** A harness where the fake (127.0.0.1) is Anthropic, with the nested SDK patched into it. */
   async function setupClaude(options: TokenfuseOptions = {}): Promise<Harness> {
-    h = await createHarness({
+    h = await harness({
       attribution: { defaults: { department: 'platform', project: 'core', environment: 'test' } },
       providers: [{ id: 'anthropic', hosts: ['127.0.0.1'] }],
       ...options,

@@ -2,6 +2,7 @@
 // port with no persistence, stoppable, killable and restartable on the same port.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, tryConnect } from './processes.js';
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
@@ -154,4 +155,28 @@ export async function scriptCalls(client: Redis): Promise<number> {
   let calls = 0;
   for (const m of info.matchAll(/^cmdstat_(evalsha|eval):calls=(\d+)/gm)) calls += Number(m[2]);
   return calls;
+}
+
+/**
+ * Starts one redis-server for the calling file or `describe` (beforeAll) and stops it
+ * afterwards (afterAll). The handle returned stands for the server from beforeAll on: read
+ * it inside tests and hooks.
+ */
+export function useRedisServer(): RedisServer {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return new Proxy({} as RedisServer, {
+    get(_target, key) {
+      if (server === undefined) {
+        throw new Error('redis-server starts in beforeAll: use it inside a test or a hook');
+      }
+      const value: unknown = Reflect.get(server, key, server);
+      return typeof value === 'function' ? value.bind(server) : value;
+    },
+  });
 }

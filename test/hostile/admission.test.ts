@@ -4,8 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type OpenAIType from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type BudgetExceededError,
   isBudgetExceededError,
@@ -14,7 +13,8 @@ import {
 import { MAX_TOKENIZED_CHARS } from '../../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from '../helpers/fake-server-harness.js';
+import type { Harness } from '../helpers/harness.js';
 import { parsePrometheusText, sum } from '../helpers/prom-text.js';
 import { RedisServer } from '../helpers/redis.js';
 
@@ -22,31 +22,19 @@ const { countTokens } = createRequire(import.meta.url)('gpt-tokenizer/encoding/o
   countTokens: (text: string) => number;
 };
 
-let llm: FakeOpenAI;
+const { llm, harness, client } = useFakeServerHarness();
 let h: Harness | undefined;
 let openai: OpenAIType;
 
-beforeAll(async () => {
-  llm = await startFakeOpenAI();
-});
-afterAll(async () => {
-  await llm.close();
-});
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await h?.tokenfuse.fuses.close();
-  await h?.close();
   h = undefined;
-  llm.reset();
 });
 
 async function setup(options: TokenfuseOptions): Promise<Harness> {
   vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-11-23T10:00:00Z') });
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
-    ...options,
-  });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  h = await harness({ providers: [LOCAL_RELAY], ...options });
+  openai = client(h);
   return h;
 }
 

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import type OpenAIType from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type FakeOpenAI, startFakeOpenAI } from '../../examples/shared/fake-openai-server.mjs';
 import { calendarWindow } from '../../src/budgets/window.js';
 import {
   createTokenfuse,
@@ -24,12 +23,13 @@ import { chatAdapter } from '../../src/instrumentation/openai/chat.js';
 import { estimateRequest } from '../../src/instrumentation/sdk-adapter.js';
 import type { TokenfuseOptions } from '../../src/types.js';
 import { rejection, x } from '../helpers/budget-calls.js';
-import { createHarness, type Harness } from '../helpers/harness.js';
+import { LOCAL_RELAY, useFakeServerHarness } from '../helpers/fake-server-harness.js';
+import type { Harness } from '../helpers/harness.js';
 import { App, childEnv, freePort } from '../helpers/processes.js';
-import { RedisServer } from '../helpers/redis.js';
+import { useRedisServer } from '../helpers/redis.js';
 
-let redis: RedisServer;
-let llm: FakeOpenAI;
+const redis = useRedisServer();
+const { llm, harness, client } = useFakeServerHarness();
 let dir: string;
 let h: Harness | undefined;
 let openai: OpenAIType;
@@ -70,36 +70,27 @@ function captureDiag(): string[] {
   return messages;
 }
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  llm = await startFakeOpenAI();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tokenfuse-fleet-'));
 });
-afterAll(async () => {
-  await redis?.stop();
-  await llm?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-afterEach(async () => {
+afterEach(() => {
   diag.disable();
   redis.resume();
-  if (h) {
-    await h.tokenfuse.fuses.close();
-    await h.close();
-  }
   h = undefined;
-  llm.reset();
 });
 
 const budget = { name: 'fleet', window: 'day' as const, limit: { tokens: 2000 } };
 
 async function setup(ledger: NonNullable<TokenfuseOptions['ledger']>): Promise<Harness> {
-  h = await createHarness({
-    providers: [{ id: 'local-relay', hosts: ['127.0.0.1'], pricesFrom: 'openai' }],
+  h = await harness({
+    providers: [LOCAL_RELAY],
     budgets: [budget],
     ledger: { store: 'redis', url: redis.url, keyPrefix: freshPrefix(), ...ledger },
   });
-  openai = new h.OpenAI({ baseURL: `${llm.url}/v1`, apiKey: 'sk', maxRetries: 0 });
+  openai = client(h);
   return h;
 }
 
