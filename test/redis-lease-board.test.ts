@@ -2,7 +2,7 @@
 // redis-server: calls admitted from a lease are decided synchronously, settlements with
 // nothing to report do not wait for the background write, and still every call's spend
 // lands in Redis once, thresholds fire once fleet-wide, and the limit holds.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { FuseBoard } from '../src/fuses/fuse-board.js';
@@ -10,16 +10,10 @@ import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { createTokenfuse, type ThresholdEvent, type Tokenfuse } from '../src/index.js';
 import { PriceBook } from '../src/pricing/price-book.js';
 import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
-let redis: RedisServer;
+const redis = useRedisServer();
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 /** Reserves 100 input + 50 output tokens. */
 const call = RESERVES_150;

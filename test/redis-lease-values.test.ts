@@ -2,21 +2,15 @@
 // board (its window ended) gives its leased room back and leaves the lease book, and so
 // does a value left idle for a lease TTL, so many values over time keep the book bounded
 // and no room reserved in Redis.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Budget, normalizeBudget } from '../src/budgets/budget.js';
 import { instanceBudget } from '../src/budgets/per-value.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
-let redis: RedisServer;
+const redis = useRedisServer();
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 const template = normalizeBudget({
   name: 'per-user',
