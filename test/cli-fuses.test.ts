@@ -25,7 +25,7 @@ import { rejection, x } from './helpers/budget-calls.js';
 import { createHarness, type Harness } from './helpers/harness.js';
 import { childEnv, freePort } from './helpers/processes.js';
 import { sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 
@@ -68,7 +68,7 @@ const BUDGETS: BudgetOptions[] = [
   { name: 'all-daily', window: 'day', limit: { requests: 100 } },
 ];
 
-let redis: RedisServer;
+const redis = useRedisServer();
 let llm: FakeOpenAI;
 let dir: string;
 let h: Harness | undefined;
@@ -78,12 +78,10 @@ let prefix = '';
 let configFile = '';
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
   llm = await startFakeOpenAI();
   dir = mkdtempSync(join(tmpdir(), 'tokenfuse-cli-fuses-'));
 });
 afterAll(async () => {
-  await redis?.stop();
   await llm?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -2,7 +2,7 @@
 // implementations: the pure machine, the in-memory store built on it, and the Redis
 // store's Lua scripts on a real redis-server. Every step must show the same decisions,
 // transitions and fuse records in all three. Time is the `now` each step passes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Amounts, type Budget, normalizeBudget } from '../src/budgets/budget.js';
 import { type Account, windowAt } from '../src/budgets/rules.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
@@ -17,7 +17,7 @@ import type {
 import { MemoryFuseStore } from '../src/fuses/stores/memory.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { CASE_BUDGETS, CASE_DAY, FUSE_CASES, type FuseCaseStep } from './helpers/fuse-cases.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
 /** What a step shows, in the table's terms. */
 interface Seen {
@@ -272,14 +272,8 @@ async function run(driver: Driver, steps: FuseCaseStep[]): Promise<void> {
   }
 }
 
-let redis: RedisServer;
+const redis = useRedisServer();
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 const drivers: Record<string, () => Driver> = {
   'the pure machine': machineDriver,

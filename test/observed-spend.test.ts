@@ -33,22 +33,15 @@ import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness
 import type { createHarness, Harness } from './helpers/harness.js';
 import { App, childEnv } from './helpers/processes.js';
 import { sum } from './helpers/prom-text.js';
-import { RedisServer } from './helpers/redis.js';
+import { useRedisServer } from './helpers/redis.js';
 
 const fake = useFakeServerHarness();
 const { llm } = fake;
-let redis: RedisServer;
+const redis = useRedisServer();
 let h: Harness | undefined;
 let openai: OpenAIType;
 let prefixes = 0;
 const freshPrefix = () => `tf-observed-${process.pid}-${++prefixes}:`;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 /** The hand-made span's usage: $0.12 at the catalog's claude-sonnet-4-5 prices. */
 const INPUT = 20_000;

@@ -2,23 +2,13 @@
 // redis-server (SIGSTOP): calls are decided by the local store on the board's fast path,
 // their spend is queued as one update per budget however many calls there are, and once
 // Redis answers again it is written once, in a few scripts.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { normalizeBudget } from '../src/budgets/budget.js';
-import { resolveConfig } from '../src/config/resolved-config.js';
-import { FuseBoard } from '../src/fuses/fuse-board.js';
-import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
+import { describe, expect, it, vi } from 'vitest';
 import { createTokenfuse } from '../src/index.js';
-import { PriceBook } from '../src/pricing/price-book.js';
 import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
-import { RedisServer, scriptCalls } from './helpers/redis.js';
+import { perUserRedisBoard } from './helpers/per-user-board.js';
+import { scriptCalls, useRedisServer } from './helpers/redis.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedisServer();
 
 /** Reserves 100 input + 50 output tokens. */
 const call = RESERVES_150;
@@ -78,31 +68,9 @@ describe('calls decided locally while Redis is away', () => {
 
 describe('per-value budgets while Redis is away', () => {
   it("values' summaries get their numbers from the local store's notes, on the fast path", async () => {
-    const store = new RedisFuseStore(
-      resolveConfig(
-        {
-          ledger: {
-            store: 'redis',
-            url: redis.url,
-            keyPrefix: `tf-degraded-pv-${process.pid}:`,
-            timeoutMs: 300,
-          },
-        },
-        { env: {} },
-      ).ledger,
-    );
-    const board = new FuseBoard({
-      budgets: [
-        normalizeBudget({
-          name: 'per-user',
-          per: 'user',
-          window: 'day',
-          limit: { tokens: 100_000 },
-        }),
-      ],
-      policies: [],
-      prices: new PriceBook(),
-      store,
+    const { board, store } = perUserRedisBoard(redis.url, {
+      keyPrefix: `tf-degraded-pv-${process.pid}:`,
+      timeoutMs: 300,
     });
     const spend = (user: string, tokens: number, sync: boolean) => {
       const pending = board.admit({ ...call, tags: { user } });

@@ -6,17 +6,11 @@ import type { LedgerOptions } from '../src/budget-options.js';
 import { type Budget, normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
-import { RedisServer, scriptCalls } from './helpers/redis.js';
+import { scriptCalls, useRedisServer } from './helpers/redis.js';
 import { RedisCluster } from './helpers/redis-cluster.js';
 
-let redis: RedisServer;
+const redis = useRedisServer();
 let prefixes = 0;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 
 function store(extra: LedgerOptions = {}, url = redis.url): RedisFuseStore {
   return new RedisFuseStore(

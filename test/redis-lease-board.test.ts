@@ -2,14 +2,13 @@
 // redis-server: calls admitted from a lease are decided synchronously, settlements with
 // nothing to report do not wait for the background write, and still every call's spend
 // lands in Redis once, thresholds fire once fleet-wide, and the limit holds.
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, type MockInstance, vi } from 'vitest';
 import { normalizeBudget } from '../src/budgets/budget.js';
 import { resolveConfig } from '../src/config/resolved-config.js';
-import { FuseBoard } from '../src/fuses/fuse-board.js';
 import { RedisFuseStore } from '../src/fuses/stores/redis/store.js';
 import { createTokenfuse, type ThresholdEvent, type Tokenfuse } from '../src/index.js';
-import { PriceBook } from '../src/pricing/price-book.js';
 import { isPromise, RESERVES_150 } from './helpers/budget-calls.js';
+import { perUserRedisBoard } from './helpers/per-user-board.js';
 import { useRedisServer } from './helpers/redis.js';
 
 const redis = useRedisServer();
@@ -177,36 +176,17 @@ describe('lease settlements', () => {
 describe('per-value budgets on leases', () => {
   it("the fast path notes each value as the full path would: the same decisions and summaries, call for call, with no round trip once a value's lease is held", async () => {
     const boardOn = (fast: boolean) => {
-      const store = new RedisFuseStore(
-        resolveConfig(
-          {
-            ledger: {
-              store: 'redis',
-              url: redis.url,
-              keyPrefix: `tf-lease-pv-${process.pid}-${++prefixes}:`,
-              leases: true,
-            },
-          },
-          { env: {} },
-        ).ledger,
+      let fullPath: MockInstance<RedisFuseStore['admit']> | undefined;
+      const { board, store } = perUserRedisBoard(
+        redis.url,
+        { keyPrefix: `tf-lease-pv-${process.pid}-${++prefixes}:`, leases: true },
+        (store) => {
+          // The reference: no fast path, every call through the store's admit.
+          if (!fast) Object.defineProperty(store, 'admitClear', { value: undefined });
+          fullPath = vi.spyOn(store, 'admit');
+        },
       );
-      // The reference: no fast path, every call through the store's admit.
-      if (!fast) Object.defineProperty(store, 'admitClear', { value: undefined });
-      const fullPath = vi.spyOn(store, 'admit');
-      const board = new FuseBoard({
-        budgets: [
-          normalizeBudget({
-            name: 'per-user',
-            per: 'user',
-            window: 'day',
-            limit: { tokens: 100_000 },
-          }),
-        ],
-        policies: [],
-        prices: new PriceBook(),
-        store,
-      });
-      return { board, store, fullPath };
+      return { board, store, fullPath: fullPath! };
     };
     const fast = boardOn(true);
     const full = boardOn(false);
