@@ -5,6 +5,11 @@
 // minus 50-chunk ones, over the 450 chunks between them. Spans the batch processor still
 // holds count as allocated, as they are.
 //
+// What tokenfuse adds is the median of each round's difference (tokenfuse minus the bare
+// block just before it), with the range over the rounds beside it: the bare figure drifts by
+// ~200 B per chunk over the rounds while the JIT settles, so the difference of two medians
+// taken apart moved by as much (openai once read "adds ~0 B per chunk", Anthropic ~150).
+//
 //   cd bench && node --expose-gc --min-semi-space-size=256 --max-semi-space-size=1024 \
 //     alloc-sdk.mjs anthropic,bedrock
 //
@@ -54,11 +59,13 @@ for (const name of names) {
       out[arm].chunk.push((long - short) / (4 * 450));
     }
   }
-  const [c0, c1] = [median(out.bare.call), median(out.tokenfuse.call)];
-  const [k0, k1] = [median(out.bare.chunk), median(out.tokenfuse.chunk)];
+  const added = (kind) => {
+    const d = out.tokenfuse[kind].map((x, i) => x - out.bare[kind][i]);
+    return `${median(d).toFixed(0)} B [${Math.min(...d).toFixed(0)}..${Math.max(...d).toFixed(0)}]`;
+  };
   console.log(
-    `${sdk.label}: per call bare ${c0.toFixed(0)} B, tokenfuse adds ${(c1 - c0).toFixed(0)} B; ` +
-      `per chunk bare ${k0.toFixed(0)} B, tokenfuse adds ${(k1 - k0).toFixed(0)} B`,
+    `${sdk.label}: per call bare ${median(out.bare.call).toFixed(0)} B, tokenfuse adds ${added('call')}; ` +
+      `per chunk bare ${median(out.bare.chunk).toFixed(0)} B, tokenfuse adds ${added('chunk')}`,
   );
 }
 process.exit(0);
