@@ -54,9 +54,9 @@ export const genaiPromises: SdkPromises = {
     if (!isPromise(returned)) return undefined;
     return observePlainPromise(returned, call);
   },
-  wrapStream(result, wrap) {
+  wrapStream(result, observer) {
     if (!isAsyncStream(result)) return undefined;
-    return delegating(wrap(result[Symbol.asyncIterator]()));
+    return delegating(observer.observeIterator(result[Symbol.asyncIterator]()));
   },
   rejected: (_thisArg, err) => Promise.reject(err),
   deferred(_thisArg, ready, send) {
