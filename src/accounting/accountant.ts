@@ -93,14 +93,15 @@ export class Accountant {
 
   /** Prices the record (see {@link CallPricer}) and records every metric for it. Never throws. */
   account(record: UsageRecord): AccountingResult {
-    let result: AccountingResult = { costUsd: 0, priced: false };
+    // No placeholder result per call: one is made only when pricing itself failed.
+    let result: AccountingResult | undefined;
     try {
       result = this.price(record);
       this.record(record, result);
     } catch (err) {
       diag.error('tokenfuse: accounting failed; the call itself is unaffected', err);
     }
-    return result;
+    return result ?? { costUsd: 0, priced: false };
   }
 
   /** Prices a record without recording it (for spans that need the cost before they end). */

@@ -40,8 +40,12 @@ export class CallPricer {
     // billed. The requested name is the fallback (no response model, or one the
     // catalog does not know). Overrides match either name (see PriceBook.priceFirst).
     const model = record.responseModel || record.model;
-    const names = model === record.model ? [model] : [model, record.model];
-    const price = this.options.prices.priceFirst(record.provider, names, usage, record.startedAt);
+    const { prices } = this.options;
+    // One name is `priceFirst` of one name, with no array made per call.
+    const price =
+      model === record.model
+        ? prices.price(record.provider, model, usage, record.startedAt)
+        : prices.priceFirst(record.provider, [model, record.model], usage, record.startedAt);
     if (price.error !== undefined) {
       diag.error(
         `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,

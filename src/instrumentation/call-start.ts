@@ -9,6 +9,7 @@ import {
   type Attributes,
   type Context,
   context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   type SpanOptions,
@@ -42,6 +43,9 @@ import {
   type SdkPromises,
 } from './sdk-adapter.js';
 
+/** What a released start holds: no call's arguments. */
+const NO_ARGS: unknown[] = [];
+
 /** A call ready to be sent (or blocked), with the context to send it in. */
 export interface StartedCall {
   call: LlmCall | undefined;
@@ -62,10 +66,8 @@ export interface CallSite {
  * object per call, filled in by `finishStart` and kept by the call (`LlmCallInit`).
  */
 interface PreparedCall extends LlmCallInit {
-  site: CallSite;
   args: unknown[];
   callArgs: unknown[];
-  providerInfo: ProviderInfo;
   /** Sampling-relevant span attributes, given at the span's start. */
   attributes: Attributes;
   /** The other span attributes, set once the span has started. */
@@ -88,6 +90,13 @@ export class CallStarter {
   private readonly fingerprints = new WeakMap<object, { key: string; fp: string }>();
   private readonly keyIds = new WeakMap<object, { key: string; id: string }>();
   private readonly apiKeys: ApiKeyIds;
+  /** A synchronous start's answer, refilled per call and `release`d once read (deferred: its own). */
+  private readonly reused: StartedCall = {
+    call: undefined,
+    callArgs: NO_ARGS,
+    ctx: ROOT_CONTEXT,
+    blocked: undefined,
+  };
 
   constructor(
     private readonly parts: CallParts,
@@ -204,13 +213,11 @@ export class CallStarter {
       board,
       requestServiceTier: undefined,
       providerCosts,
-      site,
       args,
       callArgs:
         prepared.body === body && headers === request.headers
           ? args
           : sdk.rebuildArgs(args, prepared.body, headers),
-      providerInfo: provider,
       attributes,
       later,
       active,
@@ -270,7 +277,21 @@ export class CallStarter {
     p.ctx = ctx;
     p.admission = admission;
     p.requestServiceTier = adapter.requestServiceTier(body);
-    return { call: new LlmCall(p), callArgs, ctx, blocked: undefined };
+    const call = new LlmCall(p);
+    if (deferred) return { call, callArgs, ctx, blocked: undefined };
+    const started = this.reused;
+    started.call = call;
+    started.callArgs = callArgs;
+    started.ctx = ctx;
+    return started;
+  }
+
+  /** Takes back what `start` returned once read, so it keeps no call's arguments alive. */
+  release(started: StartedCall): void {
+    if (started !== this.reused) return;
+    started.call = undefined;
+    started.callArgs = NO_ARGS;
+    started.ctx = ROOT_CONTEXT;
   }
 
   /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */

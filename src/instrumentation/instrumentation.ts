@@ -331,9 +331,11 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     thisArg: unknown,
     original: AnyFunction,
     site: CallSite,
-    { call, callArgs, ctx, blocked }: StartedCall,
+    started: StartedCall,
     callerView: unknown,
   ): unknown {
+    const { call, callArgs, ctx, blocked } = started;
+    this.starter.release(started);
     if (blocked !== undefined) return site.promises.rejected(thisArg, blocked);
     let result: unknown;
     try {

@@ -11,6 +11,7 @@ import type { Tags } from '../types.js';
 import { ObservedIterator } from './observed-iterator.js';
 import type {
   CallObserver,
+  IteratorObserver,
   OperationAdapter,
   ResultInfo,
   SdkPromises,
@@ -49,7 +50,7 @@ export interface LlmCallInit {
  * the stream finished or abandoned, or an error. Ends its span and accounts the
  * call exactly once, whichever of those happens first.
  */
-export class LlmCall implements CallObserver {
+export class LlmCall implements CallObserver, IteratorObserver {
   private ended = false;
   private firstChunkAt: number | undefined;
   private stream: StreamState | undefined;
@@ -90,9 +91,7 @@ export class LlmCall implements CallObserver {
     if (this.ended || this.stream !== undefined) return result;
     let streamed: unknown;
     try {
-      streamed = this.init.promises.wrapStream(result, (inner) => {
-        return new ObservedIterator(inner, this);
-      });
+      streamed = this.init.promises.wrapStream(result, this);
     } catch (err) {
       diag.error('tokenfuse: observing an LLM stream failed; the stream itself is unaffected', err);
       this.finishEstimated('ok', false);
@@ -131,6 +130,11 @@ export class LlmCall implements CallObserver {
       this.finish('ok', info?.usage, info?.responseModel, false);
     }
     return result;
+  }
+
+  /** @internal the iterator a stream's caller reads: each item goes through this call. */
+  observeIterator(inner: AsyncIterator<unknown>): AsyncIterator<unknown> {
+    return new ObservedIterator(inner, this);
   }
 
   /** @internal the caller took the raw response and nothing will parse it. */

@@ -148,6 +148,12 @@ export interface SdkRequest {
   sdkSpan?: object;
 }
 
+/** What a stream's iteration goes through (the call, see `SdkPromises.wrapStream`). */
+export interface IteratorObserver {
+  /** The iterator the caller reads in place of `inner`. */
+  observeIterator(inner: AsyncIterator<unknown>): AsyncIterator<unknown>;
+}
+
 /** What the wrapper's call object offers the SDK's promise and stream hooks. */
 export interface CallObserver {
   /** The request body as sent. */
@@ -176,13 +182,11 @@ export interface SdkPromises {
    */
   attach(returned: unknown, call: CallObserver, view: unknown): unknown;
   /**
-   * When `result` is a stream: makes its iteration go through `wrap` and returns
-   * what the caller gets (the same object when wrapped in place); else undefined.
+   * When `result` is a stream: makes its iteration go through
+   * `observer.observeIterator` and returns what the caller gets (the same object when
+   * wrapped in place); else undefined. An object, not a callback: no closure per call.
    */
-  wrapStream(
-    result: unknown,
-    wrap: (inner: AsyncIterator<unknown>) => AsyncIterator<unknown>,
-  ): unknown | undefined;
+  wrapStream(result: unknown, observer: IteratorObserver): unknown | undefined;
   /** A call that fails before any request: a rejection of the SDK's own promise type. */
   rejected(thisArg: unknown, err: Error): unknown;
   /**

@@ -67,11 +67,11 @@ export const aiSdkPromises: SdkPromises = {
     if (!isObj(returned) || typeof (returned as Obj).then !== 'function') return undefined;
     return observePlainPromise(returned as Promise<unknown>, call);
   },
-  wrapStream(result, wrap) {
+  wrapStream(result, observer) {
     if (!isObj(result)) return undefined;
     const stream = result.stream as ReadableStream<unknown> | undefined;
     if (!isObj(stream) || typeof (stream as Obj).getReader !== 'function') return undefined;
-    return { ...result, stream: readableOf(wrap(iteratorOf(stream))) };
+    return { ...result, stream: readableOf(observer.observeIterator(iteratorOf(stream))) };
   },
   rejected: (_thisArg, err) => Promise.reject(err),
   deferred: (_thisArg, ready, send) => ready.then((value) => send(value, undefined)),

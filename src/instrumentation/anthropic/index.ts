@@ -132,7 +132,9 @@ export const anthropicSdk: SdkAdapter<undefined> = {
     };
   },
   readRequest(thisArg, args) {
-    const [body, options] = args as [unknown, Record<string, unknown> | null | undefined];
+    // Indexed, not destructured: an array pattern runs the iterator protocol per call.
+    const body = args[0];
+    const options = args[1] as Record<string, unknown> | null | undefined;
     const client = (thisArg as SdkResource | undefined)?._client;
     const readable = options == null || isOptions(options);
     // 1.x stream helpers start the SDK's own call span before calling `create` and

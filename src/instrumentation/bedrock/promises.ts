@@ -24,7 +24,7 @@ export const bedrockPromises: SdkPromises = {
     if (!(returned instanceof Promise)) return undefined;
     return observePlainPromise(returned, call);
   },
-  wrapStream(result, wrap) {
+  wrapStream(result, observer) {
     if (!isObject(result)) return undefined;
     const field = isAsyncIterable(result.stream)
       ? 'stream'
@@ -35,7 +35,7 @@ export const bedrockPromises: SdkPromises = {
     const inner = result[field] as AsyncIterableLike;
     // In place, as the caller reads it: `for await (const event of output.stream)`.
     result[field] = {
-      [Symbol.asyncIterator]: () => wrap(inner[Symbol.asyncIterator]()),
+      [Symbol.asyncIterator]: () => observer.observeIterator(inner[Symbol.asyncIterator]()),
     };
     return result;
   },

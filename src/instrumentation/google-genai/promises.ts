@@ -33,10 +33,10 @@ export const genaiPromises: SdkPromises = {
     if (!isPromise(returned)) return undefined;
     return observePlainPromise(returned, call);
   },
-  wrapStream(result, wrap) {
+  wrapStream(result, observer) {
     if (!isAsyncStream(result)) return undefined;
     // The observed iterator itself: an async iterator with `[Symbol.asyncDispose]`.
-    return wrap(result[Symbol.asyncIterator]());
+    return observer.observeIterator(result[Symbol.asyncIterator]());
   },
   rejected: (_thisArg, err) => Promise.reject(err),
   deferred(_thisArg, ready, send) {

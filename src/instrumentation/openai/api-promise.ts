@@ -88,12 +88,12 @@ export function openAIPromises(APIPromise: ApiPromiseFactory | undefined): OpenA
       attachApiPromise(returned, call, (view ?? returned) as { parsedPromise?: unknown }, hooks);
       return returned;
     },
-    wrapStream(result, wrap) {
+    wrapStream(result, observer) {
       if (!isSdkStream(result)) return undefined;
       // In place: `tee()` and `toReadableStream()` go through `iterator` too.
       const original = result.iterator;
       result.iterator = function tokenfuseStreamIterator(this: unknown) {
-        return wrap(original.call(this));
+        return observer.observeIterator(original.call(this));
       };
       return result;
     },

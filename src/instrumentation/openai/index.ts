@@ -89,7 +89,9 @@ export const openaiSdk: SdkAdapter<BatchApi> = {
     return { patchPoints, promises };
   },
   readRequest(thisArg, args) {
-    const [body, options] = args as [unknown, { headers?: unknown } | null | undefined];
+    // Indexed, not destructured: an array pattern runs the iterator protocol per call.
+    const body = args[0];
+    const options = args[1] as { headers?: unknown } | null | undefined;
     const client = (thisArg as SdkResource | undefined)?._client;
     return {
       body,

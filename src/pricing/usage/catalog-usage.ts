@@ -62,10 +62,10 @@ export function fromCatalogUsage(
   let clean = usage;
   for (let i = 0; i < plan.fields.length; i++) {
     const field = plan.fields[i]!;
-    const before = r.invalid.length;
+    const before = r.rejected;
     r.count(field.name, at(usage, field.path));
     // The bad value is left out of a copy, so the catalog never sees it.
-    if (r.invalid.length > before) clean = without(clean, field.path);
+    if (r.rejected > before) clean = without(clean, field.path);
   }
 
   const extracted = extract(plan.primary, clean);

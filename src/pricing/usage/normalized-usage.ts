@@ -89,7 +89,13 @@ export function totalTokens(u: NormalizedUsage): number {
  * is decided in one place.
  */
 export class UsageReader {
-  readonly invalid: InvalidUsageField[] = [];
+  /** Made on the first rejected field: almost every usage has none. */
+  private invalid: InvalidUsageField[] | undefined;
+
+  /** How many fields were rejected so far. */
+  get rejected(): number {
+    return this.invalid === undefined ? 0 : this.invalid.length;
+  }
 
   /** The count of `field`; 0 when not reported or rejected. */
   count(field: string, value: unknown): number {
@@ -102,13 +108,14 @@ export class UsageReader {
     ) {
       return value;
     }
+    this.invalid ??= [];
     this.invalid.push({ field, value });
     return 0;
   }
 
   /** `usage` with the rejected fields attached, when there were any. */
   done(usage: NormalizedUsage): NormalizedUsage {
-    if (this.invalid.length > 0) usage.invalid = this.invalid;
+    if (this.invalid !== undefined) usage.invalid = this.invalid;
     return usage;
   }
 }
