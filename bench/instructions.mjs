@@ -42,21 +42,38 @@ const ARMS = ['tokenfuse', 'traceloop', 'otel', 'langfuse', 'arize'];
 
 const int = (name, fallback) => Number(process.env[name] ?? fallback);
 
+/** The children still running: ended (by pid) if this process is interrupted. */
+const running = new Set();
+const dirs = new Set();
+function track(proc) {
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
+  return proc;
+}
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    for (const p of running) p.kill('SIGKILL');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    process.exit(130);
+  });
+
 /** Runs `node FLAGS loop args` under callgrind; resolves to its total Ir and the arm's name. */
 function counted(dir, id, args) {
   const out = join(dir, `${id}.callgrind`);
-  const proc = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${out}`,
-      process.execPath,
-      ...FLAGS,
-      LOOP,
-      ...args.map(String),
-    ],
-    // One libuv worker thread: the loop does no file or DNS work, but the pool exists.
-    { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  const proc = track(
+    spawn(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        ...FLAGS,
+        LOOP,
+        ...args.map(String),
+      ],
+      // One libuv worker thread: the loop does no file or DNS work, but the pool exists.
+      { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
   let stdout = '';
   let stderr = '';
@@ -95,10 +112,15 @@ async function pool(thunks, jobs) {
   return results;
 }
 
+// A busy loop that also ends itself, within a second, once its parent has gone (a run cut
+// short by Ctrl-C must not leave it spinning).
+const SPINNER =
+  'const p = Number(process.argv[1]); for (let i = 1; ; i++) if (i % 1e7 === 0 && process.ppid !== p) break;';
+
 /** Starts `n` busy-looping Node processes; returns a function that ends them (by pid). */
 function spin(n) {
   const procs = Array.from({ length: n }, () =>
-    spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }),
+    track(spawn(process.execPath, ['-e', SPINNER, String(process.pid)], { stdio: 'ignore' })),
   );
   return () => {
     for (const p of procs) p.kill('SIGKILL');
@@ -126,19 +148,22 @@ export async function instructions(o = {}) {
   // S = 0: no streams counted, no Z run, no per-chunk figure.
   const runs = { X: [N, S, short], Y: [2 * N, S, short], ...(S > 0 && { Z: [N, S, long] }) };
   const dir = mkdtempSync(join(os.tmpdir(), 'tokenfuse-instr-'));
+  dirs.add(dir);
   const stop = spin(spinners);
   const t0 = Date.now();
   log(
     `instructions: ${arms.join(', ')}; warm-up ${W}, N ${N}, S ${S}×(${long} − ${short}), ` +
       `${repeats} repeats, ${jobs} at once, ${spinners} spinners, load ${os.loadavg()[0].toFixed(2)}`,
   );
+  // Repeat by repeat, so that a run cut short has every arm once (each run's count is logged).
   const thunks = [];
-  for (const arm of arms)
-    for (let r = 0; r < repeats; r++)
+  for (let r = 0; r < repeats; r++)
+    for (const arm of arms)
       for (const [run, args] of Object.entries(runs))
         thunks.push(async () => {
+          const t = Date.now();
           const res = await counted(dir, `${arm}-${run}-${r}`, [arm, W, ...args]);
-          log(`  ${arm} ${run}#${r + 1}: ${res.ir} Ir`);
+          log(`  ${arm} ${run}#${r + 1}: ${res.ir} Ir (${((Date.now() - t) / 1000).toFixed(0)} s)`);
           return { arm, r, run, ...res };
         });
   let results;
@@ -165,22 +190,30 @@ export async function instructions(o = {}) {
   const bare = per.get('bare');
   const traceloop = per.get('traceloop');
   const added = (x, kind) => mean(x[kind]) - mean(bare[kind]);
-  const lines = [
-    '| arm | Ir per call | added over bare | ÷ Traceloop added | A-vs-A (repeats) | Ir per chunk | added per chunk | A-vs-A (repeats) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
+  const chunks = S > 0;
+  const head = ['arm', 'Ir per call', 'added over bare', '÷ Traceloop added', 'repeats (A-vs-A)'];
+  if (chunks) head.push('Ir per chunk', 'added per chunk', 'repeats (A-vs-A)');
+  const lines = [`| ${head.join(' | ')} |`, `|${' --- |'.repeat(head.length)}`];
   const rows = [];
   for (const [arm, x] of per) {
     const isBare = arm === 'bare';
     const ratio = traceloop && !isBare ? added(x, 'call') / added(traceloop, 'call') : NaN;
-    const both = (xs) => `${xs.map((v) => num(v)).join(' / ')} (${pct(spread(xs[0], xs.at(-1)))})`;
-    lines.push(
-      `| ${x.name} | ${num(mean(x.call))} | ${isBare ? '' : num(added(x, 'call'))} | ` +
-        `${Number.isFinite(ratio) ? ratio.toFixed(2) : ''} | ${both(x.call)} | ` +
-        `${num(mean(x.chunk))} | ${isBare ? '' : num(added(x, 'chunk'))} | ${both(x.chunk)} |`,
-    );
+    // Both repeats and how far apart they are (max − min over their mean).
+    const both = (xs) =>
+      xs.length < 2
+        ? 'one run'
+        : `${xs.map((v) => num(v)).join(' / ')} (${pct(spread(Math.max(...xs), Math.min(...xs)))})`;
+    const cells = [
+      x.name,
+      num(mean(x.call)),
+      isBare ? '' : num(added(x, 'call')),
+      Number.isFinite(ratio) ? ratio.toFixed(2) : '',
+      both(x.call),
+    ];
+    if (chunks) cells.push(num(mean(x.chunk)), isBare ? '' : num(added(x, 'chunk')), both(x.chunk));
+    lines.push(`| ${cells.join(' | ')} |`);
     if (isBare) continue;
-    for (const kind of S > 0 ? ['call', 'chunk'] : ['call'])
+    for (const kind of chunks ? ['call', 'chunk'] : ['call'])
       rows.push({
         figure: `added per ${kind}, instructions (callgrind Ir)`,
         subject: x.name,
