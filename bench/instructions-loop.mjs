@@ -7,7 +7,7 @@
 //   node --single-threaded --expose-gc instructions-loop.mjs <arm> <warmup> <calls> <streams> <chunks>
 //
 // <arm>: bare, or a name of BENCH_ARMS. The warm-up (calls, and a 500- and a 50-chunk stream
-// every 20th call) is the same whatever is counted after it. Nothing here reads a clock or
+// every 50th call) is the same whatever is counted after it. Nothing here reads a clock or
 // sets a timer; the fake fetch answers in-process (no socket).
 import { ARM_FACTORIES, bare, call, spans, stream } from './arms.mjs';
 
@@ -20,7 +20,7 @@ const now = () => 0;
 
 for (let i = 0; i < warmup; i++) {
   await call(arm.client);
-  if (i % 20 === 0) {
+  if (i % 50 === 0) {
     await stream(arm.client, 500, now);
     await stream(arm.client, 50, now);
   }

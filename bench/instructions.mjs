@@ -18,7 +18,7 @@
 //
 // Environment (defaults in brackets; BENCH_ARMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS as in
 // bench/run.mjs):
-//   INSTR_WARMUP [200]  INSTR_CALLS (N) [200]  INSTR_STREAMS (S, 0: no per chunk) [4]
+//   INSTR_WARMUP [1000]  INSTR_CALLS (N) [200]  INSTR_STREAMS (S, 0: no per chunk) [4]
 //   INSTR_REPEATS [2]
 //   INSTR_JOBS   children under valgrind at once [2]
 //   INSTR_SPIN   busy-looping processes to run meanwhile, to show load does not move it [0]
@@ -139,7 +139,9 @@ export async function instructions(o = {}) {
   const arms = ['bare', ...(o.arms ?? ARMS)];
   const long = o.long ?? 500;
   const short = o.short ?? 50;
-  const W = int('INSTR_WARMUP', 200);
+  // 200 was too short: the calls counted after it still ran at several times the CPU time per
+  // call that they take from about the 1000th on (native, --single-threaded), JIT work in them.
+  const W = int('INSTR_WARMUP', 1000);
   const N = int('INSTR_CALLS', 200);
   const S = int('INSTR_STREAMS', 4);
   const repeats = int('INSTR_REPEATS', 2);
