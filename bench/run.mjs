@@ -5,9 +5,10 @@
 //                                                   bench/'s own dependencies if missing, runs)
 //   BENCH_ROUNDS=40 BENCH_SOAK_CALLS=50000 npm run bench      (a quick run)
 //   BENCH_SECTIONS=sdk,redis npm run bench                    (some sections only)
+//   BENCH_SECTIONS=instructions npm run bench   (opt-in, valgrind: bench/instructions.mjs)
 //
 // Environment (defaults in brackets):
-//   BENCH_SECTIONS   sdk,sdks,budgets,redis,scrape,soak [all]
+//   BENCH_SECTIONS   sdk,sdks,budgets,redis,scrape,soak [all], or instructions (opt-in)
 //   BENCH_ARMS       tokenfuse,traceloop,otel,langfuse,arize [all]
 //   BENCH_SDKS       openai-v4,openai,anthropic,google-genai,bedrock,ai-sdk [all] (sdks section)
 //   BENCH_ROUNDS     rounds (block pairs per arm) [300]
@@ -31,6 +32,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ARM_FACTORIES, bare, OPENAI_VERSION, shutdownProviders, tokenfuseArm } from './arms.mjs';
+import { instructions } from './instructions.mjs';
 import { measure } from './measure.mjs';
 import { redisBench } from './redis.mjs';
 import { sdksSection } from './sdks.mjs';
@@ -182,7 +184,11 @@ for (const section of env.sections) {
   else if (section === 'redis')
     rows.push(...(await redisBench({ env, log, measure, tokenfuseArm, target: TARGET })));
   else if (section === 'soak') await soakSection();
-  else throw new Error(`bench: unknown section ${section}`);
+  else if (section === 'instructions') {
+    const r = await instructions({ arms: env.arms, long: env.long, short: env.short, log });
+    log(r.table);
+    rows.push(...r.rows);
+  } else throw new Error(`bench: unknown section ${section}`);
   log(`${section}: ${((performance.now() - s0) / 1000).toFixed(0)} s, load ${load()}`);
   // The rows so far, so a run cut short still leaves what it measured.
   log(table(rows));

@@ -1,0 +1,237 @@
+// Instructions per call added over bare, counted by valgrind's callgrind: a figure the machine's
+// load does not move (unlike time), for each arm of bench/arms.mjs.
+//
+//   cd bench && node instructions.mjs                       (on its own: prints its table)
+//   BENCH_SECTIONS=instructions npm run bench               (as a section of the bench)
+//   BENCH_ARMS=tokenfuse,traceloop INSTR_SPIN=2 node instructions.mjs   (under load)
+//
+// Method. JavaScript cannot switch callgrind's collection on and off, so each figure is the
+// difference of two whole child processes (bench/instructions-loop.mjs) that differ only in
+// how much they do after the same start-up and warm-up:
+//   X = warm-up + N calls  + S streams of `short` chunks
+//   Y = warm-up + 2N calls + S streams of `short` chunks     per call  = (Y − X) / N
+//   Z = warm-up + N calls  + S streams of `long` chunks      per chunk = (Z − X) / (S·(long − short))
+// Start-up, module loading and the JIT's warm-up work are the same instructions in all three
+// and cancel. Every run is made twice (INSTR_REPEATS): the two figures side by side are the
+// A-vs-A of the method. The child runs V8 with the flags of FLAGS below, which take time out of
+// what it does (no background threads, a fixed GC schedule, fixed seeds).
+//
+// Environment (defaults in brackets; BENCH_ARMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS as in
+// bench/run.mjs):
+//   INSTR_WARMUP [1000]  INSTR_CALLS (N) [200]  INSTR_STREAMS (S, 0: no per chunk) [4]
+//   INSTR_REPEATS [2]
+//   INSTR_JOBS   children under valgrind at once [2]
+//   INSTR_SPIN   busy-looping processes to run meanwhile, to show load does not move it [0]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { num } from './stats.mjs';
+
+/** V8 flags of the counted child: each removes a source of run-to-run difference. */
+export const FLAGS = [
+  '--single-threaded', // no concurrent compilation or GC helpers: one thread does all
+  '--expose-gc',
+  '--predictable-gc-schedule', // heap growth not from measured GC/mutator speeds (time)
+  '--hash-seed=1',
+  '--random-seed=1',
+];
+const LOOP = fileURLToPath(new URL('instructions-loop.mjs', import.meta.url));
+const ARMS = ['tokenfuse', 'traceloop', 'otel', 'langfuse', 'arize'];
+
+const int = (name, fallback) => Number(process.env[name] ?? fallback);
+
+/** The children still running: ended (by pid) if this process is interrupted. */
+const running = new Set();
+const dirs = new Set();
+function track(proc) {
+  running.add(proc);
+  proc.on('exit', () => running.delete(proc));
+  return proc;
+}
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    for (const p of running) p.kill('SIGKILL');
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    process.exit(130);
+  });
+
+/** Runs `node FLAGS loop args` under callgrind; resolves to its total Ir and the arm's name. */
+function counted(dir, id, args) {
+  const out = join(dir, `${id}.callgrind`);
+  const proc = track(
+    spawn(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        ...FLAGS,
+        LOOP,
+        ...args.map(String),
+      ],
+      // One libuv worker thread: the loop does no file or DNS work, but the pool exists.
+      { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) {
+        reject(new Error(`bench: ${args.join(' ')} under callgrind exited ${code}\n${stderr}`));
+        return;
+      }
+      const m = readFileSync(out, 'utf8').match(/^summary:\s+(\d+)/m);
+      rmSync(out, { force: true });
+      if (!m) reject(new Error(`bench: no summary line in the callgrind output of ${id}`));
+      else resolve({ ir: Number(m[1]), name: stdout.trim() });
+    });
+  });
+}
+
+/** Runs the thunks `jobs` at a time; resolves to their results in order. */
+async function pool(thunks, jobs) {
+  const results = new Array(thunks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < thunks.length) {
+      const i = next++;
+      results[i] = await thunks[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, thunks.length) }, worker));
+  return results;
+}
+
+// A busy loop that also ends itself, within a second, once its parent has gone (a run cut
+// short by Ctrl-C must not leave it spinning).
+const SPINNER =
+  'const p = Number(process.argv[1]); for (let i = 1; ; i++) if (i % 1e7 === 0 && process.ppid !== p) break;';
+
+/** Starts `n` busy-looping Node processes; returns a function that ends them (by pid). */
+function spin(n) {
+  const procs = Array.from({ length: n }, () =>
+    track(spawn(process.execPath, ['-e', SPINNER, String(process.pid)], { stdio: 'ignore' })),
+  );
+  return () => {
+    for (const p of procs) p.kill('SIGKILL');
+  };
+}
+
+const spread = (a, b) => (Math.abs(a - b) / ((Math.abs(a) + Math.abs(b)) / 2)) * 100;
+const pct = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}%` : '–');
+
+/**
+ * Counts every arm; returns { table (markdown), rows (bench/stats.mjs Rows) }.
+ * @param {{ arms?: string[], long?: number, short?: number, log?: (line: string) => void }} [o]
+ */
+export async function instructions(o = {}) {
+  const log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
+  const arms = ['bare', ...(o.arms ?? ARMS)];
+  const long = o.long ?? 500;
+  const short = o.short ?? 50;
+  // 200 was too short: the calls counted after it still ran at several times the CPU time per
+  // call that they take from about the 1000th on (native, --single-threaded), JIT work in them.
+  const W = int('INSTR_WARMUP', 1000);
+  const N = int('INSTR_CALLS', 200);
+  const S = int('INSTR_STREAMS', 4);
+  const repeats = int('INSTR_REPEATS', 2);
+  const jobs = int('INSTR_JOBS', 2);
+  const spinners = int('INSTR_SPIN', 0);
+  // S = 0: no streams counted, no Z run, no per-chunk figure.
+  const runs = { X: [N, S, short], Y: [2 * N, S, short], ...(S > 0 && { Z: [N, S, long] }) };
+  const dir = mkdtempSync(join(os.tmpdir(), 'tokenfuse-instr-'));
+  dirs.add(dir);
+  const stop = spin(spinners);
+  const t0 = Date.now();
+  log(
+    `instructions: ${arms.join(', ')}; warm-up ${W}, N ${N}, S ${S}×(${long} − ${short}), ` +
+      `${repeats} repeats, ${jobs} at once, ${spinners} spinners, load ${os.loadavg()[0].toFixed(2)}`,
+  );
+  // Repeat by repeat, so that a run cut short has every arm once (each run's count is logged).
+  const thunks = [];
+  for (let r = 0; r < repeats; r++)
+    for (const arm of arms)
+      for (const [run, args] of Object.entries(runs))
+        thunks.push(async () => {
+          const t = Date.now();
+          const res = await counted(dir, `${arm}-${run}-${r}`, [arm, W, ...args]);
+          log(`  ${arm} ${run}#${r + 1}: ${res.ir} Ir (${((Date.now() - t) / 1000).toFixed(0)} s)`);
+          return { arm, r, run, ...res };
+        });
+  let results;
+  try {
+    results = await pool(thunks, jobs);
+  } finally {
+    stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const per = new Map();
+  for (const arm of arms) {
+    const mine = results.filter((x) => x.arm === arm);
+    const ir = (run, r) => mine.find((x) => x.run === run && x.r === r).ir;
+    const call = [];
+    const chunk = [];
+    for (let r = 0; r < repeats; r++) {
+      call.push((ir('Y', r) - ir('X', r)) / N);
+      chunk.push(S > 0 ? (ir('Z', r) - ir('X', r)) / (S * (long - short)) : NaN);
+    }
+    per.set(arm, { name: mine[0].name, call, chunk });
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const bare = per.get('bare');
+  const traceloop = per.get('traceloop');
+  const added = (x, kind) => mean(x[kind]) - mean(bare[kind]);
+  const chunks = S > 0;
+  const head = ['arm', 'Ir per call', 'added over bare', '÷ Traceloop added', 'repeats (A-vs-A)'];
+  if (chunks) head.push('Ir per chunk', 'added per chunk', 'repeats (A-vs-A)');
+  const lines = [`| ${head.join(' | ')} |`, `|${' --- |'.repeat(head.length)}`];
+  const rows = [];
+  for (const [arm, x] of per) {
+    const isBare = arm === 'bare';
+    const ratio = traceloop && !isBare ? added(x, 'call') / added(traceloop, 'call') : NaN;
+    // Both repeats and how far apart they are (max − min over their mean).
+    const both = (xs) =>
+      xs.length < 2
+        ? 'one run'
+        : `${xs.map((v) => num(v)).join(' / ')} (${pct(spread(Math.max(...xs), Math.min(...xs)))})`;
+    const cells = [
+      x.name,
+      num(mean(x.call)),
+      isBare ? '' : num(added(x, 'call')),
+      Number.isFinite(ratio) ? ratio.toFixed(2) : '',
+      both(x.call),
+    ];
+    if (chunks) cells.push(num(mean(x.chunk)), isBare ? '' : num(added(x, 'chunk')), both(x.chunk));
+    lines.push(`| ${cells.join(' | ')} |`);
+    if (isBare) continue;
+    for (const kind of chunks ? ['call', 'chunk'] : ['call'])
+      rows.push({
+        figure: `added per ${kind}, instructions (callgrind Ir)`,
+        subject: x.name,
+        value: added(x, kind),
+        note: `repeats ${x[kind].map((v) => num(v)).join(' / ')}; bare ${bare[kind].map((v) => num(v)).join(' / ')}`,
+      });
+  }
+  const table = lines.join('\n');
+  log(`instructions: ${seconds.toFixed(0)} s, load ${os.loadavg()[0].toFixed(2)} at the end`);
+  return { table, rows, seconds };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arms = process.env.BENCH_ARMS?.split(',').map((s) => s.trim());
+  const long = process.env.BENCH_LONG_CHUNKS && Number(process.env.BENCH_LONG_CHUNKS);
+  const short = process.env.BENCH_SHORT_CHUNKS && Number(process.env.BENCH_SHORT_CHUNKS);
+  const { table } = await instructions({ arms, long: long || 500, short: short || 50 });
+  console.log(table);
+}
