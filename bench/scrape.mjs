@@ -3,6 +3,7 @@
 //   npm run build && npx node bench/scrape.mjs            # 1k, 10k and 50k label sets
 //   SCRAPE_SETS=50000 npx node bench/scrape.mjs           # others (comma-separated)
 //   SCRAPE_DIST=path/to/index.js npx node bench/scrape.mjs  # another build (before/after)
+//   SCRAPE_WITHOUT_SCOPE_INFO=1 npx node bench/scrape.mjs   # metrics.withoutScopeInfo: true
 //
 // For each size N, one process runs `start()` (the endpoint `tokenfuse/register` serves) and
 // makes N calls through the real `openai` SDK (an in-process fake `fetch`), one per label set
@@ -61,19 +62,19 @@ if (process.env.SCRAPE_SCRAPER !== undefined) {
   }
   console.log(
     `node ${process.version}, ${ROUNDS} rounds per size, median [p90]; ms; tokenfuse is curl's time to the last byte; ` +
-      `load average ${loadBefore} before, ${loadavg()
+      `${process.env.SCRAPE_WITHOUT_SCOPE_INFO === '1' ? 'metrics.withoutScopeInfo: true; ' : ''}load average ${loadBefore} before, ${loadavg()
         .map((x) => x.toFixed(1))
         .join(' ')} after`,
   );
   console.log(
-    '| label sets | lines | MB | tokenfuse [p90] | first scrape | CPU per scrape (first) | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | longest GC pause (median) | idle stall, A-vs-A (median) | RSS / heap MB | served sum |',
+    '| label sets | lines | MB | tokenfuse [p90] | first byte | first scrape | CPU per scrape (first) | prom-client A | prom-client B (A-vs-A) | ratio | longest stall (median) | longest GC pause (median) | idle stall, A-vs-A (median) | RSS / heap MB | served sum |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const f = (x) => x.toFixed(0);
   for (const r of rows) {
     const prom = (x) => (r.promError ? 'fails' : f(x));
     console.log(
-      `| ${r.sets} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f(r.tokenfuse.median)} [${f(r.tokenfuse.p90)}] | ` +
+      `| ${r.sets} | ${r.lines} | ${(r.bytes / 1e6).toFixed(1)} | ${f(r.tokenfuse.median)} [${f(r.tokenfuse.p90)}] | ${f(r.firstByte.median)} | ` +
         `${f(r.firstScrape)} | ${f(r.cpu.median)} (${f(r.firstCpu)}) | ` +
         `${prom(r.promClient.median)} | ${prom(r.promClientB.median)} | ` +
         `${r.promError ? '-' : `${(r.tokenfuse.median / r.promClient.median).toFixed(2)}×`} | ` +
@@ -97,7 +98,12 @@ const side = Math.ceil(Math.sqrt(SETS));
 const runtime = start({
   config: {
     serviceName: 'scrape-bench',
-    metrics: { port, maxSeries: SETS + 10, maxValuesPerLabel: side + 10 },
+    metrics: {
+      port,
+      maxSeries: SETS + 10,
+      maxValuesPerLabel: side + 10,
+      ...(process.env.SCRAPE_WITHOUT_SCOPE_INFO === '1' ? { withoutScopeInfo: true } : {}),
+    },
   },
 });
 // prom-client in a process of its own (its heap is not ours), asked for one serialization at
@@ -160,6 +166,8 @@ new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) gcMax = Math.max(gcMax, entry.duration);
 }).observe({ entryTypes: ['gc'] });
 const ours = [];
+// curl's time to the first byte of the body: the collection before anything is written.
+const firstBytes = [];
 const cpu = [];
 const theirs = [];
 const theirsB = [];
@@ -174,10 +182,11 @@ for (let r = 0; r < ROUNDS; r++) {
   gcMax = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const { took: scraped } = await scrape();
+  const { took: scraped, first } = await scrape();
   const took = performance.now() - t0;
   const used = process.cpuUsage(c0);
   ours.push(scraped);
+  firstBytes.push(first);
   // CPU of this process during the scrape (user + system): less at the mercy of the load.
   cpu.push((used.user + used.system) / 1000);
   stalls.push(loop.max / 1e6);
@@ -209,6 +218,7 @@ console.log(
     bytes,
     tokenfuse: stats(ours),
     firstScrape: ours[0],
+    firstByte: stats(firstBytes.slice(1)),
     cpu: stats(cpu.slice(1)),
     firstCpu: cpu[0],
     rssMB: memory.rss / 1e6,
@@ -284,7 +294,7 @@ function curl(port) {
         '-o',
         '/dev/null',
         '-w',
-        '%{time_total} %{size_download}',
+        '%{time_total} %{size_download} %{time_starttransfer}',
         `http://127.0.0.1:${port}/metrics`,
       ],
       (err, out) => {
@@ -295,8 +305,8 @@ function curl(port) {
             ),
           );
         if (err) return reject(err);
-        const [seconds, bytes] = out.trim().split(' ').map(Number);
-        resolve({ took: seconds * 1000, bytes });
+        const [seconds, bytes, first] = out.trim().split(' ').map(Number);
+        resolve({ took: seconds * 1000, bytes, first: first * 1000 });
       },
     );
   });

@@ -173,11 +173,12 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
   let prometheus: PrometheusExporter | undefined;
   let metricsServer: Server | undefined;
   if (exporters.includes('prometheus')) {
-    const { host, port, endpoint } = config.metrics;
+    const { host, port, endpoint, withoutScopeInfo } = config.metrics;
     prometheus = new PrometheusExporter({
       host,
       port,
       endpoint,
+      withoutScopeInfo,
       preventServerStart: true,
       metricProducers: [tokenfuse.metricProducer],
     });
@@ -188,6 +189,7 @@ export function start(options: StartOptions = {}): TokenfuseRuntime | undefined 
       ready: resourceReady,
       watch: tokenfuse.seriesOverflow,
       producer: tokenfuse.metricProducer,
+      text: { withoutScopeInfo },
     });
     metricReaders.push(prometheus);
   }

@@ -141,6 +141,15 @@ export interface MetricsOptions {
    * @default 10
    */
   perValueTop?: number;
+  /**
+   * Leave the `otel_scope_name` and `otel_scope_version` labels off every line of the
+   * Prometheus endpoint, as the OpenTelemetry Prometheus exporter's option of the same
+   * name does. tokenfuse's recording rules and dashboards aggregate them away, so nothing
+   * of its own depends on them; at 10,000 label sets they are about a fifth of a scrape's
+   * bytes. Off by default: the text stays the exporter's default text.
+   * @default false
+   */
+  withoutScopeInfo?: boolean;
 }
 
 /**

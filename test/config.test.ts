@@ -48,6 +48,7 @@ const DEFAULTS: Omit<ResolvedConfig, 'source'> = {
     maxLabelValueLength: 128,
     maxSeries: 2000,
     perValueTop: 10,
+    withoutScopeInfo: false,
   },
   pricing: {
     overrides: [],
@@ -96,6 +97,7 @@ metrics:
   endpoint: /prom
   labels: [department, model, department]
   maxValuesPerLabel: 20
+  withoutScopeInfo: true
 pricing:
   overrides:
     - model: gpt-4.1*
@@ -136,6 +138,7 @@ const FULL_RESOLVED: Omit<ResolvedConfig, 'source'> = {
     maxLabelValueLength: 128,
     maxSeries: 2000,
     perValueTop: 10,
+    withoutScopeInfo: true,
   },
   pricing: {
     overrides: [
@@ -600,6 +603,15 @@ describe('errors in options from code', () => {
         path: 'pricing.overrides[1].input_mtok',
         message: 'expected a number >= 0 (USD per million tokens), got NaN (number)',
       },
+    ]);
+  });
+
+  it('metrics.withoutScopeInfo takes true or false only', () => {
+    const err = configError(() =>
+      resolveConfig({ metrics: { withoutScopeInfo: 'yes' as never } }, { env: {} }),
+    );
+    expect(err.issues).toEqual([
+      { path: 'metrics.withoutScopeInfo', message: 'expected true or false, got "yes" (string)' },
     ]);
   });
 

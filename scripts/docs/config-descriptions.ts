@@ -90,6 +90,10 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, FieldWords>> = {
     description:
       'per-value budgets export only the N values of highest utilisation (`tokenfuse_budget_top_utilization`); this is N',
   },
+  'metrics.withoutScopeInfo': {
+    description:
+      "`true` leaves the `otel_scope_name`/`otel_scope_version` labels off every line of the endpoint (the OpenTelemetry exporter's `withoutScopeInfo`); about a fifth of a large scrape's bytes; see [cardinality-and-scrape.md](cardinality-and-scrape.md#s8-scrape)",
+  },
   'apiKeys.secret': {
     description:
       'HMAC secret (16+ characters) of `tokenfuse.api_key.id`; share it across a fleet. Env: `TOKENFUSE_API_KEY_SECRET`',

@@ -16,6 +16,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     maxLabelValueLength: 128,
     maxSeries: 2000,
     perValueTop: 10,
+    withoutScopeInfo: false,
   }),
   content: Object.freeze({ capture: false }),
   webhookDelivery: Object.freeze({ concurrency: 4, maxQueue: 100, retries: 3, timeoutMs: 5000 }),

@@ -52,6 +52,8 @@ export interface ResolvedConfig {
     /** Per-instrument cardinality limit for the meter provider `start()` builds; undefined: sized from the caps. */
     cardinalityLimit?: number | undefined;
     perValueTop: number;
+    /** Leave the `otel_scope_*` labels off every line of `/metrics`. */
+    withoutScopeInfo: boolean;
   };
   pricing: {
     overrides: PriceOverride[];
@@ -160,6 +162,7 @@ export function resolveValidatedOptions(
       maxSeries: metrics.maxSeries ?? CONFIG_DEFAULTS.metrics.maxSeries,
       cardinalityLimit: metrics.cardinalityLimit,
       perValueTop: metrics.perValueTop ?? CONFIG_DEFAULTS.metrics.perValueTop,
+      withoutScopeInfo: metrics.withoutScopeInfo ?? CONFIG_DEFAULTS.metrics.withoutScopeInfo,
     },
     pricing: resolvePricing(options.pricing ?? {}, opts.source),
     providers: options.providers ?? [],

@@ -11,7 +11,7 @@ import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { releaseChunk } from './byte-chunks.js';
 import { collectLazily } from './metrics-engine.js';
 import type { OverflowWatch } from './overflow-watch.js';
-import { prometheusChunks } from './prometheus-text.js';
+import { type PrometheusTextOptions, prometheusChunks } from './prometheus-text.js';
 
 /** Where the endpoint listens. */
 export interface MetricsAddress {
@@ -29,6 +29,8 @@ export interface MetricsAddress {
   watch?: OverflowWatch;
   /** tokenfuse's producer among the exporter's: asked for a lazy collection (metrics-engine.ts). */
   producer?: MetricProducer;
+  /** The text's options (`metrics.withoutScopeInfo`). */
+  text?: PrometheusTextOptions;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface MetricsAddress {
  * A failure to listen (the port taken) is logged through diag; the app goes on.
  */
 export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddress): Server {
-  const { host, port, endpoint, ready, watch, producer } = address;
+  const { host, port, endpoint, ready } = address;
   let settled = ready === undefined;
   void ready?.then(
     () => {
@@ -58,11 +60,11 @@ export function serveMetrics(exporter: PrometheusExporter, address: MetricsAddre
       return;
     }
     if (pathname === endpoint) {
-      if (settled || ready === undefined) void respond(exporter, response, watch, producer);
+      if (settled || ready === undefined) void respond(exporter, response, address);
       else
         void ready.then(
-          () => respond(exporter, response, watch, producer),
-          () => respond(exporter, response, watch, producer),
+          () => respond(exporter, response, address),
+          () => respond(exporter, response, address),
         );
     } else {
       response.statusCode = 404;
@@ -100,8 +102,7 @@ export function closeMetricsServer(server: Server): Promise<void> {
 async function respond(
   exporter: PrometheusExporter,
   response: ServerResponse,
-  watch: OverflowWatch | undefined,
-  producer: MetricProducer | undefined,
+  { watch, producer, text }: MetricsAddress,
 ): Promise<void> {
   response.statusCode = 200;
   response.setHeader('content-type', 'text/plain');
@@ -111,7 +112,7 @@ async function respond(
       : exporter.collect());
     if (errors.length > 0) diag.error('PrometheusExporter: metrics collection errors', ...errors);
     watch?.inspect(resourceMetrics);
-    for (const chunk of prometheusChunks(resourceMetrics)) {
+    for (const chunk of prometheusChunks(resourceMetrics, text)) {
       if (response.destroyed) return;
       // Written, the chunk's memory serves a later one (a fresh buffer per chunk cost more).
       const more = response.write(chunk, (err) => {

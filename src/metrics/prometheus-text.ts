@@ -1,7 +1,7 @@
 /**
  * The Prometheus text of a collection, written as the OpenTelemetry Prometheus
  * exporter writes it (its default options: no prefix, no timestamps, scope labels,
- * `target_info`), byte for byte, but fast enough for tens of thousands of series
+ * `target_info`; or without the scope labels, its `withoutScopeInfo`), byte for byte, but fast enough for tens of thousands of series
  * and in pieces, so a scrape can hand the event loop back between them.
  *
  * The exporter's serializer builds every line from `Object.entries`, three regular
@@ -109,22 +109,54 @@ function families(resourceMetrics: ResourceMetrics): Map<string, Family | undefi
   return out;
 }
 
+/** Options of {@link prometheusChunks}, named as the OpenTelemetry exporter's. */
+export interface PrometheusTextOptions {
+  /** No `otel_scope_*` labels on the lines (the exporter's `withoutScopeInfo`). */
+  withoutScopeInfo?: boolean | undefined;
+}
+
 /** A metric's constant bytes around the label text of each of its lines. */
 interface LineParts {
+  /** The name and `{`. */
   head: Uint8Array;
-  /** After the labels (a comma first when there are labels), the scope labels, `} `. */
+  /** After the labels: a comma, the labels after the point's own (scope, `le`), `} `. */
   tail: Uint8Array;
+  /** For a point without labels: the name, and `{` when other labels follow. */
+  headNoLabels: Uint8Array;
+  /** For a point without labels: the other labels and `} `, or just ` ` without any. */
   tailNoLabels: Uint8Array;
 }
 
 const EMPTY = new Uint8Array(0);
 
-function lineParts(head: string, scopeText: string, after: string): LineParts {
+/**
+ * The bytes around a point's labels on a line of `name`, followed by `more` labels (the
+ * scope's, a bucket's `le`, as `k="v"` joined by commas; '' for none). A line without any
+ * label is `name value`, as the exporter writes it.
+ */
+function lineParts(name: string, more: string): LineParts {
   return {
-    head: Buffer.from(head),
-    tail: Buffer.from(`,${scopeText}${after}`),
-    tailNoLabels: Buffer.from(`${scopeText}${after}`),
+    head: Buffer.from(`${name}{`),
+    tail: Buffer.from(more ? `,${more}} ` : '} '),
+    headNoLabels: Buffer.from(more ? `${name}{` : name),
+    tailNoLabels: Buffer.from(more ? `${more}} ` : ' '),
   };
+}
+
+/** `a` and `b` joined by a comma, either of them possibly empty. */
+function joined(a: string, b: string): string {
+  return a && b ? `${a},${b}` : a || b;
+}
+
+function scopeLabels(
+  scope: { name: string; version?: string; schemaUrl?: string },
+  options: PrometheusTextOptions,
+): string {
+  if (options.withoutScopeInfo) return '';
+  let text = `otel_scope_name="${escapeValue(scope.name)}"`;
+  if (scope.schemaUrl) text += `,otel_scope_schema_url="${escapeValue(scope.schemaUrl)}"`;
+  if (scope.version) text += `,otel_scope_version="${escapeValue(scope.version)}"`;
+  return text;
 }
 
 /**
@@ -132,7 +164,10 @@ function lineParts(head: string, scopeText: string, after: string): LineParts {
  * the OpenTelemetry exporter's `PrometheusSerializer.serialize` returns for it. A
  * generator, so the caller may write each chunk and yield before asking for the next.
  */
-export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<Buffer, void, void> {
+export function* prometheusChunks(
+  resourceMetrics: ResourceMetrics,
+  options: PrometheusTextOptions = {},
+): Generator<Buffer, void, void> {
   const chunks = new ByteChunks();
   let wrote = false;
   for (const [name, family] of families(resourceMetrics)) {
@@ -147,9 +182,7 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
       header = '';
     }
     for (const { metric, scope } of family.metrics) {
-      let scopeText = `otel_scope_name="${escapeValue(scope.name)}"`;
-      if (scope.schemaUrl) scopeText += `,otel_scope_schema_url="${escapeValue(scope.schemaUrl)}"`;
-      if (scope.version) scopeText += `,otel_scope_version="${escapeValue(scope.version)}"`;
+      const scopeText = scopeLabels(scope, options);
       const keep = scope.name === OWN_SCOPE;
       // tokenfuse's own per-call metrics, read from the live aggregation as they are written.
       const lazy = LAZY_METRICS.get(metric);
@@ -170,11 +203,12 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
         metric.dataPointType === DataPointType.SUM ||
         metric.dataPointType === DataPointType.GAUGE
       ) {
-        const parts = lineParts(`${name}{`, scopeText, '} ');
+        const parts = lineParts(name, scopeText);
         while (cursor.next()) {
           const labels = labelsOf(cursor, keep);
-          const tail = labels.length > 0 ? parts.tail : parts.tailNoLabels;
-          chunks.line(parts.head, labels, tail, cursor.value as number);
+          if (labels.length > 0)
+            chunks.line(parts.head, labels, parts.tail, cursor.value as number);
+          else chunks.line(parts.headNoLabels, labels, parts.tailNoLabels, cursor.value as number);
           if (chunks.ready) yield* chunks.take();
         }
       } else {
@@ -187,8 +221,11 @@ export function* prometheusChunks(resourceMetrics: ResourceMetrics): Generator<B
 }
 
 /** The whole text of {@link prometheusChunks}, as one string. */
-export function prometheusText(resourceMetrics: ResourceMetrics): string {
-  return Buffer.concat([...prometheusChunks(resourceMetrics)]).toString('utf8');
+export function prometheusText(
+  resourceMetrics: ResourceMetrics,
+  options: PrometheusTextOptions = {},
+): string {
+  return Buffer.concat([...prometheusChunks(resourceMetrics, options)]).toString('utf8');
 }
 
 function braced(labels: string): string {
@@ -246,20 +283,23 @@ class HistogramWriter {
   private bucketTailsNoLabels: Uint8Array[] = [];
 
   constructor(
-    name: string,
+    private readonly name: string,
     private readonly scopeText: string,
   ) {
-    this.count = lineParts(`${name}_count{`, scopeText, '} ');
-    this.sum = lineParts(`${name}_sum{`, scopeText, '} ');
+    this.count = lineParts(`${name}_count`, scopeText);
+    this.sum = lineParts(`${name}_sum`, scopeText);
     this.bucketHead = Buffer.from(`${name}_bucket{`);
   }
 
   write(chunks: ByteChunks, labels: Uint8Array, histogram: Histogram): void {
     const labelled = labels.length > 0;
     const { count, sum } = this;
-    chunks.line(count.head, labels, labelled ? count.tail : count.tailNoLabels, histogram.count);
-    if (histogram.sum != null)
-      chunks.line(sum.head, labels, labelled ? sum.tail : sum.tailNoLabels, histogram.sum);
+    if (labelled) chunks.line(count.head, labels, count.tail, histogram.count);
+    else chunks.line(count.headNoLabels, labels, count.tailNoLabels, histogram.count);
+    if (histogram.sum != null) {
+      if (labelled) chunks.line(sum.head, labels, sum.tail, histogram.sum);
+      else chunks.line(sum.headNoLabels, labels, sum.tailNoLabels, histogram.sum);
+    }
     const { boundaries, counts } = histogram.buckets;
     if (boundaries !== this.boundaries || counts.length !== this.buckets)
       this.bucketsOf(boundaries, counts.length);
@@ -283,7 +323,10 @@ class HistogramWriter {
     }
     this.boundaries = boundaries;
     this.buckets = buckets;
-    this.bucketTails = les.map((le) => Buffer.from(`,${this.scopeText},le="${le}"} `));
-    this.bucketTailsNoLabels = les.map((le) => Buffer.from(`${this.scopeText},le="${le}"} `));
+    const parts = les.map((le) =>
+      lineParts(`${this.name}_bucket`, joined(this.scopeText, `le="${le}"`)),
+    );
+    this.bucketTails = parts.map((p) => p.tail);
+    this.bucketTailsNoLabels = parts.map((p) => p.tailNoLabels);
   }
 }

@@ -1,7 +1,7 @@
 /** The `metrics` section: the exporter, its address, and the label limits. */
 import { z } from 'zod';
 import { METRIC_LABELS } from '../../metrics/contract.js';
-import { configObject, expecting, positiveInteger, text } from '../fields.js';
+import { boolean, configObject, expecting, positiveInteger, text } from '../fields.js';
 import { EXPECTED } from '../messages.js';
 
 /** `metrics`. */
@@ -31,4 +31,5 @@ export const metricsSchema = configObject({
   maxSeries: positiveInteger().optional(),
   cardinalityLimit: positiveInteger().optional(),
   perValueTop: positiveInteger().optional(),
+  withoutScopeInfo: boolean().optional(),
 });
