@@ -16,7 +16,14 @@ import { METRIC } from '../src/metrics/contract.js';
 import { prometheusText } from '../src/metrics/prometheus-text.js';
 import { start } from '../src/tokenfuse.js';
 import { App, childEnv, freePort } from './helpers/processes.js';
-import { parsePrometheusText, type Sample, select, sum } from './helpers/prom-text.js';
+import {
+  parsePrometheusText,
+  type Sample,
+  scrapeText,
+  select,
+  sum,
+  withoutCatalogAge,
+} from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
 const dir = mkdtempSync(join(tmpdir(), 'tokenfuse-cardinality-'));
@@ -49,9 +56,7 @@ async function gridApp(
 }
 
 async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  return parsePrometheusText(await res.text());
+  return parsePrometheusText(await scrapeText(url));
 }
 
 describe('the SDK cardinality limit', () => {
@@ -189,12 +194,9 @@ describe('the /metrics text', () => {
       // The endpoint reads tokenfuse's own points while it writes them (no copies): the
       // same text as the exporter's serializer on an ordinary collection of the same state.
       const { resourceMetrics } = await runtime.prometheus!.collect();
-      const steady = (text: string) =>
-        text
-          .split('\n')
-          .filter((line) => !line.startsWith('tokenfuse_price_catalog_age_seconds{'))
-          .join('\n');
-      expect(steady(served)).toBe(steady(reference.serialize(resourceMetrics)));
+      expect(withoutCatalogAge(served)).toBe(
+        withoutCatalogAge(reference.serialize(resourceMetrics)),
+      );
     } finally {
       await runtime.shutdown();
       await server.close();

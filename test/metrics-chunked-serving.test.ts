@@ -22,7 +22,13 @@ import type { TokenfuseRuntime } from '../src/runtime.js';
 import { start } from '../src/tokenfuse.js';
 import { captureDiag } from './helpers/diag.js';
 import { freePort } from './helpers/processes.js';
-import { parsePrometheusText, select, sum } from './helpers/prom-text.js';
+import {
+  parsePrometheusText,
+  scrapeText,
+  select,
+  sum,
+  withoutCatalogAge,
+} from './helpers/prom-text.js';
 
 const require = createRequire(import.meta.url);
 const reference = new PrometheusSerializer(undefined, false);
@@ -209,28 +215,17 @@ describe('/metrics served in chunks', () => {
     await llm?.close();
   });
 
-  // The catalog's age is the one value that moves between two reads of the same state.
-  const steady = (text: string) =>
-    text
-      .split('\n')
-      .filter((line) => !line.startsWith('tokenfuse_price_catalog_age_seconds{'))
-      .join('\n');
-
   async function expected(): Promise<string> {
     const { resourceMetrics } = await runtime.prometheus!.collect();
-    return steady(reference.serialize(resourceMetrics));
+    return withoutCatalogAge(reference.serialize(resourceMetrics));
   }
 
-  async function scrapeText(): Promise<string> {
-    const res = await fetch(url);
-    expect(res.status).toBe(200);
-    return res.text();
-  }
+  const scrape = () => scrapeText(url);
 
   it('parses completely and equals the exporter text of the same collection', async () => {
-    const text = await scrapeText();
+    const text = await scrape();
     expect(Buffer.byteLength(text)).toBeGreaterThan(10 * CHUNK_BYTES);
-    expect(steady(text)).toBe(await expected());
+    expect(withoutCatalogAge(text)).toBe(await expected());
     const samples = parsePrometheusText(text);
     const requests = select(samples, 'tokenfuse_requests_total');
     expect(requests).toHaveLength(SETS);
@@ -248,7 +243,7 @@ describe('/metrics served in chunks', () => {
     const slow = new Promise<string>((resolve, reject) => {
       const req = request(url, { agent: false }, (res) => {
         res.pause();
-        others = Promise.all([1, 2, 3, 4].map(() => scrapeText()));
+        others = Promise.all([1, 2, 3, 4].map(() => scrape()));
         const parts: Buffer[] = [];
         void others.then(() => {
           res.on('data', (chunk: Buffer) => parts.push(chunk));
@@ -261,8 +256,8 @@ describe('/metrics served in chunks', () => {
     });
     const slowText = await slow;
     const want = await expected();
-    for (const text of await others!) expect(steady(text)).toBe(want);
-    expect(steady(slowText)).toBe(want);
+    for (const text of await others!) expect(withoutCatalogAge(text)).toBe(want);
+    expect(withoutCatalogAge(slowText)).toBe(want);
   });
 
   it('serves the next scrapes in full after clients that hang up halfway', async () => {
@@ -274,11 +269,11 @@ describe('/metrics served in chunks', () => {
       setTimeout(() => req.destroy(), 200);
     });
     const [text] = await Promise.all([
-      scrapeText(),
+      scrape(),
       hangUp((res, req) => res.once('data', () => req.destroy())),
     ]);
-    expect(steady(text!)).toBe(await expected());
-    expect(steady(await scrapeText())).toBe(await expected());
+    expect(withoutCatalogAge(text!)).toBe(await expected());
+    expect(withoutCatalogAge(await scrape())).toBe(await expected());
     expect(diagMessages.filter((m) => m.includes('serving /metrics'))).toEqual([]);
   });
 

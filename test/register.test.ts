@@ -25,7 +25,7 @@ import {
   sample,
 } from './helpers/chat-app-scenario.js';
 import { App, childEnv, freePort, tryConnect } from './helpers/processes.js';
-import { parsePrometheusText, type Sample, select } from './helpers/prom-text.js';
+import { parsePrometheusText, type Sample, scrapeText, select } from './helpers/prom-text.js';
 
 const ESM_APP = 'test/fixtures/apps/chat-app.mjs';
 const CJS_APP = 'test/fixtures/apps/chat-app.cjs';
@@ -34,9 +34,7 @@ const RELAY_CONFIG =
   'providers:\n  - id: local-relay\n    hosts: ["127.0.0.1"]\n    pricesFrom: openai\n';
 
 async function scrape(port: number): Promise<Sample[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(res.status).toBe(200);
-  return parsePrometheusText(await res.text());
+  return parsePrometheusText(await scrapeText(`http://127.0.0.1:${port}/metrics`));
 }
 
 /** Samples ordered by their labels, so exporter order does not matter. */

@@ -1,3 +1,5 @@
+import { expect } from 'vitest';
+
 /** A sample parsed from Prometheus text exposition format. */
 export interface Sample {
   name: string;
@@ -49,3 +51,20 @@ export function select(
 export function sum(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return select(samples, name, labels).reduce((acc, s) => acc + s.value, 0);
 }
+
+/** The text a /metrics endpoint serves; the test fails unless it answers 200. */
+export async function scrapeText(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/**
+ * The text without the price catalog's age, the one sample that moves between two reads of
+ * the same state (with or without labels: `tokenfuse_price_catalog_age_seconds 1.7`).
+ */
+export const withoutCatalogAge = (text: string): string =>
+  text
+    .split('\n')
+    .filter((line) => !line.startsWith('tokenfuse_price_catalog_age_seconds'))
+    .join('\n');
