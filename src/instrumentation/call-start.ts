@@ -9,7 +9,6 @@ import {
   type Attributes,
   type Context,
   context,
-  ROOT_CONTEXT,
   type Span,
   SpanKind,
   type SpanOptions,
@@ -42,9 +41,6 @@ import {
   type SdkAdapter,
   type SdkPromises,
 } from './sdk-adapter.js';
-
-/** What a released start holds: no call's arguments. */
-const NO_ARGS: unknown[] = [];
 
 /** A call ready to be sent (or blocked), with the context to send it in. */
 export interface StartedCall {
@@ -90,13 +86,6 @@ export class CallStarter {
   private readonly fingerprints = new WeakMap<object, { key: string; fp: string }>();
   private readonly keyIds = new WeakMap<object, { key: string; id: string }>();
   private readonly apiKeys: ApiKeyIds;
-  /** A synchronous start's answer, refilled per call and `release`d once read (deferred: its own). */
-  private readonly reused: StartedCall = {
-    call: undefined,
-    callArgs: NO_ARGS,
-    ctx: ROOT_CONTEXT,
-    blocked: undefined,
-  };
 
   constructor(
     private readonly parts: CallParts,
@@ -277,21 +266,7 @@ export class CallStarter {
     p.ctx = ctx;
     p.admission = admission;
     p.requestServiceTier = adapter.requestServiceTier(body);
-    const call = new LlmCall(p);
-    if (deferred) return { call, callArgs, ctx, blocked: undefined };
-    const started = this.reused;
-    started.call = call;
-    started.callArgs = callArgs;
-    started.ctx = ctx;
-    return started;
-  }
-
-  /** Takes back what `start` returned once read, so it keeps no call's arguments alive. */
-  release(started: StartedCall): void {
-    if (started !== this.reused) return;
-    started.call = undefined;
-    started.callArgs = NO_ARGS;
-    started.ctx = ROOT_CONTEXT;
+    return { call: new LlmCall(p), callArgs, ctx, blocked: undefined };
   }
 
   /** A blocked call: its span says which budget and why; it counts as outcome="blocked". */

@@ -331,11 +331,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     thisArg: unknown,
     original: AnyFunction,
     site: CallSite,
-    started: StartedCall,
+    { call, callArgs, ctx, blocked }: StartedCall,
     callerView: unknown,
   ): unknown {
-    const { call, callArgs, ctx, blocked } = started;
-    this.starter.release(started);
     if (blocked !== undefined) return site.promises.rejected(thisArg, blocked);
     let result: unknown;
     try {
