@@ -1,8 +1,9 @@
 /**
  * The Prometheus text of a collection, written as the OpenTelemetry Prometheus
  * exporter writes it (its default options: no prefix, no timestamps, scope labels,
- * `target_info`; or without the scope labels, its `withoutScopeInfo`), byte for byte, but fast enough for tens of thousands of series
- * and in pieces, so a scrape can hand the event loop back between them.
+ * `target_info`; or without the scope labels, its `withoutScopeInfo`), byte for
+ * byte, but fast enough for tens of thousands of series and in pieces, so a scrape
+ * can hand the event loop back between them.
  *
  * The exporter's serializer builds every line from `Object.entries`, three regular
  * expressions per label and a fresh object per histogram bucket, then copies the
