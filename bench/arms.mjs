@@ -5,6 +5,9 @@
 //   the peers        @traceloop/instrumentation-openai, @opentelemetry/instrumentation-openai,
 //                    @arizeai/openinference-instrumentation-openai (each patched through its
 //                    own module definition), @langfuse/openai (a wrapped client)
+//   floor            opt-in: the OpenTelemetry span alone, tokenfuse's span and nothing else
+//                    (a hand patch; see "the floor" below)
+//   sampled          opt-in: tokenfuse on a provider whose sampler drops every span
 // Every arm gets the same kind of OpenTelemetry providers: a TracerProvider whose
 // BatchSpanProcessor exports to a sink that drops the batch, and a MeterProvider with a
 // Prometheus reader (not served). tokenfuse's provider also carries tokenfuse.spanProcessor,
