@@ -5,6 +5,9 @@
 //   the peers        @traceloop/instrumentation-openai, @opentelemetry/instrumentation-openai,
 //                    @arizeai/openinference-instrumentation-openai (each patched through its
 //                    own module definition), @langfuse/openai (a wrapped client)
+//   floor            opt-in: the OpenTelemetry span alone, tokenfuse's span and nothing else
+//                    (a hand patch; see "the floor" below)
+//   sampled          opt-in: tokenfuse on a provider whose sampler drops every span
 // Every arm gets the same kind of OpenTelemetry providers: a TracerProvider whose
 // BatchSpanProcessor exports to a sink that drops the batch, and a MeterProvider with a
 // Prometheus reader (not served). tokenfuse's provider also carries tokenfuse.spanProcessor,
@@ -20,11 +23,11 @@
 // at least one span per call, so a patch that silently did nothing cannot be timed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { context } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { createTokenfuse } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
@@ -123,8 +126,9 @@ const sink = {
   forceFlush: () => Promise.resolve(),
 };
 const providers = [];
-function tracerProvider(extra = []) {
+function tracerProvider(extra = [], options = {}) {
   const p = new TracerProvider({
+    ...options,
     spanProcessors: [...extra, new BatchSpanProcessor({ exporter: sink }), spans],
   });
   providers.push(p);
@@ -158,9 +162,9 @@ function toggler(instrumentation) {
 
 const bare = (name) => ({ name, client: baseClient, set: () => {}, spansPerCall: 0 });
 
-async function tokenfuseArm(options = {}, name = 'tokenfuse') {
+async function tokenfuseArm(options = {}, name = 'tokenfuse', providerOptions = {}) {
   const tf = createTokenfuse({ metrics: { exporter: 'none' }, ...options });
-  tf.instrumentation.setTracerProvider(tracerProvider([tf.spanProcessor]));
+  tf.instrumentation.setTracerProvider(tracerProvider([tf.spanProcessor], providerOptions));
   tf.instrumentation.setMeterProvider(meterProvider());
   return { name, client: baseClient, set: toggler(tf.instrumentation), spansPerCall: 1, tf };
 }
@@ -190,6 +194,224 @@ async function langfuseArm() {
   };
 }
 
+/** The calls tokenfuse counted so far (`tokenfuse.requests`, every outcome), read as a reader would. */
+async function requestsCounted(tf) {
+  const { resourceMetrics } = await tf.metricProducer.collect();
+  let n = 0;
+  for (const scope of resourceMetrics.scopeMetrics)
+    for (const m of scope.metrics)
+      if (m.descriptor.name === 'tokenfuse.requests') for (const p of m.dataPoints) n += p.value;
+  return n;
+}
+
+/**
+ * tokenfuse with a sampler that drops every span (what OTEL_TRACES_SAMPLER=always_off gives,
+ * or a ratio sampler's dropped calls): metrics, prices and fuses still count every call. It
+ * ends no span, so its blocks are proven instrumented by tokenfuse's own request counter
+ * (`counted`: the loops require one more per call), and must end none.
+ */
+async function sampledArm() {
+  const arm = await tokenfuseArm({}, 'tokenfuse, every span sampled out (AlwaysOffSampler)', {
+    sampler: new AlwaysOffSampler(),
+  });
+  arm.spansPerCall = 0;
+  arm.counted = () => requestsCounted(arm.tf);
+  return arm;
+}
+
+// ---- the floor: the OpenTelemetry span alone ---------------------------------------
+// What tokenfuse asks of the OpenTelemetry SDK for one call, and nothing else: a span named
+// `chat <model>`, kind CLIENT, with the same start attributes (those a sampler may read), the
+// same attributes set right after the start in one `setAttributes`, the span made active
+// (trace.setSpan + context.with) around the SDK's own call, and one reaction on the promise it
+// returns that sets the same end attributes, one `setAttribute` each, and ends the span. The
+// values are read from the response where tokenfuse reads them; what tokenfuse computes
+// (provider, key fingerprint and id, the price) is fixed here, so that only the span's work
+// is left. Streams: the stream's iterator is observed and the span ended at its end, with the
+// same attributes (no usage injection, no pieces kept: the per-chunk figure is only the
+// observation). Errors end the span with `error.type`.
+const completionsProto = Object.getPrototypeOf(baseClient.chat.completions);
+const baseUrl = new URL(baseClient.baseURL);
+const SERVER_ADDRESS = baseUrl.hostname;
+const SERVER_PORT = Number(baseUrl.port || (baseUrl.protocol === 'https:' ? 443 : 80));
+
+/** The patched `create` that only makes the span, on `tracer`. */
+function floorCreate(original, tracer) {
+  return function floorChatCreate(body, options) {
+    const active = context.active();
+    const span = tracer.startSpan(
+      `chat ${body.model}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': 'openai_compatible',
+          'gen_ai.request.model': body.model,
+          'server.address': SERVER_ADDRESS,
+          'server.port': SERVER_PORT,
+        },
+      },
+      active,
+    );
+    span.setAttributes({
+      'tokenfuse.api': 'chat.completions',
+      'tokenfuse.provider': 'openai_compatible',
+      'tokenfuse.api_key.fingerprint': 'c00397de',
+      'tokenfuse.api_key.id': 'cf455d176e194e1b',
+    });
+    const promise = context.with(trace.setSpan(active, span), () =>
+      original.call(this, body, options),
+    );
+    promise.then(
+      (result) => {
+        if (body.stream === true) observeStream(span, result);
+        else {
+          span.setAttribute('gen_ai.response.id', result.id);
+          span.setAttribute(
+            'gen_ai.response.finish_reasons',
+            result.choices.map((c) => c.finish_reason),
+          );
+          endAttributes(span, result.model, result.usage);
+          span.end();
+        }
+      },
+      (err) => {
+        span.setAttribute('error.type', err?.constructor?.name ?? '_OTHER');
+        span.end();
+      },
+    );
+    return promise;
+  };
+}
+
+/** The attributes tokenfuse sets as a call ends (llm-call.ts setEndAttributes), one by one. */
+function endAttributes(span, model, usage) {
+  span.setAttribute('gen_ai.response.model', model);
+  span.setAttribute('gen_ai.usage.input_tokens', usage.prompt_tokens);
+  span.setAttribute('gen_ai.usage.output_tokens', usage.completion_tokens);
+  const cached = usage.prompt_tokens_details?.cached_tokens ?? 0;
+  if (cached > 0) span.setAttribute('gen_ai.usage.cache_read.input_tokens', cached);
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens ?? 0;
+  if (reasoning > 0) span.setAttribute('gen_ai.usage.reasoning.output_tokens', reasoning);
+  span.setAttribute('tokenfuse.usage.estimated', false);
+  span.setAttribute(
+    'tokenfuse.cost.usd',
+    ((usage.prompt_tokens - cached) * 0.4 + cached * 0.1 + usage.completion_tokens * 1.6) / 1e6,
+  );
+  span.setAttribute('tokenfuse.priced', true);
+}
+
+/** Ends the span when the stream's iterator is done, with what its chunks said. */
+function observeStream(span, stream) {
+  const iterate = stream[Symbol.asyncIterator];
+  stream[Symbol.asyncIterator] = function floorIterator() {
+    const inner = iterate.call(this);
+    let id;
+    let model;
+    let usage;
+    const reasons = [];
+    const onNext = (r) => {
+      if (r.done) {
+        span.setAttribute('gen_ai.response.id', id);
+        span.setAttribute('gen_ai.response.finish_reasons', reasons);
+        endAttributes(span, model, usage);
+        span.end();
+        return r;
+      }
+      const chunk = r.value;
+      id = chunk.id;
+      model = chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const reason = chunk.choices[0]?.finish_reason;
+      if (reason) reasons.push(reason);
+      return r;
+    };
+    return {
+      next: () => inner.next().then(onNext),
+      return: (v) => {
+        span.end();
+        return inner.return(v);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  };
+}
+
+/** Patches or unpatches openai's chat completions `create` with the floor's, on `tracer`. */
+function floorToggler(tracer) {
+  const original = completionsProto.create;
+  const patched = floorCreate(original, tracer);
+  let on = false;
+  return (want) => {
+    if (want === on) return;
+    completionsProto.create = want ? patched : original;
+    on = want;
+  };
+}
+
+/** The attribute names of a span and each value's type, in order: `name: type`. */
+const shape = (span) =>
+  Object.entries(span.attributes).map(
+    ([k, v]) => `${k}: ${Array.isArray(v) ? `${typeof v[0]}[]` : typeof v}`,
+  );
+
+/** The span one non-streamed call ends, on a provider of its own that keeps it. */
+async function oneSpan(set, provider) {
+  set(true);
+  try {
+    await call(baseClient);
+  } finally {
+    set(false);
+  }
+  const span = provider.kept;
+  if (!span) throw new Error('bench: the probe call ended no span');
+  return span;
+}
+
+/** A provider whose ended spans are kept (`provider.kept`, the last one), off the arms' ones. */
+function keepingProvider() {
+  const keep = {
+    onStart() {},
+    onEnd(span) {
+      p.kept = span;
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const p = new TracerProvider({ spanProcessors: [keep] });
+  providers.push(p);
+  return p;
+}
+
+/**
+ * The floor arm. Once, at its start, the floor's span and a real tokenfuse span of the same
+ * call must have the same attributes (names, order, types), or the bench fails: the floor
+ * cannot drift from what tokenfuse does without anyone noticing.
+ */
+async function floorArm() {
+  const tfProvider = keepingProvider();
+  const tf = createTokenfuse({ metrics: { exporter: 'none' } });
+  tf.instrumentation.setTracerProvider(tfProvider);
+  tf.instrumentation.setMeterProvider(meterProvider());
+  const ours = await oneSpan(toggler(tf.instrumentation), tfProvider);
+  const floorProvider = keepingProvider();
+  const floor = await oneSpan(floorToggler(floorProvider.getTracer('bench-floor')), floorProvider);
+  const a = shape(ours).join(', ');
+  const b = shape(floor).join(', ');
+  if (a !== b || ours.name !== floor.name || ours.kind !== floor.kind)
+    throw new Error(
+      `bench: the floor's span is not tokenfuse's:\n  tokenfuse ${ours.name} ${ours.kind}: ${a}\n  floor     ${floor.name} ${floor.kind}: ${b}`,
+    );
+  return {
+    name: `the OpenTelemetry span alone (${Object.keys(ours.attributes).length} attributes)`,
+    client: baseClient,
+    set: floorToggler(tracerProvider().getTracer('bench-floor')),
+    spansPerCall: 1,
+  };
+}
+
 /** The installed version of `pkg` (some packages do not export their package.json). */
 const versionOf = (pkg) =>
   JSON.parse(readFileSync(new URL(`node_modules/${pkg}/package.json`, import.meta.url), 'utf8'))
@@ -198,6 +420,8 @@ const versionOf = (pkg) =>
 /** Every arm by the name BENCH_ARMS uses, built lazily. */
 export const ARM_FACTORIES = {
   tokenfuse: () => tokenfuseArm(),
+  floor: () => floorArm(),
+  sampled: () => sampledArm(),
   traceloop: async () =>
     otelArm(
       `@traceloop/instrumentation-openai ${versionOf('@traceloop/instrumentation-openai')}`,

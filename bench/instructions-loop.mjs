@@ -26,11 +26,18 @@ for (let i = 0; i < warmup; i++) {
   }
 }
 const before = spans.ended;
+// An arm that ends no span (its sampler drops them) proves itself by its own count of calls.
+const countedBefore = arm.counted ? await arm.counted() : 0;
 for (let i = 0; i < calls; i++) await call(arm.client);
 for (let i = 0; i < streams; i++) await stream(arm.client, chunks, now);
 // A patch that did nothing would count as free: fail instead (and a bare run must end none).
 const ended = spans.ended - before;
 if (arm.spansPerCall === 0 ? ended !== 0 : ended < (calls + streams) * arm.spansPerCall)
   throw new Error(`bench: ${arm.name} ended ${ended} spans over ${calls + streams} calls`);
+if (arm.counted) {
+  const counted = (await arm.counted()) - countedBefore;
+  if (counted !== calls + streams)
+    throw new Error(`bench: ${arm.name} counted ${counted} calls of ${calls + streams}`);
+}
 process.stdout.write(`${arm.name}\n`);
 process.exit(0);

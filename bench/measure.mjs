@@ -74,12 +74,21 @@ export async function measure(o) {
       ttfc: ttfc / (2 * o.streams),
     };
   }
-  /** Fails the run when an arm did not instrument its block (or a bare one did). */
-  function checkSpans(arm, before, expected) {
+  /**
+   * Fails the run when an arm did not instrument its block (or a bare one did). An arm whose
+   * spans are all dropped (its sampler's doing) must end none and count every call itself
+   * (`arm.counted()`, read before and after the block, outside its timing).
+   */
+  async function check(arm, before, countedBefore, expected) {
     const got = spans.ended - before;
     const ok = arm.spansPerCall === 0 ? got === 0 : got >= expected * arm.spansPerCall;
     if (!ok) throw new Error(`bench: ${arm.name} ended ${got} spans over ${expected} calls`);
+    if (!arm.counted) return;
+    const counted = (await arm.counted()) - countedBefore;
+    if (counted !== expected)
+      throw new Error(`bench: ${arm.name} counted ${counted} calls of ${expected}`);
   }
+  const countedNow = async (arm) => (arm.counted ? await arm.counted() : 0);
 
   const t0 = performance.now();
   for (const arm of o.arms) {
@@ -95,13 +104,15 @@ export async function measure(o) {
       use(arm);
       const s = samples.get(arm);
       for (let i = 0; i < o.settle; i++) await (arm.call ? arm.call() : call(arm.client));
+      let counted = await countedNow(arm);
       let before = spans.ended;
       s.call.push(await callBlock(arm, s));
-      checkSpans(arm, before, o.calls);
+      await check(arm, before, counted, o.calls);
       if (o.streams) {
+        counted = await countedNow(arm);
         before = spans.ended;
         const b = await streamBlock(arm);
-        checkSpans(arm, before, 2 * o.streams);
+        await check(arm, before, counted, 2 * o.streams);
         s.chunk.push(b.chunk);
         s.ttfc.push(b.ttfc);
       }

@@ -9,7 +9,8 @@
 //
 // Environment (defaults in brackets):
 //   BENCH_SECTIONS   sdk,sdks,budgets,redis,scrape,soak [all], or instructions (opt-in)
-//   BENCH_ARMS       tokenfuse,traceloop,otel,langfuse,arize [all]
+//   BENCH_ARMS       tokenfuse,traceloop,otel,langfuse,arize [these], and the opt-in floor
+//                    (the OpenTelemetry span alone) and sampled (tokenfuse, spans sampled out)
 //   BENCH_SDKS       openai-v4,openai,anthropic,google-genai,bedrock,ai-sdk [all] (sdks section)
 //   BENCH_ROUNDS     rounds (block pairs per arm) [300]
 //   BENCH_CALLS      calls per call block [200]
@@ -42,7 +43,8 @@ const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const list = (name, all) => process.env[name]?.split(',').map((s) => s.trim()) ?? all;
 export const env = {
   sections: list('BENCH_SECTIONS', ['sdk', 'sdks', 'budgets', 'redis', 'scrape', 'soak']),
-  arms: list('BENCH_ARMS', Object.keys(ARM_FACTORIES)),
+  // floor and sampled (bench/arms.mjs) only when asked for: they explain tokenfuse's figure.
+  arms: list('BENCH_ARMS', ['tokenfuse', 'traceloop', 'otel', 'langfuse', 'arize']),
   rounds: num('BENCH_ROUNDS', 300),
   calls: num('BENCH_CALLS', 200),
   streams: num('BENCH_STREAMS', 2),
