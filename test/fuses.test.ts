@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
 import type OpenAIType from 'openai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -28,9 +29,13 @@ afterEach(() => {
   h = undefined;
 });
 
-async function setup(options: TokenfuseOptions, at: string): Promise<Harness> {
+async function setup(
+  options: TokenfuseOptions,
+  at: string,
+  extra?: Parameters<typeof harness>[1],
+): Promise<Harness> {
   vi.useFakeTimers({ toFake: ['Date'], now: new Date(at) });
-  h = await harness({ providers: [LOCAL_RELAY], ...options });
+  h = await harness({ providers: [LOCAL_RELAY], ...options }, extra);
   openai = client(h);
   return h;
 }
@@ -198,6 +203,37 @@ describe('block at the limit', () => {
     expect(err.reason).toBe('limit_reached');
     expect(h!.tokenfuse.fuses.get('monthly').state).toBe('open');
     expect(llm.requests).toHaveLength(1);
+  });
+});
+
+describe('a sampler that drops every span', () => {
+  it('settles and blocks exactly as with every span recorded: the fuse does not read spans', async () => {
+    await setup(
+      {
+        budgets: [
+          {
+            name: 'marketing-hourly',
+            match: { department: 'marketing' },
+            window: 'hour',
+            limit: { tokens: 30 },
+          },
+        ],
+      },
+      '2026-11-23T10:40:00Z',
+      { sampler: new AlwaysOffSampler() },
+    );
+    await marketing(() => openai.chat.completions.create(x(10))); // 14
+    await marketing(() => openai.chat.completions.create(x(12))); // 30 → limit reached
+    expect((await h!.tokenfuse.fuses.read('marketing-hourly')).spent.tokens).toBe(30);
+    const err = await rejection(marketing(() => openai.chat.completions.create(x(1))));
+    expect(isBudgetExceededError(err)).toBe(true);
+    expect(llm.requests).toHaveLength(2); // nothing left the process
+    expect(h!.spans()).toHaveLength(0);
+    const m = await h!.scrape();
+    expect(sum(m, 'tokenfuse_requests_total', { department: 'marketing', outcome: 'ok' })).toBe(2);
+    expect(
+      sum(m, 'tokenfuse_requests_total', { department: 'marketing', outcome: 'blocked' }),
+    ).toBe(1);
   });
 });
 
