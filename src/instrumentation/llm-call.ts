@@ -34,8 +34,8 @@ export interface LlmCallInit {
   captureContent: boolean;
   /** performance.now() at the call. */
   startedAt: number;
-  /** Wall-clock time at the call: the call is priced at the prices in force then. */
-  startTime: Date;
+  /** Wall-clock time at the call (epoch ms): the call is priced at the prices in force then. */
+  startTime: number;
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
