@@ -112,15 +112,15 @@ export class LlmCall implements CallObserver, IteratorObserver {
     // released and its span ended even when reading the result fails.
     let info: ResultInfo | undefined;
     try {
-      info = this.init.adapter.fromResult(result, this.catalogProvider());
+      info = this.init.adapter.fromResult(result, this.catalogProvider(), this.init.captureContent);
       this.resultTier = info.serviceTier;
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
       if (info.finishReasons) span.setAttribute(ATTR.finishReasons, info.finishReasons);
-      if (this.init.captureContent && info.outputText) {
+      if (this.init.captureContent && info.outputText !== undefined) {
         span.setAttribute(
           ATTR.outputMessages,
-          JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
+          JSON.stringify([{ role: 'assistant', content: info.outputText }]),
         );
       }
       this.providerCostUsd = info.providerCostUsd;
