@@ -106,18 +106,21 @@ let settled = false;
 let generation = 0;
 function catalogSettled(): boolean {
   const latest = waitForUpdate();
-  if (latest !== update) {
-    update = latest;
-    settled = false;
-    generation++;
-    const mark = () => {
-      if (update !== latest) return;
-      settled = true;
-      generation++;
-    };
-    latest.then(mark, mark);
-  }
+  if (latest !== update) watch(latest);
   return settled;
+}
+
+/** A new update: watched apart, so `catalogSettled` keeps no closure context per call. */
+function watch(latest: Promise<unknown>): void {
+  update = latest;
+  settled = false;
+  generation++;
+  const mark = () => {
+    if (update !== latest) return;
+    settled = true;
+    generation++;
+  };
+  latest.then(mark, mark);
 }
 // Watched from the start, so the bundled data counts as settled before the first response.
 catalogSettled();
