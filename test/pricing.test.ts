@@ -321,6 +321,17 @@ describe('PriceBook', () => {
     expect(
       book.price('deepseek', 'deepseek-chat', input, new Date('2026-01-05T20:00:00Z')).usd,
     ).toBeCloseTo(0.135, 12);
+    // A call's time as epoch milliseconds (how instrumented calls carry it) prices the same.
+    expect(
+      book.price('deepseek', 'deepseek-chat', input, Date.parse('2026-01-05T12:00:00Z')).usd,
+    ).toBeCloseTo(0.27, 12);
+    expect(
+      book.price('deepseek', 'deepseek-chat', input, Date.parse('2026-01-05T20:00:00Z')).usd,
+    ).toBeCloseTo(0.135, 12);
+    expect(book.price('openai', 'o3', u, Date.parse('2025-06-01T00:00:00Z')).usd).toBeCloseTo(
+      50,
+      12,
+    );
   });
 
   it('applies a relay override to provider relay only', () => {

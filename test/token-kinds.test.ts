@@ -521,6 +521,58 @@ describe('reading usage with the catalog’s extractors', () => {
     }
   });
 
+  it('reads usage with an update handed over as a promise from the moment it is applied', async () => {
+    const bundled = (await waitForUpdate())!;
+    const usage = {
+      prompt_tokens: 100,
+      completion_tokens: 5,
+      prompt_tokens_details: { cached_tokens: 30 },
+    };
+    const before = { ...base, input: 70, cacheRead: 30, output: 5 };
+    // Read twice from the settled catalog: the provider lookups are remembered now.
+    expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
+    expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
+    const changed = bundled.map((p) =>
+      p.id !== 'openai'
+        ? p
+        : {
+            ...p,
+            extractors: p.extractors?.map((e) =>
+              e.api_flavor !== 'chat'
+                ? e
+                : { ...e, mappings: e.mappings.filter((m) => m.dest !== 'cache_read_tokens') },
+            ),
+          },
+    );
+    let apply: (data: typeof changed) => void = () => {};
+    const pending = new Promise<typeof changed>((resolve) => {
+      apply = resolve;
+    });
+    try {
+      updatePrices(({ setProviderData }) => setProviderData(pending));
+      // Not applied yet: the catalog in force is still the bundled one.
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
+      await Promise.resolve();
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
+      apply(changed);
+      await waitForUpdate();
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual({
+        ...base,
+        input: 100,
+        output: 5,
+      });
+      expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual({
+        ...base,
+        input: 100,
+        output: 5,
+      });
+    } finally {
+      updatePrices(({ setProviderData }) => setProviderData(bundled));
+      await waitForUpdate();
+    }
+    expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
+  });
+
   it('follows the catalog where a provider reports reasoning outside the completion (xAI)', () => {
     expect(
       fromCatalogUsage('x-ai', 'chat', {

@@ -34,8 +34,8 @@ export interface UsageRecord {
   timeToFirstChunkS?: number | undefined;
   /** Budget or policy that blocked the call (outcome `blocked`). */
   budget?: string | undefined;
-  /** When the call started (prices can depend on it). */
-  startedAt?: Date | undefined;
+  /** When the call started, a Date or epoch milliseconds (prices can depend on it). */
+  startedAt?: Date | number | undefined;
   /**
    * Service tier the call ran on (the response's `service_tier`, else the
    * request's); `batch` for Batch API results. Priced by `pricing.serviceTiers`.

@@ -111,7 +111,8 @@ export class CallStarter {
     const { config } = this.parts;
     const { sdk, adapter } = site;
     const startedAt = performance.now();
-    const startTime = new Date();
+    // A number, not a Date: the Date is made only where a price needs one (see PriceBook).
+    const startTime = Date.now();
     const request = sdk.readRequest(thisArg, args);
     const { body, client } = request;
     // The SDK's own span of this very call: the span processor must not price it too.

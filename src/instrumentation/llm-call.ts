@@ -34,8 +34,8 @@ export interface LlmCallInit {
   captureContent: boolean;
   /** performance.now() at the call. */
   startedAt: number;
-  /** Wall-clock time at the call: the call is priced at the prices in force then. */
-  startTime: Date;
+  /** Wall-clock time at the call (epoch ms): the call is priced at the prices in force then. */
+  startTime: number;
   /** The call's claim on its budgets, settled when it ends. */
   admission: Admission | undefined;
   board: FuseBoard;
@@ -112,15 +112,15 @@ export class LlmCall implements CallObserver, IteratorObserver {
     // released and its span ended even when reading the result fails.
     let info: ResultInfo | undefined;
     try {
-      info = this.init.adapter.fromResult(result, this.catalogProvider());
+      info = this.init.adapter.fromResult(result, this.catalogProvider(), this.init.captureContent);
       this.resultTier = info.serviceTier;
       const span = this.init.span;
       if (info.responseId) span.setAttribute(ATTR.responseId, info.responseId);
       if (info.finishReasons) span.setAttribute(ATTR.finishReasons, info.finishReasons);
-      if (this.init.captureContent && info.outputText) {
+      if (this.init.captureContent && info.outputText !== undefined) {
         span.setAttribute(
           ATTR.outputMessages,
-          JSON.stringify([{ role: 'assistant', content: info.outputText() }]),
+          JSON.stringify([{ role: 'assistant', content: info.outputText }]),
         );
       }
       this.providerCostUsd = info.providerCostUsd;

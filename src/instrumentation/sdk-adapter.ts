@@ -6,7 +6,7 @@
  * or a stream becomes normalised usage. The wrapper (`instrumentation.ts`,
  * `call-start.ts`, `llm-call.ts`) never reads an SDK body or promise itself.
  */
-import type { Attributes, Tracer } from '@opentelemetry/api';
+import { type Attributes, diag, type Tracer } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
@@ -41,8 +41,8 @@ export interface ResultInfo {
   providerCostUsd?: number | undefined;
   /** The service tier the response says the call ran on. */
   serviceTier?: string | undefined;
-  /** Output text, only read when content capture is on. */
-  outputText?: () => string;
+  /** Output text: set only when asked for (`fromResult`'s `withText`, content capture on). */
+  outputText?: string | undefined;
 }
 
 /** Mutable per-stream state that an operation's stream observer fills in. */
@@ -98,7 +98,7 @@ export interface OperationAdapter<Body = any> {
    * Reads a finished result. `catalogProvider` is the call's provider in the price
    * catalog, whose usage fields are read (see `fromCatalogUsage`).
    */
-  fromResult(result: unknown, catalogProvider?: string): ResultInfo;
+  fromResult(result: unknown, catalogProvider?: string, withText?: boolean): ResultInfo;
   /** Observes one stream item; returns true when the item must be hidden from the caller. */
   onStreamItem(
     item: unknown,
@@ -299,4 +299,18 @@ export function estimateRequest(adapter: OperationAdapter, body: unknown): Reque
         ? { kind: 'set', tokens: 0 }
         : adapter.maxOutputTokens(body),
   };
+}
+
+/**
+ * A result's output text for `ResultInfo.outputText`, read only when content is captured
+ * (the adapter calls this under `withText`, so no closure is made per result otherwise).
+ * A read that throws leaves the text out and keeps the rest of the result (its usage).
+ */
+export function capturedText(read: () => string): string | undefined {
+  try {
+    return read();
+  } catch (err) {
+    diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
+    return undefined;
+  }
 }

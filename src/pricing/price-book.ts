@@ -174,9 +174,10 @@ export class PriceBook {
    *
    * @param provider our provider id (see `providers.ts`) or a declared one
    * @param model the model name the call used
-   * @param at when the call happened, for dated and time-of-day prices @default now
+   * @param at when the call happened (a Date or epoch ms), for dated and time-of-day prices
+   *   @default now
    */
-  price(provider: string, model: string, usage: NormalizedUsage, at?: Date): PriceResult {
+  price(provider: string, model: string, usage: NormalizedUsage, at?: Date | number): PriceResult {
     return this.priceBy(this.resolve(provider, model), model, usage, at);
   }
 
@@ -184,7 +185,7 @@ export class PriceBook {
     resolution: Resolution,
     model: string,
     usage: NormalizedUsage,
-    at: Date | undefined,
+    at: Date | number | undefined,
   ): PriceResult {
     switch (resolution.kind) {
       case 'override':
@@ -246,7 +247,7 @@ export class PriceBook {
     provider: string,
     models: readonly string[],
     usage: NormalizedUsage,
-    at?: Date,
+    at?: Date | number,
   ): PriceResult {
     // One name (the response named the model asked for): its decision, looked up once.
     if (models.length === 1)
@@ -268,12 +269,13 @@ export class PriceBook {
     catalog: CatalogPrice,
     model: string,
     usage: NormalizedUsage,
-    at: Date | undefined,
+    at: Date | number | undefined,
   ): PriceResult {
     try {
       const result = calcPrice(toCatalogUsage(usage), model, {
         provider: catalog.provider,
-        timestamp: at,
+        // A call's time is kept as a number: the Date is made here, the one place that reads it.
+        timestamp: typeof at === 'number' ? new Date(at) : at,
       });
       if (result === null) return { ...UNPRICED };
       return {

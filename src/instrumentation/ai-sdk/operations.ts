@@ -9,7 +9,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { chatBilledInput, embeddingsBilledInput } from '../../pricing/estimate-tokens.js';
-import type { OperationAdapter, ResultInfo } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter, type ResultInfo } from '../sdk-adapter.js';
 import { fromEmbeddingModelUsage, fromLanguageModelUsage } from './usage.js';
 
 /** One AI SDK model call as the wrapper reads it. */
@@ -88,7 +88,7 @@ export const languageModelAdapter: OperationAdapter<AiSdkBody> = {
       return '';
     }
   },
-  fromResult(result): ResultInfo {
+  fromResult(result, _catalogProvider, withText): ResultInfo {
     const r = isObj(result) ? result : {};
     const reason = finishReason(r.finishReason);
     return {
@@ -96,7 +96,7 @@ export const languageModelAdapter: OperationAdapter<AiSdkBody> = {
       responseModel: str(r.response?.modelId),
       responseId: str(r.response?.id),
       finishReasons: reason === undefined ? undefined : [reason],
-      outputText: () => textOf(r.content),
+      outputText: withText ? capturedText(() => textOf(r.content)) : undefined,
     };
   },
   onStreamItem(item, state) {

@@ -8,7 +8,7 @@ import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { messagesBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, type NormalizedUsage } from '../../pricing/usage.js';
-import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
 
 /**
  * The catalog provider whose extractor reads a Messages `usage` object. The wire
@@ -88,7 +88,7 @@ export const messagesAdapter: OperationAdapter<any> = {
         ? (body?.messages ?? [])
         : { system: body.system, messages: body?.messages },
     ),
-  fromResult(result) {
+  fromResult(result, _catalogProvider, withText) {
     const r = isObject(result) ? result : {};
     const reason = str(r.stop_reason);
     return {
@@ -96,7 +96,7 @@ export const messagesAdapter: OperationAdapter<any> = {
       responseModel: str(r.model),
       responseId: str(r.id),
       finishReasons: reason ? [reason] : undefined,
-      outputText: () => contentText(r.content),
+      outputText: withText ? capturedText(() => contentText(r.content)) : undefined,
     };
   },
   onStreamItem(item, state) {

@@ -1,7 +1,7 @@
 /** `ConverseCommand` and `ConverseStreamCommand`: Bedrock's model-agnostic chat API. */
 import type { NormalizedUsage } from '../../pricing/usage.js';
 import { fromCatalogUsage } from '../../pricing/usage.js';
-import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
 import {
   type BedrockRequest,
   bedrockModel,
@@ -62,7 +62,7 @@ const converseRequest = {
 export const converseAdapter: OperationAdapter<BedrockRequest> = {
   api: 'bedrock.converse',
   ...converseRequest,
-  fromResult(result, catalogProvider) {
+  fromResult(result, catalogProvider, withText) {
     const r = isObject(result) ? result : {};
     const stop = str(r.stopReason);
     return {
@@ -71,7 +71,7 @@ export const converseAdapter: OperationAdapter<BedrockRequest> = {
       responseModel: undefined,
       responseId: str(r.$metadata?.requestId),
       finishReasons: stop ? [stop] : undefined,
-      outputText: () => blocksText(r.output?.message?.content),
+      outputText: withText ? capturedText(() => blocksText(r.output?.message?.content)) : undefined,
     };
   },
   onStreamItem: () => false,
@@ -98,7 +98,8 @@ export const converseStreamAdapter: OperationAdapter<BedrockRequest> = {
   api: 'bedrock.converse_stream',
   ...converseRequest,
   // A ConverseStream result is always a stream; this only reads one that is not.
-  fromResult: (result, catalogProvider) => converseAdapter.fromResult(result, catalogProvider),
+  fromResult: (result, catalogProvider, withText) =>
+    converseAdapter.fromResult(result, catalogProvider, withText),
   onStreamItem(item, state, _injected, catalogProvider) {
     onConverseEvent(item, state, catalogProvider);
     return false;

@@ -7,7 +7,7 @@
  */
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import type { NormalizedUsage } from '../../pricing/usage.js';
-import type { OperationAdapter, StreamState } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
 import { fromConverseUsage } from './converse.js';
 import {
   type BedrockRequest,
@@ -155,7 +155,7 @@ const invokeRequest = {
 export const invokeAdapter: OperationAdapter<BedrockRequest> = {
   api: 'bedrock.invoke_model',
   ...invokeRequest,
-  fromResult(result, catalogProvider) {
+  fromResult(result, catalogProvider, withText) {
     const r = isObject(result) ? result : {};
     const json = parseJsonBytes(r.body);
     const read = json ? readResponse(json) : undefined;
@@ -165,7 +165,7 @@ export const invokeAdapter: OperationAdapter<BedrockRequest> = {
       responseModel: undefined,
       responseId: read?.id ?? str(r.$metadata?.requestId),
       finishReasons: read?.stop ? [read.stop] : undefined,
-      outputText: () => read?.text() ?? '',
+      outputText: withText ? capturedText(() => read?.text() ?? '') : undefined,
     };
   },
   onStreamItem: () => false,
@@ -233,7 +233,8 @@ function onChunk(json: Record<string, any>, state: StreamState, catalogProvider?
 export const invokeStreamAdapter: OperationAdapter<BedrockRequest> = {
   api: 'bedrock.invoke_model_with_response_stream',
   ...invokeRequest,
-  fromResult: (result, catalogProvider) => invokeAdapter.fromResult(result, catalogProvider),
+  fromResult: (result, catalogProvider, withText) =>
+    invokeAdapter.fromResult(result, catalogProvider, withText),
   onStreamItem(item, state, _injected, catalogProvider) {
     if (!isObject(item) || !isObject(item.chunk)) return false;
     const json = parseJsonBytes(item.chunk.bytes);

@@ -13,7 +13,7 @@ import {
   str,
 } from './read.js';
 
-function fromResult(result: unknown): ResultInfo {
+function fromResult(result: unknown, _catalogProvider?: string, withText?: boolean): ResultInfo {
   const r = isObject(result) ? result : {};
   const { text, reasons } = candidatesOf(r);
   return {
@@ -21,7 +21,7 @@ function fromResult(result: unknown): ResultInfo {
     responseModel: str(r.modelVersion),
     responseId: str(r.responseId),
     finishReasons: reasons.length > 0 ? reasons.map((x) => x ?? 'unknown') : undefined,
-    outputText: () => text,
+    outputText: withText ? text : undefined,
   };
 }
 

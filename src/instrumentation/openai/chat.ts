@@ -7,7 +7,7 @@ import type {
 } from '../../internal-types.js';
 import { chatBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, providerReportedCost } from '../../pricing/usage.js';
-import type { OperationAdapter } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter } from '../sdk-adapter.js';
 import {
   isObject,
   list,
@@ -46,7 +46,7 @@ export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
   maxOutputTokens: chatMaxOutput,
   billedInput: chatBilledInput,
   inputText: (body) => JSON.stringify(body?.messages ?? []),
-  fromResult(result, catalogProvider) {
+  fromResult(result, catalogProvider, withText) {
     const r = (isObject(result) ? result : {}) as ChatCompletion;
     const choices = Array.isArray(r.choices) ? r.choices : undefined;
     return {
@@ -58,10 +58,16 @@ export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
         (c) => str(isObject(c) ? c.finish_reason : undefined) ?? 'unknown',
       ),
       serviceTier: serviceTierOf(result),
-      outputText: () =>
-        list(choices)
-          .map((c) => (isObject(c) && isObject(c.message) ? (str(c.message.content) ?? '') : ''))
-          .join(''),
+      // Read only when content is captured: no closure per result otherwise.
+      outputText: withText
+        ? capturedText(() =>
+            list(choices)
+              .map((c) =>
+                isObject(c) && isObject(c.message) ? (str(c.message.content) ?? '') : '',
+              )
+              .join(''),
+          )
+        : undefined,
     };
   },
   onStreamItem(item, state, injectedUsage, catalogProvider) {

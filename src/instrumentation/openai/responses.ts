@@ -6,7 +6,7 @@ import type {
 } from '../../internal-types.js';
 import { responsesBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, providerReportedCost } from '../../pricing/usage.js';
-import type { OperationAdapter } from '../sdk-adapter.js';
+import { capturedText, type OperationAdapter } from '../sdk-adapter.js';
 import {
   isObject,
   list,
@@ -25,7 +25,7 @@ export const responsesAdapter: OperationAdapter<ResponsesCreateBody> = {
   maxOutputTokens: (body) => readMax(body, 'max_output_tokens'),
   billedInput: responsesBilledInput,
   inputText: (body) => JSON.stringify(body?.input ?? ''),
-  fromResult(result, catalogProvider) {
+  fromResult(result, catalogProvider, withText) {
     const r = (isObject(result) ? result : {}) as ResponseObject;
     const status = str(r.status);
     return {
@@ -37,7 +37,7 @@ export const responsesAdapter: OperationAdapter<ResponsesCreateBody> = {
       responseId: str(r.id),
       finishReasons: status ? [status] : undefined,
       serviceTier: serviceTierOf(result),
-      outputText: () => responseOutputText(r),
+      outputText: withText ? capturedText(() => responseOutputText(r)) : undefined,
     };
   },
   onStreamItem(item, state, _injectedUsage, catalogProvider) {

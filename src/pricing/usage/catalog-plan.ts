@@ -3,7 +3,7 @@
  * which fields they read: decided once per catalog provider, API flavour and
  * catalog, so the per-call reading in `catalog-usage.ts` only walks a short list.
  */
-import { findProvider, type Provider } from '@pydantic/genai-prices';
+import { findProvider, type Provider, waitForUpdate } from '@pydantic/genai-prices';
 import { type CompiledExtractor, compileExtractor } from './compiled-extractor.js';
 
 /**
@@ -93,6 +93,61 @@ function extractorOf(provider: Provider, flavor: string): PreparedExtractor | un
   return found ?? undefined;
 }
 
+/**
+ * Whether the catalog data genai-prices holds is the data of its latest update, applied:
+ * `waitForUpdate()`'s promise is replaced by every `setProviderData` (synchronous data
+ * is swapped in before, an update handed over as a promise inside the chain that
+ * settles it), so once the latest promise has settled, and until it is replaced, no
+ * swap is pending. Each new promise starts a new generation of the cached lookups, and
+ * its settling another (lookups made while it was pending may predate the swap).
+ */
+let update: Promise<unknown> | undefined;
+let settled = false;
+let generation = 0;
+function catalogSettled(): boolean {
+  const latest = waitForUpdate();
+  if (latest !== update) watch(latest);
+  return settled;
+}
+
+/** A new update: watched apart, so `catalogSettled` keeps no closure context per call. */
+function watch(latest: Promise<unknown>): void {
+  update = latest;
+  settled = false;
+  generation++;
+  const mark = () => {
+    if (update !== latest) return;
+    settled = true;
+    generation++;
+  };
+  latest.then(mark, mark);
+}
+// Watched from the start, so the bundled data counts as settled before the first response.
+catalogSettled();
+
+/** Finds nothing: a lookup that only runs genai-prices' `onCalc` hook. */
+const NO_CRITERIA = {};
+/** Catalog providers by id, each with the generation it was looked up in. */
+const found = new Map<string, { provider: Provider | undefined; generation: number }>();
+
+/**
+ * `findProvider({ providerId })`, remembered while the catalog stays the same (a scan of
+ * the catalog per response otherwise). The library's `onCalc` hook (an application's
+ * auto-updater) still runs on every lookup, and a hook that swaps the data in place is
+ * seen at once: what `findProvider` would answer is answered.
+ */
+function lookUp(providerId: string): Provider | undefined {
+  const cached = found.get(providerId);
+  if (cached !== undefined && cached.generation === generation && catalogSettled()) {
+    findProvider(NO_CRITERIA);
+    if (catalogSettled() && cached.generation === generation) return cached.provider;
+  }
+  const provider = findProvider({ providerId });
+  // Kept only from a settled catalog; ids are the configured providers' (a bounded set).
+  if (catalogSettled()) found.set(providerId, { provider, generation });
+  return provider;
+}
+
 // A handful of catalog providers by three flavours: small, bounded by the catalog.
 // Keyed by provider id, then flavour: no key string is built per call.
 const plans = new Map<string, Map<UsageFlavor, ReadPlan | null>>();
@@ -110,13 +165,12 @@ export function planFor(
   catalogProviderId: string | undefined,
   flavor: UsageFlavor,
 ): ReadPlan | undefined {
-  // Looked up on every response, not cached: genai-prices keeps its provider data
-  // private and swaps it, for an update handed over as a promise, at a moment no
-  // public call reports (`waitForUpdate()`'s promise is set before the swap), and
-  // `findProvider` runs the library's `onCalc` hook (an application's auto-updater),
-  // which calls a rate plan prices no longer reach through `calcPrice` (`rate-plan.ts`).
-  const own =
-    catalogProviderId === undefined ? undefined : findProvider({ providerId: catalogProviderId });
+  // Looked up on every response through `lookUp`: genai-prices keeps its provider data
+  // private and swaps it, for an update handed over as a promise, at a moment no public
+  // call reports but the settling of `waitForUpdate()`'s promise, and `findProvider` runs
+  // the library's `onCalc` hook (an application's auto-updater), which calls a rate plan
+  // prices no longer reach through `calcPrice` (`rate-plan.ts`).
+  const own = catalogProviderId === undefined ? undefined : lookUp(catalogProviderId);
   const ownId = own?.id ?? '';
   let byFlavor = plans.get(ownId);
   if (byFlavor === undefined) {
@@ -131,12 +185,7 @@ export function planFor(
   if (cached !== undefined && own !== undefined && cached.own === own) return cached;
   // OpenAI's entry is looked up (a scan of the catalog) only when the plan can use it:
   // not for a provider's native (`default`) usage, and not twice when it is the own one.
-  const openai =
-    flavor === 'default'
-      ? undefined
-      : own?.id === 'openai'
-        ? own
-        : findProvider({ providerId: 'openai' });
+  const openai = flavor === 'default' ? undefined : own?.id === 'openai' ? own : lookUp('openai');
   if (cached !== undefined && cached.openai === openai && cached.own === own) return cached;
 
   // OpenAI's wire format only fills OpenAI-shaped usage (chat, Responses).

@@ -1,0 +1,54 @@
+// Bytes allocated per non-streaming openai 7 call by tokenfuse's own code, by function: the
+// sampling heap profiler of node:inspector over calls after a warm-up, each sample counted
+// for the nearest JavaScript frame (builtins count for their caller). tokenfuse's frames are
+// those of its dist; genai-prices' (the catalog lookups tokenfuse makes) are summed apart.
+// The SDK's and OpenTelemetry's allocations are left out: this is a before/after figure for
+// changes to tokenfuse's own per-call work, which `alloc-sdk.mjs` cannot resolve below about
+// 1 KB (spans the batch processor holds move it).
+//
+//   npm run build && cd bench && node --expose-gc heap-frames.mjs [calls]
+import { Session } from 'node:inspector/promises';
+import { tokenfuseArm } from './arms.mjs';
+import { SDK_FACTORIES } from './sdk-clients.mjs';
+
+const n = Number(process.argv[2] ?? 3000);
+const { tf } = await tokenfuseArm();
+const sdk = await SDK_FACTORIES.openai();
+// Loaded after the instrumentation, the SDK is patched already; patched again, to be sure.
+for (const d of tf.instrumentation.getModuleDefinitions())
+  if (d.name === sdk.definition) d.patch.call(d, sdk.module, sdk.version);
+for (let i = 0; i < 3000; i++) await sdk.call();
+
+const session = new Session();
+session.connect();
+await session.post('HeapProfiler.enable');
+await session.post('HeapProfiler.startSampling', {
+  samplingInterval: 32,
+  includeObjectsCollectedByMajorGC: true,
+  includeObjectsCollectedByMinorGC: true,
+});
+for (let i = 0; i < n; i++) await sdk.call();
+const { profile } = await session.post('HeapProfiler.stopSampling');
+
+const ours = /\/dist\/(chunk-[^/]*|index)\.js$/;
+const bytes = new Map();
+const walk = (node, owner) => {
+  const f = node.callFrame;
+  const here =
+    f.url === ''
+      ? owner
+      : ours.test(f.url) && !f.url.includes('node_modules')
+        ? `${f.functionName || '(anonymous)'}:${f.lineNumber}`
+        : f.url.includes('genai-prices')
+          ? 'genai-prices'
+          : undefined;
+  if (here !== undefined) bytes.set(here, (bytes.get(here) ?? 0) + node.selfSize);
+  for (const child of node.children) walk(child, here);
+};
+walk(profile.head, undefined);
+let total = 0;
+for (const b of bytes.values()) total += b;
+console.log(`tokenfuse's frames and its catalog lookups: ${(total / n).toFixed(0)} B per call`);
+for (const [name, b] of [...bytes].sort((a, c) => c[1] - a[1]).slice(0, 15))
+  console.log(`  ${(b / n).toFixed(0).padStart(6)} B  ${name}`);
+process.exit(0);
