@@ -40,7 +40,9 @@ async function sdkLoop(sdkName, sideName) {
   for (let i = 0; i < streams; i++) await side.stream(chunks, now);
   const ended = spans.ended - before;
   if (instrumented ? ended < calls + streams : ended !== 0)
-    throw new Error(`bench: ${sideName} ${sdkName} ended ${ended} spans over ${calls + streams} calls`);
+    throw new Error(
+      `bench: ${sideName} ${sdkName} ended ${ended} spans over ${calls + streams} calls`,
+    );
   process.stdout.write(`${instrumented ? 'tokenfuse on' : 'bare'} ${sides.label}\n`);
   process.exit(0);
 }
