@@ -6,13 +6,47 @@
 //
 //   node --single-threaded --expose-gc instructions-loop.mjs <arm> <warmup> <calls> <streams> <chunks>
 //
-// <arm>: bare, or a name of BENCH_ARMS. The warm-up (calls, and a 500- and a 50-chunk stream
-// every 50th call) is the same whatever is counted after it. Nothing here reads a clock or
-// sets a timer; the fake fetch answers in-process (no socket).
-import { ARM_FACTORIES, bare, call, spans, stream } from './arms.mjs';
+// <arm>: bare, or a name of BENCH_ARMS (on the bench's openai 7 client); or <sdk>:bare or
+// <sdk>:tokenfuse, <sdk> a name of BENCH_SDKS (the SDK's own client of bench/sdk-clients.mjs,
+// built by bench/sdks.mjs's sdkSides: both sides create the same tokenfuse and load the same
+// modules, the bare one leaves the SDK unpatched). The warm-up (calls, and a 500- and a
+// 50-chunk stream every 50th call) is the same whatever is counted after it. Nothing here
+// reads a clock or sets a timer; the fake fetch answers in-process (no socket).
+import { ARM_FACTORIES, bare, call, spans, stream, tokenfuseArm } from './arms.mjs';
 
 const [armName, ...counts] = process.argv.slice(2);
 const [warmup, calls, streams, chunks] = counts.map(Number);
+
+/** The same loop on one side of one SDK of bench/sdk-clients.mjs. */
+async function sdkLoop(sdkName, sideName) {
+  const { sdkSides } = await import('./sdks.mjs');
+  const { tf } = await tokenfuseArm({}, 'tokenfuse');
+  const sides = await sdkSides(sdkName, tf, tf.instrumentation.getModuleDefinitions());
+  const side = sides[sideName];
+  if (!side || !['bare', 'tokenfuse'].includes(sideName))
+    throw new Error(`bench: unknown side ${sideName} of ${sdkName} (bare, tokenfuse)`);
+  const instrumented = sideName === 'tokenfuse';
+  side.set(instrumented);
+  const now = () => 0;
+  for (let i = 0; i < warmup; i++) {
+    await side.call();
+    if (i % 50 === 0) {
+      await side.stream(500, now);
+      await side.stream(50, now);
+    }
+  }
+  const before = spans.ended;
+  for (let i = 0; i < calls; i++) await side.call();
+  for (let i = 0; i < streams; i++) await side.stream(chunks, now);
+  const ended = spans.ended - before;
+  if (instrumented ? ended < calls + streams : ended !== 0)
+    throw new Error(
+      `bench: ${sideName} ${sdkName} ended ${ended} spans over ${calls + streams} calls`,
+    );
+  process.stdout.write(`${instrumented ? 'tokenfuse on' : 'bare'} ${sides.label}\n`);
+  process.exit(0);
+}
+if (armName.includes(':')) await sdkLoop(...armName.split(':'));
 const arm = armName === 'bare' ? bare('bare') : await ARM_FACTORIES[armName]?.();
 if (!arm) throw new Error(`bench: unknown arm ${armName} (bare, ${Object.keys(ARM_FACTORIES)})`);
 arm.set(true);

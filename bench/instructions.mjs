@@ -4,6 +4,7 @@
 //   cd bench && node instructions.mjs                       (on its own: prints its table)
 //   BENCH_SECTIONS=instructions npm run bench               (as a section of the bench)
 //   BENCH_ARMS=tokenfuse,traceloop INSTR_SPIN=2 node instructions.mjs   (under load)
+//   INSTR_SDKS=google-genai,ai-sdk node instructions.mjs     (other SDKs instead of openai 7)
 //
 // Method. JavaScript cannot switch callgrind's collection on and off, so each figure is the
 // difference of two whole child processes (bench/instructions-loop.mjs) that differ only in
@@ -18,10 +19,17 @@
 //
 // Environment (defaults in brackets; BENCH_ARMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS as in
 // bench/run.mjs):
-//   INSTR_WARMUP [1000]  INSTR_CALLS (N) [200]  INSTR_STREAMS (S, 0: no per chunk) [4]
+//   INSTR_WARMUP [1000]  INSTR_CALLS (N, 0: no per call) [200]
+//   INSTR_STREAMS (S, 0: no per chunk) [4]
 //   INSTR_REPEATS [2]
 //   INSTR_JOBS   children under valgrind at once [2]
+//   INSTR_TOOL   callgrind, or cachegrind (the same Ir count, faster: see TOOL below) [callgrind]
 //   INSTR_SPIN   busy-looping processes to run meanwhile, to show load does not move it [0]
+//   INSTR_SDKS   opt-in: instead of the openai 7 arms of BENCH_ARMS, two arms per SDK named
+//                here (names of BENCH_SDKS: openai-v4, openai, anthropic, google-genai,
+//                bedrock, ai-sdk): that SDK's own client of bench/sdk-clients.mjs bare and with
+//                tokenfuse (patched, or for the AI SDK wrapped in tokenfuseMiddleware()), each
+//                tokenfuse figure taken over its own SDK's bare one [unset: openai 7 arms]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -57,15 +65,23 @@ for (const signal of ['SIGINT', 'SIGTERM'])
     process.exit(130);
   });
 
-/** Runs `node FLAGS loop args` under callgrind; resolves to its total Ir and the arm's name. */
+// INSTR_TOOL=cachegrind: valgrind's cachegrind with its cache simulation off counts the same
+// instructions (Ir) without callgrind's call graph, in about 0.57 of the CPU time (a JSON loop
+// in node: 4,481,839,224 Ir against callgrind's 4,482,926,403, 17.5 s against 30.8 s). Compare
+// counts of one tool only.
+const TOOL = process.env.INSTR_TOOL === 'cachegrind' ? 'cachegrind' : 'callgrind';
+const TOOL_ARGS =
+  TOOL === 'cachegrind' ? ['--tool=cachegrind', '--cache-sim=no'] : ['--tool=callgrind'];
+
+/** Runs `node FLAGS loop args` under valgrind; resolves to its total Ir and the arm's name. */
 function counted(dir, id, args) {
-  const out = join(dir, `${id}.callgrind`);
+  const out = join(dir, `${id}.${TOOL}`);
   const proc = track(
     spawn(
       'valgrind',
       [
-        '--tool=callgrind',
-        `--callgrind-out-file=${out}`,
+        ...TOOL_ARGS,
+        `--${TOOL}-out-file=${out}`,
         process.execPath,
         ...FLAGS,
         LOOP,
@@ -87,12 +103,12 @@ function counted(dir, id, args) {
     proc.on('error', reject);
     proc.on('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`bench: ${args.join(' ')} under callgrind exited ${code}\n${stderr}`));
+        reject(new Error(`bench: ${args.join(' ')} under ${TOOL} exited ${code}\n${stderr}`));
         return;
       }
       const m = readFileSync(out, 'utf8').match(/^summary:\s+(\d+)/m);
       rmSync(out, { force: true });
-      if (!m) reject(new Error(`bench: no summary line in the callgrind output of ${id}`));
+      if (!m) reject(new Error(`bench: no summary line in the ${TOOL} output of ${id}`));
       else resolve({ ir: Number(m[1]), name: stdout.trim() });
     });
   });
@@ -131,12 +147,19 @@ const spread = (a, b) => (Math.abs(a - b) / ((Math.abs(a) + Math.abs(b)) / 2)) *
 const pct = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}%` : '–');
 
 /**
- * Counts every arm; returns { table (markdown), rows (bench/stats.mjs Rows) }.
- * @param {{ arms?: string[], long?: number, short?: number, log?: (line: string) => void }} [o]
+ * Counts every arm; returns { table (markdown), rows (bench/stats.mjs Rows) }. With `sdks`
+ * (or INSTR_SDKS), the arms are `<sdk>:bare` and `<sdk>:tokenfuse` per SDK instead.
+ * @param {{ arms?: string[], sdks?: string[], long?: number, short?: number, log?: (line: string) => void }} [o]
  */
 export async function instructions(o = {}) {
   const log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
-  const arms = ['bare', ...(o.arms ?? ARMS)];
+  const sdks = o.sdks ?? process.env.INSTR_SDKS?.split(',').map((s) => s.trim());
+  const arms = sdks
+    ? sdks.flatMap((sdk) => [`${sdk}:bare`, `${sdk}:tokenfuse`])
+    : ['bare', ...(o.arms ?? ARMS)];
+  // The arm each one's added figure is taken over: its own SDK's bare client.
+  const baseOf = (arm) => (sdks ? `${arm.split(':')[0]}:bare` : 'bare');
+  const isBare = (arm) => baseOf(arm) === arm;
   const long = o.long ?? 500;
   const short = o.short ?? 50;
   // 200 was too short: the calls counted after it still ran at several times the CPU time per
@@ -147,14 +170,18 @@ export async function instructions(o = {}) {
   const repeats = int('INSTR_REPEATS', 2);
   const jobs = int('INSTR_JOBS', 2);
   const spinners = int('INSTR_SPIN', 0);
-  // S = 0: no streams counted, no Z run, no per-chunk figure.
-  const runs = { X: [N, S, short], Y: [2 * N, S, short], ...(S > 0 && { Z: [N, S, long] }) };
+  // S = 0: no streams counted, no Z run, no per-chunk figure; N = 0: no Y run, no per call.
+  const runs = {
+    X: [N, S, short],
+    ...(N > 0 && { Y: [2 * N, S, short] }),
+    ...(S > 0 && { Z: [N, S, long] }),
+  };
   const dir = mkdtempSync(join(os.tmpdir(), 'tokenfuse-instr-'));
   dirs.add(dir);
   const stop = spin(spinners);
   const t0 = Date.now();
   log(
-    `instructions: ${arms.join(', ')}; warm-up ${W}, N ${N}, S ${S}×(${long} − ${short}), ` +
+    `instructions (${TOOL}): ${arms.join(', ')}; warm-up ${W}, N ${N}, S ${S}×(${long} − ${short}), ` +
       `${repeats} repeats, ${jobs} at once, ${spinners} spinners, load ${os.loadavg()[0].toFixed(2)}`,
   );
   // Repeat by repeat, so that a run cut short has every arm once (each run's count is logged).
@@ -183,41 +210,43 @@ export async function instructions(o = {}) {
     const call = [];
     const chunk = [];
     for (let r = 0; r < repeats; r++) {
-      call.push((ir('Y', r) - ir('X', r)) / N);
+      call.push(N > 0 ? (ir('Y', r) - ir('X', r)) / N : NaN);
       chunk.push(S > 0 ? (ir('Z', r) - ir('X', r)) / (S * (long - short)) : NaN);
     }
     per.set(arm, { name: mine[0].name, call, chunk });
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const bare = per.get('bare');
   const traceloop = per.get('traceloop');
-  const added = (x, kind) => mean(x[kind]) - mean(bare[kind]);
+  const added = (x, kind) => mean(x[kind]) - mean(x.bare[kind]);
+  // What an arm adds, with its share of its bare arm's count.
+  const addedCell = (x, kind) =>
+    `${num(added(x, kind))} (${pct((added(x, kind) / mean(x.bare[kind])) * 100)})`;
+  for (const [arm, x] of per) x.bare = per.get(baseOf(arm));
   const chunks = S > 0;
-  const head = ['arm', 'Ir per call', 'added over bare', '÷ Traceloop added', 'repeats (A-vs-A)'];
+  const head = ['arm', 'Ir per call', 'added over bare'];
+  if (!sdks) head.push('÷ Traceloop added');
+  head.push('repeats (A-vs-A)');
   if (chunks) head.push('Ir per chunk', 'added per chunk', 'repeats (A-vs-A)');
   const lines = [`| ${head.join(' | ')} |`, `|${' --- |'.repeat(head.length)}`];
   const rows = [];
   for (const [arm, x] of per) {
-    const isBare = arm === 'bare';
-    const ratio = traceloop && !isBare ? added(x, 'call') / added(traceloop, 'call') : NaN;
+    const bare = x.bare;
+    const ratio = traceloop && !isBare(arm) ? added(x, 'call') / added(traceloop, 'call') : NaN;
     // Both repeats and how far apart they are (max − min over their mean).
     const both = (xs) =>
       xs.length < 2
         ? 'one run'
         : `${xs.map((v) => num(v)).join(' / ')} (${pct(spread(Math.max(...xs), Math.min(...xs)))})`;
-    const cells = [
-      x.name,
-      num(mean(x.call)),
-      isBare ? '' : num(added(x, 'call')),
-      Number.isFinite(ratio) ? ratio.toFixed(2) : '',
-      both(x.call),
-    ];
-    if (chunks) cells.push(num(mean(x.chunk)), isBare ? '' : num(added(x, 'chunk')), both(x.chunk));
+    const cells = [x.name, num(mean(x.call)), isBare(arm) ? '' : addedCell(x, 'call')];
+    if (!sdks) cells.push(Number.isFinite(ratio) ? ratio.toFixed(2) : '');
+    cells.push(both(x.call));
+    if (chunks)
+      cells.push(num(mean(x.chunk)), isBare(arm) ? '' : addedCell(x, 'chunk'), both(x.chunk));
     lines.push(`| ${cells.join(' | ')} |`);
-    if (isBare) continue;
-    for (const kind of chunks ? ['call', 'chunk'] : ['call'])
+    if (isBare(arm)) continue;
+    for (const kind of ['call', 'chunk'].filter((k) => (k === 'call' ? N > 0 : chunks)))
       rows.push({
-        figure: `added per ${kind}, instructions (callgrind Ir)`,
+        figure: `added per ${kind}, instructions (${TOOL} Ir)`,
         subject: x.name,
         value: added(x, kind),
         note: `repeats ${x[kind].map((v) => num(v)).join(' / ')}; bare ${bare[kind].map((v) => num(v)).join(' / ')}`,

@@ -6,6 +6,7 @@
 //   BENCH_ROUNDS=40 BENCH_SOAK_CALLS=50000 npm run bench      (a quick run)
 //   BENCH_SECTIONS=sdk,redis npm run bench                    (some sections only)
 //   BENCH_SECTIONS=instructions npm run bench   (opt-in, valgrind: bench/instructions.mjs)
+//   BENCH_SECTIONS=instructions INSTR_SDKS=google-genai npm run bench   (other SDKs, the same)
 //
 // Environment (defaults in brackets):
 //   BENCH_SECTIONS   sdk,sdks,budgets,redis,scrape,soak [all], or instructions (opt-in)

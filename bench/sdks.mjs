@@ -43,6 +43,32 @@ const arm = (name, side, set, spansPerCall) => ({
 });
 
 /**
+ * One SDK's two sides on one loaded client, by its BENCH_SDKS name: `bare` and `tokenfuse`,
+ * each { call, stream(n, now), set(on) }. The tokenfuse side of a patched SDK is the same
+ * client with `set(true)` patching it through tokenfuse's module definition (both sides start
+ * unpatched); the AI SDK's is the model wrapped with `tokenfuseMiddleware()`, its `set` a no-op.
+ * Also what bench/instructions-loop.mjs counts for INSTR_SDKS.
+ * @param {string} name
+ * @param {any} tf a tokenfuse instance (bench/arms.mjs tokenfuseArm: its span counter included)
+ * @param {any[]} definitions tf.instrumentation.getModuleDefinitions()
+ */
+export async function sdkSides(name, tf, definitions) {
+  if (name === 'ai-sdk') {
+    const s = await aiSdk(tf);
+    return {
+      label: s.label,
+      bare: { ...s.bare, set: noop },
+      tokenfuse: { ...s.instrumented, set: noop },
+    };
+  }
+  const factory = SDK_FACTORIES[name];
+  if (!factory) throw new Error(`bench: unknown SDK ${name} (${SDK_NAMES})`);
+  const sdk = await factory();
+  const side = (set) => ({ call: sdk.call, stream: sdk.stream, set });
+  return { label: sdk.label, bare: side(noop), tokenfuse: side(toggler(definitions, sdk)) };
+}
+
+/**
  * Runs the section; returns its rows (bench/stats.mjs).
  * @param {{ env: any, log: (line: string) => void, measure: Function, target: { call: number, chunk: number }, clockName: string }} ctx
  */
@@ -53,27 +79,12 @@ export async function sdksSection({ env, log, measure, target, clockName }) {
   const definitions = tf.instrumentation.getModuleDefinitions();
   const rows = [];
   for (const name of names) {
-    let label;
-    let arms;
-    if (name === 'ai-sdk') {
-      const s = await aiSdk(tf);
-      label = s.label;
-      arms = [
-        arm(`bare ${name} (A)`, s.bare, noop, 0),
-        arm(`bare ${name} (B)`, s.bare, noop, 0),
-        arm(`tokenfuse on ${name}`, s.instrumented, noop, 1),
-      ];
-    } else {
-      const factory = SDK_FACTORIES[name];
-      if (!factory) throw new Error(`bench: unknown SDK ${name} (${SDK_NAMES})`);
-      const sdk = await factory();
-      label = sdk.label;
-      arms = [
-        arm(`bare ${name} (A)`, sdk, noop, 0),
-        arm(`bare ${name} (B)`, sdk, noop, 0),
-        arm(`tokenfuse on ${name}`, sdk, toggler(definitions, sdk), 1),
-      ];
-    }
+    const { label, bare, tokenfuse } = await sdkSides(name, tf, definitions);
+    const arms = [
+      arm(`bare ${name} (A)`, bare, noop, 0),
+      arm(`bare ${name} (B)`, bare, noop, 0),
+      arm(`tokenfuse on ${name}`, tokenfuse, tokenfuse.set, 1),
+    ];
     log(`sdks: ${label}; ${env.rounds} rounds`);
     const f = await measure({ ...env, arms, log });
     const spec = {
