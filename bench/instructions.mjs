@@ -13,7 +13,9 @@
 //   Y = warm-up + 2N calls + S streams of `short` chunks     per call  = (Y − X) / N
 //   Z = warm-up + N calls  + S streams of `long` chunks      per chunk = (Z − X) / (S·(long − short))
 // Start-up, module loading and the JIT's warm-up work are the same instructions in all three
-// and cancel. Every run is made twice (INSTR_REPEATS): the two figures side by side are the
+// and cancel. A full collection does not: each run is also made once natively with --trace-gc,
+// and a figure whose runs differ in their Mark-Compacts is marked in the table (one collection
+// of a large heap, over a few hundred calls, is millions of instructions a call). Every run is made twice (INSTR_REPEATS): the two figures side by side are the
 // A-vs-A of the method. The child runs V8 with the flags of FLAGS below, which take time out of
 // what it does (no background threads, a fixed GC schedule, fixed seeds).
 //
@@ -114,6 +116,32 @@ function counted(dir, id, args) {
   });
 }
 
+/**
+ * The full collections (Mark-Compact) one run makes: the same child with the same flags,
+ * natively with --trace-gc (the schedule is predictable, so it is the run valgrind counted).
+ * One collection more in X than in Y (or Z) is millions of instructions inside a difference
+ * of a few hundred calls: such a figure is the collector's, not the arm's.
+ */
+function fullCollections(args) {
+  const proc = track(
+    spawn(process.execPath, [...FLAGS, '--trace-gc', LOOP, ...args.map(String)], {
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }),
+  );
+  let stdout = '';
+  proc.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  return new Promise((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bench: ${args.join(' ')} with --trace-gc exited ${code}`));
+      else resolve(stdout.match(/Mark-Compact/g)?.length ?? 0);
+    });
+  });
+}
+
 /** Runs the thunks `jobs` at a time; resolves to their results in order. */
 async function pool(thunks, jobs) {
   const results = new Array(thunks.length);
@@ -202,6 +230,16 @@ export async function instructions(o = {}) {
     stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  // The full collections of each arm's runs (native, seconds each): a per-call or per-chunk
+  // figure whose runs differ in them is marked, never printed as if it were the arm's.
+  const gcs = new Map();
+  const gcThunks = arms.flatMap((arm) =>
+    Object.entries(runs).map(([run, args]) => async () => {
+      gcs.set(`${arm} ${run}`, await fullCollections([arm, W, ...args]));
+    }),
+  );
+  await pool(gcThunks, jobs);
+  const lumped = (arm, run) => gcs.get(`${arm} X`) !== gcs.get(`${arm} ${run}`);
   const seconds = (Date.now() - t0) / 1000;
   const per = new Map();
   for (const arm of arms) {
@@ -237,11 +275,29 @@ export async function instructions(o = {}) {
       xs.length < 2
         ? 'one run'
         : `${xs.map((v) => num(v)).join(' / ')} (${pct(spread(Math.max(...xs), Math.min(...xs)))})`;
-    const cells = [x.name, num(mean(x.call)), isBare(arm) ? '' : addedCell(x, 'call')];
+    // One full collection more in Y (or Z) than in X, in this arm or its bare: not a figure.
+    const gcNote = (run) => {
+      const bad = [arm, baseOf(arm)].filter((a, i, all) => all.indexOf(a) === i && lumped(a, run));
+      return bad.length === 0
+        ? ''
+        : ` ⚠ full collections differ (${bad
+            .map((a) => `${a}: X ${gcs.get(`${a} X`)}, ${run} ${gcs.get(`${a} ${run}`)}`)
+            .join('; ')}): the collector's, not the arm's`;
+    };
+    x.gc = { call: N > 0 ? gcNote('Y') : '', chunk: chunks ? gcNote('Z') : '' };
+    const cells = [
+      x.name,
+      num(mean(x.call)),
+      isBare(arm) ? x.gc.call : addedCell(x, 'call') + x.gc.call,
+    ];
     if (!sdks) cells.push(Number.isFinite(ratio) ? ratio.toFixed(2) : '');
     cells.push(both(x.call));
     if (chunks)
-      cells.push(num(mean(x.chunk)), isBare(arm) ? '' : addedCell(x, 'chunk'), both(x.chunk));
+      cells.push(
+        num(mean(x.chunk)),
+        isBare(arm) ? x.gc.chunk : addedCell(x, 'chunk') + x.gc.chunk,
+        both(x.chunk),
+      );
     lines.push(`| ${cells.join(' | ')} |`);
     if (isBare(arm)) continue;
     for (const kind of ['call', 'chunk'].filter((k) => (k === 'call' ? N > 0 : chunks)))
@@ -249,7 +305,7 @@ export async function instructions(o = {}) {
         figure: `added per ${kind}, instructions (${TOOL} Ir)`,
         subject: x.name,
         value: added(x, kind),
-        note: `repeats ${x[kind].map((v) => num(v)).join(' / ')}; bare ${bare[kind].map((v) => num(v)).join(' / ')}`,
+        note: `repeats ${x[kind].map((v) => num(v)).join(' / ')}; bare ${bare[kind].map((v) => num(v)).join(' / ')}${x.gc[kind]}`,
       });
   }
   const table = lines.join('\n');
