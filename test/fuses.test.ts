@@ -15,7 +15,7 @@ import {
   withAttribution,
 } from '../src/index.js';
 import type { TokenfuseOptions } from '../src/types.js';
-import { rejection, x } from './helpers/budget-calls.js';
+import { MARKETING_HOURLY_30, rejection, x } from './helpers/budget-calls.js';
 import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
 import type { Harness } from './helpers/harness.js';
 import { select, sum } from './helpers/prom-text.js';
@@ -46,14 +46,7 @@ describe('block at the limit', () => {
   it('opens the fuse when the hourly token limit is reached and blocks before any request', async () => {
     await setup(
       {
-        budgets: [
-          {
-            name: 'marketing-hourly',
-            match: { department: 'marketing' },
-            window: 'hour',
-            limit: { tokens: 30 },
-          },
-        ],
+        budgets: [MARKETING_HOURLY_30],
       },
       '2026-11-23T10:40:00Z',
     );
@@ -210,14 +203,7 @@ describe('a sampler that drops every span', () => {
   it('settles and blocks exactly as with every span recorded: the fuse does not read spans', async () => {
     await setup(
       {
-        budgets: [
-          {
-            name: 'marketing-hourly',
-            match: { department: 'marketing' },
-            window: 'hour',
-            limit: { tokens: 30 },
-          },
-        ],
+        budgets: [MARKETING_HOURLY_30],
       },
       '2026-11-23T10:40:00Z',
       { sampler: new AlwaysOffSampler() },

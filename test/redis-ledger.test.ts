@@ -29,7 +29,7 @@ import {
 import { chatAdapter } from '../src/instrumentation/openai/chat.js';
 import { estimateRequest } from '../src/instrumentation/sdk-adapter.js';
 import type { TokenfuseOptions } from '../src/types.js';
-import { rejection, x } from './helpers/budget-calls.js';
+import { MARKETING_HOURLY_30, rejection, x } from './helpers/budget-calls.js';
 import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
 import type { Harness } from './helpers/harness.js';
 import { App, childEnv } from './helpers/processes.js';
@@ -80,14 +80,7 @@ describe.each(['memory', 'redis'] as const)('the same behaviour with the %s stor
     await setup(
       store,
       {
-        budgets: [
-          {
-            name: 'marketing-hourly',
-            match: { department: 'marketing' },
-            window: 'hour',
-            limit: { tokens: 30 },
-          },
-        ],
+        budgets: [MARKETING_HOURLY_30],
       },
       '2026-11-23T10:40:00Z',
     );

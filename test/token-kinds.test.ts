@@ -13,6 +13,7 @@ import {
   calcPrice,
   extractUsage,
   findProvider,
+  type Provider,
   type Usage,
   updatePrices,
   waitForUpdate,
@@ -384,6 +385,25 @@ describe('the extra kinds keep the guarantees on hostile counts', () => {
   });
 });
 
+/** The catalog `data` with OpenAI's chat extractor no longer reading cache reads. */
+function withoutOpenAiChatCacheReads(data: Provider[]): Provider[] {
+  return data.map((p) =>
+    p.id !== 'openai'
+      ? p
+      : {
+          ...p,
+          extractors: p.extractors?.map((e) =>
+            e.api_flavor !== 'chat'
+              ? e
+              : {
+                  ...e,
+                  mappings: e.mappings.filter((m) => m.dest !== 'cache_read_tokens'),
+                },
+          ),
+        },
+  );
+}
+
 describe('reading usage with the catalog’s extractors', () => {
   it('streams read the same kinds (OpenRouter cache writes in the final usage chunk)', async () => {
     h = await harness({});
@@ -494,18 +514,7 @@ describe('reading usage with the catalog’s extractors', () => {
       expect(lookups).toBe(1);
       // An update whose OpenAI chat extractor no longer reads cache reads: the endpoint's
       // usage is read with the new one at once.
-      const changed = bundled.map((p) =>
-        p.id !== 'openai'
-          ? p
-          : {
-              ...p,
-              extractors: p.extractors?.map((e) =>
-                e.api_flavor !== 'chat'
-                  ? e
-                  : { ...e, mappings: e.mappings.filter((m) => m.dest !== 'cache_read_tokens') },
-              ),
-            },
-      );
+      const changed = withoutOpenAiChatCacheReads(bundled);
       updatePrices(({ setProviderData }) => setProviderData(changed));
       expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual({
         ...base,
@@ -532,18 +541,7 @@ describe('reading usage with the catalog’s extractors', () => {
     // Read twice from the settled catalog: the provider lookups are remembered now.
     expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
     expect(fromCatalogUsage('anthropic', 'chat', usage)).toEqual(before);
-    const changed = bundled.map((p) =>
-      p.id !== 'openai'
-        ? p
-        : {
-            ...p,
-            extractors: p.extractors?.map((e) =>
-              e.api_flavor !== 'chat'
-                ? e
-                : { ...e, mappings: e.mappings.filter((m) => m.dest !== 'cache_read_tokens') },
-            ),
-          },
-    );
+    const changed = withoutOpenAiChatCacheReads(bundled);
     let apply: (data: typeof changed) => void = () => {};
     const pending = new Promise<typeof changed>((resolve) => {
       apply = resolve;

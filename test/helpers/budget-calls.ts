@@ -1,5 +1,6 @@
 // Calls with known token counts, and the rejection they end in, for the budget suites.
 
+import type { BudgetOptions } from '../../src/budget-options.js';
 import type { CallDescription } from '../../src/fuses/admission.js';
 
 /**
@@ -12,6 +13,17 @@ export const x = (maxTokens: number) => ({
   messages: [{ role: 'user' as const, content: 'x' }],
   max_tokens: maxTokens,
 });
+
+/**
+ * 30 tokens an hour for marketing: `x(10)` (14) then `x(12)` (16) reach it exactly, and the
+ * next marketing call is blocked.
+ */
+export const MARKETING_HOURLY_30: BudgetOptions = {
+  name: 'marketing-hourly',
+  match: { department: 'marketing' },
+  window: 'hour',
+  limit: { tokens: 30 },
+};
 
 /** The error a call is rejected with; fails the test when the call succeeds. */
 export async function rejection(p: Promise<unknown>): Promise<unknown> {
