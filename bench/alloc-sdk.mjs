@@ -20,64 +20,19 @@
 //
 // With BENCH_ARMS (names of bench/arms.mjs: floor, sampled, tokenfuse, the peers), the arms
 // of the `sdk` section instead, all on openai 7's one client: each round a bare block, then
-// one block of each arm and of bare again (the A-vs-A control); an arm's figure is the median of its rounds' differences from that
-// round's bare block.
+// one block of each arm and of bare again (the A-vs-A control); an arm's figure is the median
+// of its rounds' differences from that round's bare block.
 //
 //   cd bench && BENCH_ARMS=floor,sampled,tokenfuse node --expose-gc \
 //     --min-semi-space-size=256 --max-semi-space-size=1024 alloc-sdk.mjs
 import v8 from 'node:v8';
 import { ARM_FACTORIES, bare, call, OPENAI_VERSION, stream, tokenfuseArm } from './arms.mjs';
-import { SDK_FACTORIES } from './sdk-clients.mjs';
+import { sdkSides } from './sdks.mjs';
 
 if (typeof globalThis.gc !== 'function') throw new Error('bench: run with --expose-gc');
 const now = () => performance.now();
 const heap = () => v8.getHeapStatistics().used_heap_size;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
-if (process.env.BENCH_ARMS) {
-  // Bare twice: B's figure is the A-vs-A control, what the method makes of one code.
-  const arms = [bare('bare openai'), bare('bare openai (B, the A-vs-A control)')];
-  for (const name of process.env.BENCH_ARMS.split(',').map((s) => s.trim())) {
-    if (!ARM_FACTORIES[name])
-      throw new Error(`bench: unknown arm ${name} (${Object.keys(ARM_FACTORIES)})`);
-    arms.push(await ARM_FACTORIES[name]());
-  }
-  const out = new Map(arms.map((a) => [a, { call: [], chunk: [] }]));
-  let current;
-  for (let round = 0; round < 7; round++) {
-    for (const arm of arms) {
-      current?.set(false);
-      arm.set(true);
-      current = arm;
-      const sdkCall = () => call(arm.client);
-      const sdkStream = (n) => stream(arm.client, n, now);
-      for (let i = 0; i < 30; i++) await sdkCall();
-      await sdkStream(500);
-      await sdkStream(50);
-      out.get(arm).call.push((await grown(100, sdkCall)) / 100);
-      const long = await grown(4, () => sdkStream(500));
-      const short = await grown(4, () => sdkStream(50));
-      out.get(arm).chunk.push((long - short) / (4 * 450));
-    }
-  }
-  current?.set(false);
-  const base = out.get(arms[0]);
-  console.log(
-    `bare openai ${OPENAI_VERSION}: per call ${median(base.call).toFixed(0)} B, per chunk ${median(base.chunk).toFixed(0)} B`,
-  );
-  for (const arm of arms.slice(1)) {
-    const mine = out.get(arm);
-    const added = (kind) => {
-      const d = mine[kind].map((x, i) => x - base[kind][i]);
-      return `${median(d).toFixed(0)} B [${Math.min(...d).toFixed(0)}..${Math.max(...d).toFixed(0)}]`;
-    };
-    console.log(`${arm.name}: adds per call ${added('call')}, per chunk ${added('chunk')}`);
-  }
-  process.exit(0);
-}
-
-const names = (process.argv[2] ?? 'openai,anthropic,google-genai,bedrock').split(',');
-const { tf } = await tokenfuseArm();
 
 /** Heap growth over `times` runs of `fn`, from a collected heap. */
 async function grown(times, fn) {
@@ -87,36 +42,74 @@ async function grown(times, fn) {
   return heap() - h;
 }
 
-for (const name of names) {
-  const sdk = await SDK_FACTORIES[name]();
-  // Loaded after the instrumentation, the SDK is patched already (its require hook).
-  const defs = tf.instrumentation.getModuleDefinitions().filter((d) => d.name === sdk.definition);
-  let on = true;
-  const set = (want) => {
-    if (want === on) return;
-    for (const d of defs) (want ? d.patch : d.unpatch).call(d, sdk.module, sdk.version);
-    on = want;
-  };
-  const out = { bare: { call: [], chunk: [] }, tokenfuse: { call: [], chunk: [] } };
+/**
+ * Seven rounds over `sides` ({ call(), stream(n), set(on) } each), every side once a round
+ * in the order given, switched on for its own block only; per call and per chunk, each
+ * side's figure of every round.
+ */
+async function rounds(sides) {
+  const out = sides.map(() => ({ call: [], chunk: [] }));
+  let current;
   for (let round = 0; round < 7; round++) {
-    for (const arm of ['bare', 'tokenfuse']) {
-      set(arm === 'tokenfuse');
-      for (let i = 0; i < 30; i++) await sdk.call();
-      await sdk.stream(500, now);
-      await sdk.stream(50, now);
-      out[arm].call.push((await grown(100, sdk.call)) / 100);
-      const long = await grown(4, () => sdk.stream(500, now));
-      const short = await grown(4, () => sdk.stream(50, now));
-      out[arm].chunk.push((long - short) / (4 * 450));
+    for (const [i, side] of sides.entries()) {
+      current?.set(false);
+      side.set(true);
+      current = side;
+      for (let j = 0; j < 30; j++) await side.call();
+      await side.stream(500);
+      await side.stream(50);
+      out[i].call.push((await grown(100, side.call)) / 100);
+      const long = await grown(4, () => side.stream(500));
+      const short = await grown(4, () => side.stream(50));
+      out[i].chunk.push((long - short) / (4 * 450));
     }
   }
-  const added = (kind) => {
-    const d = out.tokenfuse[kind].map((x, i) => x - out.bare[kind][i]);
-    return `${median(d).toFixed(0)} B [${Math.min(...d).toFixed(0)}..${Math.max(...d).toFixed(0)}]`;
-  };
+  current?.set(false);
+  return out;
+}
+
+/** What `mine` adds over `base` (the first side): the median of the rounds' differences, and their range. */
+function added(mine, base, kind) {
+  const d = mine[kind].map((x, i) => x - base[kind][i]);
+  return `${median(d).toFixed(0)} B [${Math.min(...d).toFixed(0)}..${Math.max(...d).toFixed(0)}]`;
+}
+
+if (process.env.BENCH_ARMS) {
+  // Bare twice: B's figure is the A-vs-A control, what the method makes of one code.
+  const arms = [bare('bare openai'), bare('bare openai (B, the A-vs-A control)')];
+  for (const name of process.env.BENCH_ARMS.split(',').map((s) => s.trim())) {
+    if (!ARM_FACTORIES[name])
+      throw new Error(`bench: unknown arm ${name} (${Object.keys(ARM_FACTORIES)})`);
+    arms.push(await ARM_FACTORIES[name]());
+  }
+  const [base, ...rest] = await rounds(
+    arms.map((arm) => ({
+      call: () => call(arm.client),
+      stream: (n) => stream(arm.client, n, now),
+      set: arm.set,
+    })),
+  );
   console.log(
-    `${sdk.label}: per call bare ${median(out.bare.call).toFixed(0)} B, tokenfuse adds ${added('call')}; ` +
-      `per chunk bare ${median(out.bare.chunk).toFixed(0)} B, tokenfuse adds ${added('chunk')}`,
+    `bare openai ${OPENAI_VERSION}: per call ${median(base.call).toFixed(0)} B, per chunk ${median(base.chunk).toFixed(0)} B`,
+  );
+  for (const [i, mine] of rest.entries())
+    console.log(
+      `${arms[i + 1].name}: adds per call ${added(mine, base, 'call')}, per chunk ${added(mine, base, 'chunk')}`,
+    );
+  process.exit(0);
+}
+
+const names = (process.argv[2] ?? 'openai,anthropic,google-genai,bedrock').split(',');
+const { tf } = await tokenfuseArm();
+const definitions = tf.instrumentation.getModuleDefinitions();
+for (const name of names) {
+  // Both sides start unpatched; the tokenfuse side patches the SDK through tokenfuse's definition.
+  const { label, bare: plain, tokenfuse } = await sdkSides(name, tf, definitions);
+  const side = (s) => ({ call: s.call, stream: (n) => s.stream(n, now), set: s.set });
+  const [b, t] = await rounds([side(plain), side(tokenfuse)]);
+  console.log(
+    `${label}: per call bare ${median(b.call).toFixed(0)} B, tokenfuse adds ${added(t, b, 'call')}; ` +
+      `per chunk bare ${median(b.chunk).toFixed(0)} B, tokenfuse adds ${added(t, b, 'chunk')}`,
   );
 }
 process.exit(0);

@@ -118,6 +118,30 @@ export const spans = {
   forceFlush: () => Promise.resolve(),
   shutdown: () => Promise.resolve(),
 };
+/**
+ * Where an arm's counts stand before a block: the spans ended so far, and the calls the arm
+ * counted itself (an arm whose sampler drops every span has `counted()`; read outside any
+ * timing). `proveInstrumented` compares with them after the block.
+ */
+export async function mark(arm) {
+  return { ended: spans.ended, counted: arm.counted ? await arm.counted() : 0 };
+}
+
+/**
+ * Fails the run when an arm did not instrument the `expected` calls since `from` (`mark`), or a
+ * bare one did: a patch that silently did nothing would be timed or counted as free. An arm
+ * whose spans are all dropped must end none and count every call itself.
+ */
+export async function proveInstrumented(arm, from, expected) {
+  const got = spans.ended - from.ended;
+  const ok = arm.spansPerCall === 0 ? got === 0 : got >= expected * arm.spansPerCall;
+  if (!ok) throw new Error(`bench: ${arm.name} ended ${got} spans over ${expected} calls`);
+  if (!arm.counted) return;
+  const counted = (await arm.counted()) - from.counted;
+  if (counted !== expected)
+    throw new Error(`bench: ${arm.name} counted ${counted} calls of ${expected}`);
+}
+
 const sink = {
   export(_spans, done) {
     done({ code: 0 });

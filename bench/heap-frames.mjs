@@ -9,14 +9,12 @@
 //   npm run build && cd bench && node --expose-gc heap-frames.mjs [calls]
 import { Session } from 'node:inspector/promises';
 import { tokenfuseArm } from './arms.mjs';
-import { SDK_FACTORIES } from './sdk-clients.mjs';
+import { sdkSides } from './sdks.mjs';
 
 const n = Number(process.argv[2] ?? 3000);
 const { tf } = await tokenfuseArm();
-const sdk = await SDK_FACTORIES.openai();
-// Loaded after the instrumentation, the SDK is patched already; patched again, to be sure.
-for (const d of tf.instrumentation.getModuleDefinitions())
-  if (d.name === sdk.definition) d.patch.call(d, sdk.module, sdk.version);
+const { tokenfuse: sdk } = await sdkSides('openai', tf, tf.instrumentation.getModuleDefinitions());
+sdk.set(true);
 for (let i = 0; i < 3000; i++) await sdk.call();
 
 const session = new Session();

@@ -8,7 +8,7 @@
 // An arm calls openai 7's chat completions through its `client` unless it brings its own
 // `call()` and `stream(n, now)` (bench/sdks.mjs: each SDK's own client).
 import { performance } from 'node:perf_hooks';
-import { call, spans, stream } from './arms.mjs';
+import { call, mark, proveInstrumented, stream } from './arms.mjs';
 import { prng, shuffled, summary } from './stats.mjs';
 
 /** Now, in µs: the process's CPU time (user + system, all threads, so GC counts), or wall. */
@@ -74,21 +74,6 @@ export async function measure(o) {
       ttfc: ttfc / (2 * o.streams),
     };
   }
-  /**
-   * Fails the run when an arm did not instrument its block (or a bare one did). An arm whose
-   * spans are all dropped (its sampler's doing) must end none and count every call itself
-   * (`arm.counted()`, read before and after the block, outside its timing).
-   */
-  async function check(arm, before, countedBefore, expected) {
-    const got = spans.ended - before;
-    const ok = arm.spansPerCall === 0 ? got === 0 : got >= expected * arm.spansPerCall;
-    if (!ok) throw new Error(`bench: ${arm.name} ended ${got} spans over ${expected} calls`);
-    if (!arm.counted) return;
-    const counted = (await arm.counted()) - countedBefore;
-    if (counted !== expected)
-      throw new Error(`bench: ${arm.name} counted ${counted} calls of ${expected}`);
-  }
-  const countedNow = async (arm) => (arm.counted ? await arm.counted() : 0);
 
   const t0 = performance.now();
   for (const arm of o.arms) {
@@ -104,15 +89,13 @@ export async function measure(o) {
       use(arm);
       const s = samples.get(arm);
       for (let i = 0; i < o.settle; i++) await (arm.call ? arm.call() : call(arm.client));
-      let counted = await countedNow(arm);
-      let before = spans.ended;
+      let from = await mark(arm);
       s.call.push(await callBlock(arm, s));
-      await check(arm, before, counted, o.calls);
+      await proveInstrumented(arm, from, o.calls);
       if (o.streams) {
-        counted = await countedNow(arm);
-        before = spans.ended;
+        from = await mark(arm);
         const b = await streamBlock(arm);
-        await check(arm, before, counted, 2 * o.streams);
+        await proveInstrumented(arm, from, 2 * o.streams);
         s.chunk.push(b.chunk);
         s.ttfc.push(b.ttfc);
       }
