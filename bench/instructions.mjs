@@ -75,23 +75,17 @@ const TOOL = process.env.INSTR_TOOL === 'cachegrind' ? 'cachegrind' : 'callgrind
 const TOOL_ARGS =
   TOOL === 'cachegrind' ? ['--tool=cachegrind', '--cache-sim=no'] : ['--tool=callgrind'];
 
-/** Runs `node FLAGS loop args` under valgrind; resolves to its total Ir and the arm's name. */
-function counted(dir, id, args) {
-  const out = join(dir, `${id}.${TOOL}`);
+/**
+ * Runs one child (tracked, so an interrupted run ends it) with one libuv worker thread: the
+ * loop does no file or DNS work, but the pool exists. Resolves to its output; rejects, with
+ * what it wrote to stderr, when it exits other than 0.
+ */
+function child(command, args, what) {
   const proc = track(
-    spawn(
-      'valgrind',
-      [
-        ...TOOL_ARGS,
-        `--${TOOL}-out-file=${out}`,
-        process.execPath,
-        ...FLAGS,
-        LOOP,
-        ...args.map(String),
-      ],
-      // One libuv worker thread: the loop does no file or DNS work, but the pool exists.
-      { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    ),
+    spawn(command, args, {
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   );
   let stdout = '';
   let stderr = '';
@@ -104,16 +98,31 @@ function counted(dir, id, args) {
   return new Promise((resolve, reject) => {
     proc.on('error', reject);
     proc.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`bench: ${args.join(' ')} under ${TOOL} exited ${code}\n${stderr}`));
-        return;
-      }
-      const m = readFileSync(out, 'utf8').match(/^summary:\s+(\d+)/m);
-      rmSync(out, { force: true });
-      if (!m) reject(new Error(`bench: no summary line in the ${TOOL} output of ${id}`));
-      else resolve({ ir: Number(m[1]), name: stdout.trim() });
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`bench: ${what} exited ${code}\n${stderr}`));
     });
   });
+}
+
+/** Runs `node FLAGS loop args` under valgrind; resolves to its total Ir and the arm's name. */
+async function counted(dir, id, args) {
+  const out = join(dir, `${id}.${TOOL}`);
+  const stdout = await child(
+    'valgrind',
+    [
+      ...TOOL_ARGS,
+      `--${TOOL}-out-file=${out}`,
+      process.execPath,
+      ...FLAGS,
+      LOOP,
+      ...args.map(String),
+    ],
+    `${args.join(' ')} under ${TOOL}`,
+  );
+  const m = readFileSync(out, 'utf8').match(/^summary:\s+(\d+)/m);
+  rmSync(out, { force: true });
+  if (!m) throw new Error(`bench: no summary line in the ${TOOL} output of ${id}`);
+  return { ir: Number(m[1]), name: stdout.trim() };
 }
 
 /**
@@ -122,24 +131,13 @@ function counted(dir, id, args) {
  * One collection more in X than in Y (or Z) is millions of instructions inside a difference
  * of a few hundred calls: such a figure is the collector's, not the arm's.
  */
-function fullCollections(args) {
-  const proc = track(
-    spawn(process.execPath, [...FLAGS, '--trace-gc', LOOP, ...args.map(String)], {
-      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }),
+async function fullCollections(args) {
+  const stdout = await child(
+    process.execPath,
+    [...FLAGS, '--trace-gc', LOOP, ...args.map(String)],
+    `${args.join(' ')} with --trace-gc`,
   );
-  let stdout = '';
-  proc.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  return new Promise((resolve, reject) => {
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      if (code !== 0) reject(new Error(`bench: ${args.join(' ')} with --trace-gc exited ${code}`));
-      else resolve(stdout.match(/Mark-Compact/g)?.length ?? 0);
-    });
-  });
+  return stdout.match(/Mark-Compact/g)?.length ?? 0;
 }
 
 /** Runs the thunks `jobs` at a time; resolves to their results in order. */
