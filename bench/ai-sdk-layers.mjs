@@ -20,7 +20,7 @@
 // with no collection inside it (a block a GC ran in is dropped), median of the blocks.
 //
 // BENCH_ROUNDS, BENCH_CALLS, BENCH_STREAMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS,
-// BENCH_WARMUP, BENCH_SEED and BENCH_CLOCK as for run.mjs.
+// BENCH_WARMUP, BENCH_WARMUP_SECONDS, BENCH_SEED and BENCH_CLOCK as for run.mjs.
 import { loadavg } from 'node:os';
 import { tokenfuseArm } from './arms.mjs';
 import { clock, measure } from './measure.mjs';
@@ -35,6 +35,7 @@ const env = {
   long: num('BENCH_LONG_CHUNKS', 500),
   short: num('BENCH_SHORT_CHUNKS', 50),
   warmup: num('BENCH_WARMUP', 2000),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
   settle: num('BENCH_SETTLE', 20),
   seed: num('BENCH_SEED', 13),
   clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',

@@ -18,6 +18,8 @@
 //   BENCH_STREAMS    long/short stream pairs per stream block [2]
 //   BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS   [500, 50]
 //   BENCH_WARMUP     untimed calls per arm before the rounds [2000]
+//   BENCH_WARMUP_SECONDS   then whole rounds, discarded, until each section's measure has
+//                    run this long [6]: a fresh process is up to 2× slower for its first seconds
 //   BENCH_SETTLE     untimed calls after each switch of arm [20]
 //   BENCH_CLOCK      cpu (process CPU time, user + system) or wall [cpu]
 //   BENCH_SEED       seed of the block orders [13]
@@ -52,6 +54,7 @@ export const env = {
   long: num('BENCH_LONG_CHUNKS', 500),
   short: num('BENCH_SHORT_CHUNKS', 50),
   warmup: num('BENCH_WARMUP', 2000),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
   settle: num('BENCH_SETTLE', 20),
   clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',
   seed: num('BENCH_SEED', 13),
@@ -210,7 +213,8 @@ console.log(
       `${((performance.now() - t0) / 60000).toFixed(1)} min in all.`,
     `Method: ${env.rounds} rounds (block pairs) per arm, ${env.calls} calls per block, ` +
       `${env.streams}×(${env.long} − ${env.short})-chunk streams per block, ` +
-      `${env.warmup} warm-up calls per arm, ${clockName} time; Redis: ${env.redisRounds} rounds ` +
+      `${env.warmup} warm-up calls per arm then discarded rounds to ${env.warmupSeconds} s, ` +
+      `${clockName} time; Redis: ${env.redisRounds} rounds ` +
       `of ${env.redisCalls} calls, wall time. Median [95% CI of the median]; p99 of the samples.`,
     '',
     table(rows),
