@@ -5,6 +5,12 @@
 //
 //   cd bench && node profile-sdk.mjs anthropic call 20000 anthropic.cpuprofile
 //   PROFILE_BARE=1 node profile-sdk.mjs anthropic stream 200 bare.cpuprofile
+//   PROFILE_FIRST=openai node profile-sdk.mjs anthropic call 40000   (openai's calls first)
+//
+// Prints the CPU time per operation and the share of the profile's samples in tokenfuse's own
+// frames (its dist/), in the OpenTelemetry SDK's and in the garbage collector. PROFILE_FIRST
+// runs 60,000 instrumented calls of another SDK before the warm-up: what V8 decided on the way
+// (allocation-site pretenuring, docs/performance.md) can change what the same calls cost.
 //
 // Names: those of BENCH_SDKS (openai-v4, openai, anthropic, google-genai, bedrock, ai-sdk).
 import { writeFileSync } from 'node:fs';
@@ -15,6 +21,12 @@ import { aiSdk, SDK_FACTORIES } from './sdk-clients.mjs';
 const [name = 'anthropic', kind = 'call', count = '20000', out] = process.argv.slice(2);
 const n = Number(count);
 const { tf } = await tokenfuseArm();
+if (process.env.PROFILE_FIRST) {
+  const first = await SDK_FACTORIES[process.env.PROFILE_FIRST]();
+  for (const d of tf.instrumentation.getModuleDefinitions())
+    if (d.name === first.definition) d.patch.call(d, first.module, first.version);
+  for (let i = 0; i < 60000; i++) await first.call();
+}
 let sdk;
 if (name === 'ai-sdk') {
   // Not patched: the tokenfuse side is the same model wrapped with `tokenfuseMiddleware()`.
@@ -47,7 +59,21 @@ const c = process.cpuUsage(c0);
 const { profile } = await session.post('Profiler.stop');
 if (out) writeFileSync(out, JSON.stringify(profile));
 const per = (c.user + c.system) / n;
+/** Share of the samples whose own frame is in tokenfuse, the OpenTelemetry SDK, the GC. */
+const shares = { tokenfuse: 0, opentelemetry: 0, gc: 0 };
+let samples = 0;
+for (const node of profile.nodes) {
+  samples += node.hitCount;
+  const { url, functionName } = node.callFrame;
+  if (!url.includes('node_modules') && /[\\/]dist[\\/]/.test(url))
+    shares.tokenfuse += node.hitCount;
+  else if (url.includes('@opentelemetry')) shares.opentelemetry += node.hitCount;
+  else if (functionName === '(garbage collector)') shares.gc += node.hitCount;
+}
+const pct = (k) => `${k} ${((100 * shares[k]) / samples).toFixed(1)}%`;
 console.log(
-  `${sdk.label} ${kind}${process.env.PROFILE_BARE ? ' (bare)' : ''}: ${per.toFixed(1)} µs CPU each`,
+  `${sdk.label} ${kind}${process.env.PROFILE_BARE ? ' (bare)' : ''}` +
+    `${process.env.PROFILE_FIRST ? ` after ${process.env.PROFILE_FIRST}` : ''}: ` +
+    `${per.toFixed(1)} µs CPU each; own frames: ${Object.keys(shares).map(pct).join(', ')}`,
 );
 process.exit(0);
