@@ -34,7 +34,8 @@ function toggler(definitions, sdk) {
 }
 
 const noop = () => {};
-const arm = (name, side, set, spansPerCall) => ({
+/** One arm of measure() on an SDK's side (`sdkSides`): its own call and stream, its switch. */
+export const arm = (name, side, set, spansPerCall) => ({
   name,
   call: side.call,
   stream: side.stream,

@@ -10,19 +10,12 @@
 // Names: those of BENCH_SDKS (bench/sdks.mjs).
 import { tokenfuseArm } from './arms.mjs';
 import { measure } from './measure.mjs';
-import { sdkSides } from './sdks.mjs';
+import { arm, sdkSides } from './sdks.mjs';
 
 const [names = 'openai', batches = '10', rounds = '30'] = process.argv.slice(2);
 const { tf } = await tokenfuseArm({}, 'tokenfuse');
 const definitions = tf.instrumentation.getModuleDefinitions();
 const noop = () => {};
-const arm = (name, side, set, spansPerCall) => ({
-  name,
-  call: side.call,
-  stream: side.stream,
-  set,
-  spansPerCall,
-});
 const age = () => `${process.uptime().toFixed(1).padStart(5)} s`;
 for (const name of names.split(',')) {
   const { label, bare, tokenfuse } = await sdkSides(name, tf, definitions);
