@@ -211,23 +211,31 @@ export class CallStarter {
     // Only the attributes a sampler may decide on (the conventions' sampling-relevant ones)
     // go in at the span's start: the SDK checks and copies start attributes twice (before and
     // after sampling), the rest once, as `setAttributes` right after the start.
+    // Keys spelled out (`satisfies` checks each against ATTR): a key read from ATTR makes a
+    // keyed store, which V8's Maglev tier leaves to an inline cache stub; a literal key
+    // makes a named store, compiled in place.
     const attributes: Attributes = new AttributeBag();
-    attributes[ATTR.operationName] = adapter.operation;
-    attributes[ATTR.providerName] = provider.semconvName;
-    attributes[ATTR.requestModel] = model;
-    if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
-    if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
+    attributes['gen_ai.operation.name' satisfies typeof ATTR.operationName] = adapter.operation;
+    attributes['gen_ai.provider.name' satisfies typeof ATTR.providerName] = provider.semconvName;
+    attributes['gen_ai.request.model' satisfies typeof ATTR.requestModel] = model;
+    if (provider.serverAddress)
+      attributes['server.address' satisfies typeof ATTR.serverAddress] = provider.serverAddress;
+    if (provider.serverPort)
+      attributes['server.port' satisfies typeof ATTR.serverPort] = provider.serverPort;
     const later: Attributes = new AttributeBag();
-    later[ATTR.api] = adapter.api;
-    later[ATTR.provider] = provider.id;
+    later['tokenfuse.api' satisfies typeof ATTR.api] = adapter.api;
+    later['tokenfuse.provider' satisfies typeof ATTR.provider] = provider.id;
     if (adapter.writeRequestAttributes !== undefined) adapter.writeRequestAttributes(later, body);
     else Object.assign(later, adapter.requestAttributes(body));
     writeTagAttributes(later, tags, config.attribution.defaults);
     const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
-    if (fingerprint) later[ATTR.apiKeyFingerprint] = fingerprint;
-    if (apiKey !== undefined) later[ATTR.apiKeyId] = apiKey;
-    if (owner?.name !== undefined) later[ATTR.apiKeyName] = owner.name;
-    if (config.content.capture) later[ATTR.inputMessages] = adapter.inputText(body);
+    if (fingerprint)
+      later['tokenfuse.api_key.fingerprint' satisfies typeof ATTR.apiKeyFingerprint] = fingerprint;
+    if (apiKey !== undefined) later['tokenfuse.api_key.id' satisfies typeof ATTR.apiKeyId] = apiKey;
+    if (owner?.name !== undefined)
+      later['tokenfuse.api_key.name' satisfies typeof ATTR.apiKeyName] = owner.name;
+    if (config.content.capture)
+      later['gen_ai.input.messages' satisfies typeof ATTR.inputMessages] = adapter.inputText(body);
 
     const { accountant, board, providerCosts } = this.parts;
     const p = new CallState(
