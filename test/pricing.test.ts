@@ -775,3 +775,56 @@ describe('compiled usage extractors', () => {
     expect(compared).toBeGreaterThan(1000);
   });
 });
+
+describe('usage read once', () => {
+  it('the compiled extractor sums the values the field check read, as if it read every path itself', async () => {
+    const { planFor } = await import('../src/pricing/usage/catalog-plan.js');
+    const { runCompiled, runCompiledOn } = await import(
+      '../src/pricing/usage/compiled-extractor.js'
+    );
+    let seed = 777;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const values = [0, 7, 1_000, 123_456, -1, 2.5, Number.NaN, '12', null, {}, [3]];
+    let compared = 0;
+    for (const { catalogId } of BUILTIN_PROVIDERS) {
+      for (const flavor of ['chat', 'responses', 'default'] as const) {
+        const plan = planFor(catalogId, flavor);
+        if (plan?.primary.compiled === undefined) continue;
+        expect(plan.primaryFields, `${catalogId}/${flavor}`).toHaveLength(
+          plan.primary.compiled.mappings.length,
+        );
+        for (let n = 0; n < 100; n++) {
+          const usage: Record<string, unknown> = {};
+          for (const { path } of plan.fields) {
+            if (rand() < 0.3) continue;
+            let at = usage;
+            for (const key of path.slice(0, -1)) {
+              if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
+              if (typeof at[key] !== 'object') break;
+              at = at[key] as Record<string, unknown>;
+            }
+            at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
+          }
+          // Read as fromCatalogUsage reads each field: key by key, a non-mapping ends the walk.
+          const read = plan.fields.map(({ path }) => {
+            let v: unknown = usage;
+            for (const key of path) {
+              if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+              v = (v as Record<string, unknown>)[key];
+            }
+            return v;
+          });
+          expect(
+            Object.entries(runCompiledOn(plan.primary.compiled, read, plan.primaryFields!)),
+            `${catalogId}/${flavor} ${JSON.stringify(usage)}`,
+          ).toEqual(Object.entries(runCompiled(plan.primary.compiled, usage)));
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(500);
+  });
+});

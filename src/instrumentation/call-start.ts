@@ -63,7 +63,10 @@ export interface CallSite {
  * What `start` knows before admission, and the call's own state once started: one
  * object per call, filled in by `finishStart` and kept by the call (`LlmCallInit`).
  */
-interface PreparedCall extends LlmCallInit {
+type PreparedCall = LlmCallInit;
+
+/** What `finishStart` needs beside the call's own state, not kept by the call. */
+interface SpanStart {
   args: unknown[];
   callArgs: unknown[];
   /** Sampling-relevant span attributes, given at the span's start. */
@@ -107,7 +110,7 @@ class CallState implements PreparedCall {
     readonly promises: SdkPromises,
     readonly body: any,
     readonly injectedUsage: boolean,
-    readonly active: Context,
+    active: Context,
     readonly tags: Tags,
     readonly provider: string,
     readonly providerName: string,
@@ -118,10 +121,6 @@ class CallState implements PreparedCall {
     readonly startTime: number,
     readonly board: FuseBoard,
     readonly providerCosts: ProviderCostTotals,
-    readonly args: unknown[],
-    readonly callArgs: unknown[],
-    readonly attributes: Attributes,
-    readonly later: Attributes,
   ) {
     this.ctx = active;
   }
@@ -212,28 +211,31 @@ export class CallStarter {
     // Only the attributes a sampler may decide on (the conventions' sampling-relevant ones)
     // go in at the span's start: the SDK checks and copies start attributes twice (before and
     // after sampling), the rest once, as `setAttributes` right after the start.
+    // Keys spelled out (`satisfies` checks each against ATTR): a key read from ATTR makes a
+    // keyed store, which V8's Maglev tier leaves to an inline cache stub; a literal key
+    // makes a named store, compiled in place.
     const attributes: Attributes = new AttributeBag();
-    attributes[ATTR.operationName] = adapter.operation;
-    attributes[ATTR.providerName] = provider.semconvName;
-    attributes[ATTR.requestModel] = model;
-    if (provider.serverAddress) attributes[ATTR.serverAddress] = provider.serverAddress;
-    if (provider.serverPort) attributes[ATTR.serverPort] = provider.serverPort;
+    attributes['gen_ai.operation.name' satisfies typeof ATTR.operationName] = adapter.operation;
+    attributes['gen_ai.provider.name' satisfies typeof ATTR.providerName] = provider.semconvName;
+    attributes['gen_ai.request.model' satisfies typeof ATTR.requestModel] = model;
+    if (provider.serverAddress)
+      attributes['server.address' satisfies typeof ATTR.serverAddress] = provider.serverAddress;
+    if (provider.serverPort)
+      attributes['server.port' satisfies typeof ATTR.serverPort] = provider.serverPort;
     const later: Attributes = new AttributeBag();
-    later[ATTR.api] = adapter.api;
-    later[ATTR.provider] = provider.id;
+    later['tokenfuse.api' satisfies typeof ATTR.api] = adapter.api;
+    later['tokenfuse.provider' satisfies typeof ATTR.provider] = provider.id;
     if (adapter.writeRequestAttributes !== undefined) adapter.writeRequestAttributes(later, body);
     else Object.assign(later, adapter.requestAttributes(body));
-    // An index loop: `for…of` here kept an iterator per call.
-    for (let i = 0; i < TAG_NAMES.length; i++) {
-      const name = TAG_NAMES[i]!;
-      const value = tags[name];
-      if (value !== undefined) later[TAG_ATTRIBUTES[name]] = value;
-    }
+    writeTagAttributes(later, tags, config.attribution.defaults);
     const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
-    if (fingerprint) later[ATTR.apiKeyFingerprint] = fingerprint;
-    if (apiKey !== undefined) later[ATTR.apiKeyId] = apiKey;
-    if (owner?.name !== undefined) later[ATTR.apiKeyName] = owner.name;
-    if (config.content.capture) later[ATTR.inputMessages] = adapter.inputText(body);
+    if (fingerprint)
+      later['tokenfuse.api_key.fingerprint' satisfies typeof ATTR.apiKeyFingerprint] = fingerprint;
+    if (apiKey !== undefined) later['tokenfuse.api_key.id' satisfies typeof ATTR.apiKeyId] = apiKey;
+    if (owner?.name !== undefined)
+      later['tokenfuse.api_key.name' satisfies typeof ATTR.apiKeyName] = owner.name;
+    if (config.content.capture)
+      later['gen_ai.input.messages' satisfies typeof ATTR.inputMessages] = adapter.inputText(body);
 
     const { accountant, board, providerCosts } = this.parts;
     const p = new CallState(
@@ -252,14 +254,13 @@ export class CallStarter {
       startTime,
       board,
       providerCosts,
-      args,
+    );
+    const callArgs =
       prepared.body === body && headers === request.headers
         ? args
-        : sdk.rebuildArgs(args, prepared.body, headers),
-      attributes,
-      later,
-    );
-    if (!board.active) return this.finishStart(p, undefined, false);
+        : sdk.rebuildArgs(args, prepared.body, headers);
+    if (!board.active)
+      return this.finishStart(p, undefined, false, args, callArgs, attributes, later, active);
     const result = board.admit({
       tags,
       apiKey,
@@ -267,8 +268,24 @@ export class CallStarter {
       model,
       ...estimateRequest(adapter, prepared.body),
     });
-    if (result instanceof Promise) return result.then((r) => this.finishStart(p, r, true));
-    return this.finishStart(p, result, false);
+    if (result instanceof Promise) {
+      return this.finishLater(p, result, { args, callArgs, attributes, later, active });
+    }
+    return this.finishStart(p, result, false, args, callArgs, attributes, later, active);
+  }
+
+  /**
+   * The shared ledger answers later. Apart from `start`, whose every call would otherwise
+   * make a context for the closure's `p` and `this`.
+   */
+  private finishLater(
+    p: PreparedCall,
+    result: Promise<AdmissionResult>,
+    s: SpanStart,
+  ): Promise<StartedCall> {
+    return result.then((r) =>
+      this.finishStart(p, r, true, s.args, s.callArgs, s.attributes, s.later, s.active),
+    );
   }
 
   /** The span and the call, once admission has answered. */
@@ -276,8 +293,13 @@ export class CallStarter {
     p: PreparedCall,
     result: AdmissionResult | undefined,
     deferred: boolean,
+    args: unknown[],
+    callArgs: unknown[],
+    attributes: Attributes,
+    later: Attributes,
+    active: Context,
   ): StartedCall {
-    const { adapter, args, callArgs, body, model, attributes, later, active, startedAt } = p;
+    const { adapter, body, model, startedAt } = p;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
     if (result !== undefined) {
@@ -364,6 +386,36 @@ export class CallStarter {
     const fp = createHash('sha256').update(key).digest('hex').slice(0, 8);
     this.fingerprints.set(client, { key, fp });
     return fp;
+  }
+}
+
+/** The tag attributes of the config defaults, made once per defaults object. */
+const defaultTagAttributes = new WeakMap<Tags, [string, string][]>();
+
+/**
+ * Writes the tags' span attributes into `target`. Tags that are the config defaults
+ * themselves (no baggage, header or key owner changed them: the usual call) are
+ * written from a list made once, not looked up name by name.
+ */
+function writeTagAttributes(target: Attributes, tags: Tags, defaults: Tags): void {
+  if (tags === defaults) {
+    let pairs = defaultTagAttributes.get(defaults);
+    if (pairs === undefined) {
+      pairs = [];
+      for (const name of TAG_NAMES) {
+        const value = defaults[name];
+        if (value !== undefined) pairs.push([TAG_ATTRIBUTES[name], value]);
+      }
+      defaultTagAttributes.set(defaults, pairs);
+    }
+    for (let i = 0; i < pairs.length; i++) target[pairs[i]![0]] = pairs[i]![1];
+    return;
+  }
+  // An index loop: `for…of` here kept an iterator per call.
+  for (let i = 0; i < TAG_NAMES.length; i++) {
+    const name = TAG_NAMES[i]!;
+    const value = tags[name];
+    if (value !== undefined) target[TAG_ATTRIBUTES[name]] = value;
   }
 }
 

@@ -310,20 +310,33 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
         return original.apply(this, args);
       }
       if (!(started instanceof Promise)) return self.send(this, original, site, started, undefined);
-      // Admission answers later (the shared Redis ledger): the SDK's own promise type
-      // at once, the request only once admitted; a blocked call sends nothing.
-      const ready = started.then(undefined, (err: unknown): StartedCall => {
-        // Our own failure: send the call untouched.
-        diag.error(
-          `tokenfuse: admitting a ${site.adapter.api}.create call failed; calling it untouched`,
-          err,
-        );
-        return { call: undefined, callArgs: args, ctx: context.active(), blocked: undefined };
-      });
-      return site.promises.deferred(this, ready, (call, view) =>
-        self.send(this, original, site, call, view),
-      );
+      return self.sendLater(this, original, site, args, started);
     };
+  }
+
+  /**
+   * Admission answers later (the shared Redis ledger): the SDK's own promise type at
+   * once, the request only once admitted; a blocked call sends nothing. Apart from the
+   * wrapper, whose every call would otherwise make a context for these closures.
+   */
+  private sendLater(
+    thisArg: unknown,
+    original: AnyFunction,
+    site: CallSite,
+    args: unknown[],
+    started: Promise<StartedCall>,
+  ): unknown {
+    const ready = started.then(undefined, (err: unknown): StartedCall => {
+      // Our own failure: send the call untouched.
+      diag.error(
+        `tokenfuse: admitting a ${site.adapter.api}.create call failed; calling it untouched`,
+        err,
+      );
+      return { call: undefined, callArgs: args, ctx: context.active(), blocked: undefined };
+    });
+    return site.promises.deferred(thisArg, ready, (call, view) =>
+      this.send(thisArg, original, site, call, view),
+    );
   }
 
   /** Sends an admitted call (observing its result), or returns a blocked call's rejection. */

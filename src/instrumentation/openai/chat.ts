@@ -30,6 +30,11 @@ function chatMaxOutput(body: unknown): MaxOutput {
   return n.kind === 'set' && n.tokens > 1 ? { kind: 'set', tokens: max.tokens * n.tokens } : max;
 }
 
+/** A choice's finish reason: a function made once, not a closure per result. */
+function finishReasonOf(c: unknown): string {
+  return str(isObject(c) ? c.finish_reason : undefined) ?? 'unknown';
+}
+
 export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
   api: 'chat.completions',
   operation: 'chat',
@@ -54,9 +59,7 @@ export const chatAdapter: OperationAdapter<ChatCompletionCreateBody> = {
       providerCostUsd: providerReportedCost(r.usage),
       responseModel: str(r.model),
       responseId: str(r.id),
-      finishReasons: choices?.map(
-        (c) => str(isObject(c) ? c.finish_reason : undefined) ?? 'unknown',
-      ),
+      finishReasons: choices?.map(finishReasonOf),
       serviceTier: serviceTierOf(result),
       // Read only when content is captured: no closure per result otherwise.
       outputText: withText

@@ -43,6 +43,11 @@ export interface ReadPlan {
   fields: Field[];
   /** The fields only the secondary extractor reads. */
   secondaryOnly: Field[];
+  /**
+   * For each mapping of the primary's compiled extractor, the index in `fields` of the
+   * field it reads (undefined without a compiled extractor).
+   */
+  primaryFields: number[] | undefined;
 }
 
 // Keyed by the catalog's own Provider object, so a refreshed catalog is read afresh.
@@ -208,14 +213,35 @@ export function planFor(
   const once = (f: Field) => !names.has(f.name) && names.add(f.name) !== undefined;
   const primaryFields = fieldsOf(primary).filter(once);
   const secondaryOnly = fieldsOf(secondary).filter(once);
+  const fields = [...primaryFields, ...secondaryOnly];
   const plan: ReadPlan = {
     openai,
     own,
     primary,
     secondary,
-    fields: [...primaryFields, ...secondaryOnly],
+    fields,
     secondaryOnly,
+    primaryFields: fieldIndexes(primary, fields),
   };
   byFlavor.set(flavor, plan);
   return plan;
+}
+
+/**
+ * Each compiled mapping's field in `fields`, the same path key by key; undefined when one
+ * has none (two paths of one name keep only the first field: such a plan reads its usage
+ * with the compiled extractor walking the paths itself).
+ */
+function fieldIndexes(extractor: PreparedExtractor, fields: Field[]): number[] | undefined {
+  const compiled = extractor.compiled;
+  if (compiled === undefined) return undefined;
+  const indexes: number[] = [];
+  for (const { path } of compiled.mappings) {
+    const i = fields.findIndex(
+      (f) => f.path.length === path.length && f.path.every((key, k) => key === path[k]),
+    );
+    if (i < 0) return undefined;
+    indexes.push(i);
+  }
+  return indexes;
 }

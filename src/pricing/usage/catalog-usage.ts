@@ -5,8 +5,14 @@
  */
 import { extractUsage, type Usage } from '@pydantic/genai-prices';
 import { fromAnthropicUsage, fromChatCompletionUsage, fromResponsesUsage } from './api-readers.js';
-import { type Field, type PreparedExtractor, planFor, type UsageFlavor } from './catalog-plan.js';
-import { runCompiled } from './compiled-extractor.js';
+import {
+  type Field,
+  type PreparedExtractor,
+  planFor,
+  type ReadPlan,
+  type UsageFlavor,
+} from './catalog-plan.js';
+import { runCompiled, runCompiledOn } from './compiled-extractor.js';
 import {
   inputTokens,
   MAX_USAGE_TOKENS,
@@ -58,17 +64,52 @@ export function fromCatalogUsage(
       : fromResponsesUsage(usage as ResponsesUsageLike);
   }
 
+  if (valuesInUse) return readUsage(plan, flavor, usage, []);
+  valuesInUse = true;
+  try {
+    return readUsage(plan, flavor, usage, VALUES);
+  } finally {
+    for (let i = 0; i < plan.fields.length; i++) VALUES[i] = undefined;
+    valuesInUse = false;
+  }
+}
+
+/**
+ * The field values of one `fromCatalogUsage` at a time, reused: an array per response
+ * otherwise. A call made while it is in use (a getter on `usage`) makes its own.
+ */
+const VALUES: unknown[] = [];
+let valuesInUse = false;
+
+function readUsage(
+  plan: ReadPlan,
+  flavor: UsageFlavor,
+  usage: unknown,
+  values: unknown[],
+): NormalizedUsage {
   const r = new UsageReader();
   let clean = usage;
-  for (let i = 0; i < plan.fields.length; i++) {
-    const field = plan.fields[i]!;
+  const fields = plan.fields;
+  // Each field's value, read once: the compiled extractor sums these instead of reading
+  // every path again (when nothing was rejected, `clean` is `usage` and reads the same).
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
     const before = r.rejected;
-    r.count(field.name, at(usage, field.path));
+    const value = at(usage, field.path);
+    values[i] = value;
+    r.count(field.name, value);
     // The bad value is left out of a copy, so the catalog never sees it.
     if (r.rejected > before) clean = without(clean, field.path);
   }
 
-  const extracted = extract(plan.primary, clean);
+  const primary = plan.primary;
+  const extracted =
+    clean === usage &&
+    primary.compiled !== undefined &&
+    plan.primaryFields !== undefined &&
+    isMapping(usage)
+      ? runCompiledOn(primary.compiled, values, plan.primaryFields)
+      : extract(primary, clean);
   // OpenAI's extractor only adds what the provider's own one does not read, so it
   // runs only when one of its fields was reported.
   if (plan.secondary !== undefined && anyReported(clean, plan.secondaryOnly)) {
@@ -265,6 +306,10 @@ function extract(extractor: PreparedExtractor, usage: unknown): Usage {
     // "No usage information found": nothing this extractor reads was reported.
     return {};
   }
+}
+
+function isMapping(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function at(obj: unknown, path: readonly string[]): unknown {

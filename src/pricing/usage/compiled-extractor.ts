@@ -25,19 +25,66 @@ const isMapping = (v: unknown): v is Record<string, unknown> =>
  * the one usage-rooted extractor of `provider`.
  */
 export function runCompiled(compiled: CompiledExtractor, usage: unknown): Usage {
-  if (!isMapping(usage)) return {};
-  const sums: (number | undefined)[] = [];
+  return isMapping(usage) ? sumCompiled(compiled, usage, undefined, undefined) : {};
+}
+
+/**
+ * `runCompiled` on values already read: mapping `m` reads `values[fieldOf[m]]` instead of
+ * walking its path in `usage` again (the caller read every path once, as `at` does, which
+ * walks a path exactly as this does). `usage` must be a mapping.
+ */
+export function runCompiledOn(
+  compiled: CompiledExtractor,
+  values: readonly unknown[],
+  fieldOf: readonly number[],
+): Usage {
+  return sumCompiled(compiled, undefined, values, fieldOf);
+}
+
+/**
+ * The sums of one `sumCompiled` at a time, reused: an array per call otherwise. A call made
+ * while it is in use (a getter on `usage` reading usage again) makes its own.
+ */
+const SUMS: (number | undefined)[] = [];
+let sumsInUse = false;
+
+function sumCompiled(
+  compiled: CompiledExtractor,
+  usage: Record<string, unknown> | undefined,
+  values: readonly unknown[] | undefined,
+  fieldOf: readonly number[] | undefined,
+): Usage {
+  if (sumsInUse) return sumInto([], compiled, usage, values, fieldOf);
+  sumsInUse = true;
+  try {
+    return sumInto(SUMS, compiled, usage, values, fieldOf);
+  } finally {
+    for (let i = 0; i < compiled.dests.length; i++) SUMS[i] = undefined;
+    sumsInUse = false;
+  }
+}
+
+function sumInto(
+  sums: (number | undefined)[],
+  compiled: CompiledExtractor,
+  usage: Record<string, unknown> | undefined,
+  values: readonly unknown[] | undefined,
+  fieldOf: readonly number[] | undefined,
+): Usage {
   let any = false;
   const mappings = compiled.mappings;
   for (let m = 0; m < mappings.length; m++) {
     const { path, dest } = mappings[m]!;
     let value: unknown = usage;
-    for (let i = 0; i < path.length; i++) {
-      if (!isMapping(value)) {
-        value = undefined;
-        break;
+    if (values !== undefined) value = values[fieldOf![m]!];
+    else {
+      for (let i = 0; i < path.length; i++) {
+        if (!isMapping(value)) {
+          value = undefined;
+          break;
+        }
+        value = value[path[i]!];
       }
-      value = value[path[i]!];
     }
     if (typeof value !== 'number') continue;
     // extractUsage throws on the first count that is not a finite non-negative number.
