@@ -725,12 +725,7 @@ describe('compiled usage extractors', () => {
     const { extractUsage } = await import('@pydantic/genai-prices');
     const { planFor } = await import('../src/pricing/usage/catalog-plan.js');
     const { runCompiled } = await import('../src/pricing/usage/compiled-extractor.js');
-    // A fixed pseudo-random sequence: the same usages on every run.
-    let seed = 12345;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const rand = seeded(12345);
     const values = [0, 7, 1_000, 123_456, -1, 2.5, 1e308, Number.NaN, '12', null, {}, [3]];
     const extractors = new Map<string, NonNullable<ReturnType<typeof planFor>>['primary']>();
     for (const { catalogId } of BUILTIN_PROVIDERS) {
@@ -748,17 +743,7 @@ describe('compiled usage extractors', () => {
     for (const [name, e] of extractors) {
       expect(e.compiled, `${name} compiled`).toBeDefined();
       for (let n = 0; n < 300; n++) {
-        const usage: Record<string, unknown> = {};
-        for (const path of e.fields) {
-          if (rand() < 0.3) continue;
-          let at = usage;
-          for (const key of path.slice(0, -1)) {
-            if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
-            if (typeof at[key] !== 'object') break;
-            at = at[key] as Record<string, unknown>;
-          }
-          at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
-        }
+        const usage = randomUsage(e.fields, rand, values);
         let expected: unknown;
         try {
           expected = extractUsage(e.provider, { usage }, e.flavor).usage;
@@ -782,11 +767,7 @@ describe('usage read once', () => {
     const { runCompiled, runCompiledOn } = await import(
       '../src/pricing/usage/compiled-extractor.js'
     );
-    let seed = 777;
-    const rand = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed / 2 ** 31;
-    };
+    const rand = seeded(777);
     const values = [0, 7, 1_000, 123_456, -1, 2.5, Number.NaN, '12', null, {}, [3]];
     let compared = 0;
     for (const { catalogId } of BUILTIN_PROVIDERS) {
@@ -797,17 +778,11 @@ describe('usage read once', () => {
           plan.primary.compiled.mappings.length,
         );
         for (let n = 0; n < 100; n++) {
-          const usage: Record<string, unknown> = {};
-          for (const { path } of plan.fields) {
-            if (rand() < 0.3) continue;
-            let at = usage;
-            for (const key of path.slice(0, -1)) {
-              if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
-              if (typeof at[key] !== 'object') break;
-              at = at[key] as Record<string, unknown>;
-            }
-            at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
-          }
+          const usage = randomUsage(
+            plan.fields.map((f) => f.path),
+            rand,
+            values,
+          );
           // Read as fromCatalogUsage reads each field: key by key, a non-mapping ends the walk.
           const read = plan.fields.map(({ path }) => {
             let v: unknown = usage;
@@ -828,3 +803,34 @@ describe('usage read once', () => {
     expect(compared).toBeGreaterThan(500);
   });
 });
+
+/** A fixed pseudo-random sequence in [0, 1): the same usages on every run. */
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+}
+
+/**
+ * A usage object reporting about 70% of `paths`, each with a value drawn from `values`; now and
+ * then a parent on the way is a number instead of a mapping (the path is then cut there).
+ */
+function randomUsage(
+  paths: readonly (readonly string[])[],
+  rand: () => number,
+  values: readonly unknown[],
+): Record<string, unknown> {
+  const usage: Record<string, unknown> = {};
+  for (const path of paths) {
+    if (rand() < 0.3) continue;
+    let at = usage;
+    for (const key of path.slice(0, -1)) {
+      if (typeof at[key] !== 'object' || at[key] === null) at[key] = rand() < 0.05 ? 5 : {};
+      if (typeof at[key] !== 'object') break;
+      at = at[key] as Record<string, unknown>;
+    }
+    at[path[path.length - 1]!] = values[Math.floor(rand() * values.length)];
+  }
+  return usage;
+}
