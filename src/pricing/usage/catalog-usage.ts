@@ -12,7 +12,7 @@ import {
   type ReadPlan,
   type UsageFlavor,
 } from './catalog-plan.js';
-import { runCompiled, runCompiledOn } from './compiled-extractor.js';
+import { isMapping, runCompiled, runCompiledOn } from './compiled-extractor.js';
 import {
   inputTokens,
   MAX_USAGE_TOKENS,
@@ -308,15 +308,11 @@ function extract(extractor: PreparedExtractor, usage: unknown): Usage {
   }
 }
 
-function isMapping(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function at(obj: unknown, path: readonly string[]): unknown {
   let value = obj;
   for (let i = 0; i < path.length; i++) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    value = (value as Record<string, unknown>)[path[i]!];
+    if (!isMapping(value)) return undefined;
+    value = value[path[i]!];
   }
   return value;
 }

@@ -17,7 +17,8 @@ export interface CompiledExtractor {
   dests: string[];
 }
 
-const isMapping = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not an array): what a usage path walks through. */
+export const isMapping = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
