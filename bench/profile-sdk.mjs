@@ -16,30 +16,23 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tokenfuseArm } from './arms.mjs';
-import { aiSdk, SDK_FACTORIES } from './sdk-clients.mjs';
+import { sdkSides } from './sdks.mjs';
 
 const [name = 'anthropic', kind = 'call', count = '20000', out] = process.argv.slice(2);
 const n = Number(count);
 const { tf } = await tokenfuseArm();
+const definitions = tf.instrumentation.getModuleDefinitions();
 if (process.env.PROFILE_FIRST) {
-  const first = await SDK_FACTORIES[process.env.PROFILE_FIRST]();
-  for (const d of tf.instrumentation.getModuleDefinitions())
-    if (d.name === first.definition) d.patch.call(d, first.module, first.version);
+  const first = (await sdkSides(process.env.PROFILE_FIRST, tf, definitions)).tokenfuse;
+  first.set(true);
   for (let i = 0; i < 60000; i++) await first.call();
 }
-let sdk;
-if (name === 'ai-sdk') {
-  // Not patched: the tokenfuse side is the same model wrapped with `tokenfuseMiddleware()`.
-  const s = await aiSdk(tf);
-  sdk = { label: s.label, ...(process.env.PROFILE_BARE ? s.bare : s.instrumented) };
-} else {
-  sdk = await SDK_FACTORIES[name]();
-  // Loaded after the instrumentation, the SDK is patched already (its require hook): the bare
-  // run must unpatch it, or it profiles tokenfuse too.
-  const action = process.env.PROFILE_BARE ? 'unpatch' : 'patch';
-  for (const d of tf.instrumentation.getModuleDefinitions())
-    if (d.name === sdk.definition) d[action].call(d, sdk.module, sdk.version);
-}
+// Both sides start unpatched (bench/sdks.mjs); the tokenfuse side patches its SDK through
+// tokenfuse's module definition, or for the AI SDK is the model wrapped in the middleware.
+const sides = await sdkSides(name, tf, definitions);
+const side = process.env.PROFILE_BARE ? sides.bare : sides.tokenfuse;
+side.set(true);
+const sdk = { label: sides.label, ...side };
 const now = () => performance.now();
 const loop = async (times) => {
   for (let i = 0; i < times; i++) {
