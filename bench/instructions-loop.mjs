@@ -55,7 +55,10 @@ const now = () => 0;
 const callOnce = () => (arm.call ? arm.call() : call(arm.client));
 const streamOnce = (n) => (arm.stream ? arm.stream(n, now) : stream(arm.client, n, now));
 
+// bench/tiers.mjs: where the warm-up is, in V8's trace (stdout carries it with V8's lines).
+const every = Number(process.env.TIERS_EVERY ?? 0);
 for (let i = 0; i < warmup; i++) {
+  if (every > 0 && i % every === 0) process.stdout.write(`DONE ${i}\n`);
   await callOnce();
   if (i % 50 === 0) {
     await streamOnce(500);
