@@ -246,7 +246,7 @@ async function sampledArm() {
 // ---- the floor: the OpenTelemetry span alone ---------------------------------------
 // What tokenfuse asks of the OpenTelemetry SDK for one call, and nothing else: a span named
 // `chat <model>`, kind CLIENT, with the same start attributes (those a sampler may read), the
-// same attributes set right after the start in one `setAttributes`, the span made active
+// same attributes set right after the start, one `setAttribute` each, the span made active
 // (trace.setSpan + context.with) around the SDK's own call, and one reaction on the promise it
 // returns that sets the same end attributes, one `setAttribute` each, and ends the span. The
 // values are read from the response where tokenfuse reads them; what tokenfuse computes
@@ -277,12 +277,10 @@ function floorCreate(original, tracer) {
       },
       active,
     );
-    span.setAttributes({
-      'tokenfuse.api': 'chat.completions',
-      'tokenfuse.provider': 'openai_compatible',
-      'tokenfuse.api_key.fingerprint': 'c00397de',
-      'tokenfuse.api_key.id': 'cf455d176e194e1b',
-    });
+    span.setAttribute('tokenfuse.api', 'chat.completions');
+    span.setAttribute('tokenfuse.provider', 'openai_compatible');
+    span.setAttribute('tokenfuse.api_key.fingerprint', 'c00397de');
+    span.setAttribute('tokenfuse.api_key.id', 'cf455d176e194e1b');
     const promise = context.with(trace.setSpan(active, span), () =>
       original.call(this, body, options),
     );

@@ -10,6 +10,7 @@ import {
   type AttributeValue,
   type Context,
   context,
+  diag,
   type Span,
   SpanKind,
   type SpanOptions,
@@ -38,6 +39,7 @@ import { OPENAI_COMPATIBLE, type ProviderInfo } from '../pricing/providers.js';
 import type { Tags } from '../types.js';
 import { LlmCall, type LlmCallInit } from './llm-call.js';
 import {
+  type AttributeSink,
   estimateRequest,
   type OperationAdapter,
   type SdkAdapter,
@@ -70,9 +72,7 @@ interface SpanStart {
   args: unknown[];
   callArgs: unknown[];
   /** Sampling-relevant span attributes, given at the span's start. */
-  attributes: Attributes;
-  /** The other span attributes, set once the span has started. */
-  later: Attributes;
+  attributes: StartAttributes;
   active: Context;
 }
 
@@ -90,9 +90,51 @@ interface SpanStart {
  * `new` have no allocation site, so they stay young and die young.
  */
 
-/** Span attributes built per call (see above: not a literal). */
-class AttributeBag {
+/*
+ * Why the start attributes have one shape, kept alive by `StartAttributes.shape`, and the other
+ * attributes are written to the span itself, not gathered in an object first: an object
+ * that gets its properties one by one after it is made goes through a hidden class per
+ * property, and V8 keeps those classes only while some object has them. The per-call
+ * attribute objects this file made died within the call, so at a full collection with none
+ * alive V8 dropped their classes and threw away the optimised code of `start` and
+ * `finishStart` that had been compiled for them: every 35,000 to 40,000 calls, each time
+ * followed by some 10,000 calls of slower code until it was compiled again
+ * (docs/performance.md, _s11: hidden classes that die_).
+ */
+
+/**
+ * The sampling-relevant span attributes of a call, given at the span's start (see above:
+ * not a literal, and one shape). A key the call has no value for stays `undefined`, which
+ * the OpenTelemetry SDK skips, as it skips an absent key.
+ */
+class StartAttributes {
+  /** Keeps this class's hidden class alive between calls (see above); holds no call's values. */
+  static readonly shape = new StartAttributes(
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  );
   [key: string]: AttributeValue | undefined;
+  'gen_ai.operation.name': string | undefined;
+  'gen_ai.provider.name': string | undefined;
+  'gen_ai.request.model': string | undefined;
+  'server.address': string | undefined;
+  'server.port': number | undefined;
+  constructor(
+    operation: string | undefined,
+    providerName: string | undefined,
+    model: string | undefined,
+    serverAddress: string | undefined,
+    serverPort: number | undefined,
+  ) {
+    this['gen_ai.operation.name' satisfies typeof ATTR.operationName] = operation;
+    this['gen_ai.provider.name' satisfies typeof ATTR.providerName] = providerName;
+    this['gen_ai.request.model' satisfies typeof ATTR.requestModel] = model;
+    this['server.address' satisfies typeof ATTR.serverAddress] = serverAddress;
+    this['server.port' satisfies typeof ATTR.serverPort] = serverPort;
+  }
 }
 
 /**
@@ -108,6 +150,8 @@ class CallState implements PreparedCall {
   constructor(
     readonly adapter: OperationAdapter,
     readonly promises: SdkPromises,
+    /** The body as the caller wrote it: what the request's span attributes are read from. */
+    readonly requestBody: any,
     readonly body: any,
     readonly injectedUsage: boolean,
     active: Context,
@@ -121,6 +165,10 @@ class CallState implements PreparedCall {
     readonly startTime: number,
     readonly board: FuseBoard,
     readonly providerCosts: ProviderCostTotals,
+    readonly defaultTags: Tags,
+    readonly apiKeyFingerprint: string | undefined,
+    readonly apiKeyId: string | undefined,
+    readonly apiKeyName: string | undefined,
   ) {
     this.ctx = active;
   }
@@ -210,37 +258,20 @@ export class CallStarter {
 
     // Only the attributes a sampler may decide on (the conventions' sampling-relevant ones)
     // go in at the span's start: the SDK checks and copies start attributes twice (before and
-    // after sampling), the rest once, as `setAttributes` right after the start.
-    // Keys spelled out (`satisfies` checks each against ATTR): a key read from ATTR makes a
-    // keyed store, which V8's Maglev tier leaves to an inline cache stub; a literal key
-    // makes a named store, compiled in place.
-    const attributes: Attributes = new AttributeBag();
-    attributes['gen_ai.operation.name' satisfies typeof ATTR.operationName] = adapter.operation;
-    attributes['gen_ai.provider.name' satisfies typeof ATTR.providerName] = provider.semconvName;
-    attributes['gen_ai.request.model' satisfies typeof ATTR.requestModel] = model;
-    if (provider.serverAddress)
-      attributes['server.address' satisfies typeof ATTR.serverAddress] = provider.serverAddress;
-    if (provider.serverPort)
-      attributes['server.port' satisfies typeof ATTR.serverPort] = provider.serverPort;
-    const later: Attributes = new AttributeBag();
-    later['tokenfuse.api' satisfies typeof ATTR.api] = adapter.api;
-    later['tokenfuse.provider' satisfies typeof ATTR.provider] = provider.id;
-    if (adapter.writeRequestAttributes !== undefined) adapter.writeRequestAttributes(later, body);
-    else Object.assign(later, adapter.requestAttributes(body));
-    writeTagAttributes(later, tags, config.attribution.defaults);
-    const fingerprint = client ? this.fingerprint(client.object, client.apiKey) : undefined;
-    if (fingerprint)
-      later['tokenfuse.api_key.fingerprint' satisfies typeof ATTR.apiKeyFingerprint] = fingerprint;
-    if (apiKey !== undefined) later['tokenfuse.api_key.id' satisfies typeof ATTR.apiKeyId] = apiKey;
-    if (owner?.name !== undefined)
-      later['tokenfuse.api_key.name' satisfies typeof ATTR.apiKeyName] = owner.name;
-    if (config.content.capture)
-      later['gen_ai.input.messages' satisfies typeof ATTR.inputMessages] = adapter.inputText(body);
+    // after sampling); the rest are set once on the started span (`writeLaterAttributes`).
+    const attributes = new StartAttributes(
+      adapter.operation,
+      provider.semconvName,
+      model,
+      provider.serverAddress || undefined,
+      provider.serverPort || undefined,
+    );
 
     const { accountant, board, providerCosts } = this.parts;
     const p = new CallState(
       adapter,
       site.promises,
+      body,
       prepared.body,
       prepared.injectedUsage,
       active,
@@ -254,13 +285,17 @@ export class CallStarter {
       startTime,
       board,
       providerCosts,
+      config.attribution.defaults,
+      client ? this.fingerprint(client.object, client.apiKey) : undefined,
+      apiKey,
+      owner?.name,
     );
     const callArgs =
       prepared.body === body && headers === request.headers
         ? args
         : sdk.rebuildArgs(args, prepared.body, headers);
     if (!board.active)
-      return this.finishStart(p, undefined, false, args, callArgs, attributes, later, active);
+      return this.finishStart(p, undefined, false, args, callArgs, attributes, active);
     const result = board.admit({
       tags,
       apiKey,
@@ -269,9 +304,9 @@ export class CallStarter {
       ...estimateRequest(adapter, prepared.body),
     });
     if (result instanceof Promise) {
-      return this.finishLater(p, result, { args, callArgs, attributes, later, active });
+      return this.finishLater(p, result, { args, callArgs, attributes, active });
     }
-    return this.finishStart(p, result, false, args, callArgs, attributes, later, active);
+    return this.finishStart(p, result, false, args, callArgs, attributes, active);
   }
 
   /**
@@ -279,36 +314,36 @@ export class CallStarter {
    * make a context for the closure's `p` and `this`.
    */
   private finishLater(
-    p: PreparedCall,
+    p: CallState,
     result: Promise<AdmissionResult>,
     s: SpanStart,
   ): Promise<StartedCall> {
     return result.then((r) =>
-      this.finishStart(p, r, true, s.args, s.callArgs, s.attributes, s.later, s.active),
+      this.finishStart(p, r, true, s.args, s.callArgs, s.attributes, s.active),
     );
   }
 
   /** The span and the call, once admission has answered. */
   private finishStart(
-    p: PreparedCall,
+    p: CallState,
     result: AdmissionResult | undefined,
     deferred: boolean,
     args: unknown[],
     callArgs: unknown[],
-    attributes: Attributes,
-    later: Attributes,
+    attributes: StartAttributes,
     active: Context,
   ): StartedCall {
     const { adapter, body, model, startedAt } = p;
     let admission: Admission | undefined;
     let blocked: BlockedCallError | undefined;
+    let wouldBlock: string[] | undefined;
     if (result !== undefined) {
       if ('blocked' in result) {
         blocked = result.blocked;
-        if (result.wouldBlock.length > 0) later[ATTR.wouldBlock] = result.wouldBlock;
+        wouldBlock = result.wouldBlock;
       } else {
         admission = result.admitted;
-        if (admission.wouldBlock.length > 0) later[ATTR.wouldBlock] = admission.wouldBlock;
+        wouldBlock = admission.wouldBlock;
       }
     }
 
@@ -326,7 +361,8 @@ export class CallStarter {
     // Waiting for the shared ledger's answer is part of the call.
     if (deferred) options.startTime = performance.timeOrigin + startedAt;
     const span = this.tracer().startSpan(`${adapter.operation} ${model}`, options, active);
-    span.setAttributes(later);
+    // A span the sampler dropped keeps no attributes: none are worth reading.
+    if (span.isRecording()) writeLaterAttributes(span, p, wouldBlock);
     if (blocked !== undefined) {
       this.recordBlocked(span, blocked, p);
       return { call: undefined, callArgs: args, ctx: trace.setSpan(active, span), blocked };
@@ -389,15 +425,40 @@ export class CallStarter {
   }
 }
 
+/**
+ * The span attributes set once the span has started: what the call is (API, provider,
+ * the request's own), who it is for (tags, API key) and what it asked (content, opted in).
+ * Never throws: the call goes on, its span short of what could not be read.
+ */
+function writeLaterAttributes(span: Span, p: CallState, wouldBlock: string[] | undefined): void {
+  try {
+    span.setAttribute(ATTR.api, p.adapter.api);
+    span.setAttribute(ATTR.provider, p.provider);
+    p.adapter.writeRequestAttributes(span, p.requestBody);
+    writeTagAttributes(span, p.tags, p.defaultTags);
+    if (p.apiKeyFingerprint) span.setAttribute(ATTR.apiKeyFingerprint, p.apiKeyFingerprint);
+    if (p.apiKeyId !== undefined) span.setAttribute(ATTR.apiKeyId, p.apiKeyId);
+    if (p.apiKeyName !== undefined) span.setAttribute(ATTR.apiKeyName, p.apiKeyName);
+    if (p.captureContent) span.setAttribute(ATTR.inputMessages, p.adapter.inputText(p.requestBody));
+    if (wouldBlock !== undefined && wouldBlock.length > 0)
+      span.setAttribute(ATTR.wouldBlock, wouldBlock);
+  } catch (err) {
+    diag.error(
+      'tokenfuse: reading an LLM request for its span failed; the call itself goes on',
+      err,
+    );
+  }
+}
+
 /** The tag attributes of the config defaults, made once per defaults object. */
 const defaultTagAttributes = new WeakMap<Tags, [string, string][]>();
 
 /**
- * Writes the tags' span attributes into `target`. Tags that are the config defaults
- * themselves (no baggage, header or key owner changed them: the usual call) are
- * written from a list made once, not looked up name by name.
+ * Writes the tags' span attributes. Tags that are the config defaults themselves (no
+ * baggage, header or key owner changed them: the usual call) are written from a list
+ * made once, not looked up name by name.
  */
-function writeTagAttributes(target: Attributes, tags: Tags, defaults: Tags): void {
+function writeTagAttributes(span: AttributeSink, tags: Tags, defaults: Tags): void {
   if (tags === defaults) {
     let pairs = defaultTagAttributes.get(defaults);
     if (pairs === undefined) {
@@ -408,14 +469,14 @@ function writeTagAttributes(target: Attributes, tags: Tags, defaults: Tags): voi
       }
       defaultTagAttributes.set(defaults, pairs);
     }
-    for (let i = 0; i < pairs.length; i++) target[pairs[i]![0]] = pairs[i]![1];
+    for (let i = 0; i < pairs.length; i++) span.setAttribute(pairs[i]![0], pairs[i]![1]);
     return;
   }
   // An index loop: `for…of` here kept an iterator per call.
   for (let i = 0; i < TAG_NAMES.length; i++) {
     const name = TAG_NAMES[i]!;
     const value = tags[name];
-    if (value !== undefined) target[TAG_ATTRIBUTES[name]] = value;
+    if (value !== undefined) span.setAttribute(TAG_ATTRIBUTES[name], value);
   }
 }
 

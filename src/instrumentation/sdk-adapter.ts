@@ -6,7 +6,7 @@
  * or a stream becomes normalised usage. The wrapper (`instrumentation.ts`,
  * `call-start.ts`, `llm-call.ts`) never reads an SDK body or promise itself.
  */
-import { type Attributes, diag, type Tracer } from '@opentelemetry/api';
+import { diag, type Span, type Tracer } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
@@ -17,6 +17,15 @@ import type { ProviderInfo } from '../pricing/providers.js';
 import type { NormalizedUsage } from '../pricing/usage.js';
 
 export type AnyFunction = (this: any, ...args: any[]) => any;
+
+/**
+ * Where an adapter writes a call's span attributes: the call's span itself. Not an
+ * attributes object built per call: V8 keeps the hidden classes of such an object only
+ * while one lives, so the compiled code that built it was thrown away at a full
+ * collection every few tens of thousands of calls (docs/performance.md, _s11: hidden
+ * classes that die_).
+ */
+export type AttributeSink = Pick<Span, 'setAttribute'>;
 
 /** An npm module an SDK folder instruments, and the versions whose shapes it knows. */
 export interface SdkModule {
@@ -74,14 +83,11 @@ export interface OperationAdapter<Body = any> {
   operation: 'chat' | 'embeddings';
   /** The requested model, when the body names one. */
   model(body: Body): string | undefined;
-  /** Span attributes of the request beyond model and operation (max tokens, temperature, …). */
-  requestAttributes(body: Body): Attributes;
   /**
-   * The same attributes as `requestAttributes`, written into the call's own
-   * attributes: no object per call to copy. Optional; the wrapper falls back to
-   * `requestAttributes` for an adapter without it.
+   * Writes the span attributes of the request beyond model and operation (max tokens,
+   * temperature, …) to the call's span.
    */
-  writeRequestAttributes?(target: Attributes, body: Body): void;
+  writeRequestAttributes(span: AttributeSink, body: Body): void;
   /** The service tier the request asks for, priced when the response names none. */
   requestServiceTier(body: Body): string | undefined;
   /**

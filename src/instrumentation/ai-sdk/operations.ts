@@ -5,11 +5,15 @@
  * `doEmbed`. The body the generic wrapper sees is {@link AiSdkBody}: the params
  * with the model id, which params do not carry.
  */
-import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { chatBilledInput, embeddingsBilledInput } from '../../pricing/estimate-tokens.js';
-import { capturedText, type OperationAdapter, type ResultInfo } from '../sdk-adapter.js';
+import {
+  type AttributeSink,
+  capturedText,
+  type OperationAdapter,
+  type ResultInfo,
+} from '../sdk-adapter.js';
 import { fromEmbeddingModelUsage, fromLanguageModelUsage } from './usage.js';
 
 /** One AI SDK model call as the wrapper reads it. */
@@ -50,11 +54,11 @@ function textOf(content: unknown): string {
   return text;
 }
 
-function writeLanguageModelAttributes(target: Attributes, body: AiSdkBody): void {
+function writeLanguageModelAttributes(span: AttributeSink, body: AiSdkBody): void {
   const p = body?.params;
   if (typeof p?.maxOutputTokens === 'number' && Number.isFinite(p.maxOutputTokens))
-    target[ATTR.requestMaxTokens] = p.maxOutputTokens;
-  if (typeof p?.temperature === 'number') target[ATTR.requestTemperature] = p.temperature;
+    span.setAttribute(ATTR.requestMaxTokens, p.maxOutputTokens);
+  if (typeof p?.temperature === 'number') span.setAttribute(ATTR.requestTemperature, p.temperature);
 }
 
 /** `generateText`, `streamText`, `generateObject`, `streamObject` (one model call each step). */
@@ -62,12 +66,6 @@ export const languageModelAdapter: OperationAdapter<AiSdkBody> = {
   api: 'ai-sdk.language-model',
   operation: 'chat',
   model: (body) => body?.modelId,
-  requestAttributes(body) {
-    const attributes: Attributes = {};
-    writeLanguageModelAttributes(attributes, body);
-    return attributes;
-  },
-  // Into the call's own attributes: no object per call to copy.
   writeRequestAttributes: writeLanguageModelAttributes,
   requestServiceTier: () => undefined,
   prepareBody: (body) => ({ body, injectedUsage: false }),
@@ -132,7 +130,6 @@ export const embeddingModelAdapter: OperationAdapter<AiSdkBody> = {
   api: 'ai-sdk.embedding-model',
   operation: 'embeddings',
   model: (body) => body?.modelId,
-  requestAttributes: () => ({}),
   writeRequestAttributes: () => undefined,
   requestServiceTier: () => undefined,
   prepareBody: (body) => ({ body, injectedUsage: false }),

@@ -3,7 +3,6 @@
  * read tolerates anything in any field and never throws: a 200 response is not a
  * promise of its shape (proxies, gateways, bugs).
  */
-import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { messagesBilledInput } from '../../pricing/estimate-tokens.js';
@@ -67,13 +66,11 @@ export const messagesAdapter: OperationAdapter<any> = {
   api: 'messages',
   operation: 'chat',
   model: (body) => str(body?.model),
-  requestAttributes(body): Attributes {
-    const attributes: Attributes = {};
+  writeRequestAttributes(span, body) {
     if (typeof body?.max_tokens === 'number' && Number.isFinite(body.max_tokens))
-      attributes[ATTR.requestMaxTokens] = body.max_tokens;
+      span.setAttribute(ATTR.requestMaxTokens, body.max_tokens);
     if (typeof body?.temperature === 'number')
-      attributes[ATTR.requestTemperature] = body.temperature;
-    return attributes;
+      span.setAttribute(ATTR.requestTemperature, body.temperature);
   },
   // Anthropic's tiers (`auto`, `standard_only`; `priority` by commitment) are not
   // OpenAI's price factors: calls are priced at the catalog's standard rates.

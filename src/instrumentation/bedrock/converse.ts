@@ -1,17 +1,22 @@
 /** `ConverseCommand` and `ConverseStreamCommand`: Bedrock's model-agnostic chat API. */
 import type { NormalizedUsage } from '../../pricing/usage.js';
 import { fromCatalogUsage } from '../../pricing/usage.js';
-import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
+import {
+  type AttributeSink,
+  capturedText,
+  type OperationAdapter,
+  type StreamState,
+} from '../sdk-adapter.js';
 import {
   type BedrockRequest,
   bedrockModel,
   billedInputOf,
   isObject,
-  limitAttributes,
   list,
   readMax,
   str,
   withMessages,
+  writeLimitAttributes,
 } from './read.js';
 
 /**
@@ -40,8 +45,9 @@ function blocksText(content: unknown): string {
 const converseRequest = {
   operation: 'chat' as const,
   model: (req: BedrockRequest) => bedrockModel(req?.input?.modelId),
-  requestAttributes: (req: BedrockRequest) =>
-    limitAttributes(
+  writeRequestAttributes: (span: AttributeSink, req: BedrockRequest) =>
+    writeLimitAttributes(
+      span,
       req?.input?.inferenceConfig?.maxTokens,
       req?.input?.inferenceConfig?.temperature,
     ),

@@ -7,19 +7,24 @@
  */
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import type { NormalizedUsage } from '../../pricing/usage.js';
-import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
+import {
+  type AttributeSink,
+  capturedText,
+  type OperationAdapter,
+  type StreamState,
+} from '../sdk-adapter.js';
 import { fromConverseUsage } from './converse.js';
 import {
   type BedrockRequest,
   bedrockModel,
   billedInputOf,
   isObject,
-  limitAttributes,
   list,
   parseJsonBytes,
   readMax,
   str,
   withMessages,
+  writeLimitAttributes,
 } from './read.js';
 
 type Family = 'anthropic' | 'nova' | 'titan' | 'unknown';
@@ -125,9 +130,10 @@ function readResponse(json: Record<string, any>): {
 const invokeRequest = {
   operation: 'chat' as const,
   model: (req: BedrockRequest) => bedrockModel(req?.input?.modelId),
-  requestAttributes(req: BedrockRequest) {
+  writeRequestAttributes(span: AttributeSink, req: BedrockRequest) {
     const p = req?.payload;
-    return limitAttributes(
+    writeLimitAttributes(
+      span,
       p?.max_tokens ?? p?.inferenceConfig?.max_new_tokens ?? p?.textGenerationConfig?.maxTokenCount,
       p?.temperature ?? p?.inferenceConfig?.temperature ?? p?.textGenerationConfig?.temperature,
     );

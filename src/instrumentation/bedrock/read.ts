@@ -3,10 +3,10 @@
  * carries, model ids, token limits, and the billed input of Bedrock's content
  * blocks. Every read tolerates anything in any field and never throws.
  */
-import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
+import type { AttributeSink } from '../sdk-adapter.js';
 
 /** One `client.send(command)` as the adapters read it. */
 export interface BedrockRequest {
@@ -67,13 +67,15 @@ export function bedrockModel(modelId: unknown): string | undefined {
   return slash >= 0 && slash < modelId.length - 1 ? modelId.slice(slash + 1) : modelId;
 }
 
-/** The request's span attributes: the output limit and temperature as the caller wrote them. */
-export function limitAttributes(maxTokens: unknown, temperature: unknown): Attributes {
-  const attributes: Attributes = {};
+/** Writes the request's span attributes: the output limit and temperature as the caller wrote them. */
+export function writeLimitAttributes(
+  span: AttributeSink,
+  maxTokens: unknown,
+  temperature: unknown,
+): void {
   if (typeof maxTokens === 'number' && Number.isFinite(maxTokens))
-    attributes[ATTR.requestMaxTokens] = maxTokens;
-  if (typeof temperature === 'number') attributes[ATTR.requestTemperature] = temperature;
-  return attributes;
+    span.setAttribute(ATTR.requestMaxTokens, maxTokens);
+  if (typeof temperature === 'number') span.setAttribute(ATTR.requestTemperature, temperature);
 }
 
 /**

@@ -1,13 +1,13 @@
 /** `models.embedContent`: input only, no output and no stream. */
 import { fromGeminiUsage } from '../../pricing/usage.js';
 import type { OperationAdapter } from '../sdk-adapter.js';
-import { billedInput, inputText, isObject, modelOf, requestAttributes } from './read.js';
+import { billedInput, inputText, isObject, modelOf, writeRequestAttributes } from './read.js';
 
 export const embedContentAdapter: OperationAdapter = {
   api: 'models.embedContent',
   operation: 'embeddings',
   model: modelOf,
-  requestAttributes: (params) => requestAttributes(params, false),
+  writeRequestAttributes: (span, params) => writeRequestAttributes(span, params, false),
   requestServiceTier: () => undefined,
   prepareBody: (params) => ({ body: params, injectedUsage: false }),
   // An embedding's output limit is no limit of the call.

@@ -9,8 +9,8 @@ import {
   maxOutputOf,
   modelOf,
   partsText,
-  requestAttributes,
   str,
+  writeRequestAttributes,
 } from './read.js';
 
 function fromResult(result: unknown, _catalogProvider?: string, withText?: boolean): ResultInfo {
@@ -70,7 +70,7 @@ function generateAdapter(api: string): OperationAdapter {
     api,
     operation: 'chat',
     model: modelOf,
-    requestAttributes: (params) => requestAttributes(params, true),
+    writeRequestAttributes: (span, params) => writeRequestAttributes(span, params, true),
     requestServiceTier: () => undefined,
     prepareBody: (params) => ({ body: params, injectedUsage: false }),
     maxOutputTokens: maxOutputOf,

@@ -2,10 +2,10 @@
  * Readers of `@google/genai` request parameters (`{ model, contents, config }`).
  * A caller may pass anything in any field: every read tolerates it and never throws.
  */
-import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
+import type { AttributeSink } from '../sdk-adapter.js';
 
 export function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null;
@@ -40,15 +40,17 @@ export function maxOutputOf(params: any): MaxOutput {
     : { kind: 'invalid', field: 'config.maxOutputTokens', value };
 }
 
-export function requestAttributes(params: any, withMaxTokens: boolean): Attributes {
-  const attributes: Attributes = {};
+export function writeRequestAttributes(
+  span: AttributeSink,
+  params: any,
+  withMaxTokens: boolean,
+): void {
   const config = params?.config;
   const max = config?.maxOutputTokens;
   if (withMaxTokens && typeof max === 'number' && Number.isFinite(max))
-    attributes[ATTR.requestMaxTokens] = max;
+    span.setAttribute(ATTR.requestMaxTokens, max);
   if (typeof config?.temperature === 'number')
-    attributes[ATTR.requestTemperature] = config.temperature;
-  return attributes;
+    span.setAttribute(ATTR.requestTemperature, config.temperature);
 }
 
 /**

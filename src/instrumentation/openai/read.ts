@@ -3,10 +3,9 @@
  * of its shape (proxies, compatible servers, bugs): every read tolerates anything
  * in any field, and never throws.
  */
-import type { Attributes } from '@opentelemetry/api';
 import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
-import type { StreamState } from '../sdk-adapter.js';
+import type { AttributeSink, StreamState } from '../sdk-adapter.js';
 
 export function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null;
@@ -57,16 +56,9 @@ function finiteNumber(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-/** The request's span attributes shared by every openai API. */
-export function requestAttributes(body: any, withMaxTokens: boolean): Attributes {
-  const attributes: Attributes = {};
-  writeRequestAttributes(attributes, body, withMaxTokens);
-  return attributes;
-}
-
-/** Writes the request's span attributes into `attributes` (the call's own, no copy per call). */
+/** Writes the request's span attributes shared by every openai API. */
 export function writeRequestAttributes(
-  attributes: Attributes,
+  span: AttributeSink,
   body: any,
   withMaxTokens: boolean,
 ): void {
@@ -76,11 +68,12 @@ export function writeRequestAttributes(
       finiteNumber(body?.max_completion_tokens) ??
       finiteNumber(body?.max_tokens) ??
       finiteNumber(body?.max_output_tokens);
-    if (maxTokens) attributes[ATTR.requestMaxTokens] = maxTokens;
+    if (maxTokens) span.setAttribute(ATTR.requestMaxTokens, maxTokens);
   }
-  if (typeof body?.temperature === 'number') attributes[ATTR.requestTemperature] = body.temperature;
+  if (typeof body?.temperature === 'number')
+    span.setAttribute(ATTR.requestTemperature, body.temperature);
   if (typeof body?.service_tier === 'string')
-    attributes[ATTR.requestServiceTier] = body.service_tier;
+    span.setAttribute(ATTR.requestServiceTier, body.service_tier);
 }
 
 /** Chat chunks carry the tier on every chunk; Responses events on `response`. */
@@ -96,8 +89,7 @@ export function openaiRequest(withMaxTokens: boolean) {
   return {
     model: requestModel,
     requestServiceTier,
-    requestAttributes: (body: unknown) => requestAttributes(body, withMaxTokens),
-    writeRequestAttributes: (target: Attributes, body: unknown) =>
-      writeRequestAttributes(target, body, withMaxTokens),
+    writeRequestAttributes: (span: AttributeSink, body: unknown) =>
+      writeRequestAttributes(span, body, withMaxTokens),
   };
 }
