@@ -69,8 +69,11 @@ function parseDump(text) {
   let inCall = false;
   let all = 0;
   let jitIr = 0;
+  let events = ['Ir'];
+  const sums = [];
   for (const line of text.split('\n')) {
-    if (line.startsWith('fn=')) {
+    if (line.startsWith('events:')) events = line.slice(7).trim().split(/\s+/);
+    else if (line.startsWith('fn=')) {
       fn = label(line.slice(3));
       jit = JIT.test(fn);
     } else if (line.startsWith('cfn=')) label(line.slice(4));
@@ -80,13 +83,17 @@ function parseDump(text) {
         inCall = false; // a call's inclusive cost: counted in the callee's own lines
         continue;
       }
-      const ir = Number(line.trim().split(/\s+/).at(-1));
+      // A position, then one count per event (trailing zeros left out).
+      const cols = line.trim().split(/\s+/).slice(1).map(Number);
+      const ir = cols[0] ?? 0;
       if (Number.isNaN(ir)) continue;
       all += ir;
       if (jit) jitIr += ir;
+      for (let e = 0; e < cols.length; e++) sums[e] = (sums[e] ?? 0) + cols[e];
     }
   }
-  return { all, net: all - jitIr };
+  const byEvent = Object.fromEntries(events.map((e, i) => [e, sums[i] ?? 0]));
+  return { all, net: all - jitIr, byEvent };
 }
 
 const dir = mkdtempSync(join(os.tmpdir(), 'tf-blocks-'));
@@ -99,6 +106,8 @@ try {
         '--tool=callgrind',
         `--callgrind-out-file=${out}`,
         '--dump-before=*GetEGid*',
+        // BLOCKS_CACHE=1: callgrind's cache simulation too (misses per call beside the count).
+        ...(process.env.BLOCKS_CACHE === '1' ? ['--cache-sim=yes'] : []),
         process.execPath,
         ...FLAGS,
         fileURLToPath(import.meta.url),
@@ -179,6 +188,37 @@ try {
         rs.map((r) => r.bare2 - r.bare),
       )}`,
     );
+  }
+  // With the cache simulation: L1 misses (instruction and data) and last-level misses per call.
+  if (blocks[0]?.byEvent.D1mr !== undefined) {
+    const ev = (b, names) => names.reduce((n, e) => n + (b.byEvent[e] ?? 0), 0) / Number(callsArg);
+    for (const [title, names] of [
+      ['L1 misses (I1mr + D1mr + D1mw)', ['I1mr', 'D1mr', 'D1mw']],
+      ['last-level misses (ILmr + DLmr + DLmw)', ['ILmr', 'DLmr', 'DLmw']],
+    ]) {
+      const rs = [];
+      for (let i = 0; i + 2 < blocks.length; i += 3)
+        rs.push({
+          bare: ev(blocks[i], names),
+          tf: ev(blocks[i + 1], names),
+          bare2: ev(blocks[i + 2], names),
+        });
+      console.log(`${title}, per call:`);
+      for (const r of rs)
+        console.log(`  bare ${fmt(r.bare)}  tokenfuse ${fmt(r.tf)}  bare ${fmt(r.bare2)}`);
+      console.log(
+        `  ${show(
+          'tokenfuse adds',
+          rs.map((r) => r.tf - r.bare),
+        )}`,
+      );
+      console.log(
+        `  ${show(
+          'A-vs-A',
+          rs.map((r) => r.bare2 - r.bare),
+        )}`,
+      );
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
