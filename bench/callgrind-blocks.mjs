@@ -1,9 +1,11 @@
 // Instructions per call, bare and with tokenfuse, in ONE process: blocks of calls on the same
 // client alternate between unpatched and patched (bare, tokenfuse, bare again: the A-vs-A
 // control), and callgrind dumps its counters between blocks, so every block's count is its
-// own. What drifts over a run (the JIT still compiling the SDK, a collection) falls on both
-// sides alike, unlike instructions.mjs, whose (Y − X) of two processes takes in whatever the
-// JIT did in one and not the other (Bedrock's bare call compiles for thousands of calls).
+// own. What does not repeat (the JIT still compiling the SDK, a collection) lands in one block
+// and shows as a jump of that block beside its round's others, instead of inside a figure, as
+// in instructions.mjs, whose (Y − X) of two processes takes in whatever the JIT did in one
+// and not the other (Bedrock's bare call still compiles thousands of calls in). Read the
+// rounds, not only the medians: a round with a jump in one block decides nothing.
 //
 //   cd bench && node callgrind-blocks.mjs <sdk> [rounds] [calls per block] [warm-up]
 //   node callgrind-blocks.mjs bedrock 8 100 1000
@@ -11,8 +13,9 @@
 // <sdk>: a name of BENCH_SDKS (bench/sdks.mjs sdkSides). The mark between blocks is a call
 // of process.getegid(), which nothing else makes: callgrind runs with --dump-before on the
 // native function behind it, so each dump holds the instructions since the last one. A block
-// starts SETTLE calls after each switch, uncounted (the switch itself changes the method the
-// call sites see). Figures: per call, the median over rounds of (tokenfuse − bare before it)
+// starts BLOCKS_SETTLE (100) calls after each switch, uncounted (the switch itself changes the
+// method the call sites see). Each block is printed with every instruction, and without the
+// JIT compiler's own; BLOCKS_CACHE=1 adds L1 and last-level misses per call. Figures: per call, the median over rounds of (tokenfuse − bare before it)
 // and of (bare after − bare before), with their range.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
