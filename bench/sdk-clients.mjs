@@ -275,10 +275,24 @@ async function bedrockSdk() {
     event('messageStop', { stopReason: 'end_turn' }),
     event('metadata', { usage: usage(n), metrics: { latencyMs: 1 } }),
   ]);
+  // InvokeModel's answer: an Anthropic Messages body, as Bedrock returns it for Claude.
+  const invokeBody = Buffer.from(
+    JSON.stringify({
+      id: 'msg_bench',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5-20250929',
+      content: [{ type: 'text', text: 'ok' }],
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      usage: { input_tokens: 20, output_tokens: 2 },
+    }),
+  );
   const state = { n: 50 };
   const requestHandler = {
     async handle(request) {
       const stream = request.path.endsWith('/converse-stream');
+      const invoke = request.path.endsWith('/invoke');
       return {
         response: {
           statusCode: 200,
@@ -287,7 +301,9 @@ async function bedrockSdk() {
             'content-type': stream ? 'application/vnd.amazon.eventstream' : 'application/json',
             'x-amzn-requestid': 'req-bench',
           },
-          body: stream ? Readable.from(frames(state.n)) : Readable.from([body]),
+          body: stream
+            ? Readable.from(frames(state.n))
+            : Readable.from([invoke ? invokeBody : body]),
         },
       };
     },
@@ -305,13 +321,32 @@ async function bedrockSdk() {
     requestHandler,
   });
   const messages = [{ role: 'user', content: [{ text: 'hello' }] }];
+  const invokeRequest = JSON.stringify({
+    anthropic_version: 'bedrock-2023-05-31',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'hello' }],
+  });
   const label = `@aws-sdk/client-bedrock-runtime ${version}`;
   return {
     label,
     definition: '@aws-sdk/client-bedrock-runtime',
     module: mod,
     version,
-    call: () => client.send(new mod.ConverseCommand({ modelId, messages })),
+    // BENCH_BEDROCK_CALL=invoke: InvokeModel with an Anthropic body instead of Converse (the
+    // caller parses the answer's bytes, as an application does), for its per-call count.
+    call:
+      process.env.BENCH_BEDROCK_CALL === 'invoke'
+        ? async () => {
+            const out = await client.send(
+              new mod.InvokeModelCommand({
+                modelId,
+                contentType: 'application/json',
+                body: invokeRequest,
+              }),
+            );
+            return JSON.parse(new TextDecoder().decode(out.body));
+          }
+        : () => client.send(new mod.ConverseCommand({ modelId, messages })),
     stream(n, now) {
       state.n = n;
       return timed(
