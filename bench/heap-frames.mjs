@@ -1,4 +1,4 @@
-// Bytes allocated per non-streaming openai 7 call by tokenfuse's own code, by function: the
+// Bytes allocated per non-streaming call (openai 7, or the SDK named) by tokenfuse's own code, by function: the
 // sampling heap profiler of node:inspector over calls after a warm-up, each sample counted
 // for the nearest JavaScript frame (builtins count for their caller). tokenfuse's frames are
 // those of its dist; genai-prices' (the catalog lookups tokenfuse makes) are summed apart.
@@ -6,8 +6,10 @@
 // changes to tokenfuse's own per-call work, which `alloc-sdk.mjs` cannot resolve below about
 // 1 KB (spans the batch processor holds move it).
 //
-//   npm run build && cd bench && node --expose-gc heap-frames.mjs [calls]
+//   npm run build && cd bench && node --expose-gc heap-frames.mjs [calls] [sdk]
 //
+// [sdk]: a name of BENCH_SDKS (openai by default; ai-sdk: the model wrapped in
+// tokenfuseMiddleware(), its tokenfuse side of bench/sdks.mjs).
 // HEAP_WARMUP [3000]: calls before sampling. At 3,000 tokenfuse's functions run as Maglev
 // code; V8's TurboFan compiles them between the 10,000th and the 20,000th call (and a few
 // again near the 30,000th), inlining callees into callers, which moves bytes between frames
@@ -19,7 +21,8 @@ import { sdkSides } from './sdks.mjs';
 
 const n = Number(process.argv[2] ?? 3000);
 const { tf } = await tokenfuseArm();
-const { tokenfuse: sdk } = await sdkSides('openai', tf, tf.instrumentation.getModuleDefinitions());
+const sdkName = process.argv[3] ?? 'openai';
+const { tokenfuse: sdk } = await sdkSides(sdkName, tf, tf.instrumentation.getModuleDefinitions());
 sdk.set(true);
 for (let i = 0; i < Number(process.env.HEAP_WARMUP ?? 3000); i++) await sdk.call();
 

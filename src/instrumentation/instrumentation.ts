@@ -291,27 +291,39 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
    * called with `thisArg` and the arguments as the site's SDK adapter rebuilds them.
    */
   callThrough(site: CallSite, thisArg: unknown, original: AnyFunction, args: unknown[]): unknown {
-    return this.patchedCall(original, site).apply(thisArg, args);
+    // Straight into the call: no wrapper function (and its context) made per call.
+    return this.runCall(original, site, thisArg, args);
   }
 
   /** The wrapper of one model call. Our failures never reach the caller. */
   private patchedCall(original: AnyFunction, site: CallSite): AnyFunction {
     const self = this;
     return function tokenfuseCall(this: unknown, ...args: unknown[]) {
-      if (!self.isEnabled()) return original.apply(this, args);
-      let started: StartedCall | Promise<StartedCall>;
-      try {
-        started = self.starter.start(site, this, args);
-      } catch (err) {
-        diag.error(
-          `tokenfuse: instrumenting ${site.adapter.api}.create failed; calling it untouched`,
-          err,
-        );
-        return original.apply(this, args);
-      }
-      if (!(started instanceof Promise)) return self.send(this, original, site, started, undefined);
-      return self.sendLater(this, original, site, args, started);
+      return self.runCall(original, site, this, args);
     };
+  }
+
+  /** One model call through the wrapper: tags, admission, span, then the SDK's own call. */
+  private runCall(
+    original: AnyFunction,
+    site: CallSite,
+    thisArg: unknown,
+    args: unknown[],
+  ): unknown {
+    if (!this.isEnabled()) return original.apply(thisArg, args);
+    let started: StartedCall | Promise<StartedCall>;
+    try {
+      started = this.starter.start(site, thisArg, args);
+    } catch (err) {
+      diag.error(
+        `tokenfuse: instrumenting ${site.adapter.api}.create failed; calling it untouched`,
+        err,
+      );
+      return original.apply(thisArg, args);
+    }
+    if (!(started instanceof Promise))
+      return this.send(thisArg, original, site, started, undefined);
+    return this.sendLater(thisArg, original, site, args, started);
   }
 
   /**
