@@ -152,13 +152,6 @@ try {
         tf: per(blocks[i + 1], key),
         bare2: per(blocks[i + 2], key),
       });
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  };
-  const fmt = (x) => Math.round(x).toLocaleString('en-US').replace(/,/g, ' ');
-  const show = (name, xs) =>
-    `${name} ${fmt(median(xs))} [${fmt(Math.min(...xs))} .. ${fmt(Math.max(...xs))}]`;
   console.log(
     `${sdk}: ${rounds.all.length} rounds of ${callsArg} calls a block, settle ${SETTLE}, warm-up ${warmArg} (callgrind Ir per call)`,
   );
@@ -169,28 +162,7 @@ try {
       "without the JIT compiler's (a switch makes it recompile; its work lands in any block)",
     ],
   ]) {
-    const rs = rounds[key];
-    console.log(`${title}:`);
-    for (const r of rs)
-      console.log(`  bare ${fmt(r.bare)}  tokenfuse ${fmt(r.tf)}  bare ${fmt(r.bare2)}`);
-    console.log(
-      `  ${show(
-        'bare',
-        rs.map((r) => r.bare),
-      )}`,
-    );
-    console.log(
-      `  ${show(
-        'tokenfuse adds',
-        rs.map((r) => r.tf - r.bare),
-      )}`,
-    );
-    console.log(
-      `  ${show(
-        'A-vs-A (bare after − bare before)',
-        rs.map((r) => r.bare2 - r.bare),
-      )}`,
-    );
+    printRounds(`${title}:`, rounds[key], true);
   }
   // With the cache simulation: L1 misses (instruction and data) and last-level misses per call.
   if (blocks[0]?.byEvent.D1mr !== undefined) {
@@ -206,23 +178,46 @@ try {
           tf: ev(blocks[i + 1], names),
           bare2: ev(blocks[i + 2], names),
         });
-      console.log(`${title}, per call:`);
-      for (const r of rs)
-        console.log(`  bare ${fmt(r.bare)}  tokenfuse ${fmt(r.tf)}  bare ${fmt(r.bare2)}`);
-      console.log(
-        `  ${show(
-          'tokenfuse adds',
-          rs.map((r) => r.tf - r.bare),
-        )}`,
-      );
-      console.log(
-        `  ${show(
-          'A-vs-A',
-          rs.map((r) => r.bare2 - r.bare),
-        )}`,
-      );
+      printRounds(`${title}, per call:`, rs, false);
     }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+function fmt(x) {
+  return Math.round(x).toLocaleString('en-US').replace(/,/g, ' ');
+}
+function show(name, xs) {
+  return `${name} ${fmt(median(xs))} [${fmt(Math.min(...xs))} .. ${fmt(Math.max(...xs))}]`;
+}
+
+/** Each round's three blocks, then what tokenfuse adds and the A-vs-A (and bare's own spread). */
+function printRounds(title, rs, withBare) {
+  console.log(title);
+  for (const r of rs)
+    console.log(`  bare ${fmt(r.bare)}  tokenfuse ${fmt(r.tf)}  bare ${fmt(r.bare2)}`);
+  if (withBare)
+    console.log(
+      `  ${show(
+        'bare',
+        rs.map((r) => r.bare),
+      )}`,
+    );
+  console.log(
+    `  ${show(
+      'tokenfuse adds',
+      rs.map((r) => r.tf - r.bare),
+    )}`,
+  );
+  console.log(
+    `  ${show(
+      'A-vs-A (bare after − bare before)',
+      rs.map((r) => r.bare2 - r.bare),
+    )}`,
+  );
 }
