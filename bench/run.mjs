@@ -88,6 +88,7 @@ async function sdkSection() {
   const f = await measure({ ...env, arms, log });
   const spec = {
     call: [`added per call, µs ${clockName}`, TARGET.call],
+    ...(clockName === 'CPU' ? { wall: ['added per call, µs wall (same blocks)', undefined] } : {}),
     chunk: [`added per chunk (${env.long} − ${env.short}), µs ${clockName}`, TARGET.chunk],
     ttfc: [`added to first chunk, µs ${clockName}`, undefined],
   };
