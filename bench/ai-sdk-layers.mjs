@@ -10,6 +10,9 @@
 //                     with no code in it (`stream.pipeThrough(new TransformStream())`): the
 //                     least that observing the stream's parts in the caller's pipe costs
 //   tokenfuse         tokenfuseMiddleware()
+//   sampled           tokenfuseMiddleware() of a second tokenfuse whose sampler drops every
+//                     span (bench/arms.mjs `sampled`): tokenfuse less the span's recording and
+//                     export, to set beside the same arm on openai 7 (the `sdk` section)
 //
 //   cd bench && node --expose-gc ai-sdk-layers.mjs
 //   BENCH_ROUNDS=60 node --expose-gc ai-sdk-layers.mjs
@@ -22,7 +25,8 @@
 // BENCH_ROUNDS, BENCH_CALLS, BENCH_STREAMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS,
 // BENCH_WARMUP, BENCH_WARMUP_SECONDS, BENCH_SEED and BENCH_CLOCK as for run.mjs.
 import { loadavg } from 'node:os';
-import { tokenfuseArm } from './arms.mjs';
+import { tokenfuseMiddleware } from '../dist/index.js';
+import { ARM_FACTORIES, tokenfuseArm } from './arms.mjs';
 import { clock, measure } from './measure.mjs';
 import { aiSdk } from './sdk-clients.mjs';
 import { table } from './stats.mjs';
@@ -57,6 +61,7 @@ const hop = {
     return { ...result, stream: result.stream.pipeThrough(new TransformStream()) };
   },
 };
+const sampledTf = await ARM_FACTORIES.sampled();
 const off = () => {};
 const arm = (name, side, spansPerCall) => ({ name, ...side, set: off, spansPerCall });
 const arms = [
@@ -65,6 +70,10 @@ const arms = [
   arm('no-op middleware', s.through(noop), 0),
   arm('identity hop', s.through(hop), 0),
   arm('tokenfuse', s.instrumented, 1),
+  {
+    ...arm('sampled', s.through(tokenfuseMiddleware({ tokenfuse: sampledTf.tf })), 0),
+    counted: sampledTf.counted,
+  },
 ];
 if (process.argv[2] === 'alloc') {
   await allocations(arms.filter((a) => a.name !== 'bare B'));
@@ -129,6 +138,7 @@ const unit = env.clock === 'cpu' ? 'CPU' : 'wall';
 const rows = [];
 for (const [kind, figure] of [
   ['call', `added per call, µs ${unit}`],
+  ...(unit === 'CPU' ? [['wall', 'added per call, µs wall (same blocks)']] : []),
   ['chunk', `added per chunk (${env.long} − ${env.short}), µs ${unit}`],
 ]) {
   const x = f[kind];
