@@ -15,8 +15,11 @@
 // native function behind it, so each dump holds the instructions since the last one. A block
 // starts BLOCKS_SETTLE (100) calls after each switch, uncounted (the switch itself changes the
 // method the call sites see). Each block is printed with every instruction, and without the
-// JIT compiler's own; BLOCKS_CACHE=1 adds L1 and last-level misses per call. Figures: per call, the median over rounds of (tokenfuse − bare before it)
-// and of (bare after − bare before), with their range.
+// JIT compiler's own; BLOCKS_CACHE=1 adds L1 and last-level misses per call, and BLOCKS_LL
+// sets the simulated last level (valgrind's --LL=size,assoc,line; e.g. 524288,8,64, a
+// second-level cache's size, to see what a call reloads from beyond it). Figures: per call,
+// the median over rounds of (tokenfuse − bare before it) and of (bare after − bare before),
+// with their range.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -111,6 +114,7 @@ try {
         '--dump-before=*GetEGid*',
         // BLOCKS_CACHE=1: callgrind's cache simulation too (misses per call beside the count).
         ...(process.env.BLOCKS_CACHE === '1' ? ['--cache-sim=yes'] : []),
+        ...(process.env.BLOCKS_LL ? [`--LL=${process.env.BLOCKS_LL}`] : []),
         process.execPath,
         ...FLAGS,
         fileURLToPath(import.meta.url),
