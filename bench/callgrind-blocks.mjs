@@ -174,6 +174,10 @@ try {
     for (const [title, names] of [
       ['L1 misses (I1mr + D1mr + D1mw)', ['I1mr', 'D1mr', 'D1mw']],
       ['last-level misses (ILmr + DLmr + DLmw)', ['ILmr', 'DLmr', 'DLmw']],
+      // The same split by what missed: code (the JIT's and the binary's) or data read/written.
+      ['  of which code (ILmr)', ['ILmr']],
+      ['  of which data read (DLmr)', ['DLmr']],
+      ['  of which data written (DLmw)', ['DLmw']],
     ]) {
       const rs = [];
       for (let i = 0; i + 2 < blocks.length; i += 3)
