@@ -8,6 +8,7 @@
  */
 import { diag, type Span, type Tracer } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
+import { ATTR } from '../accounting/span-attributes.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
@@ -26,6 +27,20 @@ export type AnyFunction = (this: any, ...args: any[]) => any;
  * classes that die_).
  */
 export type AttributeSink = Pick<Span, 'setAttribute'>;
+
+/**
+ * Writes the request's output limit and temperature as the caller wrote them, each only
+ * when it is a number (the limit a finite one): the request attributes most SDKs have.
+ */
+export function writeLimitAttributes(
+  span: AttributeSink,
+  maxTokens: unknown,
+  temperature: unknown,
+): void {
+  if (typeof maxTokens === 'number' && Number.isFinite(maxTokens))
+    span.setAttribute(ATTR.requestMaxTokens, maxTokens);
+  if (typeof temperature === 'number') span.setAttribute(ATTR.requestTemperature, temperature);
+}
 
 /** An npm module an SDK folder instruments, and the versions whose shapes it knows. */
 export interface SdkModule {

@@ -5,7 +5,6 @@
  * `doEmbed`. The body the generic wrapper sees is {@link AiSdkBody}: the params
  * with the model id, which params do not carry.
  */
-import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { chatBilledInput, embeddingsBilledInput } from '../../pricing/estimate-tokens.js';
 import {
@@ -13,6 +12,7 @@ import {
   capturedText,
   type OperationAdapter,
   type ResultInfo,
+  writeLimitAttributes,
 } from '../sdk-adapter.js';
 import { fromEmbeddingModelUsage, fromLanguageModelUsage } from './usage.js';
 
@@ -55,10 +55,7 @@ function textOf(content: unknown): string {
 }
 
 function writeLanguageModelAttributes(span: AttributeSink, body: AiSdkBody): void {
-  const p = body?.params;
-  if (typeof p?.maxOutputTokens === 'number' && Number.isFinite(p.maxOutputTokens))
-    span.setAttribute(ATTR.requestMaxTokens, p.maxOutputTokens);
-  if (typeof p?.temperature === 'number') span.setAttribute(ATTR.requestTemperature, p.temperature);
+  writeLimitAttributes(span, body?.params?.maxOutputTokens, body?.params?.temperature);
 }
 
 /** `generateText`, `streamText`, `generateObject`, `streamObject` (one model call each step). */

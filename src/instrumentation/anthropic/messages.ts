@@ -3,11 +3,15 @@
  * read tolerates anything in any field and never throws: a 200 response is not a
  * promise of its shape (proxies, gateways, bugs).
  */
-import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { messagesBilledInput } from '../../pricing/estimate-tokens.js';
 import { fromCatalogUsage, type NormalizedUsage } from '../../pricing/usage.js';
-import { capturedText, type OperationAdapter, type StreamState } from '../sdk-adapter.js';
+import {
+  capturedText,
+  type OperationAdapter,
+  type StreamState,
+  writeLimitAttributes,
+} from '../sdk-adapter.js';
 
 /**
  * The catalog provider whose extractor reads a Messages `usage` object. The wire
@@ -66,12 +70,8 @@ export const messagesAdapter: OperationAdapter<any> = {
   api: 'messages',
   operation: 'chat',
   model: (body) => str(body?.model),
-  writeRequestAttributes(span, body) {
-    if (typeof body?.max_tokens === 'number' && Number.isFinite(body.max_tokens))
-      span.setAttribute(ATTR.requestMaxTokens, body.max_tokens);
-    if (typeof body?.temperature === 'number')
-      span.setAttribute(ATTR.requestTemperature, body.temperature);
-  },
+  writeRequestAttributes: (span, body) =>
+    writeLimitAttributes(span, body?.max_tokens, body?.temperature),
   // Anthropic's tiers (`auto`, `standard_only`; `priority` by commitment) are not
   // OpenAI's price factors: calls are priced at the catalog's standard rates.
   requestServiceTier: () => undefined,

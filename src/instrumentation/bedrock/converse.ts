@@ -6,6 +6,7 @@ import {
   capturedText,
   type OperationAdapter,
   type StreamState,
+  writeLimitAttributes,
 } from '../sdk-adapter.js';
 import {
   type BedrockRequest,
@@ -16,7 +17,6 @@ import {
   readMax,
   str,
   withMessages,
-  writeLimitAttributes,
 } from './read.js';
 
 /**

@@ -12,6 +12,7 @@ import {
   capturedText,
   type OperationAdapter,
   type StreamState,
+  writeLimitAttributes,
 } from '../sdk-adapter.js';
 import { fromConverseUsage } from './converse.js';
 import {
@@ -24,7 +25,6 @@ import {
   readMax,
   str,
   withMessages,
-  writeLimitAttributes,
 } from './read.js';
 
 type Family = 'anthropic' | 'nova' | 'titan' | 'unknown';

@@ -3,10 +3,8 @@
  * carries, model ids, token limits, and the billed input of Bedrock's content
  * blocks. Every read tolerates anything in any field and never throws.
  */
-import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
-import type { AttributeSink } from '../sdk-adapter.js';
 
 /** One `client.send(command)` as the adapters read it. */
 export interface BedrockRequest {
@@ -65,17 +63,6 @@ export function bedrockModel(modelId: unknown): string | undefined {
   if (!modelId.startsWith('arn:')) return modelId;
   const slash = modelId.lastIndexOf('/');
   return slash >= 0 && slash < modelId.length - 1 ? modelId.slice(slash + 1) : modelId;
-}
-
-/** Writes the request's span attributes: the output limit and temperature as the caller wrote them. */
-export function writeLimitAttributes(
-  span: AttributeSink,
-  maxTokens: unknown,
-  temperature: unknown,
-): void {
-  if (typeof maxTokens === 'number' && Number.isFinite(maxTokens))
-    span.setAttribute(ATTR.requestMaxTokens, maxTokens);
-  if (typeof temperature === 'number') span.setAttribute(ATTR.requestTemperature, temperature);
 }
 
 /**

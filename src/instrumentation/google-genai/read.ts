@@ -2,10 +2,9 @@
  * Readers of `@google/genai` request parameters (`{ model, contents, config }`).
  * A caller may pass anything in any field: every read tolerates it and never throws.
  */
-import { ATTR } from '../../accounting/span-attributes.js';
 import type { MaxOutput } from '../../fuses/admission-estimate.js';
 import { type BilledInput, IMAGE_TOKENS_BOUND } from '../../pricing/estimate-tokens.js';
-import type { AttributeSink } from '../sdk-adapter.js';
+import { type AttributeSink, writeLimitAttributes } from '../sdk-adapter.js';
 
 export function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null;
@@ -46,11 +45,11 @@ export function writeRequestAttributes(
   withMaxTokens: boolean,
 ): void {
   const config = params?.config;
-  const max = config?.maxOutputTokens;
-  if (withMaxTokens && typeof max === 'number' && Number.isFinite(max))
-    span.setAttribute(ATTR.requestMaxTokens, max);
-  if (typeof config?.temperature === 'number')
-    span.setAttribute(ATTR.requestTemperature, config.temperature);
+  writeLimitAttributes(
+    span,
+    withMaxTokens ? config?.maxOutputTokens : undefined,
+    config?.temperature,
+  );
 }
 
 /**
