@@ -27,23 +27,11 @@
 import { loadavg } from 'node:os';
 import { tokenfuseMiddleware } from '../dist/index.js';
 import { ARM_FACTORIES, tokenfuseArm } from './arms.mjs';
-import { clock, measure } from './measure.mjs';
+import { clock, measure, measureSettings } from './measure.mjs';
 import { aiSdk } from './sdk-clients.mjs';
 import { table } from './stats.mjs';
 
-const num = (name, fallback) => Number(process.env[name] ?? fallback);
-const env = {
-  rounds: num('BENCH_ROUNDS', 60),
-  calls: num('BENCH_CALLS', 200),
-  streams: num('BENCH_STREAMS', 2),
-  long: num('BENCH_LONG_CHUNKS', 500),
-  short: num('BENCH_SHORT_CHUNKS', 50),
-  warmup: num('BENCH_WARMUP', 2000),
-  warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
-  settle: num('BENCH_SETTLE', 20),
-  seed: num('BENCH_SEED', 13),
-  clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',
-};
+const env = measureSettings(60);
 clock(env.clock);
 const log = (line) => process.stderr.write(`${line}\n`);
 

@@ -15,17 +15,14 @@
 // BENCH_SEED and BENCH_CLOCK as for run.mjs. No streams.
 import { loadavg } from 'node:os';
 import { ARM_FACTORIES, bare, call } from './arms.mjs';
-import { measure } from './measure.mjs';
+import { measure, measureSettings } from './measure.mjs';
 import { table } from './stats.mjs';
 
-const num = (name, fallback) => Number(process.env[name] ?? fallback);
-const kb = num('THRASH_KB', 512);
+const kb = Number(process.env.THRASH_KB ?? 512);
 const buffer = new Uint8Array(Math.max(1, kb * 1024));
-let sink = 0;
 /** One write per cache line of the buffer: what a call that touches `kb` of memory evicts. */
 function sweep() {
   for (let i = 0; i < buffer.length; i += 64) buffer[i] = (buffer[i] + 1) & 255;
-  sink ^= buffer[0];
 }
 const swept = (arm) => ({
   ...arm,
@@ -40,24 +37,18 @@ for (const name of names) {
 const before = loadavg()
   .map((x) => x.toFixed(2))
   .join(' / ');
+const settings = measureSettings(150);
 const f = await measure({
-  rounds: num('BENCH_ROUNDS', 150),
-  calls: num('BENCH_CALLS', 200),
+  ...settings,
   streams: 0,
-  long: 0,
-  short: 0,
-  warmup: num('BENCH_WARMUP', 2000),
-  warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
-  settle: num('BENCH_SETTLE', 20),
-  seed: num('BENCH_SEED', 13),
-  clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',
   arms,
   log: (line) => process.stderr.write(`${line}\n`),
 });
 const rows = [];
+const clockName = settings.clock === 'cpu' ? 'CPU' : 'wall';
 for (const [kind, figure] of [
-  ['call', 'added per call, µs CPU'],
-  ['wall', 'added per call, µs wall (same blocks)'],
+  ['call', `added per call, µs ${clockName}`],
+  ...(clockName === 'CPU' ? [['wall', 'added per call, µs wall (same blocks)']] : []),
 ]) {
   rows.push({ figure: figure.replace('added', 'bare'), subject: 'openai 7', value: f[kind].bare });
   for (const { arm, added } of f[kind].added)
@@ -66,8 +57,6 @@ for (const [kind, figure] of [
 const after = loadavg()
   .map((x) => x.toFixed(2))
   .join(' / ');
-console.log(
-  `sweep of ${kb} KB after every call; load ${before} before, ${after} after (${sink & 0})`,
-);
+console.log(`sweep of ${kb} KB after every call; load ${before} before, ${after} after`);
 console.log(table(rows));
 process.exit(0);

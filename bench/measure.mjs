@@ -11,6 +11,28 @@ import { performance } from 'node:perf_hooks';
 import { call, mark, proveInstrumented, stream } from './arms.mjs';
 import { prng, shuffled, summary } from './stats.mjs';
 
+/**
+ * The block runner's settings from the environment, as run.mjs documents them (BENCH_ROUNDS,
+ * BENCH_CALLS, BENCH_STREAMS, BENCH_LONG_CHUNKS, BENCH_SHORT_CHUNKS, BENCH_WARMUP,
+ * BENCH_WARMUP_SECONDS, BENCH_SETTLE, BENCH_SEED, BENCH_CLOCK), with `rounds` as the default
+ * number of rounds: every script that calls `measure` reads them alike.
+ */
+export function measureSettings(rounds) {
+  const num = (name, fallback) => Number(process.env[name] ?? fallback);
+  return {
+    rounds: num('BENCH_ROUNDS', rounds),
+    calls: num('BENCH_CALLS', 200),
+    streams: num('BENCH_STREAMS', 2),
+    long: num('BENCH_LONG_CHUNKS', 500),
+    short: num('BENCH_SHORT_CHUNKS', 50),
+    warmup: num('BENCH_WARMUP', 2000),
+    warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
+    settle: num('BENCH_SETTLE', 20),
+    seed: num('BENCH_SEED', 13),
+    clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',
+  };
+}
+
 /** Now, in µs: the process's CPU time (user + system, all threads, so GC counts), or wall. */
 export function clock(kind) {
   if (kind === 'wall') return () => performance.now() * 1000;

@@ -37,7 +37,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ARM_FACTORIES, bare, OPENAI_VERSION, shutdownProviders, tokenfuseArm } from './arms.mjs';
 import { instructions } from './instructions.mjs';
-import { measure } from './measure.mjs';
+import { measure, measureSettings } from './measure.mjs';
 import { redisBench } from './redis.mjs';
 import { sdksSection } from './sdks.mjs';
 import { summary, table } from './stats.mjs';
@@ -48,16 +48,7 @@ export const env = {
   sections: list('BENCH_SECTIONS', ['sdk', 'sdks', 'budgets', 'redis', 'scrape', 'soak']),
   // floor and sampled (bench/arms.mjs) only when asked for: they explain tokenfuse's figure.
   arms: list('BENCH_ARMS', ['tokenfuse', 'traceloop', 'otel', 'langfuse', 'arize']),
-  rounds: num('BENCH_ROUNDS', 300),
-  calls: num('BENCH_CALLS', 200),
-  streams: num('BENCH_STREAMS', 2),
-  long: num('BENCH_LONG_CHUNKS', 500),
-  short: num('BENCH_SHORT_CHUNKS', 50),
-  warmup: num('BENCH_WARMUP', 2000),
-  warmupSeconds: num('BENCH_WARMUP_SECONDS', 6),
-  settle: num('BENCH_SETTLE', 20),
-  clock: process.env.BENCH_CLOCK === 'wall' ? 'wall' : 'cpu',
-  seed: num('BENCH_SEED', 13),
+  ...measureSettings(300),
   soakCalls: num('BENCH_SOAK_CALLS', 1_000_000),
 };
 env.redisRounds = num('BENCH_REDIS_ROUNDS', Math.max(6, Math.round(env.rounds / 3)));

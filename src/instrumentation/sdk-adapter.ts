@@ -4,7 +4,8 @@
  * call's arguments carry its body and headers, how its promise and stream types
  * are observed, and per operation how a request becomes an estimate and a result
  * or a stream becomes normalised usage. The wrapper (`instrumentation.ts`,
- * `call-start.ts`, `llm-call.ts`) never reads an SDK body or promise itself.
+ * `call-start.ts`, `call-attributes.ts`, `llm-call.ts`) never reads an SDK body or
+ * promise itself.
  */
 import { diag, type Span, type Tracer } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
