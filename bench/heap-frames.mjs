@@ -1,7 +1,7 @@
-// Bytes allocated per non-streaming call (openai 7, or the SDK named) by tokenfuse's own code, by function: the
-// sampling heap profiler of node:inspector over calls after a warm-up, each sample counted
-// for the nearest JavaScript frame (builtins count for their caller). tokenfuse's frames are
-// those of its dist; genai-prices' (the catalog lookups tokenfuse makes) are summed apart.
+// Bytes allocated per non-streaming call (openai 7, or the SDK named) by tokenfuse's own
+// code, by function: the sampling heap profiler of node:inspector over calls after a
+// warm-up, each sample counted for the nearest JavaScript frame (builtins count for their
+// caller). tokenfuse's frames are those of its dist; genai-prices' (the catalog lookups tokenfuse makes) are summed apart.
 // The SDK's and OpenTelemetry's allocations are left out: this is a before/after figure for
 // changes to tokenfuse's own per-call work, which `alloc-sdk.mjs` cannot resolve below about
 // 1 KB (spans the batch processor holds move it).
