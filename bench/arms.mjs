@@ -111,9 +111,16 @@ const baseClient = new openaiModule.OpenAI({
 /** Counts ended spans, so the bench can prove each arm really instrumented its block. */
 export const spans = {
   ended: 0,
+  /** Set to keep the next ended span in `kept` (bench/sdks.mjs: the floor copies its attributes). */
+  keepNext: false,
+  kept: undefined,
   onStart() {},
-  onEnd() {
+  onEnd(span) {
     this.ended++;
+    if (this.keepNext) {
+      this.kept = span;
+      this.keepNext = false;
+    }
   },
   forceFlush: () => Promise.resolve(),
   shutdown: () => Promise.resolve(),
@@ -158,6 +165,8 @@ function tracerProvider(extra = [], options = {}) {
   providers.push(p);
   return p;
 }
+/** A tracer on a provider of the arms' kind (batch processor to the sink, span counter). */
+export const benchTracer = (name) => tracerProvider().getTracer(name);
 function meterProvider() {
   const p = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
   providers.push(p);

@@ -11,7 +11,20 @@
 // tokenfuse arm calls the model wrapped with `tokenfuseMiddleware()`, its bare arms the
 // model itself. The span counter of bench/arms.mjs fails the run unless every tokenfuse
 // block ended a span per call and every bare block none.
-import { tokenfuseArm } from './arms.mjs';
+//
+// BENCH_SDK_ARMS (opt-in, comma-separated) adds arms beside tokenfuse on every SDK, which split
+// its figure as the `sdk` section's floor and sampled arms split openai 7's:
+//   sampled   tokenfuse on a second tracer provider whose sampler drops every span: the
+//             accounting (tags, admission, pricing, metrics, fuses) without the span. Proven by
+//             tokenfuse's own request counter (one per call) and no span ended.
+//   floor     the OpenTelemetry span alone, around the bare SDK's call: a span with the name,
+//             kind and attributes (names, values, order) of tokenfuse's span of the same call on
+//             that SDK (copied from one real call at the start), the five start attributes given
+//             to startSpan, the request ones set one by one before the call, made active around
+//             it, the response ones set one by one when it resolves, then ended. Per call only:
+//             its stream blocks end the span when the stream ends, observing no chunk.
+import { context, trace } from '@opentelemetry/api';
+import { ARM_FACTORIES, benchTracer, spans, tokenfuseArm } from './arms.mjs';
 import { aiSdk, SDK_FACTORIES } from './sdk-clients.mjs';
 
 export const SDK_NAMES = [...Object.keys(SDK_FACTORIES), 'ai-sdk'];
@@ -69,6 +82,66 @@ export async function sdkSides(name, tf, definitions) {
   return { label: sdk.label, bare: side(noop), tokenfuse: side(toggler(definitions, sdk)) };
 }
 
+/** The attributes tokenfuse gives to startSpan (src/instrumentation/call-attributes.ts). */
+const START_KEYS = new Set([
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.request.model',
+  'server.address',
+  'server.port',
+]);
+/** The attributes tokenfuse sets once the call has its response (or its error). */
+const isEndKey = (key) =>
+  /^(gen_ai\.response\.|gen_ai\.usage\.|error\.type$|tokenfuse\.(cost\.usd|priced|usage\.estimated)$)/.test(
+    key,
+  );
+
+/**
+ * The floor arm on one SDK (see the header): `tokenfuse`'s side makes one real call first,
+ * whose span the floor copies.
+ */
+async function floorSide(name, bare, tokenfuse) {
+  tokenfuse.set(true);
+  spans.keepNext = true;
+  try {
+    await tokenfuse.call();
+  } finally {
+    tokenfuse.set(false);
+    spans.keepNext = false;
+  }
+  const ours = spans.kept;
+  spans.kept = undefined;
+  if (!ours) throw new Error(`bench: tokenfuse's probe call on ${name} ended no span`);
+  const entries = Object.entries(ours.attributes);
+  const start = Object.fromEntries(entries.filter(([k]) => START_KEYS.has(k)));
+  const request = entries.filter(([k]) => !START_KEYS.has(k) && !isEndKey(k));
+  const response = entries.filter(([k]) => isEndKey(k));
+  const tracer = benchTracer(`bench-floor-${name}`);
+  const around = (run) => {
+    const active = context.active();
+    // A fresh start-attributes object per call, as tokenfuse makes one.
+    const span = tracer.startSpan(ours.name, { kind: ours.kind, attributes: { ...start } }, active);
+    for (const [k, v] of request) span.setAttribute(k, v);
+    return context.with(trace.setSpan(active, span), run).then(
+      (result) => {
+        for (const [k, v] of response) span.setAttribute(k, v);
+        span.end();
+        return result;
+      },
+      (err) => {
+        span.setAttribute('error.type', err?.constructor?.name ?? '_OTHER');
+        span.end();
+        throw err;
+      },
+    );
+  };
+  return {
+    call: () => around(bare.call),
+    stream: (n, now) => around(() => bare.stream(n, now)),
+    set: noop,
+  };
+}
+
 /**
  * Runs the section; returns its rows (bench/stats.mjs).
  * @param {{ env: any, log: (line: string) => void, measure: Function, target: { call: number, chunk: number }, clockName: string }} ctx
@@ -78,14 +151,40 @@ export async function sdksSection({ env, log, measure, target, clockName }) {
   // One tokenfuse, on the bench's providers (its span counter included).
   const { tf } = await tokenfuseArm({}, 'tokenfuse');
   const definitions = tf.instrumentation.getModuleDefinitions();
+  const extras = process.env.BENCH_SDK_ARMS?.split(',').map((s) => s.trim()) ?? [];
+  for (const x of extras)
+    if (x !== 'floor' && x !== 'sampled')
+      throw new Error(`bench: unknown BENCH_SDK_ARMS arm ${x} (floor, sampled)`);
+  // Every SDK is loaded (and unpatched) before a second tokenfuse exists: its require hooks
+  // would otherwise patch an SDK loaded later a second time, under the first one's patch.
+  const sides = [];
+  for (const name of names) sides.push({ name, ...(await sdkSides(name, tf, definitions)) });
+  const sampled = extras.includes('sampled') ? await ARM_FACTORIES.sampled() : undefined;
   const rows = [];
-  for (const name of names) {
-    const { label, bare, tokenfuse } = await sdkSides(name, tf, definitions);
+  for (const { name, label, bare, tokenfuse } of sides) {
     const arms = [
       arm(`bare ${name} (A)`, bare, noop, 0),
       arm(`bare ${name} (B)`, bare, noop, 0),
       arm(`tokenfuse on ${name}`, tokenfuse, tokenfuse.set, 1),
     ];
+    arms[2].subject = `tokenfuse on ${label}`;
+    arms[2].targeted = true;
+    if (sampled) {
+      const s = (
+        await sdkSides(name, sampled.tf, sampled.tf.instrumentation.getModuleDefinitions())
+      ).tokenfuse;
+      const a = arm(`tokenfuse, spans sampled out, on ${name}`, s, s.set, 0);
+      a.counted = sampled.counted;
+      a.subject = `tokenfuse, spans sampled out (AlwaysOffSampler), on ${label}`;
+      arms.push(a);
+    }
+    if (extras.includes('floor')) {
+      const f = await floorSide(name, bare, tokenfuse);
+      const a = arm(`the span alone on ${name}`, f, f.set, 1);
+      a.subject = `the OpenTelemetry span alone (tokenfuse's, copied) on ${label}`;
+      a.callOnly = true;
+      arms.push(a);
+    }
     log(`sdks: ${label}; ${env.rounds} rounds`);
     const f = await measure({ ...env, arms, log });
     const spec = {
@@ -100,14 +199,17 @@ export async function sdksSection({ env, log, measure, target, clockName }) {
     for (const [kind, [figure, goal]] of Object.entries(spec)) {
       const x = f[kind];
       if (!x) continue;
-      rows.push({
-        figure,
-        subject: `tokenfuse on ${label}`,
-        value: x.added[0].added,
-        control: x.control,
-        target: goal,
-        note: `bare ${x.bare.median.toFixed(kind === 'chunk' ? 2 : 1)} µs`,
-      });
+      for (const { arm: a, added } of x.added) {
+        if (a.callOnly && kind !== 'call' && kind !== 'wall') continue;
+        rows.push({
+          figure,
+          subject: a.subject,
+          value: added,
+          control: x.control,
+          target: a.targeted ? goal : undefined,
+          note: `bare ${x.bare.median.toFixed(kind === 'chunk' ? 2 : 1)} µs`,
+        });
+      }
     }
   }
   return rows;
