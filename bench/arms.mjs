@@ -167,6 +167,10 @@ function tracerProvider(extra = [], options = {}) {
 }
 /** A tracer on a provider of the arms' kind (batch processor to the sink, span counter). */
 export const benchTracer = (name) => tracerProvider().getTracer(name);
+/** A tracer provider of the arms' kind, for an instrumentation that takes one. */
+export const benchTracerProvider = () => tracerProvider();
+/** A meter provider of the arms' kind (a Prometheus reader, not served). */
+export const benchMeterProvider = () => meterProvider();
 function meterProvider() {
   const p = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
   providers.push(p);
@@ -444,7 +448,8 @@ async function floorArm() {
 }
 
 /** The installed version of `pkg` (some packages do not export their package.json). */
-const versionOf = (pkg) =>
+/** The version of a package installed in bench/ (the peers). */
+export const benchVersionOf = (pkg) =>
   JSON.parse(readFileSync(new URL(`node_modules/${pkg}/package.json`, import.meta.url), 'utf8'))
     .version;
 
@@ -455,22 +460,22 @@ export const ARM_FACTORIES = {
   sampled: () => sampledArm(),
   traceloop: async () =>
     otelArm(
-      `@traceloop/instrumentation-openai ${versionOf('@traceloop/instrumentation-openai')}`,
+      `@traceloop/instrumentation-openai ${benchVersionOf('@traceloop/instrumentation-openai')}`,
       (await import('@traceloop/instrumentation-openai')).OpenAIInstrumentation,
     ),
   otel: async () =>
     otelArm(
-      `@opentelemetry/instrumentation-openai ${versionOf('@opentelemetry/instrumentation-openai')} (hand-patched)`,
+      `@opentelemetry/instrumentation-openai ${benchVersionOf('@opentelemetry/instrumentation-openai')} (hand-patched)`,
       (await import('@opentelemetry/instrumentation-openai')).OpenAIInstrumentation,
     ),
   langfuse: async () => {
     const arm = await langfuseArm();
-    arm.name = `@langfuse/openai ${versionOf('@langfuse/openai')}`;
+    arm.name = `@langfuse/openai ${benchVersionOf('@langfuse/openai')}`;
     return arm;
   },
   arize: async () =>
     otelArm(
-      `@arizeai/openinference-instrumentation-openai ${versionOf('@arizeai/openinference-instrumentation-openai')}`,
+      `@arizeai/openinference-instrumentation-openai ${benchVersionOf('@arizeai/openinference-instrumentation-openai')}`,
       (await import('@arizeai/openinference-instrumentation-openai')).OpenAIInstrumentation,
     ),
 };

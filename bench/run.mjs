@@ -13,7 +13,7 @@
 //   BENCH_ARMS       tokenfuse,traceloop,otel,langfuse,arize [these], and the opt-in floor
 //                    (the OpenTelemetry span alone) and sampled (tokenfuse, spans sampled out)
 //   BENCH_SDKS       openai-v4,openai,anthropic,google-genai,bedrock,ai-sdk [all] (sdks section)
-//   BENCH_SDK_ARMS   the opt-in floor and sampled arms on every SDK of the sdks section [none]
+//   BENCH_SDK_ARMS   opt-in arms on every SDK of the sdks section: floor,sampled,peer [none]
 //   BENCH_ROUNDS     rounds (block pairs per arm) [300]
 //   BENCH_CALLS      calls per call block [200]
 //   BENCH_STREAMS    long/short stream pairs per stream block [2]

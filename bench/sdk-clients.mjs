@@ -383,22 +383,26 @@ async function aiSdk(tokenfuse) {
     middleware: tokenfuseMiddleware({ tokenfuse }),
   });
   const label = `ai ${version} + @ai-sdk/openai ${versionOf('@ai-sdk/openai')} (chat)`;
-  const side = (model) => ({
-    call: () => ai.generateText({ model, prompt: 'hello', maxRetries: 0 }),
+  const side = (model, more = {}) => ({
+    call: () => ai.generateText({ model, prompt: 'hello', maxRetries: 0, ...more }),
     stream(n, now) {
       state.n = n;
       return timed(
         label,
         n,
         now,
-        () => ai.streamText({ model, prompt: 'hello', maxRetries: 0 }).fullStream,
+        () => ai.streamText({ model, prompt: 'hello', maxRetries: 0, ...more }).fullStream,
         (p) => p.type === 'text-delta' && p.text !== '',
       );
     },
   });
   // `through(middleware)`: the same model under another middleware (bench/ai-sdk-layers.mjs).
   const through = (middleware) => side(ai.wrapLanguageModel({ model: bareModel, middleware }));
-  return { label, bare: side(bareModel), instrumented: side(wrapped), through };
+  // `telemetry(tracer)`: the bare model with the AI SDK's own OpenTelemetry spans, its defaults
+  // otherwise (bench/sdks.mjs's peer arm).
+  const telemetry = (tracer) =>
+    side(bareModel, { experimental_telemetry: { isEnabled: true, tracer } });
+  return { label, bare: side(bareModel), instrumented: side(wrapped), through, telemetry };
 }
 
 /** Every SDK by the name BENCH_SDKS uses. */

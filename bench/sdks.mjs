@@ -23,9 +23,26 @@
 //             to startSpan, the request ones set one by one before the call, made active around
 //             it, the response ones set one by one when it resolves, then ended. Per call only:
 //             its stream blocks end the span when the stream ends, observing no chunk.
+//   peer      the instrumentation a user of that SDK would pick instead, where there is one
+//             (the `sdk` section has openai 7's): on Bedrock @opentelemetry/instrumentation-aws-sdk
+//             (its Client.send patch, applied by hand to the @smithy/core the client is built on,
+//             on a second client of its own: the patch instruments the clients it sends through
+//             for good), on the AI SDK its own telemetry (`experimental_telemetry: { isEnabled:
+//             true }`, two spans a call, inputs and outputs recorded as by default). Both on
+//             the bench's tracer and meter providers, with their default configuration.
+import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
-import { ARM_FACTORIES, benchTracer, spans, tokenfuseArm } from './arms.mjs';
+import {
+  ARM_FACTORIES,
+  benchMeterProvider,
+  benchTracer,
+  benchTracerProvider,
+  benchVersionOf,
+  spans,
+  tokenfuseArm,
+} from './arms.mjs';
 import { aiSdk, SDK_FACTORIES } from './sdk-clients.mjs';
+import { require as sdkRequire } from './sdk-fakes.mjs';
 
 export const SDK_NAMES = [...Object.keys(SDK_FACTORIES), 'ai-sdk'];
 
@@ -142,6 +159,51 @@ async function floorSide(name, bare, tokenfuse) {
   };
 }
 
+/** The peers of the `peer` arm, by SDK: each resolves to a side and a subject. */
+const PEERS = {
+  async bedrock() {
+    const { AwsInstrumentation } = await import('@opentelemetry/instrumentation-aws-sdk');
+    // Not enabled: no require hooks; its module file is applied by hand below.
+    const inst = new AwsInstrumentation({ enabled: false });
+    inst.setTracerProvider(benchTracerProvider());
+    inst.setMeterProvider(benchMeterProvider());
+    const fromClient = createRequire(sdkRequire.resolve('@aws-sdk/client-bedrock-runtime'));
+    const file = '@smithy/core/dist-cjs/submodules/client/index.js';
+    const def = inst
+      .getModuleDefinitions()
+      .flatMap((d) => d.files)
+      .find((f) => f.name === file);
+    if (!def) throw new Error(`bench: instrumentation-aws-sdk has no definition for ${file}`);
+    const coreVersion = fromClient('@smithy/core/package.json').version;
+    const sdk = await SDK_FACTORIES.bedrock();
+    // Its patch wraps `Client.prototype.send` of @smithy/core. tokenfuse's patch and unpatch of
+    // the subclass's inherited `send` (shimmer's unwrap) left BedrockRuntimeClient.prototype an
+    // own `send`, the base one, which would hide a later patch of the base: so the peer's patch
+    // goes onto the subclass, the same function it would wrap on the base.
+    const exports = { Client: sdk.module.BedrockRuntimeClient };
+    let on = false;
+    return {
+      subject: `@opentelemetry/instrumentation-aws-sdk ${benchVersionOf('@opentelemetry/instrumentation-aws-sdk')} on ${sdk.label}`,
+      side: {
+        call: sdk.call,
+        stream: sdk.stream,
+        set(want) {
+          if (want === on) return;
+          (want ? def.patch : def.unpatch)(exports, coreVersion);
+          on = want;
+        },
+      },
+    };
+  },
+  async 'ai-sdk'(tf) {
+    const s = await aiSdk(tf);
+    return {
+      subject: `the AI SDK's own telemetry (experimental_telemetry) on ${s.label}`,
+      side: { ...s.telemetry(benchTracer('bench-ai-telemetry')), set: noop },
+    };
+  },
+};
+
 /**
  * Runs the section; returns its rows (bench/stats.mjs).
  * @param {{ env: any, log: (line: string) => void, measure: Function, target: { call: number, chunk: number }, clockName: string }} ctx
@@ -153,8 +215,8 @@ export async function sdksSection({ env, log, measure, target, clockName }) {
   const definitions = tf.instrumentation.getModuleDefinitions();
   const extras = process.env.BENCH_SDK_ARMS?.split(',').map((s) => s.trim()) ?? [];
   for (const x of extras)
-    if (x !== 'floor' && x !== 'sampled')
-      throw new Error(`bench: unknown BENCH_SDK_ARMS arm ${x} (floor, sampled)`);
+    if (x !== 'floor' && x !== 'sampled' && x !== 'peer')
+      throw new Error(`bench: unknown BENCH_SDK_ARMS arm ${x} (floor, sampled, peer)`);
   // Every SDK is loaded (and unpatched) before a second tokenfuse exists: its require hooks
   // would otherwise patch an SDK loaded later a second time, under the first one's patch.
   const sides = [];
@@ -183,6 +245,12 @@ export async function sdksSection({ env, log, measure, target, clockName }) {
       const a = arm(`the span alone on ${name}`, f, f.set, 1);
       a.subject = `the OpenTelemetry span alone (tokenfuse's, copied) on ${label}`;
       a.callOnly = true;
+      arms.push(a);
+    }
+    if (extras.includes('peer') && PEERS[name]) {
+      const p = await PEERS[name](tf);
+      const a = arm(`peer on ${name}`, p.side, p.side.set, 1);
+      a.subject = p.subject;
       arms.push(a);
     }
     log(`sdks: ${label}; ${env.rounds} rounds`);
