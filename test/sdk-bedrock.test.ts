@@ -458,6 +458,35 @@ describe('failures and other forms', () => {
       .catch(() => undefined);
     expect(h!.spans()).toHaveLength(0);
   });
+
+  it('unpatching gives the client back the send it inherits, so a later patch of it is reached', async () => {
+    const proto = BedrockRuntimeClient.prototype as { send: unknown };
+    const base = Object.getPrototypeOf(proto) as { send: (...args: unknown[]) => unknown };
+    // The earlier tests' patches and unpatches left nothing behind.
+    expect(Object.hasOwn(proto, 'send')).toBe(false);
+    const client = await setup();
+    expect(Object.hasOwn(proto, 'send')).toBe(true);
+    for (const def of bedrockDefinitions(h!)) def.unpatch?.(bedrock);
+    expect(Object.hasOwn(proto, 'send')).toBe(false);
+    expect(proto.send).toBe(base.send);
+
+    // Another instrumentation that patches the base class now (as
+    // @opentelemetry/instrumentation-aws-sdk patches @smithy/core's Client) sees Bedrock's calls.
+    const original = base.send;
+    let seen = 0;
+    base.send = function countingSend(this: unknown, ...args: unknown[]) {
+      seen++;
+      return original.apply(this, args);
+    };
+    try {
+      await client.send(new ConverseCommand(CACHED_CONVERSE));
+    } finally {
+      base.send = original;
+    }
+    expect(seen).toBe(1);
+    expect(fake.requests).toHaveLength(1);
+    expect(h!.spans()).toHaveLength(0);
+  });
 });
 
 describe('with the shared Redis ledger (admission answers asynchronously)', () => {

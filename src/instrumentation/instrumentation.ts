@@ -66,6 +66,13 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
    * Per instance: another tokenfuse's wrapper left on a prototype is replaced, as before.
    */
   private readonly ourWrappers = new WeakSet<object>();
+  /**
+   * Those of our wrappers installed over a method the target only inherited
+   * (`BedrockRuntimeClient.prototype.send` is `Client.prototype.send`): unpatching deletes
+   * them, where an unwrap would leave the target an own copy of the base method that hides
+   * any later patch of the base (another instrumentation's) from every such client.
+   */
+  private readonly overInherited = new WeakSet<object>();
   /** Every SDK module loaded, supported or not (`tokenfuse_instrumentation_info`). */
   private readonly info = new InstrumentationInfo(() => this.wrapperStates());
   /** Each method this instrumentation wrapped, with the wrapper it installed there. */
@@ -153,8 +160,15 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
           const installed = (target as Record<string, unknown> | undefined)?.[method];
           // Only our own wrappers: one already restored (through the entry point or
           // another file of the same copy) has nothing left to unwrap.
-          if (target && this.ourWrappers.has(installed as object))
+          if (target && this.ourWrappers.has(installed as object)) {
             this._unwrap(target as Record<string, AnyFunction>, method);
+            const restored = (target as Record<string, unknown>)[method];
+            if (
+              this.overInherited.has(installed as object) &&
+              restored === (installed as { __original?: unknown }).__original
+            )
+              delete (target as Record<string, unknown>)[method];
+          }
         }
       };
       const files = (sdk.module.files ?? []).map(
@@ -195,6 +209,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       return;
     }
     const enabled = () => this.isEnabled();
+    const inherited = !Object.hasOwn(target, method);
     this._wrap(target as Record<string, AnyFunction>, method, (original: AnyFunction) => {
       if (operation) return this.patchedCall(original, siteOf(operation));
       if (operationOf)
@@ -204,6 +219,7 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     const installed = (target as Record<string, unknown>)[method];
     if (typeof installed === 'function') {
       this.ourWrappers.add(installed);
+      if (inherited) this.overInherited.add(installed);
       this.installed.push({ sdk, point, wrapper: installed });
     }
   }
