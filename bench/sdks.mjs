@@ -27,7 +27,7 @@
 //             (the `sdk` section has openai 7's): on Bedrock @opentelemetry/instrumentation-aws-sdk
 //             (its Client.send patch, applied by hand to the @smithy/core the client is built on,
 //             on a second client of its own: the patch instruments the clients it sends through
-//             for good), on the AI SDK its own telemetry (`experimental_telemetry: { isEnabled:
+//             for good, unpatched or not), on the AI SDK its own telemetry (`experimental_telemetry: { isEnabled:
 //             true }`, two spans a call, inputs and outputs recorded as by default). Both on
 //             the bench's tracer and meter providers, with their default configuration.
 import { createRequire } from 'node:module';
@@ -176,11 +176,8 @@ const PEERS = {
     if (!def) throw new Error(`bench: instrumentation-aws-sdk has no definition for ${file}`);
     const coreVersion = fromClient('@smithy/core/package.json').version;
     const sdk = await SDK_FACTORIES.bedrock();
-    // Its patch wraps `Client.prototype.send` of @smithy/core. tokenfuse's patch and unpatch of
-    // the subclass's inherited `send` (shimmer's unwrap) left BedrockRuntimeClient.prototype an
-    // own `send`, the base one, which would hide a later patch of the base: so the peer's patch
-    // goes onto the subclass, the same function it would wrap on the base.
-    const exports = { Client: sdk.module.BedrockRuntimeClient };
+    // Its patch wraps `Client.prototype.send` of the @smithy/core the client is built on.
+    const exports = fromClient('@smithy/core/client');
     let on = false;
     return {
       subject: `@opentelemetry/instrumentation-aws-sdk ${benchVersionOf('@opentelemetry/instrumentation-aws-sdk')} on ${sdk.label}`,
