@@ -47,6 +47,40 @@ export interface InstrumentationParts {
 }
 
 /**
+ * Wraps a method that `target` only inherits (`BedrockRuntimeClient.prototype.send` is
+ * `@smithy/core`'s `Client.prototype.send`, shared by every AWS SDK client) with an own
+ * property of `target`, marked as shimmer marks its wrappers, so `_unwrap` undoes it. Not
+ * through `_wrap`: that first unwraps the method it finds wrapped, which for an inherited
+ * method strips another instrumentation's patch from the base class (for
+ * `@opentelemetry/instrumentation-aws-sdk`, from every AWS client in the process). The wrapper
+ * looks the method up on the prototype at each call, so a later patch or unpatch of the base
+ * is still reached, and its unwrap deletes it, so `target` inherits the method again.
+ */
+function wrapInherited(
+  target: object,
+  method: string,
+  make: (original: AnyFunction) => AnyFunction,
+): void {
+  const slot = target as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(target) as Record<string, AnyFunction>;
+  const resolved = proto[method];
+  const wrapped = make(function inherited(this: unknown, ...args: unknown[]) {
+    return proto[method]!.apply(this, args);
+  });
+  const hidden = (value: unknown) => ({ value, configurable: true, writable: true });
+  Object.defineProperty(wrapped, '__original', hidden(resolved));
+  Object.defineProperty(wrapped, '__wrapped', hidden(true));
+  Object.defineProperty(
+    wrapped,
+    '__unwrap',
+    hidden(() => {
+      if (slot[method] === wrapped) delete slot[method];
+    }),
+  );
+  Object.defineProperty(target, method, hidden(wrapped));
+}
+
+/**
  * @internal OpenTelemetry instrumentation of every SDK in {@link SDKS}, given its
  * parts (budgets, accountant, config) the way OpenTelemetry instrumentations are
  * given providers. It knows SDKs only through their adapters (`sdk-adapter.ts`).
@@ -66,13 +100,6 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
    * Per instance: another tokenfuse's wrapper left on a prototype is replaced, as before.
    */
   private readonly ourWrappers = new WeakSet<object>();
-  /**
-   * Those of our wrappers installed over a method the target only inherited
-   * (`BedrockRuntimeClient.prototype.send` is `Client.prototype.send`): unpatching deletes
-   * them, where an unwrap would leave the target an own copy of the base method that hides
-   * any later patch of the base (another instrumentation's) from every such client.
-   */
-  private readonly overInherited = new WeakSet<object>();
   /** Every SDK module loaded, supported or not (`tokenfuse_instrumentation_info`). */
   private readonly info = new InstrumentationInfo(() => this.wrapperStates());
   /** Each method this instrumentation wrapped, with the wrapper it installed there. */
@@ -160,15 +187,8 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
           const installed = (target as Record<string, unknown> | undefined)?.[method];
           // Only our own wrappers: one already restored (through the entry point or
           // another file of the same copy) has nothing left to unwrap.
-          if (target && this.ourWrappers.has(installed as object)) {
+          if (target && this.ourWrappers.has(installed as object))
             this._unwrap(target as Record<string, AnyFunction>, method);
-            const restored = (target as Record<string, unknown>)[method];
-            if (
-              this.overInherited.has(installed as object) &&
-              restored === (installed as { __original?: unknown }).__original
-            )
-              delete (target as Record<string, unknown>)[method];
-          }
         }
       };
       const files = (sdk.module.files ?? []).map(
@@ -209,17 +229,18 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       return;
     }
     const enabled = () => this.isEnabled();
-    const inherited = !Object.hasOwn(target, method);
-    this._wrap(target as Record<string, AnyFunction>, method, (original: AnyFunction) => {
+    const make = (original: AnyFunction): AnyFunction => {
       if (operation) return this.patchedCall(original, siteOf(operation));
       if (operationOf)
         return this.dispatchedCall(original, operationOf, siteOf, point.callbackLast === true);
       return wrapper!(original, enabled);
-    });
+    };
+    if (Object.hasOwn(target, method))
+      this._wrap(target as Record<string, AnyFunction>, method, make);
+    else wrapInherited(target, method, make);
     const installed = (target as Record<string, unknown>)[method];
     if (typeof installed === 'function') {
       this.ourWrappers.add(installed);
-      if (inherited) this.overInherited.add(installed);
       this.installed.push({ sdk, point, wrapper: installed });
     }
   }
