@@ -17,6 +17,7 @@ import {
   type TokenfuseInstrumentationConfig,
 } from './instrumentation/instrumentation.js';
 import { registerFuseMetrics, registerWebhookMetrics } from './metrics/fuse-metrics.js';
+import { registerInternalErrors } from './metrics/internal-errors.js';
 import { MetricsEngine } from './metrics/metrics-engine.js';
 import { OverflowWatch } from './metrics/overflow-watch.js';
 import { registerPerValueMetrics } from './metrics/per-value-metrics.js';
@@ -115,6 +116,7 @@ export function createSharedParts(config: ResolvedConfig, clock?: () => number):
     setMeter(meter) {
       accountant.setMeter(meter);
       issues.setMeter(meter);
+      registerInternalErrors(meter);
       registerFuseMetrics(meter, board);
       registerPerValueMetrics(meter, board, {
         top: config.metrics.perValueTop,

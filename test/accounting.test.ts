@@ -1,6 +1,7 @@
 import { diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOffSampler } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
+import { INTERNAL_ERROR_COMPONENTS } from '../src/metrics/contract.js';
 import { captureDiag } from './helpers/diag.js';
 import { LOCAL_RELAY, useFakeServerHarness } from './helpers/fake-server-harness.js';
 import type { Harness } from './helpers/harness.js';
@@ -165,7 +166,19 @@ describe('pricing in the pipeline', () => {
   });
 });
 
-describe('our failures never break the call', () => {
+/** `tokenfuse_internal_errors_total` by component, as /metrics has it now (every component). */
+async function internalErrors(harness: Harness): Promise<Record<string, number>> {
+  const m = await harness.scrape();
+  const out: Record<string, number> = {};
+  for (const component of INTERNAL_ERROR_COMPONENTS)
+    out[component] = sum(m, 'tokenfuse_internal_errors_total', { component });
+  expect(select(m, 'tokenfuse_internal_errors_total', {})).toHaveLength(
+    INTERNAL_ERROR_COMPONENTS.length,
+  );
+  return out;
+}
+
+describe('our failures never break the call, and are counted', () => {
   it('a metrics backend that throws: the call returns its result and the error goes to diag', async () => {
     const messages = captureDiag();
     // The per-call histograms and counters are tokenfuse's own (no meter on the call
@@ -184,17 +197,25 @@ describe('our failures never break the call', () => {
       createObservableCounter: () => ({ addCallback() {}, removeCallback() {} }),
     };
     h.tokenfuse.accountant.setMeter(badMeter as never);
+    const before = await internalErrors(h);
     const openai = client(h);
-    const completion = await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: [{ role: 'user', content: 'x' }],
-      max_tokens: 2,
-    });
-    expect(completion.choices[0]!.message.content).toBe('Hello from');
+    for (let i = 0; i < 3; i++) {
+      const completion = await openai.chat.completions.create({
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 2,
+      });
+      expect(completion.choices[0]!.message.content).toBe('Hello from');
+    }
+    // Logged once, with its error; counted every time.
     expect(
-      messages.some((m) => m.includes('accounting failed') && m.includes('meter exploded')),
-    ).toBe(true);
-    expect(h.spans()).toHaveLength(1);
+      messages.filter((m) => m.includes('accounting failed') && m.includes('meter exploded')),
+    ).toHaveLength(1);
+    expect(messages.find((m) => m.includes('accounting failed'))).toContain(
+      'tokenfuse_internal_errors_total{component="accounting"} counts each',
+    );
+    expect(await internalErrors(h)).toEqual({ ...before, accounting: before.accounting! + 3 });
+    expect(h.spans()).toHaveLength(3);
   });
 
   it('a tracer that throws: the SDK call runs untouched', async () => {
@@ -207,20 +228,27 @@ describe('our failures never break the call', () => {
         },
       }),
     } as never);
+    const before = await internalErrors(h);
     const openai = client(h);
-    const stream = await openai.chat.completions.create({
-      model: 'gpt-4.1',
-      messages: [{ role: 'user', content: 'x' }],
-      max_tokens: 2,
-      stream: true,
-    });
-    let text = '';
-    for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
-    expect(text).toBe('Hello from');
-    // Untouched means untouched: no usage chunk was requested.
-    expect(llm.requests[0]!.body.stream_options).toBeUndefined();
+    for (let i = 0; i < 2; i++) {
+      const stream = await openai.chat.completions.create({
+        model: 'gpt-4.1',
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 2,
+        stream: true,
+      });
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta?.content ?? '';
+      expect(text).toBe('Hello from');
+      // Untouched means untouched: no usage chunk was requested.
+      expect(llm.requests[i]!.body.stream_options).toBeUndefined();
+    }
     expect(
-      messages.some((m) => m.includes('calling it untouched') && m.includes('tracer exploded')),
-    ).toBe(true);
+      messages.filter((m) => m.includes('calling it untouched') && m.includes('tracer exploded')),
+    ).toHaveLength(1);
+    expect(await internalErrors(h)).toEqual({
+      ...before,
+      instrumentation: before.instrumentation! + 2,
+    });
   });
 });

@@ -270,11 +270,11 @@ describe('queries', () => {
             expect(matchers, where).toContain(m);
           expect(matchers, where).not.toMatch(/[{ ]model=/);
         } else if (
-          /^tokenfuse_(ledger_errors|usage_invalid|series_dropped|series_overflow|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd|pricing_issues|manual_actions)_total$|^tokenfuse_(price_catalog_age_seconds|instrumentation_info|instrumentation_replaced)$/.test(
+          /^tokenfuse_(ledger_errors|internal_errors|usage_invalid|series_dropped|series_overflow|estimate_bounded|webhook_dropped|price_catalog_errors|cost_provider_usd|cost_provider_catalog_usd|pricing_issues|manual_actions)_total$|^tokenfuse_(price_catalog_age_seconds|instrumentation_info|instrumentation_replaced)$/.test(
             metric,
           )
         ) {
-          // The ledger's errors, the input-health, webhook, pricing-fallback and price-catalog
+          // The ledger's errors, internal failures, the input-health, webhook, pricing-fallback and price-catalog
           // counters and the SDK versions loaded are per process, and the provider-cost pair per provider, not per budget or
           // department: no filter applies.
           expect(matchers, where).toBe('');

@@ -20,6 +20,7 @@ const LAYERS: ReadonlyArray<{ name: string; paths: string[] }> = [
       'log-text.ts',
       'version.ts',
       'free-time-signal.ts',
+      'internal-errors.ts',
     ],
   },
   { name: 'budgets', paths: ['budgets/'] },

@@ -41,6 +41,7 @@ const CONTRACT = {
   tokenfuse_cost_provider_usd_total: 'counter',
   tokenfuse_cost_provider_catalog_usd_total: 'counter',
   tokenfuse_pricing_issues_total: 'counter',
+  tokenfuse_internal_errors_total: 'counter',
   tokenfuse_instrumentation_info: 'gauge',
   tokenfuse_instrumentation_replaced: 'gauge',
   tokenfuse_series_overflow_total: 'counter',

@@ -9,6 +9,7 @@
 import {
   BUDGET_LABELS,
   DEFAULT_METRIC_LABELS,
+  INTERNAL_ERROR_COMPONENTS,
   METRIC_HELP,
   METRIC_LABELS,
   METRIC_TYPE,
@@ -76,6 +77,7 @@ export const LABEL_DESCRIPTIONS: Readonly<Record<string, string>> = {
   version: 'The version of the SDK module found (`unknown` when its package.json has none).',
   supported: '`"true"` when that version is in the range tokenfuse instruments, else `"false"`.',
   method: 'The SDK method tokenfuse wrapped, as `chat.completions.create`.',
+  component: `Where inside tokenfuse it failed: ${code(INTERNAL_ERROR_COMPONENTS)}.`,
 };
 
 /** The name a series table gives `label`, which LABEL_DESCRIPTIONS must describe. */

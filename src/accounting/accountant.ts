@@ -1,4 +1,5 @@
 import { diag, type Meter, metrics } from '@opentelemetry/api';
+import { internalError } from '../internal-errors.js';
 import { logValue } from '../log-text.js';
 import { createHealthCounters, type HealthCounters } from '../metrics/instruments.js';
 import { type HistogramPoint, MetricsEngine } from '../metrics/metrics-engine.js';
@@ -99,7 +100,7 @@ export class Accountant {
       result = this.price(record);
       this.record(record, result);
     } catch (err) {
-      diag.error('tokenfuse: accounting failed; the call itself is unaffected', err);
+      internalError('accounting', 'accounting failed; the call itself is unaffected', err);
     }
     return result ?? { costUsd: 0, priced: false };
   }

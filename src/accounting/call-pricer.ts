@@ -1,4 +1,5 @@
 import { diag } from '@opentelemetry/api';
+import { internalError } from '../internal-errors.js';
 import { logValue } from '../log-text.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { PriceBook } from '../pricing/price-book.js';
@@ -47,9 +48,11 @@ export class CallPricer {
         ? prices.price(record.provider, model, usage, record.startedAt)
         : prices.priceFirst(record.provider, [model, record.model], usage, record.startedAt);
     if (price.error !== undefined) {
-      diag.error(
-        `tokenfuse: pricing ${logValue(record.provider)}/${logValue(model)} failed`,
+      internalError(
+        'accounting',
+        'pricing a call failed; it is counted as unpriced',
         price.error,
+        `${logValue(record.provider)}/${logValue(model)}`,
       );
     }
     // The catalog's figure at the call's service tier (the Batch API is the tier `batch`).

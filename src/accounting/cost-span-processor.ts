@@ -3,6 +3,7 @@ import { tagsFromContext } from '../attribution/context.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import { internalError } from '../internal-errors.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import {
   createProviderResolver,
@@ -124,7 +125,7 @@ export class CostSpanProcessor {
       const tags = this.config.attribution.baggage ? tagsFromContext(parentContext) : undefined;
       if (tags) this.tagsAtStart.set(span, tags);
     } catch (err) {
-      diag.error('tokenfuse: CostSpanProcessor.onStart failed', err);
+      internalError('span_processor', 'CostSpanProcessor.onStart failed', err);
     }
   }
 
@@ -168,7 +169,7 @@ export class CostSpanProcessor {
         if (record.estimated) span.setAttribute(ATTR.usageEstimated, true);
       }
     } catch (err) {
-      diag.error('tokenfuse: CostSpanProcessor failed on a span', err);
+      internalError('span_processor', 'CostSpanProcessor failed on a span', err);
     }
   }
 

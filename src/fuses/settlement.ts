@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { diag } from '@opentelemetry/api';
 import type { Budget } from '../budgets/budget.js';
 import { MatchCache } from '../budgets/match-cache.js';
+import { internalError } from '../internal-errors.js';
 import type { Tags } from '../types.js';
 import type { Admission } from './admission.js';
 import type { OutputAverages } from './admission-estimate.js';
@@ -65,7 +65,7 @@ export class Settlement {
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
-      diag.error('tokenfuse: settling a call against its budgets failed', err);
+      internalError('settlement', 'settling a call against its budgets failed', err);
     }
   }
 
@@ -90,7 +90,7 @@ export class Settlement {
       });
       this.afterSettle(budgets, outcome, now);
     } catch (err) {
-      diag.error('tokenfuse: recording observed spend against its budgets failed', err);
+      internalError('settlement', 'recording observed spend against its budgets failed', err);
     }
   }
 
@@ -103,7 +103,8 @@ export class Settlement {
     if (isPromise(outcome)) {
       outcome.then(
         (o) => this.afterSettle(budgets, o, this.parts.now()),
-        (err: unknown) => diag.error('tokenfuse: settling spend against its budgets failed', err),
+        (err: unknown) =>
+          internalError('settlement', 'settling spend against its budgets failed', err),
       );
       return;
     }
@@ -116,7 +117,7 @@ export class Settlement {
         events.crossed(budget, outcome.states[i]!, outcome.crossed[i] ?? [], now);
       events.report(budgets, outcome, now);
     } catch (err) {
-      diag.error('tokenfuse: reporting a settlement failed', err);
+      internalError('settlement', 'reporting a settlement failed', err);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { diag } from '@opentelemetry/api';
+import { internalError } from '../internal-errors.js';
 import type { WebhookOptions } from '../types.js';
 import type { Disposable } from './events.js';
 import type { FuseBoard } from './fuse-board.js';
@@ -77,7 +77,7 @@ export function attachWebhooks(
           body: JSON.stringify(body(hook)),
         });
       } catch (err) {
-        diag.error('tokenfuse: queueing a webhook failed', err);
+        internalError('listener', 'queueing a webhook failed', err);
       }
     });
   };

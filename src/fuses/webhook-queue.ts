@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { diag } from '@opentelemetry/api';
 import { redactUrl } from '../errors/redact.js';
+import { internalError } from '../internal-errors.js';
 
 /** Why a webhook delivery was dropped: the `reason` label of `tokenfuse_webhook_dropped_total`. */
 export const WEBHOOK_DROP_REASONS = [
@@ -109,7 +110,9 @@ export class WebhookQueue {
       this.send(delivery.message)
         .then((outcome) => this.settle(delivery, outcome))
         // Never an unhandled rejection in the host app, whatever went wrong here.
-        .catch((err: unknown) => diag.error('tokenfuse: webhook delivery failed internally', err));
+        .catch((err: unknown) =>
+          internalError('listener', 'webhook delivery failed internally', err),
+        );
     }
   }
 

@@ -2,9 +2,10 @@
  * A call's span attributes: those given at the span's start (the sampling-relevant ones)
  * and those set on the started span (what the call is, who it is for, what it asked).
  */
-import { type AttributeValue, diag, type Span } from '@opentelemetry/api';
+import type { AttributeValue, Span } from '@opentelemetry/api';
 import { ATTR } from '../accounting/span-attributes.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../attribution/tags.js';
+import { internalError } from '../internal-errors.js';
 import type { Tags } from '../types.js';
 import type { AttributeSink, OperationAdapter } from './sdk-adapter.js';
 
@@ -92,8 +93,9 @@ export function writeLaterAttributes(
     if (wouldBlock !== undefined && wouldBlock.length > 0)
       span.setAttribute(ATTR.wouldBlock, wouldBlock);
   } catch (err) {
-    diag.error(
-      'tokenfuse: reading an LLM request for its span failed; the call itself goes on',
+    internalError(
+      'instrumentation',
+      'reading an LLM request for its span failed; the call itself goes on',
       err,
     );
   }

@@ -8,6 +8,7 @@ import {
 import type { Accountant } from '../accounting/accountant.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import { internalError } from '../internal-errors.js';
 import { InstrumentationInfo } from '../metrics/instrumentation-info.js';
 import type { PricingIssues } from '../metrics/pricing-issues.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
@@ -296,8 +297,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       try {
         operation = operationOf(this, args);
       } catch (err) {
-        diag.error(
-          'tokenfuse: reading which operation a call is failed; calling it untouched',
+        internalError(
+          'instrumentation',
+          'reading which operation a call is failed; calling it untouched',
           err,
         );
       }
@@ -352,8 +354,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
     try {
       started = this.starter.start(site, thisArg, args);
     } catch (err) {
-      diag.error(
-        `tokenfuse: instrumenting ${site.adapter.api}.create failed; calling it untouched`,
+      internalError(
+        'instrumentation',
+        `instrumenting ${site.adapter.api}.create failed; calling it untouched`,
         err,
       );
       return original.apply(thisArg, args);
@@ -377,8 +380,9 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
   ): unknown {
     const ready = started.then(undefined, (err: unknown): StartedCall => {
       // Our own failure: send the call untouched.
-      diag.error(
-        `tokenfuse: admitting a ${site.adapter.api}.create call failed; calling it untouched`,
+      internalError(
+        'instrumentation',
+        `admitting a ${site.adapter.api}.create call failed; calling it untouched`,
         err,
       );
       return { call: undefined, callArgs: args, ctx: context.active(), blocked: undefined };
@@ -410,7 +414,11 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
       if (observed !== undefined) return observed;
       call.fail(new Error(`${site.adapter.api}.create returned no APIPromise`));
     } catch (err) {
-      diag.error('tokenfuse: hooking the SDK promise failed; the call itself is unaffected', err);
+      internalError(
+        'instrumentation',
+        'hooking the SDK promise failed; the call itself is unaffected',
+        err,
+      );
     }
     return result;
   }

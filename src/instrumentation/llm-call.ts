@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { type Context, diag, type Span, SpanStatusCode } from '@opentelemetry/api';
+import { type Context, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
 import { ATTR, latestSpanAttributes } from '../accounting/span-attributes.js';
 import type { Outcome, UsageRecord } from '../accounting/usage-record.js';
 import type { Admission, FuseBoard } from '../fuses/fuse-board.js';
+import { internalError } from '../internal-errors.js';
 import type { ProviderCostTotals } from '../metrics/pricing-metrics.js';
 import { countTokensBounded, inputTokenCount } from '../pricing/estimate-tokens.js';
 import { inputTokens, type NormalizedUsage, outputTokens, totalTokens } from '../pricing/usage.js';
@@ -93,7 +94,11 @@ export class LlmCall implements CallObserver, IteratorObserver {
     try {
       streamed = this.init.promises.wrapStream(result, this);
     } catch (err) {
-      diag.error('tokenfuse: observing an LLM stream failed; the stream itself is unaffected', err);
+      internalError(
+        'instrumentation',
+        'observing an LLM stream failed; the stream itself is unaffected',
+        err,
+      );
       this.finishEstimated('ok', false);
       return result;
     }
@@ -125,7 +130,11 @@ export class LlmCall implements CallObserver, IteratorObserver {
       }
       this.providerCostUsd = info.providerCostUsd;
     } catch (err) {
-      diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
+      internalError(
+        'instrumentation',
+        'reading an LLM response failed; the call itself is unaffected',
+        err,
+      );
     } finally {
       this.finish('ok', info?.usage, info?.responseModel, false);
     }
@@ -184,7 +193,11 @@ export class LlmCall implements CallObserver, IteratorObserver {
         );
       }
     } catch (err) {
-      diag.error('tokenfuse: reading an LLM stream failed; the stream itself is unaffected', err);
+      internalError(
+        'instrumentation',
+        'reading an LLM stream failed; the stream itself is unaffected',
+        err,
+      );
     }
     if (state.usage !== undefined) this.finish('ok', state.usage, state.responseModel, false);
     else this.finishEstimated('ok', true);
@@ -208,7 +221,7 @@ export class LlmCall implements CallObserver, IteratorObserver {
       if (state !== undefined && (state.usage !== undefined || state.pieces.length > 0))
         usage = state.usage ?? this.estimate(true);
     } catch (e) {
-      diag.error('tokenfuse: recording a failed LLM call failed', e);
+      internalError('instrumentation', 'recording a failed LLM call failed', e);
     }
     this.finish(
       'error',
@@ -224,7 +237,7 @@ export class LlmCall implements CallObserver, IteratorObserver {
     try {
       usage = this.estimate(fromStream);
     } catch (err) {
-      diag.error('tokenfuse: estimating tokens failed', err);
+      internalError('instrumentation', 'estimating tokens failed', err);
     }
     this.finish(outcome, usage, this.stream?.responseModel, usage !== undefined);
   }
@@ -287,7 +300,7 @@ export class LlmCall implements CallObserver, IteratorObserver {
         init.providerCosts?.add(init.provider, record.providerCostUsd, catalogUsd ?? 0);
       }
     } catch (err) {
-      diag.error('tokenfuse: accounting an LLM call failed', err);
+      internalError('accounting', 'accounting an LLM call failed', err);
     }
     try {
       if (init.admission !== undefined) {
@@ -299,7 +312,7 @@ export class LlmCall implements CallObserver, IteratorObserver {
         });
       }
     } catch (err) {
-      diag.error('tokenfuse: settling an LLM call against its budgets failed', err);
+      internalError('settlement', 'settling an LLM call against its budgets failed', err);
     }
     try {
       // A span the sampler dropped records nothing: its attributes are not worth computing.
@@ -313,7 +326,7 @@ export class LlmCall implements CallObserver, IteratorObserver {
         }
       }
     } catch (err) {
-      diag.error('tokenfuse: ending an LLM call span failed', err);
+      internalError('instrumentation', 'ending an LLM call span failed', err);
     } finally {
       span.end();
     }

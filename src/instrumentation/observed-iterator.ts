@@ -1,9 +1,4 @@
-/**
- * The stream iterator an instrumented call hands the caller in place of the SDK's:
- * each chunk goes to the call on its way through, and the stream's end, abandonment
- * or failure ends the call.
- */
-import { diag } from '@opentelemetry/api';
+import { internalError } from '../internal-errors.js';
 
 /** What the iterator tells about the stream (an `LlmCall`). */
 export interface StreamCall {
@@ -54,7 +49,11 @@ export class ObservedIterator implements AsyncIterator<unknown>, AsyncIterable<u
       hide = this.call.onStreamItem(result.value);
       cutOff = this.call.cutOffError();
     } catch (err) {
-      diag.error('tokenfuse: reading a stream chunk failed; the stream is unaffected', err);
+      internalError(
+        'instrumentation',
+        'reading a stream chunk failed; the stream is unaffected',
+        err,
+      );
     }
     if (cutOff !== undefined) {
       // A deliberate stop: close the upstream request, end the call as failed

@@ -7,12 +7,13 @@
  * `call-start.ts`, `call-attributes.ts`, `llm-call.ts`) never reads an SDK body or
  * promise itself.
  */
-import { diag, type Span, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { Accountant } from '../accounting/accountant.js';
 import { ATTR } from '../accounting/span-attributes.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { MaxOutput, RequestEstimate } from '../fuses/admission-estimate.js';
 import type { FuseBoard } from '../fuses/fuse-board.js';
+import { internalError } from '../internal-errors.js';
 import type { PricingIssue, PricingIssues } from '../metrics/pricing-issues.js';
 import { type BilledInput, inputLengthBound, inputTokenCount } from '../pricing/estimate-tokens.js';
 import type { ProviderInfo } from '../pricing/providers.js';
@@ -332,7 +333,11 @@ export function capturedText(read: () => string): string | undefined {
   try {
     return read();
   } catch (err) {
-    diag.error('tokenfuse: reading an LLM response failed; the call itself is unaffected', err);
+    internalError(
+      'instrumentation',
+      'reading an LLM response failed; the call itself is unaffected',
+      err,
+    );
     return undefined;
   }
 }

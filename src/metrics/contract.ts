@@ -178,6 +178,34 @@ export const PRICING_ISSUES_METRIC = {
 } as const;
 
 /**
+ * Where tokenfuse failed inside itself, a bug or an object it could not read: the `component`
+ * label of `tokenfuse_internal_errors_total`. The user's call goes on in every case.
+ * - `instrumentation`: reading a call's request, response, stream or span, or wrapping its SDK;
+ * - `accounting`: pricing or counting a call (its figures are missing from the metrics);
+ * - `settlement`: settling a call's spend against its budgets (they did not see it);
+ * - `span_processor`: reading another instrumentation's GenAI span;
+ * - `listener`: a fuse-event, price-catalog or webhook listener.
+ */
+export const INTERNAL_ERROR_COMPONENTS = [
+  'instrumentation',
+  'accounting',
+  'settlement',
+  'span_processor',
+  'listener',
+] as const;
+/** A value of the `component` label of `tokenfuse_internal_errors_total`. */
+export type InternalErrorComponent = (typeof INTERNAL_ERROR_COMPONENTS)[number];
+
+/** `tokenfuse_internal_errors_total{component}`: its names, type, help and label. */
+export const INTERNAL_ERRORS_METRIC = {
+  otel: 'tokenfuse.internal.errors',
+  name: 'tokenfuse_internal_errors_total',
+  type: 'counter',
+  help: "Failures inside tokenfuse, by component (the user's call went on; each kind is logged once)",
+  labels: ['component'],
+} as const;
+
+/**
  * Instrument names of what tokenfuse instruments: `tokenfuse_instrumentation_info{sdk,
  * version,supported}` is 1 for every SDK module the process loaded, `supported`
  * "false" for a version whose calls are not instrumented.
@@ -216,6 +244,7 @@ export type OtelMetricName =
   | (typeof PRICING_METRIC)[keyof typeof PRICING_METRIC]
   | (typeof INSTRUMENTATION_METRIC)[keyof typeof INSTRUMENTATION_METRIC]
   | typeof PRICING_ISSUES_METRIC.otel
+  | typeof INTERNAL_ERRORS_METRIC.otel
   | typeof SERIES_OVERFLOW_METRIC.otel;
 
 /** Prometheus type of a contract metric. */
@@ -334,6 +363,7 @@ const INSTRUMENTS: ReadonlyArray<readonly [OtelMetricName, MetricType, string]> 
     'Cost of the same calls in US dollars by the catalog (or an override), to compare with tokenfuse_cost_provider_usd_total',
   ],
   [PRICING_ISSUES_METRIC.otel, PRICING_ISSUES_METRIC.type, PRICING_ISSUES_METRIC.help],
+  [INTERNAL_ERRORS_METRIC.otel, INTERNAL_ERRORS_METRIC.type, INTERNAL_ERRORS_METRIC.help],
   [
     INSTRUMENTATION_METRIC.info,
     'gauge',

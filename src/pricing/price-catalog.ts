@@ -18,6 +18,7 @@ import { get as httpsGet } from 'node:https';
 import { diag } from '@opentelemetry/api';
 import { type Provider, updatePrices } from '@pydantic/genai-prices';
 import { redactUrl } from '../errors/redact.js';
+import { internalError } from '../internal-errors.js';
 
 /** `pricing.catalog` value meaning the data bundled with the installed genai-prices. */
 export const BUNDLED_CATALOG = 'bundled';
@@ -150,7 +151,7 @@ export class PriceCatalog {
       try {
         listener();
       } catch (err) {
-        diag.error('tokenfuse: a price catalog listener failed', err);
+        internalError('listener', 'a price catalog listener failed', err);
       }
     }
     return true;

@@ -4,7 +4,7 @@ import { type Item, stat, timeseries } from './panels.ts';
 
 /**
  * Panels on tokenfuse's own health, at the end of the budgets dashboard's "Fuses" row: shared
- * ledger errors, invalid usage fields, label overflow, bounded estimates, webhook drops,
+ * ledger errors, internal failures, invalid usage fields, label overflow, bounded estimates, webhook drops,
  * the price catalog, pricing fallbacks and the SDK versions loaded.
  */
 export function healthPanels(): Item[] {
@@ -16,13 +16,31 @@ export function healthPanels(): Item[] {
         'replicas. Only apps with ledger.store: redis export this; with onFailure: open, ' +
         'calls go on against a local copy and are reconciled later.',
       unit: 'short',
-      w: 24,
+      w: 12,
       h: 8,
       bars: true,
       targets: [
         {
           expr: 'sum by (operation, reason) (increase(tokenfuse_ledger_errors_total[$__rate_interval]))',
           legend: '{{operation}} {{reason}}',
+        },
+      ],
+    }),
+    timeseries({
+      title: 'Internal failures',
+      description:
+        'Failures inside tokenfuse (tokenfuse_internal_errors_total), by component: ' +
+        "instrumentation, accounting, settlement, span_processor, listener. The user's call went " +
+        'on each time; above zero in accounting or settlement, some calls are missing from the ' +
+        'metrics or the budgets. Each kind is logged once through the OpenTelemetry diag logger.',
+      unit: 'short',
+      w: 12,
+      h: 8,
+      bars: true,
+      targets: [
+        {
+          expr: 'sum by (component) (increase(tokenfuse_internal_errors_total[$__rate_interval]))',
+          legend: '{{component}}',
         },
       ],
     }),

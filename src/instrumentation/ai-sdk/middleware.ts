@@ -5,8 +5,9 @@
  * admission against the budgets, span, accounting), so a blocked call throws
  * before the provider package sends anything.
  */
-import { context, diag, trace } from '@opentelemetry/api';
+import { context, trace } from '@opentelemetry/api';
 import { markCovered } from '../../accounting/span-registry.js';
+import { internalError } from '../../internal-errors.js';
 import type { CallSite } from '../call-start.js';
 import type { AnyFunction } from '../sdk-adapter.js';
 import { aiSdkAdapter, aiSdkPromises } from './adapter.js';
@@ -112,7 +113,11 @@ export function createAiSdkMiddleware(
         return Promise.resolve(untouched());
       markAiSdkSpanCovered();
     } catch (err) {
-      diag.error('tokenfuse: the AI SDK middleware failed; calling the model untouched', err);
+      internalError(
+        'instrumentation',
+        'the AI SDK middleware failed; calling the model untouched',
+        err,
+      );
       return Promise.resolve(untouched());
     }
     return Promise.resolve(target.callThrough(site, model, ORIGINALS[method], [params]));

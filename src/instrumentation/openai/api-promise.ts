@@ -1,10 +1,4 @@
-/**
- * openai's `APIPromise` and `Stream` (Stainless; `@anthropic-ai/sdk` has the same),
- * hooked in place and never replaced, so `.withResponse()`, `.asResponse()`,
- * `_thenUnwrap()` helpers such as `parse()`, and streams' `tee()` keep working,
- * and the body is read once, by the SDK, only when the caller asks.
- */
-import { diag } from '@opentelemetry/api';
+import { internalError } from '../../internal-errors.js';
 import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
 import type { AnyFunction, CallObserver, SdkPromises } from '../sdk-adapter.js';
 
@@ -240,7 +234,11 @@ function observeResult(call: CallObserver, result: unknown): void {
   try {
     call.onResult(result);
   } catch (err) {
-    diag.error('tokenfuse: observing an LLM response failed; the call itself is unaffected', err);
+    internalError(
+      'instrumentation',
+      'observing an LLM response failed; the call itself is unaffected',
+      err,
+    );
   }
 }
 

@@ -19,6 +19,7 @@ import { resolveTags } from '../../../attribution/resolve.js';
 import { TAG_NAMES } from '../../../attribution/tags.js';
 import type { BlockedCallError } from '../../../errors/blocked-call-error.js';
 import type { FuseBoard } from '../../../fuses/fuse-board.js';
+import { internalError } from '../../../internal-errors.js';
 import type { SdkResource } from '../../../internal-types.js';
 import type { Tags } from '../../../types.js';
 import { type AnyFunction, estimateRequest, type SdkServices } from '../../sdk-adapter.js';
@@ -55,7 +56,7 @@ export class BatchApi {
       try {
         ({ args: callArgs, tags } = self.stamp(args));
       } catch (err) {
-        diag.error('tokenfuse: stamping a batch failed; creating it untouched', err);
+        internalError('instrumentation', 'stamping a batch failed; creating it untouched', err);
       }
       const board = self.options.board;
       if (tags === undefined || !board.active || promises.apiPromise === undefined)
@@ -76,7 +77,11 @@ export class BatchApi {
           self.results.watch(this, fileId, result, context.active(), Date.now());
         }
       } catch (err) {
-        diag.error('tokenfuse: watching a file read failed; the read is unaffected', err);
+        internalError(
+          'instrumentation',
+          'watching a file read failed; the read is unaffected',
+          err,
+        );
       }
       return result;
     };
@@ -96,7 +101,7 @@ export class BatchApi {
     promises: OpenAIPromises,
   ): unknown {
     const ready = this.admitBatch(resource, callArgs[0], tags, board).catch((err: unknown) => {
-      diag.error('tokenfuse: admitting a batch failed; creating it unadmitted', err);
+      internalError('instrumentation', 'admitting a batch failed; creating it unadmitted', err);
       return undefined;
     });
     return promises.deferred(resource, ready, (blocked) => {

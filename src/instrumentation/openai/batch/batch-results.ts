@@ -8,6 +8,7 @@ import { ATTR } from '../../../accounting/span-attributes.js';
 import type { UsageRecord } from '../../../accounting/usage-record.js';
 import { resolveTags } from '../../../attribution/resolve.js';
 import { TAG_ATTRIBUTES, TAG_NAMES } from '../../../attribution/tags.js';
+import { internalError } from '../../../internal-errors.js';
 import type { ApiPromiseLike, SdkResource } from '../../../internal-types.js';
 import { BATCH_TIER } from '../../../pricing/service-tiers.js';
 import type { Tags } from '../../../types.js';
@@ -64,7 +65,7 @@ export class BatchResults {
             diag.warn(`tokenfuse: reading file '${fileId}' for batch results failed`, err);
           },
         )
-        .catch((err) => diag.error('tokenfuse: accounting batch results failed', err));
+        .catch((err) => internalError('accounting', 'accounting batch results failed', err));
     };
     const originalParse = promise.parseResponse;
     promise.parseResponse = function tokenfuseParseFile(client, props) {
