@@ -28,6 +28,7 @@ export const ALERTS = {
   LLMUnpricedUsage: { severity: 'info', for: '15m' },
   LLMSpendSpike: { severity: 'warning', for: '10m' },
   LLMMetricsOverflow: { severity: 'warning', for: '5m' },
+  LLMInternalErrors: { severity: 'warning', for: '1m' },
 } as const satisfies Record<string, AlertParams>;
 
 /** The name of a shipped alert. */

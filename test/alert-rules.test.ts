@@ -98,6 +98,7 @@ describe('Prometheus rules', () => {
       'LLMUnpricedUsage',
       'LLMSpendSpike',
       'LLMMetricsOverflow',
+      'LLMInternalErrors',
     ]);
   });
 

@@ -183,6 +183,8 @@ const EXPECTED_EMPTY: Record<string, string> = {
     "the fake server reports no provider cost (OpenRouter's usage.cost) in this scenario",
   // Proven on /metrics in test/cardinality-and-scrape.test.ts, and by promtool cases.
   LLMMetricsOverflow: 'the limits are sized from the caps: nothing is folded in this scenario',
+  // Counted exactly on /metrics in test/accounting.test.ts, and by promtool cases.
+  LLMInternalErrors: 'nothing fails inside tokenfuse in this scenario',
 };
 
 describe('every dashboard and rule expression, against real data', () => {
