@@ -1,3 +1,8 @@
+/**
+ * The stream iterator an instrumented call hands the caller in place of the SDK's:
+ * each chunk goes to the call on its way through, and the stream's end, abandonment
+ * or failure ends the call.
+ */
 import { internalError } from '../internal-errors.js';
 
 /** What the iterator tells about the stream (an `LlmCall`). */

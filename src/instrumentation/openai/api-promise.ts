@@ -1,3 +1,9 @@
+/**
+ * openai's `APIPromise` and `Stream` (Stainless; `@anthropic-ai/sdk` has the same),
+ * hooked in place and never replaced, so `.withResponse()`, `.asResponse()`,
+ * `_thenUnwrap()` helpers such as `parse()`, and streams' `tee()` keep working,
+ * and the body is read once, by the SDK, only when the caller asks.
+ */
 import { internalError } from '../../internal-errors.js';
 import type { ApiPromiseLike, SdkResource, SdkStreamLike } from '../../internal-types.js';
 import type { AnyFunction, CallObserver, SdkPromises } from '../sdk-adapter.js';
