@@ -220,6 +220,7 @@ describe("an app's own prom-client /metrics", () => {
       tokenfuse_price_catalog_age_seconds: 'gauge',
       tokenfuse_price_catalog_errors_total: 'counter',
       tokenfuse_estimate_bounded_total: 'counter',
+      tokenfuse_internal_errors_total: 'counter',
       tokenfuse_instrumentation_info: 'gauge',
       tokenfuse_series_overflow_total: 'counter',
       tokenfuse_instrumentation_replaced: 'gauge',
