@@ -11,11 +11,21 @@ import {
   type InternalErrorComponent,
 } from './metrics/contract.js';
 
-const counts = new Map<InternalErrorComponent, number>(
-  INTERNAL_ERROR_COMPONENTS.map((component) => [component, 0]),
-);
-/** The kinds (`what`) already logged. Bounded: each is a fixed text of one call site. */
-const said = new Set<string>();
+interface InternalErrors {
+  counts: Map<InternalErrorComponent, number>;
+  /** The kinds (`what`) already logged. Bounded: each is a fixed text of one call site. */
+  said: Set<string>;
+}
+
+// On `globalThis` under a registry symbol, as the span registry is: an app can load tokenfuse
+// twice (its CommonJS and its ESM build), and the process has one count.
+const KEY = Symbol.for('tokenfuse.internal-errors');
+const g = globalThis as { [KEY]?: InternalErrors };
+g[KEY] ??= {
+  counts: new Map(INTERNAL_ERROR_COMPONENTS.map((component) => [component, 0])),
+  said: new Set(),
+};
+const { counts, said } = g[KEY];
 
 /**
  * Counts one failure of `component` and, the first time this kind of failure (`what`, a fixed
