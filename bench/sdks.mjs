@@ -24,12 +24,14 @@
 //             it, the response ones set one by one when it resolves, then ended. Per call only:
 //             its stream blocks end the span when the stream ends, observing no chunk.
 //   peer      the instrumentation a user of that SDK would pick instead, where there is one
-//             (the `sdk` section has openai 7's): on Bedrock @opentelemetry/instrumentation-aws-sdk
-//             (its Client.send patch, applied by hand to the @smithy/core the client is built on,
-//             on a second client of its own: the patch instruments the clients it sends through
-//             for good, unpatched or not), on the AI SDK its own telemetry (`experimental_telemetry: { isEnabled:
-//             true }`, two spans a call, inputs and outputs recorded as by default). Both on
-//             the bench's tracer and meter providers, with their default configuration.
+//             (the `sdk` section has openai 7's). On Bedrock, @opentelemetry/instrumentation-aws-sdk:
+//             its Client.send patch, applied by hand to the @smithy/core the client is built on,
+//             on a second client of its own (the patch instruments the clients it sends through
+//             for good, unpatched or not). On the AI SDK, its own telemetry
+//             (`experimental_telemetry: { isEnabled: true }`: two spans a call, inputs and
+//             outputs recorded, as by default). Both on the bench's tracer and meter providers,
+//             with their default configuration. Anthropic has none that instruments 1.x
+//             (docs/performance.md, s13).
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import {
