@@ -7,6 +7,7 @@
 
 import { createRequire } from 'node:module';
 import type * as BedrockModule from '@aws-sdk/client-bedrock-runtime';
+import { diag } from '@opentelemetry/api';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { calcPrice, type Usage } from '@pydantic/genai-prices';
@@ -16,6 +17,7 @@ import { converseStreamAdapter } from '../src/instrumentation/bedrock/converse.j
 import { inputTokenCount } from '../src/pricing/estimate-tokens.js';
 import type { TokenfuseOptions } from '../src/types.js';
 import { rejection } from './helpers/budget-calls.js';
+import { captureDiag } from './helpers/diag.js';
 import { useFakeServerHarness } from './helpers/fake-server-harness.js';
 import type { Harness } from './helpers/harness.js';
 import { sum } from './helpers/prom-text.js';
@@ -486,6 +488,40 @@ describe('failures and other forms', () => {
     expect(seen).toBe(1);
     expect(fake.requests).toHaveLength(1);
     expect(h!.spans()).toHaveLength(0);
+  });
+});
+
+describe('a module tokenfuse cannot read', () => {
+  it("is handed back as it is, without failing the app's import: counted, and logged once", async () => {
+    const messages = captureDiag();
+    try {
+      await setup();
+      const internal = async () =>
+        sum(await h!.scrape(), 'tokenfuse_internal_errors_total', {
+          component: 'instrumentation',
+        });
+      const before = await internal();
+      // An export whose getter throws, as a module still initialising does through an ESM hook.
+      const hostile = {
+        get BedrockRuntimeClient(): never {
+          throw new Error('BedrockRuntimeClient is not initialised yet');
+        },
+      };
+      const defs = bedrockDefinitions(h!);
+      for (const def of defs) {
+        expect(def.patch(hostile, BEDROCK_VERSION)).toBe(hostile);
+        expect(def.patch(hostile, BEDROCK_VERSION)).toBe(hostile);
+      }
+      expect((await internal()) - before).toBe(2 * defs.length);
+      const logged = messages.filter((m) =>
+        m.includes('instrumenting @aws-sdk/client-bedrock-runtime failed'),
+      );
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toContain(`version ${BEDROCK_VERSION}`);
+      expect(logged[0]).toContain('BedrockRuntimeClient is not initialised yet');
+    } finally {
+      diag.disable();
+    }
   });
 });
 

@@ -161,35 +161,56 @@ export class LlmInstrumentation extends InstrumentationBase<TokenfuseInstrumenta
 
   protected init() {
     return SDKS.map((sdk) => {
+      // Both run inside the app's `require` / `import` of the SDK, where OpenTelemetry's hook
+      // catches nothing: a throw here (an export whose getter throws, a frozen prototype)
+      // would fail the app's import. It is counted and logged instead, and the module is
+      // returned as it is (what was patched before the throw stays patched).
       const patch = (moduleExports: any, version: string | undefined) => {
-        if (!this.supported(sdk, version)) return moduleExports;
-        const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
-        // The entry point and a file of the same copy share their prototypes: patch once.
-        const points = (loaded?.patchPoints ?? []).filter(
-          (point) =>
-            !this.ourWrappers.has(
-              (point.target as Record<string, any> | undefined)?.[point.method],
-            ),
-        );
-        // Every point of this module, those patched through another file of the same copy
-        // or by an earlier patch included: unpatching it restores them all.
-        if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
-        for (const point of points) {
-          this.patch(sdk.module.name, point, (operation) => ({
-            sdk,
-            adapter: operation,
-            promises: loaded!.promises,
-          }));
+        try {
+          if (!this.supported(sdk, version)) return moduleExports;
+          const loaded = sdk.load(moduleExports, this.sessions.get(sdk));
+          // The entry point and a file of the same copy share their prototypes: patch once.
+          const points = (loaded?.patchPoints ?? []).filter(
+            (point) =>
+              !this.ourWrappers.has(
+                (point.target as Record<string, any> | undefined)?.[point.method],
+              ),
+          );
+          // Every point of this module, those patched through another file of the same copy
+          // or by an earlier patch included: unpatching it restores them all.
+          if (loaded) this.patched.set(moduleExports, loaded.patchPoints);
+          for (const point of points) {
+            this.patch(sdk.module.name, point, (operation) => ({
+              sdk,
+              adapter: operation,
+              promises: loaded!.promises,
+            }));
+          }
+        } catch (err) {
+          internalError(
+            'instrumentation',
+            `instrumenting ${sdk.module.name} failed; its calls may not be instrumented`,
+            err,
+            version === undefined ? undefined : `version ${version}`,
+          );
         }
         return moduleExports;
       };
       const unpatch = (moduleExports: any) => {
-        for (const { target, method } of this.patched.get(moduleExports) ?? []) {
-          const installed = (target as Record<string, unknown> | undefined)?.[method];
-          // Only our own wrappers: one already restored (through the entry point or
-          // another file of the same copy) has nothing left to unwrap.
-          if (target && this.ourWrappers.has(installed as object))
-            this._unwrap(target as Record<string, AnyFunction>, method);
+        try {
+          for (const { target, method } of this.patched.get(moduleExports) ?? []) {
+            const installed = (target as Record<string, unknown> | undefined)?.[method];
+            // Only our own wrappers: one already restored (through the entry point or
+            // another file of the same copy) has nothing left to unwrap.
+            if (target && this.ourWrappers.has(installed as object))
+              this._unwrap(target as Record<string, AnyFunction>, method);
+          }
+        } catch (err) {
+          internalError(
+            'instrumentation',
+            `removing tokenfuse from ${sdk.module.name} failed; some of its methods stay wrapped`,
+            err,
+          );
         }
       };
       const files = (sdk.module.files ?? []).map(
