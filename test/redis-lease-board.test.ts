@@ -227,4 +227,53 @@ describe('per-value budgets on leases', () => {
       await full.store.close();
     }
   });
+
+  it("keeps a value's spend in its summary while the write of that spend is on its way", async () => {
+    const { board, store } = perUserRedisBoard(redis.url, {
+      keyPrefix: `tf-lease-pv-${process.pid}-${++prefixes}:`,
+      leases: true,
+    });
+    const admin = redis.client();
+    const utilization = () => board.perValueSummaries(10)[0]?.top[0]?.utilization;
+    const spend = async (tokens: number) => {
+      const r = await board.admit({ ...call, tags: { user: 'a' } });
+      if (!('admitted' in r)) throw new Error(`blocked: ${r.blocked.message}`);
+      board.settle(r.admitted, { tokens, usd: 0 });
+    };
+    try {
+      // 2,000 tokens written, and seen back from Redis.
+      await spend(2000);
+      await vi.waitFor(async () => expect((await inRedisPerUser(admin))[0]).toBe(2000), WRITTEN);
+      await spend(3000);
+      expect(utilization()).toBe(0.05);
+      // Redis holds every write for a while: the next background write of the 3,000 is sent
+      // and waits for its answer.
+      await admin.call('CLIENT', 'PAUSE', '600', 'WRITE');
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await inRedisPerUser(admin))[0]).toBe(2000);
+      // A call from the lease meanwhile notes the value again: 2,000 seen, 3,000 being
+      // written, 1,000 its own.
+      await spend(1000);
+      expect(utilization()).toBe(0.06);
+      // Answered: the same figure, from Redis.
+      await vi.waitFor(async () => expect((await inRedisPerUser(admin))[0]).toBe(6000), WRITTEN);
+      expect(utilization()).toBe(0.06);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+      await store.close();
+    }
+  });
 });
+
+/** The per-user budget's settled tokens and reservations in Redis, summed over its values. */
+async function inRedisPerUser(admin: ReturnType<typeof redis.client>): Promise<[number, number]> {
+  let s = 0;
+  let r = 0;
+  for (const key of await admin.keys(`tf-lease-pv-${process.pid}-${prefixes}:*per-user*`)) {
+    if ((await admin.type(key)) !== 'hash') continue;
+    const h = await admin.hgetall(key);
+    s += Number(h['s:t'] ?? 0);
+    r += Number(h['r:t'] ?? 0);
+  }
+  return [s, r];
+}

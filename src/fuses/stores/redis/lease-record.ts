@@ -23,6 +23,8 @@ export interface Lease {
   inflight: Triple;
   /** Spend settled locally and not yet written. */
   unflushed: Triple;
+  /** Spend a write in flight is writing: in neither `unflushed` nor `seen` until it answers. */
+  flushing: Triple;
   /** While a write is in flight: the most local calls may use (what it keeps at least). */
   cap: Triple | undefined;
   /** Headroom the last write granted (what `floor` keeps on the next). */
@@ -58,6 +60,7 @@ export function newLease(budget: Budget, id: string): Lease {
     held: zero(),
     inflight: zero(),
     unflushed: zero(),
+    flushing: zero(),
     cap: undefined,
     slice: zero(),
     seen: undefined,

@@ -27,6 +27,7 @@ export function writeLeases(
   for (const lease of leases) {
     const spent = lease.unflushed;
     lease.unflushed = zero();
+    lease.flushing = spent;
     const used = [...lease.inflight] as Triple;
     // What Redis must keep: the calls in flight, and half the last slice's headroom
     // (local calls may use that while the write is on its way), so a lease shrinks
@@ -60,6 +61,8 @@ export function writeLeases(
       const result = results.get(lease.id);
       lease.cap = undefined;
       lease.writing = undefined;
+      // Answered, the spend is in `seen`; lost, it is in `prev` until the next write.
+      lease.flushing = zero();
       if (result === undefined) {
         // The reply was lost: the write may have run. Send it again with the next one,
         // and count only the room every outcome leaves.

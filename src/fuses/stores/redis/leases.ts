@@ -34,6 +34,15 @@ export const WRITE_EVERY_MS = 100;
 /** Slices are `(limit − spent) / (SHARE_K × holders)`: a quarter of a fair share each. */
 export const SHARE_K = 4;
 
+/**
+ * A lease's own spend that `seen` does not hold yet, in unit `u`: settled and not written,
+ * being written, and written by a write whose reply was lost (`prev`, sent again). Without
+ * the last two, the view drops a write's spend from when it is sent until it answers.
+ */
+function unwritten(lease: Lease, u: 0 | 1 | 2): number {
+  return lease.unflushed[u]! + lease.flushing[u]! + (lease.prev?.spent[u] ?? 0);
+}
+
 /** This replica's leases, one per budget. */
 export class LeaseBook {
   /** Names this replica in Redis (its leases and the count of holders). */
@@ -185,9 +194,9 @@ export class LeaseBook {
     const s = lease.seen;
     if (s === undefined || s.fuse.state !== 'closed' || s.fuse.isolated) return;
     const spent = this.spentView;
-    spent.tokens = s.spent.tokens + lease.unflushed[0]!;
-    spent.usd = s.spent.usd + lease.unflushed[1]!;
-    spent.requests = s.spent.requests + lease.unflushed[2]!;
+    spent.tokens = s.spent.tokens + unwritten(lease, 0);
+    spent.usd = s.spent.usd + unwritten(lease, 1);
+    spent.requests = s.spent.requests + unwritten(lease, 2);
     seen(lease.budget, spent, s.windowEnd);
   }
 
@@ -207,10 +216,13 @@ export class LeaseBook {
   /** The budget as this replica sees it: the last shared numbers plus its own unwritten spend. */
   private view(lease: Lease): BudgetState {
     const s = lease.seen!;
-    const [t, u, q] = lease.unflushed;
     return {
       ...s,
-      spent: { tokens: s.spent.tokens + t, usd: s.spent.usd + u, requests: s.spent.requests + q },
+      spent: {
+        tokens: s.spent.tokens + unwritten(lease, 0),
+        usd: s.spent.usd + unwritten(lease, 1),
+        requests: s.spent.requests + unwritten(lease, 2),
+      },
       reserved: { ...s.reserved },
       fuse: { ...s.fuse },
     };
