@@ -68,10 +68,8 @@ describe('calls decided locally while Redis is away', () => {
 
 describe('per-value budgets while Redis is away', () => {
   it("values' summaries get their numbers from the local store's notes, on the fast path", async () => {
-    const { board, store } = perUserRedisBoard(redis.url, {
-      keyPrefix: `tf-degraded-pv-${process.pid}:`,
-      timeoutMs: 300,
-    });
+    const prefix = `tf-degraded-pv-${process.pid}:`;
+    const { board, store } = perUserRedisBoard(redis.url, { keyPrefix: prefix, timeoutMs: 300 });
     const spend = (user: string, tokens: number, sync: boolean) => {
       const pending = board.admit({ ...call, tags: { user } });
       expect(isPromise(pending)).toBe(!sync);
@@ -81,7 +79,12 @@ describe('per-value budgets while Redis is away', () => {
       });
     };
     try {
-      await spend('a', 10_000, false); // in Redis
+      await spend('a', 10_000, false);
+      // In Redis before it goes away: the settlement is not awaited, so wait for its write.
+      await vi.waitFor(async () => expect(await settledInRedis(prefix)).toBe(10_000), {
+        timeout: 10_000,
+        interval: 20,
+      });
       redis.pause();
       await spend('a', 20_000, false); // times out: the local store from here
       expect(store.degraded).toBe(true);
@@ -104,3 +107,13 @@ describe('per-value budgets while Redis is away', () => {
     }
   });
 });
+
+/** Tokens settled in Redis under `prefix`, over every budget hash. */
+async function settledInRedis(prefix: string): Promise<number> {
+  const admin = redis.client();
+  let tokens = 0;
+  for (const key of await admin.keys(`${prefix}*`)) {
+    if ((await admin.type(key)) === 'hash') tokens += Number((await admin.hget(key, 's:t')) ?? 0);
+  }
+  return tokens;
+}
