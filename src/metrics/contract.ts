@@ -184,7 +184,8 @@ export const PRICING_ISSUES_METRIC = {
  * - `accounting`: pricing or counting a call (its figures are missing from the metrics);
  * - `settlement`: settling a call's spend against its budgets (they did not see it);
  * - `span_processor`: reading another instrumentation's GenAI span;
- * - `listener`: a fuse-event, price-catalog or webhook listener.
+ * - `listener`: tokenfuse's own price-catalog or webhook listener (a user's fuse-event listener
+ *   that throws is the user's, logged by events.ts and not counted here).
  */
 export const INTERNAL_ERROR_COMPONENTS = [
   'instrumentation',
