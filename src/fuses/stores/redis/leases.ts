@@ -43,6 +43,14 @@ function unwritten(lease: Lease, u: 0 | 1 | 2): number {
   return lease.unflushed[u]! + lease.flushing[u]! + (lease.prev?.spent[u] ?? 0);
 }
 
+/** The lease's spend as this replica sees it: `seen`'s plus its own unwritten, into `out`. */
+function spentNow(lease: Lease, seen: BudgetState, out: Amounts): Amounts {
+  out.tokens = seen.spent.tokens + unwritten(lease, 0);
+  out.usd = seen.spent.usd + unwritten(lease, 1);
+  out.requests = seen.spent.requests + unwritten(lease, 2);
+  return out;
+}
+
 /** This replica's leases, one per budget. */
 export class LeaseBook {
   /** Names this replica in Redis (its leases and the count of holders). */
@@ -193,11 +201,7 @@ export class LeaseBook {
   private note(lease: Lease, seen: SeenClosed): void {
     const s = lease.seen;
     if (s === undefined || s.fuse.state !== 'closed' || s.fuse.isolated) return;
-    const spent = this.spentView;
-    spent.tokens = s.spent.tokens + unwritten(lease, 0);
-    spent.usd = s.spent.usd + unwritten(lease, 1);
-    spent.requests = s.spent.requests + unwritten(lease, 2);
-    seen(lease.budget, spent, s.windowEnd);
+    seen(lease.budget, spentNow(lease, s, this.spentView), s.windowEnd);
   }
 
   /** Whether `a` fits in the lease (only units a `block` budget limits are leased). */
@@ -218,11 +222,7 @@ export class LeaseBook {
     const s = lease.seen!;
     return {
       ...s,
-      spent: {
-        tokens: s.spent.tokens + unwritten(lease, 0),
-        usd: s.spent.usd + unwritten(lease, 1),
-        requests: s.spent.requests + unwritten(lease, 2),
-      },
+      spent: spentNow(lease, s, { tokens: 0, usd: 0, requests: 0 }),
       reserved: { ...s.reserved },
       fuse: { ...s.fuse },
     };
