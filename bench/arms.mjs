@@ -177,6 +177,19 @@ function meterProvider() {
   return p;
 }
 
+/**
+ * A switch that patches (`set(true)`) or unpatches (`set(false)`) `moduleExports` with module
+ * definitions (or module files), each `patch` / `unpatch` called as the instrumentation would.
+ * `on`: whether the module is patched already.
+ */
+export function patchSwitch(defs, moduleExports, version, on = false) {
+  return (want) => {
+    if (want === on) return;
+    for (const d of defs) (want ? d.patch : d.unpatch).call(d, moduleExports, version);
+    on = want;
+  };
+}
+
 /** Patches or unpatches the loaded `openai` with one instrumentation's module definition. */
 function toggler(instrumentation) {
   // Older InstrumentationBase releases (Arize's) have no getModuleDefinitions(): init() is it.
@@ -184,12 +197,7 @@ function toggler(instrumentation) {
     .flat()
     .filter((d) => d.name === 'openai');
   if (defs.length === 0) throw new Error('bench: no module definition for openai');
-  let on = false;
-  return (want) => {
-    if (want === on) return;
-    for (const d of defs) (want ? d.patch : d.unpatch).call(d, openaiModule, OPENAI_VERSION);
-    on = want;
-  };
+  return patchSwitch(defs, openaiModule, OPENAI_VERSION);
 }
 
 /**

@@ -40,6 +40,7 @@ import {
   benchTracer,
   benchTracerProvider,
   benchVersionOf,
+  patchSwitch,
   spans,
   tokenfuseArm,
 } from './arms.mjs';
@@ -55,12 +56,7 @@ function toggler(definitions, sdk) {
     throw new Error(`bench: tokenfuse has no module definition for ${sdk.definition}`);
   // Loaded after the instrumentation, the SDK is patched already (its require hook): start
   // from unpatched, or the bare arms' warm-up runs instrumented until the first switch.
-  let on = true;
-  const set = (want) => {
-    if (want === on) return;
-    for (const d of defs) (want ? d.patch : d.unpatch).call(d, sdk.module, sdk.version);
-    on = want;
-  };
+  const set = patchSwitch(defs, sdk.module, sdk.version, true);
   set(false);
   return set;
 }
@@ -180,18 +176,9 @@ const PEERS = {
     const sdk = await SDK_FACTORIES.bedrock();
     // Its patch wraps `Client.prototype.send` of the @smithy/core the client is built on.
     const exports = fromClient('@smithy/core/client');
-    let on = false;
     return {
       subject: `@opentelemetry/instrumentation-aws-sdk ${benchVersionOf('@opentelemetry/instrumentation-aws-sdk')} on ${sdk.label}`,
-      side: {
-        call: sdk.call,
-        stream: sdk.stream,
-        set(want) {
-          if (want === on) return;
-          (want ? def.patch : def.unpatch)(exports, coreVersion);
-          on = want;
-        },
-      },
+      side: { call: sdk.call, stream: sdk.stream, set: patchSwitch([def], exports, coreVersion) },
     };
   },
   async 'ai-sdk'(tf) {
