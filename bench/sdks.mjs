@@ -31,7 +31,10 @@
 //             (`experimental_telemetry: { isEnabled: true }`: two spans a call, inputs and
 //             outputs recorded, as by default). Both on the bench's tracer and meter providers,
 //             with their default configuration. Anthropic has none that instruments 1.x
-//             (docs/performance.md, s13).
+//             (docs/performance.md, s13). Run it with BENCH_SECTIONS=sdks alone: the `sdk`
+//             section's tokenfuse instances, still loaded, patch Bedrock's client too when it
+//             loads, over the sdks section's, and the aws-sdk peer is then never reached (the
+//             span check fails the run, saying so).
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import {
